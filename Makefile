@@ -1,0 +1,60 @@
+# pymodular — developer entry points. `make run` and `make test` work on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_RUN := $(VENV)/.stamp-run
+STAMP_DEV := $(VENV)/.stamp-dev
+DEPS := pyproject.toml constraints.txt
+
+.PHONY: run test lint typecheck pytest bench services system-deps lock clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): $(BIN)/python $(DEPS)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[all]"
+	touch $@
+
+$(STAMP_DEV): $(BIN)/python $(DEPS)
+	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
+	touch $@ $(STAMP_RUN)
+
+## run: the example application on embedded defaults
+run: $(STAMP_RUN)
+	$(BIN)/python -m examples.app
+
+## test: install everything the tests need, (re)start services, run the gates and the suite
+test: $(STAMP_DEV) system-deps services lint typecheck pytest
+
+system-deps:
+	@scripts/system-deps.sh
+
+services:
+	@scripts/services.sh
+
+lint: $(STAMP_DEV)
+	$(BIN)/ruff check src tests examples benchmarks
+	$(BIN)/ruff format --check src tests examples benchmarks
+
+typecheck: $(STAMP_DEV)
+	$(BIN)/mypy src
+
+pytest: $(STAMP_DEV)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+## bench: every performance target with peers side by side
+bench: $(STAMP_DEV)
+	$(BIN)/python -m benchmarks
+
+## lock: regenerate constraints.txt from a fresh resolution of the dev extra
+lock:
+	rm -rf .lockenv && $(PYTHON) -m venv .lockenv
+	.lockenv/bin/pip install --quiet --upgrade pip
+	.lockenv/bin/pip install --quiet -e ".[dev]"
+	.lockenv/bin/pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+	rm -rf .lockenv
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

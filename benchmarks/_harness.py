@@ -1,0 +1,86 @@
+"""Shared timing harness for `make bench`: one table, our figures beside peers and floors."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+__all__ = ("Row", "Stats", "measure", "measure_async", "measure_once")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Median and 95th percentile of one measurement, in seconds."""
+
+    median: float
+    p95: float
+    samples: int
+
+    @classmethod
+    def of(cls, values: list[float]) -> Stats:
+        ordered = sorted(values)
+        p95 = ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+        return cls(statistics.median(ordered), p95, len(ordered))
+
+
+@dataclass
+class Row:
+    """One line of the benchmark table.
+
+    ``goal`` is the target in words (``"median < 1 µs"``); ``peers`` maps a peer's name to
+    its stats measured in the same run; ``met`` says whether our figure meets the goal.
+    """
+
+    target: str
+    ours: Stats
+    goal: str
+    met: bool
+    peers: dict[str, Stats] = field(default_factory=dict)
+    floor: tuple[str, Stats] | None = None
+    unit: str = "s"
+    note: str = ""
+
+
+def measure(fn: Callable[[], object], *, number: int = 1, repeat: int = 31) -> Stats:
+    """Time ``fn`` ``number`` times per sample, ``repeat`` samples; return per-call stats."""
+    fn()  # warm up caches and lazy imports outside the samples
+    samples = []
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                fn()
+            samples.append((time.perf_counter() - start) / number)
+    finally:
+        if gc_was:
+            gc.enable()
+    return Stats.of(samples)
+
+
+def measure_async(
+    make: Callable[[], Awaitable[object]], *, number: int = 1, repeat: int = 31
+) -> Stats:
+    """Like :func:`measure` for a coroutine factory, all samples in one event loop."""
+
+    async def main() -> Stats:
+        await make()
+        samples = []
+        for _ in range(repeat):
+            start = time.perf_counter()
+            for _ in range(number):
+                await make()
+            samples.append((time.perf_counter() - start) / number)
+        return Stats.of(samples)
+
+    return asyncio.run(main())
+
+
+def measure_once(values: list[float]) -> Stats:
+    """Wrap externally collected samples (seconds) as stats."""
+    return Stats.of(values)

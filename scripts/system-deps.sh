@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Install the Debian and npm packages the test suite needs; idempotent and quiet when all is present.
+set -euo pipefail
+need_apt=()
+for pkg in "$@"; do :; done
+command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+if [ ${#need_apt[@]} -gt 0 ]; then
+  echo "installing Debian packages: ${need_apt[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null || true
+  apt-get install -y -qq "${need_apt[@]}" >/dev/null
+fi

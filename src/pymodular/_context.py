@@ -1,0 +1,25 @@
+"""Context variables shared by the core: correlation id, current tenant, current module phase.
+
+They live in one place so that logs, events and errors read the same values (FR-015, FR-047).
+"""
+
+from __future__ import annotations
+
+import uuid
+from contextvars import ContextVar
+
+__all__ = ("correlation_id", "current_module", "current_tenant", "new_correlation_id")
+
+correlation_id: ContextVar[str | None] = ContextVar("pymodular_correlation_id", default=None)
+"""The id that ties log records and events of one lifecycle phase or request together."""
+
+current_tenant: ContextVar[str | None] = ContextVar("pymodular_tenant", default=None)
+"""The tenant the current call chain works for, or None outside any tenant context."""
+
+current_module: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_module", default=None)
+"""(module name, phase) while the lifecycle is inside a module's hook."""
+
+
+def new_correlation_id() -> str:
+    """Return a fresh correlation id (32 hex characters)."""
+    return uuid.uuid4().hex

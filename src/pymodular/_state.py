@@ -1,0 +1,40 @@
+"""Application and module state machines (FR-035)."""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = ("AppState", "ModuleState")
+
+
+class ModuleState(enum.StrEnum):
+    """registered → initialising → initialised → starting → started → stopping → stopped.
+
+    ``failed`` is entered from any phase that raised. A module is started at most once
+    and stopped at most once per application run.
+    """
+
+    REGISTERED = "registered"
+    INITIALISING = "initialising"
+    INITIALISED = "initialised"
+    STARTING = "starting"
+    STARTED = "started"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+class AppState(enum.StrEnum):
+    """created → initialising → initialised → starting → running → stopping → stopped.
+
+    ``failed`` after an init or start failure (started modules were rolled back).
+    """
+
+    CREATED = "created"
+    INITIALISING = "initialising"
+    INITIALISED = "initialised"
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"

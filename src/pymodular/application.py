@@ -1,0 +1,638 @@
+"""The application: registers modules, loads configuration, runs the lifecycle (FR-001/002/013).
+
+Lifecycle, in order:
+
+1. ``register`` — each module's declaration is checked and its services declared,
+   all-or-nothing per call;
+2. ``init`` — configuration for every section is collected and validated (nothing
+   starts if any field fails), the dependency graph is ordered (cycles fail here), then
+   each module in order gets its required services injected and its ``init`` awaited;
+3. ``start`` — each module in order is started and awaited until ready; a failure
+   stops the already started ones in reverse and raises one :class:`LifecycleError`;
+4. ``stop`` — started modules are stopped in exact reverse order, each under a
+   timeout; every failure is collected and reported together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self
+
+from pymodular._context import correlation_id, current_module, new_correlation_id
+from pymodular._graph import Edge, topological_order
+from pymodular._registration import ModuleRecord, check_module
+from pymodular._state import AppState, ModuleState
+from pymodular.decorators import ModuleDecorator, apply_decorators, order_decorators
+from pymodular.errors import (
+    LifecycleError,
+    MissingDependencyError,
+    PymodularError,
+    RegistrationError,
+    StateError,
+)
+from pymodular.events import Event, EventBus, EventType
+from pymodular.logs import Logger, install_record_context
+from pymodular.module import Dependency, Module
+from pymodular.services import Availability, Service, ServiceRegistry, ServiceScope
+
+if TYPE_CHECKING:
+    from pymodular.config import Configuration
+    from pymodular.config.feeders import Feeder
+
+__all__ = ("Application",)
+
+APP = "application"
+
+
+class Application:
+    """Composes modules into one lifecycle.
+
+    ::
+
+        app = Application(modules=[Database(), Api()], feeders=[YamlFeeder("config.yaml")])
+        raise SystemExit(app.run())          # blocks; SIGINT/SIGTERM stop it gracefully
+        # or: async with app: ...   /   await app.start(); ...; await app.stop()
+
+    Parameters that surprise:
+
+    - ``decorators`` wrap every module's lifecycle calls (see :mod:`pymodular.decorators`).
+    - ``strict_observers`` lets an observer's exception fail the lifecycle.
+    - ``stop_timeout`` bounds each module's stop (seconds; a module may set its own).
+    """
+
+    def __init__(
+        self,
+        modules: Iterable[Module[Any]] = (),
+        *,
+        name: str = "app",
+        feeders: Sequence[Feeder] = (),
+        config_validators: Sequence[Callable[[Any], None]] = (),
+        strict_config: bool = False,
+        logger: Logger | None = None,
+        decorators: Sequence[ModuleDecorator] = (),
+        strict_observers: bool = False,
+        observer_capacity: int = 1000,
+        init_timeout: float | None = None,
+        start_timeout: float | None = None,
+        stop_timeout: float = 30.0,
+    ) -> None:
+        install_record_context()
+        self.name = name
+        self.logger: Logger = logger or logging.getLogger(f"pymodular.{name}")
+        self.events = EventBus(strict=strict_observers, default_capacity=observer_capacity)
+        self.services = ServiceRegistry()
+        self.init_timeout = init_timeout
+        self.start_timeout = start_timeout
+        self.stop_timeout = stop_timeout
+        self._feeders = tuple(feeders)
+        self._config_validators = tuple(config_validators)
+        self._strict_config = strict_config
+        self._config: Configuration | None = None
+        self._decorators = list(decorators)
+        self._records: dict[str, ModuleRecord] = {}
+        self._order: list[str] = []
+        self._edges: list[Edge] = []
+        self._started: list[ModuleRecord] = []
+        self._state = AppState.CREATED
+        self._stop_lock = asyncio.Lock()
+        self._stopping_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._started_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._inspectors: dict[str, Callable[[], Any]] = {}
+        self.started_at: float | None = None
+        self.services.register(
+            APP,
+            [Service("logger", self.logger, interface=Logger, description="application logger")],
+        )
+        self.services.mark_ready(APP, Availability.INIT)
+        self.register(*modules)
+
+    # -- state and lookup ----------------------------------------------------------------
+
+    @property
+    def state(self) -> AppState:
+        """The application's lifecycle state."""
+        return self._state
+
+    @property
+    def config(self) -> Configuration:
+        """The configuration (sections, provenance); created on first use."""
+        if self._config is None:
+            from pymodular.config import Configuration
+
+            self._config = Configuration(
+                self._feeders, validators=self._config_validators, strict=self._strict_config
+            )
+        return self._config
+
+    @property
+    def modules(self) -> tuple[Module[Any], ...]:
+        """Registered modules in registration order."""
+        return tuple(r.module for r in self._records.values())
+
+    @property
+    def order(self) -> list[str]:
+        """Module names in init/start order (empty before init)."""
+        return list(self._order)
+
+    def module(self, name: str) -> Module[Any]:
+        """The module registered as ``name``."""
+        try:
+            return self._records[name].module
+        except KeyError:
+            known = ", ".join(self._records) or "none"
+            raise MissingDependencyError(
+                f"no module named {name!r} is registered (registered: {known})", module=name
+            ) from None
+
+    def module_state(self, name: str) -> ModuleState:
+        """The lifecycle state of module ``name``."""
+        self.module(name)
+        return self._records[name].state
+
+    def records(self) -> list[ModuleRecord]:
+        """Module records in registration order (for components built on the core)."""
+        return list(self._records.values())
+
+    def started_records(self) -> list[ModuleRecord]:
+        """Records of the modules started so far, in start order."""
+        return list(self._started)
+
+    def on_started(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` after every module started (components: health, reload, ...)."""
+        self._started_hooks.append(hook)
+
+    def on_stopping(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run ``hook`` when stopping begins, before any module stops (readiness first)."""
+        self._stopping_hooks.append(hook)
+
+    def add_inspector(self, name: str, describe: Callable[[], Any]) -> None:
+        """Add a section ``name`` to :meth:`inspect` (components: health, tenants, ...)."""
+        self._inspectors[name] = describe
+
+    def emit(self, event_type: str, *, module: str | None = None, **data: Any) -> Event:
+        """Emit an event from the application (never blocks, never raises)."""
+        phase = current_module.get()
+        event = Event(
+            event_type,
+            source=self.name,
+            module=module,
+            phase=phase[1] if phase else None,
+            data=data,
+        )
+        self.events.emit(event)
+        return event
+
+    # -- registration --------------------------------------------------------------------
+
+    def register(self, *modules: Module[Any], decorators: Sequence[ModuleDecorator] = ()) -> None:
+        """Register ``modules`` all-or-nothing.
+
+        Any invalid declaration (no name, duplicate name, a service that is not an
+        instance of its declared interface, a bad scope, a duplicate service name, a
+        too-new ``min_core_version``) raises :class:`RegistrationError` and leaves none
+        of ``modules`` registered. ``decorators`` apply to these modules only.
+        """
+        if self._state is not AppState.CREATED:
+            raise StateError(
+                f"modules can only be registered before init (application is {self._state})",
+                phase="register",
+            )
+        taken = set(self._records)
+        records: list[ModuleRecord] = []
+        names: set[str] = set()
+        for offset, module in enumerate(modules):
+            name = getattr(module, "name", None)
+            self.emit(EventType.MODULE_REGISTERING, module=name if isinstance(name, str) else None)
+            record = check_module(
+                module, index=len(taken) + offset, taken=taken | names, decorators=decorators
+            )
+            names.add(record.name)
+            records.append(record)
+        committed: list[ModuleRecord] = []
+        try:
+            self._check_batch_service_names(records)
+            for record in records:
+                record.entries = self.services.register(record.name, record.services)
+                committed.append(record)
+        except PymodularError:
+            for record in committed:
+                self.services.unregister(record.name)
+            raise
+        for record in records:
+            self._records[record.name] = record
+            self.emit(
+                EventType.MODULE_REGISTERED,
+                module=record.name,
+                services=[e.name for e in record.entries if e.name],
+            )
+
+    def _check_batch_service_names(self, records: Sequence[ModuleRecord]) -> None:
+        owners: dict[str, str] = {}
+        for record in records:
+            for service in record.services:
+                if service.name is None or service.scope is ServiceScope.TENANT:
+                    continue
+                owner = owners.get(service.name)
+                if owner is None and service.name in self.services.names():
+                    owner = self.services.entry(service.name).provider
+                if owner is not None:
+                    raise RegistrationError(
+                        f"module {record.name!r} cannot provide service {service.name!r}: "
+                        f"module {owner!r} already provides a service of that name",
+                        module=record.name,
+                        phase="register",
+                        service=service.name,
+                    )
+                owners[service.name] = record.name
+
+    # -- init ----------------------------------------------------------------------------
+
+    async def init(self) -> None:
+        """Load configuration, order modules, inject services and init each module.
+
+        Idempotent once it succeeded. Raises :class:`~pymodular.errors.ConfigError` when
+        configuration is invalid (no module's init runs then), a
+        :class:`~pymodular.errors.DependencyError` when the graph does not resolve, and
+        :class:`LifecycleError` when a module's init fails.
+        """
+        if self._state is not AppState.CREATED:
+            if self._state is AppState.FAILED:
+                raise StateError("the application failed; create a new one", phase="init")
+            return
+        token = correlation_id.set(new_correlation_id())
+        try:
+            self._state = AppState.INITIALISING
+            self.emit(EventType.APP_INITIALISING, modules=list(self._records))
+            try:
+                self._load_config()
+                self._resolve()
+                for name in self._order:
+                    await self._init_module(self._records[name])
+            except BaseException as exc:
+                self._state = AppState.FAILED
+                self.emit(EventType.APP_ERROR, phase="init", error=str(exc))
+                raise
+            self._state = AppState.INITIALISED
+            self.emit(EventType.APP_INITIALISED, order=list(self._order))
+        finally:
+            correlation_id.reset(token)
+
+    def _load_config(self) -> None:
+        records = [r for r in self._records.values() if r.module.config_model is not None]
+        if not records and not self._feeders:
+            return
+        from pymodular.config import SectionSpec
+
+        specs = [
+            SectionSpec(
+                name=r.module.section,
+                model=r.module.config_model,  # type: ignore[arg-type]
+                module=r.name,
+                instance_aware=r.module.instance_aware,
+                env_prefix=r.module.env_prefix,
+            )
+            for r in records
+        ]
+        self.config.load(specs)
+        for record in records:
+            record.module.config = self.config.section(record.module.section)
+        self.emit(EventType.CONFIG_LOADED, sections=[s.name for s in specs])
+
+    def _resolve(self) -> None:
+        edges: list[Edge] = []
+        for record in self._records.values():
+            module = record.module
+            for target in module.depends_on:
+                if target not in self._records:
+                    raise MissingDependencyError(
+                        f"module {record.name!r} depends on module {target!r}, which is not "
+                        f"registered (registered: {', '.join(self._records)})",
+                        module=record.name,
+                        phase="resolve",
+                    )
+                edges.append(Edge(record.name, target, "module"))
+            for dep in module.requires:
+                edges.extend(self._dependency_edges(record, dep))
+        self._edges = edges
+        self._order = topological_order(list(self._records), edges)
+
+    def _dependency_edges(self, record: ModuleRecord, dep: Dependency[Any]) -> list[Edge]:
+        key: type[Any] | str = dep.interface if dep.interface is not None else dep.name  # type: ignore[assignment]
+        name = dep.name if dep.interface is not None else None
+        with _phase(record.name, "resolve"):
+            if not self.services.candidates(key, name=name):
+                if dep.optional:
+                    return []
+                missing = self._missing(key, name)
+                raise MissingDependencyError(
+                    f"module {record.name!r} requires {dep.describe()}, which no module "
+                    f"provides. {missing}",
+                    module=record.name,
+                    phase="resolve",
+                    requested=dep.describe(),
+                )
+            entry = self.services.entry(key, name=name)
+        label = dep.describe() if dep.interface is not None else dep.name
+        if entry.provider in (record.name, APP):
+            if entry.provider == record.name and not dep.optional:
+                return [Edge(record.name, record.name, "service", str(label))]
+            return []
+        return [Edge(record.name, entry.provider, "service", str(label))]
+
+    def _missing(self, key: type[Any] | str, name: str | None) -> str:
+        try:
+            self.services.entry(key, name=name)
+        except PymodularError as exc:
+            return str(exc)
+        return ""
+
+    async def _init_module(self, record: ModuleRecord) -> None:
+        module = record.module
+        module.app = self
+        if not hasattr(module, "log"):
+            get_child = getattr(self.logger, "getChild", None)
+            module.log = get_child(record.name) if get_child else self.logger  # type: ignore[assignment]
+        with _phase(record.name, "init"):
+            record.state = ModuleState.INITIALISING
+            self.emit(EventType.MODULE_INITIALISING, module=record.name)
+            began = time.perf_counter()
+            try:
+                self._inject(record, "init")
+
+                async def call() -> None:
+                    await module.init(self)
+
+                await self._invoke(record, "init", call, self.init_timeout)
+                self.services.mark_ready(record.name, Availability.INIT)
+            except BaseException as exc:
+                error = self._failed(record, "init", exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise error from exc
+            record.timings["init"] = time.perf_counter() - began
+            record.state = ModuleState.INITIALISED
+            self.emit(EventType.MODULE_INITIALISED, module=record.name)
+
+    def _inject(self, record: ModuleRecord, phase: str) -> None:
+        pending = record.module.requires if phase == "init" else record.deferred
+        deferred: list[Dependency[Any]] = []
+        for dep in pending:
+            key: type[Any] | str = dep.interface if dep.interface is not None else dep.name  # type: ignore[assignment]
+            name = dep.name if dep.interface is not None else None
+            found = self.services.candidates(key, name=name)
+            if not found:
+                setattr(record.module, dep.target, dep.default)
+                continue
+            entry = self.services.entry(key, name=name)
+            if (
+                not entry.ready
+                and phase == "init"
+                and entry.service.available is Availability.START
+            ):
+                deferred.append(dep)
+                continue
+            if entry.scope is not ServiceScope.GLOBAL:
+                from pymodular.services import ScopedService
+
+                value: Any = ScopedService(self.services, key, name)
+            else:
+                value = self.services.value_of(entry, key)
+            setattr(record.module, dep.target, value)
+        record.deferred = deferred
+
+    # -- start ---------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Init if needed, then start every module in dependency order.
+
+        Each module's ``start`` is awaited until it returns (ready). When a module fails,
+        the modules started before it are stopped in reverse order and one
+        :class:`LifecycleError` names the module, the phase and the cause. Starting a
+        running application raises :class:`~pymodular.errors.StateError`.
+        """
+        if self._state in (AppState.STARTING, AppState.RUNNING):
+            raise StateError(f"the application is already {self._state}", phase="start")
+        if self._state in (AppState.STOPPING, AppState.STOPPED, AppState.FAILED):
+            raise StateError(
+                f"the application is {self._state}; create a new one to start again",
+                phase="start",
+            )
+        if self._state is AppState.CREATED:
+            await self.init()
+        token = correlation_id.set(new_correlation_id())
+        try:
+            self._state = AppState.STARTING
+            self.emit(EventType.APP_STARTING)
+            began = time.perf_counter()
+            for name in self._order:
+                record = self._records[name]
+                try:
+                    await self._start_module(record)
+                except BaseException as exc:
+                    await self._rollback(exc)
+                    raise
+            self._state = AppState.RUNNING
+            self.started_at = time.time()
+            for hook in self._started_hooks:
+                await hook()
+            self.emit(
+                EventType.APP_STARTED,
+                duration_ms=round((time.perf_counter() - began) * 1000, 3),
+            )
+        finally:
+            correlation_id.reset(token)
+
+    async def _start_module(self, record: ModuleRecord) -> None:
+        module = record.module
+        with _phase(record.name, "start"):
+            record.state = ModuleState.STARTING
+            self.emit(EventType.MODULE_STARTING, module=record.name)
+            began = time.perf_counter()
+            try:
+                if record.deferred:
+                    self._inject(record, "start")
+                if record.startable:
+
+                    async def call() -> None:
+                        await module.start()  # type: ignore[attr-defined]
+
+                    timeout = module.start_timeout or self.start_timeout
+                    await self._invoke(record, "start", call, timeout)
+                self.services.mark_ready(record.name, Availability.START)
+            except BaseException as exc:
+                error = self._failed(record, "start", exc)
+                if isinstance(exc, asyncio.CancelledError):
+                    raise
+                raise error from exc
+            record.timings["start"] = time.perf_counter() - began
+            record.state = ModuleState.STARTED
+            self._started.append(record)
+            self.emit(EventType.MODULE_STARTED, module=record.name)
+
+    async def _rollback(self, cause: BaseException) -> None:
+        failures = await self._stop_started()
+        self._state = AppState.FAILED
+        self.emit(EventType.APP_ERROR, phase="start", error=str(cause))
+        if failures and isinstance(cause, LifecycleError):
+            cause.failures = (*cause.failures, *failures)
+        await self.events.flush(1.0)
+
+    # -- stop ----------------------------------------------------------------------------
+
+    async def stop(self) -> None:
+        """Stop started modules in exact reverse start order.
+
+        Safe to call more than once and concurrently: later calls wait for the first and
+        return. Each module's stop runs under its timeout; one failing does not prevent
+        the others, and all failures are raised together in one :class:`LifecycleError`.
+        """
+        async with self._stop_lock:
+            if self._state in (AppState.STOPPED, AppState.CREATED, AppState.FAILED):
+                if self._state is AppState.CREATED:
+                    self._state = AppState.STOPPED
+                return
+            token = correlation_id.set(new_correlation_id())
+            try:
+                self._state = AppState.STOPPING
+                self.emit(EventType.APP_STOPPING)
+                for hook in self._stopping_hooks:
+                    await hook()
+                failures = await self._stop_started()
+                self._state = AppState.STOPPED
+                self.emit(EventType.APP_STOPPED, failures=len(failures))
+                await self.events.flush()
+            finally:
+                correlation_id.reset(token)
+        if failures:
+            summary = "; ".join(str(f) for f in failures)
+            raise LifecycleError(
+                f"{len(failures)} module(s) failed to stop: {summary}",
+                phase="stop",
+                failures=failures,
+            ) from failures[0]
+
+    async def _stop_started(self) -> list[LifecycleError]:
+        failures: list[LifecycleError] = []
+        while self._started:
+            record = self._started.pop()
+            try:
+                await self._stop_module(record)
+            except LifecycleError as exc:
+                failures.append(exc)
+        return failures
+
+    async def _stop_module(self, record: ModuleRecord) -> None:
+        module = record.module
+        with _phase(record.name, "stop"):
+            if record.state is ModuleState.STARTED:
+                record.state = ModuleState.STOPPING
+            self.emit(EventType.MODULE_STOPPING, module=record.name)
+            began = time.perf_counter()
+            if record.stoppable:
+
+                async def call() -> None:
+                    await module.stop()  # type: ignore[attr-defined]
+
+                timeout = module.stop_timeout or self.stop_timeout
+                try:
+                    await self._invoke(record, "stop", call, timeout)
+                except BaseException as exc:
+                    raise self._failed(record, "stop", exc) from exc
+            record.timings["stop"] = time.perf_counter() - began
+            if record.state is ModuleState.STOPPING:
+                record.state = ModuleState.STOPPED
+            self.emit(EventType.MODULE_STOPPED, module=record.name)
+
+    # -- shared plumbing -----------------------------------------------------------------
+
+    async def _invoke(
+        self,
+        record: ModuleRecord,
+        phase: str,
+        call: Callable[[], Awaitable[Any]],
+        timeout: float | None,
+    ) -> Any:
+        decorators = order_decorators([*self._decorators, *record.decorators])
+        wrapped = apply_decorators(decorators, phase, record.module, call)
+        if timeout is None:
+            return await wrapped()
+        try:
+            async with asyncio.timeout(timeout):
+                return await wrapped()
+        except TimeoutError:
+            raise LifecycleError(
+                f"module {record.name!r} did not finish {phase} within {timeout:g} s",
+                module=record.name,
+                phase=phase,
+                timeout=timeout,
+            ) from None
+
+    def _failed(self, record: ModuleRecord, phase: str, exc: BaseException) -> LifecycleError:
+        record.state = ModuleState.FAILED
+        if isinstance(exc, asyncio.CancelledError):
+            reason = "cancelled"
+        else:
+            reason = f"{type(exc).__name__}: {exc}"
+        record.error = reason
+        self.emit(EventType.MODULE_ERROR, module=record.name, error=reason, failed_phase=phase)
+        if isinstance(exc, LifecycleError) and exc.module == record.name and exc.phase == phase:
+            return exc
+        return LifecycleError(
+            f"module {record.name!r} failed to {phase}: {reason}",
+            module=record.name,
+            phase=phase,
+        )
+
+    # -- context manager and run ---------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    def run(self, *, loop: str = "auto", log_level: int | str | None = logging.INFO) -> int:
+        """Start, block until SIGINT/SIGTERM, stop; return a process exit code.
+
+        0 after a clean stop, 1 when start or stop failed (the error is logged), 130
+        when interrupted during start. ``loop="auto"`` uses uvloop when installed.
+        """
+        from pymodular._run import run_application
+
+        return run_application(self, loop=loop, log_level=log_level)
+
+    def inspect(self) -> dict[str, Any]:
+        """A JSON-serialisable picture of the running app (FR-037)."""
+        from pymodular._inspect import inspect_application
+
+        return inspect_application(self)
+
+    @property
+    def edges(self) -> list[Edge]:
+        """The dependency graph's edges (after init)."""
+        return list(self._edges)
+
+
+class _phase:  # noqa: N801 - used like a function: `with _phase(name, "init"):`
+    """Marks the current module and phase for errors, logs and events."""
+
+    __slots__ = ("_token", "_value")
+
+    def __init__(self, module: str, phase: str) -> None:
+        self._value = (module, phase)
+
+    def __enter__(self) -> None:
+        self._token = current_module.set(self._value)
+
+    def __exit__(self, *exc: object) -> None:
+        current_module.reset(self._token)

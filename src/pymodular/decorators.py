@@ -1,0 +1,137 @@
+"""Module decorators: transparent wrappers around a module's lifecycle calls (FR-018, FR-019).
+
+A decorator sees every lifecycle call of the modules it wraps (``init``, ``start``,
+``stop``, ``reload``) and decides what happens around it, the way ASGI middleware wraps
+an app. The module object itself is untouched: its identity, its capabilities and
+the services it provides stay exactly the same, which is what makes the wrapping
+transparent.
+
+Ordering, owned by :func:`order_decorators` alone:
+
+1. higher ``priority`` is outermost (runs first on the way in, last on the way out);
+2. equal priorities keep registration order, application-wide decorators before
+   module-specific ones; the first registered is outermost.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from pymodular._context import current_tenant
+
+if TYPE_CHECKING:
+    from pymodular.module import Module
+
+__all__ = (
+    "LoggingDecorator",
+    "ModuleDecorator",
+    "TenantDecorator",
+    "apply_decorators",
+    "order_decorators",
+)
+
+Call = Callable[[], Awaitable[Any]]
+
+
+class ModuleDecorator:
+    """Base class: override :meth:`around` and call ``call()`` to proceed.
+
+    ``priority`` (default 0) moves a decorator outwards; ``phases`` limits which
+    lifecycle calls it wraps (all by default).
+    """
+
+    priority: int = 0
+    phases: frozenset[str] = frozenset({"init", "start", "stop", "reload"})
+
+    def __init__(self, *, priority: int | None = None) -> None:
+        if priority is not None:
+            self.priority = priority
+
+    async def around(self, phase: str, module: Module[Any], call: Call) -> Any:
+        """Run ``call`` (the inner lifecycle call) and return its result."""
+        return await call()
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} priority={self.priority}>"
+
+
+def order_decorators(decorators: Sequence[ModuleDecorator]) -> list[ModuleDecorator]:
+    """Return ``decorators`` outermost first: priority descending, then given order."""
+    indexed = list(enumerate(decorators))
+    indexed.sort(key=lambda pair: (-pair[1].priority, pair[0]))
+    return [decorator for _, decorator in indexed]
+
+
+def apply_decorators(
+    decorators: Sequence[ModuleDecorator], phase: str, module: Module[Any], call: Call
+) -> Call:
+    """Wrap ``call`` in ``decorators`` (already ordered, outermost first) for ``phase``."""
+    wrapped = call
+    for decorator in reversed(decorators):
+        if phase not in decorator.phases:
+            continue
+        wrapped = _bind(decorator, phase, module, wrapped)
+    return wrapped
+
+
+def _bind(decorator: ModuleDecorator, phase: str, module: Module[Any], inner: Call) -> Call:
+    async def call() -> Any:
+        return await decorator.around(phase, module, inner)
+
+    return call
+
+
+class LoggingDecorator(ModuleDecorator):
+    """Logs entry, exit, duration and failure of each lifecycle call."""
+
+    def __init__(
+        self,
+        logger: logging.Logger | None = None,
+        *,
+        level: int = logging.INFO,
+        priority: int | None = None,
+    ) -> None:
+        super().__init__(priority=priority)
+        self.logger = logger or logging.getLogger("pymodular.lifecycle")
+        self.level = level
+
+    async def around(self, phase: str, module: Module[Any], call: Call) -> Any:
+        self.logger.log(self.level, "%s %s: begin", module.name, phase)
+        began = time.perf_counter()
+        try:
+            result = await call()
+        except Exception as exc:
+            self.logger.error(
+                "%s %s: failed after %.1f ms: %s",
+                module.name,
+                phase,
+                (time.perf_counter() - began) * 1000,
+                exc,
+            )
+            raise
+        self.logger.log(
+            self.level,
+            "%s %s: done in %.1f ms",
+            module.name,
+            phase,
+            (time.perf_counter() - began) * 1000,
+        )
+        return result
+
+
+class TenantDecorator(ModuleDecorator):
+    """Runs the wrapped lifecycle calls inside a tenant context (FR-015)."""
+
+    def __init__(self, tenant: str, *, priority: int | None = None) -> None:
+        super().__init__(priority=priority)
+        self.tenant = tenant
+
+    async def around(self, phase: str, module: Module[Any], call: Call) -> Any:
+        token = current_tenant.set(self.tenant)
+        try:
+            return await call()
+        finally:
+            current_tenant.reset(token)

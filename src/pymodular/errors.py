@@ -1,0 +1,194 @@
+"""The one error tree of pymodular (FR-046, FR-017).
+
+Every error the framework raises derives from :class:`PymodularError` and carries
+its context as attributes, so a handler can branch on data rather than on text::
+
+    PymodularError
+    ├── ConfigError                     configuration could not be collected or applied
+    │   └── ValidationError (+ValueError)   a value or section failed validation
+    ├── DependencyError                 modules and services do not fit together
+    │   ├── CircularDependencyError     a cycle, with the whole chain
+    │   ├── MissingDependencyError      a required module or service does not exist
+    │   ├── ServiceNotFoundError (+LookupError)
+    │   ├── AmbiguousServiceError (+LookupError)
+    │   ├── ServiceNotReadyError        asked for before its provider made it
+    │   └── RegistrationError           an invalid module or service declaration
+    ├── LifecycleError                  a phase (init, start, stop, reload) failed
+    │   └── StateError                  an operation not allowed in the current state
+    └── SecurityError (+PermissionError) an isolation or authentication rule was broken
+
+Domain categories extend the tree by subclassing (``class PaymentError(PymodularError)``)
+and setting :attr:`PymodularError.category`.
+
+Messages say what happened, what was expected and what to do. They never contain a
+secret value: :func:`pymodular.secrets.redact` is applied to every message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pymodular.secrets import redact
+
+__all__ = (
+    "AmbiguousServiceError",
+    "CircularDependencyError",
+    "ConfigError",
+    "DependencyError",
+    "LifecycleError",
+    "MissingDependencyError",
+    "PymodularError",
+    "RegistrationError",
+    "SecurityError",
+    "ServiceNotFoundError",
+    "ServiceNotReadyError",
+    "StateError",
+    "ValidationError",
+)
+
+
+class PymodularError(Exception):
+    """Base of every pymodular error.
+
+    Context travels as attributes (``module``, ``phase``, ``field``, ``source``, and
+    whatever a subclass adds); :meth:`context` returns them as a dict for logs and events.
+    """
+
+    category: str = "pymodular"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        module: str | None = None,
+        phase: str | None = None,
+        field: str | None = None,
+        source: str | None = None,
+        **context: Any,
+    ) -> None:
+        self.message = redact(message)
+        self.module = module
+        self.phase = phase
+        self.field = field
+        self.source = source
+        self.extra: dict[str, Any] = context
+        super().__init__(self.message)
+
+    def context(self) -> dict[str, Any]:
+        """Return the non-empty context attributes, with the category, for structured output."""
+        data: dict[str, Any] = {"category": self.category}
+        for key in ("module", "phase", "field", "source"):
+            value = getattr(self, key)
+            if value is not None:
+                data[key] = value
+        data.update(self.extra)
+        return data
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(PymodularError):
+    """Configuration could not be collected, merged or applied.
+
+    ``errors`` holds one entry per failing field when several failed at once.
+    """
+
+    category = "config"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        errors: Sequence[Any] = (),
+        **context: Any,
+    ) -> None:
+        super().__init__(message, **context)
+        self.errors: tuple[Any, ...] = tuple(errors)
+
+
+class ValidationError(ConfigError, ValueError):
+    """A value, a section or a cross-field rule failed validation."""
+
+    category = "validation"
+
+
+class DependencyError(PymodularError):
+    """Modules and services do not fit together (missing, ambiguous, cyclic, mis-declared)."""
+
+    category = "dependency"
+
+
+class CircularDependencyError(DependencyError):
+    """The dependency graph has a cycle; ``chain`` lists the modules along it."""
+
+    def __init__(self, message: str, *, chain: Sequence[str], **context: Any) -> None:
+        super().__init__(message, **context)
+        self.chain: tuple[str, ...] = tuple(chain)
+
+
+class MissingDependencyError(DependencyError):
+    """A module requires a module or a service that nothing provides."""
+
+
+class ServiceNotFoundError(DependencyError, LookupError):
+    """No registered service matches the lookup; the message explains the near misses."""
+
+    def __init__(self, message: str, *, requested: str, **context: Any) -> None:
+        super().__init__(message, **context)
+        self.requested = requested
+
+
+class AmbiguousServiceError(DependencyError, LookupError):
+    """Several services match a lookup and no rule picks one; ``candidates`` lists them."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        requested: str,
+        candidates: Sequence[dict[str, Any]],
+        **context: Any,
+    ) -> None:
+        super().__init__(message, **context)
+        self.requested = requested
+        self.candidates: tuple[dict[str, Any], ...] = tuple(candidates)
+
+
+class ServiceNotReadyError(DependencyError):
+    """A service was asked for before its provider created it (an ordering mis-declaration)."""
+
+
+class RegistrationError(DependencyError):
+    """A module or service declaration is invalid; nothing of it was registered."""
+
+
+class LifecycleError(PymodularError):
+    """A lifecycle phase failed; ``module`` and ``phase`` say where, ``__cause__`` says why.
+
+    ``failures`` holds the individual errors when several modules failed in one phase
+    (for example several stop failures reported together).
+    """
+
+    category = "lifecycle"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        failures: Sequence[BaseException] = (),
+        **context: Any,
+    ) -> None:
+        super().__init__(message, **context)
+        self.failures: tuple[BaseException, ...] = tuple(failures)
+
+
+class StateError(LifecycleError):
+    """An operation is not allowed in the current state (for example starting twice)."""
+
+
+class SecurityError(PymodularError, PermissionError):
+    """An isolation or authentication rule was broken (tenant guard, token, key)."""
+
+    category = "security"

@@ -1,0 +1,201 @@
+"""Delivering events to observers without letting them stall or crash the lifecycle (FR-043).
+
+Each observer has its own bounded buffer and drains it in its own task, so a slow
+observer only delays itself, and delivery per observer keeps emission order. When an
+observer's buffer is full, further events for it are dropped and counted, and one
+``observer.backpressure`` warning goes to the other observers (once per episode: the
+warning re-arms when the buffer drains). An observer that raises is logged and
+skipped; with ``strict=True`` the error propagates to the emitter instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import inspect
+import logging
+import re
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymodular.events._event import Event, EventType
+
+__all__ = ("EventBus", "Observer", "Subscription")
+
+logger = logging.getLogger("pymodular.events")
+
+Observer = Callable[[Event], Awaitable[None] | None]
+
+
+def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
+    if patterns == ("*",):
+        return lambda _type: True
+    regex = re.compile("|".join(fnmatch.translate(p) for p in patterns))
+    return lambda event_type: regex.match(event_type) is not None
+
+
+@dataclass(eq=False)
+class Subscription:
+    """One observer's subscription: its patterns, buffer and delivery counters."""
+
+    observer: Observer
+    patterns: tuple[str, ...]
+    name: str
+    capacity: int
+    matches: Callable[[str], bool] = field(repr=False)
+    buffer: deque[Event] = field(default_factory=deque, repr=False)
+    delivered: int = 0
+    dropped: int = 0
+    failed: int = 0
+    warned: bool = False
+    task: asyncio.Task[None] | None = field(default=None, repr=False)
+    active: bool = True
+
+    def describe(self) -> dict[str, Any]:
+        """Counters for introspection."""
+        return {
+            "name": self.name,
+            "patterns": list(self.patterns),
+            "capacity": self.capacity,
+            "queued": len(self.buffer),
+            "delivered": self.delivered,
+            "dropped": self.dropped,
+            "failed": self.failed,
+        }
+
+
+class EventBus:
+    """Publishes :class:`Event` objects to subscribed observers.
+
+    ``emit`` never blocks and never raises because of an observer (unless ``strict``);
+    ``await flush()`` waits until every buffer is drained (bounded by a timeout).
+    """
+
+    def __init__(self, *, strict: bool = False, default_capacity: int = 1000) -> None:
+        self.strict = strict
+        self.default_capacity = default_capacity
+        self._subscriptions: list[Subscription] = []
+
+    def subscribe(
+        self,
+        observer: Observer,
+        *patterns: str,
+        name: str | None = None,
+        capacity: int | None = None,
+    ) -> Subscription:
+        """Subscribe ``observer`` to event types matching ``patterns`` (default ``*``).
+
+        Patterns are shell-style (``module.*``, ``config.reload.*``). ``capacity``
+        bounds the observer's buffer (default 1000 events).
+        """
+        pats = tuple(patterns) or ("*",)
+        sub = Subscription(
+            observer=observer,
+            patterns=pats,
+            name=name or getattr(observer, "__qualname__", None) or repr(observer),
+            capacity=capacity or self.default_capacity,
+            matches=_matcher(pats),
+        )
+        self._subscriptions.append(sub)
+        return sub
+
+    def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop delivering to ``subscription``; already buffered events are discarded."""
+        subscription.active = False
+        subscription.buffer.clear()
+        if subscription in self._subscriptions:
+            self._subscriptions.remove(subscription)
+
+    @property
+    def subscriptions(self) -> list[Subscription]:
+        """The current subscriptions."""
+        return list(self._subscriptions)
+
+    def emit(self, event: Event) -> None:
+        """Queue ``event`` for every matching observer; returns at once."""
+        for sub in self._subscriptions:
+            if sub.matches(event.type):
+                self._offer(sub, event)
+
+    async def publish(self, event: Event) -> None:
+        """Emit ``event``; in strict mode deliver it inline and let observer errors raise."""
+        if not self.strict:
+            self.emit(event)
+            return
+        for sub in list(self._subscriptions):
+            if sub.matches(event.type):
+                result = sub.observer(event)
+                if inspect.isawaitable(result):
+                    await result
+                sub.delivered += 1
+
+    def _offer(self, sub: Subscription, event: Event) -> None:
+        if len(sub.buffer) >= sub.capacity:
+            sub.dropped += 1
+            if not sub.warned:
+                sub.warned = True
+                logger.warning(
+                    "observer %s is too slow: its buffer of %d events is full; dropping events",
+                    sub.name,
+                    sub.capacity,
+                )
+                warning = Event(
+                    EventType.OBSERVER_BACKPRESSURE,
+                    data={"observer": sub.name, "capacity": sub.capacity},
+                )
+                for other in self._subscriptions:
+                    if other is not sub and other.matches(warning.type):
+                        self._offer(other, warning)
+            return
+        sub.buffer.append(event)
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return  # delivered once a loop runs and flush() or the next emit drains it
+        task = sub.task
+        if task is None or task.done() or task.get_loop() is not loop:
+            sub.task = loop.create_task(self._drain(sub), name=f"observer:{sub.name}")
+
+    async def _drain(self, sub: Subscription) -> None:
+        while sub.buffer and sub.active:
+            event = sub.buffer.popleft()
+            try:
+                result = sub.observer(event)
+                if inspect.isawaitable(result):
+                    await result
+                sub.delivered += 1
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                sub.failed += 1
+                logger.exception("observer %s failed on event %s", sub.name, event.type)
+        sub.warned = False
+
+    async def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every observer drained its buffer; False if ``timeout`` ran out."""
+        loop = asyncio.get_running_loop()
+        for sub in self._subscriptions:
+            task = sub.task
+            stale = task is None or task.done() or task.get_loop() is not loop
+            if sub.buffer and stale:
+                sub.task = loop.create_task(self._drain(sub), name=f"observer:{sub.name}")
+        tasks = [
+            s.task
+            for s in self._subscriptions
+            if s.task is not None and not s.task.done() and s.task.get_loop() is loop
+        ]
+        if not tasks:
+            return True
+        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        return not pending
+
+    async def aclose(self, timeout: float = 5.0) -> None:
+        """Flush, then cancel observers still busy after ``timeout``."""
+        await self.flush(timeout)
+        tasks = [s.task for s in self._subscriptions if s.task is not None and not s.task.done()]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)

@@ -1,0 +1,276 @@
+"""The module contract: what a module declares and the optional capabilities it may have.
+
+A module is a class with a ``name``; everything else is optional::
+
+    class Greeter(Module[GreeterConfig]):        # the type argument is the config model
+        name = "greeter"
+        depends_on = ("database",)               # ordering by module name
+        db = Dependency(Database)                # ordering + injection by type
+        cache = Dependency(Cache, optional=True) # None when nothing provides a Cache
+
+        async def init(self, app): ...           # build resources, read self.config
+        def provides(self): return [Service("greeter", self, interface=GreeterAPI)]
+        async def start(self): ...               # return only when ready
+        async def stop(self): ...                # release resources
+
+Capabilities are small runtime-checkable Protocols detected once at registration:
+:class:`Startable`, :class:`Stoppable`, :class:`Reloadable`, :class:`HealthReporter`,
+:class:`TenantAware`.
+"""
+
+from __future__ import annotations
+
+import re
+import typing
+from collections.abc import Sequence
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
+
+from pymodular.services import Service
+
+if TYPE_CHECKING:
+    import logging
+
+    from pymodular.application import Application
+
+__all__ = (
+    "Dependency",
+    "HealthReporter",
+    "Module",
+    "Reloadable",
+    "Startable",
+    "Stoppable",
+    "TenantAware",
+)
+
+T = TypeVar("T")
+ConfigT = TypeVar("ConfigT")
+
+_MISSING: Any = object()
+
+
+class Dependency(Generic[T]):
+    """A service a module requires, resolved and injected before the module's ``init``.
+
+    Declare it as a class attribute (``db = Dependency(Database)``; the attribute name is
+    where the service lands) or list it in ``requires`` with ``attr=``. Look up by type,
+    by ``name``, or both (the name picks among several providers of the type).
+
+    An optional dependency does not block start when absent; the module then sees
+    ``default`` (``None`` unless given). A required one that nothing provides fails
+    before any module starts.
+    """
+
+    __slots__ = ("attr", "default", "interface", "name", "optional")
+
+    @overload
+    def __init__(
+        self: Dependency[T],
+        interface: type[T],
+        *,
+        name: str | None = None,
+        optional: Literal[False] = False,
+        attr: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Dependency[T | None],
+        interface: type[T],
+        *,
+        name: str | None = None,
+        optional: Literal[True],
+        attr: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Dependency[T],
+        interface: type[T],
+        *,
+        name: str | None = None,
+        optional: Literal[True],
+        default: T,
+        attr: str | None = None,
+    ) -> None: ...
+    @overload
+    def __init__(
+        self: Dependency[Any],
+        interface: None = None,
+        *,
+        name: str,
+        optional: bool = False,
+        default: Any = None,
+        attr: str | None = None,
+    ) -> None: ...
+    def __init__(
+        self,
+        interface: type[Any] | None = None,
+        *,
+        name: str | None = None,
+        optional: bool = False,
+        default: Any = None,
+        attr: str | None = None,
+    ) -> None:
+        if interface is None and name is None:
+            raise TypeError("Dependency needs an interface type, a name=, or both")
+        self.interface = interface
+        self.name = name
+        self.optional = optional
+        self.default = default
+        self.attr = attr
+
+    def __set_name__(self, owner: type[Any], attr: str) -> None:
+        if self.attr is None:
+            self.attr = attr
+
+    @overload
+    def __get__(self, obj: None, owner: type[Any]) -> Dependency[T]: ...
+    @overload
+    def __get__(self, obj: object, owner: type[Any]) -> T: ...
+    def __get__(self, obj: object | None, owner: type[Any]) -> T | Dependency[T]:
+        if obj is None:
+            return self
+        try:
+            return obj.__dict__[self.target]  # type: ignore[no-any-return]
+        except KeyError:
+            raise AttributeError(
+                f"dependency {self.describe()} of {type(obj).__qualname__} is injected "
+                "before init; it is not available yet"
+            ) from None
+
+    @property
+    def target(self) -> str:
+        """The attribute the resolved service is injected into."""
+        if self.attr:
+            return self.attr
+        if self.name:
+            return re.sub(r"\W", "_", self.name)
+        assert self.interface is not None
+        return _snake(self.interface.__name__)
+
+    def describe(self) -> str:
+        """A short human description: ``service 'db'``, ``Database``, ``Database 'replica'``."""
+        if self.interface is None:
+            return f"service {self.name!r}"
+        label = self.interface.__qualname__
+        return f"{label} {self.name!r}" if self.name else label
+
+    def __repr__(self) -> str:
+        opt = ", optional=True" if self.optional else ""
+        return f"Dependency({self.describe()}{opt})"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+class Module(Generic[ConfigT]):
+    """Base class for modules. Subclass it, set ``name``, add what you need.
+
+    Class attributes:
+
+    - ``name``: unique within an application (an instance may override it).
+    - ``config_model``: the section's config model; inferred from ``Module[MyConfig]``.
+    - ``config_section``: the section key (defaults to ``name``).
+    - ``instance_aware``: the section holds several named instances (FR-016).
+    - ``depends_on``: names of modules that must init and start before this one.
+    - ``requires``: :class:`Dependency` objects (class-attribute dependencies are added).
+    - ``optional``: the app stays ready when this module is unhealthy (FR-048).
+    - ``min_core_version``: the oldest pymodular this module works with (FR-050).
+    - ``start_timeout`` / ``stop_timeout``: seconds, overriding the application's.
+
+    After registration the application sets ``self.config`` (the validated section),
+    ``self.log`` (a logger for this module) and ``self.app``.
+    """
+
+    name: str = ""
+    config_model: ClassVar[type[Any] | None] = None
+    config_section: ClassVar[str | None] = None
+    instance_aware: ClassVar[bool] = False
+    env_prefix: ClassVar[str | None] = None
+    depends_on: Sequence[str] = ()
+    requires: Sequence[Dependency[Any]] = ()
+    optional: bool = False
+    min_core_version: ClassVar[str | None] = None
+    start_timeout: float | None = None
+    stop_timeout: float | None = None
+
+    config: ConfigT
+    log: logging.Logger
+    app: Application
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "config_model" not in cls.__dict__:
+            for base in getattr(cls, "__orig_bases__", ()):
+                if typing.get_origin(base) is Module:
+                    (arg,) = typing.get_args(base)
+                    if isinstance(arg, type) and arg not in (Any, type(None)):
+                        cls.config_model = arg
+        declared = [v for v in vars(cls).values() if isinstance(v, Dependency)]
+        if declared:
+            own = [d for d in cls.__dict__.get("requires", ()) if d not in declared]
+            inherited = [d for d in cls.requires if d not in own and d not in declared]
+            cls.requires = (*inherited, *own, *declared)
+
+    async def init(self, app: Application) -> None:
+        """Build resources and read ``self.config``; required services are injected already."""
+
+    def provides(self) -> Sequence[Service[Any]]:
+        """Declare the services this module offers.
+
+        Called once at registration. For objects built in :meth:`init` give a
+        ``factory`` (it runs after init) instead of an instance.
+        """
+        return ()
+
+    @property
+    def section(self) -> str:
+        """The configuration section key of this module."""
+        return self.config_section or self.name
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__qualname__} {self.name!r}>"
+
+
+@runtime_checkable
+class Startable(Protocol):
+    """A module that becomes ready in ``start`` (return only once ready)."""
+
+    async def start(self) -> None: ...
+
+
+@runtime_checkable
+class Stoppable(Protocol):
+    """A module that releases resources in ``stop``; called once, in reverse start order."""
+
+    async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Reloadable(Protocol):
+    """A module that applies changes of its dynamic fields at run time (FR-045)."""
+
+    async def reload(self, diff: Any) -> None: ...
+
+
+@runtime_checkable
+class HealthReporter(Protocol):
+    """A module that reports its health (FR-048)."""
+
+    async def health_report(self) -> Any: ...
+
+
+@runtime_checkable
+class TenantAware(Protocol):
+    """A module told when tenants are added, updated or removed (FR-038)."""
+
+    async def on_tenant(self, event: str, tenant: str) -> None: ...

@@ -1,0 +1,166 @@
+"""Secret values that never print (FR-049).
+
+:class:`Secret` wraps a value so that ``repr``, ``str``, f-strings, logging, JSON and
+pydantic serialisation all show a mask; :meth:`Secret.reveal` is the only way to read
+it. Every secret value validated through configuration is also remembered in a
+process-wide redaction set, so :func:`redact` can mask text that merely *contains*
+it (a DSN with a password, an error message quoting a header).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
+
+if TYPE_CHECKING:
+    from pydantic import GetCoreSchemaHandler
+    from pydantic_core import CoreSchema
+
+__all__ = ("MASK", "Secret", "forget_secret", "is_registered", "redact", "register_secret")
+
+MASK = "**********"
+_MIN_LENGTH = 3  # shorter values would mask ordinary words everywhere
+
+T = TypeVar("T")
+
+_lock = threading.Lock()
+_values: frozenset[str] = frozenset()
+# Longest first, so a secret that contains another is masked whole.
+_ordered: tuple[str, ...] = ()
+
+
+def register_secret(value: object) -> None:
+    """Remember ``value`` so that :func:`redact` masks it wherever it appears in text."""
+    global _values, _ordered  # noqa: PLW0603 - one process-wide set, swapped atomically
+    texts = _texts_of(value)
+    if not texts:
+        return
+    with _lock:
+        new = _values | texts
+        if new != _values:
+            _values = new
+            _ordered = tuple(sorted(new, key=len, reverse=True))
+
+
+def forget_secret(value: object) -> None:
+    """Stop masking ``value`` (used when a secret is rotated out and tests reset state)."""
+    global _values, _ordered  # noqa: PLW0603
+    with _lock:
+        _values = _values - _texts_of(value)
+        _ordered = tuple(sorted(_values, key=len, reverse=True))
+
+
+def is_registered(value: object) -> bool:
+    """Return whether ``value`` is currently masked by :func:`redact`."""
+    texts = _texts_of(value)
+    return bool(texts) and texts <= _values
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every registered secret value replaced by :data:`MASK`."""
+    ordered = _ordered
+    if not ordered or not text:
+        return text
+    for secret in ordered:
+        if secret in text:
+            text = text.replace(secret, MASK)
+    return text
+
+
+def _texts_of(value: object) -> frozenset[str]:
+    if isinstance(value, Secret):
+        value = value.reveal()
+    if isinstance(value, bytes):
+        try:
+            value = value.decode()
+        except UnicodeDecodeError:
+            return frozenset()
+    if isinstance(value, str):
+        return frozenset({value}) if len(value) >= _MIN_LENGTH else frozenset()
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        text = str(value)
+        return frozenset({text}) if len(text) >= _MIN_LENGTH else frozenset()
+    if isinstance(value, Iterable):
+        out: set[str] = set()
+        for item in value:
+            out |= _texts_of(item)
+        return frozenset(out)
+    return frozenset()
+
+
+class Secret(Generic[T]):
+    """A value that shows as a mask everywhere; read it with :meth:`reveal`.
+
+    Used as a configuration field type (``api_key: Secret[str]``) it validates the
+    inner value with pydantic, registers it for :func:`redact`, and serialises as the
+    mask in JSON mode.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: T) -> None:
+        self._value = value
+        register_secret(value)
+
+    def reveal(self) -> T:
+        """Return the wrapped value. Keep the result out of logs and errors."""
+        return self._value
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __format__(self, format_spec: str) -> str:
+        return MASK
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Secret):
+            return bool(self._value == other._value)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __len__(self) -> int:
+        return len(self._value) if hasattr(self._value, "__len__") else 0
+
+    def __reduce__(self) -> Any:
+        # Pickling would copy the value out of process unmasked; refuse loudly.
+        raise TypeError("Secret values cannot be pickled")
+
+    @classmethod
+    def __get_pydantic_core_schema__(cls, source: Any, handler: GetCoreSchemaHandler) -> CoreSchema:
+        from pydantic_core import core_schema
+
+        args = get_args(source)
+        inner = handler.generate_schema(args[0] if args else str)
+
+        def wrap(value: Any) -> Secret[Any]:
+            return value if isinstance(value, Secret) else Secret(value)
+
+        def unwrap(value: Any) -> Any:
+            return value.reveal() if isinstance(value, Secret) else value
+
+        validated = core_schema.no_info_after_validator_function(wrap, inner)
+        from_input = core_schema.chain_schema(
+            [core_schema.no_info_plain_validator_function(unwrap), validated]
+        )
+        return core_schema.json_or_python_schema(
+            json_schema=from_input,
+            python_schema=from_input,
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                _serialize, info_arg=True
+            ),
+        )
+
+
+def _serialize(value: Any, info: Any) -> Any:
+    if info.mode == "json":
+        return MASK
+    return value

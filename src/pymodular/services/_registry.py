@@ -1,0 +1,360 @@
+"""The service registry: lookup by name and by type on precomputed indexes (FR-004, FR-044).
+
+Lookups of ready global services are a single dict hit (``_fast``). Everything else —
+ranking candidates, scoped instances, errors that explain near misses — happens on
+the slow path, whose results are cached until the next registration.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from typing import Any, Protocol, TypeVar, overload
+
+from pymodular._context import current_module
+from pymodular.errors import (
+    AmbiguousServiceError,
+    RegistrationError,
+    ServiceNotReadyError,
+)
+from pymodular.services._explain import explain_missing
+from pymodular.services._rank import choose, rank
+from pymodular.services._service import (
+    _NOT_SET,
+    Availability,
+    Service,
+    ServiceEntry,
+    ServiceScope,
+    _conforms,
+)
+
+__all__ = ("ScopeResolver", "ServiceRegistry")
+
+T = TypeVar("T")
+
+
+class ScopeResolver(Protocol):
+    """Builds and caches instances of tenant- and instance-scoped services."""
+
+    def resolve(self, entry: ServiceEntry, instance: str | None) -> Any:
+        """Return the instance of ``entry`` for the current tenant or the named instance."""
+
+
+class ServiceRegistry:
+    """All services of one application, indexed by name and by type.
+
+    Services are registered per provider in one all-or-nothing step. Lookups::
+
+        registry.get("greeter")            # by name -> Any
+        registry.get(Cache)                # by type -> Cache (ranked, FR-044)
+        registry.get(Cache, name="redis")  # the type's candidate with that name
+        registry.get_all(Cache)            # every candidate, best first
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._entries: list[ServiceEntry] = []
+        self._by_name: dict[str, ServiceEntry] = {}
+        self._declared: dict[type[Any], list[ServiceEntry]] = {}
+        self._implicit: dict[type[Any], list[ServiceEntry]] = {}
+        self._sequence = 0
+        # Caches, cleared on every change: value for ready global services, and ranking.
+        self._fast: dict[object, Any] = {}
+        self._ranked: dict[object, list[ServiceEntry]] = {}
+        self._scopes: ScopeResolver | None = None
+        self._hints: dict[type[Any], str] = {}
+
+    # -- registration -------------------------------------------------------------------
+
+    def register(self, provider: str, services: Sequence[Service[Any]]) -> list[ServiceEntry]:
+        """Register ``services`` for ``provider`` all-or-nothing.
+
+        Every declaration is validated and every name checked for duplicates (against
+        the registry and within the batch) before anything is stored. Services declared
+        together share one registration moment, so they tie on registration order.
+        """
+        for service in services:
+            if not isinstance(service, Service):
+                raise RegistrationError(
+                    f"module {provider!r} provides {service!r}, which is not a Service",
+                    module=provider,
+                    phase="register",
+                )
+            service.validate(provider)
+        with self._lock:
+            seen: dict[str, str] = {}
+            for service in services:
+                if service.name is None:
+                    continue
+                key = _name_key(service)
+                if key in self._by_name or key in seen:
+                    owner = self._by_name[key].provider if key in self._by_name else provider
+                    raise RegistrationError(
+                        f"service name {service.name!r} is already provided by module "
+                        f"{owner!r}; module {provider!r} cannot register it again "
+                        "(names are never renamed silently: choose another name)",
+                        module=provider,
+                        phase="register",
+                        service=service.name,
+                    )
+                seen[key] = provider
+            self._sequence += 1
+            entries = [ServiceEntry(s, provider, self._sequence) for s in services]
+            for entry in entries:
+                self._entries.append(entry)
+                if entry.name is not None:
+                    self._by_name[_name_key(entry.service)] = entry
+                for iface in entry.service.interfaces:
+                    self._declared.setdefault(iface, []).append(entry)
+                if entry.service.has_instance and entry.scope is ServiceScope.GLOBAL:
+                    self._index_value(entry, entry.service.instance)
+            self._changed()
+            return entries
+
+    def unregister(self, provider: str) -> None:
+        """Remove every service of ``provider`` (used to roll back a failed registration)."""
+        with self._lock:
+            self._entries = [e for e in self._entries if e.provider != provider]
+            self._by_name = {k: e for k, e in self._by_name.items() if e.provider != provider}
+            for index in (self._declared, self._implicit):
+                for key in list(index):
+                    index[key] = [e for e in index[key] if e.provider != provider]
+                    if not index[key]:
+                        del index[key]
+            self._changed()
+
+    def mark_ready(self, provider: str, availability: Availability) -> None:
+        """Materialise ``provider``'s global services that become available at this point.
+
+        Factories run now; each result is checked against the declared interfaces.
+        """
+        with self._lock:
+            for entry in self._entries:
+                if entry.provider != provider or entry.ready:
+                    continue
+                if entry.service.available is not availability:
+                    continue
+                if entry.scope is not ServiceScope.GLOBAL:
+                    entry.ready = True
+                    continue
+                value = entry.service.instance
+                if value is _NOT_SET:
+                    assert entry.service.factory is not None
+                    value = entry.service.factory()
+                    for iface in entry.service.interfaces:
+                        if not _conforms(value, iface):
+                            raise RegistrationError(
+                                f"module {provider!r}: the factory of service "
+                                f"{entry.name or iface.__qualname__!r} returned a "
+                                f"{type(value).__qualname__}, not an instance of "
+                                f"{iface.__qualname__}",
+                                module=provider,
+                                phase=availability.value,
+                            )
+                self._index_value(entry, value)
+                entry.ready = True
+            self._changed()
+
+    def _index_value(self, entry: ServiceEntry, value: Any) -> None:
+        entry.value = value
+        types = tuple(t for t in type(value).__mro__ if t is not object)
+        entry.types = types
+        for tp in types:
+            bucket = self._implicit.setdefault(tp, [])
+            if entry not in bucket:
+                bucket.append(entry)
+
+    def _changed(self) -> None:
+        self._fast = {}
+        self._ranked = {}
+
+    def set_scope_resolver(self, resolver: ScopeResolver) -> None:
+        """Install the component that builds tenant- and instance-scoped instances."""
+        self._scopes = resolver
+
+    def add_provider_hint(self, interface: type[Any], module: str) -> None:
+        """Record which module normally provides ``interface`` (used in not-found errors)."""
+        self._hints[interface] = module
+
+    # -- lookup ------------------------------------------------------------------------
+
+    @overload
+    def get(self, key: type[T], *, name: str | None = None, instance: str | None = None) -> T: ...
+    @overload
+    def get(self, key: str, *, instance: str | None = None) -> Any: ...
+    def get(
+        self, key: type[Any] | str, *, name: str | None = None, instance: str | None = None
+    ) -> Any:
+        """Return the service for ``key`` (a name or a type).
+
+        Raises :class:`~pymodular.errors.ServiceNotFoundError` (with the near misses),
+        :class:`~pymodular.errors.AmbiguousServiceError` (with every candidate) or
+        :class:`~pymodular.errors.ServiceNotReadyError` (with the provider's phase).
+        """
+        fast_key: object = key if name is None else (key, name)
+        if instance is None:
+            try:
+                return self._fast[fast_key]
+            except KeyError:
+                pass
+        return self._get_slow(key, name, instance, fast_key)
+
+    @overload
+    def get_optional(self, key: type[T], *, name: str | None = None) -> T | None: ...
+    @overload
+    def get_optional(self, key: str) -> Any: ...
+    def get_optional(self, key: type[Any] | str, *, name: str | None = None) -> Any:
+        """Like :meth:`get`, but ``None`` when nothing matches (ambiguity still raises)."""
+        fast_key: object = key if name is None else (key, name)
+        try:
+            return self._fast[fast_key]
+        except KeyError:
+            pass
+        if not self.candidates(key, name=name):
+            return None
+        return self._get_slow(key, name, None, fast_key)
+
+    def get_all(self, key: type[T]) -> list[T]:
+        """Every ready global candidate for ``key``, best first (priority, then registration)."""
+        return [e.value for e in self.candidates(key) if e.ready and e.scope is ServiceScope.GLOBAL]
+
+    def entry(self, key: type[Any] | str, *, name: str | None = None) -> ServiceEntry:
+        """The winning :class:`ServiceEntry` for ``key`` (for introspection and injection)."""
+        found = self.candidates(key, name=name)
+        if not found:
+            raise explain_missing(self, key, name)
+        return self._winner(key, name, found)
+
+    def candidates(self, key: type[Any] | str, *, name: str | None = None) -> list[ServiceEntry]:
+        """Entries matching ``key`` (and ``name``), ranked best first; cached."""
+        cache_key: object = (key, name)
+        cached = self._ranked.get(cache_key)
+        if cached is not None:
+            return cached
+        with self._lock:
+            if isinstance(key, str):
+                entry = self._by_name.get(key)
+                found = [entry] if entry is not None else []
+            else:
+                pool = self._declared.get(key) or self._implicit.get(key)
+                if not pool and getattr(key, "_is_runtime_protocol", False):
+                    pool = [
+                        e
+                        for e in self._entries
+                        if e.value is not _NOT_SET and _conforms(e.value, key)
+                    ]
+                found = list(pool or ())
+                if name is not None:
+                    found = [e for e in found if e.name == name]
+            ranked = rank(found)
+            self._ranked[cache_key] = ranked
+            return ranked
+
+    def value_of(self, entry: ServiceEntry, key: type[Any] | str) -> Any:
+        """The object of a global ``entry`` found for ``key``, or the not-ready error."""
+        if not entry.ready:
+            raise self._not_ready(entry, key)
+        return entry.value
+
+    def _winner(
+        self, key: type[Any] | str, name: str | None, found: list[ServiceEntry]
+    ) -> ServiceEntry:
+        winner = choose(found)
+        if winner is None:
+            label = key if isinstance(key, str) else key.__qualname__
+            listing = "; ".join(
+                f"{e.name or '<unnamed>'} from module {e.provider!r} "
+                f"(priority {e.priority}, registration #{e.sequence})"
+                for e in found
+            )
+            raise AmbiguousServiceError(
+                f"{len(found)} services match {label}: {listing}. Ask by name "
+                f"(get({label}, name=...)) or give one a higher priority",
+                requested=str(label),
+                candidates=[e.describe() for e in found],
+            )
+        return winner
+
+    def _get_slow(
+        self, key: type[Any] | str, name: str | None, instance: str | None, fast_key: object
+    ) -> Any:
+        found = self.candidates(key, name=name)
+        if not found:
+            raise explain_missing(self, key, name)
+        entry = self._winner(key, name, found)
+        if not entry.ready:
+            raise self._not_ready(entry, key)
+        if entry.scope is ServiceScope.GLOBAL:
+            if instance is None:
+                self._fast[fast_key] = entry.value
+            return entry.value
+        if self._scopes is None:
+            raise ServiceNotReadyError(
+                f"service {entry.name!r} is {entry.scope.value}-scoped but no scope "
+                "resolver is installed (enable tenancy on the Application)",
+                module=entry.provider,
+            )
+        return self._scopes.resolve(entry, instance)
+
+    def _not_ready(self, entry: ServiceEntry, key: type[Any] | str) -> ServiceNotReadyError:
+        label = key if isinstance(key, str) else key.__qualname__
+        asking = current_module.get()
+        who = (
+            f"module {asking[0]!r} asked for it during its {asking[1]}"
+            if asking
+            else ("it was asked for")
+        )
+        when = entry.service.available.value
+        advice = (
+            "fetch it in start() instead of init()"
+            if when == "start"
+            else f"declare the dependency (depends_on=({entry.provider!r},) or a Dependency)"
+        )
+        return ServiceNotReadyError(
+            f"service {label!r} is provided by module {entry.provider!r} only after that "
+            f"module's {when}; {who}, which is before that: {advice}",
+            module=asking[0] if asking else None,
+            phase=asking[1] if asking else None,
+            provider=entry.provider,
+        )
+
+    # -- listing -----------------------------------------------------------------------
+
+    def __contains__(self, key: object) -> bool:
+        if isinstance(key, str | type):
+            return bool(self.candidates(key))
+        return False
+
+    def __iter__(self) -> Iterator[ServiceEntry]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def entries(self, *, provider: str | None = None) -> list[ServiceEntry]:
+        """Registered entries in registration order, optionally of one provider."""
+        return [e for e in self._entries if provider is None or e.provider == provider]
+
+    def describe(self) -> list[dict[str, Any]]:
+        """JSON-serialisable listing: name, interfaces, scope, priority, provider, state."""
+        return [e.describe() for e in self._entries]
+
+    def names(self) -> list[str]:
+        """Every registered service name."""
+        return [e.name for e in self._entries if e.name is not None]
+
+    def providers_of(self, key: type[Any] | str, *, name: str | None = None) -> list[str]:
+        """Module names that provide a candidate for ``key`` (for dependency edges)."""
+        return list(dict.fromkeys(e.provider for e in self.candidates(key, name=name)))
+
+    @property
+    def hints(self) -> dict[type[Any], str]:
+        """Interfaces mapped to the module that normally provides them."""
+        return self._hints
+
+
+def _name_key(service: Service[Any]) -> str:
+    assert service.name is not None
+    if service.scope is ServiceScope.TENANT and service.tenant:
+        return f"{service.name}@{service.tenant}"
+    return service.name

@@ -1,0 +1,55 @@
+"""Every ```python block in README.md and docs/ runs, in order, per file.
+
+Conventions for authors:
+- Blocks fenced ```python run in one namespace per file, in a fresh temporary working
+  directory; top-level code may call ``asyncio.run(...)``.
+- A block preceded by ``<!-- file: NAME -->`` is written to NAME in that directory
+  instead of run (any language: YAML, TOML, .env, JSON, Python modules).
+- Blocks in any other language (bash, text, ...) are illustrative and not run.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_BLOCK = re.compile(
+    r"(?:<!--\s*file:\s*(?P<file>\S+)\s*-->\s*\n)?```(?P<lang>[\w+-]*)[^\n]*\n(?P<body>.*?)\n```",
+    re.DOTALL,
+)
+
+
+def _documents() -> list[Path]:
+    docs = sorted((ROOT / "docs").rglob("*.md")) if (ROOT / "docs").exists() else []
+    return [ROOT / "README.md", *[d for d in docs if "decisions" not in d.parts]]
+
+
+def blocks(text: str) -> list[tuple[str | None, str, str]]:
+    return [(m["file"], m["lang"], m["body"]) for m in _BLOCK.finditer(text)]
+
+
+@pytest.mark.parametrize("document", _documents(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_document_examples_run(document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    found = blocks(document.read_text(encoding="utf-8"))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    namespace: dict[str, object] = {"__name__": f"doc_{document.stem}"}
+    ran = 0
+    for file_name, lang, body in found:
+        if file_name:
+            target = tmp_path / file_name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(body + "\n", encoding="utf-8")
+            continue
+        if lang != "python":
+            continue
+        code = compile(body, f"{document.name}:block{ran}", "exec")
+        exec(code, namespace)  # noqa: S102 - the documentation is the code under test
+        ran += 1
+    assert os.getcwd() == str(tmp_path)
+    if document.name != "README.md" and not ran:
+        pytest.skip(f"{document.name} has no python examples")
