@@ -16,12 +16,44 @@ if TYPE_CHECKING:
 __all__ = ("explain_missing", "protocol_members")
 
 
+_IGNORED = frozenset(
+    {
+        "__abstractmethods__",
+        "__annotations__",
+        "__dict__",
+        "__doc__",
+        "__init__",
+        "__module__",
+        "__new__",
+        "__slots__",
+        "__subclasshook__",
+        "__weakref__",
+        "__class_getitem__",
+        "__parameters__",
+        "__orig_bases__",
+        "__protocol_attrs__",
+        "__non_callable_proto_members__",
+        "__qualname__",
+        "__firstlineno__",
+        "__static_attributes__",
+        "__type_params__",
+    }
+)
+
+
 def protocol_members(proto: type[Any]) -> list[str]:
     """The attribute names a Protocol requires (empty for ordinary classes)."""
-    attrs = getattr(proto, "__protocol_attrs__", None)
-    if attrs is None:
+    if not getattr(proto, "_is_protocol", False):
         return []
-    return sorted(attrs)
+    names: set[str] = set()
+    for base in proto.__mro__:
+        if base.__name__ in ("Protocol", "Generic", "object"):
+            continue
+        for attr in (*vars(base), *getattr(base, "__annotations__", {})):
+            if attr.startswith("_abc_") or attr in _IGNORED or attr.startswith("_is_"):
+                continue
+            names.add(attr)
+    return sorted(names)
 
 
 def _label(tp: type[Any]) -> str:
@@ -49,21 +81,21 @@ def _near_misses_for_type(registry: ServiceRegistry, key: type[Any]) -> list[str
         if value is not _NOT_SET:
             types += [t for t in type(value).__mro__ if t is not object and t not in types]
         for tp in types:
-            if tp is not key and tp.__qualname__ == key.__qualname__:
+            if tp is not key and tp.__name__ == key.__name__:
                 notes.append(
                     f"{who} is a {_label(tp)}, a different class with the same name as "
                     f"{_label(key)} (the same code imported under two module paths?)"
                 )
                 break
             if tp is not key and isinstance(tp, type) and issubclass(key, tp):
-                notes.append(f"{who} is a {_label(tp)}, a base of {key.__qualname__}, not one")
+                notes.append(f"{who} is a {_label(tp)}, a base of {key.__name__}, not one")
                 break
         if is_protocol and value is not _NOT_SET and members:
             missing = [m for m in members if not hasattr(value, m)]
             if missing and len(missing) < len(members):
                 notes.append(
                     f"{who} ({type(value).__qualname__}) lacks {', '.join(missing)} "
-                    f"required by the protocol {key.__qualname__}"
+                    f"required by the protocol {key.__name__}"
                 )
             elif not missing and not getattr(key, "_is_runtime_protocol", False):
                 notes.append(
