@@ -1,0 +1,208 @@
+"""``Configuration``: collect from feeders, validate, keep the current snapshot."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from pymodular.config._feeder import Feeder, order_feeders
+from pymodular.config._layer import Layer
+from pymodular.config._merge import DEFAULT_MAX_DEPTH, merge_layers
+from pymodular.config._problems import FieldError, raise_problems
+from pymodular.config._provenance import FieldProvenance
+from pymodular.config._retention import ProvenanceExport
+from pymodular.config._snapshot import ConfigSnapshot
+from pymodular.config._spec import SectionSpec
+from pymodular.config._validate import (
+    AppValidator,
+    register_secret_inputs,
+    run_app_validators,
+    unknown_keys,
+    validate_sections,
+    warn_unknown,
+)
+from pymodular.errors import ConfigError
+from pymodular.secrets import redact
+
+__all__ = ("Configuration",)
+
+logger = logging.getLogger("pymodular.config")
+
+
+class Configuration:
+    """An application's configuration: feeders in, validated snapshots out (``app.config``).
+
+    :meth:`collect` re-reads every feeder, merges the layers (later or higher-priority
+    feeders win; mappings deep-merge, lists replace), validates every section and the
+    app-level ``validators``, and returns a :class:`ConfigSnapshot` without changing
+    anything. :meth:`apply` makes a snapshot current; :meth:`load` does both. Every
+    problem found is reported at once in a single :class:`~pymodular.errors.ConfigError`
+    (a :class:`~pymodular.errors.ValidationError` when values are invalid), and a failed
+    collect leaves the current snapshot in force.
+
+    ``strict=True`` turns unknown keys from a logged warning into an error.
+    ``provenance_sink`` receives a :class:`ProvenanceExport` on each apply (see
+    :class:`JsonLinesProvenanceStore` for a retained store); its failures are logged.
+    """
+
+    def __init__(
+        self,
+        feeders: Sequence[Feeder] = (),
+        *,
+        validators: Sequence[AppValidator] = (),
+        strict: bool = False,
+        provenance_sink: Callable[..., None] | None = None,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+    ) -> None:
+        for feeder in feeders:
+            if not isinstance(feeder, Feeder):
+                raise TypeError(
+                    f"{feeder!r} is not a Feeder: it needs name, required, priority and feed()"
+                )
+        self._feeders = tuple(feeders)
+        self._validators = tuple(validators)
+        self.strict = strict
+        self.provenance_sink = provenance_sink
+        self.max_depth = max_depth
+        self._snapshot = ConfigSnapshot.empty()
+        self._generation = 0
+        self._lock = threading.Lock()
+
+    @property
+    def feeders(self) -> tuple[Feeder, ...]:
+        """The feeders, as given (see :func:`order_feeders` for application order)."""
+        return self._feeders
+
+    def collect(
+        self, specs: Sequence[SectionSpec], *, overlays: Sequence[Layer] = ()
+    ) -> ConfigSnapshot:
+        """Read, merge and validate everything; return a new snapshot, changing nothing.
+
+        ``overlays`` are layers applied above every feeder, in order (a tenant's layer
+        goes last: base -> instance -> tenant). Raises one aggregated ``ConfigError``.
+        """
+        specs = _unique(specs)
+        layers: list[Layer] = []
+        skipped: list[tuple[str, str]] = []
+        problems: list[FieldError] = []
+        for feeder in order_feeders(self._feeders):
+            for layer in self._feed(feeder, specs, problems):
+                if layer.skipped is not None:
+                    skipped.append((layer.name, layer.skipped))
+                    logger.info("config feeder %s skipped: %s", layer.name, layer.skipped)
+                else:
+                    layers.append(layer)
+        raise_problems(problems, validation=False)
+        layers.extend(overlays)
+        try:
+            merged = merge_layers(layers, max_depth=self.max_depth)
+        except ConfigError as exc:
+            raise_problems([_feeder_problem(exc, "merge")], validation=False)
+            raise  # pragma: no cover - raise_problems always raises here
+        register_secret_inputs(specs, merged)
+        sections, problems = validate_sections(specs, merged, env_prefix=self._env_prefix())
+        for unknown in unknown_keys(specs, merged):
+            if self.strict:
+                problems.append(unknown)
+            else:
+                warn_unknown(unknown)
+        raise_problems(problems, validation=True)
+        raise_problems(run_app_validators(self._validators, sections, merged), validation=True)
+        logger.debug(
+            "collected %d sections from %d layers (%d fields set, %d feeders skipped)",
+            len(sections),
+            len(layers),
+            len(merged.history),
+            len(skipped),
+        )
+        return ConfigSnapshot(
+            sections, {s.name: s for s in specs}, merged.history, skipped=tuple(skipped)
+        )
+
+    def apply(self, snapshot: ConfigSnapshot) -> None:
+        """Make ``snapshot`` current and export its provenance to the sink, if any."""
+        with self._lock:
+            self._snapshot = snapshot
+            self._generation += 1
+            generation = self._generation
+        logger.debug("applied configuration generation %d", generation)
+        if self.provenance_sink is not None:
+            export = ProvenanceExport(
+                created_at=snapshot.created_at,
+                generation=generation,
+                rows=tuple(snapshot.provenance_table()),
+                skipped=tuple({"feeder": f, "reason": r} for f, r in snapshot.skipped),
+            )
+            try:
+                self.provenance_sink(export)
+            except Exception as exc:  # noqa: BLE001 - a failing sink must not fail a load
+                logger.warning("provenance sink failed: %s", redact(f"{type(exc).__name__}: {exc}"))
+
+    def load(self, specs: Sequence[SectionSpec]) -> ConfigSnapshot:
+        """:meth:`collect` then :meth:`apply`; on error the previous snapshot stays."""
+        snapshot = self.collect(specs)
+        self.apply(snapshot)
+        return snapshot
+
+    @property
+    def snapshot(self) -> ConfigSnapshot:
+        """The current snapshot (empty before the first load)."""
+        return self._snapshot
+
+    @property
+    def generation(self) -> int:
+        """How many snapshots have been applied so far."""
+        return self._generation
+
+    def section(self, name: str) -> Any:
+        """The current model of section ``name`` (a dict of models when instance-aware)."""
+        return self._snapshot.section(name)
+
+    def provenance(self, path: str) -> FieldProvenance:
+        """Where the current value at ``path`` (``"database.dsn"``) came from."""
+        return self._snapshot.provenance(path)
+
+    def provenance_table(self) -> list[dict[str, Any]]:
+        """Every current field's provenance, JSON-serialisable, secrets masked."""
+        return self._snapshot.provenance_table()
+
+    def _feed(
+        self, feeder: Feeder, specs: Sequence[SectionSpec], problems: list[FieldError]
+    ) -> Sequence[Layer]:
+        try:
+            return feeder.feed(specs)
+        except ConfigError as exc:
+            problems.extend(e for e in exc.errors if isinstance(e, FieldError))
+            if not any(isinstance(e, FieldError) for e in exc.errors):
+                problems.append(_feeder_problem(exc, feeder.name))
+        except Exception as exc:  # noqa: BLE001 - a broken third-party feeder is reported, not raised raw
+            reason = f"feeder {feeder.name!r} failed: {type(exc).__name__}: {exc}"
+            problems.append(FieldError("", redact(reason), None, None, "feeder"))
+        return ()
+
+    def _env_prefix(self) -> str | None:
+        for feeder in self._feeders:
+            prefix = getattr(feeder, "env_prefix", None)
+            if isinstance(prefix, str):
+                return prefix
+        return None
+
+
+def _feeder_problem(exc: ConfigError, name: str) -> FieldError:
+    return FieldError(exc.field or "", exc.message, exc.source, None, "feeder", module=exc.module)
+
+
+def _unique(specs: Sequence[SectionSpec]) -> list[SectionSpec]:
+    seen: dict[str, SectionSpec] = {}
+    for spec in specs:
+        other = seen.get(spec.name)
+        if other is not None and other != spec:
+            raise ConfigError(
+                f"section {spec.name!r} is declared twice "
+                f"(modules {other.module!r} and {spec.module!r})",
+                field=spec.name,
+            )
+        seen[spec.name] = spec
+    return list(seen.values())

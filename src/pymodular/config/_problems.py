@@ -1,0 +1,92 @@
+"""One entry per failing field, and the aggregated error built from them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pymodular.config._layer import Path
+from pymodular.config._merge import Entry
+from pymodular.errors import ConfigError, ValidationError
+from pymodular.secrets import redact
+
+__all__ = ("FieldError", "raise_problems", "source_of", "summarize_input")
+
+_MAX_INPUT = 60
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem: where (``path``), why (``reason``), from which source, what was given.
+
+    ``got`` is a short repr of the offending input and is ``None`` for secret fields.
+    ``kind`` classifies it: a pydantic error type (``int_parsing``, ``missing``),
+    ``unknown_key``, ``feeder``, or ``app_validator``.
+    """
+
+    path: str
+    reason: str
+    source: str | None = None
+    got: str | None = None
+    kind: str = "value_error"
+    section: str | None = None
+    module: str | None = None
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.reason}" if self.path else self.reason
+        if self.got is not None:
+            text += f" (got {self.got})"
+        if self.source:
+            text += f" [from {self.source}]"
+        return redact(text)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view, secrets masked."""
+        return {
+            "path": self.path,
+            "reason": redact(self.reason),
+            "source": self.source,
+            "got": redact(self.got) if self.got is not None else None,
+            "kind": self.kind,
+            "section": self.section,
+            "module": self.module,
+        }
+
+
+def summarize_input(value: Any) -> str | None:
+    """A short repr of a scalar input, or ``None`` for containers (too noisy)."""
+    if value is None or isinstance(value, str | int | float | bool):
+        text = repr(value)
+        if len(text) > _MAX_INPUT:
+            text = text[: _MAX_INPUT - 4] + "...'"
+        return redact(text)
+    return None
+
+
+def source_of(history: Mapping[Path, list[Entry]], path: Path) -> str | None:
+    """The source that set ``path`` or its nearest ancestor, as text."""
+    for size in range(len(path), 0, -1):
+        entries = history.get(path[:size])
+        if entries:
+            return entries[-1][0].location
+    return None
+
+
+def raise_problems(problems: Sequence[FieldError], *, validation: bool) -> None:
+    """Raise one aggregated error listing every problem (nothing when there are none)."""
+    if not problems:
+        return
+    count = len(problems)
+    noun = "problem" if count == 1 else "problems"
+    lines = "\n".join(f"  - {p}" for p in problems)
+    first = problems[0]
+    cls = ValidationError if validation else ConfigError
+    raise cls(
+        f"configuration is invalid ({count} {noun}):\n{lines}",
+        errors=problems,
+        module=first.module,
+        phase="config",
+        field=first.path or None,
+        source=first.source,
+    )

@@ -1,0 +1,153 @@
+"""Per-field provenance (FR-008): who set each value, from where, over what."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import pathlib
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from pymodular.config._describe import Node, model_tree
+from pymodular.config._layer import DEFAULT_SOURCE, Path, Source
+from pymodular.config._merge import Entry
+from pymodular.config._sentinel import NOT_GIVEN
+from pymodular.config._spec import SectionSpec
+from pymodular.config._validate import locate
+from pymodular.secrets import MASK, Secret, redact
+
+__all__ = ("FieldProvenance", "Overridden", "build_provenance", "masked", "provenance_rows")
+
+
+@dataclass(frozen=True)
+class Overridden:
+    """A lower-precedence source whose value lost to a later one."""
+
+    source: Source
+    value: Any
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-friendly view."""
+        return {"source": self.source.location, "feeder": self.source.feeder, "value": self.value}
+
+
+@dataclass(frozen=True)
+class FieldProvenance:
+    """Where one field's value came from.
+
+    ``value`` is the value as the winning source gave it, masked when the field is
+    secret and redacted when it merely contains a secret. ``overrode`` lists what it
+    replaced, most recent first. ``known`` is false for keys no section declares.
+    """
+
+    path: str
+    source: Source
+    value: Any
+    secret: bool
+    dynamic: bool
+    overrode: tuple[Overridden, ...] = ()
+    known: bool = True
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable row (what ``provenance_table()`` returns)."""
+        row: dict[str, Any] = {
+            "path": self.path,
+            "value": self.value,
+            "source": self.source.location,
+            "feeder": self.source.feeder,
+            "secret": self.secret,
+            "dynamic": self.dynamic,
+            "overrode": [o.as_dict() for o in self.overrode],
+        }
+        if not self.known:
+            row["known"] = False
+        return row
+
+
+def masked(value: Any, secret: bool) -> Any:
+    """``value`` made safe to show: the mask for secrets, JSON-friendly and redacted otherwise."""
+    if secret:
+        return None if value is None else MASK
+    return _jsonable(value)
+
+
+def _jsonable(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, enum.Enum):
+        return _jsonable(value.value)
+    if isinstance(value, BaseModel):
+        return _jsonable(value.model_dump(mode="json"))
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bytes):
+        return redact(value.decode("utf-8", "replace"))
+    if isinstance(value, dt.datetime | dt.date | dt.time | pathlib.PurePath):
+        return redact(str(value))
+    return redact(str(value))
+
+
+def build_provenance(
+    spec: SectionSpec | None, path: Path, entries: Sequence[Entry]
+) -> FieldProvenance:
+    """Provenance of one leaf from its history (oldest first)."""
+    node = locate(spec, path) if spec is not None else None
+    secret = node is not None and node.secret
+    dynamic = node is not None and node.dynamic
+    source, value = entries[-1]
+    overrode = tuple(Overridden(s, masked(v, secret)) for s, v in reversed(entries[:-1]))
+    return FieldProvenance(
+        path=".".join(path),
+        source=source,
+        value=masked(value, secret),
+        secret=secret,
+        dynamic=dynamic,
+        overrode=overrode,
+        known=node is not None,
+    )
+
+
+def default_provenance(spec: SectionSpec, base: Path, node: Node) -> FieldProvenance:
+    """Provenance of a leaf that no feeder set: its declared default."""
+    return FieldProvenance(
+        path=".".join((*base, *node.rel)),
+        source=DEFAULT_SOURCE,
+        value=masked(node.default, node.secret),
+        secret=node.secret,
+        dynamic=node.dynamic,
+    )
+
+
+def provenance_rows(
+    specs: Mapping[str, SectionSpec],
+    sections: Mapping[str, Any],
+    history: Mapping[Path, list[Entry]],
+) -> Iterator[FieldProvenance]:
+    """Every field's provenance: fed values (history) and defaults, section by section."""
+    seen: set[Path] = set()
+    for path, entries in history.items():
+        seen.add(path)
+        yield build_provenance(specs.get(path[0]), path, entries)
+    for name, spec in specs.items():
+        bases: list[Path] = [(name,)]
+        if spec.instance_aware:
+            bases = [(name, instance) for instance in sections.get(name) or {}]
+        for base in bases:
+            for leaf in model_tree(spec.model).leaves:
+                path = (*base, *leaf.rel)
+                if path in seen or leaf.default is NOT_GIVEN or _fed_above(path, seen):
+                    continue
+                yield default_provenance(spec, base, leaf)
+
+
+def _fed_above(path: Path, seen: set[Path]) -> bool:
+    return any(path[:size] in seen for size in range(1, len(path)))

@@ -1,0 +1,226 @@
+"""Validate merged data against every section's model; find unknown keys; run app hooks."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import MappingProxyType
+from typing import Any
+
+import pydantic
+
+from pymodular.config._describe import Node, env_names, model_tree
+from pymodular.config._layer import Path
+from pymodular.config._merge import Entry, Merged
+from pymodular.config._problems import FieldError, source_of, summarize_input
+from pymodular.config._sentinel import NOT_GIVEN
+from pymodular.config._spec import SectionSpec
+from pymodular.errors import PymodularError
+from pymodular.secrets import register_secret
+
+__all__ = (
+    "AppValidator",
+    "locate",
+    "register_secret_inputs",
+    "run_app_validators",
+    "unknown_keys",
+    "validate_sections",
+)
+
+logger = logging.getLogger("pymodular.config")
+
+AppValidator = Callable[[Mapping[str, Any]], None]
+"""Sees every validated section (``{name: model}``); raises to reject the whole set."""
+
+
+def locate(spec: SectionSpec, path: Path) -> Node | None:
+    """The deepest declared node on ``path`` (section name first), or ``None`` if unknown."""
+    rel = path[2:] if spec.instance_aware else path[1:]
+    node = model_tree(spec.model)
+    for key in rel:
+        if node.children is None:
+            return node
+        child = node.children.get(key)
+        if child is None:
+            return None
+        node = child
+    return node
+
+
+def register_secret_inputs(specs: Sequence[SectionSpec], merged: Merged) -> None:
+    """Register every raw value that lands on a secret field, before any error is formatted."""
+    by_name = {s.name: s for s in specs}
+    for path, entries in merged.history.items():
+        spec = by_name.get(path[0])
+        if spec is None:
+            continue
+        node = locate(spec, path)
+        if node is not None and node.secret:
+            for _, value in entries:
+                register_secret(value)
+
+
+def validate_sections(
+    specs: Sequence[SectionSpec], merged: Merged, *, env_prefix: str | None
+) -> tuple[dict[str, Any], list[FieldError]]:
+    """Validate each section; return ``({name: model or {instance: model}}, problems)``."""
+    values: dict[str, Any] = {}
+    problems: list[FieldError] = []
+    history = merged.history
+    for spec in specs:
+        raw = merged.data.get(spec.name, NOT_GIVEN)
+        if raw is None or raw is NOT_GIVEN:
+            raw = {}  # ``database:`` with nothing under it is an empty section
+        if not isinstance(raw, dict):
+            problems.append(_not_a_mapping(spec, (spec.name,), raw, history))
+            continue
+        if not spec.instance_aware:
+            values[spec.name] = _validate_one(
+                spec, raw, (spec.name,), history=history, env_prefix=env_prefix, problems=problems
+            )
+            continue
+        instances: dict[str, Any] = {}
+        for instance, data in raw.items():
+            if not isinstance(data, dict):
+                problems.append(_not_a_mapping(spec, (spec.name, instance), data, history))
+                continue
+            base = (spec.name, instance)
+            instances[instance] = _validate_one(
+                spec, data, base, history=history, env_prefix=env_prefix, problems=problems
+            )
+        values[spec.name] = instances
+    return values, problems
+
+
+def _validate_one(
+    spec: SectionSpec,
+    data: dict[str, Any],
+    base: Path,
+    *,
+    history: Mapping[Path, list[Entry]],
+    env_prefix: str | None,
+    problems: list[FieldError],
+) -> Any:
+    try:
+        return spec.model.model_validate(data)
+    except pydantic.ValidationError as exc:
+        problems.extend(
+            _field_error(spec, base, error, history, env_prefix)
+            for error in exc.errors(include_url=False)
+        )
+    return None
+
+
+def _field_error(
+    spec: SectionSpec,
+    base: Path,
+    error: Any,
+    history: Mapping[Path, list[Entry]],
+    env_prefix: str | None,
+) -> FieldError:
+    path = (*base, *(str(part) for part in error["loc"]))
+    node = locate(spec, path)
+    secret = node is not None and node.secret
+    dotted = ".".join(path)
+    kind = str(error["type"])
+    if kind == "missing":
+        reason = "required field is not set"
+        if node is not None and env_prefix is not None:
+            names = env_names(spec, node, prefix=env_prefix)
+            if spec.instance_aware:
+                names = tuple(n.replace("<INSTANCE>", base[1].upper()) for n in names)
+            reason += f"; set key {dotted!r} in a file or env {' / '.join(names)}"
+        return FieldError(dotted, reason, None, None, kind, spec.name, spec.module)
+    got = None if secret else summarize_input(error.get("input"))
+    return FieldError(
+        dotted, str(error["msg"]), source_of(history, path), got, kind, spec.name, spec.module
+    )
+
+
+def _not_a_mapping(
+    spec: SectionSpec, path: Path, raw: Any, history: Mapping[Path, list[Entry]]
+) -> FieldError:
+    return FieldError(
+        ".".join(path),
+        f"expected a mapping of fields, got {type(raw).__name__}",
+        source_of(history, path),
+        None,
+        "dict_type",
+        spec.name,
+        spec.module,
+    )
+
+
+def unknown_keys(specs: Sequence[SectionSpec], merged: Merged) -> Iterator[FieldError]:
+    """Every key in the merged data that no section declares, with a suggestion."""
+    by_name = {s.name: s for s in specs}
+    for key, value in merged.data.items():
+        spec = by_name.get(key)
+        if spec is None:
+            hint = _suggest(key, by_name)
+            yield _unknown((key,), f"unknown section{hint}", merged, None)
+            continue
+        if not isinstance(value, dict):
+            continue
+        root = model_tree(spec.model)
+        if spec.instance_aware:
+            for instance, data in value.items():
+                if isinstance(data, dict):
+                    yield from _walk_unknown(spec, root, data, (key, instance), merged)
+        else:
+            yield from _walk_unknown(spec, root, value, (key,), merged)
+
+
+def _walk_unknown(
+    spec: SectionSpec, node: Node, data: dict[str, Any], path: Path, merged: Merged
+) -> Iterator[FieldError]:
+    children = node.children or {}
+    for key, value in data.items():
+        child = children.get(key)
+        if child is None:
+            reason = f"unknown key{_suggest(key, children)}"
+            yield _unknown((*path, key), reason, merged, spec)
+        elif child.children is not None and isinstance(value, dict):
+            yield from _walk_unknown(spec, child, value, (*path, key), merged)
+
+
+def _suggest(key: str, known: Mapping[str, Any]) -> str:
+    close = difflib.get_close_matches(key, list(known), n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
+def _unknown(path: Path, reason: str, merged: Merged, spec: SectionSpec | None) -> FieldError:
+    source = source_of(merged.history, path)
+    if source is None:
+        size = len(path)
+        below = (p for p in merged.history if p[:size] == path)
+        first = next(below, None)
+        source = merged.history[first][-1][0].location if first else None
+    module = spec.module if spec else None
+    section = spec.name if spec else None
+    return FieldError(".".join(path), reason, source, None, "unknown_key", section, module)
+
+
+def run_app_validators(
+    validators: Sequence[AppValidator], sections: Mapping[str, Any], merged: Merged
+) -> list[FieldError]:
+    """Run app-level validators; each failure becomes a problem (field from the error)."""
+    problems: list[FieldError] = []
+    view = MappingProxyType(dict(sections))
+    for validator in validators:
+        name = getattr(validator, "__qualname__", repr(validator))
+        try:
+            validator(view)
+        except PymodularError as exc:
+            path = exc.field or ""
+            source = source_of(merged.history, tuple(path.split("."))) if path else None
+            problems.append(FieldError(path, exc.message, source, None, "app_validator"))
+        except Exception as exc:  # noqa: BLE001 - any failure of a user hook is reported, not raised
+            problems.append(FieldError("", f"{name}: {exc}", None, None, "app_validator"))
+    return problems
+
+
+def warn_unknown(problem: FieldError) -> None:
+    """Log an unknown key at WARNING on ``pymodular.config`` (no values, only the path)."""
+    logger.warning("configuration: %s", problem)

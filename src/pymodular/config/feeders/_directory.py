@@ -1,0 +1,127 @@
+"""``DirectoryFeeder``: ``base/default.*`` plus ``environments/<env>/overrides.*`` (FR-041)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from pymodular.config._layer import Layer
+from pymodular.config._spec import SectionSpec
+from pymodular.config.feeders._files import FileFeeder
+from pymodular.config.feeders._json import JsonFeeder
+from pymodular.config.feeders._toml import TomlFeeder
+from pymodular.config.feeders._yaml import YamlFeeder
+from pymodular.errors import ConfigError
+
+__all__ = ("DirectoryFeeder",)
+
+_FORMATS: tuple[tuple[str, type[FileFeeder]], ...] = (
+    (".yaml", YamlFeeder),
+    (".yml", YamlFeeder),
+    (".json", JsonFeeder),
+    (".toml", TomlFeeder),
+)
+ENVIRONMENT_VARIABLES = ("APP_ENVIRONMENT", "ENVIRONMENT", "ENV")
+
+
+class DirectoryFeeder:
+    """Reads a layered directory and deep-merges the environment's overrides over the base::
+
+        config/
+          base/default.yaml                 # everything, for every environment
+          environments/prod/overrides.yaml  # only what differs in prod
+
+    The first of ``.yaml``, ``.yml``, ``.json``, ``.toml`` found is used for each file.
+    ``environment`` selects the overrides; when ``None`` it is read from
+    ``APP_ENVIRONMENT``, ``ENVIRONMENT`` or ``ENV`` (first set), and with none set only
+    the base is read. An environment without a directory is an error (a typo would
+    otherwise silently run with base settings); an environment directory without an
+    overrides file is skipped. Two layers result, so provenance shows each value's
+    file and what the override replaced.
+    """
+
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        environment: str | None = None,
+        *,
+        required: bool = True,
+        priority: int | None = None,
+        name: str = "directory",
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.root = Path(root)
+        self.environment = environment
+        self._required = required
+        self._priority = priority
+        self._name = name
+        self._environ = environ
+
+    @property
+    def name(self) -> str:
+        """Name shown in provenance."""
+        return self._name
+
+    @property
+    def required(self) -> bool:
+        """Whether a missing base file is an error."""
+        return self._required
+
+    @property
+    def priority(self) -> int | None:
+        """Explicit precedence (higher wins), or ``None``."""
+        return self._priority
+
+    def __repr__(self) -> str:
+        return f"DirectoryFeeder({str(self.root)!r}, environment={self.environment!r})"
+
+    def selected_environment(self) -> str | None:
+        """The environment whose overrides apply, or ``None`` for base only."""
+        if self.environment:
+            return self.environment
+        environ = os.environ if self._environ is None else self._environ
+        for variable in ENVIRONMENT_VARIABLES:
+            if environ.get(variable):
+                return environ[variable]
+        return None
+
+    def feed(self, sections: Sequence[SectionSpec]) -> Sequence[Layer]:
+        """Read the base file and the selected environment's overrides, base first."""
+        layers: list[Layer] = []
+        base = self._find(self.root / "base", "default")
+        if base is None:
+            if self._required:
+                raise ConfigError(
+                    f"required base config {self.root / 'base' / 'default.yaml'} does not exist "
+                    "(also looked for .yml, .json, .toml)",
+                    source=str(self.root / "base"),
+                )
+            layers.append(Layer.skip(self._name, f"{self.root / 'base'} has no default.*"))
+        else:
+            layers.extend(base.feed(sections))
+        environment = self.selected_environment()
+        if environment is None:
+            layers.append(Layer.skip(self._name, "no environment selected; base only"))
+            return layers
+        folder = self.root / "environments" / environment
+        if not folder.is_dir():
+            known = sorted(p.name for p in (self.root / "environments").glob("*") if p.is_dir())
+            raise ConfigError(
+                f"unknown environment {environment!r}: {folder} does not exist "
+                f"(known: {', '.join(known) or 'none'})",
+                source=str(folder),
+            )
+        overrides = self._find(folder, "overrides")
+        if overrides is None:
+            layers.append(Layer.skip(self._name, f"{folder} has no overrides.*"))
+        else:
+            layers.extend(overrides.feed(sections))
+        return layers
+
+    def _find(self, folder: Path, stem: str) -> FileFeeder | None:
+        for suffix, feeder in _FORMATS:
+            path = folder / f"{stem}{suffix}"
+            if path.is_file():
+                return feeder(path, name=self._name)
+        return None

@@ -1,0 +1,134 @@
+"""Shared by file feeders: safe reading (size, encoding), required/optional, naming."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from pymodular.config._layer import Layer
+from pymodular.config._merge import DEFAULT_MAX_DEPTH
+from pymodular.config._spec import SectionSpec
+from pymodular.errors import ConfigError
+
+__all__ = ("DEFAULT_MAX_BYTES", "DEFAULT_MAX_VALUES", "FileFeeder", "read_text")
+
+DEFAULT_MAX_BYTES = 10 * 1024 * 1024
+"""Configuration files larger than 10 MiB are refused (a wrong path, a log, an attack)."""
+
+DEFAULT_MAX_VALUES = 100_000
+"""More values than this in one file are refused (YAML alias bombs expand to billions)."""
+
+
+def read_text(path: Path, *, max_bytes: int, required: bool) -> str | None:
+    """Read ``path`` as UTF-8 text; ``None`` when it is missing and not required.
+
+    Raises :class:`ConfigError` naming the file for a missing required file, an
+    unreadable or oversized one, and bytes that are not UTF-8 (with the line).
+    """
+    where = str(path)
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
+        if not required:
+            return None
+        raise ConfigError(
+            f"required config file {where} does not exist; create it, fix the path "
+            "or mark the feeder required=False",
+            source=where,
+        ) from None
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {where}: {exc.strerror}", source=where
+        ) from None
+    if path.is_dir():
+        raise ConfigError(f"config file {where} is a directory; expected a file", source=where)
+    if size > max_bytes:
+        raise ConfigError(
+            f"config file {where} is {size} bytes; expected at most {max_bytes} "
+            "(pass max_bytes=... if this is intended)",
+            source=where,
+        )
+    try:
+        raw = path.read_bytes()[: max_bytes + 1]
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read config file {where}: {exc.strerror}", source=where
+        ) from None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{where}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+            "expected a UTF-8 text file",
+            source=f"{where}:{line}",
+        ) from None
+
+
+class FileFeeder:
+    """Base of the YAML, TOML and JSON feeders: one file, re-read on every feed.
+
+    ``required`` defaults to true: a listed file that is missing is an error naming its
+    path. With ``required=False`` a missing file is skipped and recorded as skipped.
+    """
+
+    format = "file"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        required: bool = True,
+        priority: int | None = None,
+        name: str | None = None,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_depth: int = DEFAULT_MAX_DEPTH,
+        max_values: int = DEFAULT_MAX_VALUES,
+    ) -> None:
+        self.path = Path(path)
+        self._required = required
+        self._priority = priority
+        self._name = name or self.format
+        self.max_bytes = max_bytes
+        self.max_depth = max_depth
+        self.max_values = max_values
+
+    @property
+    def name(self) -> str:
+        """Name shown in provenance."""
+        return self._name
+
+    @property
+    def required(self) -> bool:
+        """Whether a missing file is an error."""
+        return self._required
+
+    @property
+    def priority(self) -> int | None:
+        """Explicit precedence (higher wins), or ``None``."""
+        return self._priority
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.path)!r}, required={self._required})"
+
+    def feed(self, sections: Sequence[SectionSpec]) -> Sequence[Layer]:
+        """Read and parse the file now."""
+        text = read_text(self.path, max_bytes=self.max_bytes, required=self._required)
+        if text is None:
+            return [Layer.skip(self._name, f"{self.path} does not exist")]
+        return [self.parse(text)]
+
+    def parse(self, text: str) -> Layer:
+        """Turn the file's text into a layer (implemented per format)."""
+        raise NotImplementedError
+
+    def error(self, message: str, line: int | None = None) -> ConfigError:
+        """A ``ConfigError`` located in this file."""
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return ConfigError(f"{where}: {message}", source=where)
+
+    def check_top_level(self, data: object, what: str) -> None:
+        """Refuse a document whose top level is not a mapping of sections."""
+        if not isinstance(data, dict):
+            raise self.error(f"expected a mapping of sections at the top level, got {what}", line=1)

@@ -1,0 +1,104 @@
+"""``JsonFeeder``: JSON through the standard library, with a line per key."""
+
+from __future__ import annotations
+
+import bisect
+import json
+import re
+from typing import Any
+
+from pymodular.config._layer import Layer, Path, Source
+from pymodular.config.feeders._files import FileFeeder
+
+__all__ = ("JsonFeeder",)
+
+# Every string token, left to right; a key is a string followed by a colon. In valid
+# JSON quotes only occur inside strings, so this tokenises exactly.
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?', re.DOTALL)
+
+
+class _Pairs(list[tuple[str, Any]]):
+    """An object's key/value pairs in document order (duplicates kept)."""
+
+
+class JsonFeeder(FileFeeder):
+    """Reads one JSON file: top-level keys are section names.
+
+    Line numbers come from a scan of the key tokens, matched in document order to the
+    parsed objects, so every value is reported as ``file.json:LINE``.
+    """
+
+    format = "json"
+
+    def parse(self, text: str) -> Layer:
+        """Parse JSON text into a layer with per-key line numbers."""
+        try:
+            parsed = json.loads(text, object_pairs_hook=_Pairs)
+        except json.JSONDecodeError as exc:
+            raise self.error(
+                f"invalid JSON at column {exc.colno}: {exc.msg}; expected valid JSON", exc.lineno
+            ) from None
+        except RecursionError:
+            raise self.error(
+                f"nesting too deep; expected at most {self.max_depth} levels"
+            ) from None
+        if not isinstance(parsed, _Pairs):
+            self.check_top_level(parsed, type(parsed).__name__)
+        builder = _Builder(self, text)
+        data = builder.build(parsed, ())
+        return Layer(self.name, data, builder.sources, origin=builder.source(None))
+
+
+class _Builder:
+    def __init__(self, feeder: JsonFeeder, text: str) -> None:
+        self.feeder = feeder
+        self.file = str(feeder.path)
+        newlines = [m.start() for m in re.finditer("\n", text)]
+        self.key_lines = iter(
+            bisect.bisect_right(newlines, m.start()) + 1
+            for m in _STRING.finditer(text)
+            if m.group(1)
+        )
+        self.sources: dict[Path, Source] = {}
+        self.count = 0
+
+    def source(self, line: int | None) -> Source:
+        where = f"{self.file}:{line}" if line else self.file
+        return Source(self.feeder.name, where, file=self.file, line=line)
+
+    def build(self, value: Any, path: Path) -> Any:
+        self.count += 1
+        if self.count > self.feeder.max_values:
+            raise self.feeder.error(
+                f"more than {self.feeder.max_values} values; expected a configuration file"
+            )
+        if len(path) > self.feeder.max_depth:
+            raise self.feeder.error(
+                f"nested more than {self.feeder.max_depth} levels at {'.'.join(path)!r}"
+            )
+        if isinstance(value, _Pairs):
+            out: dict[str, Any] = {}
+            for key, item in value:
+                line = next(self.key_lines, None)
+                child = (*path, key)
+                self.sources[child] = self.source(line)
+                out[key] = self.build(item, child)
+            return out
+        if isinstance(value, list):
+            # Keys inside list items keep the token order but get no source of their own.
+            return [self._plain(item, len(path) + 1) for item in value]
+        return value
+
+    def _plain(self, value: Any, depth: int) -> Any:
+        self.count += 1
+        if depth > self.feeder.max_depth:
+            raise self.feeder.error(f"nested more than {self.feeder.max_depth} levels")
+        if isinstance(value, _Pairs):
+            out = {}
+            for key, item in value:
+                next(self.key_lines, None)
+                out[key] = self._plain(item, depth + 1)
+            return out
+        if isinstance(value, list):
+            return [self._plain(item, depth + 1) for item in value]
+        return value

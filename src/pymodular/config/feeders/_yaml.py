@@ -1,0 +1,126 @@
+"""``YamlFeeder``: YAML through libyaml when present, with a line per leaf."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from pymodular.config._layer import Layer, Path, Source
+from pymodular.config.feeders._files import FileFeeder
+
+__all__ = ("YamlFeeder",)
+
+# libyaml parses and composes in C; construction stays in Python either way.
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class YamlFeeder(FileFeeder):
+    """Reads one YAML file: top-level keys are section names.
+
+    Uses ``yaml.CSafeLoader`` when libyaml is available (about 8x faster) and still
+    reports ``file:line`` for every value by composing the node tree first. Only safe
+    tags are accepted. Errors name the file, line and column.
+    """
+
+    format = "yaml"
+
+    def parse(self, text: str) -> Layer:
+        """Parse YAML text into a layer with per-leaf line numbers."""
+        loader = _Loader(text)
+        try:
+            node = loader.get_single_node()
+            if node is None:
+                return Layer(self.name, {}, origin=self._source(None))
+            if not isinstance(node, yaml.MappingNode):
+                raise self.error(
+                    f"expected a mapping of sections at the top level, got {node.id}",
+                    line=node.start_mark.line + 1,
+                )
+            builder = _Builder(self, loader)
+            data = builder.mapping(node, ())
+            return Layer(self.name, data, builder.sources, origin=self._source(None))
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            line = mark.line + 1 if mark else None
+            column = f" column {mark.column + 1}" if mark else ""
+            problem = exc.problem or exc.context or "invalid YAML"
+            raise self.error(
+                f"invalid YAML at{column}: {problem}; expected valid YAML", line
+            ) from None
+        except yaml.YAMLError as exc:
+            raise self.error(f"invalid YAML: {exc}; expected valid YAML") from None
+        except RecursionError:
+            raise self.error(
+                f"nesting too deep; expected at most {self.max_depth} levels"
+            ) from None
+        finally:
+            loader.dispose()
+
+    def _source(self, line: int | None) -> Source:
+        where = f"{self.path}:{line}" if line else str(self.path)
+        return Source(self.name, where, file=str(self.path), line=line)
+
+
+class _Builder:
+    """Constructs Python values from nodes while recording the line of every key."""
+
+    def __init__(self, feeder: YamlFeeder, loader: Any) -> None:
+        self.feeder = feeder
+        self.loader = loader
+        self.sources: dict[Path, Source] = {}
+        self.budget = feeder.max_values
+
+    def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
+        if len(path) > self.feeder.max_depth:
+            raise self.feeder.error(
+                f"nested more than {self.feeder.max_depth} levels at {'.'.join(path)!r}",
+                line=node.start_mark.line + 1,
+            )
+        self.loader.flatten_mapping(node)  # resolves ``<<`` merge keys in place
+        out: dict[str, Any] = {}
+        sources = self.sources
+        name = self.feeder.name
+        file = str(self.feeder.path)
+        for key_node, value_node in node.value:
+            self._spend(key_node)
+            key = self.loader.construct_object(key_node, deep=True)
+            if isinstance(key, list | dict):
+                raise self.feeder.error(
+                    "a mapping key must be a scalar", line=key_node.start_mark.line + 1
+                )
+            key = key if isinstance(key, str) else str(key)
+            child = (*path, key)
+            line = key_node.start_mark.line + 1
+            sources[child] = Source(name, f"{file}:{line}", file=file, line=line)
+            if isinstance(value_node, yaml.MappingNode):
+                out[key] = self.mapping(value_node, child)
+            else:
+                self._count(value_node, len(child))
+                out[key] = self.loader.construct_object(value_node, deep=True)
+        return out
+
+    def _count(self, node: yaml.Node, depth: int) -> None:
+        """Charge every node (aliases each time) against the budget, guarding depth too."""
+        self._spend(node)
+        if depth > self.feeder.max_depth:
+            raise self.feeder.error(
+                f"nested more than {self.feeder.max_depth} levels",
+                line=node.start_mark.line + 1,
+            )
+        if isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                self._count(item, depth + 1)
+        elif isinstance(node, yaml.MappingNode):
+            for key, value in node.value:
+                self._count(key, depth + 1)
+                self._count(value, depth + 1)
+
+    def _spend(self, node: yaml.Node) -> None:
+        self.budget -= 1
+        if self.budget < 0:
+            raise self.feeder.error(
+                f"more than {self.feeder.max_values} values (an alias bomb?); "
+                "expected a configuration file (pass max_values=... if this is intended)",
+                line=node.start_mark.line + 1,
+            )
