@@ -44,7 +44,10 @@ def main(argv: list[str]) -> int:
         print(f"running {name} ...", file=sys.stderr, flush=True)
         rows.extend(module.run())
     print()
-    print("| target | ours median / p95 | goal | met | peers (median / p95, ratio ours/peer) | floor |")
+    print(
+        "| target | ours median / p95 | goal | met "
+        "| peers (median / p95, ratio ours/peer) | floor |"
+    )
     print("|---|---|---|---|---|---|")
     failed = 0
     for row in rows:

@@ -1,0 +1,207 @@
+"""Core kernel targets: service lookup, in-process bootstrap, cold start (issue: core kernel)."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+
+from benchmarks._harness import Row, Stats, measure
+
+LOOKUPS = 20_000
+
+
+class Cache:
+    pass
+
+
+class MemoryCache(Cache):
+    pass
+
+
+def _ours() -> tuple[object, object]:
+    from pymodular.services import Availability, Service, ServiceRegistry
+
+    registry = ServiceRegistry()
+    # A realistic registry: 50 services, the one we ask for among them.
+    for i in range(49):
+        cls = type(f"S{i}", (), {})
+        registry.register(f"m{i}", [Service(f"s{i}", cls(), interface=cls)])
+        registry.mark_ready(f"m{i}", Availability.INIT)
+    registry.register("cache", [Service("cache", MemoryCache(), interface=Cache)])
+    registry.mark_ready("cache", Availability.INIT)
+    return registry, registry.get
+
+
+def lookup_rows() -> list[Row]:
+    registry, _ = _ours()
+    get = registry.get  # type: ignore[attr-defined]
+
+    def by_type() -> None:
+        for _ in range(LOOKUPS):
+            get(Cache)
+
+    def by_name() -> None:
+        for _ in range(LOOKUPS):
+            get("cache")
+
+    import svcs
+
+    svcs_registry = svcs.Registry()
+    svcs_registry.register_value(Cache, MemoryCache())
+    container = svcs.Container(svcs_registry)
+    svcs_get = container.get
+
+    def svcs_lookup() -> None:
+        for _ in range(LOOKUPS):
+            svcs_get(Cache)
+
+    from dishka import Provider, Scope, make_container
+
+    provider = Provider(scope=Scope.APP)
+    provider.provide(MemoryCache, provides=Cache)
+    dishka_container = make_container(provider)
+    dishka_get = dishka_container.get
+
+    def dishka_lookup() -> None:
+        for _ in range(LOOKUPS):
+            dishka_get(Cache)
+
+    table = {Cache: MemoryCache()}
+    dict_get = table.__getitem__
+
+    def floor() -> None:
+        for _ in range(LOOKUPS):
+            dict_get(Cache)
+
+    def per_call(fn: object) -> Stats:
+        stats = measure(fn, repeat=31)  # type: ignore[arg-type]
+        return Stats(stats.median / LOOKUPS, stats.p95 / LOOKUPS, stats.samples)
+
+    peers = {"svcs": per_call(svcs_lookup), "dishka": per_call(dishka_lookup)}
+    floor_stats = per_call(floor)
+    rows = []
+    for label, fn in (("service lookup by type", by_type), ("service lookup by name", by_name)):
+        ours = per_call(fn)
+        met = ours.median < 1e-6 and all(ours.median <= p.median for p in peers.values())
+        rows.append(
+            Row(
+                label,
+                ours,
+                "median < 1 µs and <= svcs, dishka (orig. < 2 µs / < 10 µs)",
+                met,
+                peers=peers,
+                floor=("dict[T]", floor_stats),
+            )
+        )
+    return rows
+
+
+BOOT_APP = textwrap.dedent(
+    """
+    from pymodular import Application, Dependency, Module, Service
+
+    class Api:
+        pass
+
+    def make_modules():
+        modules = []
+        for i in range(10):
+            iface = type(f"Svc{i}", (), {})
+            attrs = {
+                "name": f"m{i}",
+                "depends_on": (f"m{i - 1}",) if i else (),
+                "provides": (
+                    lambda self, iface=iface, i=i: [Service(f"svc{i}", iface(), interface=iface)]
+                ),
+            }
+            async def start(self):
+                pass
+            async def stop(self):
+                pass
+            attrs["start"] = start
+            attrs["stop"] = stop
+            modules.append(type(f"M{i}", (Module,), attrs)())
+        return modules
+    """
+)
+
+
+def bootstrap_row() -> Row:
+    namespace: dict[str, object] = {}
+    exec(BOOT_APP, namespace)
+    from pymodular import Application
+
+    make_modules = namespace["make_modules"]
+
+    async def boot() -> None:
+        app = Application(make_modules())  # type: ignore[operator]
+        await app.start()
+        await app.stop()
+
+    async def main() -> list[float]:
+        await boot()
+        samples = []
+        for _ in range(51):
+            began = time.perf_counter()
+            app = Application(make_modules())  # type: ignore[operator]
+            await app.start()
+            samples.append(time.perf_counter() - began)
+            await app.stop()
+        return samples
+
+    samples = asyncio.run(main())
+    ours = Stats.of(samples)
+    return Row(
+        "bootstrap 10-module app to ready (in process)",
+        ours,
+        "median < 10 ms (orig. < 150 ms / < 300 ms)",
+        ours.median < 0.010,
+    )
+
+
+COLD = BOOT_APP + textwrap.dedent(
+    """
+    import asyncio
+
+    async def main():
+        app = Application(make_modules())
+        await app.start()
+        assert app.state == "running"
+        await app.stop()
+
+    asyncio.run(main())
+    """
+)
+
+
+def _once(args: list[str]) -> float:
+    began = time.perf_counter()
+    subprocess.run(args, check=True)
+    return time.perf_counter() - began
+
+
+def cold_start_row() -> Row:
+    baseline_cmd = [sys.executable, "-c", "import asyncio, pydantic, yaml"]
+    ours_cmd = [sys.executable, "-c", COLD]
+    subprocess.run(ours_cmd, check=True)
+    baseline_samples: list[float] = []
+    ours_samples: list[float] = []
+    for _ in range(15):  # interleaved, so machine noise hits both alike
+        baseline_samples.append(_once(baseline_cmd))
+        ours_samples.append(_once(ours_cmd))
+    ours = Stats.of(ours_samples)
+    base = Stats.of(baseline_samples)
+    return Row(
+        "cold start: import + 10-module app to ready (process)",
+        ours,
+        "median <= 1.3x `import asyncio, pydantic, yaml`",
+        ours.median <= 1.3 * base.median,
+        peers={"python -c 'import asyncio, pydantic, yaml'": base},
+    )
+
+
+def run() -> list[Row]:
+    return [*lookup_rows(), bootstrap_row(), cold_start_row()]
