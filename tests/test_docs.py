@@ -47,7 +47,7 @@ def test_document_examples_run(document: Path, tmp_path: Path, monkeypatch: pyte
             continue
         if lang != "python":
             continue
-        code = compile(body, f"{document.name}:block{ran}", "exec")
+        code = compile(body, f"{document.name}:block{ran}", "exec", dont_inherit=True)
         exec(code, namespace)  # noqa: S102 - the documentation is the code under test
         ran += 1
     assert os.getcwd() == str(tmp_path)
