@@ -9,6 +9,7 @@ import pytest
 
 from pymodular import (
     Application,
+    LifecycleError,
     LoggingDecorator,
     Module,
     ModuleDecorator,
@@ -85,7 +86,7 @@ async def test_logging_decorator_logs_begin_done_and_failure(
     app = Application(
         [FakeModule("ok"), FakeModule("bad", fail_in=["start"])], decorators=[LoggingDecorator()]
     )
-    with caplog.at_level(logging.INFO, logger="pymodular.lifecycle"), pytest.raises(Exception):
+    with caplog.at_level(logging.INFO, logger="pymodular.lifecycle"), pytest.raises(LifecycleError):
         await app.start()
     messages = [r.getMessage() for r in caplog.records]
     assert "ok init: begin" in messages

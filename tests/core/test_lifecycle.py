@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 
 from pymodular import (
-    AppState,
     Application,
+    AppState,
     CircularDependencyError,
     Dependency,
     LifecycleError,

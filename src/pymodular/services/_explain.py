@@ -50,7 +50,7 @@ def protocol_members(proto: type[Any]) -> list[str]:
         if base.__name__ in ("Protocol", "Generic", "object"):
             continue
         for attr in (*vars(base), *getattr(base, "__annotations__", {})):
-            if attr.startswith("_abc_") or attr in _IGNORED or attr.startswith("_is_"):
+            if attr.startswith(("_abc_", "_is_")) or attr in _IGNORED:
                 continue
             names.add(attr)
     return sorted(names)

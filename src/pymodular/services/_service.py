@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -70,10 +71,8 @@ class Service(Generic[T]):
         for attr, kind in (("scope", ServiceScope), ("available", Availability)):
             value = getattr(self, attr)
             if isinstance(value, str) and not isinstance(value, kind):
-                try:
+                with contextlib.suppress(ValueError):
                     object.__setattr__(self, attr, kind(value))
-                except ValueError:
-                    pass
 
     @property
     def has_instance(self) -> bool:
