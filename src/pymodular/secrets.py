@@ -130,6 +130,12 @@ class Secret(Generic[T]):
     def __len__(self) -> int:
         return len(self._value) if hasattr(self._value, "__len__") else 0
 
+    def __copy__(self) -> Secret[T]:
+        return self  # immutable: copies may share the value
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret[T]:
+        return self
+
     def __reduce__(self) -> Any:
         # Pickling would copy the value out of process unmasked; refuse loudly.
         raise TypeError("Secret values cannot be pickled")

@@ -9,7 +9,7 @@ Lookup order for a field ``port`` of section ``httpserver`` (prefix ``APP_``):
 The first one set wins. Each name also has a ``_FILE`` variant whose value is a path
 to read the value from (container secrets). Instance-aware sections read
 ``{prefix}{ENV_PREFIX}_{INSTANCE}_{FIELD}`` (``DB_PRIMARY_DSN``) and the canonical
-``{prefix}{SECTION}__{INSTANCE}__{FIELD}``.
+``{prefix}{ENV_PREFIX}__{INSTANCE}__{FIELD}``.
 """
 
 from __future__ import annotations

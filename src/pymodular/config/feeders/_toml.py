@@ -43,7 +43,7 @@ class TomlFeeder(FileFeeder):
             raise self.error(
                 f"nesting too deep; expected at most {self.max_depth} levels"
             ) from None
-        _check_depth(self, data, (), 0)
+        _check_depth(self, data, (), 0, 0)
         file = str(self.path)
         sources = {
             path: Source(self.name, f"{file}:{line}", file=file, line=line)
@@ -52,15 +52,16 @@ class TomlFeeder(FileFeeder):
         return Layer(self.name, data, sources, origin=Source(self.name, file, file=file))
 
 
-def _check_depth(feeder: TomlFeeder, value: Any, path: Path, count: int) -> int:
-    if len(path) > feeder.max_depth:
-        raise feeder.error(f"nested more than {feeder.max_depth} levels at {'.'.join(path)!r}")
+def _check_depth(feeder: TomlFeeder, value: Any, path: Path, depth: int, count: int) -> int:
+    if depth > feeder.max_depth:
+        where = ".".join(path)
+        raise feeder.error(f"nested more than {feeder.max_depth} levels at {where!r}")
     if isinstance(value, dict):
         for key, item in value.items():
-            count = _check_depth(feeder, item, (*path, key), count + 1)
+            count = _check_depth(feeder, item, (*path, key), depth + 1, count + 1)
     elif isinstance(value, list):
         for item in value:
-            count = _check_depth(feeder, item, path, count + 1)
+            count = _check_depth(feeder, item, path, depth + 1, count + 1)
     if count > feeder.max_values:
         raise feeder.error(f"more than {feeder.max_values} values; expected a configuration file")
     return count
