@@ -18,7 +18,7 @@ from pydantic_core import PydanticUndefined
 
 from pymodular.config._sentinel import NOT_GIVEN
 from pymodular.config._types import is_secret_type
-from pymodular.secrets import MASK
+from pymodular.secrets import MASK, redact
 
 __all__ = ("ConfigModel", "field", "field_flags")
 
@@ -67,20 +67,41 @@ class ConfigModel(BaseModel):
         for name, value in super().__repr_args__():
             yield name, (_MASKED if name in secret else value)
 
+    def __repr__(self) -> str:
+        # Values that merely contain a secret (a DSN with a password) are masked too.
+        return redact(super().__repr__())
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
+
     @model_serializer(mode="wrap")
     def _mask_secret_fields(
         self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
     ) -> dict[str, Any]:
         data: dict[str, Any] = handler(self)
+        if not info.mode_is_json():
+            return data
         secret = type(self).__pymodular_secret_fields__
-        if secret and info.mode_is_json():
-            fields = type(self).model_fields
-            for name in secret:
-                alias = fields[name].alias
-                key = alias if info.by_alias and alias else name
-                if data.get(key) is not None:
-                    data[key] = MASK
+        fields = type(self).model_fields
+        for name in secret:
+            alias = fields[name].alias
+            key = alias if info.by_alias and alias else name
+            if data.get(key) is not None:
+                data[key] = MASK
+        for key, value in data.items():
+            data[key] = _redacted(value)
         return data
+
+
+def _redacted(value: Any) -> Any:
+    """JSON data with every registered secret masked inside strings."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, list):
+        return [_redacted(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _redacted(v) for k, v in value.items()}
+    return value
 
 
 def field(

@@ -33,6 +33,18 @@ class FieldError:
     section: str | None = None
     module: str | None = None
 
+    def __post_init__(self) -> None:
+        # Reasons can quote input (a validator echoing a value): mask registered secrets.
+        object.__setattr__(self, "reason", redact(self.reason))
+        if self.got is not None:
+            object.__setattr__(self, "got", redact(self.got))
+
+    def __repr__(self) -> str:
+        return redact(
+            f"FieldError(path={self.path!r}, reason={self.reason!r}, source={self.source!r}, "
+            f"got={self.got!r}, kind={self.kind!r})"
+        )
+
     def __str__(self) -> str:
         text = f"{self.path}: {self.reason}" if self.path else self.reason
         if self.got is not None:

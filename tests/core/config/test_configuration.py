@@ -80,7 +80,8 @@ def test_every_failing_field_is_reported_in_one_error() -> None:
     with pytest.raises(ValidationError) as caught:
         config.load(SPECS)
     error = caught.value
-    assert isinstance(error, ConfigError) and isinstance(error, ValueError)
+    assert isinstance(error, ConfigError)
+    assert isinstance(error, ValueError)
     paths = [e.path for e in error.errors]
     assert paths == ["cache.ttl", "cache.backend", "session", "database.host"]
     text = str(error)
@@ -90,7 +91,9 @@ def test_every_failing_field_is_reported_in_one_error() -> None:
     assert "backend must be memory or redis" in text
     assert "min_ttl must not exceed ttl" in text
     assert "database.host: required field is not set" in text
-    assert error.phase == "config" and error.module == "cache" and error.field == "cache.ttl"
+    assert error.phase == "config"
+    assert error.module == "cache"
+    assert error.field == "cache.ttl"
     assert all(isinstance(e, FieldError) for e in error.errors)
 
 
@@ -298,7 +301,8 @@ def test_errors_from_several_feeders_are_aggregated(tmp_path: Path) -> None:
     config = Configuration([YamlFeeder(tmp_path / "a.yaml"), YamlFeeder(tmp_path / "b.yaml")])
     with pytest.raises(ConfigError, match=r"\(2 problems\)") as caught:
         config.load(SPECS)
-    assert "a.yaml" in str(caught.value) and "b.yaml" in str(caught.value)
+    assert "a.yaml" in str(caught.value)
+    assert "b.yaml" in str(caught.value)
 
 
 def test_a_section_declared_twice_with_different_models_is_refused() -> None:

@@ -102,7 +102,8 @@ def test_file_variant_reads_the_value_from_a_file(tmp_path: Path) -> None:
     config = load({"HTTPSERVER__API_KEY_FILE": str(secret)})
     assert config.section("httpserver").api_key.reveal() == "key-from-file-123"
     location = config.provenance("httpserver.api_key").source.location
-    assert str(secret) in location and "HTTPSERVER__API_KEY_FILE" in location
+    assert str(secret) in location
+    assert "HTTPSERVER__API_KEY_FILE" in location
 
 
 def test_file_variant_pointing_nowhere_names_variable_and_path(tmp_path: Path) -> None:
@@ -156,13 +157,17 @@ def test_required_env_feeder_without_matches_fails() -> None:
 def test_dotenv_file_feeds_with_line_numbers(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text(
-        "# comment\nHTTPSERVER__PORT=7000\nexport HTTPSERVER__TLS__CERT=${HOME_DIR}/c.pem\nHOME_DIR=/x\n",
+        "# comment\n"
+        "CERT_DIR=/etc/certs\n"
+        "HTTPSERVER__PORT=7000\n"
+        "export HTTPSERVER__TLS__CERT=${CERT_DIR}/c.pem\n",
         encoding="utf-8",
     )
     config = Configuration([DotEnvFeeder(path)])
     server = config.load([SERVER]).section("httpserver")
     assert server.port == 7000
-    assert config.provenance("httpserver.port").source.location == f"{path}:2 (HTTPSERVER__PORT)"
+    assert server.tls.cert == "/etc/certs/c.pem"
+    assert config.provenance("httpserver.port").source.location == f"{path}:3 (HTTPSERVER__PORT)"
 
 
 def test_dotenv_does_not_touch_the_process_environment(

@@ -28,7 +28,17 @@ YAML = "database:\n  host: db.local\n  port: 6543\n  tags: [a, b]\n  pool:\n    
 TOML = (
     '[database]\nhost = "db.local"\nport = 6543\ntags = ["a", "b"]\n\n[database.pool]\nsize = 4\n'
 )
-JSON = '{\n  "database": {\n    "host": "db.local",\n    "port": 6543,\n    "tags": ["a", "b"],\n    "pool": {\n      "size": 4\n    }\n  }\n}\n'
+JSON = """{
+  "database": {
+    "host": "db.local",
+    "port": 6543,
+    "tags": ["a", "b"],
+    "pool": {
+      "size": 4
+    }
+  }
+}
+"""
 
 FORMATS: list[tuple[type[FileFeeder], str, str, dict[str, int]]] = [
     (YamlFeeder, "c.yaml", YAML, {"database.host": 2, "database.port": 3, "database.pool.size": 6}),

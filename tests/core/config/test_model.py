@@ -93,14 +93,18 @@ def test_describe_fields_lists_leaves_with_metadata() -> None:
         "database.pool.timeout",
     ]
     host = infos["database.host"]
-    assert host.required and host.default is NOT_GIVEN
+    assert host.required
+    assert host.default is NOT_GIVEN
     assert host.description == "Server host name"
     assert host.examples == ("db.internal",)
     assert host.env == ("APP_DATABASE__HOST", "APP_DATABASE_HOST")
     assert infos["database.url"].env[0] == "DATABASE_URL"
-    assert infos["database.password"].secret and infos["database.password"].type == "Secret[str]"
-    assert infos["database.token"].secret and infos["database.token"].default == MASK
-    assert infos["database.pool.size"].dynamic and not infos["database.pool.timeout"].dynamic
+    assert infos["database.password"].secret
+    assert infos["database.password"].type == "Secret[str]"
+    assert infos["database.token"].secret
+    assert infos["database.token"].default == MASK
+    assert infos["database.pool.size"].dynamic
+    assert not infos["database.pool.timeout"].dynamic
     assert infos["database.pool.size"].default == 10
     assert infos["database.pool.size"].env[0] == "APP_DATABASE__POOL__SIZE"
     assert host.module == "db"
