@@ -1,0 +1,369 @@
+"""The ``pymodular`` command and its subcommands (click definitions only).
+
+Each command parses its options and hands over to a plain function in a sibling
+module; heavy imports (pydantic, YAML, the user's application) happen inside those
+functions, so ``pymodular --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+
+from pymodular._version import __version__
+from pymodular.cli._errors import ExitCode
+from pymodular.cli._main import State
+
+__all__ = ("cli",)
+
+_CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+_TARGET_HELP = (
+    "TARGET is 'package.module:attribute' (or 'path/to/file.py:attribute'); the attribute "
+    "is an Application or a zero-argument callable returning one."
+)
+
+app_dir_option = click.option(
+    "--app-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Directory put first on sys.path before importing TARGET (default: current directory).",
+)
+
+
+def _format_option(
+    choices: tuple[str, ...], default: str
+) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    return click.option(
+        "--format",
+        "-f",
+        "fmt",
+        type=click.Choice(choices),
+        default=default,
+        show_default=True,
+        help="Output format.",
+    )
+
+
+def _python_version() -> str:
+    import sys
+
+    return sys.version.split()[0]
+
+
+@click.group(context_settings=_CONTEXT)
+@click.version_option(
+    __version__,
+    "-V",
+    "--version",
+    prog_name="pymodular",
+    message=f"%(prog)s %(version)s (Python {_python_version()})",
+)
+@click.option(
+    "--debug", is_flag=True, help="Show the full traceback of errors (also PYMODULAR_DEBUG=1)."
+)
+@click.pass_obj
+def cli(state: State, debug: bool) -> None:
+    """Scaffold, configure, inspect and run pymodular applications.
+
+    Exit codes: 0 ok, 1 a check found problems (or the app failed), 2 usage error,
+    3 TARGET could not be loaded, 4 file-system error, 130 interrupted.
+    Shell completion: see `pymodular completion --help`.
+    """
+    state.debug = state.debug or debug
+
+
+# -- new --------------------------------------------------------------------------------
+
+
+@cli.group(context_settings=_CONTEXT)
+def new() -> None:
+    """Scaffold a module package or an application."""
+
+
+_dir_option = click.option(
+    "--dir",
+    "directory",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path(),
+    show_default=True,
+    help="Parent directory; the project is created in DIR/NAME.",
+)
+_force_option = click.option(
+    "--force", is_flag=True, help="Write into an existing directory, replacing generated files."
+)
+
+
+@new.command("module", context_settings=_CONTEXT)
+@click.argument("name")
+@_dir_option
+@_force_option
+def new_module(name: str, directory: Path, force: bool) -> int:
+    """Scaffold a module package NAME: config, module, service, health, README and tests.
+
+    NAME is lower case: letters, digits, '-' and '_' (the Python package replaces '-' by
+    '_'). The generated tests pass with pytest, and the code passes ruff and mypy --strict.
+    """
+    from pymodular.cli._scaffold import scaffold
+
+    result = scaffold("module", name, directory, force=force)
+    click.echo(result.summary())
+    return ExitCode.OK
+
+
+@new.command("app", context_settings=_CONTEXT)
+@click.argument("name")
+@_dir_option
+@_force_option
+def new_app(name: str, directory: Path, force: bool) -> int:
+    """Scaffold an application NAME: modules list, config.yaml, .env example and a test.
+
+    The application runs with one command: `python -m PACKAGE` from the project directory.
+    """
+    from pymodular.cli._scaffold import scaffold
+
+    result = scaffold("app", name, directory, force=force)
+    click.echo(result.summary())
+    return ExitCode.OK
+
+
+# -- config -----------------------------------------------------------------------------
+
+
+@cli.group(context_settings=_CONTEXT)
+def config() -> None:
+    """Sample, describe and check configuration."""
+
+
+@config.command("sample", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
+@_format_option(("yaml", "toml", "json"), "yaml")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write to this file instead of standard output.",
+)
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@app_dir_option
+def config_sample(
+    targets: tuple[str, ...], fmt: str, output: Path | None, force: bool, app_dir: Path | None
+) -> int:
+    """Write a sample configuration for TARGET: an application, modules or config models.
+
+    Every field appears with its description and default (required fields are marked,
+    secrets are never filled in). Several TARGETs are merged into one file.
+    """
+    from pymodular.cli._config import sample
+
+    text = sample(list(targets), fmt, app_dir=app_dir)
+    _emit(text, output, force)
+    return ExitCode.OK
+
+
+@config.command("describe", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
+@_format_option(("table", "json", "yaml"), "table")
+@click.option("--env-prefix", default="", help="Prefix of the EnvFeeder, for variable names.")
+@app_dir_option
+def config_describe(
+    targets: tuple[str, ...], fmt: str, env_prefix: str, app_dir: Path | None
+) -> int:
+    """List every configuration field of TARGET: type, default, flags, description, env names."""
+    from pymodular.cli._config import describe
+
+    click.echo(describe(list(targets), fmt, env_prefix=env_prefix, app_dir=app_dir))
+    return ExitCode.OK
+
+
+@config.command("check", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@_format_option(("table", "json", "yaml"), "table")
+@app_dir_option
+def config_check(target: str, fmt: str, app_dir: Path | None) -> int:
+    """Load TARGET's configuration from its real feeders, without starting any module.
+
+    Prints each field's value and where it came from (secrets masked); when the
+    configuration is invalid, lists every problem at once and exits with 1.
+    """
+    from pymodular.cli._config import check
+
+    text, ok = check(target, fmt, app_dir=app_dir)
+    click.echo(text, err=not ok and fmt == "table")
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
+# -- inspect and run --------------------------------------------------------------------
+
+
+@cli.command("inspect", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@_format_option(("table", "json", "yaml", "dot"), "table")
+@click.option(
+    "--start",
+    is_flag=True,
+    help="Start the application, inspect it running (with health), then stop it.",
+)
+@app_dir_option
+def inspect_command(target: str, fmt: str, start: bool, app_dir: Path | None) -> int:
+    """Show TARGET's modules, services, dependency graph, health and configuration.
+
+    Without --start no module runs: configuration is collected and the graph resolved as
+    init would. Exits with 1 when the configuration or the graph has problems.
+    """
+    from pymodular.cli._inspect import inspect_running, inspect_static, render_table, to_dot
+    from pymodular.cli._output import dump
+    from pymodular.cli._target import load_application
+
+    app = load_application(target, app_dir=app_dir)
+    picture = inspect_running(app) if start else inspect_static(app)
+    if fmt == "dot":
+        click.echo(to_dot(picture))
+    else:
+        click.echo(dump(picture, fmt, render_table=render_table))
+    return ExitCode.FAILED if picture.get("problems") else ExitCode.OK
+
+
+@cli.command("run", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@click.option(
+    "--loop",
+    type=click.Choice(("auto", "asyncio", "uvloop")),
+    default="auto",
+    show_default=True,
+    help="Event loop; auto uses uvloop when installed.",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(("debug", "info", "warning", "error"), case_sensitive=False),
+    default="info",
+    show_default=True,
+)
+@app_dir_option
+def run_command(target: str, loop: str, log_level: str, app_dir: Path | None) -> int:
+    """Run TARGET until SIGINT or SIGTERM, then stop it gracefully.
+
+    Exits with 0 after a clean stop, 1 when the application failed to start or stop,
+    130 when interrupted during start.
+    """
+    from pymodular.cli._target import load_application
+
+    app = load_application(target, app_dir=app_dir)
+    return app.run(loop=loop, log_level=log_level.upper())
+
+
+# -- contract ---------------------------------------------------------------------------
+
+
+@cli.group(context_settings=_CONTEXT)
+def contract() -> None:
+    """Extract a package's public API and detect breaking changes (SemVer)."""
+
+
+@contract.command("extract", context_settings=_CONTEXT)
+@click.argument("package")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the contract to this file instead of standard output.",
+)
+@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@click.option(
+    "--exclude",
+    multiple=True,
+    metavar="PATTERN",
+    help="Skip submodules matching this glob (repeatable), e.g. 'pkg.contrib.*'.",
+)
+@click.option("--include-private", is_flag=True, help="Include _private names and modules.")
+@app_dir_option
+def contract_extract(
+    *,
+    package: str,
+    output: Path | None,
+    force: bool,
+    exclude: tuple[str, ...],
+    include_private: bool,
+    app_dir: Path | None,
+) -> int:
+    """Write PACKAGE's public API as JSON: exported names, signatures and config fields.
+
+    Public modules are PACKAGE and its submodules without a leading underscore; their
+    exported names are `__all__`, or else the public names they define.
+    """
+    from pymodular.cli._contract import extract_command
+
+    text = extract_command(
+        package, exclude=list(exclude), include_private=include_private, app_dir=app_dir
+    )
+    _emit(text, output, force)
+    return ExitCode.OK
+
+
+@contract.command("diff", context_settings=_CONTEXT)
+@click.argument("old")
+@click.argument("new")
+@_format_option(("text", "json", "markdown"), "text")
+@click.option(
+    "--fail-on",
+    type=click.Choice(("breaking", "additive", "never")),
+    default="breaking",
+    show_default=True,
+    help="Exit with 1 when changes of this impact (or worse) are found.",
+)
+@click.option(
+    "--check-version",
+    is_flag=True,
+    help="Instead of --fail-on, fail only when the version bump from OLD to NEW is "
+    "smaller than SemVer requires for the changes found.",
+)
+@app_dir_option
+def contract_diff(
+    *, old: str, new: str, fmt: str, fail_on: str, check_version: bool, app_dir: Path | None
+) -> int:
+    """Compare two API contracts and classify every change as breaking or additive.
+
+    OLD and NEW are contract files from `pymodular contract extract`, or importable
+    package names (extracted on the fly). The verdict is breaking, additive or none.
+    """
+    from pymodular.cli._contract import diff_command
+
+    text, failed = diff_command(
+        old, new, fmt, fail_on=fail_on, check_version=check_version, app_dir=app_dir
+    )
+    click.echo(text)
+    return ExitCode.FAILED if failed else ExitCode.OK
+
+
+# -- completion -------------------------------------------------------------------------
+
+
+@cli.command("completion", context_settings=_CONTEXT)
+@click.argument("shell", type=click.Choice(("bash", "zsh", "fish")))
+def completion(shell: str) -> int:
+    """Print the shell completion script for SHELL.
+
+    \b
+    bash:  eval "$(pymodular completion bash)"     (add to ~/.bashrc)
+    zsh:   eval "$(pymodular completion zsh)"      (add to ~/.zshrc)
+    fish:  pymodular completion fish > ~/.config/fish/completions/pymodular.fish
+    """
+    from click.shell_completion import get_completion_class
+
+    cls = get_completion_class(shell)
+    assert cls is not None  # the Choice allows only shells click supports
+    script = cls(cli, {}, "pymodular", "_PYMODULAR_COMPLETE").source()
+    click.echo(script)
+    return ExitCode.OK
+
+
+def _emit(text: str, output: Path | None, force: bool) -> None:
+    if output is None:
+        click.echo(text)
+        return
+    from pymodular.cli._output import write_file
+
+    write_file(output, text if text.endswith("\n") else text + "\n", force=force)
+    click.echo(f"wrote {output}", err=True)

@@ -1,0 +1,187 @@
+"""``pymodular inspect``: an application's modules, services, graph, health and configuration.
+
+Without ``--start`` nothing of the application runs: modules are registered (importing
+the target does that), configuration is collected from the real feeders and the
+dependency graph is resolved, exactly as ``init`` would before calling any module.
+With ``--start`` the application is started, inspected while running (states,
+timings, the health snapshot) and stopped again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from pymodular.cli._output import table
+from pymodular.errors import ConfigError, PymodularError
+
+if TYPE_CHECKING:
+    from pymodular.application import Application
+
+__all__ = ("inspect_running", "inspect_static", "render_table", "to_dot")
+
+
+def inspect_static(app: Application) -> dict[str, Any]:
+    """Describe ``app`` without running any module; problems land in ``problems``."""
+    from pymodular.cli._target import app_specs
+
+    problems: list[dict[str, Any]] = []
+    specs = app_specs(app)
+    if specs or app.config.feeders:
+        try:
+            app.config.load(specs)
+        except ConfigError as exc:
+            problems.extend(_config_problems(exc))
+    try:
+        # The graph is resolved the way init resolves it, without running any module.
+        app._resolve()
+    except PymodularError as exc:
+        problems.append({"kind": type(exc).__name__, "message": exc.message})
+    picture = app.inspect()
+    picture["problems"] = problems
+    return picture
+
+
+def inspect_running(app: Application) -> dict[str, Any]:
+    """Start ``app``, describe it while running (with its health snapshot), stop it."""
+
+    async def main() -> dict[str, Any]:
+        await app.start()
+        try:
+            picture = app.inspect()
+        finally:
+            await app.stop()
+        picture["problems"] = []
+        return picture
+
+    return asyncio.run(main())
+
+
+def _config_problems(exc: ConfigError) -> list[dict[str, Any]]:
+    if not exc.errors:
+        return [{"kind": "config", "message": exc.message}]
+    rows = []
+    for error in exc.errors:
+        as_dict = getattr(error, "as_dict", None)
+        detail = as_dict() if callable(as_dict) else {"reason": str(error)}
+        rows.append({"kind": "config", "message": str(error), **detail})
+    return rows
+
+
+_MODULE_COLUMNS = (
+    ("name", "name"),
+    ("state", "state"),
+    ("depends", "depends on"),
+    ("requires", "requires"),
+    ("provides", "provides"),
+    ("capabilities", "capabilities"),
+    ("config_section", "config"),
+)
+_SERVICE_COLUMNS = (
+    ("name", "name"),
+    ("interfaces", "interfaces"),
+    ("scope", "scope"),
+    ("priority", "priority"),
+    ("provider", "provider"),
+    ("ready", "ready"),
+)
+_CONFIG_COLUMNS = (
+    ("path", "field"),
+    ("value", "value"),
+    ("source", "source"),
+    ("dynamic", "dynamic"),
+)
+
+
+def render_table(picture: dict[str, Any]) -> str:
+    """The picture as a few aligned tables for humans."""
+    order = picture.get("order") or []
+    parts = [
+        f"application {picture.get('name')!r}: {picture.get('state')}"
+        + (f", start order {' -> '.join(order)}" if order else "")
+    ]
+    modules = [
+        {
+            **m,
+            "depends": m.get("depends_on"),
+            "requires": [
+                r["service"] + (" (optional)" if r.get("optional") else "")
+                for r in m.get("requires", [])
+            ],
+            "provides": [
+                p.get("name") or ", ".join(p.get("interfaces", [])) for p in m["provides"]
+            ],
+        }
+        for m in picture.get("modules", [])
+    ]
+    parts.append(table(modules, _MODULE_COLUMNS, title="\nMODULES"))
+    services = [
+        {**s, "interfaces": [i.rsplit(".", 1)[-1] for i in s.get("interfaces", [])]}
+        for s in picture.get("services", [])
+    ]
+    parts.append(table(services, _SERVICE_COLUMNS, title="\nSERVICES"))
+    edges = picture.get("graph", {}).get("edges", [])
+    lines = [
+        f"  {e['from']} -> {e['to']}  ({e['kind']}{' ' + e['label'] if e.get('label') else ''})"
+        for e in edges
+    ]
+    parts.append("\nDEPENDENCIES\n" + ("\n".join(lines) if lines else "(none)"))
+    health = picture.get("health")
+    if isinstance(health, dict):
+        parts.append(_health_table(health))
+    if "config" in picture:
+        parts.append(table(picture["config"], _CONFIG_COLUMNS, title="\nCONFIGURATION"))
+    problems = picture.get("problems") or []
+    if problems:
+        parts.append("\nPROBLEMS\n" + "\n".join(f"  - {p['message']}" for p in problems))
+    return "\n".join(parts)
+
+
+def _health_table(health: dict[str, Any]) -> str:
+    title = (
+        f"\nHEALTH: {health.get('overall_status')} (readiness: {health.get('readiness_status')})"
+    )
+    if health.get("readiness_message"):
+        title += f" - {health['readiness_message']}"
+    columns = (("name", "module"), ("status", "status"), ("optional", "optional"),
+               ("message", "message"))  # fmt: skip
+    return table(health.get("modules") or [], columns, title=title)
+
+
+_STATE_COLOURS = {
+    "started": "palegreen",
+    "failed": "lightcoral",
+    "stopped": "lightgrey",
+    "initialised": "lightyellow",
+}
+
+
+def _quote(text: str) -> str:
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
+def to_dot(picture: dict[str, Any]) -> str:
+    """The dependency graph as Graphviz DOT: an edge points from a module to what it needs.
+
+    Module dependencies are solid, service dependencies dashed and labelled with the
+    service; nodes are coloured by state.
+    """
+    name = picture.get("name") or "pymodular"
+    lines = [f"digraph {_quote(name)} {{", "  rankdir=LR;", "  node [shape=box, style=filled];"]
+    states = {m["name"]: m.get("state", "") for m in picture.get("modules", [])}
+    for node in picture.get("graph", {}).get("nodes", []):
+        state = states.get(node, "")
+        colour = _STATE_COLOURS.get(state, "white")
+        label = f"{node}\n{state}" if state else node
+        lines.append(f'  {_quote(node)} [label={_quote(label)}, fillcolor="{colour}"];')
+    for edge in picture.get("graph", {}).get("edges", []):
+        attrs = []
+        if edge.get("kind") != "module":
+            attrs.append("style=dashed")
+        if edge.get("label"):
+            attrs.append(f"label={_quote(edge['label'])}")
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        lines.append(f"  {_quote(edge['from'])} -> {_quote(edge['to'])}{suffix};")
+    lines.append("}")
+    return "\n".join(lines)

@@ -1,0 +1,98 @@
+"""Reading contract files and rendering a comparison as text, Markdown or JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pymodular.contract._diff import ContractDiff, Impact
+from pymodular.contract._errors import ContractFormatError
+from pymodular.contract._extract import SCHEMA
+
+__all__ = ("load", "render")
+
+_MAX_BYTES = 64 * 1024 * 1024
+
+
+def load(path: str | Path) -> dict[str, Any]:
+    """Read a contract file written by ``pymodular contract extract``.
+
+    Raises :class:`~pymodular.contract.ContractFormatError` when the file is not JSON,
+    too large, or not a pymodular contract, and :class:`OSError` when it cannot be read.
+    """
+    source = Path(path)
+    if source.stat().st_size > _MAX_BYTES:
+        raise ContractFormatError(
+            f"{str(source)!r} is larger than {_MAX_BYTES // (1024 * 1024)} MiB; "
+            "not a contract file",
+            source=str(source),
+        )
+    text = source.read_text(encoding="utf-8", errors="replace")
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise ContractFormatError(
+            f"{str(source)!r} is not valid JSON: {exc.msg} at line {exc.lineno}",
+            source=str(source),
+        ) from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        found = data.get("schema") if isinstance(data, dict) else type(data).__name__
+        raise ContractFormatError(
+            f"{str(source)!r} is not a pymodular API contract (schema {found!r}, "
+            f"expected {SCHEMA!r}); write one with 'pymodular contract extract'",
+            source=str(source),
+        )
+    if not isinstance(data.get("modules"), dict) or not all(
+        isinstance(m, dict) and isinstance(m.get("names", {}), dict)
+        for m in data["modules"].values()
+    ):
+        raise ContractFormatError(
+            f"{str(source)!r} is a damaged contract: 'modules' must map names to objects",
+            source=str(source),
+        )
+    return data
+
+
+def _headline(diff: ContractDiff) -> str:
+    versions = ""
+    if diff.old_version or diff.new_version:
+        versions = f" {diff.old_version or '?'} -> {diff.new_version or '?'}"
+    counts = f"{len(diff.breaking)} breaking, {len(diff.additive)} additive"
+    return (
+        f"{diff.package}{versions}: {diff.verdict.value} ({counts}); "
+        f"needs at least a {diff.required_bump} release"
+    )
+
+
+def render(diff: ContractDiff, fmt: str, *, policy: list[str] | None = None) -> str:
+    """``diff`` as ``text`` (one line per change), ``markdown`` or ``json``."""
+    if fmt == "json":
+        data = diff.as_dict()
+        if policy is not None:
+            data["policy_violations"] = policy
+        return json.dumps(data, indent=2, ensure_ascii=False)
+    if fmt == "markdown":
+        return _markdown(diff, policy)
+    lines = [_headline(diff)]
+    for change in diff.changes:
+        label = "BREAKING" if change.impact is Impact.BREAKING else "additive"
+        lines.append(f"  {label:<9} {change.message}")
+    lines.extend(f"  POLICY    {problem}" for problem in policy or ())
+    return "\n".join(lines)
+
+
+def _markdown(diff: ContractDiff, policy: list[str] | None) -> str:
+    lines = [f"## API changes: {_headline(diff)}", ""]
+    for title, changes in (("Breaking", diff.breaking), ("Additive", diff.additive)):
+        if changes:
+            lines.append(f"### {title} ({len(changes)})")
+            lines.extend(f"- `{c.path}`: {c.message}" for c in changes)
+            lines.append("")
+    if policy:
+        lines.append("### Versioning policy")
+        lines.extend(f"- {p}" for p in policy)
+        lines.append("")
+    if not diff.changes:
+        lines.append("No API changes.")
+    return "\n".join(lines).rstrip()
