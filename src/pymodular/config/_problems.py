@@ -49,7 +49,7 @@ class FieldError:
         text = f"{self.path}: {self.reason}" if self.path else self.reason
         if self.got is not None:
             text += f" (got {self.got})"
-        if self.source:
+        if self.source and not self.reason.startswith(self.source):
             text += f" [from {self.source}]"
         return redact(text)
 

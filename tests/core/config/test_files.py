@@ -205,3 +205,34 @@ def test_files_are_reread_on_every_collect(tmp_path: Path) -> None:
     config.load(SPECS)
     path.write_text("database: {port: 2}\n", encoding="utf-8")
     assert config.collect(SPECS).section("database").port == 2
+
+
+def test_toml_lines_cover_dotted_and_quoted_keys_and_skip_multiline_strings(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(
+        '[database]\nnote = """\nport = 1\n"""\npool.size = 3\n"host" = "h"\n', encoding="utf-8"
+    )
+    config = Configuration([TomlFeeder(path)])
+    config.load([SectionSpec("database", Database)])
+    assert config.provenance("database.pool.size").source.line == 5
+    assert config.provenance("database.host").source.line == 6
+    assert config.provenance("database.port").source.feeder == "default"
+
+
+def test_json_keys_inside_lists_do_not_shift_later_lines(tmp_path: Path) -> None:
+    path = tmp_path / "c.json"
+    path.write_text(
+        '{"database": {\n  "tags": [{"a": 1}, {"b": "x\\": y"}],\n  "port": 7\n}}\n',
+        encoding="utf-8",
+    )
+
+    class Loose(ConfigModel):
+        tags: list[dict[str, object]] = field(default_factory=list)
+        port: int = 0
+
+    config = Configuration([JsonFeeder(path)])
+    config.load([SectionSpec("database", Loose)])
+    assert config.provenance("database.port").source.line == 3
+    assert config.section("database").tags == [{"a": 1}, {"b": 'x": y'}]

@@ -151,3 +151,30 @@ def test_history_winner_is_the_merged_value(a: dict[str, Any], b: dict[str, Any]
     leaves = _leaf_paths(merged.data)
     for path, entries in merged.history.items():
         assert leaves[path] == entries[-1][1]
+
+
+@noisy
+@given(st.lists(st.one_of(st.none(), st.integers(-3, 3)), min_size=1, max_size=8))
+def test_feeder_order_sorts_by_priority_and_keeps_list_order_for_ties(
+    priorities: list[int | None],
+) -> None:
+    feeders = [DictFeeder({}, name=str(i), priority=p) for i, p in enumerate(priorities)]
+    ordered = order_feeders(feeders)
+    keys = [((f.priority or 0), int(f.name)) for f in ordered]
+    assert keys == sorted(keys)
+
+
+@noisy
+@given(st.lists(st.integers(), min_size=1, max_size=6))
+def test_the_highest_priority_then_last_listed_feeder_sets_the_value(values: list[int]) -> None:
+    from pymodular.config import ConfigModel, Configuration, SectionSpec
+
+    class Section(ConfigModel):
+        value: int = 0
+
+    feeders = [DictFeeder({"s": {"value": v}}, name=f"f{i}") for i, v in enumerate(values)]
+    snapshot = Configuration(feeders).collect([SectionSpec("s", Section)])
+    assert snapshot.section("s").value == values[-1]
+    record = snapshot.provenance("s.value")
+    assert record.source.feeder == f"f{len(values) - 1}"
+    assert [o.value for o in record.overrode] == list(reversed(values[:-1]))

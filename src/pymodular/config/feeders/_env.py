@@ -116,10 +116,22 @@ class DotEnvFeeder(EnvFeeder):
         *,
         required: bool = False,
         name: str = "dotenv",
+        priority: int | None = None,
+        delimiter: str = "__",
+        file_suffix: str = "_FILE",
         max_bytes: int = 1024 * 1024,
-        **options: object,
+        max_file_bytes: int = _MAX_SECRET_FILE,
     ) -> None:
-        super().__init__(prefix, suffix, name=name, required=required, **options)  # type: ignore[arg-type]
+        super().__init__(
+            prefix,
+            suffix,
+            delimiter=delimiter,
+            name=name,
+            required=required,
+            priority=priority,
+            file_suffix=file_suffix,
+            max_file_bytes=max_file_bytes,
+        )
         self.path = Path(path)
         self.max_bytes = max_bytes
 

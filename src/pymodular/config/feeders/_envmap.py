@@ -219,9 +219,10 @@ def _value(
     if node is not None and node.json_like:
         try:
             return json.loads(raw), where
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             kind = type_name(node.annotation)
-            reason = f"expected JSON for a {kind} value, could not parse it: {exc.args[0]}"
+            detail = "nested too deeply" if isinstance(exc, RecursionError) else exc.args[0]
+            reason = f"expected JSON for a {kind} value, could not parse it: {detail}"
             problems.append(FieldError(dotted, reason, where, None, "json_invalid", spec.name))
             return None, None
     return raw, where
