@@ -1,0 +1,80 @@
+"""Secret values (FR-049): masked everywhere, readable only through reveal()."""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import pickle
+
+import pydantic
+import pytest
+
+from pymodular.secrets import MASK, Secret, forget_secret, is_registered, redact, register_secret
+
+
+class Holder(pydantic.BaseModel):
+    key: Secret[str]
+    raw: Secret[bytes] = Secret(b"bytes-secret-Qx1")
+
+
+def test_every_text_form_is_masked() -> None:
+    secret = Secret("plain-secret-Wz2")
+    assert repr(secret) == f"Secret('{MASK}')"
+    assert str(secret) == MASK
+    assert f"{secret}" == MASK
+    assert f"{secret:>20}" == MASK
+    assert secret.reveal() == "plain-secret-Wz2"
+
+
+def test_logging_a_secret_shows_the_mask(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.DEBUG):
+        logging.getLogger("test").debug(
+            "key=%s repr=%r", Secret("log-secret-Ev3"), Secret("log-secret-Ev3")
+        )
+    assert "log-secret-Ev3" not in caplog.text
+    assert MASK in caplog.text
+
+
+def test_pydantic_validates_the_inner_type_and_masks_json() -> None:
+    holder = Holder.model_validate({"key": "model-secret-Rt4"})
+    assert holder.key.reveal() == "model-secret-Rt4"
+    assert holder.raw.reveal() == b"bytes-secret-Qx1"
+    assert json.loads(holder.model_dump_json()) == {"key": MASK, "raw": MASK}
+    assert isinstance(holder.model_dump()["key"], Secret)
+    assert "model-secret-Rt4" not in repr(holder)
+    with pytest.raises(pydantic.ValidationError):
+        Holder.model_validate({"key": 5})
+
+
+def test_validated_values_are_registered_for_redaction() -> None:
+    Secret("registered-secret-Yu5")
+    assert is_registered("registered-secret-Yu5")
+    assert redact("dsn=postgres://u:registered-secret-Yu5@h") == f"dsn=postgres://u:{MASK}@h"
+    forget_secret("registered-secret-Yu5")
+    assert not is_registered("registered-secret-Yu5")
+
+
+def test_a_secret_containing_another_is_masked_whole() -> None:
+    register_secret("inner-Op6")
+    register_secret("outer-inner-Op6-x")
+    assert redact("outer-inner-Op6-x and inner-Op6") == f"{MASK} and {MASK}"
+
+
+def test_very_short_values_are_not_registered() -> None:
+    register_secret("ab")
+    assert redact("tab and cab") == "tab and cab"
+
+
+def test_copies_share_the_value_and_pickling_is_refused() -> None:
+    secret = Secret("copy-secret-As7")
+    assert copy.copy(secret) is secret
+    assert copy.deepcopy({"k": secret})["k"] is secret
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(secret)
+
+
+def test_equality_compares_the_values() -> None:
+    assert Secret("same-Df8") == Secret("same-Df8")
+    assert Secret("same-Df8") != Secret("other-Df8")
+    assert hash(Secret("same-Df8")) == hash(Secret("same-Df8"))
