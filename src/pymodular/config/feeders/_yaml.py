@@ -13,6 +13,7 @@ __all__ = ("YamlFeeder",)
 
 # libyaml parses and composes in C; construction stays in Python either way.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+_STR_TAG = "tag:yaml.org,2002:str"
 
 
 class YamlFeeder(FileFeeder):
@@ -70,6 +71,7 @@ class _Builder:
         self.loader = loader
         self.sources: dict[Path, Source] = {}
         self.budget = feeder.max_values
+        self.constructors: dict[Any, Any] = loader.yaml_constructors
 
     def mapping(self, node: yaml.MappingNode, path: Path) -> dict[str, Any]:
         if len(path) > self.feeder.max_depth:
@@ -84,7 +86,10 @@ class _Builder:
         file = str(self.feeder.path)
         for key_node, value_node in node.value:
             self._spend(key_node)
-            key = self.loader.construct_object(key_node, deep=True)
+            if isinstance(key_node, yaml.ScalarNode):
+                key = self.scalar(key_node)
+            else:
+                key = self.loader.construct_object(key_node, deep=True)
             if isinstance(key, list | dict):
                 raise self.feeder.error(
                     "a mapping key must be a scalar", line=key_node.start_mark.line + 1
@@ -95,10 +100,22 @@ class _Builder:
             sources[child] = Source(name, f"{file}:{line}", file=file, line=line)
             if isinstance(value_node, yaml.MappingNode):
                 out[key] = self.mapping(value_node, child)
+            elif isinstance(value_node, yaml.ScalarNode):
+                self._spend(value_node)
+                out[key] = self.scalar(value_node)
             else:
                 self._count(value_node, len(child))
                 out[key] = self.loader.construct_object(value_node, deep=True)
         return out
+
+    def scalar(self, node: yaml.ScalarNode) -> Any:
+        """Construct a plain scalar without the generic bookkeeping (the hot path)."""
+        if node.tag == _STR_TAG:
+            return node.value
+        constructor = self.constructors.get(node.tag)
+        if constructor is None:  # unknown or unsafe tag: let PyYAML raise its marked error
+            return self.loader.construct_object(node, deep=True)
+        return constructor(self.loader, node)
 
     def _count(self, node: yaml.Node, depth: int) -> None:
         """Charge every node (aliases each time) against the budget, guarding depth too."""
