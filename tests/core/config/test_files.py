@@ -236,3 +236,19 @@ def test_json_keys_inside_lists_do_not_shift_later_lines(tmp_path: Path) -> None
     config.load([SectionSpec("database", Loose)])
     assert config.provenance("database.port").source.line == 3
     assert config.section("database").tags == [{"a": 1}, {"b": 'x": y'}]
+
+
+def test_unsafe_scalar_tags_are_refused_too(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("database:\n  host: !!python/name:os.system\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"c\.yaml:2"):
+        Configuration([YamlFeeder(path)]).load(SPECS)
+
+
+def test_yaml_scalars_keep_their_yaml_types(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "database:\n  port: 0x10\n  host: ~\n  tags: [yes, 1.5, '2']\n", encoding="utf-8"
+    )
+    layer = YamlFeeder(path).feed(SPECS)[0]
+    assert layer.data == {"database": {"port": 16, "host": None, "tags": [True, 1.5, "2"]}}
