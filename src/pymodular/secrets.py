@@ -10,7 +10,7 @@ it (a DSN with a password, an error message quoting a header).
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
 
 if TYPE_CHECKING:
@@ -81,6 +81,8 @@ def _texts_of(value: object) -> frozenset[str]:
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
         return frozenset({text}) if len(text) >= _MIN_LENGTH else frozenset()
+    if isinstance(value, Mapping):
+        value = value.values()  # the values are the secrets, not the keys
     if isinstance(value, Iterable):
         out: set[str] = set()
         for item in value:

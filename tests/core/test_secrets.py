@@ -78,3 +78,8 @@ def test_equality_compares_the_values() -> None:
     assert Secret("same-Df8") == Secret("same-Df8")
     assert Secret("same-Df8") != Secret("other-Df8")
     assert hash(Secret("same-Df8")) == hash(Secret("same-Df8"))
+
+
+def test_registering_a_mapping_registers_its_values() -> None:
+    register_secret({"user": "mapping-secret-Gh9"})
+    assert redact("user mapping-secret-Gh9") == f"user {MASK}"
