@@ -39,9 +39,7 @@ def _models(base: type[BaseModel]) -> list[type[BaseModel]]:
 
 
 def _data() -> dict[str, dict[str, Any]]:
-    return {
-        f"s{i}": {f"f{j}": _field_type(j)[1] for j in range(FIELDS)} for i in range(SECTIONS)
-    }
+    return {f"s{i}": {f"f{j}": _field_type(j)[1] for j in range(FIELDS)} for i in range(SECTIONS)}
 
 
 def _environment() -> dict[str, str]:
@@ -97,7 +95,10 @@ def run() -> list[Row]:
         os.environ.update(env)
         try:
             snapshot = config.load(specs)
+            # Both sides really read the same YAML and environment (s0.f0 comes from env).
             assert snapshot.provenance("s0.f0").source.feeder == "env"
+            assert snapshot.section("s0").f0 == peer().s0.f0 == 42
+            assert snapshot.section("s9").f97 == peer().s9.f97 == "text"
             ours = measure(lambda: config.load(specs), repeat=41)
             theirs = measure(peer, repeat=41)
             merged = {**data}
