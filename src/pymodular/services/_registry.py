@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from typing import Any, Protocol, TypeVar, overload
 
-from pymodular._context import current_module
+from pymodular._context import current_module, current_tenant
 from pymodular.errors import (
     AmbiguousServiceError,
     RegistrationError,
@@ -58,11 +58,16 @@ class ServiceRegistry:
         self._declared: dict[type[Any], list[ServiceEntry]] = {}
         self._implicit: dict[type[Any], list[ServiceEntry]] = {}
         self._sequence = 0
-        # Caches, cleared on every change: value for ready global services, and ranking.
+        # Caches, cleared on every change: value for ready global services, ranking,
+        # and the winning entry for ready tenant- and instance-scoped services.
         self._fast: dict[object, Any] = {}
         self._ranked: dict[object, list[ServiceEntry]] = {}
+        self._scoped: dict[object, ServiceEntry] = {}
         self._scopes: ScopeResolver | None = None
         self._hints: dict[type[Any], str] = {}
+        # Objects registered for one tenant (Service(..., tenant="acme")), keyed by
+        # (lookup key, tenant): found only in that tenant's context, never ranked.
+        self._pinned: dict[tuple[object, str], ServiceEntry] = {}
 
     # -- registration -------------------------------------------------------------------
 
@@ -104,6 +109,9 @@ class ServiceRegistry:
                 self._entries.append(entry)
                 if entry.name is not None:
                     self._by_name[_name_key(entry.service)] = entry
+                if entry.service.tenant is not None:
+                    self._pin(entry)
+                    continue
                 for iface in entry.service.interfaces:
                     self._declared.setdefault(iface, []).append(entry)
                 if entry.service.has_instance and entry.scope is ServiceScope.GLOBAL:
@@ -121,7 +129,19 @@ class ServiceRegistry:
                     index[key] = [e for e in index[key] if e.provider != provider]
                     if not index[key]:
                         del index[key]
+            self._pinned = {k: e for k, e in self._pinned.items() if e.provider != provider}
             self._changed()
+
+    def _pin(self, entry: ServiceEntry) -> None:
+        tenant = entry.service.tenant
+        assert tenant is not None
+        keys: list[object] = [] if entry.name is None else [entry.name]
+        for iface in entry.service.interfaces:
+            keys.append(iface)
+            if entry.name is not None:
+                keys.append((iface, entry.name))
+        for key in keys:
+            self._pinned[(key, tenant)] = entry
 
     def mark_ready(self, provider: str, availability: Availability) -> None:
         """Materialise ``provider``'s global services that become available at this point.
@@ -167,6 +187,7 @@ class ServiceRegistry:
     def _changed(self) -> None:
         self._fast = {}
         self._ranked = {}
+        self._scoped = {}
 
     def set_scope_resolver(self, resolver: ScopeResolver) -> None:
         """Install the component that builds tenant- and instance-scoped instances."""
@@ -278,23 +299,34 @@ class ServiceRegistry:
     def _get_slow(
         self, key: type[Any] | str, name: str | None, instance: str | None, fast_key: object
     ) -> Any:
+        scopes = self._scopes
+        if scopes is not None:
+            if self._pinned:
+                tenant = instance if instance is not None else current_tenant.get()
+                pinned = self._pinned.get((fast_key, tenant)) if tenant is not None else None
+                if pinned is not None:
+                    return scopes.resolve(pinned, instance)
+            scoped = self._scoped.get(fast_key)
+            if scoped is not None:
+                return scopes.resolve(scoped, instance)
         found = self.candidates(key, name=name)
         if not found:
             raise explain_missing(self, key, name)
         entry = self._winner(key, name, found)
         if not entry.ready:
             raise self._not_ready(entry, key)
-        if entry.scope is ServiceScope.GLOBAL:
+        if entry.service.scope is ServiceScope.GLOBAL:
             if instance is None:
                 self._fast[fast_key] = entry.value
             return entry.value
-        if self._scopes is None:
+        if scopes is None:
             raise ServiceNotReadyError(
                 f"service {entry.name!r} is {entry.scope.value}-scoped but no scope "
                 "resolver is installed (enable tenancy on the Application)",
                 module=entry.provider,
             )
-        return self._scopes.resolve(entry, instance)
+        self._scoped[fast_key] = entry
+        return scopes.resolve(entry, instance)
 
     def _not_ready(self, entry: ServiceEntry, key: type[Any] | str) -> ServiceNotReadyError:
         label = key if isinstance(key, str) else key.__qualname__

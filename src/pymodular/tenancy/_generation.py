@@ -1,0 +1,101 @@
+"""``Generation``: one version of a tenant — its configuration, its service instances, its users.
+
+Every add or update of a tenant makes a new generation. A tenant context pins the
+generation that was current when it was entered, so a call that started before an
+update keeps the configuration and service instances it started with, while calls
+entered after the update see the new ones. A replaced (or removed) generation is
+*retired*; its instances are closed, newest first, as soon as the last context that
+pins it exits.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pymodular.config import ConfigSnapshot
+    from pymodular.services import ServiceEntry
+
+__all__ = ("Generation", "TenantKey")
+
+
+class TenantKey(str):
+    """A tenant id as stored in ``pymodular._context.current_tenant``.
+
+    It *is* the tenant id (a ``str``: logs, events and comparisons see the plain id)
+    and also carries the :class:`Generation` the context pins. Setting one context
+    variable instead of two keeps entering a tenant context well under a microsecond.
+    """
+
+    generation: Generation | None
+
+
+class Generation:
+    """One version of a tenant (see the module docstring)."""
+
+    __slots__ = (
+        "active",
+        "closed",
+        "created_at",
+        "instances",
+        "key",
+        "number",
+        "on_drained",
+        "order",
+        "retired",
+        "snapshot",
+        "sources",
+        "tenant",
+    )
+
+    def __init__(
+        self,
+        tenant: str,
+        number: int,
+        snapshot: ConfigSnapshot | None,
+        sources: tuple[str, ...] = (),
+    ) -> None:
+        self.tenant = tenant
+        self.number = number
+        self.snapshot = snapshot
+        self.sources = sources
+        self.instances: dict[ServiceEntry, Any] = {}
+        self.order: list[tuple[int, ServiceEntry, Any]] = []  # (creation number, entry, object)
+        self.active = 0
+        self.retired = False
+        self.closed = False
+        self.created_at = dt.datetime.now(dt.UTC)
+        self.on_drained: Callable[[Generation], None] | None = None
+        key = TenantKey(tenant)
+        key.generation = self
+        self.key = key
+
+    def retire(self) -> None:
+        """Mark this generation replaced; it drains once no context pins it."""
+        self.retired = True
+        if not self.active:
+            self.drained()
+
+    def drained(self) -> None:
+        """Called when a retired generation's last pinning context exits."""
+        callback, self.on_drained = self.on_drained, None
+        if callback is not None:
+            callback(self)
+
+    def forget(self) -> list[tuple[int, ServiceEntry, Any]]:
+        """Drop every instance (newest first in the result) and unpin the key."""
+        built = list(reversed(self.order))
+        self.order.clear()
+        self.instances.clear()
+        self.closed = True
+        self.key.generation = None
+        return built
+
+    def __repr__(self) -> str:
+        state = "closed" if self.closed else "retired" if self.retired else "current"
+        return (
+            f"<Generation {self.tenant!r}#{self.number} {state} active={self.active} "
+            f"instances={len(self.order)}>"
+        )

@@ -1,0 +1,104 @@
+"""``Tenant``: what the registry knows about one tenant, as an immutable view."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pymodular.config import ConfigSnapshot
+    from pymodular.services import ServiceEntry
+
+__all__ = ("Tenant", "TenantEvent", "TenantStatus")
+
+
+class TenantStatus(enum.StrEnum):
+    """Where a tenant is in its life.
+
+    - ``PENDING``: registered, waiting for the tenants to load (the app has not started);
+    - ``ACTIVE``: configuration valid, every ``TenantAware`` module set it up;
+    - ``FAILED``: its configuration or a module's set-up failed (see ``error``); the
+      other tenants are unaffected, and health reports degraded.
+    """
+
+    PENDING = "pending"
+    ACTIVE = "active"
+    FAILED = "failed"
+
+
+class TenantEvent:
+    """Event types the tenancy component emits (subscribe with ``"tenant.*"``)."""
+
+    ADDED = "tenant.added"
+    UPDATED = "tenant.updated"
+    REMOVED = "tenant.removed"
+    FAILED = "tenant.failed"
+    VIOLATION = "tenant.violation"
+
+
+@dataclass(frozen=True)
+class Tenant:
+    """A tenant as seen now (``app.tenants.get("acme")``).
+
+    ``generation`` counts configuration versions (1 after the first successful load);
+    ``sources`` lists where its own configuration came from; ``error`` holds why it
+    failed (or why its latest update was rejected while an older version keeps
+    serving). ``config`` is the current validated snapshot (``None`` until loaded).
+    """
+
+    id: str
+    status: TenantStatus
+    generation: int
+    sources: tuple[str, ...]
+    error: str | None
+    added_at: dt.datetime | None
+    updated_at: dt.datetime | None
+    config: ConfigSnapshot | None = field(repr=False)
+
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-serialisable view without configuration values."""
+        return {
+            "id": self.id,
+            "status": self.status.value,
+            "generation": self.generation,
+            "sources": list(self.sources),
+            "error": self.error,
+            "added_at": self.added_at.isoformat() if self.added_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+        }
+
+
+@dataclass(eq=False)
+class Record:
+    """The registry's mutable bookkeeping for one tenant (internal)."""
+
+    id: str
+    data: Mapping[str, Any] | None = None
+    programmatic: bool = False
+    status: TenantStatus = TenantStatus.PENDING
+    error: str | None = None
+    files: tuple[Path, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+    added_at: dt.datetime | None = None
+    updated_at: dt.datetime | None = None
+    generations: int = 0
+    provided: list[ServiceEntry] = field(default_factory=list)
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Human-readable list of this tenant's own configuration sources."""
+        found = [str(path) for path in self.files]
+        if self.variables:
+            found.append(f"environment ({len(self.variables)} variables)")
+        if self.programmatic:
+            found.append("programmatic")
+        return tuple(found)
+
+    @property
+    def discovered(self) -> bool:
+        """Whether a file or a variable (rather than code) declares this tenant."""
+        return bool(self.files or self.variables)
