@@ -20,7 +20,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pymodular._context import correlation_id, current_module, new_correlation_id
 from pymodular._graph import Edge, topological_order
@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pymodular.config import Configuration
     from pymodular.config.feeders import Feeder
     from pymodular.health import HealthAggregator, HealthOptions
+    from pymodular.tenancy import TenancyOptions, TenantRegistry
 
 __all__ = ("Application",)
 
@@ -63,6 +64,7 @@ class Application:
     - ``decorators`` wrap every module's lifecycle calls (see :mod:`pymodular.decorators`).
     - ``strict_observers`` lets an observer's exception fail the lifecycle.
     - ``stop_timeout`` bounds each module's stop (seconds; a module may set its own).
+    - ``tenancy`` / ``tenant_guard`` enable tenants (``app.tenants``, :mod:`pymodular.tenancy`).
     """
 
     def __init__(
@@ -80,6 +82,8 @@ class Application:
         init_timeout: float | None = None,
         start_timeout: float | None = None,
         stop_timeout: float = 30.0,
+        tenancy: bool | TenancyOptions = False,
+        tenant_guard: Literal["strict", "permissive", "disabled"] | None = None,
         health: bool | HealthOptions = False,
     ) -> None:
         install_record_context()
@@ -111,6 +115,9 @@ class Application:
         )
         self.services.mark_ready(APP, Availability.INIT)
         self.register(*modules)
+        from pymodular.tenancy._attach import attach_tenancy
+
+        self._tenants = attach_tenancy(self, tenancy, tenant_guard)
         self.health: HealthAggregator | None = None
         """Aggregate health and readiness (FR-048); ``None`` unless ``health=...``."""
         if health is not False:
@@ -135,6 +142,13 @@ class Application:
                 self._feeders, validators=self._config_validators, strict=self._strict_config
             )
         return self._config
+
+    @property
+    def tenants(self) -> TenantRegistry:
+        """Tenants, tenant contexts and tenant configuration (``tenancy=True``)."""
+        if self._tenants is None:
+            raise StateError("tenancy is not enabled; create the app with tenancy=True")
+        return self._tenants
 
     @property
     def modules(self) -> tuple[Module[Any], ...]:
