@@ -7,11 +7,12 @@ from typing import Any
 
 from pymodular.config._layer import Layer
 from pymodular.config._spec import SectionSpec
+from pymodular.config.feeders._base import FeederBase
 
 __all__ = ("DictFeeder",)
 
 
-class DictFeeder:
+class DictFeeder(FeederBase):
     """Feeds a nested mapping given in code (``{"database": {"port": 5432}}``).
 
     Values are taken as they are (no string parsing); :data:`NOT_GIVEN` values are
@@ -30,23 +31,7 @@ class DictFeeder:
     ) -> None:
         self.data = data
         self.location = location
-        self._name = name
-        self._priority = priority
-
-    @property
-    def name(self) -> str:
-        """Name shown in provenance."""
-        return self._name
-
-    @property
-    def required(self) -> bool:
-        """Always false: a mapping cannot be missing."""
-        return False
-
-    @property
-    def priority(self) -> int | None:
-        """Explicit precedence (higher wins), or ``None``."""
-        return self._priority
+        super().__init__(name=name, required=False, priority=priority)
 
     def __repr__(self) -> str:
         return f"DictFeeder(sections={sorted(self.data)!r})"

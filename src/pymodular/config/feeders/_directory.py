@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pymodular.config._layer import Layer
 from pymodular.config._spec import SectionSpec
+from pymodular.config.feeders._base import FeederBase
 from pymodular.config.feeders._files import FileFeeder
 from pymodular.config.feeders._json import JsonFeeder
 from pymodular.config.feeders._toml import TomlFeeder
@@ -25,7 +26,7 @@ _FORMATS: tuple[tuple[str, type[FileFeeder]], ...] = (
 ENVIRONMENT_VARIABLES = ("APP_ENVIRONMENT", "ENVIRONMENT", "ENV")
 
 
-class DirectoryFeeder:
+class DirectoryFeeder(FeederBase):
     """Reads a layered directory and deep-merges the environment's overrides over the base::
 
         config/
@@ -53,25 +54,8 @@ class DirectoryFeeder:
     ) -> None:
         self.root = Path(root)
         self.environment = environment
-        self._required = required
-        self._priority = priority
-        self._name = name
+        super().__init__(name=name, required=required, priority=priority)
         self._environ = environ
-
-    @property
-    def name(self) -> str:
-        """Name shown in provenance."""
-        return self._name
-
-    @property
-    def required(self) -> bool:
-        """Whether a missing base file is an error."""
-        return self._required
-
-    @property
-    def priority(self) -> int | None:
-        """Explicit precedence (higher wins), or ``None``."""
-        return self._priority
 
     def __repr__(self) -> str:
         return f"DirectoryFeeder({str(self.root)!r}, environment={self.environment!r})"

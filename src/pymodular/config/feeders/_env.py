@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pymodular.config._layer import Layer
 from pymodular.config._spec import SectionSpec
+from pymodular.config.feeders._base import FeederBase
 from pymodular.config.feeders._envmap import EnvNaming, env_layer
 from pymodular.config.feeders._files import read_text
 from pymodular.errors import ConfigError
@@ -18,7 +19,7 @@ __all__ = ("DotEnvFeeder", "EnvFeeder")
 _MAX_SECRET_FILE = 1024 * 1024
 
 
-class EnvFeeder:
+class EnvFeeder(FeederBase):
     """Reads declared fields from environment variables.
 
     For field ``port`` of section ``httpserver`` with ``prefix="APP_"`` it looks up, in
@@ -48,26 +49,9 @@ class EnvFeeder:
         if not delimiter:
             raise ValueError("EnvFeeder delimiter must not be empty")
         self.naming = EnvNaming(prefix.upper(), suffix.upper(), delimiter, file_suffix)
-        self._name = name
-        self._required = required
-        self._priority = priority
+        super().__init__(name=name, required=required, priority=priority)
         self._environ = environ
         self.max_file_bytes = max_file_bytes
-
-    @property
-    def name(self) -> str:
-        """Name shown in provenance."""
-        return self._name
-
-    @property
-    def required(self) -> bool:
-        """Whether at least one variable must match."""
-        return self._required
-
-    @property
-    def priority(self) -> int | None:
-        """Explicit precedence (higher wins), or ``None``."""
-        return self._priority
 
     @property
     def env_prefix(self) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from pymodular.config._layer import Layer
 from pymodular.config._merge import DEFAULT_MAX_DEPTH
 from pymodular.config._spec import SectionSpec
+from pymodular.config.feeders._base import FeederBase
 from pymodular.errors import ConfigError
 
 __all__ = ("DEFAULT_MAX_BYTES", "DEFAULT_MAX_VALUES", "FileFeeder", "read_text")
@@ -66,7 +67,7 @@ def read_text(path: Path, *, max_bytes: int, required: bool) -> str | None:
         ) from None
 
 
-class FileFeeder:
+class FileFeeder(FeederBase):
     """Base of the YAML, TOML and JSON feeders: one file, re-read on every feed.
 
     ``required`` defaults to true: a listed file that is missing is an error naming its
@@ -87,27 +88,10 @@ class FileFeeder:
         max_values: int = DEFAULT_MAX_VALUES,
     ) -> None:
         self.path = Path(path)
-        self._required = required
-        self._priority = priority
-        self._name = name or self.format
+        super().__init__(name=name or self.format, required=required, priority=priority)
         self.max_bytes = max_bytes
         self.max_depth = max_depth
         self.max_values = max_values
-
-    @property
-    def name(self) -> str:
-        """Name shown in provenance."""
-        return self._name
-
-    @property
-    def required(self) -> bool:
-        """Whether a missing file is an error."""
-        return self._required
-
-    @property
-    def priority(self) -> int | None:
-        """Explicit precedence (higher wins), or ``None``."""
-        return self._priority
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({str(self.path)!r}, required={self._required})"
