@@ -1,0 +1,24 @@
+"""ASGI type aliases and the :class:`ASGIApp` protocol the server serves."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any, Protocol, runtime_checkable
+
+__all__ = ("ASGIApp", "Message", "Receive", "Scope", "Send")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+@runtime_checkable
+class ASGIApp(Protocol):
+    """An ASGI 3 application: ``await app(scope, receive, send)``.
+
+    The httpserver serves the service registered under this interface (by default the
+    one named ``"router"``); Starlette, FastAPI and plain ASGI callables all fit.
+    """
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...

@@ -1,0 +1,231 @@
+"""uvicorn's httptools protocol with the limits uvicorn lacks.
+
+On top of uvicorn's HTTP/1.1 handling this adds, per connection:
+
+- a size limit on the request line and headers (431) counted on raw bytes before
+  parsing, and a body size limit (413) checked against ``Content-Length`` before the
+  application runs and against the bytes actually received;
+- read timeouts for slow clients (408): the headers must arrive within
+  ``header_read_timeout`` of the request's first byte (or of the connection opening),
+  and a body may not stall longer than ``body_read_timeout``; a server-wide sweep
+  checks them, so no timer is armed per request;
+- problem+json answers instead of uvicorn's plain-text ones for malformed requests;
+- a graceful shutdown that lets a request whose headers are still arriving finish.
+
+Imported only when a server starts (it imports uvicorn and httptools).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import httptools
+from uvicorn.config import Config
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.server import ServerState
+
+from pymodular.modules.httpserver._guard import Limits, ServerStats
+from pymodular.modules.httpserver._problem import raw_problem_response
+
+__all__ = ("GuardedProtocol", "protocol_for")
+
+logger = logging.getLogger("pymodular.httpserver")
+
+_END = b"\r\n\r\n"
+LINGER_SECONDS = 2.0
+
+
+class _RejectedError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.detail = detail
+
+
+class GuardedProtocol(HttpToolsProtocol):
+    """One HTTP/1.1 connection with header/body limits and read timeouts."""
+
+    limits: ClassVar[Limits]
+    stats: ClassVar[ServerStats]
+    closed: ClassVar[list[Callable[[], None]]]
+
+    def __init__(
+        self,
+        config: Config,
+        server_state: ServerState,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        super().__init__(config, server_state, app_state, _loop)
+        self.access_log = False  # the server's own access log middleware does this
+        self._awaiting_headers = True
+        self._header_started = 0.0
+        self._header_bytes = 0
+        self._tail = b""
+        self._body_seen = 0.0
+        self._body_bytes = 0
+        self._close_after = False
+        self._lingering = False
+
+    # -- connection ----------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.stats.connections_opened += 1
+        self._header_started = self.loop.time()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        super().connection_lost(exc)
+        for callback in self.closed:
+            callback()
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # the answer is sent; discard what the client still sends
+        self._unset_keepalive_if_required()
+        if self._awaiting_headers and not self._count_header_bytes(data):
+            return
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
+        except httptools.HttpParserCallbackError as exc:
+            cause = exc.__context__
+            if isinstance(cause, _RejectedError):
+                self.reject(cause.status, cause.detail)
+            else:
+                logger.error("HTTP protocol callback failed", exc_info=cause)
+                self.reject(500, "the server failed to process the request")
+        except httptools.HttpParserError as exc:
+            self.reject(400, f"malformed HTTP request: {exc}")
+
+    def _count_header_bytes(self, data: bytes) -> bool:
+        if not self._header_started:
+            self._header_started = self.loop.time()
+        end = data.find(_END)
+        if end < 0 and self._tail:
+            seam = (self._tail + data[:3]).find(_END)
+            if seam >= 0:
+                end = seam - len(self._tail)
+        counted = len(data) if end < 0 else end + 4
+        self._header_bytes += counted
+        limit = self.limits.max_header_bytes
+        if self._header_bytes > limit:
+            self.reject(431, f"the request line and headers exceed {limit} bytes")
+            return False
+        self._tail = data[-3:] if end < 0 else b""
+        return True
+
+    # -- parser callbacks ----------------------------------------------------------------
+
+    def on_headers_complete(self) -> None:
+        self._awaiting_headers = False
+        self._header_started = 0.0
+        self._header_bytes = 0
+        self._tail = b""
+        self._body_bytes = 0
+        limit = self.limits.max_body_bytes
+        if limit:
+            for name, value in self.headers:
+                if name == b"content-length" and _length(value) > limit:
+                    raise _RejectedError(413, f"the request body exceeds {limit} bytes")
+        super().on_headers_complete()
+        if self._close_after and self.cycle is not None:
+            self.cycle.keep_alive = False
+        self._body_seen = self.loop.time()
+
+    def on_body(self, body: bytes) -> None:
+        self._body_bytes += len(body)
+        limit = self.limits.max_body_bytes
+        if limit and self._body_bytes > limit:
+            raise _RejectedError(413, f"the request body exceeds {limit} bytes")
+        self._body_seen = self.loop.time()
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        super().on_message_complete()
+        self._body_seen = 0.0
+        self._awaiting_headers = True
+
+    # -- rejection, timeouts, shutdown ---------------------------------------------------
+
+    def send_400_response(self, msg: str) -> None:
+        self.reject(400, msg)
+
+    def reject(self, status: int, detail: str) -> None:
+        """Answer ``status`` with a problem body (unless a response began) and close."""
+        if self.transport.is_closing():
+            return
+        cycle = self.cycle
+        started = cycle is not None and cycle.response_started and not cycle.response_complete
+        if cycle is not None and not cycle.response_complete:
+            cycle.disconnected = True  # the application's late sends are dropped
+            cycle.message_event.set()
+        self.stats.rejected[status] += 1
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "unknown client"
+        logger.info("rejected a request from %s: %d %s", client, status, detail)
+        if started:
+            self.transport.close()
+            return
+        self.transport.write(
+            raw_problem_response(status, detail, self.server_state.default_headers)
+        )
+        # Closing now would reset the connection while the client is still sending,
+        # and many clients then never read the answer: read and drop their remaining
+        # bytes for a moment first (a "lingering close").
+        self._lingering = True
+        self._awaiting_headers = False
+        self._header_started = 0.0
+        self._body_seen = 0.0
+        self.flow.resume_reading()
+        self.loop.call_later(LINGER_SECONDS, self.transport.close)
+
+    def check_timeouts(self, now: float) -> None:
+        """Close this connection if its client stalls (called by the server's sweep)."""
+        if self._header_started:
+            limit = self.limits.header_read_timeout
+            if now - self._header_started > limit:
+                self.stats.timed_out += 1
+                if self._header_bytes == 0:
+                    self.transport.close()  # opened but silent: nothing to answer
+                else:
+                    self.reject(408, f"the request headers did not arrive within {limit:g} s")
+        elif self._body_seen and not self.flow.read_paused:
+            limit = self.limits.body_read_timeout
+            if now - self._body_seen > limit:
+                self.stats.timed_out += 1
+                self.reject(408, f"the request body stalled for more than {limit:g} s")
+
+    def shutdown(self) -> None:
+        if self._awaiting_headers and self._header_bytes:
+            self._close_after = True  # a request is arriving: answer it, then close
+            return
+        super().shutdown()
+
+    def abort(self) -> None:
+        """Close at once (the shutdown grace period is over)."""
+        if self.cycle is not None and not self.cycle.response_complete:
+            self.cycle.disconnected = True
+            self.cycle.message_event.set()
+        self.transport.abort()
+
+
+def _length(value: bytes) -> int:
+    try:
+        return int(value)
+    except ValueError:
+        raise _RejectedError(400, "the Content-Length header is not a number") from None
+
+
+def protocol_for(
+    limits: Limits, stats: ServerStats, on_closed: Callable[[], None]
+) -> type[GuardedProtocol]:
+    """A protocol class bound to one server's limits, counters and close callback."""
+    namespace = {"limits": limits, "stats": stats, "closed": [on_closed]}
+    return type("ServerProtocol", (GuardedProtocol,), namespace)

@@ -1,0 +1,124 @@
+"""``HttpServerModule``: serves the application's ASGI app over HTTP(S)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pymodular.health import HealthResult
+from pymodular.module import Dependency, Module
+from pymodular.modules._reload import changed_config
+from pymodular.modules.httpserver._asgi import ASGIApp
+from pymodular.modules.httpserver._server import HttpServer
+from pymodular.modules.httpserver._tls import CertificateProvider
+from pymodular.modules.httpserver.config import HttpServerConfig
+from pymodular.services import Service
+
+if TYPE_CHECKING:
+    from pymodular.application import Application
+
+__all__ = ("HttpServerModule",)
+
+
+class HttpServerModule(Module[HttpServerConfig]):
+    """Serves an ASGI app with uvicorn (module ``httpserver``, section ``httpserver``).
+
+    By default it serves the ASGI service named ``"router"`` (the router module);
+    ``app=`` serves a given ASGI app instead (Starlette, FastAPI, ...), and
+    ``handler=`` names another service. With nothing to serve it still answers the
+    health probes and 404 for everything else.
+
+    ``start`` returns once the socket accepts connections; a taken port fails it with
+    :class:`~pymodular.modules.httpserver.PortInUseError`. When the application stops,
+    the server drains before any module stops (see :meth:`HttpServer.drain`), so the
+    modules behind the routes are still there for in-flight requests.
+
+    Provides the service ``"httpserver"`` (:class:`HttpServer`). Emits
+    ``httpserver.started``, ``httpserver.draining``, ``httpserver.stopped``,
+    ``httpserver.reloaded`` and ``httpserver.tls.certificate_changed``.
+    """
+
+    name = "httpserver"
+
+    def __init__(
+        self, app: ASGIApp | None = None, *, handler: str = "router", name: str | None = None
+    ) -> None:
+        if name is not None:
+            self.name = name
+        self._explicit_app = app
+        self.handler_name = handler
+        requires: list[Dependency[Any]] = [
+            Dependency(CertificateProvider, optional=True, attr="certificate_provider")
+        ]
+        if app is None:
+            requires.append(Dependency(ASGIApp, name=handler, optional=True, attr="handler"))
+        self.requires = tuple(requires)
+        self.server: HttpServer | None = None
+
+    def provides(self) -> Sequence[Service[Any]]:
+        """The running :class:`HttpServer`, available after init."""
+        return [
+            Service(
+                "httpserver",
+                factory=self._server,
+                interface=HttpServer,
+                description="the HTTP server (url, port, stats)",
+            )
+        ]
+
+    def _server(self) -> HttpServer:
+        assert self.server is not None
+        return self.server
+
+    async def init(self, app: Application) -> None:
+        """Create the server and hook its drain into the start of application stop."""
+        served = self._explicit_app
+        if served is None:
+            served = getattr(self, "handler", None)
+        self.server = HttpServer(
+            self.config,
+            app=served,
+            application=app,
+            certificates=getattr(self, "certificate_provider", None),
+            emit=self._emit,
+        )
+        app.on_stopping(self._drain_on_stop)
+        app.add_inspector(self.name, self.server.describe)
+
+    def _emit(self, event_type: str, **data: Any) -> None:
+        self.app.emit(event_type, module=self.name, **data)
+
+    async def start(self) -> None:
+        """Bind and serve; return once connections are accepted."""
+        assert self.server is not None
+        await self.server.start()
+
+    async def _drain_on_stop(self) -> None:
+        if self.server is not None:
+            await self.server.drain()
+
+    async def stop(self) -> None:
+        """Drain (if the application's stop hook has not already) and close."""
+        if self.server is not None:
+            await self.server.drain()
+
+    async def reload(self, diff: Any) -> None:
+        """Apply changed dynamic fields: timeouts, limits, access log, health paths, TLS files."""
+        assert self.server is not None
+        latest = self.app.config.section(self.section)
+        config = changed_config(self.config, diff, self.section, latest=latest)
+        self.config = config
+        changed = self.server.apply(config)
+        if changed:
+            self.log.info("applied new settings: %s", ", ".join(changed))
+            self._emit("httpserver.reloaded", fields=changed)
+
+    async def health_report(self) -> HealthResult:
+        """Healthy while serving; unhealthy before start and once draining."""
+        server = self.server
+        if server is None or not server.running:
+            state = "draining" if server is not None and server.draining else "not listening"
+            return HealthResult.unhealthy(
+                f"{state}", **(server.describe() if server is not None else {})
+            )
+        return HealthResult.healthy(f"serving on {server.url}", **server.describe())

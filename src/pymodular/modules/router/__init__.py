@@ -1,0 +1,74 @@
+"""The ``router`` module: routes, route groups, mounts and an ordered middleware chain.
+
+::
+
+    from pymodular.modules.router import Router, RouterModule, read_json
+
+    router = Router()
+
+    @router.get("/items/{id:int}")
+    async def get_item(request):
+        return {"id": request.path_params["id"]}
+
+Needs the ``http`` extra (``pip install "pymodular[http]"``): it builds on Starlette's
+request, response and path-parameter types.
+"""
+
+try:
+    import starlette  # noqa: F401
+except ImportError as exc:  # pragma: no cover - exercised without the extra only
+    raise ImportError('the router module needs Starlette: pip install "pymodular[http]"') from exc
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
+from pymodular.modules.router._errors import ErrorMiddleware
+from pymodular.modules.router._group import RouteGroup
+from pymodular.modules.router._json import ProblemError, problem, read_json
+from pymodular.modules.router._request_id import RequestIdMiddleware, new_request_id
+from pymodular.modules.router._router import Router
+from pymodular.modules.router._routes import Route
+from pymodular.modules.router._stack import BUILTIN_ORDER, USER_ORDER, build_middleware_stack
+from pymodular.modules.router._tenant import TenantMiddleware, resolve_tenant
+from pymodular.modules.router.config import (
+    CorsConfig,
+    GZipConfig,
+    RequestIdConfig,
+    RouterConfig,
+    TenantConfig,
+)
+from pymodular.modules.router.errors import RouteConfigError, RouteNotFoundError
+from pymodular.modules.router.module import RouterModule
+
+__all__ = (
+    "BUILTIN_ORDER",
+    "USER_ORDER",
+    "CorsConfig",
+    "CorsMiddleware",
+    "CorsPolicy",
+    "ErrorMiddleware",
+    "GZipConfig",
+    "HTTPException",
+    "JSONResponse",
+    "ProblemError",
+    "Request",
+    "RequestIdConfig",
+    "RequestIdMiddleware",
+    "Response",
+    "Route",
+    "RouteConfigError",
+    "RouteGroup",
+    "RouteNotFoundError",
+    "Router",
+    "RouterConfig",
+    "RouterModule",
+    "TenantConfig",
+    "TenantMiddleware",
+    "build_middleware_stack",
+    "new_request_id",
+    "problem",
+    "read_json",
+    "resolve_tenant",
+)

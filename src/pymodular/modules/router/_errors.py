@@ -1,0 +1,94 @@
+"""Error middleware: every failure becomes a problem+json answer, never a traceback leak."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from collections.abc import Callable
+
+from starlette.exceptions import HTTPException
+
+from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send, send_problem
+from pymodular.secrets import redact
+
+__all__ = ("ErrorMiddleware", "request_id_of")
+
+logger = logging.getLogger("pymodular.router")
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """The request id the request id middleware gave this request, if any."""
+    state = scope.get("state")
+    return state.get("request_id") if state else None
+
+
+class ErrorMiddleware:
+    """Turns exceptions into problem responses.
+
+    :class:`~starlette.exceptions.HTTPException` keeps its status, detail and headers.
+    Any other exception is logged with its traceback and answered 500 with a generic
+    detail; the traceback goes into the answer only while ``debug()`` is true. When
+    the response had already begun, the exception propagates and the server closes
+    the connection (a half-sent body cannot be repaired).
+    """
+
+    __slots__ = ("app", "debug")
+
+    def __init__(self, app: ASGIApp, *, debug: Callable[[], bool] = lambda: False) -> None:
+        self.app = app
+        self.debug = debug
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except HTTPException as exc:
+            if started:
+                raise
+            headers = [
+                (k.lower().encode("latin-1"), v.encode("latin-1"))
+                for k, v in (exc.headers or {}).items()
+            ]
+            detail = exc.detail if exc.detail != _phrase(exc.status_code) else None
+            extra = getattr(exc, "extra", None) or {}
+            await send_problem(
+                send,
+                exc.status_code,
+                detail,
+                headers=headers,
+                request_id=request_id_of(scope),
+                **extra,
+            )
+        except Exception as exc:
+            logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise
+            trace = None
+            if self.debug():
+                trace = redact("".join(traceback.format_exception(exc))).splitlines()
+            await send_problem(
+                send,
+                500,
+                "the server failed to process the request",
+                request_id=request_id_of(scope),
+                traceback=trace,
+            )
+
+
+def _phrase(status: int) -> str:
+    import http
+
+    try:
+        return http.HTTPStatus(status).phrase
+    except ValueError:
+        return ""

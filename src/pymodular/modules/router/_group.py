@@ -1,0 +1,277 @@
+"""Route registration shared by the router and its groups; groups with their own middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+
+from starlette.routing import Mount
+
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules.router._endpoint import Endpoint, endpoint_app, is_asgi_app
+from pymodular.modules.router._routes import Route
+from pymodular.modules.router._stack import (
+    USER_ORDER,
+    MiddlewareSpec,
+    build_middleware_stack,
+    middleware_spec,
+)
+from pymodular.modules.router.errors import RouteConfigError
+
+if TYPE_CHECKING:
+    from pymodular.modules.router._router import Router
+
+__all__ = ("RouteGroup", "RouteRegistrar")
+
+E = TypeVar("E", bound=Callable[..., Any])
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "<inherited>"
+
+
+UNSET: Any = _Unset()
+"""Marks a body limit that is inherited from the enclosing group or router."""
+
+
+class RouteRegistrar:
+    """Adds routes, mounts and groups under a path prefix (the router or a group)."""
+
+    prefix: str
+    _router: Router
+    _group: RouteGroup | None
+
+    def add_route(
+        self,
+        path: str,
+        endpoint: Endpoint | ASGIApp,
+        *,
+        methods: Iterable[str] = ("GET",),
+        name: str | None = None,
+        middleware: Sequence[Any] = (),
+        max_body_bytes: int | None = UNSET,
+    ) -> Route:
+        """Route ``methods`` on ``path`` to ``endpoint``; return the :class:`Route`.
+
+        ``endpoint`` is ``async def endpoint(request) -> response`` (a sync function
+        runs in a worker thread) or an ASGI app. Path parameters use Starlette's syntax
+        (``/items/{id:int}``) and land in ``request.path_params``. ``name`` (default:
+        the function's name) is used by ``disable``/``enable`` and ``url_path_for``.
+        ``middleware`` wraps this route only; ``max_body_bytes`` overrides the body limit.
+        """
+        full = _join(self.prefix, path)
+        wanted = frozenset(m.upper() for m in methods)
+        if not wanted:
+            raise RouteConfigError(f"route {full!r} needs at least one method")
+        if "GET" in wanted:
+            wanted |= {"HEAD"}
+        if name is None:
+            name = getattr(endpoint, "__name__", None)
+        router = self._router
+        specs = [
+            middleware_spec(m, name=None, order=USER_ORDER, sequence=i, options={})
+            for i, m in enumerate(middleware)
+        ]
+        group = self._group
+        limit = _limit(router, group, max_body_bytes)
+        route = Route(full, wanted, name, endpoint, group)
+        asgi = is_asgi_app(endpoint)
+
+        def build() -> ASGIApp:
+            app: Any = endpoint if asgi else endpoint_app(endpoint, limit)  # type: ignore[arg-type]
+            return _wrap_groups(build_middleware_stack(app, specs), group)
+
+        route.build = build
+        route.rebuild()
+        router._add(route)
+        return route
+
+    def route(
+        self,
+        path: str,
+        *,
+        methods: Iterable[str] = ("GET",),
+        name: str | None = None,
+        middleware: Sequence[Any] = (),
+        max_body_bytes: int | None = UNSET,
+    ) -> Callable[[E], E]:
+        """Decorator form of :meth:`add_route`."""
+
+        def register(endpoint: E) -> E:
+            self.add_route(
+                path,
+                endpoint,
+                methods=methods,
+                name=name,
+                middleware=middleware,
+                max_body_bytes=max_body_bytes,
+            )
+            return endpoint
+
+        return register
+
+    def get(self, path: str, **options: Any) -> Callable[[E], E]:
+        """``@router.get("/items/{id}")`` (HEAD is answered too)."""
+        return self.route(path, methods=("GET",), **options)
+
+    def post(self, path: str, **options: Any) -> Callable[[E], E]:
+        """``@router.post("/items")``."""
+        return self.route(path, methods=("POST",), **options)
+
+    def put(self, path: str, **options: Any) -> Callable[[E], E]:
+        """``@router.put("/items/{id}")``."""
+        return self.route(path, methods=("PUT",), **options)
+
+    def patch(self, path: str, **options: Any) -> Callable[[E], E]:
+        """``@router.patch("/items/{id}")``."""
+        return self.route(path, methods=("PATCH",), **options)
+
+    def delete(self, path: str, **options: Any) -> Callable[[E], E]:
+        """``@router.delete("/items/{id}")``."""
+        return self.route(path, methods=("DELETE",), **options)
+
+    def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Route:
+        """Serve everything under ``path`` with ``app`` (Starlette, FastAPI, any ASGI app).
+
+        The app sees ``root_path`` extended by the prefix, as Starlette's ``Mount`` does.
+        """
+        full = _join(self.prefix, path)
+        if "{" in full:
+            raise RouteConfigError(f"mount path {full!r} cannot have parameters")
+        mount = Mount(full, app=app)
+        group = self._group
+
+        async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+            _, child = mount.matches(scope)
+            scope.update(child)
+            await mount.app(scope, receive, send)
+
+        route = Route(full, None, name, app, group)
+        route.build = lambda: _wrap_groups(mounted, group)
+        route.rebuild()
+        self._router._add(route)
+        return route
+
+    def group(
+        self,
+        prefix: str,
+        *,
+        name: str | None = None,
+        middleware: Sequence[Any] = (),
+        max_body_bytes: int | None = UNSET,
+    ) -> RouteGroup:
+        """A group of routes under ``prefix`` with its own middleware and body limit."""
+        group = RouteGroup(
+            self._router, _join(self.prefix, prefix), self._group, name, max_body_bytes
+        )
+        for item in middleware:
+            group.use(item)
+        if self._group is not None:
+            self._group._children.append(group)
+        return group
+
+
+class RouteGroup(RouteRegistrar):
+    """Routes under a common prefix sharing middleware (``router.group("/admin")``).
+
+    Group middleware wraps only the group's routes (and its subgroups'), inside the
+    router's global middleware; an outer group's middleware wraps an inner group's.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        prefix: str,
+        parent: RouteGroup | None,
+        name: str | None,
+        max_body_bytes: int | None,
+    ) -> None:
+        self._router = router
+        self._group = self
+        self.prefix = prefix
+        self.parent = parent
+        self.name = name
+        self.max_body_bytes = max_body_bytes
+        self._specs: dict[str, MiddlewareSpec] = {}
+        self._children: list[RouteGroup] = []
+        self._sequence = 0
+
+    @property
+    def routes(self) -> list[Route]:
+        """The routes of this group and its subgroups."""
+        return [r for r in self._router.routes if self._contains(r)]
+
+    def _contains(self, route: Route) -> bool:
+        group = route.group
+        while group is not None:
+            if group is self:
+                return True
+            group = group.parent
+        return False
+
+    @property
+    def middleware(self) -> list[str]:
+        """Names of this group's middleware, outermost first."""
+        from pymodular.modules.router._stack import ordered
+
+        return [s.name for s in ordered(self._specs.values())]
+
+    def use(
+        self, middleware: Any, *, name: str | None = None, order: int = USER_ORDER, **options: Any
+    ) -> None:
+        """Add middleware to this group's routes (see :meth:`Router.use`)."""
+        spec = middleware_spec(
+            middleware, name=name, order=order, sequence=self._sequence, options=options
+        )
+        self._sequence += 1
+        if spec.name in self._specs:
+            raise RouteConfigError(f"group {self.prefix!r} already has middleware {spec.name!r}")
+        self._specs[spec.name] = spec
+        self._rebuild()
+
+    def remove_middleware(self, name: str) -> None:
+        """Remove this group's middleware ``name``."""
+        if self._specs.pop(name, None) is None:
+            raise RouteConfigError(f"group {self.prefix!r} has no middleware {name!r}")
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        for route in self.routes:
+            route.rebuild()
+
+    def disable(self) -> list[Route]:
+        """Disable every route of the group (404 until enabled)."""
+        return self._router._switch(self.routes, enabled=False, target=self.prefix)
+
+    def enable(self) -> list[Route]:
+        """Enable every route of the group again."""
+        return self._router._switch(self.routes, enabled=True, target=self.prefix)
+
+    def __repr__(self) -> str:
+        return f"<RouteGroup {self.prefix!r}>"
+
+
+def _wrap_groups(app: ASGIApp, group: RouteGroup | None) -> ASGIApp:
+    while group is not None:
+        app = build_middleware_stack(app, group._specs.values())
+        group = group.parent
+    return app
+
+
+def _limit(router: Router, group: RouteGroup | None, own: int | None) -> Callable[[], int | None]:
+    if own is not UNSET:
+        return lambda: own
+    while group is not None:
+        if group.max_body_bytes is not UNSET:
+            fixed = group.max_body_bytes
+            return lambda: fixed
+        group = group.parent
+    return lambda: router.max_body_bytes
+
+
+def _join(prefix: str, path: str) -> str:
+    if path and not path.startswith("/"):
+        raise RouteConfigError(f"route path {path!r} must start with '/'")
+    joined = prefix.rstrip("/") + path
+    return joined or "/"

@@ -1,0 +1,77 @@
+"""Reading JSON request bodies with clear 400/415/422 answers."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar, overload
+
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticValidationError
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from pymodular.modules.httpserver import PROBLEM_CONTENT_TYPE, problem_body
+
+__all__ = ("ProblemError", "problem", "read_json")
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class ProblemError(HTTPException):
+    """An HTTP error with extra problem members (``errors`` for validation failures)."""
+
+    def __init__(self, status: int, detail: str, **extra: Any) -> None:
+        super().__init__(status, detail)
+        self.extra = extra
+
+
+def problem(status: int, detail: str | None = None, **extra: Any) -> Response:
+    """A problem+json :class:`~starlette.responses.Response` (RFC 9457)."""
+    return Response(
+        problem_body(status, detail, **extra),
+        status_code=status,
+        media_type=PROBLEM_CONTENT_TYPE.decode(),
+    )
+
+
+@overload
+async def read_json(request: Request) -> Any: ...
+@overload
+async def read_json(request: Request, model: type[M]) -> M: ...
+async def read_json(request: Request, model: type[BaseModel] | None = None) -> Any:
+    """The request's JSON body, validated against ``model`` when given.
+
+    Raises (answered by the router's error middleware): 415 when the content type is
+    not JSON, 400 when the body is empty or not valid JSON (with the position of the
+    error), 422 when it does not fit ``model`` (with one entry per failing field).
+    """
+    content_type = request.headers.get("content-type", "")
+    media = content_type.split(";", 1)[0].strip().lower()
+    if media and media != "application/json" and not media.endswith("+json"):
+        raise HTTPException(415, f"expected an application/json body, got {media!r}")
+    raw = await request.body()
+    if not raw.strip():
+        raise HTTPException(400, "the request body is empty; expected JSON")
+    try:
+        data = json.loads(raw)
+    except UnicodeDecodeError:
+        raise HTTPException(400, "the request body is not valid UTF-8") from None
+    except json.JSONDecodeError as exc:
+        raise HTTPException(
+            400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if model is None:
+        return data
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        errors = [
+            {
+                "field": ".".join(str(p) for p in err["loc"]) or "(body)",
+                "message": err["msg"],
+                "type": err["type"],
+            }
+            for err in exc.errors(include_url=False, include_input=False)
+        ]
+        raise ProblemError(422, "the request body is invalid", errors=errors) from None

@@ -1,0 +1,303 @@
+"""``Router``: the ASGI app other modules add routes to (service ``"router"``)."""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from starlette.routing import replace_params
+
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
+from pymodular.modules.router._errors import ErrorMiddleware, request_id_of
+from pymodular.modules.router._group import RouteRegistrar
+from pymodular.modules.router._routes import Route, RouteTable
+from pymodular.modules.router._stack import (
+    BUILTIN_ORDER,
+    USER_ORDER,
+    MiddlewareSpec,
+    build_middleware_stack,
+    middleware_spec,
+    ordered,
+)
+from pymodular.modules.router.errors import RouteConfigError, RouteNotFoundError
+
+__all__ = ("Router",)
+
+logger = logging.getLogger("pymodular.router")
+
+
+class Router(RouteRegistrar):
+    """Routes requests to endpoints through an explicitly ordered middleware chain.
+
+    ::
+
+        router = app.services.get(Router)
+
+        @router.get("/items/{id:int}")
+        async def get_item(request):
+            return {"id": request.path_params["id"]}
+
+        admin = router.group("/admin", middleware=[RequireAdmin])
+        router.mount("/legacy", starlette_app)
+        router.use(TimingMiddleware, order=150)     # between cors and errors
+        router.disable("get_item")                  # 404 until router.enable("get_item")
+
+    Unmatched paths answer 404, a wrong method 405 with ``Allow`` (``OPTIONS`` 204
+    with ``Allow``), all as problem+json. ``emit`` receives the router's events.
+    """
+
+    def __init__(
+        self,
+        *,
+        base_path: str = "",
+        max_body_bytes: int | None = 1024 * 1024,
+        redirect_slashes: bool = True,
+        debug: bool = False,
+        emit: Callable[..., Any] | None = None,
+    ) -> None:
+        self.prefix = ""
+        self._router = self
+        self._group = None
+        self.base_path = base_path
+        self.max_body_bytes = max_body_bytes
+        self.redirect_slashes = redirect_slashes
+        self.debug = debug
+        self.emit: Callable[..., Any] = emit or (lambda *_a, **_k: None)
+        self._table = RouteTable()
+        self._specs: dict[str, MiddlewareSpec] = {}
+        self._sequence = itertools.count()
+        self._config_disabled: tuple[str, ...] = ()
+        self._app: ASGIApp = self._dispatch
+        self.use(
+            ErrorMiddleware,
+            name="errors",
+            order=BUILTIN_ORDER["errors"],
+            debug=lambda: self.debug,
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._app(scope, receive, send)
+
+    # -- middleware ----------------------------------------------------------------------
+
+    def use(
+        self, middleware: Any, *, name: str | None = None, order: int = USER_ORDER, **options: Any
+    ) -> None:
+        """Add global middleware.
+
+        ``middleware`` is a class called ``cls(app, **options)``, a Starlette
+        ``Middleware(cls, ...)`` or a function ``wrap(app) -> app``. ``order`` places
+        it (lower is outer; see :data:`BUILTIN_ORDER`); equal orders keep registration
+        order. Names are unique; the change applies to the next request.
+        """
+        spec = middleware_spec(
+            middleware, name=name, order=order, sequence=next(self._sequence), options=options
+        )
+        if spec.name in self._specs:
+            raise RouteConfigError(
+                f"middleware {spec.name!r} is already installed; remove it first or pass name="
+            )
+        self._specs[spec.name] = spec
+        self._rebuild()
+        self.emit("router.middleware.added", name=spec.name, order=spec.order)
+
+    def remove_middleware(self, name: str) -> None:
+        """Remove global middleware ``name``."""
+        if self._specs.pop(name, None) is None:
+            raise RouteConfigError(
+                f"no middleware named {name!r} (installed: {', '.join(self.middleware)})"
+            )
+        self._rebuild()
+        self.emit("router.middleware.removed", name=name)
+
+    def has_middleware(self, name: str) -> bool:
+        """Whether global middleware ``name`` is installed."""
+        return name in self._specs
+
+    @property
+    def middleware(self) -> list[str]:
+        """Global middleware names, outermost first."""
+        return [s.name for s in ordered(self._specs.values())]
+
+    def _rebuild(self) -> None:
+        self._app = build_middleware_stack(self._dispatch, self._specs.values())
+
+    # -- routes --------------------------------------------------------------------------
+
+    @property
+    def routes(self) -> list[Route]:
+        """Every route and mount, in registration order."""
+        return list(self._table)
+
+    def _add(self, route: Route) -> None:
+        if route.name and any(r.name == route.name for r in self._table if r.methods):
+            logger.debug("route name %r is shared by several routes", route.name)
+        if self._config_disabled and any(route.matches(t) for t in self._config_disabled):
+            route.disabled_by_config = True
+            route.refresh_enabled()
+        self._table.add(route)
+        self.emit("router.route.added", route=route.label(), name=route.name)
+
+    def find(self, target: str) -> list[Route]:
+        """Routes named ``target``: a route name, a path template, ``METHOD path`` or a
+        group name. Raises :class:`RouteNotFoundError` when none matches."""
+        found = [r for r in self._table if r.matches(target)]
+        if not found:
+            known = ", ".join(sorted({r.name or r.path for r in self._table})[:20])
+            raise RouteNotFoundError(
+                f"no route is named {target!r} or has that path (routes: {known or 'none'})"
+            )
+        return found
+
+    def disable(self, target: str) -> list[Route]:
+        """Make the routes named ``target`` answer 404 until enabled (event
+        ``router.route.disabled``); see :meth:`find` for what ``target`` may be."""
+        return self._switch(self.find(target), enabled=False, target=target)
+
+    def enable(self, target: str) -> list[Route]:
+        """Serve the routes named ``target`` again (event ``router.route.enabled``)."""
+        return self._switch(self.find(target), enabled=True, target=target)
+
+    def _switch(self, routes: list[Route], *, enabled: bool, target: str) -> list[Route]:
+        changed = []
+        for route in routes:
+            route.disabled_manually = not enabled
+            if enabled:
+                route.disabled_by_config = False
+            before = route.enabled
+            route.refresh_enabled()
+            if route.enabled != before:
+                changed.append(route)
+        if changed:
+            self.emit(
+                "router.route.enabled" if enabled else "router.route.disabled",
+                target=target,
+                routes=[r.label() for r in changed],
+                source="api",
+            )
+        return routes
+
+    def apply_disabled(self, targets: Iterable[str]) -> list[str]:
+        """Make exactly ``targets`` the configured disabled routes (config
+        ``disabled_routes``); return the targets that match no route yet."""
+        wanted = tuple(dict.fromkeys(targets))
+        unknown = [t for t in wanted if not any(r.matches(t) for r in self._table)]
+        self._config_disabled = wanted
+        turned_off: list[Route] = []
+        turned_on: list[Route] = []
+        for route in self._table:
+            configured = any(route.matches(t) for t in wanted)
+            before = route.enabled
+            route.disabled_by_config = configured
+            route.refresh_enabled()
+            if before and not route.enabled:
+                turned_off.append(route)
+            elif route.enabled and not before:
+                turned_on.append(route)
+        if turned_off:
+            self.emit(
+                "router.route.disabled", routes=[r.label() for r in turned_off], source="config"
+            )
+        if turned_on:
+            self.emit(
+                "router.route.enabled", routes=[r.label() for r in turned_on], source="config"
+            )
+        return unknown
+
+    def url_path_for(self, name: str, /, **params: Any) -> str:
+        """The path of route ``name`` with ``params`` filled in (base path included)."""
+        for route in self._table:
+            if route.name != name or route.methods is None:
+                continue
+            if set(params) != set(route.convertors):
+                continue
+            path, _ = replace_params(route.format, route.convertors, dict(params))
+            return self.base_path + path
+        raise RouteNotFoundError(f"no route named {name!r} takes parameters {sorted(params)}")
+
+    def describe(self) -> dict[str, Any]:
+        """Routes and middleware, for ``app.inspect()``."""
+        return {
+            "base_path": self.base_path,
+            "middleware": self.middleware,
+            "routes": [r.describe() for r in self._table],
+        }
+
+    # -- dispatch ------------------------------------------------------------------------
+
+    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = scope["type"]
+        if kind not in ("http", "websocket"):
+            return  # lifespan: the application's lifecycle owns startup and shutdown
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        base = self.base_path
+        if base:
+            root = root + base
+            scope["root_path"] = root
+        if root:
+            if path == root:
+                path = "/"
+            elif path.startswith(root) and path[len(root)] == "/":
+                path = path[len(root) :]
+            elif base:
+                await self._not_found(scope, send)
+                return
+        method = scope["method"] if kind == "http" else "GET"
+        route, params, allowed, disabled = self._table.match(path, method)
+        if route is not None:
+            if params:
+                scope["path_params"] = params
+            await route.app(scope, receive, send)
+            return
+        if kind == "websocket":
+            await send({"type": "websocket.close", "code": 1000})
+            return
+        if allowed and not disabled:
+            allow = (b"allow", ", ".join(sorted(allowed | {"OPTIONS"})).encode())
+            if method == "OPTIONS":
+                await send(
+                    {
+                        "type": "http.response.start",
+                        "status": 204,
+                        "headers": [allow, (b"content-length", b"0")],
+                    }
+                )
+                await send({"type": "http.response.body", "body": b""})
+                return
+            await send_problem(
+                send,
+                405,
+                f"{method} is not allowed on {scope['path']}",
+                headers=[allow],
+                request_id=request_id_of(scope),
+            )
+            return
+        if self.redirect_slashes and not disabled and path != "/":
+            other = path[:-1] if path.endswith("/") else path + "/"
+            if self._table.match(other, method)[0] is not None:
+                await self._redirect(scope, send, root + other)
+                return
+        await self._not_found(scope, send)
+
+    async def _not_found(self, scope: Scope, send: Send) -> None:
+        await send_problem(
+            send,
+            404,
+            f"no route matches {scope['method']} {scope['path']}",
+            request_id=request_id_of(scope),
+        )
+
+    async def _redirect(self, scope: Scope, send: Send, path: str) -> None:
+        query = scope.get("query_string", b"")
+        location = path.encode() + (b"?" + query if query else b"")
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 307,
+                "headers": [(b"location", location), (b"content-length", b"0")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b""})

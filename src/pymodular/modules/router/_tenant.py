@@ -1,0 +1,107 @@
+"""Tenant resolution middleware: header, subdomain or path prefix -> tenant context."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from pymodular._context import current_tenant
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
+from pymodular.modules.router.config import TenantConfig
+
+__all__ = ("TenantMiddleware", "resolve_tenant")
+
+_TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
+
+TenantValidator = Callable[[str], bool]
+
+
+def resolve_tenant(config: TenantConfig, scope: Scope) -> tuple[str | None, str | None]:
+    """``(tenant, matched path prefix)`` named by the request, or ``(None, None)``.
+
+    The tenant is returned as sent; the caller checks its form. For the path
+    strategy the prefix (``/tenants/acme``) is returned so routing can skip it.
+    """
+    if config.strategy == "header":
+        name = config.header.lower().encode("latin-1")
+        for key, value in scope["headers"]:
+            if key == name:
+                return value.decode("latin-1").strip(), None
+        return None, None
+    if config.strategy == "subdomain":
+        host = ""
+        for key, value in scope["headers"]:
+            if key == b"host":
+                host = value.decode("latin-1").lower()
+                break
+        host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        suffix = "." + (config.domain or "").lower().strip(".")
+        if host.endswith(suffix) and len(host) > len(suffix):
+            return host[: -len(suffix)], None
+        return None, None
+    path: str = scope["path"]
+    root = scope.get("root_path", "")
+    route = path[len(root) :] if root and path.startswith(root) else path
+    prefix = config.path_prefix + "/"
+    if route.startswith(prefix):
+        tenant, _, _rest = route[len(prefix) :].partition("/")
+        if tenant:
+            return tenant, prefix + tenant
+    return None, None
+
+
+class TenantMiddleware:
+    """Sets ``current_tenant`` for the request from its header, subdomain or path.
+
+    A malformed tenant id answers 400; an unknown one (``validator`` returns False)
+    404; none at all 400 when ``required``. The path strategy moves the prefix into
+    ``root_path`` so routes are declared without it.
+    """
+
+    __slots__ = ("app", "config", "validator")
+
+    def __init__(
+        self, app: ASGIApp, *, config: TenantConfig, validator: TenantValidator | None = None
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.validator = validator
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        tenant, prefix = resolve_tenant(self.config, scope)
+        if not tenant:
+            if self.config.required and scope["type"] == "http":
+                await send_problem(send, 400, _missing(self.config))
+                return
+            await self.app(scope, receive, send)
+            return
+        if not _TENANT_ID.fullmatch(tenant):
+            await send_problem(
+                send, 400, "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)"
+            )
+            return
+        if self.validator is not None and not self.validator(tenant):
+            await send_problem(send, 404, f"unknown tenant {tenant!r}")
+            return
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state["tenant"] = tenant
+        if prefix:
+            scope["root_path"] = scope.get("root_path", "") + prefix
+        token = current_tenant.set(tenant)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_tenant.reset(token)
+
+
+def _missing(config: TenantConfig) -> str:
+    if config.strategy == "header":
+        return f"this API needs a tenant: send the {config.header} header"
+    if config.strategy == "subdomain":
+        return f"this API needs a tenant: use <tenant>.{config.domain}"
+    return f"this API needs a tenant: use {config.path_prefix}/<tenant>/..."

@@ -1,0 +1,141 @@
+"""``RouterModule``: provides the :class:`Router` and installs its built-in middleware."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from starlette.middleware.gzip import GZipMiddleware
+
+from pymodular.module import Module
+from pymodular.modules._reload import changed_config
+from pymodular.modules.httpserver import ASGIApp
+from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
+from pymodular.modules.router._request_id import RequestIdMiddleware
+from pymodular.modules.router._router import Router
+from pymodular.modules.router._stack import BUILTIN_ORDER
+from pymodular.modules.router._tenant import TenantMiddleware
+from pymodular.modules.router.config import RouterConfig
+from pymodular.services import Service
+
+if TYPE_CHECKING:
+    from pymodular.application import Application
+
+__all__ = ("RouterModule",)
+
+
+class RouterModule(Module[RouterConfig]):
+    """The router (module ``router``, section ``router``).
+
+    Provides the service ``"router"`` (interfaces :class:`Router` and
+    :class:`~pymodular.modules.httpserver.ASGIApp`), which the httpserver serves.
+    Modules add their routes in ``init`` (every ``init`` runs before any ``start``)::
+
+        class Notes(Module):
+            router = Dependency(Router)
+            async def init(self, app):
+                self.router.get("/notes")(self.list_notes)
+
+    Installs from configuration: request id, CORS, error handling, GZip and tenant
+    resolution (see :data:`BUILTIN_ORDER` for their order). ``tenant_validator`` is
+    asked whether a resolved tenant exists (unknown ones answer 404).
+    Emits ``router.route.*`` and ``router.middleware.*`` events.
+    """
+
+    name = "router"
+
+    def __init__(
+        self,
+        *,
+        tenant_validator: Callable[[str], bool] | None = None,
+        name: str | None = None,
+    ) -> None:
+        if name is not None:
+            self.name = name
+        self.router = Router()
+        self.tenant_validator = tenant_validator
+
+    def provides(self) -> Sequence[Service[Any]]:
+        """The router, by name ``"router"`` and as ``Router`` and ``ASGIApp``."""
+        return [
+            Service(
+                "router",
+                self.router,
+                interface=(Router, ASGIApp),
+                description="HTTP routes and middleware",
+            )
+        ]
+
+    async def init(self, app: Application) -> None:
+        """Apply the configuration and install the configured middleware."""
+        config = self.config
+        router = self.router
+        router.emit = self._emit
+        router.base_path = config.base_path
+        router.redirect_slashes = config.redirect_slashes
+        self._apply_dynamic(config)
+        if config.request_id.enabled:
+            router.use(
+                RequestIdMiddleware,
+                name="request_id",
+                order=BUILTIN_ORDER["request_id"],
+                header=config.request_id.header,
+                trust_incoming=config.request_id.trust_incoming,
+            )
+        if config.gzip.enabled:
+            router.use(
+                GZipMiddleware,
+                name="gzip",
+                order=BUILTIN_ORDER["gzip"],
+                minimum_size=config.gzip.minimum_size,
+                compresslevel=config.gzip.compress_level,
+            )
+        if config.tenant.enabled:
+            router.use(
+                TenantMiddleware,
+                name="tenant",
+                order=BUILTIN_ORDER["tenant"],
+                config=config.tenant,
+                validator=self.tenant_validator,
+            )
+        app.add_inspector(self.name, router.describe)
+
+    def _emit(self, event_type: str, **data: Any) -> None:
+        self.app.emit(event_type, module=self.name, **data)
+
+    def _apply_dynamic(self, config: RouterConfig) -> None:
+        router = self.router
+        router.debug = config.debug
+        router.max_body_bytes = config.max_body_bytes
+        if router.has_middleware("cors"):
+            router.remove_middleware("cors")
+        if config.cors.enabled:
+            router.use(
+                CorsMiddleware,
+                name="cors",
+                order=BUILTIN_ORDER["cors"],
+                policy=CorsPolicy.from_config(config.cors),
+            )
+
+    async def start(self) -> None:
+        """Apply ``disabled_routes`` now that every module has added its routes."""
+        unknown = self.router.apply_disabled(self.config.disabled_routes)
+        if unknown:
+            self.log.warning(
+                "router.disabled_routes names routes that do not exist (yet): %s",
+                ", ".join(unknown),
+            )
+
+    async def reload(self, diff: Any) -> None:
+        """Apply changed dynamic fields: debug, body limit, CORS, disabled routes."""
+        config = changed_config(self.config, diff, self.section)
+        old = self.config
+        self.config = config
+        if (old.debug, old.max_body_bytes, old.cors) != (
+            config.debug,
+            config.max_body_bytes,
+            config.cors,
+        ):
+            self._apply_dynamic(config)
+        if old.disabled_routes != config.disabled_routes:
+            self.router.apply_disabled(config.disabled_routes)
