@@ -13,36 +13,30 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-from collections.abc import Coroutine, Iterator, Mapping
+import os
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_tenant
 from pymodular.errors import PymodularError, RegistrationError, StateError
-from pymodular.secrets import redact
 from pymodular.services import Availability, Service, ServiceScope
 from pymodular.tenancy._config import Base, build_snapshot, capture_base, tenant_layers
-from pymodular.tenancy._context import TenantScope, current_tenant_id, pin, unpin
+from pymodular.tenancy._context import TenantScope, current_tenant_id
+from pymodular.tenancy._drain import Drainer
 from pymodular.tenancy._generation import Generation, TenantKey
 from pymodular.tenancy._guard import TenantGuard
+from pymodular.tenancy._notify import Notifier, failure_text
 from pymodular.tenancy._options import GuardMode, TenancyOptions
+from pymodular.tenancy._report import describe, health_result
 from pymodular.tenancy._scopes import Scopes, close_instances
-from pymodular.tenancy._sources import (
-    check_tenant_id,
-    env_token,
-    scan_directories,
-    scan_environment,
-)
+from pymodular.tenancy._sources import Found, check_tenant_id, discover, env_token, sources_of
 from pymodular.tenancy._tenant import Record, Tenant, TenantEvent, TenantStatus
-from pymodular.tenancy.errors import (
-    TenantConfigError,
-    TenantExistsError,
-    TenantNotFoundError,
-)
+from pymodular.tenancy.errors import TenantConfigError, TenantExistsError, TenantNotFoundError
 
 if TYPE_CHECKING:
-    from pymodular._registration import ModuleRecord
     from pymodular.application import Application
     from pymodular.config import ConfigSnapshot, FieldProvenance
+    from pymodular.health import HealthResult
 
 __all__ = ("TenantRegistry",)
 
@@ -69,20 +63,19 @@ class TenantRegistry:
         self._app = app
         self.options = options
         self.guard = TenantGuard(options.mode, emit=app.emit, capacity=options.violation_capacity)
+        """The guard applied to every tenant-scoped lookup (mode, recent violations)."""
         self.scopes = Scopes(app, self)
         self._active: dict[str, Generation] = {}
         self._records: dict[str, Record] = {}
         self._problems: list[str] = []
-        self._told: dict[str, set[str]] = {}
+        self._notifier = Notifier(app, options.notify_timeout)
+        self._drainer = Drainer(options.drain_timeout)
         self._locks: dict[str, asyncio.Lock] = {}
         self._load_lock = asyncio.Lock()
         self._base: Base | None = None
         self._loaded = False
         self._closed = False
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._drains: dict[Generation, asyncio.Event] = {}
-        self._retiring: set[Generation] = set()
+        self._reporting = False
         for tenant, data in options.tenants.items():
             check_tenant_id(tenant)
             self._records[tenant] = Record(tenant, data=_sections(tenant, data), programmatic=True)
@@ -102,6 +95,11 @@ class TenantRegistry:
     def mode(self) -> GuardMode:
         """The guard mode (``strict``, ``permissive`` or ``disabled``)."""
         return self.guard.mode
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the tenants have been loaded (the application has started)."""
+        return self._loaded
 
     # -- queries -------------------------------------------------------------------------
 
@@ -197,7 +195,7 @@ class TenantRegistry:
             if self._loaded:
                 return
             self._check_open()
-            self._loop = asyncio.get_running_loop()
+            self._drainer.loop = asyncio.get_running_loop()
             await self._sync()
             self._loaded = True
 
@@ -211,8 +209,12 @@ class TenantRegistry:
         """
         if not self._loaded:
             await self.load()
-            return {"added": self.ids(TenantStatus.ACTIVE), "updated": [], "removed": [],
-                    "failed": self.ids(TenantStatus.FAILED)}  # fmt: skip
+            return {
+                "added": self.ids(TenantStatus.ACTIVE),
+                "updated": [],
+                "removed": [],
+                "failed": self.ids(TenantStatus.FAILED),
+            }
         async with self._load_lock:
             self._check_open()
             return await self._sync()
@@ -226,79 +228,45 @@ class TenantRegistry:
             logger.error("tenants not (re)loaded: %s", self._problems[0])
             return outcome
         self._base = base
-        found = self._scan(base)
-        wanted = dict(found)
+        found, self._problems = discover(
+            self.options, self._records, base.section_tokens, self._environ()
+        )
+        for problem in self._problems:
+            logger.warning("tenant sources: %s", problem)
         for tenant, record in list(self._records.items()):
-            if tenant not in wanted and record.discovered and not record.programmatic:
-                await self._remove(tenant)
+            if tenant not in found and record.discovered and not record.programmatic:
+                async with self._lock_for(tenant):
+                    await self._remove(tenant)
+                self._locks.pop(tenant, None)
                 outcome["removed"].append(tenant)
-        for tenant, (files, variables) in wanted.items():
-            known = self._records.get(tenant)
-            if known is None:
+        for tenant in found:
+            if tenant not in self._records:
                 if len(self._records) >= self.options.max_tenants:
                     self._problems.append(
-                        f"tenant {tenant!r} ignored: already {self.options.max_tenants} tenants "
-                        "(TenancyOptions.max_tenants)"
+                        f"tenant {tenant!r} ignored: already {self.options.max_tenants} "
+                        "tenants (TenancyOptions.max_tenants)"
                     )
                     continue
-                known = self._records[tenant] = Record(tenant)
-            known.files, known.variables = files, variables
+                self._records[tenant] = Record(tenant)
         for tenant in list(self._records):
-            record = self._records[tenant]
-            if tenant not in wanted and record.discovered:
-                record.files, record.variables = (), {}
             async with self._lock_for(tenant):
-                if self._records.get(tenant) is not record:
+                entry = self._records.get(tenant)
+                if entry is None:
                     continue
-                before = record.status
-                changed = await self._activate(record, base)
-            if record.status is TenantStatus.FAILED or (changed is None and record.error):
+                entry.set_sources(found.get(tenant, Found()))
+                before = entry.status
+                changed = await self._activate(entry, base)
+            if entry.status is TenantStatus.FAILED or (changed is None and entry.error):
                 outcome["failed"].append(tenant)
-            elif before is not TenantStatus.ACTIVE and record.status is TenantStatus.ACTIVE:
+            elif before is not TenantStatus.ACTIVE and entry.status is TenantStatus.ACTIVE:
                 outcome["added"].append(tenant)
             elif changed:
                 outcome["updated"].append(tenant)
             await asyncio.sleep(0)  # let requests run between tenants
         return outcome
 
-    def _scan(self, base: Base) -> dict[str, tuple[tuple[Any, ...], dict[str, str]]]:
-        options = self.options
-        scan = scan_directories(options.directories, required=options.directories_required)
-        self._problems = list(scan.problems)
-        for problem in scan.problems:
-            logger.warning("tenant sources: %s", problem)
-        found: dict[str, tuple[tuple[Any, ...], dict[str, str]]] = {
-            tenant: (tuple(files), {}) for tenant, files in scan.files.items()
-        }
-        if options.env_prefix is None:
-            return found
-        by_token = scan_environment(self._environ(), options.env_prefix, base.section_tokens)
-        known = {env_token(t): t for t in [*self._records, *found]}
-        for token, variables in by_token.items():
-            tenant = known.get(token)
-            if tenant is None:
-                if not options.discover_env:
-                    continue
-                tenant = token.lower()
-                try:
-                    check_tenant_id(tenant)
-                except PymodularError as exc:
-                    self._problems.append(f"ignored variables {options.env_prefix}{token}_*: {exc}")
-                    continue
-            files = found.get(tenant, ((), {}))[0]
-            found[tenant] = (files, variables)
-        return found
-
     def _environ(self) -> Mapping[str, str]:
-        import os
-
         return os.environ if self.options.environ is None else self.options.environ
-
-    def _variables_for(self, tenant: str, base: Base) -> dict[str, str]:
-        if self.options.env_prefix is None:
-            return {}
-        by_token = scan_environment(self._environ(), self.options.env_prefix, base.section_tokens)
-        return by_token.get(env_token(tenant), {})
 
     # -- changes -------------------------------------------------------------------------
 
@@ -330,11 +298,7 @@ class TenantRegistry:
                 )
             record = self._records[tenant] = Record(tenant, data=sections, programmatic=True)
             if self._loaded:
-                base = self._base_now()
-                record.files = tuple(self._files_for(tenant))
-                record.variables = self._variables_for(tenant, base)
-                await self._activate(record, base)
-                self._raise_failure(record)
+                await self._rebuild(record)
         return self.get(tenant)
 
     async def update(self, tenant: str, data: Mapping[str, Any] | None = _UNSET) -> Tenant:
@@ -356,18 +320,17 @@ class TenantRegistry:
                 record.data = _sections(tenant, data)
                 record.programmatic = record.programmatic or data is not None
             if self._loaded:
-                base = self._base_now()
-                record.files = tuple(self._files_for(tenant))
-                record.variables = self._variables_for(tenant, base)
-                await self._activate(record, base)
-                self._raise_failure(record)
+                await self._rebuild(record)
         return self.get(tenant)
 
     async def remove(self, tenant: str) -> None:
-        """Remove ``tenant``: new contexts are refused at once, ``TenantAware`` modules are
-        told (``"removed"``, in reverse start order), and its tenant-scoped services are
-        closed, newest first, once contexts already entered have exited (waiting at most
-        ``drain_timeout`` seconds)."""
+        """Remove ``tenant``.
+
+        New contexts for it are refused at once; ``TenantAware`` modules are told
+        (``"removed"``, in reverse start order); its tenant-scoped services are closed,
+        newest first, once contexts already entered have exited (waiting at most
+        ``drain_timeout`` seconds). Raises :class:`TenantNotFoundError` if unknown.
+        """
         async with self._lock_for(tenant):
             if tenant not in self._records:
                 raise self._not_found(tenant)
@@ -400,6 +363,17 @@ class TenantRegistry:
 
     # -- the work behind the changes -----------------------------------------------------
 
+    async def _rebuild(self, record: Record) -> None:
+        base = self._base
+        if base is None:
+            base = self._base = capture_base(self._app.config)
+        record.set_sources(
+            sources_of(self.options, record.id, base.section_tokens, self._environ())
+        )
+        await self._activate(record, base)
+        if record.error is not None:
+            raise TenantConfigError(record.error, tenant=record.id, status=record.status.value)
+
     async def _activate(self, record: Record, base: Base) -> bool | None:
         """Build and install a new generation; True if it changed, None if it failed."""
         tenant = record.id
@@ -422,15 +396,15 @@ class TenantRegistry:
             record.error = None
             return False
         record.generations += 1
-        gen = Generation(tenant, record.generations, snapshot, record.sources)
-        gen.on_drained = self._drained
+        gen = self._drainer.adopt(Generation(tenant, record.generations, snapshot, record.sources))
         now = dt.datetime.now(dt.UTC)
         if old is None:
-            failures = await self._notify("added", gen, self._aware())
+            failures = await self._notifier.notify("added", gen, self._notifier.aware())
             if failures:
-                await self._notify("removed", gen, self._told_modules(tenant), reverse=True)
-                self._retire(gen)
-                self._failed(record, _failure_text("set up", tenant, failures), "added", keep=False)
+                told = self._notifier.told(tenant)
+                await self._notifier.notify("removed", gen, told, reverse=True)
+                self._drainer.retire(gen)
+                self._failed(record, failure_text("set up", tenant, failures), "added", keep=False)
                 return None
             self._active[tenant] = gen
             record.status, record.error = TenantStatus.ACTIVE, None
@@ -440,10 +414,10 @@ class TenantRegistry:
             logger.info("tenant %r added (%s)", tenant, ", ".join(record.sources) or "no sources")
             return True
         self._active[tenant] = gen
-        self._retire(old)
+        self._drainer.retire(old)
         record.updated_at = now
-        failures = await self._notify("updated", gen, self._told_modules(tenant))
-        record.error = _failure_text("apply an update of", tenant, failures) if failures else None
+        failures = await self._notifier.notify("updated", gen, self._notifier.told(tenant))
+        record.error = failure_text("apply an update of", tenant, failures) if failures else None
         self._emit(TenantEvent.UPDATED, gen, previous=old.number)
         logger.info("tenant %r updated to generation %d", tenant, gen.number)
         return True
@@ -452,16 +426,14 @@ class TenantRegistry:
         record = self._records.pop(tenant)
         gen = self._active.pop(tenant, None)
         if gen is not None:
-            await self._notify("removed", gen, self._told_modules(tenant), reverse=True)
+            await self._notifier.notify("removed", gen, self._notifier.told(tenant), reverse=True)
             self._emit(TenantEvent.REMOVED, gen)
-            await self._retire_and_drain([gen])
-        for told in self._told.values():
-            told.discard(tenant)
+            await self._drainer.retire_and_drain([gen])
+        self._notifier.forget(tenant)
         if record.provided:
             self._app.services.unregister(f"tenant:{tenant}")
-            await close_instances(
-                [(e, e.service.instance) for e in reversed(record.provided)], f"tenant {tenant!r}"
-            )
+            provided = [(e, e.service.instance) for e in reversed(record.provided)]
+            await close_instances(provided, f"tenant {tenant!r}")
         logger.info("tenant %r removed", tenant)
 
     def _failed(self, record: Record, reason: str, phase: str, *, keep: bool) -> None:
@@ -481,120 +453,23 @@ class TenantRegistry:
         finally:
             current_tenant.reset(token)
 
-    def _raise_failure(self, record: Record) -> None:
-        if record.error is not None:
-            raise TenantConfigError(record.error, tenant=record.id, status=record.status.value)
+    # -- application hooks ---------------------------------------------------------------
 
-    # -- TenantAware notifications -------------------------------------------------------
-
-    def _aware(self) -> list[ModuleRecord]:
-        return [r for r in self._app.started_records() if r.tenant_aware]
-
-    def _told_modules(self, tenant: str) -> list[ModuleRecord]:
-        return [r for r in self._aware() if tenant in self._told.get(r.name, ())]
-
-    async def _notify(
-        self, event: str, gen: Generation, modules: list[ModuleRecord], *, reverse: bool = False
-    ) -> list[tuple[str, str]]:
-        failures: list[tuple[str, str]] = []
-        token = pin(gen)
-        try:
-            for record in reversed(modules) if reverse else modules:
-                try:
-                    async with asyncio.timeout(self.options.notify_timeout):
-                        await record.module.on_tenant(event, gen.tenant)  # type: ignore[attr-defined]
-                except Exception as exc:  # noqa: BLE001 - a module's failure is the tenant's, not ours
-                    if isinstance(exc, TimeoutError):
-                        reason = f"did not finish within {self.options.notify_timeout:g} s"
-                    else:
-                        reason = redact(f"{type(exc).__name__}: {exc}")
-                    failures.append((record.name, reason))
-                    logger.error(
-                        "module %r failed to handle tenant %r %s: %s",
-                        record.name, gen.tenant, event, reason,
-                    )  # fmt: skip
-                    continue
-                told = self._told.setdefault(record.name, set())
-                if event == "removed":
-                    told.discard(gen.tenant)
-                else:
-                    told.add(gen.tenant)
-        finally:
-            unpin(gen, token)
-        return failures
-
-    async def _catch_up(self) -> None:
-        """Tell modules that started after a tenant was added about it."""
+    async def _on_started(self) -> None:
+        await self.load()
         for tenant, gen in list(self._active.items()):
-            pending = [r for r in self._aware() if tenant not in self._told.get(r.name, ())]
+            pending = self._notifier.untold(tenant)
             if pending:
-                failures = await self._notify("added", gen, pending)
+                failures = await self._notifier.notify("added", gen, pending)
                 if failures:
-                    self._records[tenant].error = _failure_text("set up", tenant, failures)
-
-    # -- closing -------------------------------------------------------------------------
-
-    def _drained(self, gen: Generation) -> None:
-        """A retired generation has no context left: close its services (any thread)."""
-        loop = self._loop
-        try:
-            running: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
-        except RuntimeError:
-            running = None
-        if loop is None or running is loop:
-            self._start_close(gen)
-        elif not loop.is_closed():
-            loop.call_soon_threadsafe(self._start_close, gen)
-
-    def _retire(self, gen: Generation) -> None:
-        self._retiring.add(gen)
-        gen.retire()
-
-    def _start_close(self, gen: Generation) -> None:
-        self._retiring.discard(gen)
-        items = gen.forget()
-        event = self._drains.pop(gen, None)
-        if event is not None:
-            event.set()
-        if items:
-            self._spawn(close_instances([(e, v) for _, e, v in items], f"tenant {gen.tenant!r}"))
-
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        try:
-            task = asyncio.get_running_loop().create_task(coro)
-        except RuntimeError:
-            coro.close()
-            logger.warning("tenant services could not be closed: no event loop is running")
-            return
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _retire_and_drain(self, gens: list[Generation]) -> None:
-        waiting: list[asyncio.Event] = []
-        for gen in gens:
-            if gen.active:
-                waiting.append(self._drains.setdefault(gen, asyncio.Event()))
-            self._retire(gen)
-        if waiting:
+                    self._records[tenant].error = failure_text("set up", tenant, failures)
+        health = getattr(self._app, "health", None)
+        if health is not None and not self._reporting:
             try:
-                async with asyncio.timeout(self.options.drain_timeout):
-                    for event in waiting:
-                        await event.wait()
-            except TimeoutError:
-                busy = [g for g in gens if not g.closed]
-                logger.warning(
-                    "closing the services of %d tenant generation(s) with contexts still "
-                    "active after %g s: %s",
-                    len(busy), self.options.drain_timeout,
-                    ", ".join(f"{g.tenant!r} ({g.active} active)" for g in busy),
-                )  # fmt: skip
-                for gen in busy:
-                    gen.drained()
-        await self._settle()
-
-    async def _settle(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+                health.add_reporter("tenants", self)
+                self._reporting = True
+            except ValueError as exc:
+                logger.warning("tenant health is not reported: %s", exc)
 
     async def aclose(self) -> None:
         """Refuse new tenant contexts, let entered ones finish, close every scoped service.
@@ -606,34 +481,27 @@ class TenantRegistry:
             return
         self._closed = True
         async with self._load_lock:
-            gens = [*self._active.values(), *(g for g in self._retiring if not g.closed)]
+            current = list(self._active.values())
             self._active.clear()
-            self._retiring.clear()
-            for gen in gens:
-                gen.on_drained = None  # closed below, together, in global creation order
-            waiting = [self._drains.setdefault(g, asyncio.Event()) for g in gens if g.active]
-            for gen in gens:
-                gen.on_drained = self._mark_drained
-                gen.retire()
-            if waiting:
-                try:
-                    async with asyncio.timeout(self.options.drain_timeout):
-                        for event in waiting:
-                            await event.wait()
-                except TimeoutError:
-                    logger.warning(
-                        "stopping with tenant contexts still active after %g s",
-                        self.options.drain_timeout,
-                    )
-            await self._settle()
-            await self.scopes.aclose([item for gen in gens for item in gen.forget()])
+            await self._drainer.close_all(current, self.scopes)
             provided = [(e, e.service.instance) for r in self._records.values() for e in r.provided]
             await close_instances(list(reversed(provided)), "tenants")
 
-    def _mark_drained(self, gen: Generation) -> None:
-        event = self._drains.pop(gen, None)
-        if event is not None:
-            event.set()
+    # -- reporting -----------------------------------------------------------------------
+
+    def problems(self) -> list[str]:
+        """Problems of the tenant sources and tenants (empty when all is well)."""
+        found = list(self._problems)
+        found.extend(r.error for r in self._records.values() if r.error is not None)
+        return found
+
+    def health_report(self) -> HealthResult:
+        """Healthy when all tenants are active and every source is readable, else degraded."""
+        return health_result(self)
+
+    def describe(self) -> dict[str, Any]:
+        """Tenants, their state and the guard, for ``app.inspect()`` (no config values)."""
+        return describe(self)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -642,15 +510,6 @@ class TenantRegistry:
         if lock is None:
             lock = self._locks[tenant] = asyncio.Lock()
         return lock
-
-    def _base_now(self) -> Base:
-        if self._base is None:
-            self._base = capture_base(self._app.config)
-        return self._base
-
-    def _files_for(self, tenant: str) -> list[Any]:
-        scan = scan_directories(self.options.directories, required=False, only=tenant)
-        return scan.files.get(tenant, [])
 
     def _check_open(self) -> None:
         if self._closed:
@@ -667,8 +526,11 @@ class TenantRegistry:
 
     def _not_found(self, tenant: object) -> PymodularError:
         if not isinstance(tenant, str):
-            return check_tenant_error(tenant)
-        shown = tenant if len(tenant) <= 64 else tenant[:61] + "..."
+            try:
+                check_tenant_id(tenant)
+            except PymodularError as exc:
+                return exc
+        shown = str(tenant) if len(str(tenant)) <= 64 else str(tenant)[:61] + "..."
         hint = (
             ""
             if self._loaded
@@ -684,7 +546,7 @@ class TenantRegistry:
         """The error for entering or resolving a tenant that is not active."""
         if self._closed:
             return StateError(
-                f"tenant {tenant!r} cannot be used: the application is stopping or stopped",
+                "tenant contexts cannot be entered: the application is stopping or stopped",
                 phase="tenancy",
             )
         record = self._records.get(tenant) if isinstance(tenant, str) else None
@@ -699,50 +561,6 @@ class TenantRegistry:
             "application has started (await app.tenants.load() to load them earlier)",
             tenant=record.id,
         )
-
-    async def _on_started(self) -> None:
-        await self.load()
-        await self._catch_up()
-
-    def problems(self) -> list[str]:
-        """Problems of the tenant sources and tenants (empty when all is well)."""
-        found = list(self._problems)
-        found.extend(
-            f"tenant {r.id!r}: {r.error}" for r in self._records.values() if r.error is not None
-        )
-        return found
-
-    def describe(self) -> dict[str, Any]:
-        """Tenants, their state and the guard, for ``app.inspect()`` (no config values)."""
-        counts = {status.value: 0 for status in TenantStatus}
-        tenants = []
-        for record in list(self._records.values()):
-            counts[record.status.value] += 1
-            gen = self._active.get(record.id)
-            tenants.append(
-                {
-                    **self.get(record.id).as_dict(),
-                    "services": len(gen.order) if gen is not None else 0,
-                    "contexts": gen.active if gen is not None else 0,
-                }
-            )
-        return {
-            "loaded": self._loaded,
-            "guard": self.guard.describe(),
-            "counts": counts,
-            "problems": self.problems(),
-            "scoped_instances": self.scopes.instances(),
-            "tenants": tenants,
-        }
-
-
-def check_tenant_error(tenant: object) -> PymodularError:
-    """The error :func:`check_tenant_id` raises for ``tenant`` (which must be invalid)."""
-    try:
-        check_tenant_id(tenant)
-    except PymodularError as exc:
-        return exc
-    return TenantNotFoundError(f"unknown tenant {tenant!r}", tenant=str(tenant))
 
 
 def _sections(tenant: str, data: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -759,7 +577,3 @@ def _sections(tenant: str, data: Mapping[str, Any] | None) -> Mapping[str, Any] 
 
 def _same(old: ConfigSnapshot, new: ConfigSnapshot) -> bool:
     return dict(old.sections) == dict(new.sections)
-
-
-def _failure_text(action: str, tenant: str, failures: list[tuple[str, str]]) -> str:
-    return "; ".join(f"module {m!r} failed to {action} tenant {tenant!r}: {r}" for m, r in failures)

@@ -264,7 +264,7 @@ class Scopes:
 
     def _schedule_close(self, items: list[tuple[ServiceEntry, Any]], owner: str) -> None:
         if self._tenants is not None:
-            self._tenants._spawn(close_instances(items, owner))
+            self._tenants._drainer.spawn(close_instances(items, owner))
 
     def instances(self) -> int:
         """How many instance-scoped and fallback objects exist."""

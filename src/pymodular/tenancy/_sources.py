@@ -12,15 +12,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pymodular.tenancy._options import TenancyOptions
 from pymodular.tenancy.errors import InvalidTenantIdError
 
 __all__ = (
     "EXTENSIONS",
+    "Found",
     "Scan",
     "check_tenant_id",
+    "discover",
     "env_token",
     "scan_directories",
     "scan_environment",
+    "sources_of",
 )
 
 EXTENSIONS = (".yaml", ".yml", ".json", ".toml")
@@ -142,3 +146,59 @@ def scan_environment(
         if best > 0:
             found.setdefault(rest[:best], {})[variable] = value
     return found
+
+
+@dataclass(frozen=True)
+class Found:
+    """One tenant's own sources."""
+
+    files: tuple[Path, ...] = ()
+    variables: Mapping[str, str] = field(default_factory=dict)
+
+
+def discover(
+    options: TenancyOptions,
+    known: Iterable[str],
+    section_tokens: Sequence[str],
+    environ: Mapping[str, str],
+) -> tuple[dict[str, Found], list[str]]:
+    """Every tenant the directories and the environment declare, and the problems seen.
+
+    Variables of ``known`` tenants are attached to them; variables of other tenants
+    declare new tenants (lower-cased ids) when ``options.discover_env`` is set.
+    """
+    scan = scan_directories(options.directories, required=options.directories_required)
+    problems = list(scan.problems)
+    found = {tenant: Found(tuple(files)) for tenant, files in scan.files.items()}
+    if options.env_prefix is None:
+        return found, problems
+    by_token = scan_environment(environ, options.env_prefix, section_tokens)
+    tokens = {env_token(t): t for t in [*known, *found]}
+    for token, variables in by_token.items():
+        tenant = tokens.get(token)
+        if tenant is None:
+            if not options.discover_env:
+                continue
+            tenant = token.lower()
+            try:
+                check_tenant_id(tenant)
+            except InvalidTenantIdError as exc:
+                problems.append(f"ignored variables {options.env_prefix}{token}_*: {exc.message}")
+                continue
+        found[tenant] = Found(found.get(tenant, Found()).files, variables)
+    return found, problems
+
+
+def sources_of(
+    options: TenancyOptions,
+    tenant: str,
+    section_tokens: Sequence[str],
+    environ: Mapping[str, str],
+) -> Found:
+    """The current files and variables of one tenant."""
+    files = scan_directories(options.directories, required=False, only=tenant).files
+    variables: Mapping[str, str] = {}
+    if options.env_prefix is not None:
+        by_token = scan_environment(environ, options.env_prefix, section_tokens)
+        variables = by_token.get(env_token(tenant), {})
+    return Found(tuple(files.get(tenant, ())), variables)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pymodular.config import ConfigSnapshot
     from pymodular.services import ServiceEntry
+    from pymodular.tenancy._sources import Found
 
 __all__ = ("Tenant", "TenantEvent", "TenantStatus")
 
@@ -97,6 +98,10 @@ class Record:
         if self.programmatic:
             found.append("programmatic")
         return tuple(found)
+
+    def set_sources(self, found: Found) -> None:
+        """Take the tenant's current files and variables."""
+        self.files, self.variables = found.files, found.variables
 
     @property
     def discovered(self) -> bool:
