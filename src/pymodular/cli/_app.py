@@ -191,7 +191,7 @@ def config_check(target: str, fmt: str, app_dir: Path | None) -> int:
     from pymodular.cli._config import check
 
     text, ok = check(target, fmt, app_dir=app_dir)
-    click.echo(text, err=not ok and fmt == "table")
+    click.echo(text)
     return ExitCode.OK if ok else ExitCode.FAILED
 
 

@@ -95,7 +95,6 @@ _PROVENANCE_COLUMNS = (
     ("source", "source"),
     ("dynamic", "dynamic"),
 )
-_ERROR_COLUMNS = (("path", "field"), ("reason", "problem"), ("source", "source"), ("got", "got"))
 
 
 def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
@@ -117,7 +116,7 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
         def render_errors(report: dict[str, Any]) -> str:
             count = len(report["errors"])
             title = f"configuration of {target} is invalid ({count} problem{'s' * (count != 1)}):"
-            return table(report["errors"], _ERROR_COLUMNS, title=title)
+            return "\n".join([title, *(f"  - {_error_line(e)}" for e in report["errors"])])
 
         return dump(data, fmt, render_table=render_errors), False
     rows = snapshot.provenance_table()
@@ -143,6 +142,15 @@ def _source_cell(row: dict[str, Any]) -> str:
     if feeder and feeder not in source:
         return f"{source} ({feeder})"
     return source
+
+
+def _error_line(row: dict[str, Any]) -> str:
+    text = f"{row['path']}: {row['reason']}" if row.get("path") else str(row.get("reason"))
+    if row.get("got") is not None:
+        text += f" (got {row['got']})"
+    if row.get("source"):
+        text += f" [from {row['source']}]"
+    return text
 
 
 def _error_row(error: Any) -> dict[str, Any]:

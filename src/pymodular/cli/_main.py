@@ -46,10 +46,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         result = cli.main(args=args, prog_name=PROG, standalone_mode=False, obj=state)
     except click.exceptions.Abort:
-        _error("aborted")
+        _error("interrupted")
         return ExitCode.INTERRUPTED
+    except click.UsageError as exc:
+        command = exc.ctx.command_path if exc.ctx is not None else PROG
+        _error(f"{exc.format_message()} (see '{command} --help')")
+        return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        _error(exc.format_message())
         return exc.exit_code
     except KeyboardInterrupt:
         _error("interrupted")
