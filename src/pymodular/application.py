@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pymodular.config import Configuration
     from pymodular.config.feeders import Feeder
     from pymodular.health import HealthAggregator, HealthOptions
+    from pymodular.reload import ReloadOptions, Reloader, ReloadResult
     from pymodular.tenancy import TenancyOptions, TenantRegistry
 
 __all__ = ("Application",)
@@ -85,6 +86,7 @@ class Application:
         tenancy: bool | TenancyOptions = False,
         tenant_guard: Literal["strict", "permissive", "disabled"] | None = None,
         health: bool | HealthOptions = False,
+        dynamic_reload: bool | ReloadOptions = False,
     ) -> None:
         install_record_context()
         self.name = name
@@ -124,6 +126,13 @@ class Application:
             from pymodular.health import HealthAggregator
 
             self.health = HealthAggregator.attach(self, None if health is True else health)
+        self._reloader: Reloader | None = None
+        if dynamic_reload is not False:
+            from pymodular.reload import Reloader
+
+            options = None if dynamic_reload is True else dynamic_reload
+            self._reloader = Reloader.attach(self, options)
+            self._on_sighup = self._reloader.on_sighup  # `run()` installs it for SIGHUP
 
     # -- state and lookup ----------------------------------------------------------------
 
@@ -610,6 +619,18 @@ class Application:
         )
 
     # -- context manager and run ---------------------------------------------------------
+
+    async def reload(self) -> ReloadResult:
+        """Re-collect configuration and apply changed dynamic fields (FR-045).
+
+        Needs ``dynamic_reload=True``; see :mod:`pymodular.reload` for what it raises.
+        """
+        if self._reloader is None:
+            raise StateError(
+                "dynamic reload is not enabled; create the app with dynamic_reload=True",
+                phase="reload",
+            )
+        return await self._reloader.reload()
 
     async def __aenter__(self) -> Self:
         await self.start()

@@ -1,0 +1,485 @@
+"""``Reloader``: runs reloads one at a time, atomically, with coalescing and a breaker.
+
+A reload re-collects every feeder (in a worker thread), validates the whole
+candidate, diffs it against the configuration in force, rejects changes to fields
+that are not dynamic, then makes the candidate current and calls the affected
+``Reloadable`` modules in start order, each under a timeout. If one fails, the
+modules already reloaded get their old values back in reverse order and the old
+configuration is put back in force.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pymodular._context import correlation_id, current_module, new_correlation_id
+from pymodular._state import AppState
+from pymodular.config import ConfigDiff as _ConfigDiff
+from pymodular.config import ConfigSnapshot, Configuration, SectionSpec, diff
+from pymodular.errors import ConfigError, PymodularError, StateError
+from pymodular.reload._breaker import ReloadBreaker
+from pymodular.reload._diff import ConfigDiff, invert
+from pymodular.reload._options import ReloadOptions
+from pymodular.reload._plan import ReloadPlan, ReloadStep, plan_reload
+from pymodular.reload._result import ReloadEventType, ReloadResult, ReloadTrigger
+from pymodular.reload.errors import ReloadError, RestartRequiredError
+
+if TYPE_CHECKING:
+    from pymodular._registration import ModuleRecord
+    from pymodular.application import Application
+    from pymodular.health import HealthResult
+    from pymodular.reload._watch import ConfigWatcher
+
+__all__ = ("Reloader",)
+
+logger = logging.getLogger("pymodular.reload")
+
+HEALTH_ENTRY = "config-reload"
+
+
+class Reloader:
+    """Dynamic reload for one application (FR-045); ``Application(dynamic_reload=True)``.
+
+    :meth:`reload` is ``await app.reload()``. Requests that arrive while a reload
+    runs coalesce into one follow-up reload, which they all await. :meth:`request`
+    is the fire-and-forget form used by SIGHUP and the file watcher.
+    """
+
+    def __init__(self, app: Application, options: ReloadOptions | None = None) -> None:
+        self.app = app
+        self.options = options = options or ReloadOptions()
+        self.breaker = ReloadBreaker(
+            options.breaker_threshold, options.breaker_base_delay, options.breaker_max_delay
+        )
+        self.last: ReloadResult | None = None
+        """The outcome of the latest reload attempt."""
+        self.reloads = 0
+        """How many reloads ran (noop, rejected and failed ones included)."""
+        self._worker: asyncio.Task[None] | None = None
+        self._next: asyncio.Future[ReloadResult] | None = None
+        self._next_triggers: list[str] = []
+        self._closed = False
+        self._retry: asyncio.TimerHandle | None = None
+        self._watcher: ConfigWatcher | None = None
+
+    @classmethod
+    def attach(cls, app: Application, options: ReloadOptions | None = None) -> Reloader:
+        """Create a reloader for ``app`` and hook it into the lifecycle and health."""
+        reloader = cls(app, options)
+        if reloader.options.watch and importlib.util.find_spec("watchfiles") is None:
+            raise ImportError(
+                "ReloadOptions(watch=True) needs watchfiles; install it with "
+                "'pip install \"pymodular[reload]\"'"
+            )
+        app.on_started(reloader._on_started)
+        app.on_stopping(reloader._on_stopping)
+        app.add_inspector("reload", reloader.describe)
+        health = app.health
+        if health is not None:
+            try:
+                health.add_reporter(HEALTH_ENTRY, reloader, optional=True)
+            except ValueError:
+                logger.warning("a module is named %r; reload does not report health", HEALTH_ENTRY)
+        return reloader
+
+    # -- triggers ------------------------------------------------------------------------
+
+    async def reload(self, trigger: str = ReloadTrigger.API) -> ReloadResult:
+        """Reload now, or join the follow-up reload when one is running.
+
+        Returns the :class:`ReloadResult`. Raises the candidate's
+        :class:`~pymodular.errors.ConfigError` when it does not validate,
+        :class:`RestartRequiredError` when a non-dynamic field changed,
+        :class:`ReloadError` when a module failed (everything was rolled back), and
+        :class:`~pymodular.errors.StateError` when the application is not running.
+        Cancelling the caller does not cancel the reload.
+        """
+        return await asyncio.shield(self._enqueue(trigger))
+
+    def request(
+        self, trigger: str = ReloadTrigger.API, *, automatic: bool = False
+    ) -> asyncio.Future[ReloadResult] | None:
+        """Ask for a reload without waiting; failures are logged and emitted as events.
+
+        ``automatic`` requests (file changes) wait while the circuit breaker is open
+        and run once when the pause ends. Returns the future of the reload, or
+        ``None`` when nothing was scheduled (not running, or deferred by the breaker).
+        """
+        if self._closed or self.app.state is not AppState.RUNNING:
+            logger.warning("reload (%s) ignored: the application is %s", trigger, self.app.state)
+            return None
+        if automatic and not self.breaker.allows(time.monotonic()):
+            self._defer()
+            return None
+        return self._enqueue(trigger)
+
+    def on_sighup(self) -> None:
+        """SIGHUP handler installed by ``app.run()``."""
+        logger.info("SIGHUP received: reloading configuration")
+        self.request(ReloadTrigger.SIGNAL)
+
+    def _enqueue(self, trigger: str) -> asyncio.Future[ReloadResult]:
+        if self._closed or self.app.state is not AppState.RUNNING:
+            raise StateError(
+                f"cannot reload: the application is {self.app.state} (reload needs a running app)",
+                phase="reload",
+            )
+        loop = asyncio.get_running_loop()
+        if self._next is None:
+            self._next = loop.create_future()
+            self._next.add_done_callback(_retrieve)
+            self._next_triggers = []
+        self._next_triggers.append(str(trigger))
+        future = self._next
+        if self._worker is None or self._worker.done():
+            self._worker = loop.create_task(self._work(), name="pymodular-reload")
+        return future
+
+    def _defer(self) -> None:
+        retry_in = self.breaker.retry_in(time.monotonic())
+        if self._retry is None:
+            loop = asyncio.get_running_loop()
+            self._retry = loop.call_later(retry_in, self._retry_now)
+        logger.info("configuration change noted; automatic reload paused for %.1f s", retry_in)
+
+    def _retry_now(self) -> None:
+        self._retry = None
+        if not self._closed and self.app.state is AppState.RUNNING:
+            self._enqueue(ReloadTrigger.RETRY)  # the half-open attempt
+
+    async def _work(self) -> None:
+        while self._next is not None:
+            future, triggers = self._next, self._next_triggers
+            self._next, self._next_triggers = None, []
+            if self._closed:
+                future.set_exception(StateError("reload cancelled: the application is stopping"))
+                continue
+            try:
+                result = await self._run(triggers)
+            except asyncio.CancelledError:
+                future.cancel()
+                self._cancel_pending()
+                raise
+            except Exception as exc:  # noqa: BLE001 - handed to every waiter
+                future.set_exception(exc)
+            else:
+                future.set_result(result)
+
+    def _cancel_pending(self) -> None:
+        if self._next is not None:
+            self._next.cancel()
+            self._next = None
+
+    # -- one reload ----------------------------------------------------------------------
+
+    async def _run(self, triggers: Sequence[str]) -> ReloadResult:
+        began = time.perf_counter()
+        self.reloads += 1
+        token = correlation_id.set(new_correlation_id())
+        try:
+            config = self.app.config
+            old = config.snapshot
+            changes: _ConfigDiff | None = None
+            try:
+                candidate = await self._collect(config, list(old.specs.values()))
+                changes = diff(old, candidate)
+            except ConfigError as exc:
+                self._rejected(triggers, began, exc, changes)
+                raise
+            if not changes:
+                return self._noop(triggers, began)
+            self.app.emit(
+                ReloadEventType.STARTED,
+                trigger=triggers[0],
+                triggers=len(triggers),
+                changed=len(changes),
+                paths=list(changes.paths),
+            )
+            plan = plan_reload(changes, self.app.started_records())
+            if plan.restart_required:
+                error = RestartRequiredError(plan.restart_required)
+                self._rejected(triggers, began, error, changes)
+                raise error
+            attempt = _Attempt(triggers, began, config, old, candidate, changes)
+            return await self._apply(plan, attempt)
+        finally:
+            correlation_id.reset(token)
+
+    async def _collect(self, config: Configuration, specs: list[SectionSpec]) -> ConfigSnapshot:
+        if self.options.collect_in_thread:
+            return await asyncio.to_thread(config.collect, specs)
+        return config.collect(specs)
+
+    async def _apply(self, plan: ReloadPlan, attempt: _Attempt) -> ReloadResult:
+        attempt.config.apply(attempt.candidate)
+        touched: list[tuple[ReloadStep, Any]] = []
+        reloaded: list[ReloadStep] = []
+        for step in plan.steps:
+            module = step.record.module
+            touched.append((step, module.config))
+            module.config = attempt.candidate.section(step.section)
+            if not step.calls_reload:
+                continue
+            try:
+                await self._call(step.record, step.diff)
+            except BaseException as exc:
+                result = await self._roll_back(attempt, step, exc, touched, reloaded)
+                if not isinstance(exc, Exception):
+                    raise
+                raise ReloadError(
+                    f"reload failed at module {step.record.name!r}: {result.error}; "
+                    f"{len(result.rolled_back)} module(s) rolled back, the previous "
+                    "configuration stays in force",
+                    module=step.record.name,
+                    result=result,
+                ) from exc
+            reloaded.append(step)
+        result = self._finish(
+            attempt.triggers,
+            attempt.began,
+            success=True,
+            changes=attempt.changes,
+            reloaded=tuple(s.record.name for s in reloaded),
+            generation=attempt.config.generation,
+        )
+        logger.info(
+            "configuration reloaded: %d field(s) changed, %d module(s) reloaded in %.1f ms",
+            len(attempt.changes),
+            len(reloaded),
+            result.duration * 1000,
+        )
+        return result
+
+    async def _roll_back(
+        self,
+        attempt: _Attempt,
+        failed: ReloadStep,
+        exc: BaseException,
+        touched: list[tuple[ReloadStep, Any]],
+        reloaded: list[ReloadStep],
+    ) -> ReloadResult:
+        attempt.config.apply(attempt.old)
+        for step, previous in reversed(touched):
+            step.record.module.config = previous
+        rolled_back: list[str] = []
+        errors: list[str] = []
+        for step in reversed(reloaded):
+            try:
+                await self._call(step.record, invert(step.diff, scope=step.section))
+            except Exception as error:  # noqa: BLE001 - best effort; reported in the result
+                errors.append(f"{step.record.name}: {_reason(error)}")
+                logger.error("module %s failed to roll back: %s", step.record.name, error)
+            else:
+                rolled_back.append(step.record.name)
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else _reason(exc)
+        logger.error(
+            "configuration reload failed at module %s: %s; rolled back", failed.record.name, reason
+        )
+        return self._finish(
+            attempt.triggers,
+            attempt.began,
+            success=False,
+            changes=attempt.changes,
+            reloaded=tuple(s.record.name for s in reloaded),
+            rolled_back=tuple(rolled_back),
+            rollback_errors=tuple(errors),
+            failed_module=failed.record.name,
+            error=reason,
+            generation=attempt.config.generation,
+        )
+
+    async def _call(self, record: ModuleRecord, changes: ConfigDiff) -> None:
+        module = record.module
+        timeout = getattr(module, "reload_timeout", None) or self.options.timeout
+
+        async def call() -> None:
+            await module.reload(changes)  # type: ignore[attr-defined]
+
+        token = current_module.set((record.name, "reload"))
+        try:
+            await self.app._invoke(record, "reload", call, timeout)
+        finally:
+            current_module.reset(token)
+
+    def _noop(self, triggers: Sequence[str], began: float) -> ReloadResult:
+        self._succeeded()
+        result = ReloadResult(
+            success=True,
+            trigger=triggers[0],
+            duration=time.perf_counter() - began,
+            triggers=len(triggers),
+            generation=self.app.config.generation,
+        )
+        self.last = result
+        self.app.emit(ReloadEventType.NOOP, trigger=result.trigger, triggers=result.triggers)
+        logger.debug("configuration reload: nothing changed")
+        return result
+
+    def _rejected(
+        self,
+        triggers: Sequence[str],
+        began: float,
+        error: ConfigError,
+        changes: _ConfigDiff | None,
+    ) -> None:
+        self._finish(
+            triggers,
+            began,
+            success=False,
+            changes=changes or _ConfigDiff(),
+            error=str(error),
+            generation=self.app.config.generation,
+        )
+        logger.error("configuration reload rejected: %s", error)
+
+    def _finish(
+        self,
+        triggers: Sequence[str],
+        began: float,
+        *,
+        success: bool,
+        changes: _ConfigDiff,
+        **fields: Any,
+    ) -> ReloadResult:
+        result = ReloadResult(
+            success=success,
+            trigger=triggers[0],
+            changed=changes.paths,
+            diff=changes,
+            duration=time.perf_counter() - began,
+            triggers=len(triggers),
+            **fields,
+        )
+        self.last = result
+        self.app.emit(
+            ReloadEventType.COMPLETED,
+            success=success,
+            changed=len(result.changed),
+            duration_ms=round(result.duration * 1000, 3),
+            error=result.error,
+            trigger=result.trigger,
+            triggers=result.triggers,
+            reloaded=list(result.reloaded),
+            rolled_back=list(result.rolled_back),
+            failed_module=result.failed_module,
+            generation=result.generation,
+        )
+        if success:
+            self._succeeded()
+        else:
+            self._failed()
+        return result
+
+    def _succeeded(self) -> None:
+        if self.breaker.record_success():
+            if self._retry is not None:
+                self._retry.cancel()
+                self._retry = None
+            self.app.emit(ReloadEventType.RESUMED)
+            logger.info("automatic configuration reload resumed")
+
+    def _failed(self) -> None:
+        delay = self.breaker.record_failure(time.monotonic())
+        if delay is not None:
+            self.app.emit(
+                ReloadEventType.PAUSED, failures=self.breaker.failures, retry_in_s=round(delay, 3)
+            )
+            logger.warning(
+                "automatic configuration reload paused for %.1f s after %d consecutive failures",
+                delay,
+                self.breaker.failures,
+            )
+
+    # -- lifecycle, health, inspect ------------------------------------------------------
+
+    async def _on_started(self) -> None:
+        if not self.options.watch:
+            return
+        from pymodular.reload._watch import ConfigWatcher, watch_targets
+
+        targets = watch_targets(self.app.config.feeders, self.options.watch_paths)
+        self._watcher = ConfigWatcher(targets, self._files_changed, debounce=self.options.debounce)
+        await self._watcher.start()
+
+    def _files_changed(self, paths: frozenset[str]) -> None:
+        logger.info("configuration files changed: %s", ", ".join(sorted(paths)))
+        self.request(ReloadTrigger.FILE, automatic=True)
+
+    async def _on_stopping(self) -> None:
+        self._closed = True
+        if self._retry is not None:
+            self._retry.cancel()
+            self._retry = None
+        if self._watcher is not None:
+            await self._watcher.stop()
+        worker = self._worker
+        if worker is not None and not worker.done():
+            await asyncio.gather(worker, return_exceptions=True)  # let the reload finish
+
+    def health_report(self) -> HealthResult:
+        """Degraded while automatic reload is paused or after a failed reload."""
+        from pymodular.health import HealthResult
+
+        breaker = self.breaker
+        if breaker.is_open:
+            retry_in = breaker.retry_in(time.monotonic())
+            return HealthResult.degraded(
+                f"automatic reload paused after {breaker.failures} consecutive failures; "
+                f"next attempt in {retry_in:.1f} s",
+                failures=breaker.failures,
+            )
+        last = self.last
+        if last is not None and not last.success:
+            return HealthResult.degraded(f"last reload failed: {last.error}")
+        generation = self.app.config.generation if self.app._config is not None else 0
+        return HealthResult.healthy(f"configuration generation {generation}")
+
+    def describe(self) -> dict[str, Any]:
+        """The ``reload`` section of ``app.inspect()``."""
+        now = time.monotonic()
+        return {
+            "reloads": self.reloads,
+            "last": self.last.as_dict() if self.last else None,
+            "breaker": {
+                "open": self.breaker.is_open,
+                "failures": self.breaker.failures,
+                "retry_in_s": round(self.breaker.retry_in(now), 3),
+            },
+            "watching": self._watcher.describe() if self._watcher else [],
+            "options": {
+                "timeout": self.options.timeout,
+                "watch": self.options.watch,
+                "debounce": self.options.debounce,
+            },
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class _Attempt:
+    """What one reload works with, once its candidate validated and differs."""
+
+    triggers: Sequence[str]
+    began: float
+    config: Configuration
+    old: ConfigSnapshot
+    candidate: ConfigSnapshot
+    changes: _ConfigDiff
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, PymodularError):
+        return str(exc)
+    text = str(exc)
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    # Waiters get the exception; fire-and-forget requests must not warn that it was unseen.
+    if not future.cancelled():
+        future.exception()
