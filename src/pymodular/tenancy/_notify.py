@@ -57,7 +57,11 @@ class Notifier:
     async def notify(
         self, event: str, gen: Generation, modules: list[ModuleRecord], *, reverse: bool = False
     ) -> list[Failure]:
-        """Tell ``modules`` about ``event`` for ``gen``'s tenant; return the failures."""
+        """Tell ``modules`` about ``event`` for ``gen``'s tenant; return the failures.
+
+        ``"added"`` stops at the first failure (the caller rolls the others back);
+        ``"updated"`` and ``"removed"`` reach every module regardless.
+        """
         failures: list[Failure] = []
         token = pin(gen)
         try:
@@ -75,6 +79,8 @@ class Notifier:
                         "module %r failed to handle tenant %r %s: %s",
                         record.name, gen.tenant, event, reason,
                     )  # fmt: skip
+                    if event == "added":
+                        break
                     continue
                 tenants = self._told.setdefault(record.name, set())
                 if event == "removed":
