@@ -136,9 +136,10 @@ def deprecated(
     """Mark a function, method or class deprecated; it warns at each call or instantiation.
 
     ``removed_in`` must be at least one minor release after ``since`` (a
-    :class:`ValueError` at decoration time otherwise). ``name`` defaults to the object's
+    :class:`ValueError` when this is called otherwise). ``name`` defaults to the object's
     ``module.qualname``. Async functions warn when called, before awaiting.
     """
+    Deprecation(name or "deprecated API", since, removed_in)  # validate the versions now
 
     def decorate(obj: T) -> T:
         label = name or _label(obj)

@@ -1,0 +1,177 @@
+"""`pymodular contract extract|diff`: a release check that fails on breaking changes (FR-050)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from pymodular.cli import ExitCode
+from tests.cli.conftest import Project, Run, one_line
+from tests.core.contract.conftest import PACKAGE, write_package
+
+V1 = "def connect(host: str) -> None: ...\n"
+V1_PLUS = V1 + "def ping() -> None: ...\n"
+V2_BREAKING = "def connect(host: str, port: int) -> None: ...\n"
+
+
+def _forget_package() -> None:
+    for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
+        del sys.modules[name]
+
+
+def _extract(run_cli: Run, project: Project, source: str, version: str, name: str) -> Path:
+    root = project.root / name
+    write_package(root, {"__init__.py": source}, version)
+    out = project.root / f"{name}.json"
+    _forget_package()
+    try:
+        result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root), "-o", str(out))
+    finally:
+        _forget_package()
+    assert result.code == ExitCode.OK, result.err
+    return out
+
+
+def test_extract_writes_a_contract_file(run_cli: Run, project: Project) -> None:
+    path = _extract(run_cli, project, V1, "1.0.0", "v1")
+    data = json.loads(path.read_text())
+    assert data["package"] == PACKAGE
+    assert data["modules"][PACKAGE]["names"]["connect"]["signature"] == "(host: str) -> None"
+
+
+def test_extract_prints_to_stdout_without_output(run_cli: Run, project: Project) -> None:
+    root = project.root / "v1"
+    write_package(root, {"__init__.py": V1}, "1.0.0")
+    _forget_package()
+    try:
+        result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root))
+    finally:
+        _forget_package()
+    assert json.loads(result.out)["version"] == "1.0.0"
+
+
+def test_extract_refuses_to_overwrite_without_force(run_cli: Run, project: Project) -> None:
+    path = _extract(run_cli, project, V1, "1.0.0", "v1")
+    before = path.read_text()
+    root = project.root / "v1"
+    _forget_package()
+    result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root), "-o", str(path))
+    assert result.code == ExitCode.FILESYSTEM
+    assert "pass --force" in one_line(result.err)
+    assert path.read_text() == before
+
+
+def test_extract_of_a_package_that_fails_to_import_exits_3(run_cli: Run, project: Project) -> None:
+    root = project.root / "broken"
+    write_package(root, {"__init__.py": "import not_installed_anywhere\n"}, "1.0.0")
+    _forget_package()
+    try:
+        result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root))
+    finally:
+        _forget_package()
+    assert result.code == ExitCode.TARGET
+    assert "importing 'acmelib' failed: ModuleNotFoundError" in one_line(result.err)
+
+
+def test_diff_without_changes_exits_0(run_cli: Run, project: Project) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    new = _extract(run_cli, project, V1, "1.0.1", "v2")
+    result = run_cli("contract", "diff", str(old), str(new))
+    assert result.code == ExitCode.OK
+    assert result.out.startswith("acmelib 1.0.0 -> 1.0.1: none (0 breaking, 0 additive)")
+
+
+def test_diff_with_additive_changes_exits_0(run_cli: Run, project: Project) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    new = _extract(run_cli, project, V1_PLUS, "1.1.0", "v2")
+    result = run_cli("contract", "diff", str(old), str(new))
+    assert result.code == ExitCode.OK
+    assert "additive  new function acmelib.ping" in result.out
+
+
+def test_diff_with_breaking_changes_exits_1(run_cli: Run, project: Project) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    new = _extract(run_cli, project, V2_BREAKING, "2.0.0", "v2")
+    result = run_cli("contract", "diff", str(old), str(new))
+    assert result.code == ExitCode.FAILED
+    assert "BREAKING  acmelib.connect: new required parameter 'port'" in result.out
+
+
+def test_fail_on_controls_the_threshold(run_cli: Run, project: Project) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    additive = _extract(run_cli, project, V1_PLUS, "1.1.0", "v2")
+    breaking = _extract(run_cli, project, V2_BREAKING, "2.0.0", "v3")
+    assert run_cli("contract", "diff", str(old), str(additive), "--fail-on", "additive").code == 1
+    assert run_cli("contract", "diff", str(old), str(breaking), "--fail-on", "never").code == 0
+
+
+def test_check_version_accepts_a_major_bump_for_breaking_changes(
+    run_cli: Run, project: Project
+) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    new = _extract(run_cli, project, V2_BREAKING, "2.0.0", "v2")
+    result = run_cli("contract", "diff", str(old), str(new), "--check-version")
+    assert result.code == ExitCode.OK, result.out
+
+
+def test_check_version_refuses_a_too_small_bump(run_cli: Run, project: Project) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    new = _extract(run_cli, project, V2_BREAKING, "1.1.0", "v2")
+    result = run_cli("contract", "diff", str(old), str(new), "--check-version")
+    assert result.code == ExitCode.FAILED
+    assert (
+        "POLICY    the changes need a major release, but 1.0.0 -> 1.1.0 is a minor bump"
+        in result.out
+    )
+
+
+@pytest.mark.parametrize("fmt", ["json", "markdown"])
+def test_diff_formats(run_cli: Run, project: Project, fmt: str) -> None:
+    old = _extract(run_cli, project, V1, "1.0.0", "v1")
+    new = _extract(run_cli, project, V1_PLUS, "1.1.0", "v2")
+    result = run_cli("contract", "diff", str(old), str(new), "--format", fmt)
+    assert result.code == ExitCode.OK
+    if fmt == "json":
+        assert json.loads(result.out)["verdict"] == "additive"
+    else:
+        assert result.out.startswith("## API changes: acmelib 1.0.0 -> 1.1.0: additive")
+
+
+def test_diff_accepts_an_importable_package_as_new(run_cli: Run, project: Project) -> None:
+    old = _extract(run_cli, project, "def connect(host: str) -> None: ...\n", "0.1.0", "v1")
+    root = project.root / "live"
+    write_package(root, {"__init__.py": V1_PLUS}, "0.2.0")
+    _forget_package()
+    try:
+        result = run_cli("contract", "diff", str(old), PACKAGE, "--app-dir", str(root))
+    finally:
+        _forget_package()
+    assert result.code == ExitCode.OK
+    assert result.out.startswith("acmelib 0.1.0 -> 0.2.0: additive")
+
+
+def test_missing_contract_file_exits_4(run_cli: Run, project: Project) -> None:
+    result = run_cli(
+        "contract", "diff", str(project.root / "old.json"), str(project.root / "new.json")
+    )
+    assert result.code == ExitCode.FILESYSTEM
+    assert "cannot read" in one_line(result.err)
+
+
+def test_malformed_contract_file_exits_2(run_cli: Run, project: Project) -> None:
+    bad = project.root / "bad.json"
+    bad.write_text("{ this is not json")
+    result = run_cli("contract", "diff", str(bad), str(bad))
+    assert result.code == ExitCode.USAGE
+    assert "is not valid JSON" in one_line(result.err)
+
+
+def test_pymodular_against_itself_is_unchanged(run_cli: Run, project: Project) -> None:
+    out = project.root / "pymodular.json"
+    assert run_cli("contract", "extract", "pymodular", "-o", str(out)).code == ExitCode.OK
+    result = run_cli("contract", "diff", str(out), "pymodular")
+    assert result.code == ExitCode.OK
+    assert ": none (0 breaking, 0 additive)" in result.out
