@@ -220,7 +220,8 @@ def _edit(old: str, new: str) -> str:
         ),
         (
             "    def run(self) -> None: ...\n\n\nclass Client",
-            "    def run(self) -> None: ...\n\n    @abc.abstractmethod\n    def stop(self) -> None: ...\n\n\nclass Client",
+            "    def run(self) -> None: ...\n\n    @abc.abstractmethod\n"
+            "    def stop(self) -> None: ...\n\n\nclass Client",
             {
                 ("breaking", "abstract-added", "acmelib.Base.stop"),
                 ("additive", "added", "acmelib.Base.stop"),
