@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymodular.errors import ConfigError
+from pymodular.secrets import redact
 from pymodular.tenancy.errors import TenantConfigError
 
 if TYPE_CHECKING:
@@ -56,7 +57,14 @@ def capture_base(config: Configuration) -> Base:
     specs = tuple(config.snapshot.specs.values())
     layers: list[Layer] = []
     for feeder in order_feeders(config.feeders):
-        layers.extend(layer for layer in feeder.feed(specs) if layer.skipped is None)
+        try:
+            fed = feeder.feed(specs)
+        except ConfigError:
+            raise
+        except Exception as exc:  # a broken third-party feeder is reported, not raised raw
+            reason = redact(f"{type(exc).__name__}: {exc}")
+            raise ConfigError(f"feeder {feeder.name!r} failed: {reason}") from exc
+        layers.extend(layer for layer in fed if layer.skipped is None)
     prefix = next(
         (p for p in (getattr(f, "env_prefix", None) for f in config.feeders) if isinstance(p, str)),
         None,
