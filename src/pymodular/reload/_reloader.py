@@ -29,6 +29,7 @@ from pymodular.reload._options import ReloadOptions
 from pymodular.reload._plan import ReloadPlan, ReloadStep, plan_reload
 from pymodular.reload._result import ReloadEventType, ReloadResult, ReloadTrigger
 from pymodular.reload.errors import ReloadError, RestartRequiredError
+from pymodular.secrets import redact
 
 if TYPE_CHECKING:
     from pymodular._registration import ModuleRecord
@@ -333,7 +334,7 @@ class Reloader:
             began,
             success=False,
             changes=changes or _ConfigDiff(),
-            error=str(error),
+            error=redact(str(error)),
             generation=self.app.config.generation,
         )
         logger.error("configuration reload rejected: %s", error)
@@ -474,8 +475,8 @@ class _Attempt:
 
 def _reason(exc: BaseException) -> str:
     if isinstance(exc, PymodularError):
-        return str(exc)
-    text = str(exc)
+        return str(exc)  # already redacted
+    text = redact(str(exc))
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
