@@ -11,6 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from pymodular.cli._errors import UsageError
+from pymodular.cli._inspect import source_cell
 from pymodular.cli._output import dump, table
 
 if TYPE_CHECKING:
@@ -126,7 +127,7 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
     def render_fields(report: dict[str, Any]) -> str:
         count = len(report["sections"])
         text = table(
-            [{**row, "source": _source_cell(row)} for row in report["fields"]],
+            [{**row, "source": source_cell(row)} for row in report["fields"]],
             _PROVENANCE_COLUMNS,
             title=f"configuration of {target} is valid ({count} section{'s' * (count != 1)}):",
         )
@@ -134,14 +135,6 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
         return "\n".join([text, *notes])
 
     return dump(data, fmt, render_table=render_fields), True
-
-
-def _source_cell(row: dict[str, Any]) -> str:
-    source = str(row.get("source") or "")
-    feeder = row.get("feeder")
-    if feeder and feeder not in source:
-        return f"{source} ({feeder})"
-    return source
 
 
 def _error_line(row: dict[str, Any]) -> str:

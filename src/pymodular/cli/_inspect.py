@@ -18,7 +18,7 @@ from pymodular.errors import ConfigError, PymodularError
 if TYPE_CHECKING:
     from pymodular.application import Application
 
-__all__ = ("inspect_running", "inspect_static", "render_table", "to_dot")
+__all__ = ("inspect_running", "inspect_static", "render_table", "source_cell", "to_dot")
 
 
 def inspect_static(app: Application) -> dict[str, Any]:
@@ -130,7 +130,8 @@ def render_table(picture: dict[str, Any]) -> str:
     if isinstance(health, dict):
         parts.append(_health_table(health))
     if "config" in picture:
-        parts.append(table(picture["config"], _CONFIG_COLUMNS, title="\nCONFIGURATION"))
+        rows = [{**row, "source": source_cell(row)} for row in picture["config"]]
+        parts.append(table(rows, _CONFIG_COLUMNS, title="\nCONFIGURATION"))
     problems = picture.get("problems") or []
     if problems:
         parts.append("\nPROBLEMS\n" + "\n".join(f"  - {p['message']}" for p in problems))
@@ -146,6 +147,15 @@ def _health_table(health: dict[str, Any]) -> str:
     columns = (("name", "module"), ("status", "status"), ("optional", "optional"),
                ("message", "message"))  # fmt: skip
     return table(health.get("modules") or [], columns, title=title)
+
+
+def source_cell(row: dict[str, Any]) -> str:
+    """A provenance row's source, with the feeder when the location does not name it."""
+    source = str(row.get("source") or "")
+    feeder = row.get("feeder")
+    if feeder and feeder not in source:
+        return f"{source} ({feeder})"
+    return source
 
 
 _STATE_COLOURS = {
