@@ -1,0 +1,76 @@
+"""The `pymodular` command's start-up: `pymodular --help` and `pymodular config check`.
+
+Each sample is a fresh process (what a user waits for). Peer: `uvicorn --help`, another
+click-based command from our dependency set. Floors: the bare interpreter, and
+`import pymodular` (the core package every `pymodular.cli` import pays for).
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+from benchmarks._harness import Row, Stats, measure_once
+
+BIN = Path(sys.executable).parent
+REPEAT = 21
+HELP_GOAL = 0.25
+CHECK_GOAL = 0.6
+
+APP = textwrap.dedent(
+    """
+    from pymodular import Application, Module
+    from pymodular.config import ConfigModel, field
+    from pymodular.config.feeders import DictFeeder
+
+    class CacheConfig(ConfigModel):
+        ttl: int = field(60, description="Seconds an entry lives")
+
+    class Cache(Module[CacheConfig]):
+        name = "cache"
+
+    app = Application([Cache()], feeders=[DictFeeder({"cache": {"ttl": 30}})])
+    """
+)
+
+
+def _time(args: list[str], cwd: Path | None = None) -> Stats:
+    subprocess.run(args, cwd=cwd, capture_output=True, check=True)  # warm the OS caches
+    samples = []
+    for _ in range(REPEAT):
+        began = time.perf_counter()
+        subprocess.run(args, cwd=cwd, capture_output=True, check=True)
+        samples.append(time.perf_counter() - began)
+    return measure_once(samples)
+
+
+def run() -> list[Row]:
+    python = sys.executable
+    interpreter = _time([python, "-c", "pass"])
+    core = _time([python, "-c", "import pymodular"])
+    ours = _time([str(BIN / "pymodular"), "--help"])
+    peer = _time([str(BIN / "uvicorn"), "--help"])
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bench_app.py").write_text(APP, encoding="utf-8")
+        check = _time([str(BIN / "pymodular"), "config", "check", "bench_app:app"], cwd=Path(tmp))
+    return [
+        Row(
+            target="CLI: `pymodular --help`, fresh process",
+            ours=ours,
+            goal=f"median < {HELP_GOAL * 1000:.0f} ms",
+            met=ours.median < HELP_GOAL,
+            peers={"uvicorn --help": peer, "python -c 'import pymodular'": core},
+            floor=("python -c pass", interpreter),
+        ),
+        Row(
+            target="CLI: `pymodular config check` of a one-module app, fresh process",
+            ours=check,
+            goal=f"median < {CHECK_GOAL * 1000:.0f} ms",
+            met=check.median < CHECK_GOAL,
+            floor=("python -c pass", interpreter),
+        ),
+    ]
