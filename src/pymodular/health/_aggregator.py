@@ -11,20 +11,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import inspect
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from types import CoroutineType
 from typing import TYPE_CHECKING, Any
 
-from pymodular._context import current_module
 from pymodular._state import AppState, ModuleState
-from pymodular.health._aggregate import aggregate, failure_entry, lifecycle_entry, report_entry
-from pymodular.health._eager import Resume, abandon, finished, step
+from pymodular.health._aggregate import aggregate, lifecycle_entry
 from pymodular.health._options import HealthOptions
-from pymodular.health._result import HealthResult
+from pymodular.health._poll import Poller, ReportFn, Target
 from pymodular.health._snapshot import HealthSnapshot, ModuleHealth
 from pymodular.health._status import HealthStatus
 from pymodular.secrets import MASK, Secret, redact
@@ -36,8 +31,6 @@ if TYPE_CHECKING:
 __all__ = ("HealthAggregator", "HealthEventType")
 
 logger = logging.getLogger("pymodular.health")
-
-ReportFn = Callable[[], "HealthResult | Awaitable[HealthResult]"]
 
 _HEALTHY = HealthStatus.HEALTHY
 
@@ -54,20 +47,11 @@ class HealthEventType:
 
 
 @dataclass(frozen=True, slots=True)
-class _Target:
-    index: int
-    name: str
-    optional: bool
-    call: ReportFn
-    timeout: float
-
-
-@dataclass(frozen=True, slots=True)
 class _Plan:
     key: tuple[int, int]
     fixed: tuple[tuple[str, bool] | None, ...]
     """``(name, optional)`` of each module that is not polled; ``None`` where a target goes."""
-    targets: list[_Target]
+    targets: list[Target]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +73,7 @@ class HealthAggregator:
     def __init__(self, app: Application, options: HealthOptions | None = None) -> None:
         self.app = app
         self.options = options or HealthOptions()
+        self._poller = Poller(self.options)
         self._extras: dict[str, _Extra] = {}
         self._extras_version = 0
         self._plan_cache: _Plan | None = None
@@ -264,11 +249,11 @@ class HealthAggregator:
             return self._publish(self._entries(poll=False)[0], began=began)
         entries, targets = self._entries(poll=True)
         if targets:
-            for index, entry in await self._poll_all(targets):
+            for index, entry in await self._poller.poll_all(targets):
                 entries[index] = entry
         return self._publish(entries, began=began)
 
-    def _entries(self, *, poll: bool) -> tuple[list[ModuleHealth | None], list[_Target]]:
+    def _entries(self, *, poll: bool) -> tuple[list[ModuleHealth | None], list[Target]]:
         """Entries for what is not polled, and the targets to poll (``None`` slots)."""
         now = dt.datetime.now(dt.UTC)
         if poll:
@@ -314,118 +299,25 @@ class HealthAggregator:
             return plan
         default = self.options.timeout
         fixed: list[tuple[str, bool] | None] = []
-        targets: list[_Target] = []
+        targets: list[Target] = []
         for record in self._ordered_records():
             module = record.module
             optional = bool(module.optional)
             if record.health_reporter:
                 timeout = getattr(module, "health_timeout", None) or default
                 call = module.health_report  # type: ignore[attr-defined]
-                targets.append(_Target(len(fixed), record.name, optional, call, timeout))
+                targets.append(Target(len(fixed), record.name, optional, call, timeout))
                 fixed.append(None)
             else:
                 fixed.append((record.name, optional))
         for name, extra in self._extras.items():
             targets.append(
-                _Target(len(fixed), name, extra.optional, extra.call, extra.timeout or default)
+                Target(len(fixed), name, extra.optional, extra.call, extra.timeout or default)
             )
             fixed.append(None)
         plan = _Plan(key, tuple(fixed), targets)
         self._plan_cache = plan
         return plan
-
-    async def _poll_all(self, targets: list[_Target]) -> list[tuple[int, ModuleHealth]]:
-        """Poll every target concurrently; most finish in their first step, without a task."""
-        done: list[tuple[_Target, Any, float]] = []
-        out: list[tuple[int, ModuleHealth]] = []
-        suspended: list[
-            tuple[_Target, Coroutine[Any, Any, Any] | None, Coroutine[Any, Any, ModuleHealth]]
-        ] = []
-        for target in targets:
-            token = current_module.set((target.name, "health"))
-            began = time.perf_counter()
-            try:
-                report = target.call()
-                if type(report) is CoroutineType:
-                    result, yielded = step(report)
-                    if not finished(result):
-                        resume = self._resume(target, Resume(report, yielded), began)
-                        suspended.append((target, report, resume))
-                        continue
-                    report = result
-                elif inspect.isawaitable(report):
-                    suspended.append((target, None, self._resume(target, report, began)))
-                    continue
-            except Exception as exc:  # noqa: BLE001 - a failing reporter is a health result
-                out.append((target.index, self._failed(target, _reason(exc), began)))
-                continue
-            finally:
-                current_module.reset(token)
-            done.append((target, report, time.perf_counter() - began))
-        now = dt.datetime.now(dt.UTC)
-        skew = self.options.max_future_skew
-        limit = self.options.max_message_length
-        out.extend(
-            (
-                target.index,
-                report_entry(
-                    target.name,
-                    report,
-                    optional=target.optional,
-                    now=now,
-                    max_future_skew=skew,
-                    max_message_length=limit,
-                    duration=duration,
-                ),
-            )
-            for target, report, duration in done
-        )
-        if suspended:
-            try:
-                entries = await asyncio.gather(*(resume for _, _, resume in suspended))
-            finally:
-                for _, coro, _ in suspended:
-                    if coro is not None:
-                        abandon(coro)  # its task was cancelled before it could run
-            out.extend((t.index, e) for (t, _, _), e in zip(suspended, entries, strict=True))
-        return out
-
-    async def _resume(self, target: _Target, awaitable: Any, began: float) -> ModuleHealth:
-        current_module.set((target.name, "health"))
-        remaining = max(0.0, target.timeout - (time.perf_counter() - began))
-        timer = asyncio.timeout(remaining)
-        try:
-            async with timer:
-                report = await awaitable
-        except TimeoutError:
-            message = (
-                f"timed out after {target.timeout:g} s"
-                if timer.expired()
-                else "TimeoutError raised by the reporter"
-            )
-            return self._failed(target, message, began)
-        except Exception as exc:  # noqa: BLE001 - a failing reporter is a health result
-            return self._failed(target, _reason(exc), began)
-        opts = self.options
-        return report_entry(
-            target.name,
-            report,
-            optional=target.optional,
-            now=dt.datetime.now(dt.UTC),
-            max_future_skew=opts.max_future_skew,
-            max_message_length=opts.max_message_length,
-            duration=time.perf_counter() - began,
-        )
-
-    def _failed(self, target: _Target, message: str, began: float) -> ModuleHealth:
-        return failure_entry(
-            target.name,
-            message,
-            optional=target.optional,
-            now=dt.datetime.now(dt.UTC),
-            duration=time.perf_counter() - began,
-            max_message_length=self.options.max_message_length,
-        )
 
     def _gate(self) -> str | None:
         state = self.app.state
@@ -488,11 +380,6 @@ class HealthAggregator:
             snapshot.readiness_status,
             f" ({snapshot.readiness_message})" if snapshot.readiness_message else "",
         )
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 
 def _jsonable(value: Any) -> Any:

@@ -15,24 +15,23 @@ import importlib.util
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pymodular._context import correlation_id, current_module, new_correlation_id
+from pymodular._context import correlation_id, new_correlation_id
 from pymodular._state import AppState
 from pymodular.config import ConfigDiff as _ConfigDiff
 from pymodular.config import ConfigSnapshot, Configuration, SectionSpec, diff
-from pymodular.errors import ConfigError, PymodularError, StateError
+from pymodular.errors import ConfigError, StateError
+from pymodular.reload._apply import Attempt, apply_plan
 from pymodular.reload._breaker import ReloadBreaker
-from pymodular.reload._diff import ConfigDiff, invert
+from pymodular.reload._coalesce import Coalescer
 from pymodular.reload._options import ReloadOptions
-from pymodular.reload._plan import ReloadPlan, ReloadStep, plan_reload
+from pymodular.reload._plan import ReloadPlan, plan_reload
 from pymodular.reload._result import ReloadEventType, ReloadResult, ReloadTrigger
 from pymodular.reload.errors import ReloadError, RestartRequiredError
 from pymodular.secrets import redact
 
 if TYPE_CHECKING:
-    from pymodular._registration import ModuleRecord
     from pymodular.application import Application
     from pymodular.health import HealthResult
     from pymodular.reload._watch import ConfigWatcher
@@ -62,10 +61,13 @@ class Reloader:
         """The outcome of the latest reload attempt."""
         self.reloads = 0
         """How many reloads ran (noop, rejected and failed ones included)."""
-        self._worker: asyncio.Task[None] | None = None
-        self._next: asyncio.Future[ReloadResult] | None = None
-        self._next_triggers: list[str] = []
-        self._closed = False
+        self._queue: Coalescer[ReloadResult] = Coalescer(
+            self._run,
+            name="pymodular-reload",
+            closed_error=lambda: StateError(
+                "reload cancelled: the application is stopping", phase="reload"
+            ),
+        )
         self._retry: asyncio.TimerHandle | None = None
         self._watcher: ConfigWatcher | None = None
 
@@ -112,7 +114,7 @@ class Reloader:
         and run once when the pause ends. Returns the future of the reload, or
         ``None`` when nothing was scheduled (not running, or deferred by the breaker).
         """
-        if self._closed or self.app.state is not AppState.RUNNING:
+        if self._queue.closed or self.app.state is not AppState.RUNNING:
             logger.warning("reload (%s) ignored: the application is %s", trigger, self.app.state)
             return None
         if automatic and not self.breaker.allows(time.monotonic()):
@@ -126,21 +128,12 @@ class Reloader:
         self.request(ReloadTrigger.SIGNAL)
 
     def _enqueue(self, trigger: str) -> asyncio.Future[ReloadResult]:
-        if self._closed or self.app.state is not AppState.RUNNING:
+        if self._queue.closed or self.app.state is not AppState.RUNNING:
             raise StateError(
                 f"cannot reload: the application is {self.app.state} (reload needs a running app)",
                 phase="reload",
             )
-        loop = asyncio.get_running_loop()
-        if self._next is None:
-            self._next = loop.create_future()
-            self._next.add_done_callback(_retrieve)
-            self._next_triggers = []
-        self._next_triggers.append(str(trigger))
-        future = self._next
-        if self._worker is None or self._worker.done():
-            self._worker = loop.create_task(self._work(), name="pymodular-reload")
-        return future
+        return self._queue.submit(str(trigger))
 
     def _defer(self) -> None:
         retry_in = self.breaker.retry_in(time.monotonic())
@@ -151,31 +144,8 @@ class Reloader:
 
     def _retry_now(self) -> None:
         self._retry = None
-        if not self._closed and self.app.state is AppState.RUNNING:
+        if not self._queue.closed and self.app.state is AppState.RUNNING:
             self._enqueue(ReloadTrigger.RETRY)  # the half-open attempt
-
-    async def _work(self) -> None:
-        while self._next is not None:
-            future, triggers = self._next, self._next_triggers
-            self._next, self._next_triggers = None, []
-            if self._closed:
-                future.set_exception(StateError("reload cancelled: the application is stopping"))
-                continue
-            try:
-                result = await self._run(triggers)
-            except asyncio.CancelledError:
-                future.cancel()
-                self._cancel_pending()
-                raise
-            except Exception as exc:  # noqa: BLE001 - handed to every waiter
-                future.set_exception(exc)
-            else:
-                future.set_result(result)
-
-    def _cancel_pending(self) -> None:
-        if self._next is not None:
-            self._next.cancel()
-            self._next = None
 
     # -- one reload ----------------------------------------------------------------------
 
@@ -207,7 +177,7 @@ class Reloader:
                 error = RestartRequiredError(plan.restart_required)
                 self._rejected(triggers, began, error, changes)
                 raise error
-            attempt = _Attempt(triggers, began, config, old, candidate, changes)
+            attempt = Attempt(triggers, began, config, old, candidate, changes)
             return await self._apply(plan, attempt)
         finally:
             correlation_id.reset(token)
@@ -217,96 +187,38 @@ class Reloader:
             return await asyncio.to_thread(config.collect, specs)
         return config.collect(specs)
 
-    async def _apply(self, plan: ReloadPlan, attempt: _Attempt) -> ReloadResult:
-        attempt.config.apply(attempt.candidate)
-        touched: list[tuple[ReloadStep, Any]] = []
-        reloaded: list[ReloadStep] = []
-        for step in plan.steps:
-            module = step.record.module
-            touched.append((step, module.config))
-            module.config = attempt.candidate.section(step.section)
-            if not step.calls_reload:
-                continue
-            try:
-                await self._call(step.record, step.diff)
-            except BaseException as exc:
-                result = await self._roll_back(attempt, step, exc, touched, reloaded)
-                if not isinstance(exc, Exception):
-                    raise
-                raise ReloadError(
-                    f"reload failed at module {step.record.name!r}: {result.error}; "
-                    f"{len(result.rolled_back)} module(s) rolled back, the previous "
-                    "configuration stays in force",
-                    module=step.record.name,
-                    result=result,
-                ) from exc
-            reloaded.append(step)
+    async def _apply(self, plan: ReloadPlan, attempt: Attempt) -> ReloadResult:
+        outcome = await apply_plan(self.app, plan, attempt, timeout=self.options.timeout)
         result = self._finish(
             attempt.triggers,
             attempt.began,
-            success=True,
+            success=outcome.failed_module is None,
             changes=attempt.changes,
-            reloaded=tuple(s.record.name for s in reloaded),
+            reloaded=outcome.reloaded,
+            rolled_back=outcome.rolled_back,
+            rollback_errors=outcome.rollback_errors,
+            failed_module=outcome.failed_module,
+            error=outcome.error,
             generation=attempt.config.generation,
         )
-        logger.info(
-            "configuration reloaded: %d field(s) changed, %d module(s) reloaded in %.1f ms",
-            len(attempt.changes),
-            len(reloaded),
-            result.duration * 1000,
-        )
-        return result
-
-    async def _roll_back(
-        self,
-        attempt: _Attempt,
-        failed: ReloadStep,
-        exc: BaseException,
-        touched: list[tuple[ReloadStep, Any]],
-        reloaded: list[ReloadStep],
-    ) -> ReloadResult:
-        attempt.config.apply(attempt.old)
-        for step, previous in reversed(touched):
-            step.record.module.config = previous
-        rolled_back: list[str] = []
-        errors: list[str] = []
-        for step in reversed(reloaded):
-            try:
-                await self._call(step.record, invert(step.diff, scope=step.section))
-            except Exception as error:  # noqa: BLE001 - best effort; reported in the result
-                errors.append(f"{step.record.name}: {_reason(error)}")
-                logger.error("module %s failed to roll back: %s", step.record.name, error)
-            else:
-                rolled_back.append(step.record.name)
-        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else _reason(exc)
-        logger.error(
-            "configuration reload failed at module %s: %s; rolled back", failed.record.name, reason
-        )
-        return self._finish(
-            attempt.triggers,
-            attempt.began,
-            success=False,
-            changes=attempt.changes,
-            reloaded=tuple(s.record.name for s in reloaded),
-            rolled_back=tuple(rolled_back),
-            rollback_errors=tuple(errors),
-            failed_module=failed.record.name,
-            error=reason,
-            generation=attempt.config.generation,
-        )
-
-    async def _call(self, record: ModuleRecord, changes: ConfigDiff) -> None:
-        module = record.module
-        timeout = getattr(module, "reload_timeout", None) or self.options.timeout
-
-        async def call() -> None:
-            await module.reload(changes)  # type: ignore[attr-defined]
-
-        token = current_module.set((record.name, "reload"))
-        try:
-            await self.app._invoke(record, "reload", call, timeout)
-        finally:
-            current_module.reset(token)
+        cause = outcome.cause
+        if cause is None:
+            logger.info(
+                "configuration reloaded: %d field(s) changed, %d module(s) reloaded in %.1f ms",
+                len(attempt.changes),
+                len(outcome.reloaded),
+                result.duration * 1000,
+            )
+            return result
+        if not isinstance(cause, Exception):
+            raise cause
+        raise ReloadError(
+            f"reload failed at module {outcome.failed_module!r}: {outcome.error}; "
+            f"{len(outcome.rolled_back)} module(s) rolled back, the previous configuration "
+            "stays in force",
+            module=outcome.failed_module,
+            result=result,
+        ) from cause
 
     def _noop(self, triggers: Sequence[str], began: float) -> ReloadResult:
         self._succeeded()
@@ -413,15 +325,13 @@ class Reloader:
         self.request(ReloadTrigger.FILE, automatic=True)
 
     async def _on_stopping(self) -> None:
-        self._closed = True
+        self._queue.close()
         if self._retry is not None:
             self._retry.cancel()
             self._retry = None
         if self._watcher is not None:
             await self._watcher.stop()
-        worker = self._worker
-        if worker is not None and not worker.done():
-            await asyncio.gather(worker, return_exceptions=True)  # let the reload finish
+        await self._queue.wait()  # let the reload in progress finish
 
     def health_report(self) -> HealthResult:
         """Degraded while automatic reload is paused or after a failed reload."""
@@ -459,28 +369,3 @@ class Reloader:
                 "debounce": self.options.debounce,
             },
         }
-
-
-@dataclass(frozen=True, slots=True)
-class _Attempt:
-    """What one reload works with, once its candidate validated and differs."""
-
-    triggers: Sequence[str]
-    began: float
-    config: Configuration
-    old: ConfigSnapshot
-    candidate: ConfigSnapshot
-    changes: _ConfigDiff
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, PymodularError):
-        return str(exc)  # already redacted
-    text = redact(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
-
-
-def _retrieve(future: asyncio.Future[Any]) -> None:
-    # Waiters get the exception; fire-and-forget requests must not warn that it was unseen.
-    if not future.cancelled():
-        future.exception()
