@@ -14,7 +14,8 @@ The ``pymodular contract extract`` and ``pymodular contract diff`` commands wrap
 functions for release checks.
 """
 
-from pymodular.contract._diff import Change, ContractDiff, Impact, compare, required_bump
+from pymodular.contract._change import Change, ContractDiff, Impact, required_bump
+from pymodular.contract._diff import compare
 from pymodular.contract._errors import ContractError, ContractFormatError, ContractImportError
 from pymodular.contract._extract import SCHEMA, describe_object, extract
 from pymodular.contract._render import load, render

@@ -18,163 +18,13 @@ Pure functions over the dicts that :func:`~pymodular.contract.extract` returns.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from pymodular._version import parse_version
+from pymodular.contract._change import Change, ContractDiff, Impact
+from pymodular.contract._signature import function_changes
 
-__all__ = ("Change", "ContractDiff", "Impact", "compare", "required_bump")
-
-
-class Impact(enum.StrEnum):
-    """How a change affects users of the old API."""
-
-    BREAKING = "breaking"
-    ADDITIVE = "additive"
-    NONE = "none"
-
-
-@dataclass(frozen=True)
-class Change:
-    """One difference between two contracts.
-
-    ``path`` is dotted (``pymodular.module.Module.start``), ``kind`` a short code
-    (``removed``, ``parameter-required``, ...). For removals of deprecated API,
-    ``deprecated`` holds the old announcement (``since``, ``removed_in``).
-    """
-
-    impact: Impact
-    kind: str
-    path: str
-    message: str
-    deprecated: Mapping[str, Any] | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-friendly view."""
-        data: dict[str, Any] = {
-            "impact": self.impact.value,
-            "kind": self.kind,
-            "path": self.path,
-            "message": self.message,
-        }
-        if self.deprecated is not None:
-            data["deprecated"] = dict(self.deprecated)
-        return data
-
-
-@dataclass(frozen=True)
-class ContractDiff:
-    """The result of :func:`compare`: the changes and the SemVer verdict."""
-
-    package: str
-    old_version: str | None
-    new_version: str | None
-    changes: tuple[Change, ...] = field(default_factory=tuple)
-
-    @property
-    def verdict(self) -> Impact:
-        """``breaking`` if a change breaks, else ``additive`` if anything changed, else ``none``."""
-        if any(c.impact is Impact.BREAKING for c in self.changes):
-            return Impact.BREAKING
-        return Impact.ADDITIVE if self.changes else Impact.NONE
-
-    @property
-    def breaking(self) -> tuple[Change, ...]:
-        """The breaking changes."""
-        return tuple(c for c in self.changes if c.impact is Impact.BREAKING)
-
-    @property
-    def additive(self) -> tuple[Change, ...]:
-        """The additive changes."""
-        return tuple(c for c in self.changes if c.impact is Impact.ADDITIVE)
-
-    @property
-    def required_bump(self) -> str:
-        """The smallest version bump SemVer allows for these changes (see :func:`required_bump`)."""
-        return required_bump(self.verdict, self.old_version)
-
-    @property
-    def actual_bump(self) -> str | None:
-        """``major``, ``minor``, ``patch``, ``none`` or ``downgrade``; ``None`` without versions."""
-        if not self.old_version or not self.new_version:
-            return None
-        old, new = parse_version(self.old_version), parse_version(self.new_version)
-        if new < old:
-            return "downgrade"
-        if new[0] > old[0]:
-            return "major"
-        if new[1] > old[1]:
-            return "minor"
-        return "patch" if new[2] > old[2] else "none"
-
-    def policy_violations(self) -> list[str]:
-        """What breaks the versioning policy (docs/versioning.md); empty when it holds.
-
-        The version bump must be at least :attr:`required_bump`, and every removal must
-        have been announced: deprecated in the old contract with ``removed_in`` at or
-        before the new version.
-        """
-        problems: list[str] = []
-        actual = self.actual_bump
-        if actual is None:
-            problems.append("both contracts need a version to check the version bump")
-        elif _RANK[actual] < _RANK[self.required_bump]:
-            problems.append(
-                f"the changes need a {self.required_bump} release, but {self.old_version} -> "
-                f"{self.new_version} is {_article(actual)} {actual} bump"
-            )
-        for change in self.changes:
-            if change.kind != "removed":
-                continue
-            announced = change.deprecated
-            if announced is None:
-                problems.append(f"{change.path} was removed without a prior deprecation")
-            elif self.new_version and parse_version(self.new_version) < parse_version(
-                str(announced.get("removed_in"))
-            ):
-                problems.append(
-                    f"{change.path} was removed before {announced.get('removed_in')}, "
-                    "the version its deprecation announced"
-                )
-        return problems
-
-    def as_dict(self) -> dict[str, Any]:
-        """A JSON-friendly view with the verdict and both versions."""
-        return {
-            "package": self.package,
-            "old_version": self.old_version,
-            "new_version": self.new_version,
-            "verdict": self.verdict.value,
-            "required_bump": self.required_bump,
-            "actual_bump": self.actual_bump,
-            "breaking": len(self.breaking),
-            "additive": len(self.additive),
-            "changes": [c.as_dict() for c in self.changes],
-        }
-
-
-_RANK = {"downgrade": -1, "none": 0, "patch": 1, "minor": 2, "major": 3}
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
-
-
-def required_bump(verdict: Impact | str, old_version: str | None) -> str:
-    """The smallest SemVer bump for a verdict: breaking → major, additive → minor, none → patch.
-
-    Before 1.0 everything moves down one place (breaking → minor, additive → patch), as
-    SemVer's "0.y.z is for initial development" allows and Cargo/npm practise.
-    """
-    impact = Impact(verdict)
-    initial = old_version is not None and parse_version(old_version)[0] == 0
-    if impact is Impact.BREAKING:
-        return "minor" if initial else "major"
-    if impact is Impact.ADDITIVE:
-        return "patch" if initial else "minor"
-    return "patch"
+__all__ = ("compare",)
 
 
 def compare(old: Mapping[str, Any], new: Mapping[str, Any]) -> ContractDiff:
@@ -242,7 +92,7 @@ def _object(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterat
             f"{path} is now deprecated (since {d.get('since')}, removal in {d.get('removed_in')})",
         )
     if kind == "function":
-        yield from _function(path, old, new)
+        yield from function_changes(path, old, new)
     elif kind == "class":
         yield from _class(path, old, new)
     elif kind in ("attribute", "property"):
@@ -280,152 +130,6 @@ def _typed(path: str, old: Mapping[str, Any], new: Mapping[str, Any], key: str) 
         )
 
 
-# -- functions ----------------------------------------------------------------------------
-
-_POSITIONAL = ("positional_only", "positional")
-
-
-def _function(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterator[Change]:
-    if bool(old.get("async")) != bool(new.get("async")):
-        now = "async" if new.get("async") else "no longer async"
-        yield Change(Impact.BREAKING, "async-changed", path, f"{path} is now {now}")
-    if old.get("binding") != new.get("binding"):
-        yield Change(
-            Impact.BREAKING,
-            "binding-changed",
-            path,
-            f"{path} changed from a {old.get('binding')} to a {new.get('binding')}",
-        )
-    old_params, new_params = old.get("parameters"), new.get("parameters")
-    if old_params is None or new_params is None:
-        if old.get("signature") != new.get("signature"):
-            yield Change(Impact.BREAKING, "signature-changed", path, f"{path} signature changed")
-        return
-    yield from _parameters(path, old_params, new_params)
-    if old.get("returns") != new.get("returns"):
-        yield Change(
-            Impact.BREAKING,
-            "return-changed",
-            path,
-            f"{path} now returns {new.get('returns')} instead of {old.get('returns')}",
-        )
-
-
-def _parameters(
-    path: str, old: list[dict[str, Any]], new: list[dict[str, Any]]
-) -> Iterator[Change]:
-    new_by_name = {p["name"]: p for p in new}
-    old_by_name = {p["name"]: p for p in old}
-    new_kinds = {p["kind"] for p in new}
-    old_positional = [p["name"] for p in old if p["kind"] in _POSITIONAL]
-    new_positional = [p["name"] for p in new if p["kind"] in _POSITIONAL]
-    for param in old:
-        name, kind = param["name"], param["kind"]
-        where = f"{path}({name})"
-        if kind in ("var_positional", "var_keyword"):
-            if kind not in new_kinds:
-                star = "*" if kind == "var_positional" else "**"
-                yield Change(
-                    Impact.BREAKING,
-                    "parameter-removed",
-                    where,
-                    f"{path} no longer accepts {star}{name}",
-                )
-            continue
-        other = new_by_name.get(name)
-        if other is None:
-            absorbed = kind == "keyword_only" and "var_keyword" in new_kinds
-            if not absorbed:
-                yield Change(
-                    Impact.BREAKING,
-                    "parameter-removed",
-                    where,
-                    f"{path}: parameter {name!r} was removed",
-                )
-            continue
-        yield from _parameter(path, where, param, other)
-        if (
-            kind in _POSITIONAL
-            and other["kind"] in _POSITIONAL
-            and old_positional.index(name) != new_positional.index(name)
-        ):
-            yield Change(
-                Impact.BREAKING,
-                "parameter-moved",
-                where,
-                f"{path}: parameter {name!r} moved from position {old_positional.index(name) + 1} "
-                f"to {new_positional.index(name) + 1}",
-            )
-    for param in new:
-        if param["name"] in old_by_name:
-            continue
-        where = f"{path}({param['name']})"
-        if param["required"]:
-            yield Change(
-                Impact.BREAKING,
-                "parameter-added",
-                where,
-                f"{path}: new required parameter {param['name']!r}",
-            )
-        else:
-            yield Change(
-                Impact.ADDITIVE,
-                "parameter-added",
-                where,
-                f"{path}: new optional parameter {param['name']!r}",
-            )
-
-
-_KIND_BREAKS = {
-    ("positional", "keyword_only"): "can no longer be passed by position",
-    ("positional", "positional_only"): "can no longer be passed by keyword",
-    ("keyword_only", "positional_only"): "can no longer be passed by keyword",
-    ("positional_only", "keyword_only"): "can no longer be passed by position",
-}
-
-
-def _parameter(
-    path: str, where: str, old: Mapping[str, Any], new: Mapping[str, Any]
-) -> Iterator[Change]:
-    name = old["name"]
-    pair = (old["kind"], new["kind"])
-    if pair in _KIND_BREAKS:
-        yield Change(
-            Impact.BREAKING, "parameter-kind", where, f"{path}: {name!r} {_KIND_BREAKS[pair]}"
-        )
-    elif old["kind"] != new["kind"]:
-        yield Change(
-            Impact.ADDITIVE,
-            "parameter-kind",
-            where,
-            f"{path}: {name!r} is now {new['kind'].replace('_', '-')}",
-        )
-    if not old["required"] and new["required"]:
-        yield Change(
-            Impact.BREAKING, "parameter-required", where, f"{path}: {name!r} is now required"
-        )
-    elif old["required"] and not new["required"]:
-        yield Change(
-            Impact.ADDITIVE, "parameter-optional", where, f"{path}: {name!r} is now optional"
-        )
-    elif old.get("default") != new.get("default"):
-        yield Change(
-            Impact.ADDITIVE,
-            "default-changed",
-            where,
-            f"{path}: default of {name!r} changed from {old.get('default')} "
-            f"to {new.get('default')}",
-        )
-    if old.get("annotation") != new.get("annotation"):
-        yield Change(
-            Impact.BREAKING,
-            "type-changed",
-            where,
-            f"{path}: {name!r} changed type from {old.get('annotation')} "
-            f"to {new.get('annotation')}",
-        )
-
-
 # -- classes ------------------------------------------------------------------------------
 
 
@@ -453,7 +157,7 @@ def _class(path: str, old: Mapping[str, Any], new: Mapping[str, Any]) -> Iterato
         new_init = new.get("init") or {"parameters": [], "returns": None}
         old_sig = {**old_init, "kind": "function", "returns": None}
         new_sig = {**new_init, "kind": "function", "returns": None}
-        yield from _function(f"{path}()", old_sig, new_sig)
+        yield from function_changes(f"{path}()", old_sig, new_sig)
     yield from _members(path, old.get("members", {}), new.get("members", {}), protocol)
     yield from _enum(path, old.get("enum"), new.get("enum"))
     yield from _fields(path, old.get("config_fields"), new.get("config_fields"))

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from pymodular.contract._diff import ContractDiff, Impact
+from pymodular.contract._change import ContractDiff, Impact
 from pymodular.contract._errors import ContractFormatError
 from pymodular.contract._extract import SCHEMA
 
