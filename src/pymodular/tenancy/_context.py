@@ -27,6 +27,10 @@ __all__ = ("TenantScope", "current_tenant_id", "require_tenant")
 P = ParamSpec("P")
 R = TypeVar("R")
 
+# Bound once: entering a tenant context is on every request's path.
+_set_tenant = current_tenant.set
+_reset_tenant = current_tenant.reset
+
 
 def current_tenant_id() -> str | None:
     """The tenant the current call chain works for, or ``None`` outside any tenant context."""
@@ -89,7 +93,7 @@ class TenantScope:
             raise self._registry._unavailable(self._tenant) from None
         gen.active += 1
         self._gen = gen
-        self._token = current_tenant.set(gen.key)
+        self._token = _set_tenant(gen.key)
         return self
 
     def __exit__(
@@ -102,7 +106,7 @@ class TenantScope:
         if token is None:
             return
         self._token = None
-        current_tenant.reset(token)
+        _reset_tenant(token)
         gen = self._gen
         gen.active -= 1
         if gen.retired and not gen.active:
