@@ -43,4 +43,5 @@ def attach_tenancy(
     app.on_started(registry._on_started)
     app.on_stopping(registry.aclose)
     app.add_inspector("tenants", registry.describe)
+    app.events.subscribe(registry._on_config_reloaded, "config.reload.completed", name="tenancy")
     return registry

@@ -11,7 +11,7 @@ import pytest
 
 from pymodular import Application, Module
 from pymodular.config import ConfigModel, field
-from pymodular.config.feeders import DictFeeder, EnvFeeder
+from pymodular.config.feeders import DictFeeder, EnvFeeder, YamlFeeder
 from pymodular.tenancy import TenancyOptions, TenantContextError, TenantStatus
 from pymodular.testing import EventRecorder
 from tests.core.tenancy.support import BASE_PASSWORD, StoreModule
@@ -397,4 +397,35 @@ async def test_an_unreadable_base_configuration_is_reported_not_raised(tmp_path:
     assert len(app.tenants) == 0
     assert any("vault sealed" in p for p in app.tenants.problems())
     assert app.tenants.health_report().status == "degraded"
+    await app.stop()
+
+
+async def test_a_dynamic_reload_of_the_base_reaches_every_tenant(tmp_path: Path) -> None:
+    class Limits(ConfigModel):
+        rate: int = field(10, description="requests per second", dynamic=True)
+        region: str = field("eu", description="where the data lives")
+
+    class LimitsModule(Module[Limits]):
+        name = "limits"
+
+        async def reload(self, diff: Any) -> None:
+            pass
+
+    base = tmp_path / "config.yaml"
+    base.write_text("limits:\n  rate: 10\n")
+    app = Application(
+        [LimitsModule()],
+        feeders=[YamlFeeder(base)],
+        dynamic_reload=True,
+        tenancy=TenancyOptions(tenants={"acme": {"limits": {"region": "us"}}}, environ={}),
+    )
+    recorder = EventRecorder()
+    app.events.subscribe(recorder, name="rec")
+    await app.start()
+    base.write_text("limits:\n  rate: 25\n")
+    result = await app.reload()
+    assert result.success
+    await recorder.wait_for("tenant.updated")
+    acme = app.tenants.section("limits", tenant="acme")
+    assert (acme.rate, acme.region) == (25, "us")
     await app.stop()
