@@ -234,7 +234,7 @@ def test_generated_module_tests_actually_ran(
     generated: dict[str, tuple[Path, dict[str, Gate]]],
 ) -> None:
     output = generated["module"][1]["pytest"].output
-    assert "10 passed" in output
+    assert "11 passed" in output
 
 
 def test_generated_module_declares_the_current_core_version(
