@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from pymodular.config import Configuration
     from pymodular.config.feeders import Feeder
     from pymodular.health import HealthAggregator, HealthOptions
-    from pymodular.reload import ReloadOptions, Reloader, ReloadResult
+    from pymodular.reload import Reloader, ReloadOptions, ReloadResult
     from pymodular.tenancy import TenancyOptions, TenantRegistry
 
 __all__ = ("Application",)
@@ -66,6 +66,8 @@ class Application:
     - ``strict_observers`` lets an observer's exception fail the lifecycle.
     - ``stop_timeout`` bounds each module's stop (seconds; a module may set its own).
     - ``tenancy`` / ``tenant_guard`` enable tenants (``app.tenants``, :mod:`pymodular.tenancy`).
+    - ``health`` enables ``app.health`` (:mod:`pymodular.health`); ``dynamic_reload`` enables
+      ``await app.reload()``, SIGHUP and file watching (:mod:`pymodular.reload`).
     """
 
     def __init__(

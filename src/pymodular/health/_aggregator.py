@@ -272,6 +272,10 @@ class HealthAggregator:
             if reported and last is not None and not last.gate:
                 entries.append(last)
                 continue
+            if reported:  # started, but it has not reported yet
+                state = ModuleState.STARTING
+                entries.append(lifecycle_entry(record.name, state, optional=optional, now=now))
+                continue
             entries.append(
                 lifecycle_entry(
                     record.name, record.state, optional=optional, now=now, error=record.error

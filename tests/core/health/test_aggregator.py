@@ -420,3 +420,19 @@ def test_invalid_options_are_rejected(options: dict[str, Any], error: type[Excep
 
 def test_events_are_plain_event_objects() -> None:
     assert isinstance(Event(HealthEventType.EVALUATED), Event)
+
+
+async def test_a_started_reporter_counts_as_starting_until_its_first_report() -> None:
+    seen: list[Any] = []
+
+    class Probe(Module[Any]):
+        name = "probe"
+
+        async def start(self) -> None:
+            seen.append(self.app.health.snapshot())  # type: ignore[union-attr]
+
+    app, _ = make_app(Reporter("db"), Probe())
+    async with app:
+        entry = seen[0].module("db")
+        assert (entry.status, entry.message, entry.gate) == (U, "starting", True)
+        assert health_of(app).snapshot().module("db").status is H
