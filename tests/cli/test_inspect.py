@@ -134,3 +134,18 @@ def test_failing_start_is_a_one_line_error(project: Project, run_cli: Run) -> No
     assert result.code == ExitCode.FAILED
     assert "module 'broken' failed to start: ConnectionError: 127.0.0.1:1 refused" in result.err
     assert "Traceback" not in result.err
+
+
+def test_sections_of_other_inspectors_are_shown(project: Project, run_cli: Run) -> None:
+    project.write(
+        "extra_section.py",
+        """
+        from pymodular import Application
+
+        app = Application()
+        app.add_inspector("tenants", lambda: {"active": 2, "names": ["acme", "globex"]})
+        """,
+    )
+    out = run_cli("inspect", "extra_section:app").out
+    section = out.split("\nTENANTS\n", 1)[1].splitlines()
+    assert section[:2] == ["  active: 2", '  names: ["acme", "globex"]']

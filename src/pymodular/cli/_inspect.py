@@ -132,10 +132,33 @@ def render_table(picture: dict[str, Any]) -> str:
     if "config" in picture:
         rows = [{**row, "source": source_cell(row)} for row in picture["config"]]
         parts.append(table(rows, _CONFIG_COLUMNS, title="\nCONFIGURATION"))
+    for key, value in picture.items():
+        if key not in _RENDERED and value not in (None, [], {}):
+            parts.append(_section(key, value))
     problems = picture.get("problems") or []
     if problems:
         parts.append("\nPROBLEMS\n" + "\n".join(f"  - {p['message']}" for p in problems))
     return "\n".join(parts)
+
+
+_RENDERED = frozenset(
+    {"name", "state", "started_at", "order", "modules", "services", "graph", "observers",
+     "config", "health", "problems"}
+)  # fmt: skip
+
+
+def _section(key: str, value: Any) -> str:
+    """Another inspector's section (reload, tenants, ...): one ``key: value`` line each."""
+    import json
+
+    lines = [f"\n{key.upper()}"]
+    if isinstance(value, dict):
+        for name, item in value.items():
+            text = item if isinstance(item, str) else json.dumps(item, default=str)
+            lines.append(f"  {name}: {text}")
+    else:
+        lines.append(f"  {json.dumps(value, default=str)}")
+    return "\n".join(lines)
 
 
 def _health_table(health: dict[str, Any]) -> str:
