@@ -91,7 +91,7 @@ class TenantScope:
             gen = self._registry._active[self._tenant]
         except (KeyError, TypeError):
             raise self._registry._unavailable(self._tenant) from None
-        gen.active += 1
+        gen.users.append(None)  # list.append/pop are atomic: contexts may live in threads
         self._gen = gen
         self._token = _set_tenant(gen.key)
         return self
@@ -108,8 +108,9 @@ class TenantScope:
         self._token = None
         _reset_tenant(token)
         gen = self._gen
-        gen.active -= 1
-        if gen.retired and not gen.active:
+        users = gen.users
+        users.pop()
+        if gen.retired and not users:
             gen.drained()
 
     async def __aenter__(self) -> TenantScope:
@@ -155,13 +156,13 @@ class TenantScope:
 
 def pin(gen: Generation) -> Token[str | None]:
     """Enter ``gen`` directly (used while a tenant is being added, updated or removed)."""
-    gen.active += 1
+    gen.users.append(None)
     return current_tenant.set(gen.key)
 
 
 def unpin(gen: Generation, token: Token[str | None]) -> None:
     """Leave a context entered with :func:`pin`."""
     current_tenant.reset(token)
-    gen.active -= 1
-    if gen.retired and not gen.active:
+    gen.users.pop()
+    if gen.retired and not gen.users:
         gen.drained()

@@ -36,7 +36,7 @@ class Generation:
     """One version of a tenant (see the module docstring)."""
 
     __slots__ = (
-        "active",
+        "_once",
         "closed",
         "created_at",
         "instances",
@@ -48,6 +48,7 @@ class Generation:
         "snapshot",
         "sources",
         "tenant",
+        "users",
     )
 
     def __init__(
@@ -63,23 +64,33 @@ class Generation:
         self.sources = sources
         self.instances: dict[ServiceEntry, Any] = {}
         self.order: list[tuple[int, ServiceEntry, Any]] = []  # (creation number, entry, object)
-        self.active = 0
+        self.users: list[None] = []  # one entry per context pinning this generation
         self.retired = False
         self.closed = False
         self.created_at = dt.datetime.now(dt.UTC)
         self.on_drained: Callable[[Generation], None] | None = None
+        self._once = [None]  # popped by the first drained() call only (atomic)
         key = TenantKey(tenant)
         key.generation = self
         self.key = key
 
+    @property
+    def active(self) -> int:
+        """How many contexts pin this generation now."""
+        return len(self.users)
+
     def retire(self) -> None:
         """Mark this generation replaced; it drains once no context pins it."""
         self.retired = True
-        if not self.active:
+        if not self.users:
             self.drained()
 
     def drained(self) -> None:
-        """Called when a retired generation's last pinning context exits."""
+        """Called when a retired generation's last pinning context exits (runs once)."""
+        try:
+            self._once.pop()
+        except IndexError:
+            return
         callback, self.on_drained = self.on_drained, None
         if callback is not None:
             callback(self)

@@ -402,3 +402,32 @@ async def test_reload_before_load_loads(make_app) -> None:
     outcome = await app.tenants.reload()
     assert outcome == {"added": ["a"], "updated": [], "removed": [], "failed": []}
     await app.stop()
+
+
+async def test_contexts_entered_in_threads_are_counted_exactly(recorder_app) -> None:
+    app, _ = recorder_app
+    with app.tenants.use("acme"):
+        first = app.services.get(Store)
+    started = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def hammer() -> set[int]:
+        seen = set()
+        for i in range(1500):
+            with app.tenants.use("acme"):
+                seen.add(id(app.services.get(Store)))
+            if i == 100:
+                loop.call_soon_threadsafe(started.set)
+        return seen
+
+    workers = [asyncio.create_task(asyncio.to_thread(hammer)) for _ in range(4)]
+    await started.wait()
+    await app.tenants.update("acme", {"store": {"dsn": "postgres://acme-2"}})
+    await asyncio.gather(*workers)
+    await asyncio.sleep(0)  # let a close scheduled from a worker thread start
+    await app.tenants._drainer.settle()
+    module = app.module("store")
+    assert first.closed
+    assert module.closed.count(first) == 1  # closed exactly once
+    assert app.tenants._active["acme"].active == 0
+    assert not app.services.get(Store, instance="acme").closed
