@@ -40,8 +40,7 @@ def attach_tenancy(
         options = dataclasses.replace(options, guard=GuardMode(tenant_guard))
     registry = TenantRegistry(app, options)
     app.services.set_scope_resolver(registry.scopes)
-    app.on_started(registry._on_started)
-    app.on_stopping(registry.aclose)
+    app.on_started(registry._on_started)  # load() hooks registry.aclose on stopping
     app.add_inspector("tenants", registry.describe)
     app.events.subscribe(registry._on_config_reloaded, "config.reload.completed", name="tenancy")
     return registry

@@ -18,6 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_tenant
+from pymodular._state import AppState
 from pymodular.errors import PymodularError, RegistrationError, StateError
 from pymodular.services import Availability, Service, ServiceScope
 from pymodular.tenancy._config import Base, build_snapshot, capture_base, tenant_layers
@@ -77,6 +78,7 @@ class TenantRegistry:
         self._loaded = False
         self._closed = False
         self._reporting = False
+        self._stop_hooked = False
         for tenant, data in options.tenants.items():
             check_tenant_id(tenant)
             self._records[tenant] = Record(tenant, data=_sections(tenant, data), programmatic=True)
@@ -196,7 +198,18 @@ class TenantRegistry:
             if self._loaded:
                 return
             self._check_open()
+            if self._app.state is AppState.CREATED:
+                raise StateError(
+                    "tenants load on the application's configuration: init the application "
+                    "first (they load by themselves once it has started)",
+                    phase="tenancy",
+                )
             self._drainer.loop = asyncio.get_running_loop()
+            if not self._stop_hooked:
+                # Hooked on load rather than at construction so that it runs after the
+                # components attached later (health turns readiness off, then tenants drain).
+                self._app.on_stopping(self.aclose)
+                self._stop_hooked = True
             await self._sync()
             self._loaded = True
 

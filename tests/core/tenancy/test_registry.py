@@ -431,3 +431,13 @@ async def test_contexts_entered_in_threads_are_counted_exactly(recorder_app) -> 
     assert module.closed.count(first) == 1  # closed exactly once
     assert app.tenants._active["acme"].active == 0
     assert not app.services.get(Store, instance="acme").closed
+
+
+async def test_loading_before_the_configuration_is_loaded_is_refused(make_app) -> None:
+    app = make_app()
+    with pytest.raises(StateError, match="init the application first"):
+        await app.tenants.load()
+    await app.init()
+    await app.tenants.load()
+    assert app.tenants.loaded
+    await app.stop()
