@@ -16,6 +16,7 @@ import contextlib
 import dataclasses
 import enum
 import fnmatch
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -374,9 +375,8 @@ def _member(value: Any, package: str, depth: int) -> dict[str, Any]:
             except (TypeError, ValueError):
                 returns = None
         return {"kind": "property", "type": returns, "settable": value.fset is not None}
-    if type(value).__name__ == "cached_property":
-        getter = value.func
-        returns = annotation_text(inspect.signature(getter).return_annotation)
+    if isinstance(value, functools.cached_property):
+        returns = annotation_text(inspect.signature(value.func).return_annotation)
         return {"kind": "property", "type": returns, "settable": True}
     if inspect.isfunction(value):
         return _function(value, "method")
