@@ -335,6 +335,15 @@ class Application:
             record.module.config = self.config.section(record.module.section)
         self.emit(EventType.CONFIG_LOADED, sections=[s.name for s in specs])
 
+    def resolve(self) -> list[str]:
+        """Order the modules without initialising them, and return the order.
+
+        Raises the same dependency errors as :meth:`init` (missing modules or services,
+        ambiguous services, cycles with the whole chain); runs no module code.
+        """
+        self._resolve()
+        return self.order
+
     def _resolve(self) -> None:
         edges: list[Edge] = []
         for record in self._records.values():

@@ -34,7 +34,7 @@ def inspect_static(app: Application) -> dict[str, Any]:
             problems.extend(_config_problems(exc))
     try:
         # The graph is resolved the way init resolves it, without running any module.
-        app._resolve()
+        app.resolve()
     except PymodularError as exc:
         problems.append({"kind": type(exc).__name__, "message": exc.message})
     picture = app.inspect()
