@@ -12,21 +12,27 @@ The guard (``strict`` by default) refuses tenant-scoped lookups outside a tenant
 context; see :class:`GuardMode`. Errors live in :mod:`pymodular.tenancy.errors`.
 """
 
-from pymodular.tenancy._context import TenantScope, current_tenant_id, require_tenant
-from pymodular.tenancy._guard import TenantGuard, Violation
-from pymodular.tenancy._options import GuardMode, TenancyOptions
-from pymodular.tenancy._registry import TenantRegistry
-from pymodular.tenancy._sources import check_tenant_id
-from pymodular.tenancy._tenant import Tenant, TenantEvent, TenantStatus
-from pymodular.tenancy.errors import (
-    InvalidTenantIdError,
-    ScopedServiceError,
-    TenantConfigError,
-    TenantContextError,
-    TenantExistsError,
-    TenantIsolationError,
-    TenantNotFoundError,
-)
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from pymodular.tenancy._context import TenantScope, current_tenant_id, require_tenant
+    from pymodular.tenancy._guard import TenantGuard, Violation
+    from pymodular.tenancy._options import GuardMode, TenancyOptions
+    from pymodular.tenancy._registry import TenantRegistry
+    from pymodular.tenancy._sources import check_tenant_id
+    from pymodular.tenancy._tenant import Tenant, TenantEvent, TenantStatus
+    from pymodular.tenancy.errors import (
+        InvalidTenantIdError,
+        ScopedServiceError,
+        TenantConfigError,
+        TenantContextError,
+        TenantExistsError,
+        TenantIsolationError,
+        TenantNotFoundError,
+    )
 
 __all__ = (
     "GuardMode",
@@ -49,3 +55,40 @@ __all__ = (
     "current_tenant_id",
     "require_tenant",
 )
+
+# Names are imported on first use: every Application imports this package (for
+# instance-scoped services), and most applications never enable tenancy.
+_HOME = {
+    "GuardMode": "_options",
+    "TenancyOptions": "_options",
+    "TenantGuard": "_guard",
+    "Violation": "_guard",
+    "TenantRegistry": "_registry",
+    "TenantScope": "_context",
+    "current_tenant_id": "_context",
+    "require_tenant": "_context",
+    "check_tenant_id": "_sources",
+    "Tenant": "_tenant",
+    "TenantEvent": "_tenant",
+    "TenantStatus": "_tenant",
+    "InvalidTenantIdError": "errors",
+    "ScopedServiceError": "errors",
+    "TenantConfigError": "errors",
+    "TenantContextError": "errors",
+    "TenantExistsError": "errors",
+    "TenantIsolationError": "errors",
+    "TenantNotFoundError": "errors",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOME.get(name)
+    if home is None:
+        raise AttributeError(f"module 'pymodular.tenancy' has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"pymodular.tenancy.{home}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})

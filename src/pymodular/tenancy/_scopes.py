@@ -24,7 +24,6 @@ from pymodular.secrets import redact
 from pymodular.services import ServiceEntry, ServiceScope
 from pymodular.tenancy._context import pin, unpin
 from pymodular.tenancy._generation import Generation, TenantKey
-from pymodular.tenancy._options import GuardMode
 from pymodular.tenancy.errors import ScopedServiceError, TenantIsolationError
 
 if TYPE_CHECKING:
@@ -97,7 +96,7 @@ class Scopes:
         if requested is None:
             tenants.guard.missing_context(label)
             return self._fallback_instance(entry, label)
-        guarded = tenants.guard.mode is not GuardMode.DISABLED
+        guarded = tenants.guard.mode != "disabled"  # a GuardMode (str enum)
         if current is not None and requested != current:
             tenants.guard.cross_tenant(label, current, requested)
             if guarded:
