@@ -15,9 +15,11 @@ context; see :class:`GuardMode`. Errors live in :mod:`pymodular.tenancy.errors`.
 from __future__ import annotations
 
 import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from pymodular.tenancy._context import TenantScope, current_tenant_id, require_tenant
     from pymodular.tenancy._guard import TenantGuard, Violation
     from pymodular.tenancy._options import GuardMode, TenancyOptions
