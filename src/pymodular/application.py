@@ -516,7 +516,8 @@ class Application:
             self.emit(EventType.MODULE_STARTED, module=record.name)
 
     async def _rollback(self, cause: BaseException) -> None:
-        failures = await self._stop_started()
+        failures = await self._run_stopping_hooks()
+        failures += await self._stop_started()
         self._state = AppState.FAILED
         self.emit(EventType.APP_ERROR, phase="start", error=str(cause))
         if failures and isinstance(cause, LifecycleError):
@@ -541,9 +542,8 @@ class Application:
             try:
                 self._state = AppState.STOPPING
                 self.emit(EventType.APP_STOPPING)
-                for hook in self._stopping_hooks:
-                    await hook()
-                failures = await self._stop_started()
+                failures = await self._run_stopping_hooks()
+                failures += await self._stop_started()
                 self._state = AppState.STOPPED
                 self.emit(EventType.APP_STOPPED, failures=len(failures))
                 await self.events.flush()
@@ -556,6 +556,21 @@ class Application:
                 phase="stop",
                 failures=failures,
             ) from failures[0]
+
+    async def _run_stopping_hooks(self) -> list[LifecycleError]:
+        """Run the components' stopping hooks; one failing never prevents the rest."""
+        failures: list[LifecycleError] = []
+        for hook in self._stopping_hooks:
+            try:
+                await hook()
+            except Exception as exc:  # noqa: BLE001 - reported with the stop failures
+                name = getattr(hook, "__qualname__", repr(hook))
+                failure = LifecycleError(
+                    f"stopping hook {name} failed: {type(exc).__name__}: {exc}", phase="stop"
+                )
+                failure.__cause__ = exc
+                failures.append(failure)
+        return failures
 
     async def _stop_started(self) -> list[LifecycleError]:
         failures: list[LifecycleError] = []

@@ -409,3 +409,33 @@ async def test_each_module_gets_its_own_logger_and_the_app() -> None:
         assert module.app is app
         assert module.log.name == "pymodular.app.a"
         assert app.services.get("logger") is app.logger
+
+
+async def test_a_failing_stopping_hook_does_not_prevent_modules_from_stopping() -> None:
+    calls = CallLog()
+    app = Application([make("a", calls)])
+
+    async def broken() -> None:
+        raise RuntimeError("hook bug")
+
+    app.on_stopping(broken)
+    await app.start()
+    with pytest.raises(LifecycleError, match="stopping hook .*broken failed"):
+        await app.stop()
+    assert calls.phase("stop") == ["a"]
+    assert app.state is AppState.STOPPED
+
+
+async def test_stopping_hooks_run_when_a_failed_start_rolls_back() -> None:
+    calls = CallLog()
+    app = Application([make("a", calls), make("b", calls, fail_in=["start"])])
+    ran: list[str] = []
+
+    async def hook() -> None:
+        ran.append(f"hook with {calls.phase('stop')} stopped")
+
+    app.on_stopping(hook)
+    with pytest.raises(LifecycleError):
+        await app.start()
+    assert ran == ["hook with [] stopped"]
+    assert calls.phase("stop") == ["a"]

@@ -75,6 +75,11 @@ class Configuration:
         """The feeders, as given (see :func:`order_feeders` for application order)."""
         return self._feeders
 
+    @property
+    def validators(self) -> tuple[AppValidator, ...]:
+        """The application-level validators run after every section validated."""
+        return self._validators
+
     def collect(
         self, specs: Sequence[SectionSpec], *, overlays: Sequence[Layer] = ()
     ) -> ConfigSnapshot:

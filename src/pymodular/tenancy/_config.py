@@ -69,9 +69,8 @@ def capture_base(config: Configuration) -> Base:
         (p for p in (getattr(f, "env_prefix", None) for f in config.feeders) if isinstance(p, str)),
         None,
     )
-    # The configuration keeps its app-level validators private; tenants must pass them too.
-    validators = tuple(getattr(config, "_validators", ()))
-    return Base(specs, tuple(layers), validators, config.strict, prefix)
+    # Tenants must pass the app-level validators too.
+    return Base(specs, tuple(layers), config.validators, config.strict, prefix)
 
 
 class _Replay:
