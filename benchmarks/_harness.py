@@ -9,7 +9,15 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-__all__ = ("Row", "Stats", "measure", "measure_async", "measure_once")
+__all__ = (
+    "Row",
+    "Stats",
+    "interleaved",
+    "interleaved_async",
+    "measure",
+    "measure_async",
+    "measure_once",
+)
 
 
 @dataclass(frozen=True)
@@ -84,3 +92,51 @@ def measure_async(
 def measure_once(values: list[float]) -> Stats:
     """Wrap externally collected samples (seconds) as stats."""
     return Stats.of(values)
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], *, repeat: int = 41, warmup: int = 1, per: int = 1
+) -> dict[str, Stats]:
+    """Stats of each of ``fns``, sampled round-robin; each sample divided by ``per``.
+
+    Taking one sample of each in turn spreads machine noise evenly over ours, the peer
+    and the floor, so their ratios stay meaningful on a busy machine.
+    """
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        for _ in range(warmup):
+            fn()
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for name, fn in fns.items():
+                began = time.perf_counter()
+                fn()
+                samples[name].append((time.perf_counter() - began) / per)
+    finally:
+        if gc_was:
+            gc.enable()
+    return {name: Stats.of(values) for name, values in samples.items()}
+
+
+async def interleaved_async(
+    fns: dict[str, Callable[[], Awaitable[object]]], *, repeat: int = 41, warmup: int = 1
+) -> dict[str, Stats]:
+    """:func:`interleaved` for coroutine factories, in the running event loop."""
+    samples: dict[str, list[float]] = {name: [] for name in fns}
+    for fn in fns.values():
+        for _ in range(warmup):
+            await fn()
+    gc_was = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(repeat):
+            for name, fn in fns.items():
+                began = time.perf_counter()
+                await fn()
+                samples[name].append(time.perf_counter() - began)
+    finally:
+        if gc_was:
+            gc.enable()
+    return {name: Stats.of(values) for name, values in samples.items()}

@@ -13,12 +13,10 @@ noise spreads evenly over them.
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
-from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks._harness import Row, Stats
+from benchmarks._harness import Row, Stats, interleaved_async
 
 REPORTERS = 50
 REPEAT = 301
@@ -38,27 +36,6 @@ def _app() -> Any:
     modules = [Reporter(f"reporter{i:02d}") for i in range(REPORTERS)]
     # a long interval keeps background cycles out of the samples
     return Application(modules, health=HealthOptions(interval=3600, ttl=3600)), modules
-
-
-async def _interleaved(
-    fns: dict[str, Callable[[], Awaitable[object]]], repeat: int = REPEAT
-) -> dict[str, Stats]:
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        for _ in range(20):
-            await fn()  # warm up
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for name, fn in fns.items():
-                began = time.perf_counter()
-                await fn()
-                samples[name].append(time.perf_counter() - began)
-    finally:
-        if gc_was:
-            gc.enable()
-    return {name: Stats.of(values) for name, values in samples.items()}
 
 
 async def _measure() -> tuple[dict[str, Stats], Stats]:
@@ -82,7 +59,9 @@ async def _measure() -> tuple[dict[str, Stats], Stats]:
         for _ in range(REPORTERS):
             await noop()
 
-    found = await _interleaved({"ours": ours, "peer": peer, "floor": floor})
+    found = await interleaved_async(
+        {"ours": ours, "peer": peer, "floor": floor}, repeat=REPEAT, warmup=20
+    )
 
     calls = 10_000
     samples = []

@@ -11,12 +11,10 @@ do before it can call a module). A reload with nothing changed is measured too.
 from __future__ import annotations
 
 import asyncio
-import gc
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from benchmarks._harness import Row, Stats
+from benchmarks._harness import Row, Stats, interleaved_async
 
 MODULES = 10
 REPEAT = 201
@@ -50,27 +48,6 @@ def _app(data: dict[str, Any], *, in_thread: bool) -> Any:
         feeders=[DictFeeder(data)],
         dynamic_reload=ReloadOptions(collect_in_thread=in_thread),
     )
-
-
-async def _interleaved(
-    fns: dict[str, Callable[[], Awaitable[object]]], repeat: int = REPEAT
-) -> dict[str, Stats]:
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        for _ in range(5):
-            await fn()
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for name, fn in fns.items():
-                began = time.perf_counter()
-                await fn()
-                samples[name].append(time.perf_counter() - began)
-    finally:
-        if gc_was:
-            gc.enable()
-    return {name: Stats.of(values) for name, values in samples.items()}
 
 
 def _state(flip: bool) -> dict[str, Any]:
@@ -110,13 +87,15 @@ async def _measure() -> dict[str, Stats]:
     async def noop() -> object:
         return await threaded.reload()
 
-    found = await _interleaved(
+    found = await interleaved_async(
         {
             "ours": flipper(threaded, threaded_data, "threaded"),
             "inline": flipper(inline, inline_data, "inline"),
             "floor": floor,
             "noop": noop,
-        }
+        },
+        repeat=REPEAT,
+        warmup=5,
     )
     await threaded.stop()
     await inline.stop()

@@ -13,15 +13,14 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from benchmarks._harness import Row, Stats
+from benchmarks._harness import Row, Stats, interleaved
 
 CALLS = 20_000
 TENANTS = 500
@@ -74,29 +73,6 @@ def _per_call(stats: Stats) -> Stats:
     return Stats(stats.median / CALLS, stats.p95 / CALLS, stats.samples)
 
 
-def _interleaved(fns: dict[str, Callable[[], object]], repeat: int = 41) -> dict[str, Stats]:
-    """Per-call stats of each loop of ``CALLS`` calls, sampled round-robin.
-
-    Taking one sample of each in turn spreads machine noise evenly over ours, the peer
-    and the floor, so their ratios stay meaningful on a busy machine.
-    """
-    samples: dict[str, list[float]] = {name: [] for name in fns}
-    for fn in fns.values():
-        fn()  # warm up
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            for name, fn in fns.items():
-                began = time.perf_counter()
-                fn()
-                samples[name].append((time.perf_counter() - began) / CALLS)
-    finally:
-        if gc_was:
-            gc.enable()
-    return {name: Stats.of(values) for name, values in samples.items()}
-
-
 def context_row() -> Row:
     from pymodular._context import current_tenant
 
@@ -132,7 +108,7 @@ def context_row() -> Row:
             with tenant_cm("acme"):
                 pass
 
-    found = _interleaved({"ours": ours, "peer": peer, "floor": floor})
+    found = interleaved({"ours": ours, "peer": peer, "floor": floor}, per=CALLS)
     stats = found["ours"]
     return Row(
         "tenant context create + enter + exit",
@@ -172,7 +148,7 @@ def lookup_row() -> Row:
             hit(Store)
 
     try:
-        found = _interleaved({"ours": ours, "peer": global_lookup, "floor": floor})
+        found = interleaved({"ours": ours, "peer": global_lookup, "floor": floor}, per=CALLS)
     finally:
         scope.__exit__(None, None, None)
     stats = found["ours"]
