@@ -6,15 +6,39 @@ implementing the small :class:`Feeder` protocol (``name``, ``required``, ``prior
 ``feed(sections) -> [Layer]``).
 """
 
+from __future__ import annotations
+
+import importlib as _importlib
+from typing import TYPE_CHECKING
+
 from pymodular.config._feeder import Feeder, order_feeders
 from pymodular.config._layer import Layer, Source
 from pymodular.config.feeders._dict import DictFeeder
-from pymodular.config.feeders._directory import DirectoryFeeder
 from pymodular.config.feeders._env import DotEnvFeeder, EnvFeeder
 from pymodular.config.feeders._files import FileFeeder
-from pymodular.config.feeders._json import JsonFeeder
-from pymodular.config.feeders._toml import TomlFeeder
-from pymodular.config.feeders._yaml import YamlFeeder
+
+if TYPE_CHECKING:
+    from pymodular.config.feeders._directory import DirectoryFeeder
+    from pymodular.config.feeders._json import JsonFeeder
+    from pymodular.config.feeders._toml import TomlFeeder
+    from pymodular.config.feeders._yaml import YamlFeeder
+
+# File-format feeders load their parser (PyYAML, tomllib) only when first used.
+_LAZY = {
+    "DirectoryFeeder": "_directory",
+    "JsonFeeder": "_json",
+    "TomlFeeder": "_toml",
+    "YamlFeeder": "_yaml",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
 
 __all__ = (
     "DictFeeder",
