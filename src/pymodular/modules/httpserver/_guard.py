@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-__all__ = ("Limits", "ServerStats", "sweep_interval")
+__all__ = ("Clock", "Limits", "ServerStats", "sweep_interval")
+
+
+@dataclass(slots=True)
+class Clock:
+    """A coarse clock (event loop time) the server's tick advances.
+
+    Connections stamp request progress with it, which is cheaper than asking the
+    loop on every request; read timeouts are seconds, a tick is 0.1 s.
+    """
+
+    now: float = 0.0
 
 
 @dataclass(slots=True)

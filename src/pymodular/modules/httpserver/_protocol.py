@@ -27,7 +27,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from pymodular.modules.httpserver._guard import Limits, ServerStats
+from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats
 from pymodular.modules.httpserver._problem import raw_problem_response
 
 __all__ = ("GuardedProtocol", "protocol_for")
@@ -50,6 +50,7 @@ class GuardedProtocol(HttpToolsProtocol):
 
     limits: ClassVar[Limits]
     stats: ClassVar[ServerStats]
+    clock: ClassVar[Clock]
     closed: ClassVar[list[Callable[[], None]]]
 
     def __init__(
@@ -75,7 +76,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self.stats.connections_opened += 1
-        self._header_started = self.loop.time()
+        self._header_started = self.clock.now
 
     def connection_lost(self, exc: Exception | None) -> None:
         super().connection_lost(exc)
@@ -86,8 +87,17 @@ class GuardedProtocol(HttpToolsProtocol):
         if self._lingering:
             return  # the answer is sent; discard what the client still sends
         self._unset_keepalive_if_required()
-        if self._awaiting_headers and not self._count_header_bytes(data):
-            return
+        if self._awaiting_headers:
+            if not self._header_started:
+                self._header_started = self.clock.now
+            end = data.find(_END)
+            if end >= 0 and not self._tail:  # the usual case: all headers in one read
+                self._header_bytes += end + 4
+                if self._header_bytes > self.limits.max_header_bytes:
+                    self._too_large_headers()
+                    return
+            elif not self._count_header_bytes(data, end):
+                return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -105,10 +115,7 @@ class GuardedProtocol(HttpToolsProtocol):
         except httptools.HttpParserError as exc:
             self.reject(400, f"malformed HTTP request: {exc}")
 
-    def _count_header_bytes(self, data: bytes) -> bool:
-        if not self._header_started:
-            self._header_started = self.loop.time()
-        end = data.find(_END)
+    def _count_header_bytes(self, data: bytes, end: int) -> bool:
         if end < 0 and self._tail:
             seam = (self._tail + data[:3]).find(_END)
             if seam >= 0:
@@ -117,10 +124,14 @@ class GuardedProtocol(HttpToolsProtocol):
         self._header_bytes += counted
         limit = self.limits.max_header_bytes
         if self._header_bytes > limit:
-            self.reject(431, f"the request line and headers exceed {limit} bytes")
+            self._too_large_headers()
             return False
         self._tail = data[-3:] if end < 0 else b""
         return True
+
+    def _too_large_headers(self) -> None:
+        limit = self.limits.max_header_bytes
+        self.reject(431, f"the request line and headers exceed {limit} bytes")
 
     # -- parser callbacks ----------------------------------------------------------------
 
@@ -138,14 +149,14 @@ class GuardedProtocol(HttpToolsProtocol):
         super().on_headers_complete()
         if self._close_after and self.cycle is not None:
             self.cycle.keep_alive = False
-        self._body_seen = self.loop.time()
+        self._body_seen = self.clock.now
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
         limit = self.limits.max_body_bytes
         if limit and self._body_bytes > limit:
             raise _RejectedError(413, f"the request body exceeds {limit} bytes")
-        self._body_seen = self.loop.time()
+        self._body_seen = self.clock.now
         super().on_body(body)
 
     def on_message_complete(self) -> None:
@@ -224,8 +235,8 @@ def _length(value: bytes) -> int:
 
 
 def protocol_for(
-    limits: Limits, stats: ServerStats, on_closed: Callable[[], None]
+    limits: Limits, stats: ServerStats, clock: Clock, on_closed: Callable[[], None]
 ) -> type[GuardedProtocol]:
-    """A protocol class bound to one server's limits, counters and close callback."""
-    namespace = {"limits": limits, "stats": stats, "closed": [on_closed]}
+    """A protocol class bound to one server's limits, counters, clock and close callback."""
+    namespace = {"limits": limits, "stats": stats, "clock": clock, "closed": [on_closed]}
     return type("ServerProtocol", (GuardedProtocol,), namespace)

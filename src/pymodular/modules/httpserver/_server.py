@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pymodular.modules.httpserver._asgi import ASGIApp
 from pymodular.modules.httpserver._bind import bind_sockets
 from pymodular.modules.httpserver._entry import AccessLog, Entry, not_found_app
-from pymodular.modules.httpserver._guard import Limits, ServerStats, sweep_interval
+from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats, sweep_interval
 from pymodular.modules.httpserver._tls import (
     CertificateProvider,
     FileCertificateProvider,
@@ -76,6 +76,7 @@ class HttpServer:
         self._emit = emit or (lambda *_a, **_k: None)
         self.limits = Limits()
         self.stats = ServerStats()
+        self.clock = Clock()
         self.tls: ServerTLS | None = None
         self._uvicorn: uvicorn.Server | None = None
         self._sockets: list[socket.socket] = []
@@ -159,7 +160,8 @@ class HttpServer:
         tls = self._make_tls() if config.tls.enabled else None
         sockets = bind_sockets(config.host, config.port)
         try:
-            protocol = protocol_for(self.limits, self.stats, self._connection_closed)
+            self.clock.now = asyncio.get_running_loop().time()
+            protocol = protocol_for(self.limits, self.stats, self.clock, self._connection_closed)
             self._entry = self._build_entry(config)
             uv_config = uvicorn.Config(
                 self._entry,
@@ -258,7 +260,7 @@ class HttpServer:
         while True:
             await server.on_tick(counter)
             counter = (counter + 1) % 864000
-            now = loop.time()
+            now = self.clock.now = loop.time()
             if now >= next_sweep:
                 next_sweep = now + sweep_interval(self.limits)
                 for connection in list(server.server_state.connections):

@@ -5,10 +5,11 @@ from __future__ import annotations
 import logging
 import traceback
 from collections.abc import Callable
+from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send, send_problem
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
 from pymodular.secrets import redact
 
 __all__ = ("ErrorMiddleware", "request_id_of")
@@ -42,26 +43,20 @@ class ErrorMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = False
-
-        async def tracking_send(message: Message) -> None:
-            nonlocal started
-            if message["type"] == "http.response.start":
-                started = True
-            await send(message)
-
+        # No send wrapper on the hot path: if the answer had already begun, sending
+        # the problem fails (the server refuses a second start) and the original
+        # exception propagates, so the server closes the connection.
         try:
-            await self.app(scope, receive, tracking_send)
+            await self.app(scope, receive, send)
         except HTTPException as exc:
-            if started:
-                raise
             headers = [
                 (k.lower().encode("latin-1"), v.encode("latin-1"))
                 for k, v in (exc.headers or {}).items()
             ]
             detail = exc.detail if exc.detail != _phrase(exc.status_code) else None
             extra = getattr(exc, "extra", None) or {}
-            await send_problem(
+            await self._answer(
+                exc,
                 send,
                 exc.status_code,
                 detail,
@@ -71,18 +66,24 @@ class ErrorMiddleware:
             )
         except Exception as exc:
             logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
-            if started:
-                raise
             trace = None
             if self.debug():
                 trace = redact("".join(traceback.format_exception(exc))).splitlines()
-            await send_problem(
+            await self._answer(
+                exc,
                 send,
                 500,
                 "the server failed to process the request",
                 request_id=request_id_of(scope),
                 traceback=trace,
             )
+
+    @staticmethod
+    async def _answer(cause: Exception, send: Send, status: int, *args: Any, **kwargs: Any) -> None:
+        try:
+            await send_problem(send, status, *args, **kwargs)
+        except Exception:  # noqa: BLE001 - the server refused: the answer had begun
+            raise cause from None
 
 
 def _phrase(status: int) -> str:

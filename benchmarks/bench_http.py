@@ -1,0 +1,220 @@
+"""HTTP throughput and p99 latency: the full module stack beside bare Starlette and FastAPI.
+
+Every server answers ``GET /json`` with ``{"message": "hello, world"}`` on uvicorn
+with the same settings (uvloop, httptools, one process, no access log, no proxy
+headers, no Server header, fresh context per request):
+
+- **ours**: ``Application`` with the router module (request id + CORS middleware on,
+  errors middleware as always) and the httpserver module (header/body limits, read
+  timeouts, health probes), health aggregation on;
+- **starlette**: ``Starlette(routes=[Route("/json", ...)])`` on ``uvicorn.Server``;
+- **fastapi**: ``FastAPI()`` with ``@app.get("/json")`` on ``uvicorn.Server``.
+
+wrk (Debian's) loads each for ``BENCH_HTTP_SECONDS`` (default 3) after a 1 s warm-up,
+``-t2 -c64`` against 127.0.0.1, in ``BENCH_HTTP_ROUNDS`` (default 2) interleaved
+rounds. Goal: at least 90% of Starlette's requests/s and more than FastAPI's.
+
+Run alone: ``.venv/bin/python -m benchmarks http``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+from benchmarks._harness import Row, Stats
+
+KINDS = ("ours", "starlette", "fastapi")
+PAYLOAD = {"message": "hello, world"}
+_UVICORN = {
+    "loop": "uvloop",
+    "http": "httptools",
+    "lifespan": "off",
+    "log_config": None,
+    "access_log": False,
+    "proxy_headers": False,
+    "server_header": False,
+    "reset_contextvars": True,
+}
+
+
+# -- the servers (run in a child process: python -m benchmarks.bench_http KIND PORT) --------
+
+
+def _serve(kind: str, port: int) -> None:
+    if kind == "ours":
+        _serve_ours(port)
+        return
+    import uvicorn
+
+    app: Any
+    if kind == "starlette":
+        from starlette.applications import Starlette
+        from starlette.responses import JSONResponse
+        from starlette.routing import Route
+
+        async def json_route(request: Any) -> JSONResponse:
+            return JSONResponse(PAYLOAD)
+
+        app = Starlette(routes=[Route("/json", json_route)])
+    else:
+        from fastapi import FastAPI
+
+        app = FastAPI()
+
+        @app.get("/json")
+        async def json_route() -> dict[str, str]:
+            return PAYLOAD
+
+    uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **_UVICORN)).run()
+
+
+def _serve_ours(port: int) -> None:
+    from pymodular import Application, Dependency, Module
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.modules.httpserver import HttpServerModule
+    from pymodular.modules.router import Router, RouterModule
+
+    class Hello(Module[Any]):
+        name = "hello"
+        router = Dependency(Router)
+
+        async def init(self, app: Any) -> None:
+            @self.router.get("/json")
+            async def json_route(request: Any) -> dict[str, str]:
+                return PAYLOAD
+
+    config = {
+        "httpserver": {"host": "127.0.0.1", "port": port},
+        "router": {
+            "request_id": {"enabled": True},
+            "cors": {"enabled": True, "allow_origins": ["https://app.example.com"]},
+        },
+    }
+    app = Application(
+        [RouterModule(), Hello(), HttpServerModule()], feeders=[DictFeeder(config)], health=True
+    )
+    raise SystemExit(app.run(loop="uvloop", log_level="WARNING"))
+
+
+# -- the load -----------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    request = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"benchmark server exited with {process.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=1.0) as sock:
+                sock.sendall(request)
+                if sock.recv(64).startswith(b"HTTP/1.1 200"):
+                    return
+        except OSError:
+            pass
+        time.sleep(0.1)
+    raise RuntimeError(f"benchmark server on port {port} did not answer within {timeout:g} s")
+
+
+_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
+
+
+def _wrk(port: int, seconds: float) -> tuple[float, float]:
+    """Requests/s and p99 latency (seconds) of one wrk run."""
+    out = subprocess.run(
+        [
+            "wrk",
+            "-t2",
+            "-c64",
+            f"-d{seconds:g}s",
+            "--latency",
+            f"http://127.0.0.1:{port}/json",
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=seconds + 30,
+    ).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    p99 = re.search(r"^\s+99%\s+([\d.]+)(us|ms|s)\s*$", out, re.MULTILINE)
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)|Socket errors: (.*)", out)
+    if rate is None or p99 is None:
+        raise RuntimeError(f"cannot read wrk output:\n{out}")
+    if errors:
+        print(f"wrk reported errors on port {port}: {errors.group(0)}", file=sys.stderr)
+    return float(rate.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)]
+
+
+def run() -> list[Row]:
+    """Measure the three servers in interleaved rounds and return two rows."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
+    seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "3"))
+    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "2"))
+    ports = {kind: _free_port() for kind in KINDS}
+    processes = {
+        kind: subprocess.Popen(
+            [sys.executable, "-m", "benchmarks.bench_http", kind, str(ports[kind])],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for kind in KINDS
+    }
+    rates: dict[str, list[float]] = {k: [] for k in KINDS}
+    p99s: dict[str, list[float]] = {k: [] for k in KINDS}
+    try:
+        for kind in KINDS:
+            _wait_ready(ports[kind], processes[kind])
+        for _ in range(rounds):
+            for kind in KINDS:
+                _wrk(ports[kind], 1)  # warm-up
+                rate, p99 = _wrk(ports[kind], seconds)
+                rates[kind].append(rate)
+                p99s[kind].append(p99)
+    finally:
+        for process in processes.values():
+            process.terminate()
+        for process in processes.values():
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    rate = {k: Stats.of(v) for k, v in rates.items()}
+    p99 = {k: Stats.of(v) for k, v in p99s.items()}
+    ratio = rate["ours"].median / rate["starlette"].median
+    return [
+        Row(
+            target="HTTP JSON route req/s, full stack (router + request id + CORS) on uvicorn",
+            ours=rate["ours"],
+            goal=">= 90% of Starlette, > FastAPI",
+            met=ratio >= 0.9 and rate["ours"].median > rate["fastapi"].median,
+            peers={"starlette": rate["starlette"], "fastapi": rate["fastapi"]},
+            unit="req/s",
+            note=f"wrk -t2 -c64, {rounds} x {seconds:g} s; {ratio:.0%} of Starlette",
+        ),
+        Row(
+            target="HTTP JSON route p99 latency, full stack",
+            ours=p99["ours"],
+            goal="p99 below FastAPI's",
+            met=p99["ours"].median < p99["fastapi"].median,
+            peers={"starlette": p99["starlette"], "fastapi": p99["fastapi"]},
+            note="median / max of the rounds' p99",
+        ),
+    ]
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]))
