@@ -188,8 +188,11 @@ class GuardedProtocol(HttpToolsProtocol):
             raw_problem_response(status, detail, self.server_state.default_headers)
         )
         # Closing now would reset the connection while the client is still sending,
-        # and many clients then never read the answer: read and drop their remaining
-        # bytes for a moment first (a "lingering close").
+        # and many clients then never read the answer: signal the end of our side,
+        # then read and drop what still comes until the client closes or a moment
+        # passes (a "lingering close").
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
         self._lingering = True
         self._awaiting_headers = False
         self._header_started = 0.0

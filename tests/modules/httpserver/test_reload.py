@@ -1,0 +1,72 @@
+"""Hot reload of the dynamic fields: limits, timeouts, access log, health paths."""
+
+from __future__ import annotations
+
+import logging
+
+import httpx
+import pytest
+
+from pymodular.config import ConfigDiff, FieldChange
+from pymodular.modules.httpserver import HttpServerConfig
+from tests.modules.httpserver.helpers import hello, raw, serving, status_of
+
+
+def change(path: str, old: object, new: object) -> FieldChange:
+    return FieldChange(f"httpserver.{path}", "httpserver", old, new, True, False)
+
+
+async def test_reload_applies_limits_access_log_and_probe_paths(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with serving(hello) as (app, server, events):
+        module = app.module("httpserver")
+        diff = ConfigDiff(
+            [
+                change("max_header_bytes", 32768, 1024),
+                change("access_log", False, True),
+                change("health.readiness_path", "/readyz", "/ready"),
+                change("keepalive_timeout", 5.0, 1.5),
+            ]
+        )
+        await module.reload(diff)  # type: ignore[attr-defined]
+        assert server.limits.max_header_bytes == 1024
+        assert module.config.keepalive_timeout == 1.5
+        big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n"
+        assert status_of(await raw(server.port, big)) == 431
+        caplog.set_level(logging.INFO, logger="pymodular.httpserver.access")
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            assert (await client.get("/ready")).json()["status"] == "healthy"
+            assert (await client.get("/readyz")).text == "hello"
+            await client.get("/page?token=abc123")
+        reloaded = await events.wait_for("httpserver.reloaded")
+    assert set(reloaded.data["fields"]) == {
+        "max_header_bytes",
+        "access_log",
+        "health",
+        "keepalive_timeout",
+    }
+    lines = [r.getMessage() for r in caplog.records if r.name == "pymodular.httpserver.access"]
+    assert any('"GET /page?… HTTP/1.1" 200 5' in line for line in lines)
+    assert not any("abc123" in line for line in lines)
+
+
+async def test_reload_with_an_invalid_value_changes_nothing() -> None:
+    async with serving(hello) as (app, server, _events):
+        module = app.module("httpserver")
+        with pytest.raises(ValueError, match="max_header_bytes"):
+            await module.reload(ConfigDiff([change("max_header_bytes", 32768, 10)]))  # type: ignore[attr-defined]
+        assert server.limits.max_header_bytes == 32768
+        assert module.config == HttpServerConfig(host="127.0.0.1", port=0)
+
+
+def test_health_paths_must_differ_and_start_with_a_slash() -> None:
+    with pytest.raises(ValueError, match="must differ"):
+        HttpServerConfig.model_validate({"health": {"readiness_path": "/healthz"}})
+    with pytest.raises(ValueError, match="must start with '/'"):
+        HttpServerConfig.model_validate({"health": {"full_path": "health"}})
+
+
+def test_the_port_must_be_a_tcp_port() -> None:
+    with pytest.raises(ValueError):
+        HttpServerConfig(port=70000)

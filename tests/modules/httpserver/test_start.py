@@ -1,0 +1,154 @@
+"""Starting: ready on return, a clear error for a taken port, health probes, events."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+
+import httpx
+import pytest
+
+from pymodular import Application, LifecycleError
+from pymodular.config.feeders import DictFeeder
+from pymodular.modules.httpserver import HttpServer, HttpServerModule, PortInUseError, port_holder
+from tests.modules.httpserver.helpers import Gate, hello, serving
+
+
+async def test_start_returns_once_the_socket_accepts_connections() -> None:
+    async with serving(hello) as (_, server, _events):
+        assert server.port
+        # A blocking connect right after start: no waiting, no retrying.
+        with socket.create_connection(("127.0.0.1", server.port), timeout=2):
+            pass
+        assert server.running
+        assert server.url == f"http://127.0.0.1:{server.port}"
+
+
+async def test_a_taken_port_fails_start_naming_host_port_and_holder() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        app = Application(
+            [HttpServerModule(hello)],
+            feeders=[DictFeeder({"httpserver": {"host": "127.0.0.1", "port": port}})],
+        )
+        with pytest.raises(LifecycleError) as caught:
+            await app.start()
+    error = caught.value
+    assert isinstance(error, PortInUseError)
+    assert (error.host, error.port, error.module, error.phase) == (
+        "127.0.0.1",
+        port,
+        "httpserver",
+        "start",
+    )
+    assert f"127.0.0.1:{port}" in str(error)
+    assert error.holder is not None
+    assert f"pid {os.getpid()}" in error.holder
+    assert error.holder in str(error)
+
+
+def test_port_holder_is_none_for_a_port_nobody_listens_on() -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        free = sock.getsockname()[1]
+    assert port_holder(free) is None
+
+
+async def test_health_probes_answer_from_the_aggregate_health() -> None:
+    async with (
+        serving(hello) as (_, server, _events),
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        live = await client.get("/healthz")
+        ready = await client.get("/readyz")
+        full = await client.get("/health")
+    assert (live.status_code, live.json()["status"]) == (200, "healthy")
+    assert (ready.status_code, ready.json()["status"]) == (200, "healthy")
+    assert full.status_code == 200
+    modules = {m["name"]: m for m in full.json()["modules"]}
+    assert modules["httpserver"]["status"] == "healthy"
+    assert ready.headers["cache-control"] == "no-store"
+
+
+async def test_probe_paths_are_configurable() -> None:
+    health = {"liveness_path": "/live", "readiness_path": "/ready", "full_path": "/status"}
+    async with (
+        serving(hello, health=health) as (_, server, _e),
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        assert (await client.get("/live")).json()["status"] == "healthy"
+        assert (await client.get("/ready")).status_code == 200
+        assert "modules" in (await client.get("/status")).json()
+        assert (await client.get("/healthz")).text == "hello"  # now the app's
+
+
+async def test_without_aggregate_health_readiness_follows_the_lifecycle() -> None:
+    async with (
+        serving(hello, aggregate_health=False) as (_, server, _e),
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        assert (await client.get("/readyz")).json() == {"status": "healthy"}
+        assert (await client.get("/healthz")).status_code == 200
+
+
+async def test_with_nothing_to_serve_it_answers_probes_and_404_problems() -> None:
+    async with serving(None) as (_, server, _e), httpx.AsyncClient(base_url=server.url) as client:
+        missing = await client.get("/anything")
+        assert (await client.get("/healthz")).status_code == 200
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    assert missing.json()["detail"] == "no route matches GET /anything"
+
+
+async def test_concurrency_limit_sheds_load_with_503_and_retry_after() -> None:
+    gate = Gate()
+    async with (
+        serving(gate, limit_concurrency=1) as (_, server, _e),
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        first = asyncio.create_task(client.get("/slow"))
+        await gate.entered.wait()
+        shed = await client.get("/another")
+        gate.release.set()
+        assert (await first).status_code == 200
+    assert shed.status_code == 503
+    assert shed.headers["retry-after"] == "1"
+    assert shed.json()["status"] == 503
+
+
+async def test_started_event_carries_the_url_and_inspect_shows_the_server() -> None:
+    async with serving(hello) as (app, server, events):
+        started = await events.wait_for("httpserver.started")
+        described = app.inspect()["httpserver"]
+    assert started.data["url"] == server.url
+    assert started.module == "httpserver"
+    assert described["url"] == server.url
+    assert described["running"] is True
+
+
+async def test_health_report_is_unhealthy_once_draining() -> None:
+    module = HttpServerModule(hello)
+    app = Application(
+        [module], feeders=[DictFeeder({"httpserver": {"host": "127.0.0.1", "port": 0}})]
+    )
+    before = await module.health_report() if module.server else None
+    await app.start()
+    serving_report = await module.health_report()
+    await app.stop()
+    after = await module.health_report()
+    assert before is None
+    assert serving_report.status == "healthy"
+    assert "serving on http://127.0.0.1:" in serving_report.message
+    assert after.status == "unhealthy"
+    assert after.message == "draining"
+
+
+async def test_the_server_service_is_found_by_name_and_type() -> None:
+    async with serving(hello) as (app, server, _e):
+        assert app.services.get("httpserver") is server
+        assert isinstance(server, HttpServer)
+        assert json.loads(json.dumps(server.describe()))["requests_served"] >= 0
