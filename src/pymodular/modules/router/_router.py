@@ -153,7 +153,8 @@ class Router(RouteRegistrar):
 
     def disable(self, target: str) -> list[Route]:
         """Make the routes named ``target`` answer 404 until enabled (event
-        ``router.route.disabled``); see :meth:`find` for what ``target`` may be."""
+        ``router.route.disabled``); see :meth:`find` for what ``target`` may be.
+        A route registered for several methods is switched as a whole."""
         return self._switch(self.find(target), enabled=False, target=target)
 
     def enable(self, target: str) -> list[Route]:

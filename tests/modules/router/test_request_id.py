@@ -1,0 +1,97 @@
+"""Request ids: in the response, the request state, logs and events (FR-047)."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import pytest
+
+from pymodular import Dependency, Module
+from pymodular.logs import install_record_context
+from pymodular.modules.router import (
+    Request,
+    RequestIdMiddleware,
+    Router,
+    RouterModule,
+    new_request_id,
+)
+from pymodular.testing import app_harness
+from tests.modules.router.helpers import client
+
+logger = logging.getLogger("tests.request_id")
+
+
+def id_router(**options: Any) -> Router:
+    router = Router()
+
+    @router.get("/who")
+    async def who(request: Request) -> dict[str, str]:
+        logger.info("handling")
+        return {"id": request.state.request_id}
+
+    router.use(RequestIdMiddleware, name="request_id", order=100, **options)
+    return router
+
+
+async def test_every_request_gets_a_fresh_id_in_the_header_and_state() -> None:
+    async with client(id_router()) as http:
+        first = await http.get("/who")
+        second = await http.get("/who")
+        missing = await http.get("/nothing")
+    assert re.fullmatch(r"[0-9a-f]{32}", first.headers["x-request-id"])
+    assert first.json()["id"] == first.headers["x-request-id"]
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert missing.json()["request_id"] == missing.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("sent", "kept"),
+    [("abc-123:x.y_z", True), ("x" * 129, False), ("bad id", False), ("<script>", False)],
+)
+async def test_a_well_formed_incoming_id_is_kept_anything_else_replaced(
+    sent: str, kept: bool
+) -> None:
+    async with client(id_router()) as http:
+        answer = await http.get("/who", headers={"x-request-id": sent})
+    assert (answer.headers["x-request-id"] == sent) is kept
+
+
+async def test_incoming_ids_are_ignored_when_not_trusted() -> None:
+    async with client(id_router(trust_incoming=False, header="X-Trace")) as http:
+        answer = await http.get("/who", headers={"x-trace": "from-client"})
+    assert answer.headers["x-trace"] != "from-client"
+
+
+async def test_log_records_of_the_request_carry_its_id(caplog: pytest.LogCaptureFixture) -> None:
+    install_record_context()
+    with caplog.at_level(logging.INFO, logger="tests.request_id"):
+        async with client(id_router()) as http:
+            answer = await http.get("/who")
+    record = next(r for r in caplog.records if r.getMessage() == "handling")
+    assert record.correlation_id == answer.headers["x-request-id"]  # type: ignore[attr-defined]
+
+
+class Emitter(Module[None]):
+    name = "emitter"
+    router = Dependency(Router)
+
+    async def init(self, app: Any) -> None:
+        @self.router.post("/things")
+        async def create(request: Request) -> None:
+            app.emit("things.created", module=self.name)
+
+
+async def test_events_emitted_while_handling_carry_the_request_id() -> None:
+    async with app_harness([RouterModule(), Emitter()], config={}) as (app, events):
+        async with client(app.services.get(Router)) as http:
+            answer = await http.post("/things")
+        created = await events.wait_for("things.created")
+    assert created.correlation_id == answer.headers["x-request-id"]
+
+
+def test_generated_ids_are_32_hex_digits() -> None:
+    ids = {new_request_id() for _ in range(1000)}
+    assert len(ids) == 1000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
