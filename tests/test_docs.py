@@ -55,3 +55,15 @@ def test_document_examples_run(
     assert os.getcwd() == str(tmp_path)
     if document.name != "README.md" and not ran:
         pytest.skip(f"{document.name} has no python examples")
+
+
+def test_readme_opens_with_exactly_the_two_set_up_commands() -> None:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    first_lang, first_body = next((lang, body) for _, lang, body in blocks(text))
+    commands = [line.split("#")[0].strip() for line in first_body.splitlines() if line.strip()]
+    assert first_lang == "bash"
+    assert commands == ["make run", "make test"]
+    makefile = (ROOT / "Makefile").read_text(encoding="utf-8")
+    assert "\nrun:" in makefile
+    assert "\ntest:" in makefile
+    assert "make test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
