@@ -62,7 +62,6 @@ class GuardedProtocol(HttpToolsProtocol):
     ) -> None:
         super().__init__(config, server_state, app_state, _loop)
         self.access_log = False  # the server's own access log middleware does this
-        self._awaiting_headers = True
         self._header_started = 0.0
         self._header_bytes = 0
         self._tail = b""
@@ -86,8 +85,10 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # the answer is sent; discard what the client still sends
-        self._unset_keepalive_if_required()
-        if self._awaiting_headers:
+        if self.timeout_keep_alive_task is not None:
+            self._unset_keepalive_if_required()
+        cycle = self.cycle
+        if cycle is None or not cycle.more_body:  # between requests or reading headers
             if not self._header_started:
                 self._header_started = self.clock.now
             end = data.find(_END)
@@ -136,7 +137,6 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- parser callbacks ----------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
-        self._awaiting_headers = False
         self._header_started = 0.0
         self._header_bytes = 0
         self._tail = b""
@@ -158,11 +158,6 @@ class GuardedProtocol(HttpToolsProtocol):
             raise _RejectedError(413, f"the request body exceeds {limit} bytes")
         self._body_seen = self.clock.now
         super().on_body(body)
-
-    def on_message_complete(self) -> None:
-        super().on_message_complete()
-        self._body_seen = 0.0
-        self._awaiting_headers = True
 
     # -- rejection, timeouts, shutdown ---------------------------------------------------
 
@@ -194,7 +189,6 @@ class GuardedProtocol(HttpToolsProtocol):
         if self.transport.can_write_eof():
             self.transport.write_eof()
         self._lingering = True
-        self._awaiting_headers = False
         self._header_started = 0.0
         self._body_seen = 0.0
         self.flow.resume_reading()
@@ -210,14 +204,18 @@ class GuardedProtocol(HttpToolsProtocol):
                     self.transport.close()  # opened but silent: nothing to answer
                 else:
                     self.reject(408, f"the request headers did not arrive within {limit:g} s")
-        elif self._body_seen and not self.flow.read_paused:
+        elif self._reading_body() and not self.flow.read_paused:
             limit = self.limits.body_read_timeout
             if now - self._body_seen > limit:
                 self.stats.timed_out += 1
                 self.reject(408, f"the request body stalled for more than {limit:g} s")
 
+    def _reading_body(self) -> bool:
+        cycle = self.cycle
+        return cycle is not None and cycle.more_body and not cycle.response_complete
+
     def shutdown(self) -> None:
-        if self._awaiting_headers and self._header_bytes:
+        if self._header_bytes and not self._reading_body():
             self._close_after = True  # a request is arriving: answer it, then close
             return
         super().shutdown()

@@ -146,4 +146,11 @@ class HttpServerConfig(ConfigModel):
         description="Proxies whose X-Forwarded-* headers are trusted",
     )
     server_header: bool = field(False, description="Send a Server header")
+    freeze_gc: bool = field(
+        True,
+        description=(
+            "Once the application has started, exempt the objects that exist then from "
+            "garbage-collector scans (gc.freeze): shorter collection pauses under load"
+        ),
+    )
     root_path: str = field("", description="ASGI root_path when mounted below a prefix")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -83,6 +84,7 @@ class HttpServerModule(Module[HttpServerConfig]):
             emit=self._emit,
         )
         app.on_stopping(self._drain_on_stop)
+        app.on_started(self._after_start)
         app.add_inspector(self.name, self.server.describe)
 
     def _emit(self, event_type: str, **data: Any) -> None:
@@ -92,6 +94,13 @@ class HttpServerModule(Module[HttpServerConfig]):
         """Bind and serve; return once connections are accepted."""
         assert self.server is not None
         await self.server.start()
+
+    async def _after_start(self) -> None:
+        # Modules, configuration and imported code live as long as the process; scanning
+        # them in every full collection only lengthens the pauses requests wait through.
+        if self.config.freeze_gc:
+            gc.collect()
+            gc.freeze()
 
     async def _drain_on_stop(self) -> None:
         if self.server is not None:
