@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import httpx
 import pytest
@@ -70,3 +71,40 @@ def test_health_paths_must_differ_and_start_with_a_slash() -> None:
 def test_the_port_must_be_a_tcp_port() -> None:
     with pytest.raises(ValueError):
         HttpServerConfig(port=70000)
+
+
+async def test_app_reload_applies_the_http_stack_dynamic_fields(tmp_path: Path) -> None:
+    from pymodular import Application
+    from pymodular.config.feeders import YamlFeeder
+    from pymodular.modules.httpserver import HttpServer, HttpServerModule
+    from pymodular.modules.router import RouterModule
+    from pymodular.reload import RestartRequiredError
+
+    config = tmp_path / "config.yaml"
+
+    def write(max_header_bytes: int, origin: str, port: int = 0) -> None:
+        config.write_text(
+            f"httpserver: {{host: 127.0.0.1, port: {port}, max_header_bytes: {max_header_bytes}}}\n"
+            f"router: {{cors: {{enabled: true, allow_origins: ['{origin}']}}}}\n"
+        )
+
+    write(32768, "https://old.test")
+    router = RouterModule()
+    router.router.get("/x")(lambda request: {"ok": True})
+    app = Application(
+        [router, HttpServerModule()], feeders=[YamlFeeder(config)], dynamic_reload=True
+    )
+    async with app:
+        server = app.services.get(HttpServer)
+        write(2048, "https://new.test")
+        await app.reload()
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            cors = await client.get("/x", headers={"origin": "https://new.test"})
+        big = b"GET /x HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 3000 + b"\r\n\r\n"
+        rejected = await raw(server.port, big)
+        write(2048, "https://new.test", port=server.port + 1)
+        with pytest.raises(RestartRequiredError):
+            await app.reload()
+    assert server.limits.max_header_bytes == 2048
+    assert cors.headers["access-control-allow-origin"] == "https://new.test"
+    assert status_of(rejected) == 431

@@ -73,6 +73,7 @@ class RouterModule(Module[RouterConfig]):
         router.emit = self._emit
         router.base_path = config.base_path
         router.redirect_slashes = config.redirect_slashes
+        self._applied = config
         self._apply_dynamic(config)
         if config.request_id.enabled:
             router.use(
@@ -128,9 +129,11 @@ class RouterModule(Module[RouterConfig]):
 
     async def reload(self, diff: Any) -> None:
         """Apply changed dynamic fields: debug, body limit, CORS, disabled routes."""
+        # The reloader may have set self.config to the new section already; compare
+        # with what this module last applied.
         config = changed_config(self.config, diff, self.section)
-        old = self.config
-        self.config = config
+        old = self._applied
+        self.config = self._applied = config
         if (old.debug, old.max_body_bytes, old.cors) != (
             config.debug,
             config.max_body_bytes,
