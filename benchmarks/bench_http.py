@@ -10,9 +10,11 @@ headers, no Server header, fresh context per request):
 - **starlette**: ``Starlette(routes=[Route("/json", ...)])`` on ``uvicorn.Server``;
 - **fastapi**: ``FastAPI()`` with ``@app.get("/json")`` on ``uvicorn.Server``.
 
-wrk (Debian's) loads each for ``BENCH_HTTP_SECONDS`` (default 3) after a 1 s warm-up,
-``-t2 -c64`` against 127.0.0.1, in ``BENCH_HTTP_ROUNDS`` (default 2) interleaved
-rounds. Goal: at least 90% of Starlette's requests/s and more than FastAPI's.
+wrk (Debian's) warms each server up for 2 s, then loads it for ``BENCH_HTTP_SECONDS``
+(default 2) with ``-t2 -c64`` against 127.0.0.1, in ``BENCH_HTTP_ROUNDS`` (default 4)
+interleaved rounds (about 35 s in all). Goal: at least 90% of Starlette's requests/s
+and more than FastAPI's. A third row measures, in-process, what a request id middleware
+costs as pure ASGI and as Starlette's ``BaseHTTPMiddleware``.
 
 Run alone: ``.venv/bin/python -m benchmarks http``.
 """
@@ -28,7 +30,7 @@ import sys
 import time
 from typing import Any
 
-from benchmarks._harness import Row, Stats
+from benchmarks._harness import Row, Stats, measure_async
 
 KINDS = ("ours", "starlette", "fastapi")
 PAYLOAD = {"message": "hello, world"}
@@ -162,8 +164,8 @@ def run() -> list[Row]:
     """Measure the three servers in interleaved rounds and return two rows."""
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
-    seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "3"))
-    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "2"))
+    seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "2"))
+    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "4"))
     ports = {kind: _free_port() for kind in KINDS}
     processes = {
         kind: subprocess.Popen(
@@ -178,9 +180,10 @@ def run() -> list[Row]:
     try:
         for kind in KINDS:
             _wait_ready(ports[kind], processes[kind])
+        for kind in KINDS:
+            _wrk(ports[kind], 2)  # warm-up: imports, caches, connection setup
         for _ in range(rounds):
             for kind in KINDS:
-                _wrk(ports[kind], 1)  # warm-up
                 rate, p99 = _wrk(ports[kind], seconds)
                 rates[kind].append(rate)
                 p99s[kind].append(p99)
@@ -192,6 +195,14 @@ def run() -> list[Row]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+    rows = _load_rows(rates, p99s, rounds, seconds)
+    rows.append(_middleware_row())
+    return rows
+
+
+def _load_rows(
+    rates: dict[str, list[float]], p99s: dict[str, list[float]], rounds: int, seconds: float
+) -> list[Row]:
     rate = {k: Stats.of(v) for k, v in rates.items()}
     p99 = {k: Stats.of(v) for k, v in p99s.items()}
     ratio = rate["ours"].median / rate["starlette"].median
@@ -214,6 +225,66 @@ def run() -> list[Row]:
             note="median / max of the rounds' p99",
         ),
     ]
+
+
+def _middleware_row() -> Row:
+    """In-process cost of a request id middleware: pure ASGI vs BaseHTTPMiddleware."""
+    from starlette.middleware.base import BaseHTTPMiddleware
+
+    from pymodular._context import correlation_id
+    from pymodular.modules.router import RequestIdMiddleware, Router, new_request_id
+
+    class RequestIdBase(BaseHTTPMiddleware):
+        async def dispatch(self, request: Any, call_next: Any) -> Any:
+            request_id = new_request_id()
+            token = correlation_id.set(request_id)
+            try:
+                response = await call_next(request)
+            finally:
+                correlation_id.reset(token)
+            response.headers["x-request-id"] = request_id
+            return response
+
+    async def json_route(request: Any) -> dict[str, str]:
+        return PAYLOAD
+
+    def router(middleware: Any) -> Router:
+        made = Router()
+        made.get("/json")(json_route)
+        if middleware is not None:
+            made.use(middleware, name="request_id", order=100)
+        return made
+
+    headers = [(b"host", b"127.0.0.1"), (b"user-agent", b"wrk"), (b"accept", b"*/*")]
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Any) -> None:
+        return None
+
+    def call(app: Router) -> Any:
+        scope = {"type": "http", "method": "GET", "path": "/json", "root_path": "",
+                 "query_string": b"", "headers": headers, "state": {}}  # fmt: skip
+        return app(scope, receive, send)
+
+    apps = {
+        "pure": router(RequestIdMiddleware),
+        "base": router(RequestIdBase),
+        "none": router(None),
+    }
+    stats = {
+        name: measure_async(lambda a=app: call(a), number=200, repeat=15)
+        for name, app in apps.items()
+    }  # type: ignore[misc]
+    return Row(
+        target="request id middleware per request (router, in-process): pure ASGI",
+        ours=stats["pure"],
+        goal="cheaper than BaseHTTPMiddleware",
+        met=stats["pure"].median < stats["base"].median,
+        peers={"BaseHTTPMiddleware": stats["base"]},
+        floor=("no request id", stats["none"]),
+    )
 
 
 if __name__ == "__main__":
