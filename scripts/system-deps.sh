@@ -4,6 +4,7 @@ set -euo pipefail
 need_apt=()
 for pkg in "$@"; do :; done
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # test certificates (httpserver TLS)
 if [ ${#need_apt[@]} -gt 0 ]; then
   echo "installing Debian packages: ${need_apt[*]}"
   export DEBIAN_FRONTEND=noninteractive
