@@ -135,12 +135,11 @@ async def test_health_report_is_unhealthy_once_draining() -> None:
     app = Application(
         [module], feeders=[DictFeeder({"httpserver": {"host": "127.0.0.1", "port": 0}})]
     )
-    before = await module.health_report() if module.server else None
+    assert module.server is None  # nothing to report on before init
     await app.start()
     serving_report = await module.health_report()
     await app.stop()
     after = await module.health_report()
-    assert before is None
     assert serving_report.status == "healthy"
     assert "serving on http://127.0.0.1:" in serving_report.message
     assert after.status == "unhealthy"
@@ -152,3 +151,16 @@ async def test_the_server_service_is_found_by_name_and_type() -> None:
         assert app.services.get("httpserver") is server
         assert isinstance(server, HttpServer)
         assert json.loads(json.dumps(server.describe()))["requests_served"] >= 0
+
+
+async def test_the_heap_that_exists_after_start_is_frozen_out_of_gc_scans() -> None:
+    import gc
+
+    gc.unfreeze()
+    async with serving(hello):
+        frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    async with serving(hello, freeze_gc=False):
+        untouched = gc.get_freeze_count()
+    assert frozen > 1000
+    assert untouched == 0
