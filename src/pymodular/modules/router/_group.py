@@ -167,8 +167,6 @@ class RouteRegistrar:
         )
         for item in middleware:
             group.use(item)
-        if self._group is not None:
-            self._group._children.append(group)
         return group
 
 
@@ -194,7 +192,6 @@ class RouteGroup(RouteRegistrar):
         self.name = name
         self.max_body_bytes = max_body_bytes
         self._specs: dict[str, MiddlewareSpec] = {}
-        self._children: list[RouteGroup] = []
         self._sequence = 0
 
     @property
