@@ -34,6 +34,7 @@ class Example:
 @pytest.fixture
 async def example(tmp_path: Path) -> AsyncIterator[Example]:
     data_file = tmp_path / "notes.json"
+    log = tmp_path / "stderr.log"
     env = {
         **os.environ,
         "APP_HTTPSERVER__PORT": "0",
@@ -49,14 +50,14 @@ async def example(tmp_path: Path) -> AsyncIterator[Example]:
         cwd=ROOT,
         env=env,
         stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+        stderr=log.open("wb"),  # a file: an unread pipe could fill up and stall the server
     )
     assert process.stdout is not None
     try:
         async with asyncio.timeout(30):
             line = (await process.stdout.readline()).decode()
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/api/notes", line)
-        assert found, f"unexpected first line: {line!r}"
+        assert found, f"unexpected first line: {line!r}; stderr: {log.read_text()[-2000:]}"
         yield Example(process, found.group(1), data_file)
     finally:
         if process.returncode is None:
