@@ -43,15 +43,16 @@ async def example(tmp_path: Path) -> AsyncIterator[Example]:
         "APP_NOTES__DATA_FILE": str(data_file),
         "PYTHONUNBUFFERED": "1",
     }
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "examples.app",
-        cwd=ROOT,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=log.open("wb"),  # a file: an unread pipe could fill up and stall the server
-    )
+    with log.open("wb") as stderr:  # a file: an unread pipe could fill up and stall the server
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "examples.app",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
     assert process.stdout is not None
     try:
         async with asyncio.timeout(30):
