@@ -11,10 +11,11 @@ headers, no Server header, fresh context per request):
 - **fastapi**: ``FastAPI()`` with ``@app.get("/json")`` on ``uvicorn.Server``.
 
 wrk (Debian's) warms each server up for 2 s, then loads it for ``BENCH_HTTP_SECONDS``
-(default 2) with ``-t2 -c64`` against 127.0.0.1, in ``BENCH_HTTP_ROUNDS`` (default 4)
-interleaved rounds (about 35 s in all). Goal: at least 90% of Starlette's requests/s
-and more than FastAPI's. A third row measures, in-process, what a request id middleware
-costs as pure ASGI and as Starlette's ``BaseHTTPMiddleware``.
+(default 2) with ``-t2 -c64`` against 127.0.0.1, in ``BENCH_HTTP_ROUNDS`` (default 8)
+interleaved rounds (about a minute in all), server and wrk pinned to separate cores.
+Goal: at least 90% of Starlette's requests/s and more than FastAPI's. A third row
+measures, in-process, what a request id middleware costs as pure ASGI and as Starlette's
+``BaseHTTPMiddleware``.
 
 Run alone: ``.venv/bin/python -m benchmarks http``.
 """
@@ -134,10 +135,19 @@ def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 20
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
+def _pinned(cpu: int) -> list[str]:
+    """``taskset -c CPU`` when there are two CPUs or more: the server and wrk then never
+    compete for one core, which is most of the run-to-run noise on a small machine."""
+    if (os.cpu_count() or 1) >= 2 and shutil.which("taskset"):
+        return ["taskset", "-c", str(cpu)]
+    return []
+
+
 def _wrk(port: int, seconds: float) -> tuple[float, float]:
     """Requests/s and p99 latency (seconds) of one wrk run."""
     out = subprocess.run(
         [
+            *_pinned(1),
             "wrk",
             "-t2",
             "-c64",
@@ -165,11 +175,11 @@ def run() -> list[Row]:
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
     seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "2"))
-    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "4"))
+    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "8"))
     ports = {kind: _free_port() for kind in KINDS}
     processes = {
         kind: subprocess.Popen(
-            [sys.executable, "-m", "benchmarks.bench_http", kind, str(ports[kind])],
+            [*_pinned(0), sys.executable, "-m", "benchmarks.bench_http", kind, str(ports[kind])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
