@@ -155,6 +155,11 @@ class Application:
         return self._config
 
     @property
+    def tenancy_enabled(self) -> bool:
+        """Whether the application was built with tenancy (``app.tenants`` exists)."""
+        return self._tenants is not None
+
+    @property
     def tenants(self) -> TenantRegistry:
         """Tenants, tenant contexts and tenant configuration (``tenancy=True``)."""
         if self._tenants is None:

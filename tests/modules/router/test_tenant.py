@@ -92,3 +92,51 @@ async def test_tenant_resolution_is_off_by_default() -> None:
 def test_the_subdomain_strategy_needs_a_domain() -> None:
     with pytest.raises(ValueError, match="needs tenant.domain"):
         TenantConfig(enabled=True, strategy="subdomain")
+
+
+async def test_with_tenancy_enabled_requests_run_in_the_registrys_tenant_context() -> None:
+    from typing import Any
+
+    from pymodular import Application, Module
+    from pymodular.config import ConfigModel, field
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.tenancy import TenancyOptions
+
+    class ShopConfig(ConfigModel):
+        greeting: str = field("hello", description="What the shop says")
+        quota: int = field(1, description="Orders per minute", ge=1)
+
+    class Shop(Module[ShopConfig]):
+        name = "shop"
+
+    module = RouterModule()
+    app: Any = None
+
+    @module.router.get("/greeting")
+    async def greeting(request: Request) -> dict[str, object]:
+        return {"tenant": current_tenant.get(), "greeting": app.tenants.section("shop").greeting}
+
+    app = Application(
+        [Shop(), module],
+        feeders=[DictFeeder({"router": {"tenant": {"enabled": True, "required": True}}})],
+        tenancy=TenancyOptions(
+            tenants={
+                "acme": {"shop": {"greeting": "welcome to acme"}},
+                "globex": {},
+                "broken": {"shop": {"quota": 0}},
+            },
+            environ={},
+        ),
+    )
+    async with app, client(module.router) as http:
+        acme = await http.get("/greeting", headers={"x-tenant-id": "acme"})
+        globex = await http.get("/greeting", headers={"x-tenant-id": "globex"})
+        ghost = await http.get("/greeting", headers={"x-tenant-id": "ghost"})
+        broken = await http.get("/greeting", headers={"x-tenant-id": "broken"})
+    assert acme.json() == {"tenant": "acme", "greeting": "welcome to acme"}
+    assert globex.json() == {"tenant": "globex", "greeting": "hello"}
+    assert (ghost.status_code, ghost.json()["detail"]) == (404, "unknown tenant 'ghost'")
+    assert (broken.status_code, broken.json()["detail"]) == (
+        503,
+        "tenant 'broken' is not available",
+    )

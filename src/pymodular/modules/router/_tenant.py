@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from contextlib import AbstractContextManager
+from typing import Protocol
 
 from pymodular._context import current_tenant
+from pymodular.errors import PymodularError
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
 from pymodular.modules.router.config import TenantConfig
 
@@ -14,6 +17,12 @@ __all__ = ("TenantMiddleware", "resolve_tenant")
 _TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 TenantValidator = Callable[[str], bool]
+
+
+class TenantContexts(Protocol):
+    """What the middleware needs of ``app.tenants``: a context per tenant id."""
+
+    def use(self, tenant: str) -> AbstractContextManager[object]: ...
 
 
 def resolve_tenant(config: TenantConfig, scope: Scope) -> tuple[str | None, str | None]:
@@ -56,16 +65,27 @@ class TenantMiddleware:
     A malformed tenant id answers 400; an unknown one (``validator`` returns False)
     404; none at all 400 when ``required``. The path strategy moves the prefix into
     ``root_path`` so routes are declared without it.
+
+    With ``tenants`` (the application's tenant registry) the request runs inside
+    ``tenants.use(tenant)``: unknown tenants answer 404, tenants whose configuration
+    failed 503, and the request keeps the tenant's configuration and services of the
+    moment it arrived even if the tenant is updated meanwhile.
     """
 
-    __slots__ = ("app", "config", "validator")
+    __slots__ = ("app", "config", "tenants", "validator")
 
     def __init__(
-        self, app: ASGIApp, *, config: TenantConfig, validator: TenantValidator | None = None
+        self,
+        app: ASGIApp,
+        *,
+        config: TenantConfig,
+        validator: TenantValidator | None = None,
+        tenants: TenantContexts | None = None,
     ) -> None:
         self.app = app
         self.config = config
         self.validator = validator
+        self.tenants = tenants
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -92,11 +112,31 @@ class TenantMiddleware:
         state["tenant"] = tenant
         if prefix:
             scope["root_path"] = scope.get("root_path", "") + prefix
+        if self.tenants is not None:
+            await self._in_registry(self.tenants, tenant, scope, receive, send)
+            return
         token = current_tenant.set(tenant)
         try:
             await self.app(scope, receive, send)
         finally:
             current_tenant.reset(token)
+
+    async def _in_registry(
+        self, tenants: TenantContexts, tenant: str, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        context = tenants.use(tenant)
+        try:
+            context.__enter__()
+        except LookupError:
+            await send_problem(send, 404, f"unknown tenant {tenant!r}")
+            return
+        except PymodularError:
+            await send_problem(send, 503, f"tenant {tenant!r} is not available")
+            return
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            context.__exit__(None, None, None)
 
 
 def _missing(config: TenantConfig) -> str:

@@ -37,8 +37,9 @@ class RouterModule(Module[RouterConfig]):
                 self.router.get("/notes")(self.list_notes)
 
     Installs from configuration: request id, CORS, error handling, GZip and tenant
-    resolution (see :data:`BUILTIN_ORDER` for their order). ``tenant_validator`` is
-    asked whether a resolved tenant exists (unknown ones answer 404).
+    resolution (see :data:`BUILTIN_ORDER` for their order). When the application has
+    tenancy enabled, requests run inside ``app.tenants.use(tenant)``; otherwise
+    ``tenant_validator`` is asked whether a resolved tenant exists (unknown ones 404).
     Emits ``router.route.*`` and ``router.middleware.*`` events.
     """
 
@@ -98,6 +99,7 @@ class RouterModule(Module[RouterConfig]):
                 order=BUILTIN_ORDER["tenant"],
                 config=config.tenant,
                 validator=self.tenant_validator,
+                tenants=app.tenants if app.tenancy_enabled else None,
             )
         app.add_inspector(self.name, router.describe)
 
