@@ -24,11 +24,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 class Example:
-    def __init__(self, process: asyncio.subprocess.Process, url: str, data_file: Path) -> None:
+    def __init__(
+        self, process: asyncio.subprocess.Process, url: str, data_file: Path, log: Path
+    ) -> None:
         self.process = process
         self.url = url
         self.api = f"{url}/api/notes"
         self.data_file = data_file
+        self.log = log
 
 
 @pytest.fixture
@@ -59,7 +62,7 @@ async def example(tmp_path: Path) -> AsyncIterator[Example]:
             line = (await process.stdout.readline()).decode()
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/api/notes", line)
         assert found, f"unexpected first line: {line!r}; stderr: {log.read_text()[-2000:]}"
-        yield Example(process, found.group(1), data_file)
+        yield Example(process, found.group(1), data_file, log)
     finally:
         if process.returncode is None:
             process.kill()
@@ -132,6 +135,20 @@ async def test_bad_input_gets_the_right_status_and_a_problem(example: Example) -
         assert answer.json()["status"] == answer.status_code, name
     assert {e["field"] for e in answers["invalid note"].json()["errors"]} == {"title", "extra"}
     assert still.status_code == 200
+
+
+async def test_ctrl_c_stops_the_example_cleanly(example: Example) -> None:
+    async with httpx.AsyncClient() as http:
+        created = (await http.post(example.api, json={"title": "kept"})).json()
+    example.process.send_signal(signal.SIGINT)  # what Ctrl-C in a terminal sends
+    async with asyncio.timeout(30):
+        code = await example.process.wait()
+    log = example.log.read_text()
+    assert code == 0
+    assert "stopping notes" in log
+    assert "Traceback" not in log
+    saved = json.loads(example.data_file.read_text())["notes"]
+    assert [n["id"] for n in saved] == [created["id"]]
 
 
 async def half_sent_create(

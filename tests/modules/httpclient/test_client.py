@@ -232,7 +232,7 @@ async def test_reload_changes_timeouts_and_the_retry_policy() -> None:
     assert upstream.hits["/flaky/d"] == 1
 
 
-async def test_http2_can_be_enabled() -> None:
+async def test_http2_over_plain_http_falls_back_to_http1() -> None:
     async with clients({"default": {"http2": True}}) as (_a, named, _e, _u, _url):
         answer = await named.default.get("/status/200")
     assert answer.http_version == "HTTP/1.1"  # plain-text HTTP/2 needs prior knowledge

@@ -10,8 +10,9 @@ import socket
 import httpx
 import pytest
 
-from pymodular import Application, LifecycleError
+from pymodular import Application, LifecycleError, Module
 from pymodular.config.feeders import DictFeeder
+from pymodular.health import HealthResult
 from pymodular.modules.httpserver import HttpServer, HttpServerModule, PortInUseError, port_holder
 from tests.modules.httpserver.helpers import Gate, hello, serving
 
@@ -72,6 +73,46 @@ async def test_health_probes_answer_from_the_aggregate_health() -> None:
     modules = {m["name"]: m for m in full.json()["modules"]}
     assert modules["httpserver"]["status"] == "healthy"
     assert ready.headers["cache-control"] == "no-store"
+
+
+class Switchable(Module):
+    """A module whose health report the test sets."""
+
+    name = "switchable"
+
+    def __init__(self) -> None:
+        self.report = HealthResult.healthy("fine")
+
+    async def health_report(self) -> HealthResult:
+        return self.report
+
+
+async def test_probes_answer_200_while_degraded_and_503_once_unhealthy() -> None:
+    module = Switchable()
+    paths = ("/healthz", "/readyz", "/health")
+    async with (
+        serving(hello, modules=(module,)) as (app, server, _events),
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        assert app.health is not None
+        module.report = HealthResult.degraded("slow disk")
+        await app.health.evaluate()
+        degraded = [await client.get(path) for path in paths]
+        module.report = HealthResult.unhealthy("disk gone")
+        await app.health.evaluate()
+        unhealthy = [await client.get(path) for path in paths]
+        after = await client.get("/anything")
+    assert [a.status_code for a in degraded] == [200, 200, 200]
+    assert [degraded[0].json()["status"], degraded[1].json()["status"]] == ["degraded"] * 2
+    assert degraded[2].json()["overall_status"] == "degraded"
+    assert [a.status_code for a in unhealthy] == [503, 503, 503]
+    assert unhealthy[1].json()["status"] == "unhealthy"
+    modules = {m["name"]: m for m in unhealthy[2].json()["modules"]}
+    assert (modules["switchable"]["status"], modules["switchable"]["message"]) == (
+        "unhealthy",
+        "disk gone",
+    )
+    assert after.text == "hello"  # an unhealthy module does not stop the serving
 
 
 async def test_probe_paths_are_configurable() -> None:
