@@ -1,25 +1,28 @@
-"""Polling reporters concurrently, each under a timeout, without a task per reporter.
+"""Polling reporters concurrently, each under a timeout.
 
-Most reporters answer without suspending, so each reporter's coroutine is first
-stepped by hand (:mod:`pymodular.health._eager`); only those that suspend get a task,
-resumed under their timeout. A reporter that raises, hangs or answers nonsense
-becomes an unhealthy entry; nothing a reporter does escapes as an exception.
+Every reporter that returns an awaitable runs in a task of its own, so it sees itself
+as the current task: ``asyncio.timeout``, ``wait_for`` and ``TaskGroup`` inside a
+reporter work as anywhere else. Python 3.12+ starts those tasks eagerly, so a reporter
+that answers without suspending finishes before the next one is called. Timeouts
+cost one timer per distinct timeout value rather than one per reporter. A reporter
+that raises, hangs or answers nonsense becomes an unhealthy entry; nothing a
+reporter does escapes as an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 import inspect
+import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from types import CoroutineType
 from typing import Any
 
 from pymodular._context import current_module
 from pymodular.health._aggregate import failure_entry, report_entry
-from pymodular.health._eager import Resume, abandon, finished, step
 from pymodular.health._options import HealthOptions
 from pymodular.health._result import HealthResult
 from pymodular.health._snapshot import ModuleHealth
@@ -27,6 +30,8 @@ from pymodular.health._snapshot import ModuleHealth
 __all__ = ("Poller", "ReportFn", "Target")
 
 ReportFn = Callable[[], "HealthResult | Awaitable[HealthResult]"]
+
+_EAGER = sys.version_info >= (3, 12)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,15 @@ class Target:
     timeout: float
 
 
+@dataclass(slots=True)
+class _Running:
+    target: Target
+    task: asyncio.Task[Any]
+    began: float
+    expired: bool = False
+    settled: bool = False
+
+
 class Poller:
     """Polls targets with the limits of ``options`` (timeout is per target)."""
 
@@ -47,77 +61,94 @@ class Poller:
         self.options = options
 
     async def poll_all(self, targets: Sequence[Target]) -> list[tuple[int, ModuleHealth]]:
-        """Poll every target concurrently; most finish in their first step, without a task."""
-        done: list[tuple[Target, Any, float]] = []
+        """Poll every target concurrently; return ``(index, entry)`` for each."""
+        loop = asyncio.get_running_loop()
         out: list[tuple[int, ModuleHealth]] = []
-        suspended: list[
-            tuple[Target, Coroutine[Any, Any, Any] | None, Coroutine[Any, Any, ModuleHealth]]
-        ] = []
+        running: list[_Running] = []
         for target in targets:
             token = current_module.set((target.name, "health"))
             began = time.perf_counter()
             try:
                 report = target.call()
-                if type(report) is CoroutineType:
-                    result, yielded = step(report)
-                    if not finished(result):
-                        resume = self._resume(target, Resume(report, yielded), began)
-                        suspended.append((target, report, resume))
+                if inspect.isawaitable(report):
+                    task = _start(loop, report)  # copies the context: current_module is set
+                    if not task.done():
+                        running.append(_Running(target, task, began))
                         continue
-                    report = result
-                elif inspect.isawaitable(report):
-                    suspended.append((target, None, self._resume(target, report, began)))
+                    out.append((target.index, self._finished(target, task, began, expired=False)))
                     continue
             except Exception as exc:  # noqa: BLE001 - a failing reporter is a health result
                 out.append((target.index, self._failed(target, _reason(exc), began)))
                 continue
             finally:
                 current_module.reset(token)
-            done.append((target, report, time.perf_counter() - began))
-        now = dt.datetime.now(dt.UTC)
-        skew = self.options.max_future_skew
-        limit = self.options.max_message_length
-        out.extend(
-            (
-                target.index,
-                report_entry(
-                    target.name,
-                    report,
-                    optional=target.optional,
-                    now=now,
-                    max_future_skew=skew,
-                    max_message_length=limit,
-                    duration=duration,
-                ),
+            out.append((target.index, self._entry(target, report, began)))
+        if running:
+            await self._wait(loop, running)
+            out.extend(
+                (r.target.index, self._finished(r.target, r.task, r.began, expired=r.expired))
+                for r in running
             )
-            for target, report, duration in done
-        )
-        if suspended:
-            try:
-                entries = await asyncio.gather(*(resume for _, _, resume in suspended))
-            finally:
-                for _, coro, _ in suspended:
-                    if coro is not None:
-                        abandon(coro)  # its task was cancelled before it could run
-            out.extend((t.index, e) for (t, _, _), e in zip(suspended, entries, strict=True))
         return out
 
-    async def _resume(self, target: Target, awaitable: Any, began: float) -> ModuleHealth:
-        current_module.set((target.name, "health"))
-        remaining = max(0.0, target.timeout - (time.perf_counter() - began))
-        timer = asyncio.timeout(remaining)
+    async def _wait(self, loop: asyncio.AbstractEventLoop, running: list[_Running]) -> None:
+        """Wait until every task finished or ran out of time (and was cancelled).
+
+        A reporter that ignores its cancellation is not waited for: its entry says it
+        timed out, and the cycle goes on.
+        """
+        settled: asyncio.Future[None] = loop.create_future()
+        left = [len(running)]
+
+        def done(item: _Running, task: asyncio.Task[Any]) -> None:
+            if not task.cancelled():
+                task.exception()  # retrieved, also for a reporter that outlived its timeout
+            settle(item)
+
+        def settle(item: _Running) -> None:
+            if item.settled:
+                return
+            item.settled = True
+            left[0] -= 1
+            if not left[0] and not settled.done():
+                settled.set_result(None)
+
+        def expire(group: list[_Running]) -> None:
+            for item in group:
+                if not item.task.done():
+                    item.expired = True
+                    item.task.cancel()
+                    settle(item)
+
+        groups: dict[float, list[_Running]] = {}
+        for item in running:
+            groups.setdefault(item.target.timeout, []).append(item)
+            item.task.add_done_callback(functools.partial(done, item))
+        start = loop.time()
+        timers = [loop.call_at(start + t, expire, group) for t, group in groups.items()]
         try:
-            async with timer:
-                report = await awaitable
-        except TimeoutError:
-            message = (
-                f"timed out after {target.timeout:g} s"
-                if timer.expired()
-                else "TimeoutError raised by the reporter"
-            )
-            return self._failed(target, message, began)
-        except Exception as exc:  # noqa: BLE001 - a failing reporter is a health result
+            await settled
+        finally:
+            for timer in timers:
+                timer.cancel()
+            for item in running:  # only still running when the cycle itself was cancelled
+                item.task.cancel()
+
+    def _finished(
+        self, target: Target, task: asyncio.Task[Any], began: float, *, expired: bool
+    ) -> ModuleHealth:
+        if expired:
+            return self._failed(target, f"timed out after {target.timeout:g} s", began)
+        if task.cancelled():
+            return self._failed(target, "cancelled", began)
+        exc = task.exception()
+        if isinstance(exc, TimeoutError):
+            return self._failed(target, "TimeoutError raised by the reporter", began)
+        if exc is not None:
             return self._failed(target, _reason(exc), began)
+        return self._entry(target, task.result(), began)
+
+    def _entry(self, target: Target, report: Any, began: float) -> ModuleHealth:
         opts = self.options
         return report_entry(
             target.name,
@@ -138,6 +169,17 @@ class Poller:
             duration=time.perf_counter() - began,
             max_message_length=self.options.max_message_length,
         )
+
+
+def _start(loop: asyncio.AbstractEventLoop, report: Awaitable[Any]) -> asyncio.Task[Any]:
+    coro = report if inspect.iscoroutine(report) else _await(report)
+    if _EAGER:  # pragma: no cover - depends on the interpreter version
+        return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
+    return loop.create_task(coro)
+
+
+async def _await(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable
 
 
 def _reason(exc: BaseException) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import json
 import logging
@@ -94,6 +95,54 @@ async def test_a_hung_reporter_counts_as_unhealthy_timed_out_and_is_cancelled() 
         assert snap.module("slow").message == "timed out after 0.05 s"
         assert snap.module("db").status is H
         assert gate.cancelled
+
+
+async def test_reporters_run_in_their_own_task_so_their_own_timeouts_work() -> None:
+    cycle_tasks: list[asyncio.Task[Any] | None] = []
+
+    async def bounded_ping() -> HealthResult:
+        cycle_tasks.append(asyncio.current_task())
+        try:
+            async with asyncio.timeout(0.01):  # the reporter's own bound, shorter than ours
+                await asyncio.Event().wait()
+        except TimeoutError:
+            return HealthResult.degraded("ping timed out, serving from cache")
+        return HealthResult.healthy()
+
+    async def fan_out() -> HealthResult:
+        async with asyncio.TaskGroup() as group:
+            task = group.create_task(asyncio.sleep(0, "3 replicas"))
+        return HealthResult.healthy(task.result())
+
+    app, _ = make_app(Reporter("db", bounded_ping), Reporter("replicas", fan_out), timeout=30)
+    async with app:
+        health = health_of(app)
+        evaluating = asyncio.create_task(health.evaluate())
+        snap = await evaluating
+        assert (snap.module("db").status, snap.module("db").message) == (
+            D,
+            "ping timed out, serving from cache",
+        )
+        assert snap.module("replicas").message == "3 replicas"
+        assert evaluating not in cycle_tasks  # the reporter did not run in the caller's task
+        assert app.state == "running"
+
+
+async def test_a_reporter_that_ignores_cancellation_does_not_hold_up_the_cycle() -> None:
+    release = asyncio.Event()
+
+    async def stubborn() -> HealthResult:
+        while not release.is_set():
+            with contextlib.suppress(asyncio.CancelledError):
+                await release.wait()
+        return HealthResult.healthy()
+
+    app, _ = make_app(Reporter("db"), Reporter("stubborn", stubborn), timeout=0.02)
+    async with app:
+        snap = await asyncio.wait_for(health_of(app).evaluate(), 5)
+        assert snap.module("stubborn").message == "timed out after 0.02 s"
+        assert snap.module("db").status is H
+        release.set()
 
 
 async def test_a_module_may_set_its_own_reporter_timeout() -> None:
