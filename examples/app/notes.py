@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from examples.app.store import Note, NoteIn, NotePatch, NoteStore, StoreFullError
 from pymodular import Dependency, Module
@@ -15,6 +16,8 @@ from pymodular.modules.router import HTTPException, Request, Response, Router, p
 __all__ = ("NotesConfig", "NotesModule")
 
 MAX_WAIT = 30.0
+
+N = TypeVar("N", int, float)
 
 
 class NotesConfig(ConfigModel):
@@ -56,8 +59,9 @@ class NotesModule(Module[NotesConfig]):
         notes.delete("/{note_id}")(self.delete_note)
 
     async def stop(self) -> None:
-        self.store.save()
-        self.log.info("%d note(s) saved", len(self.store.notes))
+        if self.store.data_file is not None:
+            self.store.save()
+            self.log.info("%d note(s) saved to %s", len(self.store.notes), self.store.data_file)
 
     async def health_report(self) -> HealthResult:
         used = len(self.store.notes) / self.store.max_notes
@@ -71,7 +75,7 @@ class NotesModule(Module[NotesConfig]):
         limit = _int_param(request, "limit", 50, 1, 500)
         offset = _int_param(request, "offset", 0, 0, 10**9)
         tag = request.query_params.get("tag")
-        items, total = self.store.list(tag=tag, limit=limit, offset=offset)
+        items, total = self.store.page(tag=tag, limit=limit, offset=offset)
         return {"items": [n.model_dump(mode="json") for n in items], "total": total}
 
     async def create_note(self, request: Request) -> Response:
@@ -133,26 +137,36 @@ def _check_version(request: Request, note: Note) -> None:
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise HTTPException(400, f"query parameter {name!r} must be an integer") from None
-    if not low <= value <= high:
-        raise HTTPException(400, f"query parameter {name!r} must be between {low} and {high}")
-    return value
+    return _number_param(request, name, default, low, high, parse=int, kind="an integer")
 
 
 def _float_param(request: Request, name: str, default: float, low: float, high: float) -> float:
+    return _number_param(request, name, default, low, high, parse=float, kind="a number")
+
+
+def _number_param(
+    request: Request,
+    name: str,
+    default: N,
+    low: N,
+    high: N,
+    *,
+    parse: Callable[[str], N],
+    kind: str,
+) -> N:
+    """Query parameter ``name`` parsed with ``parse`` and within ``[low, high]`` (else 400)."""
     raw = request.query_params.get(name)
     if raw is None:
         return default
     try:
-        value = float(raw)
+        value = parse(raw)
     except ValueError:
-        raise HTTPException(400, f"query parameter {name!r} must be a number") from None
+        raise HTTPException(400, f"query parameter {name!r} must be {kind}") from None
     if not low <= value <= high:
-        raise HTTPException(400, f"query parameter {name!r} must be between {low:g} and {high:g}")
+        span = f"{_shown(low)} and {_shown(high)}"
+        raise HTTPException(400, f"query parameter {name!r} must be between {span}")
     return value
+
+
+def _shown(number: float) -> str:
+    return f"{number:g}" if isinstance(number, float) else str(number)

@@ -103,7 +103,7 @@ class NoteStore:
         temporary.write_text(json.dumps(payload), encoding="utf-8")
         os.replace(temporary, self.data_file)
 
-    def list(self, *, tag: str | None, limit: int, offset: int) -> tuple[list[Note], int]:
+    def page(self, *, tag: str | None, limit: int, offset: int) -> tuple[list[Note], int]:
         """Notes (oldest first), optionally with ``tag``; and how many match in all."""
         found = [n for n in self.notes.values() if tag is None or tag in n.tags]
         return found[offset : offset + limit], len(found)

@@ -79,3 +79,17 @@ class B(Module):
 
 app = Application([A(), B()])
 """
+
+FAILS_START = """
+from pymodular import Application, Module
+
+
+class Broken(Module):
+    name = "broken"
+
+    async def start(self):
+        raise ConnectionError("127.0.0.1:1 refused")
+
+
+app = Application([Broken()])
+"""

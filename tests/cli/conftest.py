@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from pymodular.cli import main
+from tests.cli import apps
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,13 @@ def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Project
         origin = getattr(module, "__file__", None) or ""
         if origin.startswith(str(tmp_path)) or name.startswith("_pymodular_target_"):
             del sys.modules[name]
+
+
+@pytest.fixture
+def service(project: Project) -> Project:
+    """The project with ``service.py`` (:data:`tests.cli.apps.SERVICE`) written."""
+    project.write("service.py", apps.SERVICE)
+    return project
 
 
 def one_line(text: str) -> str:

@@ -12,13 +12,6 @@ from pymodular.cli import ExitCode
 from tests.cli import apps
 from tests.cli.conftest import Project, Run, one_line
 
-
-@pytest.fixture
-def service(project: Project) -> Project:
-    project.write("service.py", apps.SERVICE)
-    return project
-
-
 # -- sample -------------------------------------------------------------------------------
 
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from pymodular.cli import ExitCode
 from tests.cli.conftest import Project, Run, one_line
@@ -128,16 +129,19 @@ def test_check_version_refuses_a_too_small_bump(run_cli: Run, project: Project) 
     )
 
 
-@pytest.mark.parametrize("fmt", ["json", "markdown"])
+@pytest.mark.parametrize("fmt", ["text", "table", "json", "yaml", "markdown"])
 def test_diff_formats(run_cli: Run, project: Project, fmt: str) -> None:
     old = _extract(run_cli, project, V1, "1.0.0", "v1")
     new = _extract(run_cli, project, V1_PLUS, "1.1.0", "v2")
     result = run_cli("contract", "diff", str(old), str(new), "--format", fmt)
     assert result.code == ExitCode.OK
-    if fmt == "json":
-        assert json.loads(result.out)["verdict"] == "additive"
-    else:
+    if fmt in ("json", "yaml"):
+        data = json.loads(result.out) if fmt == "json" else yaml.safe_load(result.out)
+        assert (data["verdict"], data["additive"]) == ("additive", 1)
+    elif fmt == "markdown":
         assert result.out.startswith("## API changes: acmelib 1.0.0 -> 1.1.0: additive")
+    else:
+        assert result.out.startswith("acmelib 1.0.0 -> 1.1.0: additive (0 breaking, 1 additive)")
 
 
 def test_diff_accepts_an_importable_package_as_new(run_cli: Run, project: Project) -> None:

@@ -12,12 +12,6 @@ from tests.cli import apps
 from tests.cli.conftest import Project, Run
 
 
-@pytest.fixture
-def service(project: Project) -> Project:
-    project.write("service.py", apps.SERVICE)
-    return project
-
-
 @pytest.mark.usefixtures("service")
 def test_table_lists_modules_services_dependencies_and_configuration(run_cli: Run) -> None:
     result = run_cli("inspect", "service:app")
@@ -117,19 +111,7 @@ def test_dependency_cycle_is_a_problem_with_the_whole_chain(project: Project, ru
 
 
 def test_failing_start_is_a_one_line_error(project: Project, run_cli: Run) -> None:
-    project.write(
-        "fails_start.py",
-        """
-        from pymodular import Application, Module
-
-        class Broken(Module):
-            name = "broken"
-            async def start(self):
-                raise ConnectionError("127.0.0.1:1 refused")
-
-        app = Application([Broken()])
-        """,
-    )
+    project.write("fails_start.py", apps.FAILS_START)
     result = run_cli("inspect", "fails_start:app", "--start")
     assert result.code == ExitCode.FAILED
     assert "module 'broken' failed to start: ConnectionError: 127.0.0.1:1 refused" in result.err

@@ -32,19 +32,7 @@ def test_run_serves_until_a_signal_then_stops_cleanly(
 
 
 def test_run_exits_1_when_the_app_fails_to_start(project: Project) -> None:
-    project.write(
-        "fails_start.py",
-        """
-        from pymodular import Application, Module
-
-        class Broken(Module):
-            name = "broken"
-            async def start(self):
-                raise ConnectionError("127.0.0.1:1 refused")
-
-        app = Application([Broken()])
-        """,
-    )
+    project.write("fails_start.py", apps.FAILS_START)
     child = _run(project, "fails_start:app")
     assert child.finish() == ExitCode.FAILED
     assert "failed to start" in child.stderr

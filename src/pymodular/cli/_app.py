@@ -47,6 +47,22 @@ def _format_option(
     )
 
 
+def _output_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``-o/--output FILE`` and ``--force`` (the command then calls :func:`_emit`)."""
+    output = click.option(
+        "--output",
+        "-o",
+        type=click.Path(dir_okay=False, path_type=Path),
+        help=f"Write {what} to this file instead of standard output.",
+    )
+    force = click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        return output(force(command))
+
+    return decorate
+
+
 def _python_version() -> str:
     import sys
 
@@ -140,13 +156,7 @@ def config() -> None:
 @config.command("sample", context_settings=_CONTEXT, epilog=_TARGET_HELP)
 @click.argument("targets", metavar="TARGET...", nargs=-1, required=True)
 @_format_option(("yaml", "toml", "json"), "yaml")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write to this file instead of standard output.",
-)
-@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@_output_options("the sample")
 @app_dir_option
 def config_sample(
     targets: tuple[str, ...], fmt: str, output: Path | None, force: bool, app_dir: Path | None
@@ -264,13 +274,7 @@ def contract() -> None:
 
 @contract.command("extract", context_settings=_CONTEXT)
 @click.argument("package")
-@click.option(
-    "--output",
-    "-o",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Write the contract to this file instead of standard output.",
-)
-@click.option("--force", is_flag=True, help="Overwrite --output if it exists.")
+@_output_options("the contract")
 @click.option(
     "--exclude",
     multiple=True,
@@ -305,7 +309,7 @@ def contract_extract(
 @contract.command("diff", context_settings=_CONTEXT)
 @click.argument("old")
 @click.argument("new")
-@_format_option(("text", "json", "markdown"), "text")
+@_format_option(("text", "table", "json", "yaml", "markdown"), "text")
 @click.option(
     "--fail-on",
     type=click.Choice(("breaking", "additive", "never")),

@@ -17,12 +17,12 @@ import inspect
 import os
 import re
 import sys
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from pymodular._syspath import first_on_path
 from pymodular.cli._errors import TargetError
 from pymodular.secrets import redact
 
@@ -43,18 +43,9 @@ _MODULE_PATH = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
 _ATTRIBUTE_PATH = _MODULE_PATH
 
 
-@contextmanager
-def on_path(app_dir: str | os.PathLike[str] | None) -> Iterator[None]:
+def on_path(app_dir: str | os.PathLike[str] | None) -> AbstractContextManager[None]:
     """Put ``app_dir`` (default: the working directory) first on ``sys.path`` while importing."""
-    entry = str(Path(app_dir or ".").resolve())
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)
+    return first_on_path(app_dir or ".")
 
 
 def import_module(name: str, *, app_dir: str | os.PathLike[str] | None = None) -> ModuleType:

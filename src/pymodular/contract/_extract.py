@@ -20,13 +20,12 @@ import functools
 import importlib
 import inspect
 import pkgutil
-import sys
 import typing
 from collections.abc import Callable, Iterable, Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from pymodular._syspath import first_on_path
 from pymodular._version import __version__
 from pymodular.contract._annotation import annotation_text, value_text
 from pymodular.contract._errors import ContractImportError
@@ -76,20 +75,8 @@ def extract(
     }
 
 
-@contextlib.contextmanager
-def _on_path(path: Any) -> Iterator[None]:
-    if path is None:
-        yield
-        return
-    entry = str(Path(path).resolve())
-    added = entry not in sys.path
-    if added:
-        sys.path.insert(0, entry)
-    try:
-        yield
-    finally:
-        if added and entry in sys.path:
-            sys.path.remove(entry)
+def _on_path(path: Any) -> contextlib.AbstractContextManager[None]:
+    return contextlib.nullcontext() if path is None else first_on_path(path)
 
 
 def _import(name: str) -> ModuleType:

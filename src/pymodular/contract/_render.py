@@ -10,7 +10,7 @@ from pymodular.contract._change import ContractDiff, Impact
 from pymodular.contract._errors import ContractFormatError
 from pymodular.contract._extract import SCHEMA
 
-__all__ = ("load", "render")
+__all__ = ("FORMATS", "load", "render")
 
 _MAX_BYTES = 64 * 1024 * 1024
 
@@ -65,15 +65,26 @@ def _headline(diff: ContractDiff) -> str:
     )
 
 
+FORMATS = ("text", "table", "json", "yaml", "markdown")
+"""What :func:`render` writes; ``table`` is another name for ``text``."""
+
+
 def render(diff: ContractDiff, fmt: str, *, policy: list[str] | None = None) -> str:
-    """``diff`` as ``text`` (one line per change), ``markdown`` or ``json``."""
-    if fmt == "json":
+    """``diff`` as ``text``/``table`` (one line per change), ``markdown``, ``json`` or
+    ``yaml`` (the same data as JSON). Raises ``ValueError`` for another format."""
+    if fmt in ("json", "yaml"):
         data = diff.as_dict()
         if policy is not None:
             data["policy_violations"] = policy
+        if fmt == "yaml":
+            import yaml
+
+            return yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip("\n")
         return json.dumps(data, indent=2, ensure_ascii=False)
     if fmt == "markdown":
         return _markdown(diff, policy)
+    if fmt not in ("text", "table"):
+        raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
     lines = [_headline(diff)]
     for change in diff.changes:
         label = "BREAKING" if change.impact is Impact.BREAKING else "additive"

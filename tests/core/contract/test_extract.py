@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 import pymodular
 from pymodular.contract import (
@@ -171,3 +172,13 @@ def test_json_report_is_machine_readable(contract_of: Contract) -> None:
     assert (data["breaking"], data["additive"]) == (2, 1)
     assert (data["required_bump"], data["actual_bump"]) == ("major", "major")
     assert {c["kind"] for c in data["changes"]} == {"removed", "parameter-added", "added"}
+
+
+def test_yaml_report_is_the_json_data_and_unknown_formats_are_refused(
+    contract_of: Contract,
+) -> None:
+    diff = _diff(contract_of)
+    assert yaml.safe_load(render(diff, "yaml")) == json.loads(render(diff, "json"))
+    assert render(diff, "table") == render(diff, "text")
+    with pytest.raises(ValueError, match="unknown report format 'xml'"):
+        render(diff, "xml")

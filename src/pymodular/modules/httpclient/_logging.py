@@ -46,14 +46,7 @@ class LogHooks:
             except httpx.RequestNotRead:
                 lines.append("    <streamed body not logged>")
             else:
-                shown = redact_body(
-                    body,
-                    request.headers.get("content-type", ""),
-                    config.max_body_bytes,
-                    config.redact_fields,
-                )
-                if shown:
-                    lines.append(f"    {shown}")
+                lines.extend(_body_lines(body, request.headers, config))
         logger.info("\n".join(lines))
 
     async def on_response(self, response: httpx.Response) -> None:
@@ -78,15 +71,15 @@ class LogHooks:
         if config.level == "body":
             length = response.headers.get("content-length")
             if length is not None and length.isdigit() and int(length) <= _READ_LIMIT:
-                body = await response.aread()
-                shown = redact_body(
-                    body,
-                    response.headers.get("content-type", ""),
-                    config.max_body_bytes,
-                    config.redact_fields,
-                )
-                if shown:
-                    lines.append(f"    {shown}")
+                lines.extend(_body_lines(await response.aread(), response.headers, config))
             else:
                 lines.append("    <streamed or large body not logged>")
         logger.info("\n".join(lines))
+
+
+def _body_lines(body: bytes, headers: httpx.Headers, config: LoggingConfig) -> list[str]:
+    """The logged form of a request or response body: redacted, truncated, maybe none."""
+    shown = redact_body(
+        body, headers.get("content-type", ""), config.max_body_bytes, config.redact_fields
+    )
+    return [f"    {shown}"] if shown else []
