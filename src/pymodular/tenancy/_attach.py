@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 from pymodular.tenancy._scopes import Scopes
@@ -12,7 +13,7 @@ if TYPE_CHECKING:
     from pymodular.tenancy._options import GuardMode, TenancyOptions
     from pymodular.tenancy._registry import TenantRegistry
 
-__all__ = ("attach_tenancy",)
+__all__ = ("attach_tenancy", "close_on_stop")
 
 
 def attach_tenancy(
@@ -30,7 +31,7 @@ def attach_tenancy(
         # Tenancy off: only instance scope; the rest of the package is not even imported.
         scopes = Scopes(app, None)
         app.services.set_scope_resolver(scopes)
-        app.on_stopping(scopes.aclose)
+        close_on_stop(app, scopes.aclose, hook_late=True)
         return None
     from pymodular.tenancy._options import GuardMode, TenancyOptions
     from pymodular.tenancy._registry import TenantRegistry
@@ -45,6 +46,34 @@ def attach_tenancy(
     registry = TenantRegistry(app, options)
     app.services.set_scope_resolver(registry.scopes)
     app.on_started(registry._on_started)  # load() hooks registry.aclose on stopping
+    close_on_stop(app, registry.aclose, hook_late=False)
     app.add_inspector("tenants", registry.describe)
     app.events.subscribe(registry._on_config_reloaded, "config.reload.completed", name="tenancy")
     return registry
+
+
+def close_on_stop(
+    app: Application, close: Callable[[], Awaitable[None]], *, hook_late: bool
+) -> None:
+    """Have ``close`` run when the application stops, after the other components' hooks.
+
+    Scoped objects must outlive readiness turning unhealthy and the HTTP server's drain
+    (hooks added at construction and in modules' ``init``), so the normal stop hook is
+    added once the application has started (``hook_late``; the tenant registry adds its
+    own when tenants load). A start that fails, or a stop without a start, never gets
+    there: a hook added now closes what was built meanwhile in those cases only.
+    """
+    started = False
+
+    async def close_if_never_started() -> None:
+        if not started:
+            await close()
+
+    async def hook_close() -> None:
+        nonlocal started
+        started = True
+        if hook_late:
+            app.on_stopping(close)
+
+    app.on_stopping(close_if_never_started)
+    app.on_started(hook_close)

@@ -10,6 +10,7 @@ import pytest
 from pymodular import (
     Application,
     Dependency,
+    LifecycleError,
     Module,
     RegistrationError,
     ScopedService,
@@ -144,6 +145,111 @@ async def test_at_stop_every_scoped_instance_closes_in_reverse_creation_order(ma
         app.services.get("t")
     await app.stop()
     assert closed == ["t-b", "i-x", "t-a"]
+
+
+class _Mixed(Module[None]):
+    """Provides a tenant- and an instance-scoped service that log their closing."""
+
+    name = "mixed"
+
+    def __init__(self, log: list[str]) -> None:
+        self.log = log
+
+    def provides(self) -> list[Service[Any]]:
+        def closer(value: str) -> None:
+            self.log.append(f"closed {value}")
+
+        return [
+            Service("t", factory=lambda t: f"t-{t}", scope="tenant", close=closer),
+            Service("i", factory=lambda n: f"i-{n}", scope="instance", close=closer),
+        ]
+
+
+@pytest.mark.parametrize("tenancy", ["off", "on", "on, tenants loaded during start"])
+async def test_a_failed_start_closes_the_scoped_objects_built_during_it(tenancy: str) -> None:
+    log: list[str] = []
+    loads = tenancy == "on, tenants loaded during start"
+
+    class Early(Module[None]):
+        name = "early"
+        depends_on = ("mixed",)
+
+        async def start(self) -> None:
+            self.app.services.get("i", instance="primary")
+            if loads:
+                await self.app.tenants.load()
+                with self.app.tenants.use("acme"):
+                    self.app.services.get("t")
+            self.app.services.get("i", instance="replica")
+
+    class Failing(Module[None]):
+        name = "failing"
+        depends_on = ("early",)
+
+        async def start(self) -> None:
+            raise RuntimeError("cannot bind")
+
+    options = TenancyOptions(tenants={"acme": {}}, environ={}) if tenancy != "off" else False
+    app = Application([_Mixed(log), Early(), Failing()], tenancy=options)
+    with pytest.raises(LifecycleError, match="cannot bind"):
+        await app.start()
+    built = ["i-primary", *(["t-acme"] if loads else []), "i-replica"]
+    assert log == [f"closed {value}" for value in reversed(built)]
+
+
+@pytest.mark.parametrize("tenancy", [False, True])
+async def test_scoped_objects_built_during_init_close_when_the_app_stops_unstarted(
+    tenancy: bool,
+) -> None:
+    log: list[str] = []
+
+    class User(Module[None]):
+        name = "user"
+        depends_on = ("mixed",)
+
+        async def init(self, app: Application) -> None:
+            app.services.get("i", instance="primary")
+
+    app = Application([_Mixed(log), User()], tenancy=tenancy)
+    await app.init()
+    await app.stop()
+    assert log == ["closed i-primary"]
+
+
+@pytest.mark.parametrize("tenancy", [False, True])
+async def test_scoped_objects_close_after_readiness_turns_off_and_requests_drain(
+    tenancy: bool,
+) -> None:
+    log: list[str] = []
+
+    class Server(Module[None]):
+        """Drains its requests in a stopping hook, like the bundled HTTP server."""
+
+        name = "server"
+        depends_on = ("mixed",)
+
+        async def init(self, app: Application) -> None:
+            app.services.get("i", instance="primary")  # built before the drain hook exists
+            app.on_stopping(self.drain)
+
+        async def drain(self) -> None:
+            assert self.app.health is not None
+            readiness = self.app.health.snapshot().readiness_status
+            self.log_line = f"drained (readiness {readiness})"
+            log.append(self.log_line)
+
+    options = TenancyOptions(tenants={"acme": {}}, environ={}) if tenancy else False
+    app = Application([_Mixed(log), Server()], tenancy=options, health=True)
+    async with app:
+        app.services.get("i", instance="replica")
+        if tenancy:
+            with app.tenants.use("acme"):
+                app.services.get("t")
+    built = ["i-primary", "i-replica", *(["t-acme"] if tenancy else [])]
+    assert log == [
+        "drained (readiness unhealthy)",
+        *(f"closed {value}" for value in reversed(built)),
+    ]
 
 
 async def test_async_close_and_aclose_are_awaited_and_failures_do_not_stop_others(
