@@ -1,0 +1,158 @@
+"""Tenants changing while HTTP requests for them are in flight (router tenant middleware).
+
+With tenancy enabled the router runs each request inside ``app.tenants.use(tenant)``, so
+a request pins the tenant generation it arrived with: an update does not change what
+a request in flight sees, and a removal waits for it before closing the tenant's
+services.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+
+from pymodular import Application
+from pymodular.config.feeders import DictFeeder
+from pymodular.modules.router import Request, RouterModule
+from pymodular.tenancy import TenancyOptions
+from tests.core.tenancy.support import Store, StoreModule
+
+
+class Shop:
+    """An app whose ``GET /store`` answers from the tenant's store, optionally held open."""
+
+    def __init__(self) -> None:
+        self.store = StoreModule()
+        self.router = RouterModule()
+        self.holds: dict[str, asyncio.Event] = {}
+        self.inside: dict[str, asyncio.Event] = {}
+        self.app = Application(
+            [self.store, self.router],
+            feeders=[
+                DictFeeder(
+                    {
+                        "store": {"dsn": "db://base"},
+                        "router": {"tenant": {"enabled": True, "required": True}},
+                    }
+                )
+            ],
+            tenancy=TenancyOptions(
+                tenants={"acme": {"store": {"dsn": "db://acme-v1"}}},
+                environ={},
+                drain_timeout=30,
+            ),
+        )
+
+        @self.router.router.get("/store")
+        async def store(request: Request) -> dict[str, Any]:
+            used = self.app.services.get(Store)
+            hold = request.query_params.get("hold")
+            if hold:
+                self.inside[hold].set()
+                await self.holds[hold].wait()
+            return {
+                "dsn": used.dsn,
+                "config": self.app.tenants.section("store").dsn,
+                "store": id(used),
+                "closed_while_in_use": used.closed,
+            }
+
+    def hold(self, name: str) -> None:
+        self.holds[name] = asyncio.Event()
+        self.inside[name] = asyncio.Event()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[httpx.AsyncClient]:
+        transport = httpx.ASGITransport(app=self.router.router)
+        async with self.app, httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+            yield http
+
+
+async def until(condition: Callable[[], bool]) -> None:
+    """Wait (at most 5 s) until ``condition()`` holds, letting other tasks run meanwhile."""
+    async with asyncio.timeout(5):
+        while not condition():
+            await asyncio.sleep(0)
+
+
+def get(http: httpx.AsyncClient, hold: str | None = None) -> Any:
+    params = {"hold": hold} if hold else {}
+    return http.get("/store", params=params, headers={"x-tenant-id": "acme"})
+
+
+async def test_a_request_in_flight_keeps_its_tenant_generation_across_an_update() -> None:
+    shop = Shop()
+    async with shop.running() as http:
+        shop.hold("slow")
+        slow = asyncio.create_task(get(http, "slow"))
+        await shop.inside["slow"].wait()
+        await shop.app.tenants.update("acme", {"store": {"dsn": "db://acme-v2"}})
+
+        fresh = (await get(http)).json()
+        assert (fresh["dsn"], fresh["config"]) == ("db://acme-v2", "db://acme-v2")
+        (old_store,) = [s for s in shop.store.built if s.dsn == "db://acme-v1"]
+        assert not old_store.closed  # the slow request still uses it
+
+        shop.holds["slow"].set()
+        answer = (await slow).json()
+        assert answer == {
+            "dsn": "db://acme-v1",
+            "config": "db://acme-v1",
+            "store": id(old_store),
+            "closed_while_in_use": False,
+        }
+        assert answer["store"] != fresh["store"]
+        await shop.app.tenants._drainer.settle()
+        assert old_store.closed  # closed once the last request using it finished
+        assert [s.dsn for s in shop.store.built if not s.closed] == ["db://acme-v2"]
+
+
+async def test_removing_a_tenant_waits_for_its_requests_in_flight_then_closes_its_store() -> None:
+    shop = Shop()
+    async with shop.running() as http:
+        shop.hold("slow")
+        slow = asyncio.create_task(get(http, "slow"))
+        await shop.inside["slow"].wait()
+        removing = asyncio.create_task(shop.app.tenants.remove("acme"))
+        await until(lambda: "acme" not in shop.app.tenants)
+
+        refused = await get(http)  # new requests are refused at once
+        assert (refused.status_code, refused.json()["detail"]) == (
+            404,
+            "unknown tenant 'acme'",
+        )
+        assert not removing.done()
+        (store,) = shop.store.built
+        assert not store.closed
+
+        shop.holds["slow"].set()
+        answer = await slow
+        assert answer.status_code == 200
+        assert answer.json()["closed_while_in_use"] is False
+        await asyncio.wait_for(removing, 5)
+        assert store.closed
+
+
+async def test_requests_in_flight_at_stop_finish_before_the_tenant_services_close() -> None:
+    shop = Shop()
+    async with shop.running() as http:
+        shop.hold("slow")
+        slow = asyncio.create_task(get(http, "slow"))
+        await shop.inside["slow"].wait()
+        stopping = asyncio.create_task(shop.app.stop())
+        await until(lambda: "acme" not in shop.app.tenants)
+        refused = await get(http)
+        assert (refused.status_code, refused.json()["detail"]) == (
+            503,
+            "tenant 'acme' is not available",
+        )
+        (store,) = shop.store.built
+        assert not store.closed
+        shop.holds["slow"].set()
+        assert (await slow).json()["closed_while_in_use"] is False
+        await asyncio.wait_for(stopping, 5)
+        assert store.closed
