@@ -150,3 +150,17 @@ async def test_keep_alive_requests_each_get_a_fresh_header_allowance() -> None:
             answers.append(await reader.readuntil(b"hello"))
         writer.close()
         assert [status_of(a) for a in answers] == [200, 200, 200]
+
+
+async def test_an_idle_keep_alive_connection_is_closed_after_the_keepalive_timeout() -> None:
+    async with serving(hello, keepalive_timeout=0.2) as (_, server, _e):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        answer = await reader.readuntil(b"hello")
+        async with asyncio.timeout(10):
+            rest = await reader.read()  # EOF: the server closed the idle connection
+        writer.close()
+        assert status_of(answer) == 200
+        assert rest == b""
+        assert server.connections == 0
+        await still_serving(server.port)

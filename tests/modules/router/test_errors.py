@@ -102,6 +102,8 @@ def json_router() -> Router:
         (b'{"title": ', {}, 400, "invalid JSON: Expecting value at line 1 column 11"),
         (b"", {}, 400, "the request body is empty; expected JSON"),
         (b'{"a": "\xff"}', {}, 400, "the request body is not valid UTF-8"),
+        (b'{"a": NaN}', {}, 400, "invalid JSON: NaN is not a JSON value"),
+        (b"[" * 100_000, {}, 400, "invalid JSON: nested too deeply"),
         (
             b"{}",
             {"content-type": "text/plain"},

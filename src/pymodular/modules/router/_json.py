@@ -44,7 +44,8 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
 
     Raises (answered by the router's error middleware): 415 when the content type is
     not JSON, 400 when the body is empty or not valid JSON (with the position of the
-    error), 422 when it does not fit ``model`` (with one entry per failing field).
+    error; ``NaN``/``Infinity`` and nesting deeper than Python's recursion limit count as
+    invalid), 422 when it does not fit ``model`` (with one entry per failing field).
     """
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
@@ -54,13 +55,15 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
     if not raw.strip():
         raise HTTPException(400, "the request body is empty; expected JSON")
     try:
-        data = json.loads(raw)
+        data = json.loads(raw, parse_constant=_refuse_constant)
     except UnicodeDecodeError:
         raise HTTPException(400, "the request body is not valid UTF-8") from None
     except json.JSONDecodeError as exc:
         raise HTTPException(
             400, f"invalid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise HTTPException(400, "invalid JSON: nested too deeply") from None
     if model is None:
         return data
     try:
@@ -75,3 +78,8 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
             for err in exc.errors(include_url=False, include_input=False)
         ]
         raise ProblemError(422, "the request body is invalid", errors=errors) from None
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON (RFC 8259) does not.
+    raise HTTPException(400, f"invalid JSON: {name} is not a JSON value")
