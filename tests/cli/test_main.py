@@ -62,6 +62,15 @@ def test_unknown_command_is_a_one_line_usage_error(run_cli: Run) -> None:
     assert "'pymodular --help'" in line
 
 
+@pytest.mark.parametrize("args", [(), ("new",), ("config",), ("contract",)])
+def test_a_command_group_alone_prints_its_help(run_cli: Run, args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.code == ExitCode.USAGE
+    assert result.err.startswith(f"Usage: {' '.join(('pymodular', *args))} [OPTIONS] COMMAND")
+    assert "Commands:" in result.err
+    assert "pymodular: error" not in result.err
+
+
 def test_missing_argument_is_a_one_line_usage_error(run_cli: Run) -> None:
     result = run_cli("inspect")
     assert result.code == ExitCode.USAGE

@@ -7,6 +7,7 @@ import sys
 import traceback
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from pymodular.cli._errors import CliError, ExitCode
 
@@ -49,6 +50,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         _error("interrupted")
         return ExitCode.INTERRUPTED
     except click.UsageError as exc:
+        if _no_command(click, exc):
+            # ``pymodular`` or ``pymodular new`` alone: the help is the answer, not an error.
+            sys.stderr.write(exc.ctx.get_help() + "\n")  # type: ignore[union-attr]
+            return exc.exit_code
         command = exc.ctx.command_path if exc.ctx is not None else PROG
         _error(f"{exc.format_message()} (see '{command} --help')")
         return exc.exit_code
@@ -69,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(result, int):
         return result
     return ExitCode.OK
+
+
+def _no_command(click: Any, exc: Exception) -> bool:
+    """Whether ``exc`` says a command group was called without a subcommand (click >= 8.2)."""
+    no_args = getattr(click.exceptions, "NoArgsIsHelpError", None)
+    return no_args is not None and isinstance(exc, no_args) and exc.ctx is not None
 
 
 def _report(state: State, exc: BaseException, message: str, code: int) -> int:
