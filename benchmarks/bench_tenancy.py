@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -180,11 +180,7 @@ def register_row(samples: int = 7) -> Row:
         await app.stop()
         return took
 
-    async def main() -> list[float]:
-        await once()
-        return [await once() for _ in range(samples)]
-
-    stats = Stats.of(asyncio.run(main()))
+    stats = _runs(once, samples)
     return Row(
         f"register {TENANTS} tenants + build 1 tenant service each (run time)",
         stats,
@@ -192,6 +188,16 @@ def register_row(samples: int = 7) -> Row:
         stats.median < 1.0,
         note=f"{stats.median / TENANTS * 1e3:.2f} ms per tenant",
     )
+
+
+def _runs(once: Callable[[], Awaitable[float]], samples: int) -> Stats:
+    """Stats of ``samples`` runs of ``once`` (each returns its own timing) after a warm-up."""
+
+    async def main() -> list[float]:
+        await once()
+        return [await once() for _ in range(samples)]
+
+    return Stats.of(asyncio.run(main()))
 
 
 def directory_row(samples: int = 7) -> Row:
@@ -209,11 +215,7 @@ def directory_row(samples: int = 7) -> Row:
             await app.stop()
             return took
 
-        async def main() -> list[float]:
-            await once()
-            return [await once() for _ in range(samples)]
-
-        stats = Stats.of(asyncio.run(main()))
+        stats = _runs(once, samples)
     return Row(
         f"start with {TENANTS} tenant YAML files (load + validate all)",
         stats,

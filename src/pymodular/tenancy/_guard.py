@@ -79,11 +79,7 @@ class TenantGuard:
 
     def missing_context(self, target: str) -> None:
         """``target`` was asked for outside any tenant context: raise or record."""
-        if self._mode is GuardMode.DISABLED:
-            return
-        strict = self._mode is GuardMode.STRICT
-        self._record(Violation("missing_context", target, None, None, self._mode, strict))
-        if strict:
+        if self._enforce("missing_context", target, None, None):
             raise TenantContextError(
                 f"{target} is tenant-scoped and no tenant context is active (tenant guard "
                 "is strict); enter one with `with app.tenants.use(tenant_id):`",
@@ -97,11 +93,7 @@ class TenantGuard:
         Even when this returns (permissive, disabled), the caller must not hand out the
         other tenant's object; it falls back instead.
         """
-        if self._mode is GuardMode.DISABLED:
-            return
-        strict = self._mode is GuardMode.STRICT
-        self._record(Violation("cross_tenant", target, tenant, requested, self._mode, strict))
-        if strict:
+        if self._enforce("cross_tenant", target, tenant, requested):
             raise TenantIsolationError(
                 f"code running for tenant {tenant!r} asked for {target} of tenant "
                 f"{requested!r}; tenants only reach their own services and configuration",
@@ -110,6 +102,14 @@ class TenantGuard:
                 requested=requested,
                 target=target,
             )
+
+    def _enforce(self, kind: str, target: str, tenant: str | None, requested: str | None) -> bool:
+        """Record a violation unless the guard is disabled; return whether to refuse."""
+        if self._mode is GuardMode.DISABLED:
+            return False
+        strict = self._mode is GuardMode.STRICT
+        self._record(Violation(kind, target, tenant, requested, self._mode, strict))
+        return strict
 
     def violations(self) -> list[Violation]:
         """The most recent violations, oldest first."""

@@ -176,13 +176,20 @@ class TenantRegistry:
             self.guard.cross_tenant(what, current, requested)
             if self.guard.mode is not GuardMode.DISABLED:
                 return None
-        if type(key) is TenantKey and key == requested:
+        return self._generation_of(key, requested)
+
+    def _generation_of(self, key: object, tenant: str) -> Generation:
+        """The generation the context ``key`` pins for ``tenant``, else its current one.
+
+        Raises (see :meth:`_unavailable`) when ``tenant`` is not active.
+        """
+        if type(key) is TenantKey and key == tenant:
             gen = key.generation
             if gen is not None and not gen.closed:
                 return gen
-        gen = self._active.get(requested)
+        gen = self._active.get(tenant)
         if gen is None:
-            raise self._unavailable(requested)
+            raise self._unavailable(tenant)
         return gen
 
     # -- loading -------------------------------------------------------------------------

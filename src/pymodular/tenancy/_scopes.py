@@ -107,18 +107,7 @@ class Scopes:
                 if guarded:
                     return self._fallback_instance(entry, label)
             return entry.service.instance
-        gen = self._generation(tenants, key, requested)
-        return self._build(gen, entry, label)
-
-    def _generation(self, tenants: TenantRegistry, key: object, tenant: str) -> Generation:
-        if type(key) is TenantKey and key == tenant:
-            gen = key.generation
-            if gen is not None and not gen.closed:
-                return gen
-        gen = tenants._active.get(tenant)
-        if gen is None:
-            raise tenants._unavailable(tenant)
-        return gen
+        return self._build(tenants._generation_of(key, requested), entry, label)
 
     def _build(self, gen: Generation, entry: ServiceEntry, label: str) -> Any:
         with self._lock:

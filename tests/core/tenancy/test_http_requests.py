@@ -61,9 +61,19 @@ class Shop:
                 "closed_while_in_use": used.closed,
             }
 
-    def hold(self, name: str) -> None:
-        self.holds[name] = asyncio.Event()
-        self.inside[name] = asyncio.Event()
+    async def slow_request(self, http: httpx.AsyncClient) -> asyncio.Task[httpx.Response]:
+        """Send a request for acme that stays in its handler until :meth:`release`.
+
+        Returns once the request is inside the handler (holding its tenant context).
+        """
+        self.holds["slow"] = asyncio.Event()
+        self.inside["slow"] = asyncio.Event()
+        task = asyncio.create_task(get(http, "slow"))
+        await self.inside["slow"].wait()
+        return task
+
+    def release(self) -> None:
+        self.holds["slow"].set()
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[httpx.AsyncClient]:
@@ -87,9 +97,7 @@ def get(http: httpx.AsyncClient, hold: str | None = None) -> Any:
 async def test_a_request_in_flight_keeps_its_tenant_generation_across_an_update() -> None:
     shop = Shop()
     async with shop.running() as http:
-        shop.hold("slow")
-        slow = asyncio.create_task(get(http, "slow"))
-        await shop.inside["slow"].wait()
+        slow = await shop.slow_request(http)
         await shop.app.tenants.update("acme", {"store": {"dsn": "db://acme-v2"}})
 
         fresh = (await get(http)).json()
@@ -97,7 +105,7 @@ async def test_a_request_in_flight_keeps_its_tenant_generation_across_an_update(
         (old_store,) = [s for s in shop.store.built if s.dsn == "db://acme-v1"]
         assert not old_store.closed  # the slow request still uses it
 
-        shop.holds["slow"].set()
+        shop.release()
         answer = (await slow).json()
         assert answer == {
             "dsn": "db://acme-v1",
@@ -114,9 +122,7 @@ async def test_a_request_in_flight_keeps_its_tenant_generation_across_an_update(
 async def test_removing_a_tenant_waits_for_its_requests_in_flight_then_closes_its_store() -> None:
     shop = Shop()
     async with shop.running() as http:
-        shop.hold("slow")
-        slow = asyncio.create_task(get(http, "slow"))
-        await shop.inside["slow"].wait()
+        slow = await shop.slow_request(http)
         removing = asyncio.create_task(shop.app.tenants.remove("acme"))
         await until(lambda: "acme" not in shop.app.tenants)
 
@@ -129,7 +135,7 @@ async def test_removing_a_tenant_waits_for_its_requests_in_flight_then_closes_it
         (store,) = shop.store.built
         assert not store.closed
 
-        shop.holds["slow"].set()
+        shop.release()
         answer = await slow
         assert answer.status_code == 200
         assert answer.json()["closed_while_in_use"] is False
@@ -140,9 +146,7 @@ async def test_removing_a_tenant_waits_for_its_requests_in_flight_then_closes_it
 async def test_requests_in_flight_at_stop_finish_before_the_tenant_services_close() -> None:
     shop = Shop()
     async with shop.running() as http:
-        shop.hold("slow")
-        slow = asyncio.create_task(get(http, "slow"))
-        await shop.inside["slow"].wait()
+        slow = await shop.slow_request(http)
         stopping = asyncio.create_task(shop.app.stop())
         await until(lambda: "acme" not in shop.app.tenants)
         refused = await get(http)
@@ -152,7 +156,7 @@ async def test_requests_in_flight_at_stop_finish_before_the_tenant_services_clos
         )
         (store,) = shop.store.built
         assert not store.closed
-        shop.holds["slow"].set()
+        shop.release()
         assert (await slow).json()["closed_while_in_use"] is False
         await asyncio.wait_for(stopping, 5)
         assert store.closed
