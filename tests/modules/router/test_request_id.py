@@ -46,6 +46,41 @@ async def test_every_request_gets_a_fresh_id_in_the_header_and_state() -> None:
     assert missing.json()["request_id"] == missing.headers["x-request-id"]
 
 
+async def test_every_problem_answer_of_the_router_carries_the_request_id() -> None:
+    module = RouterModule()
+    module.router.get("/who")(lambda request: {"ok": True})
+    config = {
+        "router": {
+            "cors": {"enabled": True, "allow_origins": ["https://app.test"]},
+            "tenant": {"enabled": True, "required": True},
+        }
+    }
+    acme = {"x-tenant-id": "acme"}
+    async with app_harness([module], config=config), client(module.router) as http:
+        answers = {
+            "no route": await http.get("/nothing", headers=acme),
+            "wrong method": await http.delete("/who", headers=acme),
+            "preflight refused": await http.options(
+                "/who",
+                headers={
+                    "origin": "https://evil.test",
+                    "access-control-request-method": "GET",
+                },
+            ),
+            "no tenant": await http.get("/who"),
+            "bad tenant": await http.get("/who", headers={"x-tenant-id": "../x"}),
+        }
+    assert {k: a.status_code for k, a in answers.items()} == {
+        "no route": 404,
+        "wrong method": 405,
+        "preflight refused": 400,
+        "no tenant": 400,
+        "bad tenant": 400,
+    }
+    for name, answer in answers.items():
+        assert answer.json()["request_id"] == answer.headers["x-request-id"], name
+
+
 @pytest.mark.parametrize(
     ("sent", "kept"),
     [("abc-123:x.y_z", True), ("x" * 129, False), ("bad id", False), ("<script>", False)],

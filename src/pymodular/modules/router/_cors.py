@@ -6,7 +6,8 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send, send_problem
+from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import CorsConfig
 
 __all__ = ("CorsMiddleware", "CorsPolicy")
@@ -155,7 +156,8 @@ class CorsMiddleware:
         if refused:
             problems.append(f"headers {', '.join(refused)} are not allowed")
         if problems:
-            await send_problem(send, 400, "CORS preflight refused: " + "; ".join(problems))
+            detail = "CORS preflight refused: " + "; ".join(problems)
+            await send_request_problem(scope, send, 400, detail)
             return
         headers = [
             (b"access-control-allow-origin", policy.origin_header(origin)),

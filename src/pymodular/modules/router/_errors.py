@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
 from pymodular.secrets import redact
 
-__all__ = ("ErrorMiddleware", "request_id_of")
+__all__ = ("ErrorMiddleware", "request_id_of", "send_request_problem")
 
 logger = logging.getLogger("pymodular.router")
 
@@ -21,6 +21,13 @@ def request_id_of(scope: Scope) -> str | None:
     """The request id the request id middleware gave this request, if any."""
     state = scope.get("state")
     return state.get("request_id") if state else None
+
+
+async def send_request_problem(
+    scope: Scope, send: Send, status: int, detail: str, **extra: Any
+) -> None:
+    """Answer the request with a problem body that carries its request id (if any)."""
+    await send_problem(send, status, detail, request_id=request_id_of(scope), **extra)
 
 
 class ErrorMiddleware:

@@ -9,8 +9,8 @@ from typing import Any
 
 from starlette.routing import replace_params
 
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
-from pymodular.modules.router._errors import ErrorMiddleware, request_id_of
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules.router._errors import ErrorMiddleware, send_request_problem
 from pymodular.modules.router._group import RouteRegistrar
 from pymodular.modules.router._routes import Route, RouteTable
 from pymodular.modules.router._stack import (
@@ -268,12 +268,8 @@ class Router(RouteRegistrar):
                 )
                 await send({"type": "http.response.body", "body": b""})
                 return
-            await send_problem(
-                send,
-                405,
-                f"{method} is not allowed on {scope['path']}",
-                headers=[allow],
-                request_id=request_id_of(scope),
+            await send_request_problem(
+                scope, send, 405, f"{method} is not allowed on {scope['path']}", headers=[allow]
             )
             return
         if self.redirect_slashes and not disabled and path != "/":
@@ -284,11 +280,8 @@ class Router(RouteRegistrar):
         await self._not_found(scope, send)
 
     async def _not_found(self, scope: Scope, send: Send) -> None:
-        await send_problem(
-            send,
-            404,
-            f"no route matches {scope['method']} {scope['path']}",
-            request_id=request_id_of(scope),
+        await send_request_problem(
+            scope, send, 404, f"no route matches {scope['method']} {scope['path']}"
         )
 
     async def _redirect(self, scope: Scope, send: Send, path: str) -> None:

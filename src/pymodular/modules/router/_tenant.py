@@ -9,7 +9,8 @@ from typing import Protocol
 
 from pymodular._context import current_tenant
 from pymodular.errors import PymodularError
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import TenantConfig
 
 __all__ = ("TenantMiddleware", "resolve_tenant")
@@ -94,17 +95,17 @@ class TenantMiddleware:
         tenant, prefix = resolve_tenant(self.config, scope)
         if not tenant:
             if self.config.required and scope["type"] == "http":
-                await send_problem(send, 400, _missing(self.config))
+                await send_request_problem(scope, send, 400, _missing(self.config))
                 return
             await self.app(scope, receive, send)
             return
         if not _TENANT_ID.fullmatch(tenant):
-            await send_problem(
-                send, 400, "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)"
+            await send_request_problem(
+                scope, send, 400, "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)"
             )
             return
         if self.validator is not None and not self.validator(tenant):
-            await send_problem(send, 404, f"unknown tenant {tenant!r}")
+            await send_request_problem(scope, send, 404, f"unknown tenant {tenant!r}")
             return
         state = scope.get("state")
         if state is None:
@@ -128,10 +129,10 @@ class TenantMiddleware:
         try:
             context.__enter__()
         except LookupError:
-            await send_problem(send, 404, f"unknown tenant {tenant!r}")
+            await send_request_problem(scope, send, 404, f"unknown tenant {tenant!r}")
             return
         except PymodularError:
-            await send_problem(send, 503, f"tenant {tenant!r} is not available")
+            await send_request_problem(scope, send, 503, f"tenant {tenant!r} is not available")
             return
         try:
             await self.app(scope, receive, send)
