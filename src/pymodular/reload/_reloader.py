@@ -22,7 +22,7 @@ from pymodular._state import AppState
 from pymodular.config import ConfigDiff as _ConfigDiff
 from pymodular.config import ConfigSnapshot, Configuration, SectionSpec, diff
 from pymodular.errors import ConfigError, StateError
-from pymodular.reload._apply import Attempt, apply_plan
+from pymodular.reload._apply import Attempt, apply_plan, reason
 from pymodular.reload._breaker import ReloadBreaker
 from pymodular.reload._coalesce import Coalescer
 from pymodular.reload._options import ReloadOptions
@@ -164,6 +164,7 @@ class Reloader:
                 self._rejected(triggers, began, exc, changes)
                 raise
             if not changes:
+                await self._sync_tenants()
                 return self._noop(triggers, began)
             self.app.emit(
                 ReloadEventType.STARTED,
@@ -182,6 +183,26 @@ class Reloader:
         finally:
             correlation_id.reset(token)
 
+    async def _sync_tenants(self) -> None:
+        """Rebuild every tenant on the configuration now in force, re-reading its sources.
+
+        Runs inside the reload, so when ``await app.reload()`` returns, tenant contexts
+        entered from then on see the new base values and the tenant files and variables
+        as they are now. A tenant whose new configuration fails keeps its previous one
+        (the tenant registry reports it); the reload itself still succeeds.
+        """
+        app = self.app
+        if not app.tenancy_enabled or not app.tenants.loaded:
+            return
+        try:
+            outcome = await app.tenants.reload()
+        except Exception as exc:  # noqa: BLE001 - the configuration reload itself succeeded
+            logger.error("tenants were not rebuilt after the configuration reload: %s", reason(exc))
+            return
+        changed = {kind: ids for kind, ids in outcome.items() if ids}
+        if changed:
+            logger.info("tenants after the configuration reload: %s", changed)
+
     async def _collect(self, config: Configuration, specs: list[SectionSpec]) -> ConfigSnapshot:
         if self.options.collect_in_thread:
             return await asyncio.to_thread(config.collect, specs)
@@ -189,6 +210,8 @@ class Reloader:
 
     async def _apply(self, plan: ReloadPlan, attempt: Attempt) -> ReloadResult:
         outcome = await apply_plan(self.app, plan, attempt, timeout=self.options.timeout)
+        if outcome.failed_module is None:
+            await self._sync_tenants()
         result = self._finish(
             attempt.triggers,
             attempt.began,
@@ -316,7 +339,8 @@ class Reloader:
             return
         from pymodular.reload._watch import ConfigWatcher, watch_targets
 
-        targets = watch_targets(self.app.config.feeders, self.options.watch_paths)
+        trees = self.app.tenants.options.directories if self.app.tenancy_enabled else ()
+        targets = watch_targets(self.app.config.feeders, self.options.watch_paths, trees=trees)
         self._watcher = ConfigWatcher(targets, self._files_changed, debounce=self.options.debounce)
         await self._watcher.start()
 

@@ -24,11 +24,15 @@ class WatchTarget:
 
 
 def watch_targets(
-    feeders: Iterable[Any], extra: Sequence[str | os.PathLike[str]] = ()
+    feeders: Iterable[Any],
+    extra: Sequence[str | os.PathLike[str]] = (),
+    *,
+    trees: Sequence[str | os.PathLike[str]] = (),
 ) -> list[WatchTarget]:
     """What to watch for ``feeders``: their files (``path``), trees (``root``) and ``extra``.
 
-    A feeder may also offer ``watch_paths()`` returning the paths it reads.
+    A feeder may also offer ``watch_paths()`` returning the paths it reads. ``trees``
+    are directories watched whole even before they exist (tenant directories).
     """
     found: list[WatchTarget] = []
     for feeder in feeders:
@@ -40,6 +44,7 @@ def watch_targets(
         elif isinstance(getattr(feeder, "root", None), str | os.PathLike):
             found.append(WatchTarget(Path(feeder.root).absolute(), directory=True))
     found.extend(_target(Path(p)) for p in extra)
+    found.extend(WatchTarget(Path(p).absolute(), directory=True) for p in trees)
     return list(dict.fromkeys(found))
 
 

@@ -48,7 +48,6 @@ def attach_tenancy(
     app.on_started(registry._on_started)  # load() hooks registry.aclose on stopping
     close_on_stop(app, registry.aclose, hook_late=False)
     app.add_inspector("tenants", registry.describe)
-    app.events.subscribe(registry._on_config_reloaded, "config.reload.completed", name="tenancy")
     return registry
 
 

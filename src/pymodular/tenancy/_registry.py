@@ -37,7 +37,6 @@ from pymodular.tenancy.errors import TenantConfigError, TenantExistsError, Tenan
 if TYPE_CHECKING:
     from pymodular.application import Application
     from pymodular.config import ConfigSnapshot, FieldProvenance
-    from pymodular.events import Event
     from pymodular.health import HealthResult
 
 __all__ = ("TenantRegistry",)
@@ -491,15 +490,6 @@ class TenantRegistry:
                 self._reporting = True
             except ValueError as exc:
                 logger.warning("tenant health is not reported: %s", exc)
-
-    async def _on_config_reloaded(self, event: Event) -> None:
-        """The base configuration changed (dynamic reload): rebuild every tenant on it."""
-        if self._closed or not self._loaded:
-            return
-        if not event.data.get("success") or not event.data.get("changed"):
-            return
-        outcome = await self.reload()
-        logger.info("tenants reloaded after a configuration reload: %s", outcome)
 
     async def aclose(self) -> None:
         """Refuse new tenant contexts, let entered ones finish, close every scoped service.

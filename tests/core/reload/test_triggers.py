@@ -128,6 +128,7 @@ def test_watch_targets_come_from_file_feeders_directories_and_extra_paths(
             Custom(),
         ],
         [tmp_path / "extra.toml", tmp_path / "conf"],
+        trees=[tmp_path / "tenants"],
     )
     assert targets == [
         WatchTarget(tmp_path / "a.yaml", directory=False),
@@ -135,6 +136,7 @@ def test_watch_targets_come_from_file_feeders_directories_and_extra_paths(
         WatchTarget(tmp_path / "conf", directory=True),
         WatchTarget(tmp_path / "vault.json", directory=False),
         WatchTarget(tmp_path / "extra.toml", directory=False),
+        WatchTarget(tmp_path / "tenants", directory=True),  # watched once it exists
     ]
 
 

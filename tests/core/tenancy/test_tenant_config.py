@@ -400,32 +400,88 @@ async def test_an_unreadable_base_configuration_is_reported_not_raised(tmp_path:
     await app.stop()
 
 
-async def test_a_dynamic_reload_of_the_base_reaches_every_tenant(tmp_path: Path) -> None:
-    class Limits(ConfigModel):
-        rate: int = field(10, description="requests per second", dynamic=True)
-        region: str = field("eu", description="where the data lives")
+class Limits(ConfigModel):
+    rate: int = field(10, description="requests per second", dynamic=True)
+    region: str = field("eu", description="where the data lives")
 
-    class LimitsModule(Module[Limits]):
-        name = "limits"
 
-        async def reload(self, diff: Any) -> None:
-            pass
+class LimitsModule(Module[Limits]):
+    name = "limits"
 
+    async def reload(self, diff: Any) -> None:
+        pass
+
+
+async def test_a_dynamic_reload_of_the_base_reaches_every_tenant_before_it_returns(
+    tmp_path: Path,
+) -> None:
     base = tmp_path / "config.yaml"
     base.write_text("limits:\n  rate: 10\n")
+    tenants = {f"t{i}": {"limits": {"region": f"r{i}"}} for i in range(60)}
     app = Application(
         [LimitsModule()],
         feeders=[YamlFeeder(base)],
         dynamic_reload=True,
-        tenancy=TenancyOptions(tenants={"acme": {"limits": {"region": "us"}}}, environ={}),
+        tenancy=TenancyOptions(tenants=tenants, environ={}),
     )
-    recorder = EventRecorder()
-    app.events.subscribe(recorder, name="rec")
     await app.start()
     base.write_text("limits:\n  rate: 25\n")
     result = await app.reload()
     assert result.success
-    await recorder.wait_for("tenant.updated")
-    acme = app.tenants.section("limits", tenant="acme")
-    assert (acme.rate, acme.region) == (25, "us")
+    for i in range(60):  # no waiting: the reload rebuilt every tenant before returning
+        with app.tenants.use(f"t{i}"):
+            limits = app.tenants.section("limits")
+            assert (limits.rate, limits.region) == (25, f"r{i}")
+        assert app.tenants.get(f"t{i}").generation == 2
     await app.stop()
+
+
+async def test_a_reload_rereads_tenant_files_even_when_the_base_is_unchanged(
+    tmp_path: Path,
+) -> None:
+    tenants = tmp_path / "tenants"
+    write(tenants, "acme.yaml", "limits: {rate: 5}\n")
+    write(tenants, "gone.yaml", "limits: {rate: 6}\n")
+    app = Application(
+        [LimitsModule()],
+        feeders=[DictFeeder({"limits": {"rate": 10}})],
+        dynamic_reload=True,
+        tenancy=TenancyOptions(directories=[tenants], environ={}),
+    )
+    await app.start()
+    write(tenants, "acme.yaml", "limits: {rate: 50}\n")  # what SIGHUP after an edit does
+    (tenants / "gone.yaml").unlink()
+    result = await app.reload()
+    assert result.noop  # the base configuration did not change
+    assert app.tenants.section("limits", tenant="acme").rate == 50
+    assert list(app.tenants) == ["acme"]
+    await app.stop()
+
+
+async def test_editing_a_tenant_file_reloads_that_tenant_by_itself(tmp_path: Path) -> None:
+    from pymodular.reload import ReloadOptions
+
+    tenants = tmp_path / "tenants"
+    write(tenants, "acme.yaml", "limits: {rate: 5}\n")
+    app = Application(
+        [LimitsModule()],
+        feeders=[DictFeeder({"limits": {"rate": 10}})],
+        dynamic_reload=ReloadOptions(watch=True, debounce=0.05),
+        tenancy=TenancyOptions(directories=[tenants], environ={}),
+    )
+    recorder = EventRecorder()
+    app.events.subscribe(recorder, name="rec")
+    async with app:
+        assert app.inspect()["reload"]["watching"] == [f"{tenants}/"]
+        watcher = app._reloader._watcher  # type: ignore[union-attr]
+        assert watcher is not None
+        await watcher.ready.wait()
+        await app.events.flush()  # the events of the start are in; wait for new ones only
+        recorder.clear()
+        write(tenants, "acme.yaml", "limits: {rate: 70}\n")
+        await recorder.wait_for("tenant.updated")
+        assert app.tenants.section("limits", tenant="acme").rate == 70
+        recorder.clear()
+        write(tenants, "globex.yaml", "limits: {rate: 80}\n")
+        await recorder.wait_for("tenant.added")
+        assert app.tenants.section("limits", tenant="globex").rate == 80
