@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 
@@ -108,3 +109,20 @@ async def test_app_reload_applies_the_http_stack_dynamic_fields(tmp_path: Path) 
     assert server.limits.max_header_bytes == 2048
     assert cors.headers["access-control-allow-origin"] == "https://new.test"
     assert status_of(rejected) == 431
+
+
+async def test_a_reloaded_keepalive_timeout_applies_to_open_connections() -> None:
+    async with serving(hello) as (app, server, _events):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = await reader.readuntil(b"hello")
+        await app.module("httpserver").reload(  # type: ignore[attr-defined]
+            ConfigDiff([change("keepalive_timeout", 5.0, 0.2)])
+        )
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        second = await reader.readuntil(b"hello")
+        async with asyncio.timeout(4):  # well under the old 5 s
+            rest = await reader.read()
+        writer.close()
+    assert [status_of(first), status_of(second)] == [200, 200]
+    assert rest == b""

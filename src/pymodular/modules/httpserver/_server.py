@@ -284,9 +284,9 @@ class HttpServer:
     def apply(self, config: HttpServerConfig) -> list[str]:
         """Apply a new configuration's dynamic fields; return the names that changed.
 
-        Limits and timeouts apply at once (keep-alive to connections from now on), the
-        access log and health paths to the next request, certificate files to the next
-        handshake.
+        Limits and timeouts apply at once (keep-alive from each connection's next idle
+        period), the access log and health paths to the next request, certificate files to
+        the next handshake.
         """
         old = self.config
         changed = [

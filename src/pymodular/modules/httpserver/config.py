@@ -10,8 +10,8 @@
       access_log: true
 
 Fields marked dynamic apply on hot reload without a restart: timeouts and limits at
-once (keep-alive for new connections), the access log, the health paths and the
-certificate files.
+once (keep-alive from a connection's next idle period), the access log, the health
+paths and the certificate files.
 """
 
 from __future__ import annotations
@@ -135,7 +135,7 @@ class HttpServerConfig(ConfigModel):
         default_factory=HealthEndpointsConfig, description="Health endpoints"
     )
     limit_concurrency: int | None = field(
-        None, description="Answer 503 above this many connections or requests", ge=1
+        None, description="Answer 503 above this many requests in flight", ge=1
     )
     backlog: int = field(2048, description="Listen backlog", ge=1)
     proxy_headers: bool = field(
