@@ -211,12 +211,13 @@ class HealthAggregator:
         self._draining = True
         snapshot = self.snapshot()  # readiness turns unhealthy before any module stops
         logger.info("readiness is %s: %s", snapshot.readiness_status, snapshot.readiness_message)
+        served = self._loop_task is not None  # not when a failed start rolls back
         tasks = [t for t in (self._loop_task, self._inflight, self._refresh) if t is not None]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
         self._loop_task = None
-        if self.options.drain_delay > 0:
+        if served and self.options.drain_delay > 0:
             await asyncio.sleep(self.options.drain_delay)
 
     async def _run_loop(self) -> None:

@@ -23,7 +23,8 @@ class HealthOptions:
     - ``max_message_length``: longer report messages are cut, saying how much was cut
       (default 1024 characters).
     - ``drain_delay``: seconds to wait after readiness turns unhealthy at shutdown
-      before modules stop, so load balancers notice (default 0).
+      before modules stop, so load balancers notice (default 0). A failed start does not
+      wait: the application never served.
     """
 
     interval: float = 5.0

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from pymodular import Application, Module
+from pymodular import Application, LifecycleError, Module
 from pymodular.events import Event
 from pymodular.health import (
     HealthAggregator,
@@ -262,6 +262,20 @@ async def test_drain_delay_holds_module_stop_after_readiness_turned_unhealthy() 
     stopping = recorder.of("module.stopping")[0]
     assert changed.data["readiness"] == "unhealthy"
     assert (stopping.timestamp - changed.timestamp).total_seconds() >= 0.05
+
+
+async def test_a_failed_start_does_not_wait_for_the_drain_delay() -> None:
+    class Failing(Module[Any]):
+        name = "failing"
+
+        async def start(self) -> None:
+            raise RuntimeError("port taken")
+
+    app, _ = make_app(Reporter("db"), Failing(), drain_delay=60)
+    async with asyncio.timeout(5):  # never in rotation, so nothing to drain
+        with pytest.raises(LifecycleError, match="port taken"):
+            await app.start()
+    assert health_of(app).snapshot().readiness_status is U
 
 
 async def test_snapshot_returns_the_cached_one_while_a_cycle_waits_on_a_reporter() -> None:
