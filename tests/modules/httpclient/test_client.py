@@ -128,14 +128,19 @@ async def test_logging_shows_traffic_with_secrets_redacted(
 ) -> None:
     settings = {
         "auth_token": "bearer-t0ken-123",
-        "logging": {"level": "body", "max_body_bytes": 4096, "redact_fields": ["pin"]},
+        "logging": {
+            "level": "body",
+            "max_body_bytes": 4096,
+            "redact_fields": ["pin"],
+            "redact_headers": ["X-Partner-Key"],
+        },
     }
     caplog.set_level(logging.INFO, logger="pymodular.httpclient")
     async with clients({"default": settings}) as (_app, named, _events, _upstream, _url):
         answer = await named.default.post(
             "/echo?token=q-secret",
             json={"password": "hunter2", "pin": "9876", "name": "ada"},
-            headers={"cookie": "sid=c00kie"},
+            headers={"cookie": "sid=c00kie", "x-partner-key": "partn3r-k3y"},
         )
     assert answer.status_code == 200
     assert answer.json()["auth"] == "Bearer bearer-t0ken-123"
@@ -143,6 +148,7 @@ async def test_logging_shows_traffic_with_secrets_redacted(
     assert "--> POST" in text
     assert "<-- POST" in text
     assert '"name": "ada"' in text
+    assert "x-partner-key: **********" in text
     for secret in (
         "bearer-t0ken-123",
         "hunter2",
@@ -151,6 +157,7 @@ async def test_logging_shows_traffic_with_secrets_redacted(
         "q-secret",
         "t0ps3cret",
         "cookie-value",
+        "partn3r-k3y",
     ):
         assert secret not in text, secret
 
