@@ -63,9 +63,11 @@ class TenantScope:
 
     Entering looks the tenant up (an unknown or removed tenant raises
     :class:`~pymodular.tenancy.TenantNotFoundError`, a tenant whose configuration
-    failed raises :class:`~pymodular.tenancy.TenantConfigError`) and pins its current
-    generation: configuration and tenant-scoped services seen inside stay those of
-    that generation even if the tenant is updated meanwhile. One object can be
+    failed raises :class:`~pymodular.tenancy.TenantConfigError`, and before the
+    tenants load or once the application stops it raises
+    :class:`~pymodular.errors.StateError`) and pins its current generation:
+    configuration and tenant-scoped services seen inside stay those of that
+    generation even if the tenant is updated meanwhile. One object can be
     entered once at a time; the decorator form enters a fresh one per call.
     """
 

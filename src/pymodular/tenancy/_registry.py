@@ -570,16 +570,18 @@ class TenantRegistry:
                 phase="tenancy",
             )
         record = self._records.get(tenant) if isinstance(tenant, str) else None
-        if record is None:
+        if record is None and self._loaded:
             return self._not_found(tenant)
-        if record.status is TenantStatus.FAILED:
+        if record is not None and record.status is TenantStatus.FAILED:
             return TenantConfigError(
                 f"tenant {record.id!r} is not available: {record.error}", tenant=record.id
             )
-        return TenantNotFoundError(
-            f"tenant {record.id!r} is registered but not loaded yet; tenants load when the "
-            "application has started (await app.tenants.load() to load them earlier)",
-            tenant=record.id,
+        # Not known *yet* (a StateError, not a LookupError: HTTP answers 503, not 404).
+        what = f"tenant {record.id!r} is registered but" if record else "tenants are"
+        return StateError(
+            f"{what} not loaded yet; tenants load when the application has started "
+            "(await app.tenants.load() to load them earlier)",
+            phase="tenancy",
         )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Callable
 
 import pytest
 
-from pymodular import Application, TenantDecorator
+from pymodular import Application, StateError, TenantDecorator
 from pymodular._context import current_tenant
 from pymodular.tenancy import (
     InvalidTenantIdError,
@@ -194,8 +194,11 @@ async def test_hostile_tenant_ids_are_refused_without_echoing_them_whole(
 
 async def test_entering_before_the_tenants_load_explains_when_they_load(make_app) -> None:
     app = make_app(tenancy=TenancyOptions(tenants={"acme": {}}, environ={}))
-    with pytest.raises(TenantNotFoundError, match="not loaded yet"):
+    with pytest.raises(StateError, match="'acme' is registered but not loaded yet"):
         app.tenants.use("acme").__enter__()
+    with pytest.raises(StateError, match="tenants are not loaded yet") as caught:
+        app.tenants.use("from-a-directory").__enter__()  # cannot be known before loading
+    assert not isinstance(caught.value, LookupError)
     await app.start()
     with app.tenants.use("acme"):
         pass

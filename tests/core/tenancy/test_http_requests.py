@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 
-from pymodular import Application
+from pymodular import Application, Module
 from pymodular.config.feeders import DictFeeder
 from pymodular.modules.router import Request, RouterModule
 from pymodular.tenancy import TenancyOptions
@@ -25,13 +25,13 @@ from tests.core.tenancy.support import Store, StoreModule
 class Shop:
     """An app whose ``GET /store`` answers from the tenant's store, optionally held open."""
 
-    def __init__(self) -> None:
+    def __init__(self, *later: Module[Any]) -> None:
         self.store = StoreModule()
         self.router = RouterModule()
         self.holds: dict[str, asyncio.Event] = {}
         self.inside: dict[str, asyncio.Event] = {}
         self.app = Application(
-            [self.store, self.router],
+            [self.store, self.router, *later],
             feeders=[
                 DictFeeder(
                     {
@@ -160,3 +160,35 @@ async def test_requests_in_flight_at_stop_finish_before_the_tenant_services_clos
         assert (await slow).json()["closed_while_in_use"] is False
         await asyncio.wait_for(stopping, 5)
         assert store.closed
+
+
+async def test_a_request_that_arrives_while_the_app_still_starts_is_told_to_retry() -> None:
+    class Slow(Module[None]):
+        """Starts after the router and takes its time: tenants load after it."""
+
+        name = "slow"
+        depends_on = ("router",)
+
+        def __init__(self) -> None:
+            self.inside = asyncio.Event()
+            self.done = asyncio.Event()
+
+        async def start(self) -> None:
+            self.inside.set()
+            await self.done.wait()
+
+    slow = Slow()
+    shop = Shop(slow)
+    transport = httpx.ASGITransport(app=shop.router.router)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as http:
+        starting = asyncio.create_task(shop.app.start())
+        await slow.inside.wait()
+        early = await get(http)
+        assert (early.status_code, early.json()["detail"]) == (
+            503,  # not 404: acme exists, it is just not loaded yet
+            "tenant 'acme' is not available",
+        )
+        slow.done.set()
+        await starting
+        assert (await get(http)).json()["dsn"] == "db://acme-v1"
+        await shop.app.stop()
