@@ -180,13 +180,10 @@ def register_row(samples: int = 7) -> Row:
         await app.stop()
         return took
 
-    stats = _runs(once, samples)
-    return Row(
+    return _within_a_second(
         f"register {TENANTS} tenants + build 1 tenant service each (run time)",
-        stats,
-        "median < 1 s (baseline 100 tenants, correct to 500)",
-        stats.median < 1.0,
-        note=f"{stats.median / TENANTS * 1e3:.2f} ms per tenant",
+        _runs(once, samples),
+        "(baseline 100 tenants, correct to 500)",
     )
 
 
@@ -198,6 +195,17 @@ def _runs(once: Callable[[], Awaitable[float]], samples: int) -> Stats:
         return [await once() for _ in range(samples)]
 
     return Stats.of(asyncio.run(main()))
+
+
+def _within_a_second(target: str, stats: Stats, why: str = "") -> Row:
+    """A row for work over all tenants: goal median < 1 s, noting the cost per tenant."""
+    return Row(
+        target,
+        stats,
+        f"median < 1 s {why}".strip(),
+        stats.median < 1.0,
+        note=f"{stats.median / TENANTS * 1e3:.2f} ms per tenant",
+    )
 
 
 def directory_row(samples: int = 7) -> Row:
@@ -216,13 +224,7 @@ def directory_row(samples: int = 7) -> Row:
             return took
 
         stats = _runs(once, samples)
-    return Row(
-        f"start with {TENANTS} tenant YAML files (load + validate all)",
-        stats,
-        "median < 1 s",
-        stats.median < 1.0,
-        note=f"{stats.median / TENANTS * 1e3:.2f} ms per tenant",
-    )
+    return _within_a_second(f"start with {TENANTS} tenant YAML files (load + validate all)", stats)
 
 
 def run() -> list[Row]:
