@@ -4,16 +4,16 @@ Every reporter that returns an awaitable runs in a task of its own, so it sees i
 as the current task: ``asyncio.timeout``, ``wait_for`` and ``TaskGroup`` inside a
 reporter work as anywhere else. Python 3.12+ starts those tasks eagerly, so a reporter
 that answers without suspending finishes before the next one is called. Timeouts
-cost one timer per distinct timeout value rather than one per reporter. A reporter
-that raises, hangs or answers nonsense becomes an unhealthy entry; nothing a
-reporter does escapes as an exception.
+cost one timer per distinct timeout value rather than one per reporter, and the
+cycle waits on one future that the last reporter to finish resolves. A reporter that
+raises, hangs or answers nonsense becomes an unhealthy entry; nothing a reporter
+does escapes as an exception.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import inspect
 import sys
 import time
@@ -32,6 +32,7 @@ __all__ = ("Poller", "ReportFn", "Target")
 ReportFn = Callable[[], "HealthResult | Awaitable[HealthResult]"]
 
 _EAGER = sys.version_info >= (3, 12)
+_NONE: Any = object()
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +48,57 @@ class Target:
 
 @dataclass(slots=True)
 class _Running:
+    """A reporter running in its task, and what became of it."""
+
     target: Target
-    task: asyncio.Task[Any]
     began: float
+    task: asyncio.Task[None] | None = None
+    report: Any = _NONE
+    error: BaseException | None = None
+    duration: float = 0.0
     expired: bool = False
     settled: bool = False
+
+
+class _Batch:
+    """Counts the reporters still running; resolves ``done`` when none is left.
+
+    ``dispatching`` holds the future back while reporters are still being called (an
+    eager task may finish before the next reporter is even started).
+    """
+
+    __slots__ = ("dispatching", "done", "left")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.done: asyncio.Future[None] = loop.create_future()
+        self.left = 0
+        self.dispatching = True
+
+    def settle(self, item: _Running) -> None:
+        if item.settled:
+            return
+        item.settled = True
+        self.left -= 1
+        if not self.left and not self.dispatching and not self.done.done():
+            self.done.set_result(None)
+
+    def expire(self, group: list[_Running]) -> None:
+        for item in group:
+            if not item.settled:
+                item.expired = True
+                if item.task is not None:
+                    item.task.cancel()
+                self.settle(item)  # a reporter that ignores cancellation is not waited for
+
+
+async def _run(batch: _Batch, item: _Running, report: Awaitable[Any]) -> None:
+    try:
+        item.report = await report
+    except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - each outcome is an entry
+        item.error = exc
+    finally:
+        item.duration = time.perf_counter() - item.began
+        batch.settle(item)
 
 
 class Poller:
@@ -63,123 +110,84 @@ class Poller:
     async def poll_all(self, targets: Sequence[Target]) -> list[tuple[int, ModuleHealth]]:
         """Poll every target concurrently; return ``(index, entry)`` for each."""
         loop = asyncio.get_running_loop()
-        out: list[tuple[int, ModuleHealth]] = []
-        running: list[_Running] = []
+        batch = _Batch(loop)
+        items: list[_Running] = []
         for target in targets:
+            item = _Running(target, time.perf_counter())
+            items.append(item)
             token = current_module.set((target.name, "health"))
-            began = time.perf_counter()
             try:
                 report = target.call()
                 if inspect.isawaitable(report):
-                    task = _start(loop, report)  # copies the context: current_module is set
-                    if not task.done():
-                        running.append(_Running(target, task, began))
-                        continue
-                    out.append((target.index, self._finished(target, task, began, expired=False)))
+                    batch.left += 1
+                    item.task = _start(loop, _run(batch, item, report))  # copies the context
                     continue
+                item.report = report
             except Exception as exc:  # noqa: BLE001 - a failing reporter is a health result
-                out.append((target.index, self._failed(target, _reason(exc), began)))
-                continue
+                item.error = exc
             finally:
                 current_module.reset(token)
-            out.append((target.index, self._entry(target, report, began)))
-        if running:
-            await self._wait(loop, running)
-            out.extend(
-                (r.target.index, self._finished(r.target, r.task, r.began, expired=r.expired))
-                for r in running
-            )
-        return out
-
-    async def _wait(self, loop: asyncio.AbstractEventLoop, running: list[_Running]) -> None:
-        """Wait until every task finished or ran out of time (and was cancelled).
-
-        A reporter that ignores its cancellation is not waited for: its entry says it
-        timed out, and the cycle goes on.
-        """
-        settled: asyncio.Future[None] = loop.create_future()
-        left = [len(running)]
-
-        def done(item: _Running, task: asyncio.Task[Any]) -> None:
-            if not task.cancelled():
-                task.exception()  # retrieved, also for a reporter that outlived its timeout
-            settle(item)
-
-        def settle(item: _Running) -> None:
-            if item.settled:
-                return
+            item.duration = time.perf_counter() - item.began
             item.settled = True
-            left[0] -= 1
-            if not left[0] and not settled.done():
-                settled.set_result(None)
+        batch.dispatching = False
+        if batch.left:
+            await self._wait(loop, batch, [i for i in items if not i.settled])
+        now = dt.datetime.now(dt.UTC)
+        return [(item.target.index, self._entry(item, now)) for item in items]
 
-        def expire(group: list[_Running]) -> None:
-            for item in group:
-                if not item.task.done():
-                    item.expired = True
-                    item.task.cancel()
-                    settle(item)
-
+    async def _wait(
+        self, loop: asyncio.AbstractEventLoop, batch: _Batch, running: list[_Running]
+    ) -> None:
+        """Wait until every running reporter finished or ran out of time."""
         groups: dict[float, list[_Running]] = {}
         for item in running:
             groups.setdefault(item.target.timeout, []).append(item)
-            item.task.add_done_callback(functools.partial(done, item))
         start = loop.time()
-        timers = [loop.call_at(start + t, expire, group) for t, group in groups.items()]
+        timers = [loop.call_at(start + t, batch.expire, group) for t, group in groups.items()]
         try:
-            await settled
+            await batch.done
         finally:
             for timer in timers:
                 timer.cancel()
             for item in running:  # only still running when the cycle itself was cancelled
-                item.task.cancel()
+                if not item.settled and item.task is not None:
+                    item.task.cancel()
 
-    def _finished(
-        self, target: Target, task: asyncio.Task[Any], began: float, *, expired: bool
-    ) -> ModuleHealth:
-        if expired:
-            return self._failed(target, f"timed out after {target.timeout:g} s", began)
-        if task.cancelled():
-            return self._failed(target, "cancelled", began)
-        exc = task.exception()
-        if isinstance(exc, TimeoutError):
-            return self._failed(target, "TimeoutError raised by the reporter", began)
-        if exc is not None:
-            return self._failed(target, _reason(exc), began)
-        return self._entry(target, task.result(), began)
-
-    def _entry(self, target: Target, report: Any, began: float) -> ModuleHealth:
-        opts = self.options
-        return report_entry(
-            target.name,
-            report,
-            optional=target.optional,
-            now=dt.datetime.now(dt.UTC),
-            max_future_skew=opts.max_future_skew,
-            max_message_length=opts.max_message_length,
-            duration=time.perf_counter() - began,
-        )
-
-    def _failed(self, target: Target, message: str, began: float) -> ModuleHealth:
+    def _entry(self, item: _Running, now: dt.datetime) -> ModuleHealth:
+        target = item.target
+        if item.expired:
+            message = f"timed out after {target.timeout:g} s"
+        elif isinstance(item.error, asyncio.CancelledError):
+            message = "cancelled"
+        elif isinstance(item.error, TimeoutError):
+            message = "TimeoutError raised by the reporter"
+        elif item.error is not None:
+            message = _reason(item.error)
+        else:
+            opts = self.options
+            return report_entry(
+                target.name,
+                item.report,
+                optional=target.optional,
+                now=now,
+                max_future_skew=opts.max_future_skew,
+                max_message_length=opts.max_message_length,
+                duration=item.duration,
+            )
         return failure_entry(
             target.name,
             message,
             optional=target.optional,
-            now=dt.datetime.now(dt.UTC),
-            duration=time.perf_counter() - began,
+            now=now,
+            duration=target.timeout if item.expired else item.duration,
             max_message_length=self.options.max_message_length,
         )
 
 
-def _start(loop: asyncio.AbstractEventLoop, report: Awaitable[Any]) -> asyncio.Task[Any]:
-    coro = report if inspect.iscoroutine(report) else _await(report)
+def _start(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[None]:
     if _EAGER:  # pragma: no cover - depends on the interpreter version
         return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
     return loop.create_task(coro)
-
-
-async def _await(awaitable: Awaitable[Any]) -> Any:
-    return await awaitable
 
 
 def _reason(exc: BaseException) -> str:
