@@ -11,7 +11,12 @@ The configuration API lives in :mod:`pymodular.config`, events in
 from pymodular._state import AppState, ModuleState
 from pymodular._version import __version__
 from pymodular.application import Application
-from pymodular.decorators import LoggingDecorator, ModuleDecorator, TenantDecorator
+from pymodular.decorators import (
+    LoggingDecorator,
+    ModuleDecorator,
+    ObservableDecorator,
+    TenantDecorator,
+)
 from pymodular.errors import (
     AmbiguousServiceError,
     CircularDependencyError,
@@ -59,6 +64,7 @@ __all__ = (
     "Module",
     "ModuleDecorator",
     "ModuleState",
+    "ObservableDecorator",
     "PymodularError",
     "RegistrationError",
     "Reloadable",

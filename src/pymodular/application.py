@@ -11,11 +11,18 @@ Lifecycle, in order:
    stops the already started ones in reverse and raises one :class:`LifecycleError`;
 4. ``stop`` — started modules are stopped in exact reverse order, each under a
    timeout; every failure is collected and reported together.
+
+``init`` and ``start`` run one at a time: a second ``start`` while one runs is refused
+with :class:`~pymodular.errors.StateError`, a concurrent ``init`` waits for the first.
+``stop`` during ``init`` or ``start`` makes that call stop at the next module boundary:
+the modules started so far are stopped in reverse, the interrupted call raises
+``StateError`` and the application ends ``stopped``. No module is ever called twice.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -36,7 +43,7 @@ from pymodular.errors import (
 )
 from pymodular.events import Event, EventBus, EventType
 from pymodular.logs import Logger, install_record_context
-from pymodular.module import Dependency, Module
+from pymodular.module import PENDING_DEPENDENCIES, Dependency, Module
 from pymodular.services import Availability, Service, ServiceRegistry, ServiceScope
 
 if TYPE_CHECKING:
@@ -63,7 +70,9 @@ class Application:
     Parameters that surprise:
 
     - ``decorators`` wrap every module's lifecycle calls (see :mod:`pymodular.decorators`).
-    - ``strict_observers`` lets an observer's exception fail the lifecycle.
+    - ``strict_observers`` lets an observer's exception fail the lifecycle: after each
+      module's init and start (and at the end of stop) the application waits up to
+      ``observer_timeout`` seconds for the observers and fails that step on their errors.
     - ``stop_timeout`` bounds each module's stop (seconds; a module may set its own).
     - ``tenancy`` / ``tenant_guard`` enable tenants (``app.tenants``, :mod:`pymodular.tenancy`).
     - ``health`` enables ``app.health`` (:mod:`pymodular.health`); ``dynamic_reload`` enables
@@ -82,6 +91,7 @@ class Application:
         decorators: Sequence[ModuleDecorator] = (),
         strict_observers: bool = False,
         observer_capacity: int = 1000,
+        observer_timeout: float = 5.0,
         init_timeout: float | None = None,
         start_timeout: float | None = None,
         stop_timeout: float = 30.0,
@@ -96,6 +106,7 @@ class Application:
         self.events = EventBus(strict=strict_observers, default_capacity=observer_capacity)
         self.services = ServiceRegistry()
         self.init_timeout = init_timeout
+        self.observer_timeout = observer_timeout
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
         self._feeders = tuple(feeders)
@@ -109,6 +120,10 @@ class Application:
         self._started: list[ModuleRecord] = []
         self._state = AppState.CREATED
         self._stop_lock = asyncio.Lock()
+        self._lifecycle_lock = asyncio.Lock()  # init and start run one at a time
+        self._lifecycle_task: asyncio.Task[Any] | None = None
+        self._stop_requested = False
+        self._abort_failures: list[LifecycleError] = []
         self._stopping_hooks: list[Callable[[], Awaitable[None]]] = []
         self._started_hooks: list[Callable[[], Awaitable[None]]] = []
         self._inspectors: dict[str, Callable[[], Any]] = {}
@@ -224,6 +239,44 @@ class Application:
         self.events.emit(event)
         return event
 
+    def _emit_app(self, event_type: str, step: str, /, **data: Any) -> None:
+        """Emit an application lifecycle event; ``step`` is its phase (init, start, ...)."""
+        self.events.emit(Event(event_type, source=self.name, phase=step, data=data))
+
+    async def _check_observers(self, phase: str, module: str | None = None) -> None:
+        """With ``strict_observers``, wait for the observers and fail on their errors."""
+        if not self.events.strict:
+            return
+        drained = await self.events.flush(self.observer_timeout)
+        error = self._observer_failure(phase, module, drained=drained)
+        if error is not None:
+            raise error
+
+    def _observer_failure(
+        self, phase: str, module: str | None = None, *, drained: bool = True
+    ) -> LifecycleError | None:
+        failures = self.events.take_failures()
+        if failures:
+            observer, event, exc = failures[0]
+            error = LifecycleError(
+                f"observer {observer} failed on {event.type}: {type(exc).__name__}: {exc} "
+                "(strict_observers=True: observer failures fail the lifecycle)",
+                module=module,
+                phase=phase,
+                observer=observer,
+                event=event.type,
+            )
+            error.__cause__ = exc
+            return error
+        if not drained and self.events.strict:
+            return LifecycleError(
+                f"observers did not handle the {phase} events within "
+                f"{self.observer_timeout:g} s (strict_observers=True)",
+                module=module,
+                phase=phase,
+            )
+        return None
+
     # -- registration --------------------------------------------------------------------
 
     def register(self, *modules: Module[Any], decorators: Sequence[ModuleDecorator] = ()) -> None:
@@ -239,6 +292,24 @@ class Application:
                 f"modules can only be registered before init (application is {self._state})",
                 phase="register",
             )
+        self._emit_app(EventType.APP_REGISTERING, "register", count=len(modules))
+        try:
+            records = self._register_batch(modules, decorators)
+        except PymodularError as exc:
+            self._emit_app(EventType.APP_ERROR, "register", phase="register", error=str(exc))
+            raise
+        for record in records:
+            self._records[record.name] = record
+            self.emit(
+                EventType.MODULE_REGISTERED,
+                module=record.name,
+                services=[e.name for e in record.entries if e.name],
+            )
+        self._emit_app(EventType.APP_REGISTERED, "register", modules=[r.name for r in records])
+
+    def _register_batch(
+        self, modules: Sequence[Module[Any]], decorators: Sequence[ModuleDecorator]
+    ) -> list[ModuleRecord]:
         taken = set(self._records)
         records: list[ModuleRecord] = []
         names: set[str] = set()
@@ -260,13 +331,7 @@ class Application:
             for record in committed:
                 self.services.unregister(record.name)
             raise
-        for record in records:
-            self._records[record.name] = record
-            self.emit(
-                EventType.MODULE_REGISTERED,
-                module=record.name,
-                services=[e.name for e in record.entries if e.name],
-            )
+        return records
 
     def _check_batch_service_names(self, records: Sequence[ModuleRecord]) -> None:
         owners: dict[str, str] = {}
@@ -292,30 +357,53 @@ class Application:
     async def init(self) -> None:
         """Load configuration, order modules, inject services and init each module.
 
-        Idempotent once it succeeded. Raises :class:`~pymodular.errors.ConfigError` when
-        configuration is invalid (no module's init runs then), a
-        :class:`~pymodular.errors.DependencyError` when the graph does not resolve, and
-        :class:`LifecycleError` when a module's init fails.
+        Idempotent once it succeeded; a concurrent call waits for the first. Raises
+        :class:`~pymodular.errors.ConfigError` when configuration is invalid (no module's
+        init runs then), a :class:`~pymodular.errors.DependencyError` when the graph does
+        not resolve, and :class:`LifecycleError` when a module's init fails.
         """
-        if self._state is not AppState.CREATED:
-            if self._state is AppState.FAILED:
-                raise StateError("the application failed; create a new one", phase="init")
+        self._refuse_failed("init")
+        if self._state is not AppState.CREATED and self._state is not AppState.INITIALISING:
             return
+        async with self._lifecycle_lock:
+            self._refuse_failed("init")
+            if self._state is AppState.CREATED:
+                self._lifecycle_task = asyncio.current_task()
+                try:
+                    await self._init_locked()
+                finally:
+                    self._lifecycle_task = None
+
+    def _refuse_failed(self, phase: str) -> None:
+        if self._state is AppState.FAILED:
+            raise StateError("the application failed; create a new one", phase=phase)
+
+    async def _init_locked(self) -> None:
         token = correlation_id.set(new_correlation_id())
         try:
             self._state = AppState.INITIALISING
-            self.emit(EventType.APP_INITIALISING, modules=list(self._records))
+            self._emit_app(EventType.APP_INITIALISING, "init", modules=list(self._records))
             try:
                 self._load_config()
                 self._resolve()
                 for name in self._order:
+                    if self._stop_requested:
+                        await self._abort("init")
                     await self._init_module(self._records[name])
+                    await self._check_observers("init", name)
+            except _Aborted:
+                raise StateError(
+                    "stop() was called while the application was initialising; "
+                    "no module was started",
+                    phase="init",
+                ) from None
             except BaseException as exc:
                 self._state = AppState.FAILED
-                self.emit(EventType.APP_ERROR, phase="init", error=str(exc))
+                self._emit_app(EventType.APP_ERROR, "init", phase="init", error=str(exc))
                 raise
             self._state = AppState.INITIALISED
-            self.emit(EventType.APP_INITIALISED, order=list(self._order))
+            self._emit_app(EventType.APP_INITIALISED, "init", order=list(self._order))
+            await self._check_observers("init")
         finally:
             correlation_id.reset(token)
 
@@ -338,7 +426,7 @@ class Application:
         self.config.load(specs)
         for record in records:
             record.module.config = self.config.section(record.module.section)
-        self.emit(EventType.CONFIG_LOADED, sections=[s.name for s in specs])
+        self._emit_app(EventType.CONFIG_LOADED, "init", sections=[s.name for s in specs])
 
     def resolve(self) -> list[str]:
         """Order the modules without initialising them, and return the order.
@@ -427,6 +515,7 @@ class Application:
     def _inject(self, record: ModuleRecord, phase: str) -> None:
         pending = record.module.requires if phase == "init" else record.deferred
         deferred: list[Dependency[Any]] = []
+        waiting: dict[str, Callable[[], Any]] = {}
         for dep in pending:
             key: type[Any] | str = dep.interface if dep.interface is not None else dep.name  # type: ignore[assignment]
             name = dep.name if dep.interface is not None else None
@@ -441,6 +530,8 @@ class Application:
                 and entry.service.available is Availability.START
             ):
                 deferred.append(dep)
+                # Read before its injection, the attribute explains the ordering.
+                waiting[dep.target] = functools.partial(self.services.value_of, entry, key)
                 continue
             if entry.scope is not ServiceScope.GLOBAL:
                 from pymodular.services import ScopedService
@@ -450,6 +541,10 @@ class Application:
                 value = self.services.value_of(entry, key)
             setattr(record.module, dep.target, value)
         record.deferred = deferred
+        if waiting:
+            vars(record.module)[PENDING_DEPENDENCIES] = waiting
+        else:
+            vars(record.module).pop(PENDING_DEPENDENCIES, None)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -459,8 +554,20 @@ class Application:
         Each module's ``start`` is awaited until it returns (ready). When a module fails,
         the modules started before it are stopped in reverse order and one
         :class:`LifecycleError` names the module, the phase and the cause. Starting a
-        running application raises :class:`~pymodular.errors.StateError`.
+        starting or running application raises :class:`~pymodular.errors.StateError`.
         """
+        self._refuse_restart()
+        async with self._lifecycle_lock:
+            self._refuse_restart()
+            self._lifecycle_task = asyncio.current_task()
+            try:
+                if self._state is AppState.CREATED:
+                    await self._init_locked()
+                await self._start_locked()
+            finally:
+                self._lifecycle_task = None
+
+    def _refuse_restart(self) -> None:
         if self._state in (AppState.STARTING, AppState.RUNNING):
             raise StateError(f"the application is already {self._state}", phase="start")
         if self._state in (AppState.STOPPING, AppState.STOPPED, AppState.FAILED):
@@ -468,30 +575,52 @@ class Application:
                 f"the application is {self._state}; create a new one to start again",
                 phase="start",
             )
-        if self._state is AppState.CREATED:
-            await self.init()
+
+    async def _start_locked(self) -> None:
         token = correlation_id.set(new_correlation_id())
         try:
             self._state = AppState.STARTING
-            self.emit(EventType.APP_STARTING)
+            self._emit_app(EventType.APP_STARTING, "start")
             began = time.perf_counter()
-            for name in self._order:
-                record = self._records[name]
-                try:
-                    await self._start_module(record)
-                except BaseException as exc:
-                    await self._rollback(exc)
-                    raise
-            self._state = AppState.RUNNING
-            self.started_at = time.time()
-            for hook in self._started_hooks:
-                await hook()
-            self.emit(
-                EventType.APP_STARTED,
-                duration_ms=round((time.perf_counter() - began) * 1000, 3),
-            )
+            try:
+                for name in self._order:
+                    if self._stop_requested:
+                        await self._abort("start")
+                    await self._start_module(self._records[name])
+                    await self._check_observers("start", name)
+                self._state = AppState.RUNNING
+                self.started_at = time.time()
+                for hook in self._started_hooks:  # they see a running application
+                    await self._run_started_hook(hook)
+                self._emit_app(
+                    EventType.APP_STARTED,
+                    "start",
+                    duration_ms=round((time.perf_counter() - began) * 1000, 3),
+                )
+                await self._check_observers("start")
+            except _Aborted:
+                raise StateError(
+                    "stop() was called while the application was starting; the modules "
+                    "started so far were stopped in reverse order",
+                    phase="start",
+                    failures=self._abort_failures,
+                ) from None
+            except BaseException as exc:
+                await self._rollback(exc)
+                raise
         finally:
             correlation_id.reset(token)
+
+    async def _run_started_hook(self, hook: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await hook()
+        except PymodularError:
+            raise
+        except Exception as exc:
+            name = getattr(hook, "__qualname__", repr(hook))
+            raise LifecycleError(
+                f"started hook {name} failed: {type(exc).__name__}: {exc}", phase="start"
+            ) from exc
 
     async def _start_module(self, record: ModuleRecord) -> None:
         module = record.module
@@ -524,10 +653,23 @@ class Application:
         failures = await self._run_stopping_hooks()
         failures += await self._stop_started()
         self._state = AppState.FAILED
-        self.emit(EventType.APP_ERROR, phase="start", error=str(cause))
+        self._emit_app(EventType.APP_ERROR, "start", phase="start", error=str(cause))
         if failures and isinstance(cause, LifecycleError):
             cause.failures = (*cause.failures, *failures)
         await self.events.flush(1.0)
+        self.events.take_failures()  # the start already failed; that error is the one raised
+
+    async def _abort(self, phase: str) -> None:
+        """Wind down an init or start interrupted by :meth:`stop` (called at a boundary)."""
+        self._state = AppState.STOPPING
+        self._emit_app(EventType.APP_STOPPING, phase, interrupted=phase)
+        failures = await self._run_stopping_hooks()
+        failures += await self._stop_started()
+        self._abort_failures = failures
+        self._state = AppState.STOPPED
+        self._emit_app(EventType.APP_STOPPED, phase, failures=len(failures), interrupted=phase)
+        await self.events.flush(1.0)
+        raise _Aborted
 
     # -- stop ----------------------------------------------------------------------------
 
@@ -537,23 +679,23 @@ class Application:
         Safe to call more than once and concurrently: later calls wait for the first and
         return. Each module's stop runs under its timeout; one failing does not prevent
         the others, and all failures are raised together in one :class:`LifecycleError`.
+        Called while :meth:`init` or :meth:`start` runs, it makes that call stop at the
+        next module boundary and waits for it (from inside a module's hook it only asks).
         """
+        if self._state in (AppState.INITIALISING, AppState.STARTING):
+            self._stop_requested = True
+            if self._lifecycle_task is not None and self._lifecycle_task is asyncio.current_task():
+                return
+            async with self._lifecycle_lock:
+                pass  # the interrupted init/start stops what it started, then releases
         async with self._stop_lock:
+            failures = self._abort_failures
+            self._abort_failures = []
             if self._state in (AppState.STOPPED, AppState.CREATED, AppState.FAILED):
                 if self._state is AppState.CREATED:
                     self._state = AppState.STOPPED
-                return
-            token = correlation_id.set(new_correlation_id())
-            try:
-                self._state = AppState.STOPPING
-                self.emit(EventType.APP_STOPPING)
-                failures = await self._run_stopping_hooks()
-                failures += await self._stop_started()
-                self._state = AppState.STOPPED
-                self.emit(EventType.APP_STOPPED, failures=len(failures))
-                await self.events.flush()
-            finally:
-                correlation_id.reset(token)
+            else:
+                failures = await self._stop_running()
         if failures:
             summary = "; ".join(str(f) for f in failures)
             raise LifecycleError(
@@ -561,6 +703,30 @@ class Application:
                 phase="stop",
                 failures=failures,
             ) from failures[0]
+
+    async def _stop_running(self) -> list[LifecycleError]:
+        token = correlation_id.set(new_correlation_id())
+        try:
+            self._state = AppState.STOPPING
+            self._emit_app(EventType.APP_STOPPING, "stop")
+            failures = await self._run_stopping_hooks()
+            failures += await self._stop_started()
+            self._state = AppState.STOPPED
+            if failures:
+                self._emit_app(
+                    EventType.APP_ERROR,
+                    "stop",
+                    phase="stop",
+                    error="; ".join(str(f) for f in failures),
+                )
+            self._emit_app(EventType.APP_STOPPED, "stop", failures=len(failures))
+            drained = await self.events.flush(self.observer_timeout)
+            observer = self._observer_failure("stop", drained=drained)
+            if observer is not None:
+                failures.append(observer)
+            return failures
+        finally:
+            correlation_id.reset(token)
 
     async def _run_stopping_hooks(self) -> list[LifecycleError]:
         """Run the components' stopping hooks; one failing never prevents the rest."""
@@ -695,6 +861,10 @@ class Application:
     def edges(self) -> list[Edge]:
         """The dependency graph's edges (after init)."""
         return list(self._edges)
+
+
+class _Aborted(Exception):  # noqa: N818 - internal signal, never escapes the application
+    """Raised inside init/start when :meth:`Application.stop` asked them to wind down."""
 
 
 class _phase:  # noqa: N801 - used like a function: `with _phase(name, "init"):`

@@ -15,6 +15,7 @@ Ordering, owned by :func:`order_decorators` alone:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -23,11 +24,13 @@ from typing import TYPE_CHECKING, Any
 from pymodular._context import current_tenant
 
 if TYPE_CHECKING:
+    from pymodular.events import EventBus, Observer
     from pymodular.module import Module
 
 __all__ = (
     "LoggingDecorator",
     "ModuleDecorator",
+    "ObservableDecorator",
     "TenantDecorator",
     "apply_decorators",
     "order_decorators",
@@ -120,6 +123,66 @@ class LoggingDecorator(ModuleDecorator):
             (time.perf_counter() - began) * 1000,
         )
         return result
+
+
+class ObservableDecorator(ModuleDecorator):
+    """Publishes an event before and after each wrapped lifecycle call, and when it fails.
+
+    Event types are ``lifecycle.<phase>.before``, ``lifecycle.<phase>.after`` (with
+    ``duration_ms``) and ``lifecycle.<phase>.failed`` (with ``duration_ms`` and
+    ``error``), each with the module's name and the phase, so an observer subscribes
+    with patterns such as ``lifecycle.start.*`` or ``lifecycle.*.failed``.
+
+    Events go to the application's bus (``app.events``) unless ``observers`` are given:
+    then the decorator has a bus of its own (``.events``) with those observers, so a
+    sink can watch only the modules this decorator wraps. Delivery is isolated and
+    buffered like any observer's (FR-043).
+    """
+
+    def __init__(
+        self,
+        *observers: Observer,
+        bus: EventBus | None = None,
+        priority: int | None = None,
+    ) -> None:
+        super().__init__(priority=priority)
+        if bus is None and observers:
+            from pymodular.events import EventBus
+
+            bus = EventBus()
+        for observer in observers:
+            assert bus is not None
+            bus.subscribe(observer)
+        self.events = bus
+
+    async def around(self, phase: str, module: Module[Any], call: Call) -> Any:
+        bus = self.events if self.events is not None else module.app.events
+        self._publish(bus, f"lifecycle.{phase}.before", module, phase)
+        began = time.perf_counter()
+        try:
+            result = await call()
+        except BaseException as exc:
+            elapsed = round((time.perf_counter() - began) * 1000, 3)
+            error = (
+                "cancelled"
+                if isinstance(exc, asyncio.CancelledError)
+                else f"{type(exc).__name__}: {exc}"
+            )
+            self._publish(
+                bus, f"lifecycle.{phase}.failed", module, phase, duration_ms=elapsed, error=error
+            )
+            raise
+        elapsed = round((time.perf_counter() - began) * 1000, 3)
+        self._publish(bus, f"lifecycle.{phase}.after", module, phase, duration_ms=elapsed)
+        return result
+
+    @staticmethod
+    def _publish(
+        bus: EventBus, event_type: str, module: Module[Any], phase: str, **data: Any
+    ) -> None:
+        from pymodular.events import Event
+
+        bus.emit(Event(event_type, module=module.name, phase=phase, data=data))
 
 
 class TenantDecorator(ModuleDecorator):

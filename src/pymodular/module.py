@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from pymodular.application import Application
 
 __all__ = (
+    "PENDING_DEPENDENCIES",
     "Dependency",
     "HealthReporter",
     "Module",
@@ -56,6 +57,10 @@ T = TypeVar("T")
 ConfigT = TypeVar("ConfigT")
 
 _MISSING: Any = object()
+
+PENDING_DEPENDENCIES = "_pymodular_pending_dependencies"
+"""Instance attribute the application fills with dependencies whose service is made only
+at its provider's start: reading one before then raises ``ServiceNotReadyError``."""
 
 
 class Dependency(Generic[T]):
@@ -141,6 +146,9 @@ class Dependency(Generic[T]):
         try:
             return obj.__dict__[self.target]  # type: ignore[no-any-return]
         except KeyError:
+            pending = obj.__dict__.get(PENDING_DEPENDENCIES, {}).get(self.target)
+            if pending is not None:
+                return pending()  # type: ignore[no-any-return]  # the not-ready error
             raise AttributeError(
                 f"dependency {self.describe()} of {type(obj).__qualname__} is injected "
                 "before init; it is not available yet"

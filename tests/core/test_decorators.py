@@ -13,12 +13,13 @@ from pymodular import (
     LoggingDecorator,
     Module,
     ModuleDecorator,
+    ObservableDecorator,
     Reloadable,
     TenantDecorator,
 )
 from pymodular._context import current_tenant
 from pymodular.decorators import Call, order_decorators
-from pymodular.testing import FakeModule
+from pymodular.testing import EventRecorder, FakeModule
 
 
 class Recording(ModuleDecorator):
@@ -109,3 +110,53 @@ async def test_tenant_decorator_runs_calls_in_the_tenant_context() -> None:
     await app.stop()
     assert seen == ["acme"]
     assert current_tenant.get() is None
+
+
+async def test_observable_decorator_publishes_before_after_and_failed_to_the_app_bus() -> None:
+    recorder = EventRecorder()
+    app = Application(decorators=[ObservableDecorator()])
+    app.register(FakeModule("ok"), FakeModule("bad", fail_in=["start"]))
+    app.events.subscribe(recorder, "lifecycle.*", "module.started")
+    with pytest.raises(LifecycleError):
+        await app.start()
+    await app.events.flush()
+    assert recorder.sequence("lifecycle.*") == [
+        ("lifecycle.init.before", "ok"),
+        ("lifecycle.init.after", "ok"),
+        ("lifecycle.init.before", "bad"),
+        ("lifecycle.init.after", "bad"),
+        ("lifecycle.start.before", "ok"),
+        ("lifecycle.start.after", "ok"),
+        ("lifecycle.start.before", "bad"),
+        ("lifecycle.start.failed", "bad"),
+        ("lifecycle.stop.before", "ok"),
+        ("lifecycle.stop.after", "ok"),
+    ]
+    failed = recorder.of("lifecycle.start.failed")[0]
+    assert failed.phase == "start"
+    assert failed.data["error"] == "RuntimeError: bad failed in start"
+    assert failed.data["duration_ms"] >= 0
+    after = recorder.of("lifecycle.start.after", module="ok")[0]
+    module_started = recorder.of("module.started", module="ok")[0]
+    assert after.correlation_id == module_started.correlation_id  # the same phase
+
+
+async def test_observable_decorator_with_observers_has_its_own_bus() -> None:
+    own = EventRecorder()
+    on_app = EventRecorder()
+    app = Application([FakeModule("plain")])
+    decorator = ObservableDecorator(own)
+    app.register(FakeModule("watched"), decorators=[decorator])
+    app.events.subscribe(on_app, "lifecycle.*")
+    async with app:
+        pass
+    await app.events.flush()
+    assert decorator.events is not None
+    await decorator.events.flush()
+    assert on_app.events == []
+    assert {e.module for e in own.events} == {"watched"}
+    assert own.types() == [
+        f"lifecycle.{phase}.{when}"
+        for phase in ("init", "start", "stop")
+        for when in ("before", "after")
+    ]

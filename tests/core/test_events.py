@@ -8,9 +8,9 @@ import logging
 
 import pytest
 
-from pymodular import Application, Event, EventType, LifecycleError, Module
+from pymodular import Application, Event, EventType, LifecycleError, Module, PymodularError
 from pymodular.events import CloudEventSink, EventBus, to_cloudevent
-from pymodular.testing import EventRecorder, FakeModule
+from pymodular.testing import CallLog, EventRecorder, FakeModule
 
 
 async def test_every_module_phase_emits_events_in_order() -> None:
@@ -40,13 +40,49 @@ async def test_every_module_phase_emits_events_in_order() -> None:
 async def test_registering_events_are_delivered_once_a_loop_runs() -> None:
     recorder = EventRecorder()
     app = Application()
-    app.events.subscribe(recorder, "module.regist*")
+    app.events.subscribe(recorder, "*.regist*")
     app.register(FakeModule("a"))
     await app.events.flush()
-    assert recorder.sequence("module.*") == [
+    assert recorder.sequence("*") == [
+        ("application.registering", None),
         ("module.registering", "a"),
         ("module.registered", "a"),
+        ("application.registered", None),
     ]
+    assert recorder.of("application.registered")[0].data == {"modules": ["a"]}
+
+
+async def test_application_events_carry_their_phase() -> None:
+    recorder = EventRecorder()
+    app = Application([FakeModule("a")])
+    app.events.subscribe(recorder, "application.*", "config.*")
+    await app.start()
+    await app.stop()
+    await app.events.flush()
+    phases = {e.type: e.phase for e in recorder.events}
+    assert phases == {
+        "application.initialising": "init",
+        "application.initialised": "init",
+        "application.starting": "start",
+        "application.started": "start",
+        "application.stopping": "stop",
+        "application.stopped": "stop",
+    }
+
+
+async def test_refused_registration_and_failed_stop_emit_application_errors() -> None:
+    recorder = EventRecorder()
+    app = Application([FakeModule("a", fail_in=["stop"])])
+    app.events.subscribe(recorder, "application.error")
+    with pytest.raises(PymodularError):
+        app.register(FakeModule("a"))
+    await app.start()
+    with pytest.raises(LifecycleError):
+        await app.stop()
+    errors = recorder.of("application.error")
+    assert [e.phase for e in errors] == ["register", "stop"]
+    assert "already registered as 'a'" in errors[0].data["error"]
+    assert "a failed in stop" in errors[1].data["error"]
 
 
 async def test_events_of_one_phase_share_a_correlation_id_distinct_from_other_phases() -> None:
@@ -115,7 +151,7 @@ async def test_failing_observer_is_logged_and_skipped(caplog: pytest.LogCaptureF
     assert exploder.delivered == 0
 
 
-async def test_strict_observers_fail_the_lifecycle() -> None:
+async def test_strict_publish_delivers_inline_and_raises() -> None:
     def explode(event: Event) -> None:
         raise ValueError("observer bug")
 
@@ -123,6 +159,108 @@ async def test_strict_observers_fail_the_lifecycle() -> None:
     bus.subscribe(explode)
     with pytest.raises(ValueError, match="observer bug"):
         await bus.publish(Event("x"))
+
+
+async def test_strict_observers_fail_the_start_and_roll_back() -> None:
+    calls = CallLog()
+
+    def explode(event: Event) -> None:
+        if event.module == "b":
+            raise ValueError("observer bug")
+
+    app = Application(
+        [FakeModule("a", calls=calls), FakeModule("b", calls=calls), FakeModule("c", calls=calls)],
+        strict_observers=True,
+    )
+    app.events.subscribe(explode, "module.started", name="exploder")
+    with pytest.raises(LifecycleError) as info:
+        await app.start()
+    error = info.value
+    assert (error.module, error.phase) == ("b", "start")
+    assert "observer exploder failed on module.started: ValueError: observer bug" in str(error)
+    assert isinstance(error.__cause__, ValueError)
+    assert calls.phase("start") == ["a", "b"]
+    assert calls.phase("stop") == ["b", "a"]
+    assert app.state == "failed"
+
+
+async def test_strict_observers_fail_the_init_before_anything_starts() -> None:
+    calls = CallLog()
+
+    def explode(event: Event) -> None:
+        raise ValueError("observer bug")
+
+    app = Application([FakeModule("a", calls=calls)], strict_observers=True)
+    app.events.subscribe(explode, "module.initialised")
+    with pytest.raises(LifecycleError, match="observer bug") as info:
+        await app.start()
+    assert info.value.phase == "init"
+    assert calls == [("a", "init")]
+
+
+async def test_strict_observers_failing_during_stop_are_reported_with_the_stop() -> None:
+    calls = CallLog()
+
+    def explode(event: Event) -> None:
+        raise ValueError("observer bug")
+
+    app = Application([FakeModule("a", calls=calls)], strict_observers=True)
+    await app.start()
+    app.events.subscribe(explode, "module.stopped")
+    with pytest.raises(LifecycleError, match="1 module\\(s\\) failed to stop.*observer bug"):
+        await app.stop()
+    assert calls.phase("stop") == ["a"]
+    assert app.state == "stopped"
+
+
+async def test_a_hung_observer_fails_a_strict_lifecycle_after_the_observer_timeout() -> None:
+    async def hang(event: Event) -> None:
+        await asyncio.Event().wait()
+
+    app = Application([FakeModule("a")], strict_observers=True, observer_timeout=0.05)
+    app.events.subscribe(hang, "module.started")
+    with pytest.raises(LifecycleError, match="did not handle the start events within 0.05 s"):
+        await app.start()
+    await app.events.aclose(timeout=0.01)
+
+
+async def test_a_failing_observer_is_announced_to_the_other_observers() -> None:
+    def explode(event: Event) -> None:
+        raise ValueError("observer bug")
+
+    recorder = EventRecorder()
+    app = Application([FakeModule("a")])
+    app.events.subscribe(explode, "module.started", name="exploder")
+    app.events.subscribe(recorder)
+    async with app:
+        failed = await recorder.wait_for(EventType.OBSERVER_FAILED)
+    assert failed.data == {
+        "observer": "exploder",
+        "event": "module.started",
+        "error": "ValueError: observer bug",
+    }
+
+
+async def test_a_blocked_observer_never_stalls_the_lifecycle() -> None:
+    gate = asyncio.Event()
+
+    async def blocked(event: Event) -> None:
+        await gate.wait()
+
+    calls = CallLog()
+    app = Application([FakeModule(f"m{i}", calls=calls) for i in range(5)], observer_capacity=2)
+    app.events.subscribe(blocked, name="blocked")
+    recorder = EventRecorder()
+    app.events.subscribe(recorder, name="recorder", capacity=1000)
+    await app.start()  # returns although `blocked` has not handled a single event
+    assert calls.phase("start") == [f"m{i}" for i in range(5)]
+    blocked_sub = next(s for s in app.events.subscriptions if s.name == "blocked")
+    assert blocked_sub.delivered == 0
+    assert blocked_sub.dropped > 0
+    await recorder.wait_for(EventType.OBSERVER_BACKPRESSURE)
+    assert len(recorder.of(EventType.OBSERVER_BACKPRESSURE)) == 1
+    gate.set()
+    await app.stop()
 
 
 async def test_slow_observer_never_stalls_and_gets_one_backpressure_warning() -> None:

@@ -439,3 +439,140 @@ async def test_stopping_hooks_run_when_a_failed_start_rolls_back() -> None:
         await app.start()
     assert ran == ["hook with [] stopped"]
     assert calls.phase("stop") == ["a"]
+
+
+class Yielding(Module[None]):
+    """A module whose every phase really suspends, so concurrent calls interleave."""
+
+    def __init__(self, name: str, calls: CallLog, *, stop_app_in_start: bool = False) -> None:
+        self.name = name
+        self.calls = calls
+        self.stop_app_in_start = stop_app_in_start
+
+    async def init(self, app: Application) -> None:
+        await asyncio.sleep(0)
+        self.calls.append((self.name, "init"))
+
+    async def start(self) -> None:
+        await asyncio.sleep(0)
+        self.calls.append((self.name, "start"))
+        if self.stop_app_in_start:
+            await self.app.stop()
+
+    async def stop(self) -> None:
+        self.calls.append((self.name, "stop"))
+
+
+async def test_concurrent_starts_call_each_module_once_and_refuse_the_second() -> None:
+    calls = CallLog()
+    app = Application([Yielding("a", calls), Yielding("b", calls)])
+    first, second = await asyncio.gather(app.start(), app.start(), return_exceptions=True)
+    assert first is None
+    assert isinstance(second, StateError)
+    assert "already" in str(second)
+    assert calls == [("a", "init"), ("b", "init"), ("a", "start"), ("b", "start")]
+    await app.stop()
+
+
+async def test_a_concurrent_init_returns_only_once_init_is_done() -> None:
+    calls = CallLog()
+    app = Application([Yielding("a", calls), Yielding("b", calls)])
+    await asyncio.gather(app.init(), app.init())
+    assert calls.phase("init") == ["a", "b"]
+    assert app.state is AppState.INITIALISED
+
+
+async def test_stop_during_start_stops_what_started_and_the_start_raises() -> None:
+    calls = CallLog()
+    gate = asyncio.Event()
+
+    class Gated(Yielding):
+        async def start(self) -> None:
+            await gate.wait()
+            await super().start()
+
+    app = Application([Yielding("a", calls), Gated("b", calls), Yielding("c", calls)])
+    starting = asyncio.create_task(app.start())
+    while calls.phase("start") != ["a"]:
+        await asyncio.sleep(0)
+    stopping = asyncio.create_task(app.stop())
+    await asyncio.sleep(0)
+    gate.set()  # b finishes its start; the start stops at the next boundary
+    await stopping
+    with pytest.raises(StateError, match="stop\\(\\) was called while the application was"):
+        await starting
+    assert calls.phase("start") == ["a", "b"]  # c never started
+    assert calls.phase("stop") == ["b", "a"]
+    assert app.state is AppState.STOPPED
+    await app.stop()  # still a no-op
+    assert calls.phase("stop") == ["b", "a"]
+
+
+async def test_stop_from_inside_a_modules_start_winds_down_after_that_module() -> None:
+    calls = CallLog()
+    app = Application(
+        [Yielding("a", calls), Yielding("b", calls, stop_app_in_start=True), Yielding("c", calls)]
+    )
+    with pytest.raises(StateError, match="starting"):
+        await app.start()
+    assert calls.phase("start") == ["a", "b"]
+    assert calls.phase("stop") == ["b", "a"]
+    assert app.state is AppState.STOPPED
+
+
+async def test_stop_during_init_inits_no_further_module_and_starts_nothing() -> None:
+    calls = CallLog()
+
+    class Stopper(Yielding):
+        async def init(self, app: Application) -> None:
+            await super().init(app)
+            await app.stop()
+
+    app = Application([Stopper("a", calls), Yielding("b", calls)])
+    with pytest.raises(StateError, match="initialising"):
+        await app.start()
+    assert calls == [("a", "init")]
+    assert app.state is AppState.STOPPED
+
+
+async def test_a_failing_started_hook_rolls_back_and_names_the_hook() -> None:
+    calls = CallLog()
+    app = Application([make("a", calls), make("b", calls)])
+
+    async def broken_hook() -> None:
+        raise RuntimeError("hook bug")
+
+    app.on_started(broken_hook)
+    with pytest.raises(LifecycleError, match="started hook .*broken_hook failed") as info:
+        await app.start()
+    assert isinstance(info.value.__cause__, RuntimeError)
+    assert calls.phase("stop") == ["b", "a"]
+    assert app.state is AppState.FAILED
+
+
+async def test_reading_in_init_a_dependency_made_at_its_providers_start_says_exactly_that() -> None:
+    from pymodular import ServiceNotReadyError
+
+    class Pool:
+        pass
+
+    class Provider(Module[None]):
+        name = "provider"
+
+        def provides(self) -> list[Service[Any]]:
+            return [Service("pool", factory=Pool, interface=Pool, available="start")]
+
+    class Eager(Module[None]):
+        name = "eager"
+        pool = Dependency(Pool)
+
+        async def init(self, app: Application) -> None:
+            _ = self.pool
+
+    app = Application([Provider(), Eager()])
+    with pytest.raises(LifecycleError) as info:
+        await app.start()
+    cause = info.value.__cause__
+    assert isinstance(cause, ServiceNotReadyError)
+    assert "provided by module 'provider' only after that module's start" in str(cause)
+    assert "module 'eager' asked for it during its init" in str(cause)

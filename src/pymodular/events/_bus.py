@@ -5,7 +5,10 @@ observer only delays itself, and delivery per observer keeps emission order. Whe
 observer's buffer is full, further events for it are dropped and counted, and one
 ``observer.backpressure`` warning goes to the other observers (once per episode: the
 warning re-arms when the buffer drains). An observer that raises is logged and
-skipped; with ``strict=True`` the error propagates to the emitter instead.
+skipped, and an ``observer.failed`` event tells the other observers. With
+``strict=True`` the failure is kept instead; the application collects it with
+:meth:`EventBus.take_failures` after each lifecycle step and fails that step
+(``Application(strict_observers=True)``).
 """
 
 from __future__ import annotations
@@ -77,6 +80,7 @@ class EventBus:
         self.strict = strict
         self.default_capacity = default_capacity
         self._subscriptions: list[Subscription] = []
+        self._failures: list[tuple[str, Event, Exception]] = []
 
     def subscribe(
         self,
@@ -145,9 +149,7 @@ class EventBus:
                     EventType.OBSERVER_BACKPRESSURE,
                     data={"observer": sub.name, "capacity": sub.capacity},
                 )
-                for other in self._subscriptions:
-                    if other is not sub and other.matches(warning.type):
-                        self._offer(other, warning)
+                self._tell_others(sub, warning)
             return
         sub.buffer.append(event)
         try:
@@ -157,6 +159,11 @@ class EventBus:
         task = sub.task
         if task is None or task.done() or task.get_loop() is not loop:
             sub.task = loop.create_task(self._drain(sub), name=f"observer:{sub.name}")
+
+    def _tell_others(self, sub: Subscription, event: Event) -> None:
+        for other in self._subscriptions:
+            if other is not sub and other.matches(event.type):
+                self._offer(other, event)
 
     async def _drain(self, sub: Subscription) -> None:
         while sub.buffer and sub.active:
@@ -168,10 +175,34 @@ class EventBus:
                 sub.delivered += 1
             except asyncio.CancelledError:
                 raise
-            except Exception:
+            except Exception as exc:
                 sub.failed += 1
+                if self.strict:
+                    self._failures.append((sub.name, event, exc))
+                    continue
                 logger.exception("observer %s failed on event %s", sub.name, event.type)
+                if not event.type.startswith("observer."):  # never a chain of failure events
+                    self._tell_others(
+                        sub,
+                        Event(
+                            EventType.OBSERVER_FAILED,
+                            data={
+                                "observer": sub.name,
+                                "event": event.type,
+                                "error": f"{type(exc).__name__}: {exc}",
+                            },
+                        ),
+                    )
         sub.warned = False
+
+    def take_failures(self) -> list[tuple[str, Event, Exception]]:
+        """Return and forget the observer failures kept in strict mode, oldest first.
+
+        Each is ``(observer name, event, exception)``; outside strict mode failures are
+        logged instead and this is always empty.
+        """
+        failures, self._failures = self._failures, []
+        return failures
 
     async def flush(self, timeout: float = 5.0) -> bool:
         """Wait until every observer drained its buffer; False if ``timeout`` ran out."""

@@ -33,6 +33,8 @@ class EventType:
     MODULE_STOPPED = "module.stopped"
     MODULE_ERROR = "module.error"
 
+    APP_REGISTERING = "application.registering"
+    APP_REGISTERED = "application.registered"
     APP_INITIALISING = "application.initialising"
     APP_INITIALISED = "application.initialised"
     APP_STARTING = "application.starting"
