@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import os
 import subprocess
 import sys
 import textwrap
 import time
 
-from benchmarks._harness import Row, Stats, measure
+from benchmarks._harness import Row, Stats, interleaved, measure
 
 LOOKUPS = 20_000
 
@@ -183,23 +184,22 @@ COLD = BOOT_APP + textwrap.dedent(
 _ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
 
 
-def _once(args: list[str]) -> float:
-    began = time.perf_counter()
-    subprocess.run(args, check=True, env=_ENV)
-    return time.perf_counter() - began
+def _processes(ours: str, peer: str) -> tuple[Stats, Stats]:
+    """Wall time of ``python -c ours`` and ``python -c peer`` as fresh processes.
+
+    One warm-up run each (it also fills the byte-code cache), then 15 rounds
+    interleaved, so machine noise hits both alike.
+    """
+    runs = {
+        name: functools.partial(subprocess.run, [sys.executable, "-c", code], check=True, env=_ENV)
+        for name, code in (("ours", ours), ("peer", peer))
+    }
+    stats = interleaved(runs, repeat=15)
+    return stats["ours"], stats["peer"]
 
 
 def cold_start_row() -> Row:
-    baseline_cmd = [sys.executable, "-c", "import asyncio, pydantic, yaml"]
-    ours_cmd = [sys.executable, "-c", COLD]
-    _once(ours_cmd)  # warm the byte-code cache
-    baseline_samples: list[float] = []
-    ours_samples: list[float] = []
-    for _ in range(15):  # interleaved, so machine noise hits both alike
-        baseline_samples.append(_once(baseline_cmd))
-        ours_samples.append(_once(ours_cmd))
-    ours = Stats.of(ours_samples)
-    base = Stats.of(baseline_samples)
+    ours, base = _processes(COLD, "import asyncio, pydantic, yaml")
     return Row(
         "cold start: import + 10-module app to ready (process)",
         ours,
@@ -263,17 +263,7 @@ PEER_SETTINGS = textwrap.dedent(
 
 
 def configured_cold_start_row() -> Row:
-    ours_cmd = [sys.executable, "-c", CONFIGURED]
-    peer_cmd = [sys.executable, "-c", PEER_SETTINGS]
-    _once(ours_cmd)  # warm the byte-code cache
-    _once(peer_cmd)
-    ours_samples: list[float] = []
-    peer_samples: list[float] = []
-    for _ in range(15):
-        ours_samples.append(_once(ours_cmd))
-        peer_samples.append(_once(peer_cmd))
-    ours = Stats.of(ours_samples)
-    peer = Stats.of(peer_samples)
+    ours, peer = _processes(CONFIGURED, PEER_SETTINGS)
     return Row(
         "cold start: 10 modules with config sections to ready (process)",
         ours,

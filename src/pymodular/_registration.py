@@ -118,6 +118,12 @@ def check_module(
     model = module.config_model
     if model is not None and not (isinstance(model, type) and hasattr(model, "model_fields")):
         raise fail(f"config_model {model!r} is not a pydantic model class")
+    section = module.section
+    if model is not None and (not section or "." in section or section != section.strip()):
+        raise fail(
+            f"its config section {section!r} must be a plain key without dots "
+            "(set config_section to one)"
+        )
     for decorator in decorators:
         if not isinstance(decorator, ModuleDecorator):
             raise fail(f"decorator {decorator!r} is not a ModuleDecorator")

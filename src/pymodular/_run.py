@@ -82,6 +82,11 @@ async def _serve(app: Application, stop_requested: asyncio.Event) -> int:
         waiting.cancel()
         logger.error("%s failed to start: %s", app.name, exc)
         return EXIT_FAILED
+    except Exception:
+        waiting.cancel()
+        logger.exception("%s failed to start", app.name)
+        await app.stop()  # whatever started before the unexpected error
+        return EXIT_FAILED
     logger.info(
         "%s is running (%d modules); send SIGINT or SIGTERM to stop", app.name, len(app.order)
     )
@@ -91,5 +96,8 @@ async def _serve(app: Application, stop_requested: asyncio.Event) -> int:
         await app.stop()
     except PymodularError as exc:
         logger.error("%s failed to stop cleanly: %s", app.name, exc)
+        return EXIT_FAILED
+    except Exception:
+        logger.exception("%s failed to stop cleanly", app.name)
         return EXIT_FAILED
     return EXIT_OK

@@ -4,7 +4,9 @@
 pydantic serialisation all show a mask; :meth:`Secret.reveal` is the only way to read
 it. Every secret value validated through configuration is also remembered in a
 process-wide redaction set, so :func:`redact` can mask text that merely *contains*
-it (a DSN with a password, an error message quoting a header).
+it (a DSN with a password, an error message quoting a header). From the first
+registered secret on, log records of the whole process are scrubbed too
+(:func:`pymodular.logs.install_record_context`).
 """
 
 from __future__ import annotations
@@ -41,6 +43,11 @@ def register_secret(value: object) -> None:
         if new != _values:
             _values = new
             _ordered = tuple(sorted(new, key=len, reverse=True))
+    # From the first secret on, every log record in the process is scrubbed of them,
+    # with or without an Application (idempotent; cheap once installed).
+    from pymodular.logs import install_record_context
+
+    install_record_context()
 
 
 def forget_secret(value: object) -> None:

@@ -6,6 +6,7 @@ import asyncio
 from typing import Any
 
 import pytest
+from pydantic import BaseModel
 
 from pymodular import (
     Application,
@@ -29,6 +30,16 @@ class Database:
 
 class Cache:
     pass
+
+
+class SectionedConfig(BaseModel):
+    size: int = 1
+
+
+class Sectioned(Module[SectionedConfig]):
+    """A module whose name is valid but not as a config section key."""
+
+    name = "db.main"
 
 
 def make(name: str, calls: CallLog, **kw: Any) -> FakeModule:
@@ -325,6 +336,7 @@ async def test_registration_is_all_or_nothing() -> None:
         (FakeModule("m", provides=[Service("s")]), "exactly one of instance= or factory="),
         (FakeModule("m", depends_on=["m"]), "depends on itself"),
         (FakeModule("m", provides=["not a service"]), "not a Service"),  # type: ignore[list-item]
+        (Sectioned(), "config section 'db.main' must be a plain key"),
     ],
 )
 def test_invalid_declarations_are_refused_naming_module_and_problem(

@@ -26,6 +26,12 @@ SCRIPT = textwrap.dedent(
         async def stop(self) -> None:
             print("STOPPED", flush=True)
 
+    if "crash" in sys.argv:  # an unexpected error type escaping start
+        async def crash(self: Application) -> None:
+            raise TypeError("unexpected")
+
+        Application.start = crash  # type: ignore[method-assign]
+
     raise SystemExit(Application([Noisy()]).run(loop=sys.argv[1]))
     """
 )
@@ -61,3 +67,11 @@ def test_failed_start_exits_non_zero_and_logs_the_cause(tmp_path: Path) -> None:
     assert process.returncode == 1
     assert "module 'noisy' failed to start: RuntimeError: cannot start" in err
     assert "Traceback" not in err
+
+
+def test_an_unexpected_error_in_start_exits_non_zero_with_its_traceback(tmp_path: Path) -> None:
+    process = launch(tmp_path, "asyncio", "crash")
+    out, err = process.communicate(timeout=20)
+    assert process.returncode == 1
+    assert "app failed to start" in err
+    assert "TypeError: unexpected" in err

@@ -6,6 +6,8 @@ import copy
 import json
 import logging
 import pickle
+import subprocess
+import sys
 
 import pydantic
 import pytest
@@ -83,3 +85,17 @@ def test_equality_compares_the_values() -> None:
 def test_registering_a_mapping_registers_its_values() -> None:
     register_secret({"user": "mapping-secret-Gh9"})
     assert redact("user mapping-secret-Gh9") == f"user {MASK}"
+
+
+def test_log_records_are_scrubbed_from_the_first_secret_on_without_an_application() -> None:
+    script = (
+        "import logging, sys\n"
+        "logging.basicConfig(stream=sys.stdout, level=logging.INFO, format='%(message)s')\n"
+        "from pymodular.secrets import Secret\n"
+        "Secret('standalone-secret-123')\n"
+        "logging.getLogger('x').info('dsn=postgres://u:%s@h', 'standalone-secret-123')\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert result.stdout.strip() == "dsn=postgres://u:**********@h"
