@@ -69,10 +69,10 @@ class FieldError:
 def summarize_input(value: Any) -> str | None:
     """A short repr of a scalar input, or ``None`` for containers (too noisy)."""
     if value is None or isinstance(value, str | int | float | bool):
-        text = repr(value)
+        text = redact(repr(value))  # before cutting: a cut secret would no longer match
         if len(text) > _MAX_INPUT:
             text = text[: _MAX_INPUT - 4] + "...'"
-        return redact(text)
+        return text
     return None
 
 

@@ -322,3 +322,18 @@ def test_instance_aware_sections_validate_each_instance() -> None:
     ok = config_with({"database": {"primary": {"host": "p"}}}).load([spec])
     assert ok.section("database")["primary"].port == 5432
     assert ok.provenance("database.primary.port").source.feeder == "default"
+
+
+def test_a_long_input_is_cut_after_secrets_are_masked() -> None:
+    from pymodular.secrets import Secret
+
+    secret = "cut-through-secret-Zq8"
+    Secret(secret)
+    long_input = "x" * 45 + secret  # the 60-character cut would fall inside the secret
+    with pytest.raises(ValidationError) as caught:
+        config_with({"cache": {"ttl": long_input}, "database": {"host": "db"}}).load(SPECS)
+    (problem,) = caught.value.errors
+    assert problem.got is not None
+    assert "**********" in problem.got
+    assert secret[:5] not in problem.got.replace("x", "")
+    assert len(problem.got) <= 60

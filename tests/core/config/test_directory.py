@@ -71,3 +71,9 @@ def test_missing_base_fails_when_required_and_is_skipped_otherwise(tmp_path: Pat
         Configuration([DirectoryFeeder(tmp_path, environ={})]).load(SPECS)
     snapshot = Configuration([DirectoryFeeder(tmp_path, environ={}, required=False)]).load(SPECS)
     assert snapshot.section("server").port == 8080
+
+
+@pytest.mark.parametrize("hostile", ["../environments/prod", "..", "prod/../../etc", "/etc", "a b"])
+def test_an_environment_that_is_not_a_plain_name_is_refused(layout: Path, hostile: str) -> None:
+    with pytest.raises(ConfigError, match="is not a plain name"):
+        Configuration([DirectoryFeeder(layout, environ={"ENV": hostile})]).load(SPECS)

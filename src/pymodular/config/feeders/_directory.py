@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -24,6 +25,7 @@ _FORMATS: tuple[tuple[str, type[FileFeeder]], ...] = (
     (".toml", TomlFeeder),
 )
 ENVIRONMENT_VARIABLES = ("APP_ENVIRONMENT", "ENVIRONMENT", "ENV")
+_ENVIRONMENT_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]+$")
 
 
 class DirectoryFeeder(FeederBase):
@@ -88,6 +90,12 @@ class DirectoryFeeder(FeederBase):
         if environment is None:
             layers.append(Layer.skip(self._name, "no environment selected; base only"))
             return layers
+        if not _ENVIRONMENT_NAME.match(environment):
+            raise ConfigError(
+                f"environment {environment!r} is not a plain name; expected letters, digits, "
+                "'.', '_' or '-' (it selects a directory under environments/)",
+                source=str(self.root / "environments"),
+            )
         folder = self.root / "environments" / environment
         if not folder.is_dir():
             known = sorted(p.name for p in (self.root / "environments").glob("*") if p.is_dir())

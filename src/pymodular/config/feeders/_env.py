@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from pymodular.config._layer import Layer
@@ -64,17 +64,24 @@ class EnvFeeder(FeederBase):
     def feed(self, sections: Sequence[SectionSpec]) -> Sequence[Layer]:
         """Read the environment now."""
         env = dict(os.environ if self._environ is None else self._environ)
+        return [self._layer(env, sections, lambda variable: f"env {variable}", "the environment")]
+
+    def _layer(
+        self,
+        values: Mapping[str, str],
+        sections: Sequence[SectionSpec],
+        locate: Callable[[str], str],
+        where: str,
+    ) -> Layer:
+        """The layer ``values`` contribute; with ``required``, an empty one is an error."""
         layer = env_layer(
-            env,
+            values,
             sections,
             self.naming,
             name=self._name,
-            locate=lambda variable: f"env {variable}",
+            locate=locate,
             max_file_bytes=self.max_file_bytes,
         )
-        return [self._checked(layer, "the environment")]
-
-    def _checked(self, layer: Layer, where: str) -> Layer:
         if self._required and not layer.data:
             raise ConfigError(
                 f"no configuration variables found in {where} "
@@ -128,15 +135,11 @@ class DotEnvFeeder(EnvFeeder):
         if text is None:
             return [Layer.skip(self._name, f"{self.path} does not exist")]
         values, lines = self._parse(text)
-        layer = env_layer(
-            values,
-            sections,
-            self.naming,
-            name=self._name,
-            locate=lambda variable: f"{self.path}:{lines[variable]} ({variable})",
-            max_file_bytes=self.max_file_bytes,
-        )
-        return [self._checked(layer, str(self.path))]
+
+        def locate(variable: str) -> str:
+            return f"{self.path}:{lines[variable]} ({variable})"
+
+        return [self._layer(values, sections, locate, str(self.path))]
 
     def _parse(self, text: str) -> tuple[dict[str, str], dict[str, int]]:
         from dotenv.main import resolve_variables
