@@ -11,7 +11,14 @@ from pydantic import BaseModel
 
 from pymodular.secrets import Secret
 
-__all__ = ("is_json_like", "is_secret_type", "model_of", "type_name", "unwrap_optional")
+__all__ = (
+    "is_bytes_type",
+    "is_json_like",
+    "is_secret_type",
+    "model_of",
+    "type_name",
+    "unwrap_optional",
+)
 
 _UNION_TYPES: tuple[Any, ...] = (Union, types.UnionType)
 _JSON_ORIGINS: tuple[Any, ...] = (list, tuple, set, frozenset, dict, Mapping, Sequence)
@@ -35,6 +42,15 @@ def is_secret_type(annotation: Any) -> bool:
     if annotation is Secret or get_origin(annotation) is Secret:
         return True
     return any(is_secret_type(arg) for arg in get_args(annotation) if _is_type_like(arg))
+
+
+def is_bytes_type(annotation: Any) -> bool:
+    """Whether the annotation is ``bytes`` or ``Secret[bytes]`` (possibly optional)."""
+    annotation = unwrap_optional(annotation)
+    if get_origin(annotation) is Secret:
+        (annotation,) = get_args(annotation) or (str,)
+        annotation = unwrap_optional(annotation)
+    return annotation is bytes
 
 
 def model_of(annotation: Any) -> type[BaseModel] | None:

@@ -106,6 +106,20 @@ def test_file_variant_reads_the_value_from_a_file(tmp_path: Path) -> None:
     assert "HTTPSERVER__API_KEY_FILE" in location
 
 
+def test_a_bytes_secret_file_is_read_byte_for_byte_unless_it_is_text(tmp_path: Path) -> None:
+    class Keys(ConfigModel):
+        der: Secret[bytes] = field(Secret(b""))
+        pem: Secret[bytes] = field(Secret(b""))
+
+    binary = bytes([0x30, 0x82, 0xFF, 0x00, 0x0A])  # not UTF-8, ends like a newline
+    (tmp_path / "key.der").write_bytes(binary)
+    (tmp_path / "key.pem").write_bytes(b"-----BEGIN KEY-----\n")
+    env = {"KEYS__DER_FILE": str(tmp_path / "key.der"), "KEYS__PEM_FILE": str(tmp_path / "key.pem")}
+    keys = Configuration([EnvFeeder(environ=env)]).load([SectionSpec("keys", Keys)]).section("keys")
+    assert keys.der.reveal() == binary
+    assert keys.pem.reveal() == b"-----BEGIN KEY-----"
+
+
 def test_file_variant_pointing_nowhere_names_variable_and_path(tmp_path: Path) -> None:
     missing = tmp_path / "nope"
     with pytest.raises(ConfigError) as caught:

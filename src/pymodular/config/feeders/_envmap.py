@@ -26,8 +26,8 @@ from pymodular.config._describe import Node, env_names, model_tree
 from pymodular.config._layer import Layer, Path, Source
 from pymodular.config._problems import FieldError
 from pymodular.config._spec import SectionSpec
-from pymodular.config._types import type_name
-from pymodular.config.feeders._files import read_text
+from pymodular.config._types import is_bytes_type, type_name
+from pymodular.config.feeders._files import read_bytes, read_text
 from pymodular.errors import ConfigError
 
 __all__ = ("EnvNaming", "env_layer")
@@ -206,16 +206,19 @@ def _value(
     raw: str | bytes = item.raw
     dotted = ".".join(item.hit.path)
     spec = item.hit.spec
+    node = item.hit.node
     if item.from_file:
         path = FsPath(item.raw)
         try:
-            raw = read_text(path, max_bytes=max_bytes, required=True) or ""
+            if node is not None and is_bytes_type(node.annotation):
+                raw = _file_bytes(read_bytes(path, max_bytes=max_bytes, required=True) or b"")
+            else:
+                raw = read_text(path, max_bytes=max_bytes, required=True) or ""
+                raw = raw.removesuffix("\n").removesuffix("\r")
         except ConfigError as exc:
             problems.append(FieldError(dotted, exc.message, where, None, "feeder", spec.name))
             return None, None
-        raw = raw.removesuffix("\n").removesuffix("\r")
         where = f"file {path} ({where})"
-    node = item.hit.node
     if node is not None and node.json_like:
         try:
             return json.loads(raw), where
@@ -226,6 +229,16 @@ def _value(
             problems.append(FieldError(dotted, reason, where, None, "json_invalid", spec.name))
             return None, None
     return raw, where
+
+
+def _file_bytes(raw: bytes) -> bytes:
+    """A bytes field's file content: text loses its final newline like a text field's
+    would; anything that is not UTF-8 (a key, a keystore) is taken byte for byte."""
+    try:
+        raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw
+    return raw.removesuffix(b"\n").removesuffix(b"\r")
 
 
 def _put(data: dict[str, Any], path: Path, value: Any) -> None:

@@ -12,7 +12,7 @@ from pymodular.config._spec import SectionSpec
 from pymodular.config.feeders._base import FeederBase
 from pymodular.errors import ConfigError
 
-__all__ = ("DEFAULT_MAX_BYTES", "DEFAULT_MAX_VALUES", "FileFeeder", "read_text")
+__all__ = ("DEFAULT_MAX_BYTES", "DEFAULT_MAX_VALUES", "FileFeeder", "read_bytes", "read_text")
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 """Configuration files larger than 10 MiB are refused (a wrong path, a log, an attack)."""
@@ -26,6 +26,26 @@ def read_text(path: Path, *, max_bytes: int, required: bool) -> str | None:
 
     Raises :class:`ConfigError` naming the file for a missing required file, an
     unreadable or oversized one, and bytes that are not UTF-8 (with the line).
+    """
+    raw = read_bytes(path, max_bytes=max_bytes, required=required)
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw[: exc.start].count(b"\n") + 1
+        raise ConfigError(
+            f"{path}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
+            "expected a UTF-8 text file",
+            source=f"{path}:{line}",
+        ) from None
+
+
+def read_bytes(path: Path, *, max_bytes: int, required: bool) -> bytes | None:
+    """Read ``path`` whole; ``None`` when it is missing and not required.
+
+    Raises :class:`ConfigError` naming the file when it is missing but required, is a
+    directory, is larger than ``max_bytes`` or cannot be read.
     """
     where = str(path)
     try:
@@ -51,20 +71,18 @@ def read_text(path: Path, *, max_bytes: int, required: bool) -> str | None:
             source=where,
         )
     try:
-        raw = path.read_bytes()[: max_bytes + 1]
+        with path.open("rb") as handle:
+            raw = handle.read(max_bytes + 1)
     except OSError as exc:
         raise ConfigError(
             f"cannot read config file {where}: {exc.strerror}", source=where
         ) from None
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw[: exc.start].count(b"\n") + 1
+    if len(raw) > max_bytes:  # it grew since stat(), or reports no size (a pipe)
         raise ConfigError(
-            f"{where}:{line}: not valid UTF-8 (byte 0x{raw[exc.start]:02x}); "
-            "expected a UTF-8 text file",
-            source=f"{where}:{line}",
-        ) from None
+            f"config file {where} is larger than {max_bytes} bytes; expected at most that",
+            source=where,
+        )
+    return raw
 
 
 class FileFeeder(FeederBase):
