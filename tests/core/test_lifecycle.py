@@ -588,3 +588,14 @@ async def test_reading_in_init_a_dependency_made_at_its_providers_start_says_exa
     assert isinstance(cause, ServiceNotReadyError)
     assert "provided by module 'provider' only after that module's start" in str(cause)
     assert "module 'eager' asked for it during its init" in str(cause)
+
+
+async def test_a_modules_own_stop_timeout_overrides_the_applications() -> None:
+    calls = CallLog()
+    hung = make("hung", calls, block_in=["stop"])
+    hung.stop_timeout = 0.05
+    app = Application([make("a", calls), hung], stop_timeout=30)
+    await app.start()
+    with pytest.raises(LifecycleError, match="did not finish stop within 0.05 s"):
+        await app.stop()
+    assert calls.phase("stop") == ["hung", "a"]

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pymodular import Application, Logger, Module
+from pymodular import Application, Dependency, Logger, Module
 from pymodular.logs import JsonFormatter
 from pymodular.secrets import Secret
 
@@ -77,3 +77,20 @@ def test_json_formatter_writes_one_object_with_correlation_fields() -> None:
     data = json.loads(JsonFormatter().format(record))
     assert data["message"] == "hello world"
     assert {"time", "level", "logger", "correlation_id", "tenant", "module"} <= set(data)
+
+
+async def test_modules_can_require_the_logger_service_by_its_protocol() -> None:
+    custom = ListLogger()
+
+    class Needy(Module[None]):
+        name = "needy"
+        logger = Dependency(Logger)
+
+        async def init(self, app: Application) -> None:
+            self.logger.info("injected")
+
+    needy = Needy()
+    async with Application([needy], logger=custom) as app:
+        assert needy.logger is custom
+        assert app.order == ["needy"]
+    assert ("info", "injected") in custom.lines
