@@ -288,28 +288,33 @@ async def test_service_created_at_provider_start_is_injected_before_consumer_sta
         assert app.services.get("pool") is pool
 
 
-async def test_asking_in_init_for_a_service_made_at_start_says_exactly_that() -> None:
+@pytest.mark.parametrize("how", ["lookup", "dependency"])
+async def test_asking_in_init_for_a_service_made_at_start_says_exactly_that(how: str) -> None:
     from pymodular import ServiceNotReadyError
 
     class Provider(Module[None]):
         name = "provider"
 
         def provides(self) -> list[Service[Any]]:
-            return [Service("pool", factory=Database, available="start")]  # type: ignore[arg-type]
+            return [Service("pool", factory=Database, interface=Database, available="start")]
 
     class Eager(Module[None]):
         name = "eager"
         depends_on = ("provider",)
+        pool = Dependency(Database)  # injected only before start: it is made at start
 
         async def init(self, app: Application) -> None:
-            app.services.get("pool")
+            if how == "lookup":
+                app.services.get("pool")
+            else:
+                _ = self.pool
 
     app = Application([Provider(), Eager()])
     with pytest.raises(LifecycleError) as info:
         await app.start()
     cause = info.value.__cause__
     assert isinstance(cause, ServiceNotReadyError)
-    assert "only after that module's start" in str(cause)
+    assert "provided by module 'provider' only after that module's start" in str(cause)
     assert "module 'eager' asked for it during its init" in str(cause)
     assert "fetch it in start()" in str(cause)
 
@@ -560,34 +565,6 @@ async def test_a_failing_started_hook_rolls_back_and_names_the_hook() -> None:
     assert isinstance(info.value.__cause__, RuntimeError)
     assert calls.phase("stop") == ["b", "a"]
     assert app.state is AppState.FAILED
-
-
-async def test_reading_in_init_a_dependency_made_at_its_providers_start_says_exactly_that() -> None:
-    from pymodular import ServiceNotReadyError
-
-    class Pool:
-        pass
-
-    class Provider(Module[None]):
-        name = "provider"
-
-        def provides(self) -> list[Service[Any]]:
-            return [Service("pool", factory=Pool, interface=Pool, available="start")]
-
-    class Eager(Module[None]):
-        name = "eager"
-        pool = Dependency(Pool)
-
-        async def init(self, app: Application) -> None:
-            _ = self.pool
-
-    app = Application([Provider(), Eager()])
-    with pytest.raises(LifecycleError) as info:
-        await app.start()
-    cause = info.value.__cause__
-    assert isinstance(cause, ServiceNotReadyError)
-    assert "provided by module 'provider' only after that module's start" in str(cause)
-    assert "module 'eager' asked for it during its init" in str(cause)
 
 
 async def test_a_modules_own_stop_timeout_overrides_the_applications() -> None:
