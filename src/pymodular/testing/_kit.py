@@ -132,8 +132,9 @@ async def app_harness(
 ) -> AsyncIterator[tuple[Application, EventRecorder]]:
     """Start an application with ``modules`` and ``config`` (a dict feeder); stop it after.
 
-    Yields ``(app, recorder)``; every event is recorded. Extra keyword arguments go to
-    :class:`~pymodular.Application`.
+    Yields ``(app, recorder)`` once the start's events have reached the recorder; every
+    event is recorded, and after the block the stop's events too. Extra keyword
+    arguments go to :class:`~pymodular.Application`.
     """
     feeders = list(options.pop("feeders", ()))
     if config is not None:
@@ -146,6 +147,7 @@ async def app_harness(
     app.register(*modules)
     await app.start()
     try:
+        await app.events.flush()
         yield app, recorder
     finally:
         await app.stop()
