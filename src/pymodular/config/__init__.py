@@ -6,27 +6,55 @@ documented precedence, validates every section at once, and records per-field
 provenance. Secrets (``Secret[str]`` or ``field(secret=True)``) are masked everywhere.
 """
 
+import importlib as _importlib
+from typing import TYPE_CHECKING
+
 from pymodular.config._configuration import Configuration
 from pymodular.config._describe import FieldInfo, describe_fields
-from pymodular.config._diff import ConfigDiff, FieldChange, diff
 from pymodular.config._feeder import Feeder
 from pymodular.config._layer import FieldPath, Layer, Source
 from pymodular.config._merge import deep_merge, merge_layers
 from pymodular.config._model import ConfigModel, field
 from pymodular.config._problems import FieldError
 from pymodular.config._provenance import FieldProvenance, Overridden
-from pymodular.config._retention import (
-    JsonLinesProvenanceStore,
-    MaxAge,
-    MemoryProvenanceStore,
-    ProvenanceExport,
-    RetentionPolicy,
-)
-from pymodular.config._sample import generate_sample
 from pymodular.config._sentinel import NOT_GIVEN, NotGiven
 from pymodular.config._snapshot import ConfigSnapshot
 from pymodular.config._spec import SectionSpec
 from pymodular.secrets import Secret
+
+if TYPE_CHECKING:
+    from pymodular.config._diff import ConfigDiff, FieldChange, diff
+    from pymodular.config._retention import (
+        JsonLinesProvenanceStore,
+        MaxAge,
+        MemoryProvenanceStore,
+        ProvenanceExport,
+        RetentionPolicy,
+    )
+    from pymodular.config._sample import generate_sample
+
+# Used by reload, operators and tooling rather than by every start: loaded on first use.
+_LAZY = {
+    "ConfigDiff": "_diff",
+    "FieldChange": "_diff",
+    "diff": "_diff",
+    "JsonLinesProvenanceStore": "_retention",
+    "MaxAge": "_retention",
+    "MemoryProvenanceStore": "_retention",
+    "ProvenanceExport": "_retention",
+    "RetentionPolicy": "_retention",
+    "generate_sample": "_sample",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = (
     "NOT_GIVEN",

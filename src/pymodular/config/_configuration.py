@@ -12,7 +12,6 @@ from pymodular.config._layer import Layer
 from pymodular.config._merge import DEFAULT_MAX_DEPTH, merge_layers
 from pymodular.config._problems import FieldError, raise_problems
 from pymodular.config._provenance import FieldProvenance
-from pymodular.config._retention import ProvenanceExport
 from pymodular.config._snapshot import ConfigSnapshot
 from pymodular.config._spec import SectionSpec
 from pymodular.config._validate import (
@@ -134,6 +133,8 @@ class Configuration:
             generation = self._generation
         logger.debug("applied configuration generation %d", generation)
         if self.provenance_sink is not None:
+            from pymodular.config._retention import ProvenanceExport
+
             export = ProvenanceExport(
                 created_at=snapshot.created_at,
                 generation=generation,
