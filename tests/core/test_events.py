@@ -386,3 +386,21 @@ def test_event_data_strings_are_redacted() -> None:
         data={"error": "login failed for hunter2-secret-value", "n": [1, "hunter2-secret-value"]},
     )
     assert "hunter2" not in json.dumps(event.as_dict())
+
+
+async def test_strict_observer_failures_while_running_are_reported_by_the_stop() -> None:
+    def explode(event: Event) -> None:
+        raise ValueError(f"cannot handle {event.type}")
+
+    app = Application([FakeModule("a")], strict_observers=True)
+    app.events.subscribe(explode, "cache.*")
+    await app.start()
+    for _ in range(150):
+        app.emit("cache.miss")
+    await app.events.flush()
+    assert len(app.events.take_failures()) == 100  # kept, but bounded
+    app.emit("cache.miss")
+    await app.events.flush()
+    with pytest.raises(LifecycleError, match="observer .*explode failed on cache.miss"):
+        await app.stop()
+    assert app.events.take_failures() == []  # the stop collected them

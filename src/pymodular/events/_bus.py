@@ -6,9 +6,9 @@ observer's buffer is full, further events for it are dropped and counted, and on
 ``observer.backpressure`` warning goes to the other observers (once per episode: the
 warning re-arms when the buffer drains). An observer that raises is logged and
 skipped, and an ``observer.failed`` event tells the other observers. With
-``strict=True`` the failure is kept instead; the application collects it with
-:meth:`EventBus.take_failures` after each lifecycle step and fails that step
-(``Application(strict_observers=True)``).
+``strict=True`` the failure is logged and kept instead (the first 100); the application
+collects them with :meth:`EventBus.take_failures` after each lifecycle step and fails
+that step (``Application(strict_observers=True)``).
 """
 
 from __future__ import annotations
@@ -30,6 +30,8 @@ __all__ = ("EventBus", "Observer", "Subscription")
 logger = logging.getLogger("pymodular.events")
 
 Observer = Callable[[Event], Awaitable[None] | None]
+
+_KEPT_FAILURES = 100  # strict mode: failures kept until the application collects them
 
 
 def _matcher(patterns: tuple[str, ...]) -> Callable[[str], bool]:
@@ -177,10 +179,11 @@ class EventBus:
                 raise
             except Exception as exc:
                 sub.failed += 1
-                if self.strict:
-                    self._failures.append((sub.name, event, exc))
-                    continue
                 logger.exception("observer %s failed on event %s", sub.name, event.type)
+                if self.strict:
+                    if len(self._failures) < _KEPT_FAILURES:
+                        self._failures.append((sub.name, event, exc))
+                    continue
                 if not event.type.startswith("observer."):  # never a chain of failure events
                     self._tell_others(
                         sub,
