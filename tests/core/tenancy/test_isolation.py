@@ -22,6 +22,7 @@ from pymodular.config.feeders import DictFeeder
 from pymodular.tenancy import (
     TenancyOptions,
     TenantConfigError,
+    TenantExistsError,
     TenantNotFoundError,
     TenantStatus,
     current_tenant_id,
@@ -243,14 +244,20 @@ async def run_scenario(ops: list[tuple[str, int, int]]) -> list[str]:
             scope.__exit__(None, None, None)
 
     async def change(op: str, tenant: str) -> None:
-        if op == "update" and tenant in app.tenants:
-            versions[tenant] += 1
-            await app.tenants.update(tenant, {"store": {"dsn": f"{tenant}@{versions[tenant]}"}})
-        elif op == "remove" and tenant in app.tenants:
-            await app.tenants.remove(tenant)
-        elif op == "add" and tenant not in app.tenants.ids():
-            versions[tenant] += 1
-            await app.tenants.add(tenant, {"store": {"dsn": f"{tenant}@{versions[tenant]}"}})
+        # Changes race each other on purpose: a second add of an id another task is
+        # adding, or an update/remove of one another task removes, is refused cleanly.
+        try:
+            if op == "update" and tenant in app.tenants:
+                versions[tenant] += 1
+                data = {"store": {"dsn": f"{tenant}@{versions[tenant]}"}}
+                await app.tenants.update(tenant, data)
+            elif op == "remove" and tenant in app.tenants:
+                await app.tenants.remove(tenant)
+            elif op == "add" and tenant not in app.tenants.ids():
+                versions[tenant] += 1
+                await app.tenants.add(tenant, {"store": {"dsn": f"{tenant}@{versions[tenant]}"}})
+        except (TenantExistsError, TenantNotFoundError):
+            pass
 
     tasks = []
     for op, index, hold in ops:
