@@ -399,6 +399,10 @@ class Application:
                 ) from None
             except BaseException as exc:
                 self._state = AppState.FAILED
+                # Components (scoped instances, health) may hold what earlier inits built.
+                failures = await self._run_stopping_hooks()
+                if failures and isinstance(exc, LifecycleError):
+                    exc.failures = (*exc.failures, *failures)
                 self._emit_app(EventType.APP_ERROR, "init", phase="init", error=str(exc))
                 raise
             self._state = AppState.INITIALISED

@@ -217,6 +217,30 @@ async def test_scoped_objects_built_during_init_close_when_the_app_stops_unstart
 
 
 @pytest.mark.parametrize("tenancy", [False, True])
+async def test_scoped_objects_built_before_a_failed_init_are_closed(tenancy: bool) -> None:
+    log: list[str] = []
+
+    class User(Module[None]):
+        name = "user"
+        depends_on = ("mixed",)
+
+        async def init(self, app: Application) -> None:
+            app.services.get("i", instance="primary")
+
+    class Broken(Module[None]):
+        name = "broken"
+        depends_on = ("user",)
+
+        async def init(self, app: Application) -> None:
+            raise RuntimeError("cannot init")
+
+    app = Application([_Mixed(log), User(), Broken()], tenancy=tenancy)
+    with pytest.raises(LifecycleError, match="cannot init"):
+        await app.init()
+    assert log == ["closed i-primary"]
+
+
+@pytest.mark.parametrize("tenancy", [False, True])
 async def test_scoped_objects_close_after_readiness_turns_off_and_requests_drain(
     tenancy: bool,
 ) -> None:
