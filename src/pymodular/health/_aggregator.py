@@ -375,7 +375,8 @@ class HealthAggregator:
             readiness=snapshot.readiness_status.value,
             readiness_message=snapshot.readiness_message,
         )
-        level = logging.INFO if snapshot.readiness_status.serving else logging.WARNING
+        planned = self.app.state in (AppState.STOPPING, AppState.STOPPED)
+        level = logging.INFO if snapshot.readiness_status.serving or planned else logging.WARNING
         logger.log(
             level,
             "health changed: overall %s -> %s, readiness %s -> %s%s",
