@@ -6,9 +6,9 @@ documented precedence, validates every section at once, and records per-field
 provenance. Secrets (``Secret[str]`` or ``field(secret=True)``) are masked everywhere.
 """
 
-import importlib as _importlib
 from typing import TYPE_CHECKING
 
+from pymodular._lazy import lazy_exports as _lazy_exports
 from pymodular.config._configuration import Configuration
 from pymodular.config._describe import FieldInfo, describe_fields
 from pymodular.config._feeder import Feeder
@@ -47,13 +47,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, _LAZY)
 
 
 __all__ = (

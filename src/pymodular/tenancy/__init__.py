@@ -14,12 +14,11 @@ context; see :class:`GuardMode`. Errors live in :mod:`pymodular.tenancy.errors`.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from typing import Any
+from pymodular._lazy import lazy_exports as _lazy_exports
 
+if TYPE_CHECKING:
     from pymodular.tenancy._context import TenantScope, current_tenant_id, require_tenant
     from pymodular.tenancy._guard import TenantGuard, Violation
     from pymodular.tenancy._options import GuardMode, TenancyOptions
@@ -83,13 +82,7 @@ _HOME = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _HOME.get(name)
-    if home is None:
-        raise AttributeError(f"module 'pymodular.tenancy' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"pymodular.tenancy.{home}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, _HOME)
 
 
 def __dir__() -> list[str]:

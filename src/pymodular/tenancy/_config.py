@@ -106,7 +106,12 @@ def tenant_layers(
     from pymodular.config import Layer
     from pymodular.config.feeders import EnvFeeder, JsonFeeder, TomlFeeder, YamlFeeder
 
-    by_suffix = {".yaml": YamlFeeder, ".yml": YamlFeeder, ".json": JsonFeeder, ".toml": TomlFeeder}
+    by_suffix: dict[str, type[YamlFeeder | JsonFeeder | TomlFeeder]] = {
+        ".yaml": YamlFeeder,
+        ".yml": YamlFeeder,
+        ".json": JsonFeeder,
+        ".toml": TomlFeeder,
+    }
     layers: list[Layer] = []
     folders: dict[Path, Path] = {}
     try:

@@ -8,9 +8,9 @@ implementing the small :class:`Feeder` protocol (``name``, ``required``, ``prior
 
 from __future__ import annotations
 
-import importlib as _importlib
 from typing import TYPE_CHECKING
 
+from pymodular._lazy import lazy_exports as _lazy_exports
 from pymodular.config._feeder import Feeder, order_feeders
 from pymodular.config._layer import Layer, Source
 from pymodular.config.feeders._dict import DictFeeder
@@ -32,13 +32,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(_importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = _lazy_exports(__name__, _LAZY)
 
 
 __all__ = (

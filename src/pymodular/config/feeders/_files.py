@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import abc
 import os
 from collections.abc import Sequence
 from pathlib import Path
@@ -85,7 +86,7 @@ def read_bytes(path: Path, *, max_bytes: int, required: bool) -> bytes | None:
     return raw
 
 
-class FileFeeder(FeederBase):
+class FileFeeder(FeederBase, abc.ABC):
     """Base of the YAML, TOML and JSON feeders: one file, re-read on every feed.
 
     ``required`` defaults to true: a listed file that is missing is an error naming its
@@ -121,9 +122,9 @@ class FileFeeder(FeederBase):
             return [Layer.skip(self._name, f"{self.path} does not exist")]
         return [self.parse(text)]
 
+    @abc.abstractmethod
     def parse(self, text: str) -> Layer:
         """Turn the file's text into a layer (implemented per format)."""
-        raise NotImplementedError
 
     def error(self, message: str, line: int | None = None) -> ConfigError:
         """A ``ConfigError`` located in this file."""
