@@ -197,20 +197,22 @@ async def test_a_failed_start_closes_the_scoped_objects_built_during_it(tenancy:
     assert log == [f"closed {value}" for value in reversed(built)]
 
 
+class _InitUser(Module[None]):
+    """Builds the ``primary`` instance-scoped object during its init."""
+
+    name = "user"
+    depends_on = ("mixed",)
+
+    async def init(self, app: Application) -> None:
+        app.services.get("i", instance="primary")
+
+
 @pytest.mark.parametrize("tenancy", [False, True])
 async def test_scoped_objects_built_during_init_close_when_the_app_stops_unstarted(
     tenancy: bool,
 ) -> None:
     log: list[str] = []
-
-    class User(Module[None]):
-        name = "user"
-        depends_on = ("mixed",)
-
-        async def init(self, app: Application) -> None:
-            app.services.get("i", instance="primary")
-
-    app = Application([_Mixed(log), User()], tenancy=tenancy)
+    app = Application([_Mixed(log), _InitUser()], tenancy=tenancy)
     await app.init()
     await app.stop()
     assert log == ["closed i-primary"]
@@ -220,13 +222,6 @@ async def test_scoped_objects_built_during_init_close_when_the_app_stops_unstart
 async def test_scoped_objects_built_before_a_failed_init_are_closed(tenancy: bool) -> None:
     log: list[str] = []
 
-    class User(Module[None]):
-        name = "user"
-        depends_on = ("mixed",)
-
-        async def init(self, app: Application) -> None:
-            app.services.get("i", instance="primary")
-
     class Broken(Module[None]):
         name = "broken"
         depends_on = ("user",)
@@ -234,7 +229,7 @@ async def test_scoped_objects_built_before_a_failed_init_are_closed(tenancy: boo
         async def init(self, app: Application) -> None:
             raise RuntimeError("cannot init")
 
-    app = Application([_Mixed(log), User(), Broken()], tenancy=tenancy)
+    app = Application([_Mixed(log), _InitUser(), Broken()], tenancy=tenancy)
     with pytest.raises(LifecycleError, match="cannot init"):
         await app.init()
     assert log == ["closed i-primary"]
