@@ -8,7 +8,13 @@ from __future__ import annotations
 import os
 from contextvars import ContextVar
 
-__all__ = ("correlation_id", "current_module", "current_tenant", "new_correlation_id")
+__all__ = (
+    "correlation_id",
+    "current_module",
+    "current_tenant",
+    "in_module",
+    "new_correlation_id",
+)
 
 correlation_id: ContextVar[str | None] = ContextVar("pymodular_correlation_id", default=None)
 """The id that ties log records and events of one lifecycle phase or request together."""
@@ -23,3 +29,18 @@ current_module: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_modul
 def new_correlation_id() -> str:
     """Return a fresh correlation id (32 hex characters, 128 random bits)."""
     return os.urandom(16).hex()  # what uuid4 draws, without importing uuid at startup
+
+
+class in_module:  # noqa: N801 - used like a function: `with in_module(name, "init"):`
+    """Marks the current module and phase for errors, logs and events."""
+
+    __slots__ = ("_token", "_value")
+
+    def __init__(self, module: str, phase: str) -> None:
+        self._value = (module, phase)
+
+    def __enter__(self) -> None:
+        self._token = current_module.set(self._value)
+
+    def __exit__(self, *exc: object) -> None:
+        current_module.reset(self._token)

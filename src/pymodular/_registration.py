@@ -35,6 +35,7 @@ class ModuleRecord:
     name: str
     index: int
     services: Sequence[Service[Any]]
+    # Every decorator wrapping this module, outermost first (the application's included).
     decorators: list[ModuleDecorator]
     startable: bool
     stoppable: bool

@@ -22,29 +22,28 @@ the modules started so far are stopped in reverse, the interrupted call raises
 from __future__ import annotations
 
 import asyncio
-import functools
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal, Self
 
-from pymodular._context import correlation_id, current_module, new_correlation_id
+from pymodular._context import correlation_id, current_module, in_module, new_correlation_id
 from pymodular._graph import Edge, topological_order
 from pymodular._registration import ModuleRecord, check_module
 from pymodular._state import AppState, ModuleState
+from pymodular._wiring import dependency_edges, inject
 from pymodular.decorators import ModuleDecorator, apply_decorators, order_decorators
 from pymodular.errors import (
     LifecycleError,
     MissingDependencyError,
     PymodularError,
-    RegistrationError,
     StateError,
 )
 from pymodular.events import Event, EventBus, EventType
 from pymodular.logs import Logger, install_record_context
-from pymodular.module import PENDING_DEPENDENCIES, Dependency, Module
-from pymodular.services import Availability, Service, ServiceRegistry, ServiceScope
+from pymodular.module import Module
+from pymodular.services import Availability, Service, ServiceRegistry
 
 if TYPE_CHECKING:
     from pymodular.config import Configuration
@@ -319,11 +318,11 @@ class Application:
             record = check_module(
                 module, index=len(taken) + offset, taken=taken | names, decorators=decorators
             )
+            record.decorators = order_decorators([*self._decorators, *record.decorators])
             names.add(record.name)
             records.append(record)
         committed: list[ModuleRecord] = []
-        try:
-            self._check_batch_service_names(records)
+        try:  # the registry refuses duplicate names; the batch then rolls back whole
             for record in records:
                 record.entries = self.services.register(record.name, record.services)
                 committed.append(record)
@@ -332,25 +331,6 @@ class Application:
                 self.services.unregister(record.name)
             raise
         return records
-
-    def _check_batch_service_names(self, records: Sequence[ModuleRecord]) -> None:
-        owners: dict[str, str] = {}
-        for record in records:
-            for service in record.services:
-                if service.name is None or service.scope is ServiceScope.TENANT:
-                    continue
-                owner = owners.get(service.name)
-                if owner is None and service.name in self.services.names():
-                    owner = self.services.entry(service.name).provider
-                if owner is not None:
-                    raise RegistrationError(
-                        f"module {record.name!r} cannot provide service {service.name!r}: "
-                        f"module {owner!r} already provides a service of that name",
-                        module=record.name,
-                        phase="register",
-                        service=service.name,
-                    )
-                owners[service.name] = record.name
 
     # -- init ----------------------------------------------------------------------------
 
@@ -442,52 +422,8 @@ class Application:
         return self.order
 
     def _resolve(self) -> None:
-        edges: list[Edge] = []
-        for record in self._records.values():
-            module = record.module
-            for target in module.depends_on:
-                if target not in self._records:
-                    raise MissingDependencyError(
-                        f"module {record.name!r} depends on module {target!r}, which is not "
-                        f"registered (registered: {', '.join(self._records)})",
-                        module=record.name,
-                        phase="resolve",
-                    )
-                edges.append(Edge(record.name, target, "module"))
-            for dep in module.requires:
-                edges.extend(self._dependency_edges(record, dep))
-        self._edges = edges
-        self._order = topological_order(list(self._records), edges)
-
-    def _dependency_edges(self, record: ModuleRecord, dep: Dependency[Any]) -> list[Edge]:
-        key: type[Any] | str = dep.interface if dep.interface is not None else dep.name  # type: ignore[assignment]
-        name = dep.name if dep.interface is not None else None
-        with _phase(record.name, "resolve"):
-            if not self.services.candidates(key, name=name):
-                if dep.optional:
-                    return []
-                missing = self._missing(key, name)
-                raise MissingDependencyError(
-                    f"module {record.name!r} requires {dep.describe()}, which no module "
-                    f"provides. {missing}",
-                    module=record.name,
-                    phase="resolve",
-                    requested=dep.describe(),
-                )
-            entry = self.services.entry(key, name=name)
-        label = dep.describe() if dep.interface is not None else dep.name
-        if entry.provider in (record.name, APP):
-            if entry.provider == record.name and not dep.optional:
-                return [Edge(record.name, record.name, "service", str(label))]
-            return []
-        return [Edge(record.name, entry.provider, "service", str(label))]
-
-    def _missing(self, key: type[Any] | str, name: str | None) -> str:
-        try:
-            self.services.entry(key, name=name)
-        except PymodularError as exc:
-            return str(exc)
-        return ""
+        self._edges = dependency_edges(self._records, self.services, app_provider=APP)
+        self._order = topological_order(list(self._records), self._edges)
 
     async def _init_module(self, record: ModuleRecord) -> None:
         module = record.module
@@ -495,60 +431,42 @@ class Application:
         if not hasattr(module, "log"):
             get_child = getattr(self.logger, "getChild", None)
             module.log = get_child(record.name) if get_child else self.logger  # type: ignore[assignment]
-        with _phase(record.name, "init"):
-            record.state = ModuleState.INITIALISING
-            self.emit(EventType.MODULE_INITIALISING, module=record.name)
+
+        async def work() -> None:
+            self._inject(record, "init")
+
+            async def call() -> None:
+                await module.init(self)
+
+            await self._invoke(record, "init", call, self.init_timeout)
+            self.services.mark_ready(record.name, Availability.INIT)
+
+        await self._module_phase(record, "init", work)
+
+    async def _module_phase(
+        self, record: ModuleRecord, phase: str, work: Callable[[], Awaitable[None]]
+    ) -> None:
+        """Run ``work`` as ``record``'s init or start: states, events, timing, failure."""
+        entering, done, entering_event, done_event = _PHASES[phase]
+        with in_module(record.name, phase):
+            record.state = entering
+            self.emit(entering_event, module=record.name)
             began = time.perf_counter()
             try:
-                self._inject(record, "init")
-
-                async def call() -> None:
-                    await module.init(self)
-
-                await self._invoke(record, "init", call, self.init_timeout)
-                self.services.mark_ready(record.name, Availability.INIT)
+                await work()
             except BaseException as exc:
-                error = self._failed(record, "init", exc)
+                error = self._failed(record, phase, exc)
                 if isinstance(exc, asyncio.CancelledError):
                     raise
                 raise error from exc
-            record.timings["init"] = time.perf_counter() - began
-            record.state = ModuleState.INITIALISED
-            self.emit(EventType.MODULE_INITIALISED, module=record.name)
+            record.timings[phase] = time.perf_counter() - began
+            record.state = done
+            if phase == "start":
+                self._started.append(record)
+            self.emit(done_event, module=record.name)
 
     def _inject(self, record: ModuleRecord, phase: str) -> None:
-        pending = record.module.requires if phase == "init" else record.deferred
-        deferred: list[Dependency[Any]] = []
-        waiting: dict[str, Callable[[], Any]] = {}
-        for dep in pending:
-            key: type[Any] | str = dep.interface if dep.interface is not None else dep.name  # type: ignore[assignment]
-            name = dep.name if dep.interface is not None else None
-            found = self.services.candidates(key, name=name)
-            if not found:
-                setattr(record.module, dep.target, dep.default)
-                continue
-            entry = self.services.entry(key, name=name)
-            if (
-                not entry.ready
-                and phase == "init"
-                and entry.service.available is Availability.START
-            ):
-                deferred.append(dep)
-                # Read before its injection, the attribute explains the ordering.
-                waiting[dep.target] = functools.partial(self.services.value_of, entry, key)
-                continue
-            if entry.scope is not ServiceScope.GLOBAL:
-                from pymodular.services import ScopedService
-
-                value: Any = ScopedService(self.services, key, name)
-            else:
-                value = self.services.value_of(entry, key)
-            setattr(record.module, dep.target, value)
-        record.deferred = deferred
-        if waiting:
-            vars(record.module)[PENDING_DEPENDENCIES] = waiting
-        else:
-            vars(record.module).pop(PENDING_DEPENDENCIES, None)
+        inject(record, self.services, phase)
 
     # -- start ---------------------------------------------------------------------------
 
@@ -628,34 +546,29 @@ class Application:
 
     async def _start_module(self, record: ModuleRecord) -> None:
         module = record.module
-        with _phase(record.name, "start"):
-            record.state = ModuleState.STARTING
-            self.emit(EventType.MODULE_STARTING, module=record.name)
-            began = time.perf_counter()
-            try:
-                if record.deferred:
-                    self._inject(record, "start")
-                if record.startable:
 
-                    async def call() -> None:
-                        await module.start()  # type: ignore[attr-defined]
+        async def work() -> None:
+            if record.deferred:
+                self._inject(record, "start")
+            if record.startable:
 
-                    timeout = module.start_timeout or self.start_timeout
-                    await self._invoke(record, "start", call, timeout)
-                self.services.mark_ready(record.name, Availability.START)
-            except BaseException as exc:
-                error = self._failed(record, "start", exc)
-                if isinstance(exc, asyncio.CancelledError):
-                    raise
-                raise error from exc
-            record.timings["start"] = time.perf_counter() - began
-            record.state = ModuleState.STARTED
-            self._started.append(record)
-            self.emit(EventType.MODULE_STARTED, module=record.name)
+                async def call() -> None:
+                    await module.start()  # type: ignore[attr-defined]
 
-    async def _rollback(self, cause: BaseException) -> None:
+                timeout = module.start_timeout or self.start_timeout
+                await self._invoke(record, "start", call, timeout)
+            self.services.mark_ready(record.name, Availability.START)
+
+        await self._module_phase(record, "start", work)
+
+    async def _wind_down(self) -> list[LifecycleError]:
+        """Stopping hooks (readiness first), then started modules in reverse."""
         failures = await self._run_stopping_hooks()
         failures += await self._stop_started()
+        return failures
+
+    async def _rollback(self, cause: BaseException) -> None:
+        failures = await self._wind_down()
         self._state = AppState.FAILED
         self._emit_app(EventType.APP_ERROR, "start", phase="start", error=str(cause))
         if failures and isinstance(cause, LifecycleError):
@@ -667,8 +580,7 @@ class Application:
         """Wind down an init or start interrupted by :meth:`stop` (called at a boundary)."""
         self._state = AppState.STOPPING
         self._emit_app(EventType.APP_STOPPING, phase, interrupted=phase)
-        failures = await self._run_stopping_hooks()
-        failures += await self._stop_started()
+        failures = await self._wind_down()
         self._abort_failures = failures
         self._state = AppState.STOPPED
         self._emit_app(EventType.APP_STOPPED, phase, failures=len(failures), interrupted=phase)
@@ -713,8 +625,7 @@ class Application:
         try:
             self._state = AppState.STOPPING
             self._emit_app(EventType.APP_STOPPING, "stop")
-            failures = await self._run_stopping_hooks()
-            failures += await self._stop_started()
+            failures = await self._wind_down()
             self._state = AppState.STOPPED
             if failures:
                 self._emit_app(
@@ -759,7 +670,7 @@ class Application:
 
     async def _stop_module(self, record: ModuleRecord) -> None:
         module = record.module
-        with _phase(record.name, "stop"):
+        with in_module(record.name, "stop"):
             if record.state is ModuleState.STARTED:
                 record.state = ModuleState.STOPPING
             self.emit(EventType.MODULE_STOPPING, module=record.name)
@@ -788,8 +699,7 @@ class Application:
         call: Callable[[], Awaitable[Any]],
         timeout: float | None,
     ) -> Any:
-        decorators = order_decorators([*self._decorators, *record.decorators])
-        wrapped = apply_decorators(decorators, phase, record.module, call)
+        wrapped = apply_decorators(record.decorators, phase, record.module, call)
         if timeout is None:
             return await wrapped()
         try:
@@ -867,20 +777,21 @@ class Application:
         return list(self._edges)
 
 
+_PHASES = {
+    "init": (
+        ModuleState.INITIALISING,
+        ModuleState.INITIALISED,
+        EventType.MODULE_INITIALISING,
+        EventType.MODULE_INITIALISED,
+    ),
+    "start": (
+        ModuleState.STARTING,
+        ModuleState.STARTED,
+        EventType.MODULE_STARTING,
+        EventType.MODULE_STARTED,
+    ),
+}
+
+
 class _Aborted(Exception):  # noqa: N818 - internal signal, never escapes the application
     """Raised inside init/start when :meth:`Application.stop` asked them to wind down."""
-
-
-class _phase:  # noqa: N801 - used like a function: `with _phase(name, "init"):`
-    """Marks the current module and phase for errors, logs and events."""
-
-    __slots__ = ("_token", "_value")
-
-    def __init__(self, module: str, phase: str) -> None:
-        self._value = (module, phase)
-
-    def __enter__(self) -> None:
-        self._token = current_module.set(self._value)
-
-    def __exit__(self, *exc: object) -> None:
-        current_module.reset(self._token)

@@ -155,6 +155,14 @@ class Dependency(Generic[T]):
             ) from None
 
     @property
+    def lookup(self) -> tuple[type[Any] | str, str | None]:
+        """``(key, name)`` for the registry: by type (optionally named) or by name alone."""
+        if self.interface is not None:
+            return self.interface, self.name
+        assert self.name is not None  # __init__ requires an interface or a name
+        return self.name, None
+
+    @property
     def target(self) -> str:
         """The attribute the resolved service is injected into."""
         if self.attr:

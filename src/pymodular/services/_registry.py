@@ -95,8 +95,8 @@ class ServiceRegistry:
                 if key in self._by_name or key in seen:
                     owner = self._by_name[key].provider if key in self._by_name else provider
                     raise RegistrationError(
-                        f"service name {service.name!r} is already provided by module "
-                        f"{owner!r}; module {provider!r} cannot register it again "
+                        f"module {provider!r} cannot provide service {service.name!r}: "
+                        f"module {owner!r} already provides a service of that name "
                         "(names are never renamed silently: choose another name)",
                         module=provider,
                         phase="register",
