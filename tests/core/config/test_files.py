@@ -140,6 +140,28 @@ def test_yaml_alias_bomb_is_refused(tmp_path: Path) -> None:
         Configuration([YamlFeeder(path)]).load(SPECS)
 
 
+LONG_LIST = {
+    "c.yaml": "database:\n  tags: [" + ", ".join(["x"] * 50) + "]\n",
+    "c.toml": "[database]\ntags = [" + ", ".join(['"x"'] * 50) + "]\n",
+    "c.json": '{"database": {"tags": [' + ", ".join(['"x"'] * 50) + "]}}",
+}
+
+
+@pytest.mark.parametrize(
+    ("feeder", "name"),
+    [(YamlFeeder, "c.yaml"), (TomlFeeder, "c.toml"), (JsonFeeder, "c.json")],
+    ids=["yaml", "toml", "json"],
+)
+def test_values_inside_lists_count_against_max_values(
+    tmp_path: Path, feeder: type[FileFeeder], name: str
+) -> None:
+    path = tmp_path / name
+    path.write_text(LONG_LIST[name], encoding="utf-8")
+    with pytest.raises(ConfigError, match="more than 10 values"):
+        Configuration([feeder(path, max_values=10)]).load(SPECS)
+    assert feeder(path, max_values=100).feed(SPECS)[0].data["database"]["tags"] == ["x"] * 50
+
+
 def test_unsafe_yaml_tags_are_refused_with_the_line(tmp_path: Path) -> None:
     path = tmp_path / "c.yaml"
     path.write_text("database:\n  host: !!python/object/apply:os.system [echo]\n", encoding="utf-8")

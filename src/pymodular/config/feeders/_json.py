@@ -45,7 +45,7 @@ class JsonFeeder(FileFeeder):
         if not isinstance(parsed, _Pairs):
             self.check_top_level(parsed, type(parsed).__name__)
         builder = _Builder(self, text)
-        data = builder.build(parsed, ())
+        data = builder.build(parsed, (), 0)
         return Layer(self.name, data, builder.sources, origin=builder.source(None))
 
 
@@ -66,39 +66,30 @@ class _Builder:
         where = f"{self.file}:{line}" if line else self.file
         return Source(self.feeder.name, where, file=self.file, line=line)
 
-    def build(self, value: Any, path: Path) -> Any:
+    def build(self, value: Any, path: Path | None, depth: int) -> Any:
+        """Convert one parsed value, charging it against ``max_values``.
+
+        ``path`` is ``None`` inside lists: keys there keep the token order (so later
+        lines stay matched) but get no source of their own.
+        """
+        feeder = self.feeder
         self.count += 1
-        if self.count > self.feeder.max_values:
-            raise self.feeder.error(
-                f"more than {self.feeder.max_values} values; expected a configuration file"
+        if self.count > feeder.max_values:
+            raise feeder.error(
+                f"more than {feeder.max_values} values; expected a configuration file"
             )
-        if len(path) > self.feeder.max_depth:
-            raise self.feeder.error(
-                f"nested more than {self.feeder.max_depth} levels at {'.'.join(path)!r}"
-            )
+        if depth > feeder.max_depth:
+            where = f" at {'.'.join(path)!r}" if path else ""
+            raise feeder.error(f"nested more than {feeder.max_depth} levels{where}")
         if isinstance(value, _Pairs):
             out: dict[str, Any] = {}
             for key, item in value:
                 line = next(self.key_lines, None)
-                child = (*path, key)
-                self.sources[child] = self.source(line)
-                out[key] = self.build(item, child)
+                child = None if path is None else (*path, key)
+                if child is not None:
+                    self.sources[child] = self.source(line)
+                out[key] = self.build(item, child, depth + 1)
             return out
         if isinstance(value, list):
-            # Keys inside list items keep the token order but get no source of their own.
-            return [self._plain(item, len(path) + 1) for item in value]
-        return value
-
-    def _plain(self, value: Any, depth: int) -> Any:
-        self.count += 1
-        if depth > self.feeder.max_depth:
-            raise self.feeder.error(f"nested more than {self.feeder.max_depth} levels")
-        if isinstance(value, _Pairs):
-            out = {}
-            for key, item in value:
-                next(self.key_lines, None)
-                out[key] = self._plain(item, depth + 1)
-            return out
-        if isinstance(value, list):
-            return [self._plain(item, depth + 1) for item in value]
+            return [self.build(item, None, depth + 1) for item in value]
         return value
