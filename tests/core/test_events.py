@@ -151,16 +151,6 @@ async def test_failing_observer_is_logged_and_skipped(caplog: pytest.LogCaptureF
     assert exploder.delivered == 0
 
 
-async def test_strict_publish_delivers_inline_and_raises() -> None:
-    def explode(event: Event) -> None:
-        raise ValueError("observer bug")
-
-    bus = EventBus(strict=True)
-    bus.subscribe(explode)
-    with pytest.raises(ValueError, match="observer bug"):
-        await bus.publish(Event("x"))
-
-
 async def test_strict_observers_fail_the_start_and_roll_back() -> None:
     calls = CallLog()
 

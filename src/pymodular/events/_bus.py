@@ -74,8 +74,8 @@ class Subscription:
 class EventBus:
     """Publishes :class:`Event` objects to subscribed observers.
 
-    ``emit`` never blocks and never raises because of an observer (unless ``strict``);
-    ``await flush()`` waits until every buffer is drained (bounded by a timeout).
+    ``emit`` never blocks and never raises because of an observer; ``await flush()``
+    waits until every buffer is drained (bounded by a timeout).
     """
 
     def __init__(self, *, strict: bool = False, default_capacity: int = 1000) -> None:
@@ -125,18 +125,6 @@ class EventBus:
             if sub.matches(event.type):
                 self._offer(sub, event)
 
-    async def publish(self, event: Event) -> None:
-        """Emit ``event``; in strict mode deliver it inline and let observer errors raise."""
-        if not self.strict:
-            self.emit(event)
-            return
-        for sub in list(self._subscriptions):
-            if sub.matches(event.type):
-                result = sub.observer(event)
-                if inspect.isawaitable(result):
-                    await result
-                sub.delivered += 1
-
     def _offer(self, sub: Subscription, event: Event) -> None:
         if len(sub.buffer) >= sub.capacity:
             sub.dropped += 1
@@ -158,6 +146,10 @@ class EventBus:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             return  # delivered once a loop runs and flush() or the next emit drains it
+        self._ensure_draining(sub, loop)
+
+    def _ensure_draining(self, sub: Subscription, loop: asyncio.AbstractEventLoop) -> None:
+        """Start ``sub``'s drain task in ``loop`` unless one is running there already."""
         task = sub.task
         if task is None or task.done() or task.get_loop() is not loop:
             sub.task = loop.create_task(self._drain(sub), name=f"observer:{sub.name}")
@@ -211,10 +203,8 @@ class EventBus:
         """Wait until every observer drained its buffer; False if ``timeout`` ran out."""
         loop = asyncio.get_running_loop()
         for sub in self._subscriptions:
-            task = sub.task
-            stale = task is None or task.done() or task.get_loop() is not loop
-            if sub.buffer and stale:
-                sub.task = loop.create_task(self._drain(sub), name=f"observer:{sub.name}")
+            if sub.buffer:
+                self._ensure_draining(sub, loop)
         tasks = [
             s.task
             for s in self._subscriptions
