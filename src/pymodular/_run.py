@@ -82,10 +82,9 @@ async def _serve(app: Application, stop_requested: asyncio.Event) -> int:
         waiting.cancel()
         logger.error("%s failed to start: %s", app.name, exc)
         return EXIT_FAILED
-    except Exception:
+    except Exception:  # the start rolled back already; show where it came from
         waiting.cancel()
         logger.exception("%s failed to start", app.name)
-        await app.stop()  # whatever started before the unexpected error
         return EXIT_FAILED
     logger.info(
         "%s is running (%d modules); send SIGINT or SIGTERM to stop", app.name, len(app.order)
