@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
-# Install the Debian and npm packages the test suite needs; idempotent and quiet when all is present.
+# Install the Debian packages the test suite needs; idempotent and quiet when all is present.
 set -euo pipefail
 need_apt=()
-for pkg in "$@"; do :; done
 command -v wrk >/dev/null 2>&1 || need_apt+=(wrk)
 command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)  # test certificates (httpserver TLS)
 if [ ${#need_apt[@]} -gt 0 ]; then
