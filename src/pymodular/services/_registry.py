@@ -65,9 +65,10 @@ class ServiceRegistry:
         self._scoped: dict[object, ServiceEntry] = {}
         self._scopes: ScopeResolver | None = None
         self._hints: dict[type[Any], str] = {}
-        # Objects registered for one tenant (Service(..., tenant="acme")), keyed by
-        # (lookup key, tenant): found only in that tenant's context, never ranked.
-        self._pinned: dict[tuple[object, str], ServiceEntry] = {}
+        # Objects registered for one tenant (Service(..., tenant="acme")), by lookup key
+        # then tenant: found only in that tenant's context, ahead of everything else, never
+        # ranked. A key listed here is never cached in ``_fast`` (the cache has no tenant).
+        self._pinned: dict[object, dict[str, ServiceEntry]] = {}
 
     # -- registration -------------------------------------------------------------------
 
@@ -129,7 +130,12 @@ class ServiceRegistry:
                     index[key] = [e for e in index[key] if e.provider != provider]
                     if not index[key]:
                         del index[key]
-            self._pinned = {k: e for k, e in self._pinned.items() if e.provider != provider}
+            for lookup in list(self._pinned):
+                kept = {t: e for t, e in self._pinned[lookup].items() if e.provider != provider}
+                if kept:
+                    self._pinned[lookup] = kept
+                else:
+                    del self._pinned[lookup]
             self._changed()
 
     def _pin(self, entry: ServiceEntry) -> None:
@@ -141,7 +147,15 @@ class ServiceRegistry:
             if entry.name is not None:
                 keys.append((iface, entry.name))
         for key in keys:
-            self._pinned[(key, tenant)] = entry
+            self._pinned.setdefault(key, {})[tenant] = entry
+
+    def _pinned_entry(self, fast_key: object, instance: str | None) -> ServiceEntry | None:
+        """The object registered under ``fast_key`` for ``instance`` or the current tenant."""
+        by_tenant = self._pinned.get(fast_key)
+        if not by_tenant:
+            return None
+        tenant = instance if instance is not None else current_tenant.get()
+        return None if tenant is None else by_tenant.get(tenant)
 
     def mark_ready(self, provider: str, availability: Availability) -> None:
         """Materialise ``provider``'s global services that become available at this point.
@@ -231,7 +245,7 @@ class ServiceRegistry:
             return self._fast[fast_key]
         except KeyError:
             pass
-        if not self.candidates(key, name=name):
+        if not self.candidates(key, name=name) and self._pinned_entry(fast_key, None) is None:
             return None
         return self._get_slow(key, name, None, fast_key)
 
@@ -301,9 +315,8 @@ class ServiceRegistry:
     ) -> Any:
         scopes = self._scopes
         if scopes is not None:
-            if self._pinned:
-                tenant = instance if instance is not None else current_tenant.get()
-                pinned = self._pinned.get((fast_key, tenant)) if tenant is not None else None
+            if fast_key in self._pinned:
+                pinned = self._pinned_entry(fast_key, instance)
                 if pinned is not None:
                     return scopes.resolve(pinned, instance)
             scoped = self._scoped.get(fast_key)
@@ -316,7 +329,7 @@ class ServiceRegistry:
         if not entry.ready:
             raise self._not_ready(entry, key)
         if entry.service.scope is ServiceScope.GLOBAL:
-            if instance is None:
+            if instance is None and fast_key not in self._pinned:
                 self._fast[fast_key] = entry.value
             return entry.value
         if scopes is None:

@@ -379,6 +379,44 @@ async def test_objects_provided_for_one_tenant_are_invisible_to_others(make_app)
     await app.stop()
 
 
+async def test_an_object_provided_for_a_tenant_wins_over_a_global_service_after_any_lookup(
+    make_app,
+) -> None:
+    shared = Store(None, StoreConfig(), [])
+    app = make_app([_provider(Service("vip", shared, interface=Store))], tenancy=tenants("acme"))
+    await app.start()
+    special = Store("acme", StoreConfig(), [])
+    app.tenants.provide(
+        "acme", Service("vip", special, interface=Store, scope="tenant", tenant="acme")
+    )
+    for _ in range(2):  # the second round runs after the global object was looked up outside
+        with app.tenants.use("acme"):
+            assert app.services.get("vip") is special
+            assert app.services.get(Store) is special
+            assert app.services.get(Store, name="vip") is special
+        assert app.services.get("vip") is shared
+        assert app.services.get(Store) is shared
+        assert app.services.get(Store, name="vip") is shared
+    await app.stop()
+
+
+async def test_get_optional_finds_an_object_provided_for_the_current_tenant(make_app) -> None:
+    app = make_app([], tenancy=tenants("acme", "globex"))
+    await app.start()
+    special = Store("acme", StoreConfig(), [])
+    app.tenants.provide(
+        "acme", Service("vip", special, interface=Store, scope="tenant", tenant="acme")
+    )
+    with app.tenants.use("acme"):
+        assert app.services.get_optional("vip") is special
+        assert app.services.get_optional(Store) is special
+    with app.tenants.use("globex"):
+        assert app.services.get_optional("vip") is None
+        assert app.services.get_optional(Store) is None
+    assert app.services.get_optional("vip") is None
+    await app.stop()
+
+
 async def test_providing_for_a_tenant_needs_a_matching_tenant_declaration(make_app) -> None:
     app = make_app(tenancy=tenants("acme"))
     await app.start()
