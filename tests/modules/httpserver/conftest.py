@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -21,10 +19,3 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> CertFactory:
         return made[name]
 
     return get
-
-
-@pytest.fixture(autouse=True)
-def _unfreeze_gc() -> Iterator[None]:
-    """A started server freezes the heap (``freeze_gc``); give the next test a normal one."""
-    yield
-    gc.unfreeze()
