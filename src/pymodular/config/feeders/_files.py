@@ -7,7 +7,7 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
-from pymodular.config._layer import Layer
+from pymodular.config._layer import Layer, Source
 from pymodular.config._merge import DEFAULT_MAX_DEPTH
 from pymodular.config._spec import SectionSpec
 from pymodular.config.feeders._base import FeederBase
@@ -126,9 +126,14 @@ class FileFeeder(FeederBase, abc.ABC):
     def parse(self, text: str) -> Layer:
         """Turn the file's text into a layer (implemented per format)."""
 
+    def source(self, line: int | None = None) -> Source:
+        """Where a value at ``line`` of this file came from (the file alone without one)."""
+        file = str(self.path)
+        return Source(self._name, f"{file}:{line}" if line else file, file=file, line=line)
+
     def error(self, message: str, line: int | None = None) -> ConfigError:
         """A ``ConfigError`` located in this file."""
-        where = f"{self.path}:{line}" if line else str(self.path)
+        where = self.source(line).location
         return ConfigError(f"{where}: {message}", source=where)
 
     def check_top_level(self, data: object, what: str) -> None:

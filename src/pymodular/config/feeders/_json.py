@@ -46,13 +46,12 @@ class JsonFeeder(FileFeeder):
             self.check_top_level(parsed, type(parsed).__name__)
         builder = _Builder(self, text)
         data = builder.build(parsed, (), 0)
-        return Layer(self.name, data, builder.sources, origin=builder.source(None))
+        return Layer(self.name, data, builder.sources, origin=self.source())
 
 
 class _Builder:
     def __init__(self, feeder: JsonFeeder, text: str) -> None:
         self.feeder = feeder
-        self.file = str(feeder.path)
         newlines = [m.start() for m in re.finditer("\n", text)]
         self.key_lines = iter(
             bisect.bisect_right(newlines, m.start()) + 1
@@ -61,10 +60,6 @@ class _Builder:
         )
         self.sources: dict[Path, Source] = {}
         self.count = 0
-
-    def source(self, line: int | None) -> Source:
-        where = f"{self.file}:{line}" if line else self.file
-        return Source(self.feeder.name, where, file=self.file, line=line)
 
     def build(self, value: Any, path: Path | None, depth: int) -> Any:
         """Convert one parsed value, charging it against ``max_values``.
@@ -87,7 +82,7 @@ class _Builder:
                 line = next(self.key_lines, None)
                 child = None if path is None else (*path, key)
                 if child is not None:
-                    self.sources[child] = self.source(line)
+                    self.sources[child] = feeder.source(line)
                 out[key] = self.build(item, child, depth + 1)
             return out
         if isinstance(value, list):

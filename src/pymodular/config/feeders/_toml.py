@@ -6,7 +6,7 @@ import re
 import tomllib
 from typing import Any
 
-from pymodular.config._layer import Layer, Path, Source
+from pymodular.config._layer import Layer, Path
 from pymodular.config.feeders._files import FileFeeder
 
 __all__ = ("TomlFeeder",)
@@ -44,12 +44,8 @@ class TomlFeeder(FileFeeder):
                 f"nesting too deep; expected at most {self.max_depth} levels"
             ) from None
         _check_depth(self, data, (), 0, 0)
-        file = str(self.path)
-        sources = {
-            path: Source(self.name, f"{file}:{line}", file=file, line=line)
-            for path, line in _key_lines(text).items()
-        }
-        return Layer(self.name, data, sources, origin=Source(self.name, file, file=file))
+        sources = {path: self.source(line) for path, line in _key_lines(text).items()}
+        return Layer(self.name, data, sources, origin=self.source())
 
 
 def _check_depth(feeder: TomlFeeder, value: Any, path: Path, depth: int, count: int) -> int:

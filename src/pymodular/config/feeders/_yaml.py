@@ -32,7 +32,7 @@ class YamlFeeder(FileFeeder):
         try:
             node = loader.get_single_node()
             if node is None:
-                return Layer(self.name, {}, origin=self._source(None))
+                return Layer(self.name, {}, origin=self.source())
             if not isinstance(node, yaml.MappingNode):
                 raise self.error(
                     f"expected a mapping of sections at the top level, got {node.id}",
@@ -40,7 +40,7 @@ class YamlFeeder(FileFeeder):
                 )
             builder = _Builder(self, loader)
             data = builder.mapping(node, ())
-            return Layer(self.name, data, builder.sources, origin=self._source(None))
+            return Layer(self.name, data, builder.sources, origin=self.source())
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
@@ -57,10 +57,6 @@ class YamlFeeder(FileFeeder):
             ) from None
         finally:
             loader.dispose()
-
-    def _source(self, line: int | None) -> Source:
-        where = f"{self.path}:{line}" if line else str(self.path)
-        return Source(self.name, where, file=str(self.path), line=line)
 
 
 class _Builder:
@@ -82,8 +78,7 @@ class _Builder:
         self.loader.flatten_mapping(node)  # resolves ``<<`` merge keys in place
         out: dict[str, Any] = {}
         sources = self.sources
-        name = self.feeder.name
-        file = str(self.feeder.path)
+        source = self.feeder.source
         for key_node, value_node in node.value:
             self._spend(key_node)
             if isinstance(key_node, yaml.ScalarNode):
@@ -96,8 +91,7 @@ class _Builder:
                 )
             key = key if isinstance(key, str) else str(key)
             child = (*path, key)
-            line = key_node.start_mark.line + 1
-            sources[child] = Source(name, f"{file}:{line}", file=file, line=line)
+            sources[child] = source(key_node.start_mark.line + 1)
             if isinstance(value_node, yaml.MappingNode):
                 out[key] = self.mapping(value_node, child)
             elif isinstance(value_node, yaml.ScalarNode):
