@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import abc
 import os
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -50,7 +51,7 @@ def read_bytes(path: Path, *, max_bytes: int, required: bool) -> bytes | None:
     """
     where = str(path)
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except FileNotFoundError:
         if not required:
             return None
@@ -63,11 +64,11 @@ def read_bytes(path: Path, *, max_bytes: int, required: bool) -> bytes | None:
         raise ConfigError(
             f"cannot read config file {where}: {exc.strerror}", source=where
         ) from None
-    if path.is_dir():
+    if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"config file {where} is a directory; expected a file", source=where)
-    if size > max_bytes:
+    if info.st_size > max_bytes:
         raise ConfigError(
-            f"config file {where} is {size} bytes; expected at most {max_bytes} "
+            f"config file {where} is {info.st_size} bytes; expected at most {max_bytes} "
             "(pass max_bytes=... if this is intended)",
             source=where,
         )
