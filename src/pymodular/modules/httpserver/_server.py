@@ -33,7 +33,6 @@ if TYPE_CHECKING:
     import uvicorn
 
     from pymodular.application import Application
-    from pymodular.modules.httpserver._protocol import GuardedProtocol
 
 __all__ = ("HttpServer",)
 
@@ -387,9 +386,3 @@ class HttpServer:
             sock.close()
         if self.tls is not None:
             self.tls.close()
-
-    def connection_protocols(self) -> list[GuardedProtocol]:
-        """The open connections' protocol objects (for tests and diagnostics)."""
-        if self._uvicorn is None:
-            return []
-        return list(self._uvicorn.server_state.connections)  # type: ignore[arg-type]

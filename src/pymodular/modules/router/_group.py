@@ -15,6 +15,7 @@ from pymodular.modules.router._stack import (
     MiddlewareSpec,
     build_middleware_stack,
     middleware_spec,
+    ordered,
 )
 from pymodular.modules.router.errors import RouteConfigError
 
@@ -210,8 +211,6 @@ class RouteGroup(RouteRegistrar):
     @property
     def middleware(self) -> list[str]:
         """Names of this group's middleware, outermost first."""
-        from pymodular.modules.router._stack import ordered
-
         return [s.name for s in ordered(self._specs.values())]
 
     def use(

@@ -53,10 +53,6 @@ class MiddlewareSpec:
     order: int
     sequence: int
 
-    def describe(self) -> dict[str, Any]:
-        """Name and position, for listings."""
-        return {"name": self.name, "order": self.order}
-
 
 def middleware_spec(
     middleware: Any, *, name: str | None, order: int, sequence: int, options: dict[str, Any]
