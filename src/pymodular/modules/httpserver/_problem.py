@@ -30,10 +30,13 @@ def _title(status: int) -> str:
 def problem_body(status: int, detail: str | None = None, **extra: Any) -> bytes:
     """The JSON body of a problem response: type, title, status, detail, extra members.
 
-    ``extra`` adds members (``request_id``, ``errors``); ``None`` values are left out.
+    A ``detail`` that only repeats the title (``HTTPException(403)`` carries "Forbidden")
+    is left out. ``extra`` adds members (``request_id``, ``errors``); ``None`` values are
+    left out.
     """
-    body: dict[str, Any] = {"type": "about:blank", "title": _title(status), "status": status}
-    if detail:
+    title = _title(status)
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
+    if detail and detail != title:
         body["detail"] = detail
     body.update({key: value for key, value in extra.items() if value is not None})
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str).encode()

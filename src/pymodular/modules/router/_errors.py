@@ -60,13 +60,12 @@ class ErrorMiddleware:
                 (k.lower().encode("latin-1"), v.encode("latin-1"))
                 for k, v in (exc.headers or {}).items()
             ]
-            detail = exc.detail if exc.detail != _phrase(exc.status_code) else None
             extra = getattr(exc, "extra", None) or {}
             await self._answer(
                 exc,
                 send,
                 exc.status_code,
-                detail,
+                exc.detail,
                 headers=headers,
                 request_id=request_id_of(scope),
                 **extra,
@@ -91,12 +90,3 @@ class ErrorMiddleware:
             await send_problem(send, status, *args, **kwargs)
         except Exception:  # noqa: BLE001 - the server refused: the answer had begun
             raise cause from None
-
-
-def _phrase(status: int) -> str:
-    import http
-
-    try:
-        return http.HTTPStatus(status).phrase
-    except ValueError:
-        return ""
