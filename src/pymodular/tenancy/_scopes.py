@@ -22,6 +22,7 @@ from pymodular._context import current_tenant
 from pymodular.errors import ServiceNotFoundError
 from pymodular.secrets import redact
 from pymodular.services import ServiceEntry, ServiceScope
+from pymodular.services._service import _conforms
 from pymodular.tenancy._context import pin, unpin
 from pymodular.tenancy._generation import Generation, TenantKey
 from pymodular.tenancy.errors import ScopedServiceError, TenantIsolationError
@@ -270,12 +271,6 @@ class Scopes:
             self._fallback.clear()
         items.sort(key=lambda item: item[0], reverse=True)
         await close_instances([(entry, value) for _, entry, value in items], "scoped services")
-
-
-def _conforms(value: object, iface: type[Any]) -> bool:
-    if getattr(iface, "_is_protocol", False) and not getattr(iface, "_is_runtime_protocol", False):
-        return True  # a plain Protocol cannot be checked at run time; static typing does it
-    return isinstance(value, iface)
 
 
 async def close_instances(items: Iterable[tuple[ServiceEntry, Any]], owner: str) -> int:
