@@ -21,13 +21,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pymodular.tenancy._options import GuardMode
+from pymodular.tenancy._tenant import TenantEvent
 from pymodular.tenancy.errors import TenantContextError, TenantIsolationError
 
-__all__ = ("TENANT_VIOLATION", "TenantGuard", "Violation")
+__all__ = ("TenantGuard", "Violation")
 
 logger = logging.getLogger("pymodular.tenancy")
-
-TENANT_VIOLATION = "tenant.violation"
 
 
 @dataclass(frozen=True)
@@ -136,4 +135,4 @@ class TenantGuard:
             else "",
         )
         if self._emit is not None:
-            self._emit(TENANT_VIOLATION, **violation.as_dict())
+            self._emit(TenantEvent.VIOLATION, **violation.as_dict())
