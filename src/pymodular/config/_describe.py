@@ -158,6 +158,7 @@ def env_names(
     prefix: str = "",
     suffix: str = "",
     delimiter: str = "__",
+    instance: str = "<INSTANCE>",
 ) -> tuple[str, ...]:
     """Environment variable names for ``node``, in lookup order (first set wins).
 
@@ -166,12 +167,13 @@ def env_names(
     3. ``{prefix}{SECTION}_{FIELD}[{delimiter}{SUB}...]{suffix}`` (the module-style
        short form, ``HTTPSERVER_PORT``).
 
-    Instance-aware sections use ``{prefix}{ENV_PREFIX}_{INSTANCE}_{FIELD}{suffix}``.
+    Instance-aware sections use ``{prefix}{ENV_PREFIX}_{INSTANCE}_{FIELD}{suffix}``, with
+    ``instance`` (upper-cased) for ``{INSTANCE}``; other sections ignore ``instance``.
     """
     body = delimiter.join(part.upper() for part in node.rel)
     token = spec.env_token
     if spec.instance_aware:
-        return (f"{prefix}{token}_<INSTANCE>_{body}{suffix}",)
+        return (f"{prefix}{token}_{instance.upper()}_{body}{suffix}",)
     names = [node.env] if node.env else []
     names.append(f"{prefix}{token}{delimiter}{body}{suffix}")
     names.append(f"{prefix}{token}_{body}{suffix}")

@@ -95,9 +95,7 @@ def _comments(spec: SectionSpec, node: Node, env_prefix: str) -> list[str]:
         if examples and not node.secret:
             marks.append("examples: " + ", ".join(repr(e) for e in examples))
         notes.append("; ".join(marks))
-        names = env_names(spec, node, prefix=env_prefix)
-        if spec.instance_aware:
-            names = tuple(n.replace("<INSTANCE>", EXAMPLE_INSTANCE.upper()) for n in names)
+        names = env_names(spec, node, prefix=env_prefix, instance=EXAMPLE_INSTANCE)
         notes.append("env: " + ", ".join(names))
     return notes
 

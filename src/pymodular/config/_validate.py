@@ -127,9 +127,8 @@ def _field_error(
     if kind == "missing":
         reason = "required field is not set"
         if node is not None and env_prefix is not None:
-            names = env_names(spec, node, prefix=env_prefix)
-            if spec.instance_aware:
-                names = tuple(n.replace("<INSTANCE>", base[1].upper()) for n in names)
+            # in an instance-aware section base ends with the instance name
+            names = env_names(spec, node, prefix=env_prefix, instance=base[-1])
             reason += f"; set key {dotted!r} in a file or env {' / '.join(names)}"
         return FieldError(dotted, reason, None, None, kind, spec.name, spec.module)
     got = None if secret else summarize_input(error.get("input"))
