@@ -104,14 +104,10 @@ def tenant_layers(
     Raises :class:`TenantConfigError` naming the tenant and the file or variable at fault.
     """
     from pymodular.config import Layer
-    from pymodular.config.feeders import EnvFeeder, JsonFeeder, TomlFeeder, YamlFeeder
+    from pymodular.config.feeders import EnvFeeder
+    from pymodular.config.feeders._directory import _FORMATS
 
-    by_suffix: dict[str, type[YamlFeeder | JsonFeeder | TomlFeeder]] = {
-        ".yaml": YamlFeeder,
-        ".yml": YamlFeeder,
-        ".json": JsonFeeder,
-        ".toml": TomlFeeder,
-    }
+    by_suffix = dict(_FORMATS)
     layers: list[Layer] = []
     folders: dict[Path, Path] = {}
     try:
