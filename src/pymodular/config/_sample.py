@@ -43,19 +43,15 @@ def generate_sample(
     commented out. JSON has no comments: required fields are ``null`` and secrets with
     a default are left out. Filling the required values makes the sample validate.
     """
-    if format == "yaml":
-        lines = [f"# {line}" for line in _HEADER]
-        for spec in specs:
-            lines.extend(_yaml_section(spec, env_prefix))
-        return "\n".join(lines) + "\n"
-    if format == "toml":
-        lines = [f"# {line}" for line in _HEADER]
-        for spec in specs:
-            lines.extend(_toml_section(spec, env_prefix))
-        return "\n".join(lines) + "\n"
     if format == "json":
         return json.dumps({s.name: _json_section(s) for s in specs}, indent=2) + "\n"
-    raise ValueError(f"unknown sample format {format!r}; expected 'yaml', 'toml' or 'json'")
+    render = {"yaml": _yaml_section, "toml": _toml_section}.get(format)
+    if render is None:
+        raise ValueError(f"unknown sample format {format!r}; expected 'yaml', 'toml' or 'json'")
+    lines = [f"# {line}" for line in _HEADER]
+    for spec in specs:
+        lines.extend(render(spec, env_prefix))
+    return "\n".join(lines) + "\n"
 
 
 def _active(node: Node) -> bool:
@@ -118,6 +114,11 @@ def _plain(value: Any, annotation: Any) -> Any:
         return str(value)
 
 
+def _key(key: str) -> str:
+    """A key as YAML and TOML both accept it: bare when plain, else a quoted string."""
+    return key if _BARE_KEY.match(key) else json.dumps(key)
+
+
 def _section_title(spec: SectionSpec) -> str:
     owner = f" (module {spec.module})" if spec.module else ""
     title = f"Section {spec.name}{owner}"
@@ -136,15 +137,11 @@ def _yaml_value(value: Any) -> str:
     return text.removesuffix("\n").removesuffix("\n...").strip()
 
 
-def _yaml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key)
-
-
 def _yaml_section(spec: SectionSpec, env_prefix: str) -> Iterator[str]:
     root = model_tree(spec.model)
     yield ""
     yield f"# {_section_title(spec)}"
-    yield f"{_yaml_key(spec.name)}:"
+    yield f"{_key(spec.name)}:"
     indent = "  "
     if spec.instance_aware:
         yield f"  {EXAMPLE_INSTANCE}:"
@@ -156,7 +153,7 @@ def _yaml_fields(spec: SectionSpec, node: Node, indent: str, env_prefix: str) ->
     for child in _fields(node):
         for note in _comments(spec, child, env_prefix):
             yield f"{indent}# {note}"
-        key = _yaml_key(child.name)
+        key = _key(child.name)
         if child.children is not None:
             yield f"{indent}{key}:" if _active(child) else f"{indent}# {key}:"
             yield from _yaml_fields(spec, child, indent + "  ", env_prefix)
@@ -167,10 +164,6 @@ def _yaml_fields(spec: SectionSpec, node: Node, indent: str, env_prefix: str) ->
 
 
 # --- TOML ---------------------------------------------------------------------------
-
-
-def _toml_key(key: str) -> str:
-    return key if _BARE_KEY.match(key) else json.dumps(key)
 
 
 def _toml_value(value: Any) -> str | None:
@@ -196,7 +189,7 @@ def _toml_value(value: Any) -> str | None:
         pairs = [(k, _toml_value(v)) for k, v in value.items()]
         if any(v is None for _, v in pairs):
             return None
-        return "{ " + ", ".join(f"{_toml_key(str(k))} = {v}" for k, v in pairs) + " }"
+        return "{ " + ", ".join(f"{_key(str(k))} = {v}" for k, v in pairs) + " }"
     return json.dumps(str(value), ensure_ascii=False)
 
 
@@ -209,7 +202,7 @@ def _toml_section(spec: SectionSpec, env_prefix: str) -> Iterator[str]:
 
 
 def _toml_table(spec: SectionSpec, node: Node, table: list[str], env_prefix: str) -> Iterator[str]:
-    yield "[" + ".".join(_toml_key(t) for t in table) + "]"
+    yield "[" + ".".join(_key(t) for t in table) + "]"
     groups: list[Node] = []
     for child in _fields(node):
         if child.children is not None:
@@ -217,7 +210,7 @@ def _toml_table(spec: SectionSpec, node: Node, table: list[str], env_prefix: str
             continue
         for note in _comments(spec, child, env_prefix):
             yield f"# {note}"
-        key = _toml_key(child.name)
+        key = _key(child.name)
         value = _toml_value(_plain(child.default, child.annotation)) if _active(child) else None
         if value is None:
             placeholder = _placeholder(child) if not _active(child) else "<none: leave unset>"
