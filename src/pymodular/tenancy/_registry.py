@@ -430,7 +430,7 @@ class TenantRegistry:
             record.status, record.error = TenantStatus.ACTIVE, None
             record.added_at = record.added_at or now
             record.updated_at = now
-            self._emit(TenantEvent.ADDED, gen)
+            self._emit(TenantEvent.ADDED, tenant, generation=gen.number)
             logger.info("tenant %r added (%s)", tenant, ", ".join(record.sources) or "no sources")
             return True
         self._active[tenant] = gen
@@ -438,7 +438,7 @@ class TenantRegistry:
         record.updated_at = now
         failures = await self._notifier.notify("updated", gen, self._notifier.told(tenant))
         record.error = failure_text("apply an update of", tenant, failures) if failures else None
-        self._emit(TenantEvent.UPDATED, gen, previous=old.number)
+        self._emit(TenantEvent.UPDATED, tenant, generation=gen.number, previous=old.number)
         logger.info("tenant %r updated to generation %d", tenant, gen.number)
         return True
 
@@ -447,7 +447,7 @@ class TenantRegistry:
         gen = self._active.pop(tenant, None)
         if gen is not None:
             await self._notifier.notify("removed", gen, self._notifier.told(tenant), reverse=True)
-            self._emit(TenantEvent.REMOVED, gen)
+            self._emit(TenantEvent.REMOVED, tenant, generation=gen.number)
             await self._drainer.retire_and_drain([gen])
         self._notifier.forget(tenant)
         if record.provided:
@@ -461,17 +461,7 @@ class TenantRegistry:
         if not keep:
             record.status = TenantStatus.FAILED
         logger.error("tenant %r %s: %s", record.id, "update rejected" if keep else "failed", reason)
-        token = current_tenant.set(record.id)
-        try:
-            self._app.emit(
-                TenantEvent.FAILED,
-                tenant_id=record.id,
-                phase=phase,
-                error=reason,
-                serving_previous=keep,
-            )
-        finally:
-            current_tenant.reset(token)
+        self._emit(TenantEvent.FAILED, record.id, phase=phase, error=reason, serving_previous=keep)
 
     # -- application hooks ---------------------------------------------------------------
 
@@ -537,10 +527,11 @@ class TenantRegistry:
                 "tenants cannot change: the application is stopping or stopped", phase="tenancy"
             )
 
-    def _emit(self, event_type: str, gen: Generation, **data: Any) -> None:
-        token = current_tenant.set(gen.tenant)
+    def _emit(self, event_type: str, tenant: str, **data: Any) -> None:
+        """Emit ``event_type`` about ``tenant`` inside its context (events carry the tenant)."""
+        token = current_tenant.set(tenant)
         try:
-            self._app.emit(event_type, tenant_id=gen.tenant, generation=gen.number, **data)
+            self._app.emit(event_type, tenant_id=tenant, **data)
         finally:
             current_tenant.reset(token)
 
