@@ -37,7 +37,6 @@ class Generation:
 
     __slots__ = (
         "_once",
-        "closed",
         "created_at",
         "instances",
         "key",
@@ -66,13 +65,17 @@ class Generation:
         self.order: list[tuple[int, ServiceEntry, Any]] = []  # (creation number, entry, object)
         self.users: list[None] = []  # one entry per context pinning this generation
         self.retired = False
-        self.closed = False
         self.created_at = dt.datetime.now(dt.UTC)
         self.on_drained: Callable[[Generation], None] | None = None
         self._once = [None]  # popped by the first drained() call only (atomic)
         key = TenantKey(tenant)
         key.generation = self
         self.key = key
+
+    @property
+    def closed(self) -> bool:
+        """Whether its instances were dropped (:meth:`forget`); contexts no longer pin it."""
+        return self.key.generation is None
 
     @property
     def active(self) -> int:
@@ -100,7 +103,6 @@ class Generation:
         built = list(reversed(self.order))
         self.order.clear()
         self.instances.clear()
-        self.closed = True
         self.key.generation = None
         return built
 

@@ -184,7 +184,7 @@ class TenantRegistry:
         """
         if type(key) is TenantKey and key == tenant:
             gen = key.generation
-            if gen is not None and not gen.closed:
+            if gen is not None:  # None once the generation closed
                 return gen
         gen = self._active.get(tenant)
         if gen is None:
