@@ -103,7 +103,7 @@ class Configuration:
         try:
             merged = merge_layers(layers, max_depth=self.max_depth)
         except ConfigError as exc:
-            raise_problems([_feeder_problem(exc, "merge")], validation=False)
+            raise_problems([_feeder_problem(exc)], validation=False)
             raise  # pragma: no cover - raise_problems always raises here
         register_secret_inputs(specs, merged)
         sections, problems = validate_sections(specs, merged, env_prefix=self._env_prefix())
@@ -180,9 +180,8 @@ class Configuration:
         try:
             return feeder.feed(specs)
         except ConfigError as exc:
-            problems.extend(e for e in exc.errors if isinstance(e, FieldError))
-            if not any(isinstance(e, FieldError) for e in exc.errors):
-                problems.append(_feeder_problem(exc, feeder.name))
+            fields = [e for e in exc.errors if isinstance(e, FieldError)]
+            problems.extend(fields or [_feeder_problem(exc)])
         except Exception as exc:  # noqa: BLE001 - a broken third-party feeder is reported, not raised raw
             reason = f"feeder {feeder.name!r} failed: {type(exc).__name__}: {exc}"
             problems.append(FieldError("", redact(reason), None, None, "feeder"))
@@ -196,7 +195,7 @@ class Configuration:
         return None
 
 
-def _feeder_problem(exc: ConfigError, name: str) -> FieldError:
+def _feeder_problem(exc: ConfigError) -> FieldError:
     return FieldError(exc.field or "", exc.message, exc.source, None, "feeder", module=exc.module)
 
 

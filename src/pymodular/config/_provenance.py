@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import enum
-import pathlib
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,9 +89,7 @@ def _jsonable(value: Any) -> Any:
         return [_jsonable(v) for v in value]
     if isinstance(value, bytes):
         return redact(value.decode("utf-8", "replace"))
-    if isinstance(value, dt.datetime | dt.date | dt.time | pathlib.PurePath):
-        return redact(str(value))
-    return redact(str(value))
+    return redact(str(value))  # dates, paths and anything else: as text
 
 
 def build_provenance(
