@@ -51,7 +51,7 @@ def check_tenant_id(tenant: object) -> str:
             f"expected at most {MAX_ID_LENGTH}",
             field="tenant",
         )
-    if not _ID.match(tenant) or tenant.endswith("."):
+    if not _ID.fullmatch(tenant) or tenant.endswith("."):
         raise InvalidTenantIdError(
             f"tenant id {tenant!r} is not valid; expected letters, digits, '_', '-' or '.', "
             "starting with a letter or digit",

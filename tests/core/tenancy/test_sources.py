@@ -18,7 +18,8 @@ def test_plain_tokens_are_valid_tenant_ids(good: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "bad", ["", ".acme", "-acme", "acme.", "a/b", "a\\b", "a b", "x" * 65, "ümlaut", "a\x00"]
+    "bad",
+    ["", ".acme", "-acme", "acme.", "a/b", "a\\b", "a b", "x" * 65, "ümlaut", "a\x00", "acme\n"],
 )
 def test_anything_that_could_escape_a_path_or_variable_is_refused(bad: str) -> None:
     with pytest.raises(InvalidTenantIdError):
