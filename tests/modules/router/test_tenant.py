@@ -63,6 +63,11 @@ async def test_the_path_prefix_names_the_tenant_and_routes_are_declared_without_
             400,
             "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)",
         ),
+        (
+            {"x-tenant-id": "acme."},
+            400,
+            "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)",
+        ),
         ({"x-tenant-id": "ghost"}, 404, "unknown tenant 'ghost'"),
     ],
 )

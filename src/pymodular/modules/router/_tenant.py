@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
@@ -12,10 +11,9 @@ from pymodular.errors import PymodularError
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import TenantConfig
+from pymodular.tenancy import InvalidTenantIdError, check_tenant_id
 
 __all__ = ("TenantMiddleware", "resolve_tenant")
-
-_TENANT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,63}")
 
 TenantValidator = Callable[[str], bool]
 
@@ -32,32 +30,57 @@ def resolve_tenant(config: TenantConfig, scope: Scope) -> tuple[str | None, str 
     The tenant is returned as sent; the caller checks its form. For the path
     strategy the prefix (``/tenants/acme``) is returned so routing can skip it.
     """
-    if config.strategy == "header":
-        name = config.header.lower().encode("latin-1")
+    return _Source(config).resolve(scope)
+
+
+_Resolve = Callable[[Scope], tuple[str | None, str | None]]
+
+
+class _Source:
+    """Where requests name their tenant: the strategy and its settings, derived once."""
+
+    __slots__ = ("header", "prefix", "resolve", "suffix")
+
+    def __init__(self, config: TenantConfig) -> None:
+        self.header = config.header.lower().encode("latin-1")  # as ASGI servers deliver names
+        self.suffix = "." + (config.domain or "").lower().strip(".")
+        self.prefix = config.path_prefix + "/"
+        strategies: dict[str, _Resolve] = {
+            "header": self._by_header,
+            "subdomain": self._by_subdomain,
+            "path": self._by_path,
+        }
+        self.resolve = strategies[config.strategy]
+
+    def _by_header(self, scope: Scope) -> tuple[str | None, str | None]:
+        name = self.header
         for key, value in scope["headers"]:
             if key == name:
                 return value.decode("latin-1").strip(), None
         return None, None
-    if config.strategy == "subdomain":
+
+    def _by_subdomain(self, scope: Scope) -> tuple[str | None, str | None]:
         host = ""
         for key, value in scope["headers"]:
             if key == b"host":
                 host = value.decode("latin-1").lower()
                 break
         host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
-        suffix = "." + (config.domain or "").lower().strip(".")
+        suffix = self.suffix
         if host.endswith(suffix) and len(host) > len(suffix):
             return host[: -len(suffix)], None
         return None, None
-    path: str = scope["path"]
-    root = scope.get("root_path", "")
-    route = path[len(root) :] if root and path.startswith(root) else path
-    prefix = config.path_prefix + "/"
-    if route.startswith(prefix):
-        tenant, _, _rest = route[len(prefix) :].partition("/")
-        if tenant:
-            return tenant, prefix + tenant
-    return None, None
+
+    def _by_path(self, scope: Scope) -> tuple[str | None, str | None]:
+        path: str = scope["path"]
+        root = scope.get("root_path", "")
+        route = path[len(root) :] if root and path.startswith(root) else path
+        prefix = self.prefix
+        if route.startswith(prefix):
+            tenant, _, _rest = route[len(prefix) :].partition("/")
+            if tenant:
+                return tenant, prefix + tenant
+        return None, None
 
 
 class TenantMiddleware:
@@ -73,7 +96,7 @@ class TenantMiddleware:
     moment it arrived even if the tenant is updated meanwhile.
     """
 
-    __slots__ = ("app", "config", "tenants", "validator")
+    __slots__ = ("_resolve", "app", "config", "tenants", "validator")
 
     def __init__(
         self,
@@ -87,19 +110,22 @@ class TenantMiddleware:
         self.config = config
         self.validator = validator
         self.tenants = tenants
+        self._resolve = _Source(config).resolve
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
             await self.app(scope, receive, send)
             return
-        tenant, prefix = resolve_tenant(self.config, scope)
+        tenant, prefix = self._resolve(scope)
         if not tenant:
             if self.config.required and scope["type"] == "http":
                 await send_request_problem(scope, send, 400, _missing(self.config))
                 return
             await self.app(scope, receive, send)
             return
-        if not _TENANT_ID.fullmatch(tenant):
+        try:
+            check_tenant_id(tenant)
+        except InvalidTenantIdError:
             await send_request_problem(
                 scope, send, 400, "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)"
             )
