@@ -112,20 +112,23 @@ class RouteTable:
 
     def __init__(self) -> None:
         self._routes: list[Route] = []
-        self._static: dict[str, list[Route]] = {}
-        self._dynamic: list[Route] = []
+        # Methods and patterns are kept beside each route so matching, which runs on
+        # every request, reads them without attribute lookups or None checks.
+        self._static: dict[str, list[tuple[frozenset[str], Route]]] = {}
+        self._dynamic: list[tuple[re.Pattern[str], frozenset[str], Route]] = []
         self._mounts: list[Route] = []
 
     def add(self, route: Route) -> None:
         """Index ``route``."""
         self._routes.append(route)
-        if route.is_mount:
+        methods = route.methods
+        if methods is None:
             self._mounts.append(route)
             self._mounts.sort(key=lambda r: len(r.path), reverse=True)
         elif route.regex is None:
-            self._static.setdefault(route.path, []).append(route)
+            self._static.setdefault(route.path, []).append((methods, route))
         else:
-            self._dynamic.append(route)
+            self._dynamic.append((route.regex, methods, route))
 
     def __iter__(self) -> Iterator[Route]:
         return iter(self._routes)
@@ -137,28 +140,25 @@ class RouteTable:
         """Find the route for ``method path``."""
         allowed: frozenset[str] = _NONE
         disabled = False
-        for route in self._static.get(path, ()):
-            assert route.methods is not None
-            if method in route.methods:
+        for methods, route in self._static.get(path, ()):
+            if method in methods:
                 if route.enabled:
                     return route, None, _NONE, False
                 disabled = True
             elif route.enabled:
-                allowed |= route.methods
-        for route in self._dynamic:
-            assert route.regex is not None
-            assert route.methods is not None
-            found = route.regex.match(path)
+                allowed |= methods
+        for regex, methods, route in self._dynamic:
+            found = regex.match(path)
             if found is None:
                 continue
-            if method in route.methods:
+            if method in methods:
                 if route.enabled:
                     convertors = route.convertors
                     params = {k: convertors[k].convert(v) for k, v in found.groupdict().items()}
                     return route, params, _NONE, False
                 disabled = True
             elif route.enabled:
-                allowed |= route.methods
+                allowed |= methods
         if not allowed:
             for route in self._mounts:
                 prefix = route.path.rstrip("/")
