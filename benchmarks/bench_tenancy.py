@@ -69,10 +69,6 @@ def _app(tenants: dict[str, Any] | None = None, directory: Path | None = None) -
     )
 
 
-def _per_call(stats: Stats) -> Stats:
-    return Stats(stats.median / CALLS, stats.p95 / CALLS, stats.samples)
-
-
 def context_row() -> Row:
     from pymodular._context import current_tenant
 
