@@ -13,10 +13,9 @@ noise spreads evenly over them.
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any
 
-from benchmarks._harness import Row, Stats, interleaved_async
+from benchmarks._harness import Row, Stats, interleaved_async, measure
 
 REPORTERS = 50
 REPEAT = 301
@@ -63,15 +62,9 @@ async def _measure() -> tuple[dict[str, Stats], Stats]:
         {"ours": ours, "peer": peer, "floor": floor}, repeat=REPEAT, warmup=20
     )
 
-    calls = 10_000
-    samples = []
-    for _ in range(31):
-        began = time.perf_counter()
-        for _ in range(calls):
-            http_response(health.snapshot(), "readiness")
-        samples.append((time.perf_counter() - began) / calls)
+    probe = measure(lambda: http_response(health.snapshot(), "readiness"), number=10_000)
     await app.stop()
-    return found, Stats.of(samples)
+    return found, probe
 
 
 def run() -> list[Row]:
