@@ -19,7 +19,15 @@ if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
     from pydantic_core import CoreSchema
 
-__all__ = ("MASK", "Secret", "forget_secret", "is_registered", "redact", "register_secret")
+__all__ = (
+    "MASK",
+    "Secret",
+    "forget_secret",
+    "is_registered",
+    "redact",
+    "redact_data",
+    "register_secret",
+)
 
 MASK = "**********"
 _MIN_LENGTH = 3  # shorter values would mask ordinary words everywhere
@@ -73,6 +81,21 @@ def redact(text: str) -> str:
         if secret in text:
             text = text.replace(secret, MASK)
     return text
+
+
+def redact_data(value: Any) -> Any:
+    """JSON-like ``value`` with :func:`redact` applied to every string inside it.
+
+    Dicts and lists are copied (tuples become lists); other values pass through as
+    they are.
+    """
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {k: redact_data(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_data(v) for v in value]
+    return value
 
 
 def _texts_of(value: object) -> frozenset[str]:

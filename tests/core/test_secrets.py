@@ -12,7 +12,15 @@ import sys
 import pydantic
 import pytest
 
-from pymodular.secrets import MASK, Secret, forget_secret, is_registered, redact, register_secret
+from pymodular.secrets import (
+    MASK,
+    Secret,
+    forget_secret,
+    is_registered,
+    redact,
+    redact_data,
+    register_secret,
+)
 
 
 class Holder(pydantic.BaseModel):
@@ -85,6 +93,13 @@ def test_equality_compares_the_values() -> None:
 def test_registering_a_mapping_registers_its_values() -> None:
     register_secret({"user": "mapping-secret-Gh9"})
     assert redact("user mapping-secret-Gh9") == f"user {MASK}"
+
+
+def test_redact_data_masks_strings_nested_in_dicts_lists_and_tuples() -> None:
+    register_secret("nested-secret-Jk1")
+    data = {"dsn": "u:nested-secret-Jk1@h", "hosts": [("nested-secret-Jk1", 5)], "n": 3}
+    assert redact_data(data) == {"dsn": f"u:{MASK}@h", "hosts": [[MASK, 5]], "n": 3}
+    assert data["dsn"] == "u:nested-secret-Jk1@h"  # the input is left as it was
 
 
 def test_log_records_are_scrubbed_from_the_first_secret_on_without_an_application() -> None:

@@ -18,7 +18,7 @@ from pydantic_core import PydanticUndefined
 
 from pymodular.config._sentinel import NOT_GIVEN
 from pymodular.config._types import is_secret_type
-from pymodular.secrets import MASK, redact
+from pymodular.secrets import MASK, redact, redact_data
 
 __all__ = ("ConfigModel", "field", "field_flags")
 
@@ -88,20 +88,8 @@ class ConfigModel(BaseModel):
             key = alias if info.by_alias and alias else name
             if data.get(key) is not None:
                 data[key] = MASK
-        for key, value in data.items():
-            data[key] = _redacted(value)
-        return data
-
-
-def _redacted(value: Any) -> Any:
-    """JSON data with every registered secret masked inside strings."""
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, list):
-        return [_redacted(v) for v in value]
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    return value
+        redacted: dict[str, Any] = redact_data(data)
+        return redacted
 
 
 def field(

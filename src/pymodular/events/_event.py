@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymodular._context import correlation_id, current_tenant
-from pymodular.secrets import redact
+from pymodular.secrets import redact_data
 
 __all__ = ("Event", "EventType")
 
@@ -68,7 +68,7 @@ class Event:
 
     def __post_init__(self) -> None:
         if self.data:
-            object.__setattr__(self, "data", _redacted(self.data))
+            object.__setattr__(self, "data", redact_data(self.data))
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable dict of every attribute."""
@@ -83,13 +83,3 @@ class Event:
             "tenant": self.tenant,
             "timestamp": self.timestamp.isoformat(),
         }
-
-
-def _redacted(value: Any) -> Any:
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, dict):
-        return {k: _redacted(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_redacted(v) for v in value]
-    return value
