@@ -48,7 +48,8 @@ class HealthEventType:
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    key: tuple[int, int]
+    modules: int
+    """How many modules were registered when the plan was made."""
     fixed: tuple[tuple[str, bool] | None, ...]
     """``(name, optional)`` of each module that is not polled; ``None`` where a target goes."""
     targets: list[Target]
@@ -75,7 +76,6 @@ class HealthAggregator:
         self.options = options or HealthOptions()
         self._poller = Poller(self.options)
         self._extras: dict[str, _Extra] = {}
-        self._extras_version = 0
         self._plan_cache: _Plan | None = None
         self._snapshot: HealthSnapshot | None = None
         self._snapshot_at = 0.0
@@ -167,7 +167,7 @@ class HealthAggregator:
         if timeout is not None and timeout <= 0:
             raise ValueError(f"reporter timeout must be greater than 0, got {timeout!r}")
         self._extras[name] = _Extra(call, bool(optional), timeout)
-        self._extras_version += 1
+        self._plan_cache = None
         self._stamp = None
 
     def remove_reporter(self, name: str) -> None:
@@ -176,7 +176,7 @@ class HealthAggregator:
             del self._extras[name]
         except KeyError:
             raise KeyError(f"no extra health reporter named {name!r}") from None
-        self._extras_version += 1
+        self._plan_cache = None
         self._stamp = None
 
     def describe(self) -> dict[str, Any]:
@@ -298,9 +298,9 @@ class HealthAggregator:
 
     def _plan(self) -> _Plan:
         """What a polling cycle does; rebuilt only when the reporters change."""
-        key = (self._extras_version, len(self.app.records()))
+        modules = len(self.app.records())
         plan = self._plan_cache
-        if plan is not None and plan.key == key:
+        if plan is not None and plan.modules == modules:
             return plan
         default = self.options.timeout
         fixed: list[tuple[str, bool] | None] = []
@@ -320,7 +320,7 @@ class HealthAggregator:
                 Target(len(fixed), name, extra.optional, extra.call, extra.timeout or default)
             )
             fixed.append(None)
-        plan = _Plan(key, tuple(fixed), targets)
+        plan = _Plan(modules, tuple(fixed), targets)
         self._plan_cache = plan
         return plan
 
