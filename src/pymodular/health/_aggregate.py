@@ -71,6 +71,7 @@ def report_entry(
             optional=optional,
             now=now,
             duration=duration,
+            max_message_length=max_message_length,
         )
     ahead = (report.timestamp - now).total_seconds()
     if ahead > max_future_skew:
@@ -81,6 +82,7 @@ def report_entry(
             optional=optional,
             now=now,
             duration=duration,
+            max_message_length=max_message_length,
         )
     return ModuleHealth(
         name=name,

@@ -73,6 +73,15 @@ def test_long_messages_are_cut_saying_how_much_was_cut() -> None:
     assert clean_message("short", 100) == "short"
 
 
+def test_the_message_limit_applies_to_invalid_reports_too() -> None:
+    ahead = HealthResult("healthy", timestamp=NOW + dt.timedelta(seconds=60))
+    for report in (1, ahead):
+        got = report_entry("db", report, optional=False, now=NOW, max_message_length=40)
+        assert got.status is U
+        assert len(got.message) == 40
+        assert got.message.startswith("invalid report")
+
+
 def test_secret_values_in_messages_are_masked() -> None:
     secret = Secret("s3cr3t-in-health-msg")
     got = report_entry(
