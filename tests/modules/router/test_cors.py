@@ -144,3 +144,24 @@ async def test_reload_can_turn_cors_off() -> None:
         change = FieldChange("router.cors.enabled", "router", True, False, True, False)
         await module.reload(ConfigDiff([change]))
         assert "cors" not in module.router.middleware
+
+
+async def test_a_reload_with_a_misplaced_wildcard_is_refused_and_cors_stays() -> None:
+    module = RouterModule()
+    module.router.get("/data")(ok)
+    config = {"router": {"cors": {"enabled": True, "allow_origins": ["https://a.test"]}}}
+    async with app_harness([module], config=config):
+        change = FieldChange(
+            "router.cors.allow_origins",
+            "router",
+            ["https://a.test"],
+            ["https://app.*.com"],
+            True,
+            False,
+        )
+        with pytest.raises(ValueError, match="must be the first label"):
+            await module.reload(ConfigDiff([change]))
+        assert "cors" in module.router.middleware
+        async with client(module.router) as http:
+            answer = await http.get("/data", headers={"origin": "https://a.test"})
+    assert answer.headers["access-control-allow-origin"] == "https://a.test"

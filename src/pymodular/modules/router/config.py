@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from typing import Literal, Self
 
-from pydantic import model_validator
+from pydantic import field_validator, model_validator
 
 from pymodular.config import ConfigModel, field
 
@@ -55,6 +55,20 @@ class CorsConfig(ConfigModel):
     )
     allow_credentials: bool = field(False, description="Allow cookies and Authorization")
     max_age: int = field(600, description="Seconds a browser may cache a preflight", ge=0)
+
+    @field_validator("allow_origins")
+    @classmethod
+    def _wildcards_lead(cls, origins: list[str]) -> list[str]:
+        for origin in origins:
+            if "*" not in origin or origin == "*":
+                continue
+            _, sep, host = origin.partition("://")
+            if not sep or host.count("*") != 1 or not host.startswith("*."):
+                raise ValueError(
+                    f"CORS origin {origin!r}: a wildcard must be the first label "
+                    "('https://*.example.com')"
+                )
+        return origins
 
     @model_validator(mode="after")
     def _credentials_need_explicit_origins(self) -> Self:
