@@ -44,8 +44,8 @@ def register_secret(value: object) -> None:
     """Remember ``value`` so that :func:`redact` masks it wherever it appears in text."""
     global _values, _ordered  # noqa: PLW0603 - one process-wide set, swapped atomically
     texts = _texts_of(value)
-    if not texts:
-        return
+    if texts <= _values:
+        return  # nothing new (every validation of a known secret lands here): no copy
     with _lock:
         new = _values | texts
         if new != _values:
