@@ -77,31 +77,32 @@ class RouterModule(Module[RouterConfig]):
         self._applied = config
         self._apply_dynamic(config)
         if config.request_id.enabled:
-            router.use(
+            self._use_builtin(
+                "request_id",
                 RequestIdMiddleware,
-                name="request_id",
-                order=BUILTIN_ORDER["request_id"],
                 header=config.request_id.header,
                 trust_incoming=config.request_id.trust_incoming,
             )
         if config.gzip.enabled:
-            router.use(
+            self._use_builtin(
+                "gzip",
                 GZipMiddleware,
-                name="gzip",
-                order=BUILTIN_ORDER["gzip"],
                 minimum_size=config.gzip.minimum_size,
                 compresslevel=config.gzip.compress_level,
             )
         if config.tenant.enabled:
-            router.use(
+            self._use_builtin(
+                "tenant",
                 TenantMiddleware,
-                name="tenant",
-                order=BUILTIN_ORDER["tenant"],
                 config=config.tenant,
                 validator=self.tenant_validator,
                 tenants=app.tenants if app.tenancy_enabled else None,
             )
         app.add_inspector(self.name, router.describe)
+
+    def _use_builtin(self, name: str, middleware: Any, **options: Any) -> None:
+        """Install built-in middleware under its name, at its place in :data:`BUILTIN_ORDER`."""
+        self.router.use(middleware, name=name, order=BUILTIN_ORDER[name], **options)
 
     def _emit(self, event_type: str, **data: Any) -> None:
         self.app.emit(event_type, module=self.name, **data)
@@ -113,12 +114,7 @@ class RouterModule(Module[RouterConfig]):
         if router.has_middleware("cors"):
             router.remove_middleware("cors")
         if config.cors.enabled:
-            router.use(
-                CorsMiddleware,
-                name="cors",
-                order=BUILTIN_ORDER["cors"],
-                policy=CorsPolicy.from_config(config.cors),
-            )
+            self._use_builtin("cors", CorsMiddleware, policy=CorsPolicy.from_config(config.cors))
 
     async def start(self) -> None:
         """Apply ``disabled_routes`` now that every module has added its routes."""
