@@ -5,7 +5,10 @@ from __future__ import annotations
 import email.utils
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC
+
+from pymodular.modules.httpclient.config import IDEMPOTENT
 
 __all__ = ("RetryPolicy", "backoff_delay", "retry_after_seconds", "should_retry")
 
@@ -17,37 +20,17 @@ MAYBE_SENT = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
 class RetryPolicy:
     """The retry settings in force (replaced as a whole on reload)."""
 
-    __slots__ = (
-        "backoff_base",
-        "backoff_max",
-        "jitter",
-        "max_attempts",
-        "methods",
-        "respect_retry_after",
-        "statuses",
-    )
-
-    def __init__(
-        self,
-        *,
-        max_attempts: int = 3,
-        backoff_base: float = 0.1,
-        backoff_max: float = 5.0,
-        jitter: bool = True,
-        methods: frozenset[str] = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"}),
-        statuses: frozenset[int] = frozenset({502, 503, 504}),
-        respect_retry_after: bool = True,
-    ) -> None:
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.jitter = jitter
-        self.methods = methods
-        self.statuses = statuses
-        self.respect_retry_after = respect_retry_after
+    max_attempts: int = 3
+    backoff_base: float = 0.1
+    backoff_max: float = 5.0
+    jitter: bool = True
+    methods: frozenset[str] = frozenset(IDEMPOTENT)
+    statuses: frozenset[int] = frozenset({502, 503, 504})
+    respect_retry_after: bool = True
 
 
 def should_retry(
