@@ -3,6 +3,7 @@
 Ours: ``Configuration([YamlFeeder, EnvFeeder]).load(specs)`` (collect, merge, validate,
 provenance history, apply). Peer: pydantic-settings loading the same fields from the
 same YAML file and the same environment. Floor: ``model_validate`` of the merged dict.
+The three are sampled in turn (``interleaved``) so machine noise hits them alike.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, create_model
 
-from benchmarks._harness import Row, measure
+from benchmarks._harness import Row, interleaved
 from pymodular.config import ConfigModel, Configuration, SectionSpec
 from pymodular.config.feeders import EnvFeeder, YamlFeeder
 
@@ -99,13 +100,14 @@ def run() -> list[Row]:
             assert snapshot.provenance("s0.f0").source.feeder == "env"
             assert snapshot.section("s0").f0 == peer().s0.f0 == 42
             assert snapshot.section("s9").f97 == peer().s9.f97 == "text"
-            ours = measure(lambda: config.load(specs), repeat=41)
-            theirs = measure(peer, repeat=41)
-            merged = {**data}
-            floor_models = {s.name: s.model for s in specs}
-            floor = measure(
-                lambda: [floor_models[k].model_validate(v) for k, v in merged.items()],
-                number=10,
+            models = {s.name: s.model for s in specs}
+            stats = interleaved(
+                {
+                    "ours": lambda: config.load(specs),
+                    "peer": peer,
+                    "floor": lambda: [models[k].model_validate(v) for k, v in data.items()],
+                },
+                repeat=41,
             )
         finally:
             for key, value in saved.items():
@@ -113,6 +115,7 @@ def run() -> list[Row]:
                     os.environ.pop(key, None)
                 else:
                     os.environ[key] = value
+    ours, theirs, floor = stats["ours"], stats["peer"], stats["floor"]
     ratio = ours.median / theirs.median
     print(
         f"config load: ours {ours.median * 1e3:.2f} ms, pydantic-settings "
