@@ -114,7 +114,7 @@ class Reloader:
         and run once when the pause ends. Returns the future of the reload, or
         ``None`` when nothing was scheduled (not running, or deferred by the breaker).
         """
-        if self._queue.closed or self.app.state is not AppState.RUNNING:
+        if not self._accepting():
             logger.warning("reload (%s) ignored: the application is %s", trigger, self.app.state)
             return None
         if automatic and not self.breaker.allows(time.monotonic()):
@@ -127,8 +127,12 @@ class Reloader:
         logger.info("SIGHUP received: reloading configuration")
         self.request(ReloadTrigger.SIGNAL)
 
+    def _accepting(self) -> bool:
+        """Whether reloads may be queued: the app runs and is not stopping."""
+        return not self._queue.closed and self.app.state is AppState.RUNNING
+
     def _enqueue(self, trigger: str) -> asyncio.Future[ReloadResult]:
-        if self._queue.closed or self.app.state is not AppState.RUNNING:
+        if not self._accepting():
             raise StateError(
                 f"cannot reload: the application is {self.app.state} (reload needs a running app)",
                 phase="reload",
@@ -144,7 +148,7 @@ class Reloader:
 
     def _retry_now(self) -> None:
         self._retry = None
-        if not self._queue.closed and self.app.state is AppState.RUNNING:
+        if self._accepting():
             self._enqueue(ReloadTrigger.RETRY)  # the half-open attempt
 
     # -- one reload ----------------------------------------------------------------------
