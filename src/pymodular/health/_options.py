@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
+
+from pymodular._seconds import check_seconds
 
 __all__ = ("HealthOptions",)
 
@@ -36,15 +37,8 @@ class HealthOptions:
 
     def __post_init__(self) -> None:
         for name in ("interval", "ttl", "timeout", "max_future_skew", "drain_delay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"HealthOptions.{name} must be a number of seconds, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    f"HealthOptions.{name} must be a finite number >= 0, got {value!r}"
-                )
-        if self.interval <= 0 or self.timeout <= 0:
-            raise ValueError("HealthOptions.interval and timeout must be greater than 0")
+            positive = name in ("interval", "timeout")
+            check_seconds("HealthOptions", name, getattr(self, name), positive=positive)
         if not isinstance(self.max_message_length, int) or self.max_message_length < 16:
             raise ValueError(
                 "HealthOptions.max_message_length must be an int >= 16, "

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import math
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from pymodular._seconds import check_seconds
 
 __all__ = ("ReloadOptions",)
 
@@ -40,13 +41,7 @@ class ReloadOptions:
 
     def __post_init__(self) -> None:
         for name in ("timeout", "debounce", "breaker_base_delay", "breaker_max_delay"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise TypeError(f"ReloadOptions.{name} must be a number of seconds, got {value!r}")
-            if not math.isfinite(value) or value < 0:
-                raise ValueError(
-                    f"ReloadOptions.{name} must be a finite number >= 0, got {value!r}"
-                )
+            check_seconds("ReloadOptions", name, getattr(self, name))
         if self.timeout <= 0:
             raise ValueError(f"ReloadOptions.timeout must be greater than 0, got {self.timeout!r}")
         threshold = self.breaker_threshold

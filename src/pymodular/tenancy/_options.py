@@ -8,6 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from pymodular._seconds import check_seconds
+
 __all__ = ("GuardMode", "GuardModeName", "TenancyOptions")
 
 
@@ -75,8 +77,7 @@ class TenancyOptions:
         if isinstance(self.directories, str | os.PathLike):
             object.__setattr__(self, "directories", (self.directories,))
         for name in ("drain_timeout", "notify_timeout"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be positive, got {getattr(self, name)!r}")
+            check_seconds("TenancyOptions", name, getattr(self, name), positive=True)
         if self.max_tenants < 1 or self.max_file_bytes < 1 or self.violation_capacity < 1:
             raise ValueError("max_tenants, max_file_bytes and violation_capacity must be >= 1")
         if self.env_prefix is not None and not self.env_prefix:

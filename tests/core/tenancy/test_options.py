@@ -36,6 +36,16 @@ def test_invalid_options_are_refused_with_the_reason(
         TenancyOptions(**kwargs)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [("5", TypeError), (True, TypeError), (float("nan"), ValueError), (float("inf"), ValueError)],
+)
+def test_timeouts_must_be_finite_numbers_of_seconds(value: object, error: type[Exception]) -> None:
+    for name in ("drain_timeout", "notify_timeout"):
+        with pytest.raises(error, match=f"TenancyOptions.{name} must be"):
+            TenancyOptions(**{name: value})  # type: ignore[arg-type]
+
+
 def test_tenancy_must_be_a_bool_or_options() -> None:
     with pytest.raises(TypeError, match="bool or TenancyOptions"):
         Application(tenancy="yes")  # type: ignore[arg-type]
