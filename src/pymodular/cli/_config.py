@@ -8,10 +8,10 @@ what the validator enforces.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pymodular.cli._errors import UsageError
-from pymodular.cli._inspect import source_cell
+from pymodular.cli._inspect import CONFIG_COLUMNS, config_problems, source_cell
 from pymodular.cli._output import dump, table
 
 if TYPE_CHECKING:
@@ -48,14 +48,10 @@ def sample(targets: list[str], fmt: str, *, app_dir: AppDir = None) -> str:
     """A sample configuration file for ``targets`` in ``fmt`` (yaml, toml, json)."""
     from pymodular.config import generate_sample
 
+    if fmt not in ("yaml", "toml", "json"):
+        raise UsageError(f"unknown sample format {fmt!r}; expected yaml, toml or json")
     specs, prefix = _sources(targets, app_dir)
-    if fmt == "yaml":
-        return generate_sample(specs, "yaml", env_prefix=prefix)
-    if fmt == "toml":
-        return generate_sample(specs, "toml", env_prefix=prefix)
-    if fmt == "json":
-        return generate_sample(specs, "json", env_prefix=prefix)
-    raise UsageError(f"unknown sample format {fmt!r}; expected yaml, toml or json")
+    return generate_sample(specs, cast('Literal["yaml", "toml", "json"]', fmt), env_prefix=prefix)
 
 
 _FIELD_COLUMNS = (
@@ -90,14 +86,6 @@ def describe(targets: list[str], fmt: str, *, env_prefix: str = "", app_dir: App
     return dump(fields, fmt, render_table=render)
 
 
-_PROVENANCE_COLUMNS = (
-    ("path", "field"),
-    ("value", "value"),
-    ("source", "source"),
-    ("dynamic", "dynamic"),
-)
-
-
 def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
     """Collect ``target``'s configuration from its feeders without starting any module.
 
@@ -111,13 +99,12 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
     try:
         snapshot = app.config.collect(specs)
     except ConfigError as exc:
-        errors = [_error_row(e) for e in exc.errors] or [{"path": exc.field, "reason": exc.message}]
-        data: dict[str, Any] = {"valid": False, "errors": errors}
+        data: dict[str, Any] = {"valid": False, "errors": config_problems(exc)}
 
         def render_errors(report: dict[str, Any]) -> str:
             count = len(report["errors"])
             title = f"configuration of {target} is invalid ({count} problem{'s' * (count != 1)}):"
-            return "\n".join([title, *(f"  - {_error_line(e)}" for e in report["errors"])])
+            return "\n".join([title, *(f"  - {e['message']}" for e in report["errors"])])
 
         return dump(data, fmt, render_table=render_errors), False
     rows = snapshot.provenance_table()
@@ -128,27 +115,10 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
         count = len(report["sections"])
         text = table(
             [{**row, "source": source_cell(row)} for row in report["fields"]],
-            _PROVENANCE_COLUMNS,
+            CONFIG_COLUMNS,
             title=f"configuration of {target} is valid ({count} section{'s' * (count != 1)}):",
         )
         notes = [f"feeder {s['feeder']} skipped: {s['reason']}" for s in report["skipped"]]
         return "\n".join([text, *notes])
 
     return dump(data, fmt, render_table=render_fields), True
-
-
-def _error_line(row: dict[str, Any]) -> str:
-    text = f"{row['path']}: {row['reason']}" if row.get("path") else str(row.get("reason"))
-    if row.get("got") is not None:
-        text += f" (got {row['got']})"
-    if row.get("source"):
-        text += f" [from {row['source']}]"
-    return text
-
-
-def _error_row(error: Any) -> dict[str, Any]:
-    as_dict = getattr(error, "as_dict", None)
-    if callable(as_dict):
-        row: dict[str, Any] = as_dict()
-        return row
-    return {"path": None, "reason": str(error)}

@@ -18,7 +18,15 @@ from pymodular.errors import ConfigError, PymodularError
 if TYPE_CHECKING:
     from pymodular.application import Application
 
-__all__ = ("inspect_running", "inspect_static", "render_table", "source_cell", "to_dot")
+__all__ = (
+    "CONFIG_COLUMNS",
+    "config_problems",
+    "inspect_running",
+    "inspect_static",
+    "render_table",
+    "source_cell",
+    "to_dot",
+)
 
 
 def inspect_static(app: Application) -> dict[str, Any]:
@@ -31,7 +39,7 @@ def inspect_static(app: Application) -> dict[str, Any]:
         try:
             app.config.load(specs)
         except ConfigError as exc:
-            problems.extend(_config_problems(exc))
+            problems.extend(config_problems(exc))
     try:
         # The graph is resolved the way init resolves it, without running any module.
         app.resolve()
@@ -57,9 +65,10 @@ def inspect_running(app: Application) -> dict[str, Any]:
     return asyncio.run(main())
 
 
-def _config_problems(exc: ConfigError) -> list[dict[str, Any]]:
+def config_problems(exc: ConfigError) -> list[dict[str, Any]]:
+    """One row per problem ``exc`` reports: its one-line ``message`` and its fields."""
     if not exc.errors:
-        return [{"kind": "config", "message": exc.message}]
+        return [{"kind": "config", "message": exc.message, "path": exc.field}]
     rows = []
     for error in exc.errors:
         as_dict = getattr(error, "as_dict", None)
@@ -85,7 +94,7 @@ _SERVICE_COLUMNS = (
     ("provider", "provider"),
     ("ready", "ready"),
 )
-_CONFIG_COLUMNS = (
+CONFIG_COLUMNS = (
     ("path", "field"),
     ("value", "value"),
     ("source", "source"),
@@ -131,7 +140,7 @@ def render_table(picture: dict[str, Any]) -> str:
         parts.append(_health_table(health))
     if "config" in picture:
         rows = [{**row, "source": source_cell(row)} for row in picture["config"]]
-        parts.append(table(rows, _CONFIG_COLUMNS, title="\nCONFIGURATION"))
+        parts.append(table(rows, CONFIG_COLUMNS, title="\nCONFIGURATION"))
     for key, value in picture.items():
         if key not in _RENDERED and value not in (None, [], {}):
             parts.append(_section(key, value))
