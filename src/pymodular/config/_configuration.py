@@ -87,7 +87,8 @@ class Configuration:
         ``overlays`` are layers applied above every feeder, in order (a tenant's layer
         goes last: base -> instance -> tenant). Raises one aggregated ``ConfigError``.
         """
-        specs = _unique(specs)
+        by_name = _by_name(specs)
+        specs = list(by_name.values())
         layers: list[Layer] = []
         skipped: list[tuple[str, str]] = []
         problems: list[FieldError] = []
@@ -105,9 +106,9 @@ class Configuration:
         except ConfigError as exc:
             raise_problems([_feeder_problem(exc)], validation=False)
             raise  # pragma: no cover - raise_problems always raises here
-        register_secret_inputs(specs, merged)
+        register_secret_inputs(by_name, merged)
         sections, problems = validate_sections(specs, merged, env_prefix=self._env_prefix())
-        for unknown in unknown_keys(specs, merged):
+        for unknown in unknown_keys(by_name, merged):
             if self.strict:
                 problems.append(unknown)
             else:
@@ -121,9 +122,7 @@ class Configuration:
             len(merged.history),
             len(skipped),
         )
-        return ConfigSnapshot(
-            sections, {s.name: s for s in specs}, merged.history, skipped=tuple(skipped)
-        )
+        return ConfigSnapshot(sections, by_name, merged.history, skipped=tuple(skipped))
 
     def apply(self, snapshot: ConfigSnapshot) -> None:
         """Make ``snapshot`` current and export its provenance to the sink, if any."""
@@ -199,7 +198,8 @@ def _feeder_problem(exc: ConfigError) -> FieldError:
     return FieldError(exc.field or "", exc.message, exc.source, None, "feeder", module=exc.module)
 
 
-def _unique(specs: Sequence[SectionSpec]) -> list[SectionSpec]:
+def _by_name(specs: Sequence[SectionSpec]) -> dict[str, SectionSpec]:
+    """``{name: spec}``; the same spec given twice counts once, two specs for one name fail."""
     seen: dict[str, SectionSpec] = {}
     for spec in specs:
         other = seen.get(spec.name)
@@ -210,4 +210,4 @@ def _unique(specs: Sequence[SectionSpec]) -> list[SectionSpec]:
                 field=spec.name,
             )
         seen[spec.name] = spec
-    return list(seen.values())
+    return seen

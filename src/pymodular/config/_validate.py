@@ -48,11 +48,10 @@ def locate(spec: SectionSpec, path: Path) -> Node | None:
     return node
 
 
-def register_secret_inputs(specs: Sequence[SectionSpec], merged: Merged) -> None:
+def register_secret_inputs(specs: Mapping[str, SectionSpec], merged: Merged) -> None:
     """Register every raw value that lands on a secret field, before any error is formatted."""
-    by_name = {s.name: s for s in specs}
     for path, entries in merged.history.items():
-        spec = by_name.get(path[0])
+        spec = specs.get(path[0])
         if spec is None:
             continue
         node = locate(spec, path)
@@ -151,13 +150,12 @@ def _not_a_mapping(
     )
 
 
-def unknown_keys(specs: Sequence[SectionSpec], merged: Merged) -> Iterator[FieldError]:
-    """Every key in the merged data that no section declares, with a suggestion."""
-    by_name = {s.name: s for s in specs}
+def unknown_keys(specs: Mapping[str, SectionSpec], merged: Merged) -> Iterator[FieldError]:
+    """Every key in the merged data that no section (``{name: spec}``) declares, with a hint."""
     for key, value in merged.data.items():
-        spec = by_name.get(key)
+        spec = specs.get(key)
         if spec is None:
-            hint = _suggest(key, by_name)
+            hint = _suggest(key, specs)
             yield _unknown((key,), f"unknown section{hint}", merged, None)
             continue
         if not isinstance(value, dict):
