@@ -76,6 +76,23 @@ class TenantGuard:
         """The guard mode."""
         return self._mode
 
+    def admit(self, target: str, current: str | None, requested: str | None) -> str | None:
+        """The tenant whose ``target`` code running for ``current`` may have, or ``None``.
+
+        ``requested`` is the tenant asked for (``None``: none at all). Asking outside
+        any context, or for another tenant than ``current``, is a violation: strict
+        raises; permissive records it and returns ``None`` (the caller falls back);
+        disabled returns ``requested`` (``None`` when there is none) silently.
+        """
+        if requested is None:
+            self.missing_context(target)
+            return None
+        if current is not None and requested != current:
+            self.cross_tenant(target, current, requested)
+            if self._mode is not GuardMode.DISABLED:
+                return None
+        return requested
+
     def missing_context(self, target: str) -> None:
         """``target`` was asked for outside any tenant context: raise or record."""
         if self._enforce("missing_context", target, None, None):
@@ -89,8 +106,8 @@ class TenantGuard:
     def cross_tenant(self, target: str, tenant: str, requested: str) -> None:
         """Code working for ``tenant`` asked for ``requested``'s ``target``: raise or record.
 
-        Even when this returns (permissive, disabled), the caller must not hand out the
-        other tenant's object; it falls back instead.
+        When this returns in permissive mode the caller must not hand out the other
+        tenant's object; it falls back instead (see :meth:`admit`).
         """
         if self._enforce("cross_tenant", target, tenant, requested):
             raise TenantIsolationError(

@@ -167,15 +167,8 @@ class TenantRegistry:
     def _generation_for(self, tenant: str | None, what: str) -> Generation | None:
         key = current_tenant.get()
         current = None if key is None else str(key)
-        requested = tenant if tenant is not None else current
-        if requested is None:
-            self.guard.missing_context(what)
-            return None
-        if current is not None and requested != current:
-            self.guard.cross_tenant(what, current, requested)
-            if self.guard.mode is not GuardMode.DISABLED:
-                return None
-        return self._generation_of(key, requested)
+        admitted = self.guard.admit(what, current, tenant if tenant is not None else current)
+        return None if admitted is None else self._generation_of(key, admitted)
 
     def _generation_of(self, key: object, tenant: str) -> Generation:
         """The generation the context ``key`` pins for ``tenant``, else its current one.

@@ -91,24 +91,17 @@ class Scopes:
         key = current_tenant.get()
         current = None if key is None else str(key)
         pinned_to = entry.service.tenant
-        requested = explicit if explicit is not None else current
-        if requested is None and pinned_to is not None:
-            requested = pinned_to  # asked for by its full name ("db@acme")
-        if requested is None:
-            tenants.guard.missing_context(label)
+        # Outside a context, an object pinned to a tenant is asked for by its full
+        # name ("db@acme"): that tenant is the one requested.
+        requested = explicit if explicit is not None else current or pinned_to
+        tenant = tenants.guard.admit(label, current, requested)
+        if tenant is None:
             return self._fallback_instance(entry, label)
-        guarded = tenants.guard.mode != "disabled"  # a GuardMode (str enum)
-        if current is not None and requested != current:
-            tenants.guard.cross_tenant(label, current, requested)
-            if guarded:
-                return self._fallback_instance(entry, label)
-        if pinned_to is not None:
-            if requested != pinned_to:
-                tenants.guard.cross_tenant(label, requested, pinned_to)
-                if guarded:
-                    return self._fallback_instance(entry, label)
-            return entry.service.instance
-        return self._build(tenants._generation_of(key, requested), entry, label)
+        if pinned_to is None:
+            return self._build(tenants._generation_of(key, tenant), entry, label)
+        if tenants.guard.admit(label, tenant, pinned_to) is None:
+            return self._fallback_instance(entry, label)
+        return entry.service.instance
 
     def _build(self, gen: Generation, entry: ServiceEntry, label: str) -> Any:
         with self._lock:

@@ -12,6 +12,7 @@ from pymodular.tenancy import (
     TenancyOptions,
     TenantContextError,
     TenantEvent,
+    TenantGuard,
     TenantIsolationError,
 )
 from pymodular.testing import EventRecorder, FakeModule
@@ -140,6 +141,30 @@ async def test_disabled_falls_back_silently_and_allows_explicit_access(make_app)
     assert recorder.of(TenantEvent.VIOLATION) == []
     assert app.tenants.guard.violations() == []
     await app.stop()
+
+
+@pytest.mark.parametrize(
+    ("mode", "other_tenant", "recorded"), [("permissive", None, 2), ("disabled", "globex", 0)]
+)
+def test_admit_names_the_tenant_to_serve_or_none_for_the_fallback(
+    mode: str, other_tenant: str | None, recorded: int
+) -> None:
+    guard = TenantGuard(GuardMode(mode))
+    assert guard.admit("db", "acme", "acme") == "acme"
+    assert guard.admit("db", None, "globex") == "globex"  # explicit, outside any context
+    assert guard.admit("db", None, None) is None
+    assert guard.admit("db", "acme", "globex") == other_tenant
+    assert guard.total == recorded
+
+
+def test_admit_in_strict_mode_raises_for_either_violation() -> None:
+    guard = TenantGuard(GuardMode.STRICT)
+    assert guard.admit("db", "acme", "acme") == "acme"
+    with pytest.raises(TenantContextError):
+        guard.admit("db", None, None)
+    with pytest.raises(TenantIsolationError):
+        guard.admit("db", "acme", "globex")
+    assert guard.total == 2
 
 
 async def test_violations_are_kept_in_a_bounded_ring(make_app) -> None:
