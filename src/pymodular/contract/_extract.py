@@ -295,22 +295,11 @@ def _class(cls: type[Any], package: str, depth: int) -> dict[str, Any]:
 
 
 def _constructor(cls: type[Any]) -> dict[str, Any] | None:
-    if "__init__" not in _own_dicts(cls) and "__new__" not in _own_dicts(cls):
+    """The signature of ``cls(...)`` when a class other than ``object`` defines one."""
+    if not any("__init__" in k.__dict__ or "__new__" in k.__dict__ for k in cls.__mro__[:-1]):
         return None
-    try:
-        inspect.signature(cls)
-    except (TypeError, ValueError):
-        return None
-    return _signature(cls)
-
-
-def _own_dicts(cls: type[Any]) -> set[str]:
-    names: set[str] = set()
-    for klass in cls.__mro__:
-        if klass is object:
-            continue
-        names.update(klass.__dict__)
-    return names
+    described = _signature(cls)
+    return None if described["parameters"] is None else described
 
 
 def _model_fields(cls: type[Any]) -> set[str]:
