@@ -22,13 +22,15 @@ def load(path: str | Path) -> dict[str, Any]:
     too large, or not a pymodular contract, and :class:`OSError` when it cannot be read.
     """
     source = Path(path)
-    if source.stat().st_size > _MAX_BYTES:
+    with source.open("rb") as handle:
+        raw = handle.read(_MAX_BYTES + 1)  # bounded, whatever size stat() would claim
+    if len(raw) > _MAX_BYTES:
         raise ContractFormatError(
             f"{str(source)!r} is larger than {_MAX_BYTES // (1024 * 1024)} MiB; "
             "not a contract file",
             source=str(source),
         )
-    text = source.read_text(encoding="utf-8", errors="replace")
+    text = raw.decode("utf-8", errors="replace")
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:

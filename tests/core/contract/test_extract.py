@@ -141,6 +141,16 @@ def test_malformed_contract_files_are_rejected(tmp_path: Path, content: str, mes
         load(path)
 
 
+def test_an_oversized_contract_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("pymodular.contract._render._MAX_BYTES", 1024)
+    path = tmp_path / "huge.json"
+    path.write_text(json.dumps({"schema": SCHEMA, "modules": {}, "padding": "x" * 2048}))
+    with pytest.raises(ContractFormatError, match="is larger than"):
+        load(path)
+
+
 def _diff(contract_of: Contract):  # type: ignore[no-untyped-def]
     old = contract_of("def a() -> None: ...\ndef b() -> None: ...\n", version="1.0.0")
     new = contract_of("def a(x: int) -> None: ...\ndef c() -> None: ...\n", version="2.0.0")
