@@ -22,6 +22,7 @@ from pymodular.health import (
 )
 from pymodular.secrets import Secret
 from pymodular.testing import EventRecorder
+from tests._until import until
 from tests.core.health._support import Gate, Reporter
 
 H, D, U = HealthStatus.HEALTHY, HealthStatus.DEGRADED, HealthStatus.UNHEALTHY
@@ -306,13 +307,8 @@ async def test_a_stale_snapshot_is_refreshed_in_the_background() -> None:
         reporter.behaviour = HealthResult.degraded("now degraded")
         assert health.snapshot() is cached  # returned at once; refresh scheduled
         await reporter.called.wait()
-        await asyncio.wait_for(_until(lambda: health._snapshot is not cached), 5)
+        await until(lambda: health._snapshot is not cached)
         assert health.snapshot().module("db").status is D
-
-
-async def _until(condition: Any) -> None:
-    while not condition():
-        await asyncio.sleep(0)
 
 
 async def test_the_background_loop_evaluates_on_its_interval() -> None:

@@ -12,6 +12,7 @@ from pymodular import Module, Service, StateError
 from pymodular.errors import ConfigError
 from pymodular.health import HealthStatus
 from pymodular.reload import ConfigDiff, Reloader, ReloadError
+from tests._until import until
 from tests.core.reload._support import CacheConfig, Calls, PairConfig, Recording, make_app
 
 
@@ -75,14 +76,9 @@ async def test_cancelling_a_waiting_caller_does_not_cancel_the_reload() -> None:
         with pytest.raises(asyncio.CancelledError):
             await caller
         gate.set()
-        await asyncio.wait_for(_until(lambda: reloader_of(app).last is not None), 5)
+        await until(lambda: reloader_of(app).last is not None)
         assert reloader_of(app).last.success  # type: ignore[union-attr]
         assert cache.config.ttl == 2
-
-
-async def _until(condition: Any) -> None:
-    while not condition():
-        await asyncio.sleep(0)
 
 
 class PairService:

@@ -9,7 +9,7 @@ services.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -19,6 +19,7 @@ from pymodular import Application, Module
 from pymodular.config.feeders import DictFeeder
 from pymodular.modules.router import Request, RouterModule
 from pymodular.tenancy import TenancyOptions
+from tests._until import until
 from tests.core.tenancy.support import Store, StoreModule
 
 
@@ -80,13 +81,6 @@ class Shop:
         transport = httpx.ASGITransport(app=self.router.router)
         async with self.app, httpx.AsyncClient(transport=transport, base_url="http://t") as http:
             yield http
-
-
-async def until(condition: Callable[[], bool]) -> None:
-    """Wait (at most 5 s) until ``condition()`` holds, letting other tasks run meanwhile."""
-    async with asyncio.timeout(5):
-        while not condition():
-            await asyncio.sleep(0)
 
 
 def get(http: httpx.AsyncClient, hold: str | None = None) -> Any:
