@@ -3,35 +3,38 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import pytest
 import yaml
 
 from pymodular.cli import ExitCode
-from tests.cli.conftest import Project, Run, one_line
-from tests.core.contract.conftest import PACKAGE, write_package
+from tests.cli.conftest import Project, Result, Run, one_line
+from tests.core.contract.conftest import PACKAGE, forget_package, write_package
 
 V1 = "def connect(host: str) -> None: ...\n"
 V1_PLUS = V1 + "def ping() -> None: ...\n"
 V2_BREAKING = "def connect(host: str, port: int) -> None: ...\n"
 
 
-def _forget_package() -> None:
-    for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
-        del sys.modules[name]
+def _with_package(
+    run_cli: Run, project: Project, name: str, source: str, version: str, *args: str
+) -> Result:
+    """Write ``acmelib`` (``source``, ``version``) to ``name/`` and run ``args`` with it on
+    ``--app-dir``; the package is imported afresh and forgotten afterwards."""
+    root = project.root / name
+    write_package(root, {"__init__.py": source}, version)
+    forget_package()
+    try:
+        return run_cli(*args, "--app-dir", str(root))
+    finally:
+        forget_package()
 
 
 def _extract(run_cli: Run, project: Project, source: str, version: str, name: str) -> Path:
-    root = project.root / name
-    write_package(root, {"__init__.py": source}, version)
     out = project.root / f"{name}.json"
-    _forget_package()
-    try:
-        result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root), "-o", str(out))
-    finally:
-        _forget_package()
+    extract = ("contract", "extract", PACKAGE, "-o", str(out))
+    result = _with_package(run_cli, project, name, source, version, *extract)
     assert result.code == ExitCode.OK, result.err
     return out
 
@@ -44,13 +47,7 @@ def test_extract_writes_a_contract_file(run_cli: Run, project: Project) -> None:
 
 
 def test_extract_prints_to_stdout_without_output(run_cli: Run, project: Project) -> None:
-    root = project.root / "v1"
-    write_package(root, {"__init__.py": V1}, "1.0.0")
-    _forget_package()
-    try:
-        result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root))
-    finally:
-        _forget_package()
+    result = _with_package(run_cli, project, "v1", V1, "1.0.0", "contract", "extract", PACKAGE)
     assert json.loads(result.out)["version"] == "1.0.0"
 
 
@@ -58,7 +55,7 @@ def test_extract_refuses_to_overwrite_without_force(run_cli: Run, project: Proje
     path = _extract(run_cli, project, V1, "1.0.0", "v1")
     before = path.read_text()
     root = project.root / "v1"
-    _forget_package()
+    forget_package()
     result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root), "-o", str(path))
     assert result.code == ExitCode.FILESYSTEM
     assert "pass --force" in one_line(result.err)
@@ -66,13 +63,9 @@ def test_extract_refuses_to_overwrite_without_force(run_cli: Run, project: Proje
 
 
 def test_extract_of_a_package_that_fails_to_import_exits_3(run_cli: Run, project: Project) -> None:
-    root = project.root / "broken"
-    write_package(root, {"__init__.py": "import not_installed_anywhere\n"}, "1.0.0")
-    _forget_package()
-    try:
-        result = run_cli("contract", "extract", PACKAGE, "--app-dir", str(root))
-    finally:
-        _forget_package()
+    broken = "import not_installed_anywhere\n"
+    extract = ("contract", "extract", PACKAGE)
+    result = _with_package(run_cli, project, "broken", broken, "1.0.0", *extract)
     assert result.code == ExitCode.TARGET
     assert "importing 'acmelib' failed: ModuleNotFoundError" in one_line(result.err)
 
@@ -85,20 +78,27 @@ def test_diff_without_changes_exits_0(run_cli: Run, project: Project) -> None:
     assert result.out.startswith("acmelib 1.0.0 -> 1.0.1: none (0 breaking, 0 additive)")
 
 
-def test_diff_with_additive_changes_exits_0(run_cli: Run, project: Project) -> None:
+@pytest.mark.parametrize(
+    ("source", "version", "code", "line"),
+    [
+        (V1_PLUS, "1.1.0", ExitCode.OK, "additive  new function acmelib.ping"),
+        (
+            V2_BREAKING,
+            "2.0.0",
+            ExitCode.FAILED,
+            "BREAKING  acmelib.connect: new required parameter 'port'",
+        ),
+    ],
+    ids=["additive-exits-0", "breaking-exits-1"],
+)
+def test_diff_exits_by_the_worst_change_and_lists_it(
+    run_cli: Run, project: Project, source: str, version: str, code: ExitCode, line: str
+) -> None:
     old = _extract(run_cli, project, V1, "1.0.0", "v1")
-    new = _extract(run_cli, project, V1_PLUS, "1.1.0", "v2")
+    new = _extract(run_cli, project, source, version, "v2")
     result = run_cli("contract", "diff", str(old), str(new))
-    assert result.code == ExitCode.OK
-    assert "additive  new function acmelib.ping" in result.out
-
-
-def test_diff_with_breaking_changes_exits_1(run_cli: Run, project: Project) -> None:
-    old = _extract(run_cli, project, V1, "1.0.0", "v1")
-    new = _extract(run_cli, project, V2_BREAKING, "2.0.0", "v2")
-    result = run_cli("contract", "diff", str(old), str(new))
-    assert result.code == ExitCode.FAILED
-    assert "BREAKING  acmelib.connect: new required parameter 'port'" in result.out
+    assert result.code == code
+    assert line in result.out
 
 
 def test_fail_on_controls_the_threshold(run_cli: Run, project: Project) -> None:
@@ -145,14 +145,9 @@ def test_diff_formats(run_cli: Run, project: Project, fmt: str) -> None:
 
 
 def test_diff_accepts_an_importable_package_as_new(run_cli: Run, project: Project) -> None:
-    old = _extract(run_cli, project, "def connect(host: str) -> None: ...\n", "0.1.0", "v1")
-    root = project.root / "live"
-    write_package(root, {"__init__.py": V1_PLUS}, "0.2.0")
-    _forget_package()
-    try:
-        result = run_cli("contract", "diff", str(old), PACKAGE, "--app-dir", str(root))
-    finally:
-        _forget_package()
+    old = _extract(run_cli, project, V1, "0.1.0", "v1")
+    diff = ("contract", "diff", str(old), PACKAGE)
+    result = _with_package(run_cli, project, "live", V1_PLUS, "0.2.0", *diff)
     assert result.code == ExitCode.OK
     assert result.out.startswith("acmelib 0.1.0 -> 0.2.0: additive")
 

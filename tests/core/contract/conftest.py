@@ -19,7 +19,8 @@ Versions = Callable[..., ContractDiff]
 Contract = Callable[..., dict[str, Any]]
 
 
-def _purge() -> None:
+def forget_package() -> None:
+    """Drop ``acmelib`` and its submodules from ``sys.modules`` (the next import reads it anew)."""
     for name in [n for n in sys.modules if n == PACKAGE or n.startswith(PACKAGE + ".")]:
         del sys.modules[name]
 
@@ -46,12 +47,12 @@ def contract_of(tmp_path: Path) -> Contract:
     ) -> dict[str, Any]:
         root = tmp_path / f"v{next(counter)}"
         write_package(root, {"__init__.py": files} if isinstance(files, str) else files, version)
-        _purge()
+        forget_package()
         importlib.invalidate_caches()
         try:
             return extract(PACKAGE, path=root, **options)
         finally:
-            _purge()
+            forget_package()
 
     return build
 
