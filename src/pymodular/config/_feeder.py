@@ -54,6 +54,4 @@ def order_feeders(feeders: Iterable[Feeder]) -> list[Feeder]:
     Sorted by ``priority`` (``None`` = 0) ascending; equal priorities keep list order,
     so with no priorities at all the feeder listed last wins.
     """
-    indexed = list(enumerate(feeders))
-    indexed.sort(key=lambda pair: (pair[1].priority or 0, pair[0]))
-    return [feeder for _, feeder in indexed]
+    return sorted(feeders, key=lambda feeder: feeder.priority or 0)  # sorted() is stable
