@@ -9,7 +9,7 @@ from typing import Any
 from pymodular import Application, Module
 from pymodular.config import ConfigModel, Secret, field
 from pymodular.config.feeders import DictFeeder
-from pymodular.reload import ConfigDiff, ReloadOptions
+from pymodular.reload import ConfigDiff, Reloader, ReloadOptions
 from pymodular.testing import EventRecorder
 
 
@@ -94,6 +94,12 @@ def make_app(
     recorder = EventRecorder()
     app.events.subscribe(recorder, name="recorder")
     return app, recorder
+
+
+def reloader_of(app: Application) -> Reloader:
+    """The app's reloader (the app must have been created with dynamic reload)."""
+    assert app._reloader is not None
+    return app._reloader
 
 
 class Waiter:

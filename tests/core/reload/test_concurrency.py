@@ -11,14 +11,16 @@ import pytest
 from pymodular import Module, Service, StateError
 from pymodular.errors import ConfigError
 from pymodular.health import HealthStatus
-from pymodular.reload import ConfigDiff, Reloader, ReloadError
+from pymodular.reload import ConfigDiff, ReloadError
 from tests._until import until
-from tests.core.reload._support import CacheConfig, Calls, PairConfig, Recording, make_app
-
-
-def reloader_of(app: Any) -> Reloader:
-    assert app._reloader is not None
-    return app._reloader  # type: ignore[no-any-return]
+from tests.core.reload._support import (
+    CacheConfig,
+    Calls,
+    PairConfig,
+    Recording,
+    make_app,
+    reloader_of,
+)
 
 
 async def test_a_hundred_concurrent_triggers_coalesce_into_one_reload() -> None:

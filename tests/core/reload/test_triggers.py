@@ -17,22 +17,23 @@ from pymodular.config.feeders import DictFeeder, DirectoryFeeder, DotEnvFeeder, 
 from pymodular.health import HealthStatus
 from pymodular.reload import (
     ConfigWatcher,
-    Reloader,
     ReloadEventType,
     ReloadOptions,
     ReloadTrigger,
     WatchTarget,
     watch_targets,
 )
-from tests.core.reload._support import CacheConfig, Calls, Recording, make_app, waiter
+from tests.core.reload._support import (
+    CacheConfig,
+    Calls,
+    Recording,
+    make_app,
+    reloader_of,
+    waiter,
+)
 
 E = ReloadEventType
 ROOT = Path(__file__).resolve().parents[3]
-
-
-def reloader_of(app: Application) -> Reloader:
-    assert app._reloader is not None
-    return app._reloader
 
 
 # -- SIGHUP ------------------------------------------------------------------------------
