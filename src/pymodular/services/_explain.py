@@ -131,7 +131,7 @@ def explain_missing(
                     f"{name!r}: {', '.join(repr(o) for o in others)}"
                 )
         notes.extend(_near_misses_for_type(registry, key))
-        hint = registry.hints.get(key) or getattr(key, "__pymodular_provider__", None)
+        hint = getattr(key, "__pymodular_provider__", None)
         if hint:
             notes.append(f"{key.__qualname__} is normally provided by module {hint!r}: add it")
     if not notes:

@@ -54,6 +54,7 @@ class ServiceRegistry:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._entries: list[ServiceEntry] = []
+        self._by_provider: dict[str, list[ServiceEntry]] = {}
         self._by_name: dict[str, ServiceEntry] = {}
         self._declared: dict[type[Any], list[ServiceEntry]] = {}
         self._implicit: dict[type[Any], list[ServiceEntry]] = {}
@@ -64,7 +65,6 @@ class ServiceRegistry:
         self._ranked: dict[object, list[ServiceEntry]] = {}
         self._scoped: dict[object, ServiceEntry] = {}
         self._scopes: ScopeResolver | None = None
-        self._hints: dict[type[Any], str] = {}
         # Objects registered for one tenant (Service(..., tenant="acme")), by lookup key
         # then tenant: found only in that tenant's context, ahead of everything else, never
         # ranked. A key listed here is never cached in ``_fast`` (the cache has no tenant).
@@ -106,6 +106,7 @@ class ServiceRegistry:
                 seen[key] = provider
             self._sequence += 1
             entries = [ServiceEntry(s, provider, self._sequence) for s in services]
+            self._by_provider.setdefault(provider, []).extend(entries)
             for entry in entries:
                 self._entries.append(entry)
                 if entry.name is not None:
@@ -124,6 +125,7 @@ class ServiceRegistry:
         """Remove every service of ``provider`` (used to roll back a failed registration)."""
         with self._lock:
             self._entries = [e for e in self._entries if e.provider != provider]
+            self._by_provider.pop(provider, None)
             self._by_name = {k: e for k, e in self._by_name.items() if e.provider != provider}
             for index in (self._declared, self._implicit):
                 for key in list(index):
@@ -163,11 +165,11 @@ class ServiceRegistry:
         Factories run now; each result is checked against the declared interfaces.
         """
         with self._lock:
-            for entry in self._entries:
-                if entry.provider != provider or entry.ready:
+            changed = False
+            for entry in self._by_provider.get(provider, ()):
+                if entry.ready or entry.service.available is not availability:
                     continue
-                if entry.service.available is not availability:
-                    continue
+                changed = True
                 if entry.scope is not ServiceScope.GLOBAL:
                     entry.ready = True
                     continue
@@ -187,13 +189,12 @@ class ServiceRegistry:
                             )
                 self._index_value(entry, value)
                 entry.ready = True
-            self._changed()
+            if changed:
+                self._changed()
 
     def _index_value(self, entry: ServiceEntry, value: Any) -> None:
         entry.value = value
-        types = tuple(t for t in type(value).__mro__ if t is not object)
-        entry.types = types
-        for tp in types:
+        for tp in type(value).__mro__[:-1]:  # every class but object
             bucket = self._implicit.setdefault(tp, [])
             if entry not in bucket:
                 bucket.append(entry)
@@ -206,10 +207,6 @@ class ServiceRegistry:
     def set_scope_resolver(self, resolver: ScopeResolver) -> None:
         """Install the component that builds tenant- and instance-scoped instances."""
         self._scopes = resolver
-
-    def add_provider_hint(self, interface: type[Any], module: str) -> None:
-        """Record which module normally provides ``interface`` (used in not-found errors)."""
-        self._hints[interface] = module
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -378,7 +375,9 @@ class ServiceRegistry:
 
     def entries(self, *, provider: str | None = None) -> list[ServiceEntry]:
         """Registered entries in registration order, optionally of one provider."""
-        return [e for e in self._entries if provider is None or e.provider == provider]
+        if provider is not None:
+            return list(self._by_provider.get(provider, ()))
+        return list(self._entries)
 
     def describe(self) -> list[dict[str, Any]]:
         """JSON-serialisable listing: name, interfaces, scope, priority, provider, state."""
@@ -387,15 +386,6 @@ class ServiceRegistry:
     def names(self) -> list[str]:
         """Every registered service name."""
         return [e.name for e in self._entries if e.name is not None]
-
-    def providers_of(self, key: type[Any] | str, *, name: str | None = None) -> list[str]:
-        """Module names that provide a candidate for ``key`` (for dependency edges)."""
-        return list(dict.fromkeys(e.provider for e in self.candidates(key, name=name)))
-
-    @property
-    def hints(self) -> dict[type[Any], str]:
-        """Interfaces mapped to the module that normally provides them."""
-        return self._hints
 
 
 def _name_key(service: Service[Any]) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import enum
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 from pymodular.errors import RegistrationError
@@ -149,7 +149,6 @@ class ServiceEntry:
     sequence: int
     value: Any = _NOT_SET
     ready: bool = False
-    types: tuple[type[Any], ...] = field(default=())
 
     @property
     def name(self) -> str | None:
