@@ -7,14 +7,14 @@ click-based command from our dependency set. Floors: the bare interpreter, and
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
 import tempfile
 import textwrap
-import time
 from pathlib import Path
 
-from benchmarks._harness import Row, Stats, measure_once
+from benchmarks._harness import Row, interleaved
 
 BIN = Path(sys.executable).parent
 REPEAT = 21
@@ -38,32 +38,34 @@ APP = textwrap.dedent(
 )
 
 
-def _time(args: list[str], cwd: Path | None = None) -> Stats:
-    subprocess.run(args, cwd=cwd, capture_output=True, check=True)  # warm the OS caches
-    samples = []
-    for _ in range(REPEAT):
-        began = time.perf_counter()
-        subprocess.run(args, cwd=cwd, capture_output=True, check=True)
-        samples.append(time.perf_counter() - began)
-    return measure_once(samples)
+def _spawn(args: list[str], cwd: str) -> None:
+    subprocess.run(args, cwd=cwd, capture_output=True, check=True)
 
 
 def run() -> list[Row]:
     python = sys.executable
-    interpreter = _time([python, "-c", "pass"])
-    core = _time([python, "-c", "import pymodular"])
-    ours = _time([str(BIN / "pymodular"), "--help"])
-    peer = _time([str(BIN / "uvicorn"), "--help"])
     with tempfile.TemporaryDirectory() as tmp:
         (Path(tmp) / "bench_app.py").write_text(APP, encoding="utf-8")
-        check = _time([str(BIN / "pymodular"), "config", "check", "bench_app:app"], cwd=Path(tmp))
+        commands = {
+            "interpreter": [python, "-c", "pass"],
+            "core": [python, "-c", "import pymodular"],
+            "help": [str(BIN / "pymodular"), "--help"],
+            "peer": [str(BIN / "uvicorn"), "--help"],
+            "check": [str(BIN / "pymodular"), "config", "check", "bench_app:app"],
+        }
+        # One fresh process of each command in turn, so machine noise hits all alike.
+        found = interleaved(
+            {name: functools.partial(_spawn, args, tmp) for name, args in commands.items()},
+            repeat=REPEAT,
+        )
+    interpreter, ours, check = found["interpreter"], found["help"], found["check"]
     return [
         Row(
             target="CLI: `pymodular --help`, fresh process",
             ours=ours,
             goal=f"median < {HELP_GOAL * 1000:.0f} ms",
             met=ours.median < HELP_GOAL,
-            peers={"uvicorn --help": peer, "python -c 'import pymodular'": core},
+            peers={"uvicorn --help": found["peer"], "python -c 'import pymodular'": found["core"]},
             floor=("python -c pass", interpreter),
         ),
         Row(
