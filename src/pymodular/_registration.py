@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymodular._state import ModuleState
 from pymodular._version import __version__, parse_version
@@ -22,7 +22,10 @@ from pymodular.module import (
 )
 from pymodular.services import Service, ServiceEntry
 
-__all__ = ("ModuleRecord", "check_module")
+if TYPE_CHECKING:
+    from pymodular.config import SectionSpec
+
+__all__ = ("ModuleRecord", "check_module", "section_spec")
 
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
@@ -163,3 +166,23 @@ def _check_version(module: Module[Any], fail: Any) -> None:
         raise fail(f"min_core_version {wanted!r} is not a version like '1.2.0'") from None
     if needed > parse_version(__version__):
         raise fail(f"it needs pymodular >= {wanted}, but this is pymodular {__version__}")
+
+
+def section_spec(module: Module[Any], name: str | None = None) -> SectionSpec | None:
+    """The configuration section ``module`` declares (``None`` without a config model).
+
+    ``name`` is the module's registered name (default: ``module.name``). The application
+    collects these at init; ``pymodular config`` and ``inspect`` read the same.
+    """
+    model = module.config_model
+    if model is None:
+        return None
+    from pymodular.config import SectionSpec
+
+    return SectionSpec(
+        name=module.section,
+        model=model,
+        module=name or module.name,
+        instance_aware=module.instance_aware,
+        env_prefix=module.env_prefix,
+    )

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pymodular._context import correlation_id, current_module, in_module, new_correlation_id
 from pymodular._graph import Edge, topological_order
-from pymodular._registration import ModuleRecord, check_module
+from pymodular._registration import ModuleRecord, check_module, section_spec
 from pymodular._state import AppState, ModuleState
 from pymodular._wiring import dependency_edges, inject
 from pymodular.decorators import ModuleDecorator, apply_decorators, order_decorators
@@ -395,18 +395,7 @@ class Application:
         records = [r for r in self._records.values() if r.module.config_model is not None]
         if not records and not self._feeders:
             return
-        from pymodular.config import SectionSpec
-
-        specs = [
-            SectionSpec(
-                name=r.module.section,
-                model=r.module.config_model,  # type: ignore[arg-type]
-                module=r.name,
-                instance_aware=r.module.instance_aware,
-                env_prefix=r.module.env_prefix,
-            )
-            for r in records
-        ]
+        specs = [spec for r in records if (spec := section_spec(r.module, r.name)) is not None]
         self.config.load(specs)
         for record in records:
             record.module.config = self.config.section(record.module.section)

@@ -289,27 +289,18 @@ def _specs_of(target: str, obj: Any, apps: list[Application]) -> list[SectionSpe
 
 
 def app_specs(app: Application) -> list[SectionSpec]:
-    """The sections ``app`` collects at init, built exactly as the application builds them."""
+    """The sections ``app`` collects at init, built by the function the application uses."""
     specs: list[SectionSpec] = []
     for record in app.records():
-        specs.extend(_module_specs(record.module))
+        specs.extend(_module_specs(record.module, record.name))
     return specs
 
 
-def _module_specs(module: Any) -> list[SectionSpec]:
-    from pymodular.config import SectionSpec
+def _module_specs(module: Any, name: str | None = None) -> list[SectionSpec]:
+    from pymodular._registration import section_spec
 
-    if module.config_model is None:
-        return []
-    return [
-        SectionSpec(
-            name=module.section,
-            model=module.config_model,
-            module=module.name,
-            instance_aware=module.instance_aware,
-            env_prefix=module.env_prefix,
-        )
-    ]
+    spec = section_spec(module, name)
+    return [] if spec is None else [spec]
 
 
 def _instantiate(target: str, cls: type[Any]) -> Any:
