@@ -54,7 +54,7 @@ class Scopes:
         self._app = app
         self._tenants = tenants
         self._lock = threading.RLock()
-        self._named: dict[tuple[ServiceEntry, str], Any] = {}
+        self._named: dict[tuple[ServiceEntry, str | None], Any] = {}
         self._fallback: dict[ServiceEntry, Any] = {}
         self._order: list[tuple[int, ServiceEntry, Any]] = []  # named + fallback instances
         self._seq = itertools.count()  # creation numbers, shared with every tenant generation
@@ -158,6 +158,10 @@ class Scopes:
     # -- instance scope ------------------------------------------------------------------
 
     def _named_instance(self, entry: ServiceEntry, instance: str | None) -> Any:
+        cache_key = (entry, instance)
+        value = self._named.get(cache_key, _MISSING)  # only names that were checked are here
+        if value is not _MISSING:
+            return value
         label = describe_entry(entry)
         known = self._known_instances(entry)
         if instance is None:
@@ -175,10 +179,6 @@ class Scopes:
                 requested=f"{entry.name or label}[{instance}]",
                 module=entry.provider,
             )
-        cache_key = (entry, instance)
-        value = self._named.get(cache_key, _MISSING)
-        if value is not _MISSING:
-            return value
         with self._lock:
             value = self._named.get(cache_key, _MISSING)
             if value is _MISSING:
