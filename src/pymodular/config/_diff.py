@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import copy
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel
 
@@ -54,14 +55,23 @@ class ConfigDiff:
 
     ``has("cache")`` / ``has("cache.ttl")`` ask about a section, a group or one field;
     ``get(path)`` returns the :class:`FieldChange` or ``None``; ``dynamic`` and
-    ``static`` split what hot reload may apply from what needs a restart.
+    ``static`` split what hot reload may apply from what needs a restart. These filters
+    return a diff of the same class with the same extra state (a subclass's scope).
     """
 
     __slots__ = ("_by_path", "changes")
 
     def __init__(self, changes: Iterable[FieldChange] = ()) -> None:
+        self._set(changes)
+
+    def _set(self, changes: Iterable[FieldChange]) -> None:
         self.changes: tuple[FieldChange, ...] = tuple(changes)
         self._by_path = {c.path: c for c in self.changes}
+
+    def _only(self, keep: Callable[[FieldChange], bool]) -> Self:
+        narrowed = copy.copy(self)
+        narrowed._set(c for c in self.changes if keep(c))
+        return narrowed
 
     def has(self, path: str) -> bool:
         """Whether ``path`` or anything below it changed."""
@@ -108,18 +118,18 @@ class ConfigDiff:
         return frozenset(c.section for c in self.changes)
 
     @property
-    def dynamic(self) -> ConfigDiff:
+    def dynamic(self) -> Self:
         """Only the changes hot reload may apply."""
-        return ConfigDiff(c for c in self.changes if c.dynamic)
+        return self._only(lambda c: c.dynamic)
 
     @property
-    def static(self) -> ConfigDiff:
+    def static(self) -> Self:
         """Only the changes that need a restart (fields not marked dynamic)."""
-        return ConfigDiff(c for c in self.changes if not c.dynamic)
+        return self._only(lambda c: not c.dynamic)
 
-    def section(self, name: str) -> ConfigDiff:
+    def section(self, name: str) -> Self:
         """Only the changes within section ``name``."""
-        return ConfigDiff(c for c in self.changes if c.section == name)
+        return self._only(lambda c: c.section == name)
 
     def as_dict(self) -> list[dict[str, Any]]:
         """JSON-friendly rows, secrets masked."""

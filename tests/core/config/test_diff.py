@@ -6,6 +6,7 @@ from typing import Any
 
 from pymodular.config import (
     NOT_GIVEN,
+    ConfigDiff,
     ConfigModel,
     Configuration,
     Secret,
@@ -82,3 +83,22 @@ def test_added_and_removed_instances_show_as_absent_on_one_side() -> None:
     assert changes["replicas.a.size"].new is NOT_GIVEN
     assert changes["replicas.b.size"].old is NOT_GIVEN
     assert changes["replicas.b.size"].as_dict()["old"] is None
+
+
+class LabelledDiff(ConfigDiff):
+    __slots__ = ("label",)
+
+    def __init__(self, changes: Any = (), *, label: str) -> None:
+        super().__init__(changes)
+        self.label = label
+
+
+def test_filtered_diffs_keep_the_class_and_its_state() -> None:
+    old, new = snapshots({}, {"database": {"host": "db2", "pool": {"size": 20}}})
+    labelled = LabelledDiff(diff(old, new), label="http")
+    for narrowed in (labelled.dynamic, labelled.static, labelled.section("database")):
+        assert isinstance(narrowed, LabelledDiff)
+        assert narrowed.label == "http"
+    assert labelled.dynamic.paths == ("database.pool.size",)
+    assert labelled.static.get("database.host") is not None
+    assert labelled.paths == ("database.host", "database.pool.size")  # unchanged
