@@ -11,7 +11,6 @@ from pymodular.errors import PymodularError
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import TenantConfig
-from pymodular.tenancy import InvalidTenantIdError, check_tenant_id
 
 __all__ = ("TenantMiddleware", "resolve_tenant")
 
@@ -96,7 +95,7 @@ class TenantMiddleware:
     moment it arrived even if the tenant is updated meanwhile.
     """
 
-    __slots__ = ("_resolve", "app", "config", "tenants", "validator")
+    __slots__ = ("_check_id", "_invalid_id", "_resolve", "app", "config", "tenants", "validator")
 
     def __init__(
         self,
@@ -111,6 +110,11 @@ class TenantMiddleware:
         self.validator = validator
         self.tenants = tenants
         self._resolve = _Source(config).resolve
+        # Imported here, not with the router: only applications that resolve tenants pay.
+        from pymodular.tenancy import InvalidTenantIdError, check_tenant_id
+
+        self._check_id = check_tenant_id
+        self._invalid_id = InvalidTenantIdError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -124,8 +128,8 @@ class TenantMiddleware:
             await self.app(scope, receive, send)
             return
         try:
-            check_tenant_id(tenant)
-        except InvalidTenantIdError:
+            self._check_id(tenant)
+        except self._invalid_id:
             await send_request_problem(
                 scope, send, 400, "the tenant id must be 1-64 of A-Z a-z 0-9 . _ - (starting alnum)"
             )
