@@ -10,7 +10,6 @@ pins it exits.
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -37,7 +36,6 @@ class Generation:
 
     __slots__ = (
         "_once",
-        "created_at",
         "instances",
         "key",
         "number",
@@ -45,27 +43,18 @@ class Generation:
         "order",
         "retired",
         "snapshot",
-        "sources",
         "tenant",
         "users",
     )
 
-    def __init__(
-        self,
-        tenant: str,
-        number: int,
-        snapshot: ConfigSnapshot | None,
-        sources: tuple[str, ...] = (),
-    ) -> None:
+    def __init__(self, tenant: str, number: int, snapshot: ConfigSnapshot | None) -> None:
         self.tenant = tenant
         self.number = number
         self.snapshot = snapshot
-        self.sources = sources
         self.instances: dict[ServiceEntry, Any] = {}
         self.order: list[tuple[int, ServiceEntry, Any]] = []  # (creation number, entry, object)
         self.users: list[None] = []  # one entry per context pinning this generation
         self.retired = False
-        self.created_at = dt.datetime.now(dt.UTC)
         self.on_drained: Callable[[Generation], None] | None = None
         self._once = [None]  # popped by the first drained() call only (atomic)
         key = TenantKey(tenant)

@@ -409,7 +409,7 @@ class TenantRegistry:
             record.error = None
             return False
         record.generations += 1
-        gen = self._drainer.adopt(Generation(tenant, record.generations, snapshot, record.sources))
+        gen = self._drainer.adopt(Generation(tenant, record.generations, snapshot))
         now = dt.datetime.now(dt.UTC)
         if old is None:
             failures = await self._notifier.notify("added", gen, self._notifier.aware())
