@@ -36,11 +36,6 @@ class Coalescer(Generic[R]):
         self._tags: list[str] = []
         self.closed = False
 
-    @property
-    def busy(self) -> bool:
-        """Whether a run is in progress or waiting to start."""
-        return self._worker is not None and not self._worker.done()
-
     def submit(self, tag: str) -> asyncio.Future[R]:
         """Join the next run (starting one when idle) and return its future."""
         loop = asyncio.get_running_loop()
