@@ -51,6 +51,19 @@ def test_extract_prints_to_stdout_without_output(run_cli: Run, project: Project)
     assert json.loads(result.out)["version"] == "1.0.0"
 
 
+def test_extract_imports_from_the_working_directory_without_app_dir(
+    run_cli: Run, project: Project
+) -> None:
+    write_package(project.root, {"__init__.py": V1}, "1.0.0")
+    forget_package()
+    try:
+        result = run_cli("contract", "extract", PACKAGE)
+    finally:
+        forget_package()
+    assert result.code == ExitCode.OK, result.err
+    assert json.loads(result.out)["version"] == "1.0.0"
+
+
 def test_extract_refuses_to_overwrite_without_force(run_cli: Run, project: Project) -> None:
     path = _extract(run_cli, project, V1, "1.0.0", "v1")
     before = path.read_text()

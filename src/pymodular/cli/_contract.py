@@ -19,10 +19,18 @@ def extract_command(
     from pymodular.contract import ContractImportError, extract
 
     try:
-        data = extract(package, exclude=exclude, include_private=include_private, path=app_dir)
+        data = extract(
+            package, exclude=exclude, include_private=include_private, path=_dir(app_dir)
+        )
     except ContractImportError as exc:
         raise TargetError(exc.message) from exc
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False)
+
+
+def _dir(app_dir: Path | None) -> Path:
+    """Where packages are imported from: ``--app-dir``, or the working directory as for
+    every other command (see ``pymodular.cli._target.on_path``)."""
+    return app_dir or Path()
 
 
 def obtain(source: str, *, app_dir: Path | None) -> dict[str, Any]:
@@ -38,7 +46,7 @@ def obtain(source: str, *, app_dir: Path | None) -> dict[str, Any]:
         except OSError as exc:
             raise FileSystemError(f"cannot read {source!r}: {exc.strerror or exc}") from exc
     try:
-        return extract(source, path=app_dir)
+        return extract(source, path=_dir(app_dir))
     except ContractImportError as exc:
         raise TargetError(exc.message) from exc
 
