@@ -31,7 +31,7 @@ def attach_tenancy(
         # Tenancy off: only instance scope; the rest of the package is not even imported.
         scopes = Scopes(app, None)
         app.services.set_scope_resolver(scopes)
-        close_on_stop(app, scopes.aclose, hook_late=True)
+        close_on_stop(app, scopes.aclose)
         return None
     from pymodular.tenancy._options import GuardMode, TenancyOptions
     from pymodular.tenancy._registry import TenantRegistry
@@ -45,22 +45,20 @@ def attach_tenancy(
         options = dataclasses.replace(options, guard=GuardMode(tenant_guard))
     registry = TenantRegistry(app, options)
     app.services.set_scope_resolver(registry.scopes)
-    app.on_started(registry._on_started)  # load() hooks registry.aclose on stopping
-    close_on_stop(app, registry.aclose, hook_late=False)
+    app.on_started(registry._on_started)
+    close_on_stop(app, registry.aclose)
     app.add_inspector("tenants", registry.describe)
     return registry
 
 
-def close_on_stop(
-    app: Application, close: Callable[[], Awaitable[None]], *, hook_late: bool
-) -> None:
+def close_on_stop(app: Application, close: Callable[[], Awaitable[None]]) -> None:
     """Have ``close`` run when the application stops, after the other components' hooks.
 
-    Scoped objects must outlive readiness turning unhealthy and the HTTP server's drain
-    (hooks added at construction and in modules' ``init``), so the normal stop hook is
-    added once the application has started (``hook_late``; the tenant registry adds its
-    own when tenants load). A start that fails, or a stop without a start, never gets
-    there: a hook added now closes what was built meanwhile in those cases only.
+    Scoped objects and tenants must outlive readiness turning unhealthy and the HTTP
+    server's drain (hooks added at construction and in modules' ``init``), so the normal
+    stop hook is added once the application has started. A start that fails, or a stop
+    without a start, never gets there: a hook added now closes what was built meanwhile
+    in those cases only.
     """
     started = False
 
@@ -71,8 +69,7 @@ def close_on_stop(
     async def hook_close() -> None:
         nonlocal started
         started = True
-        if hook_late:
-            app.on_stopping(close)
+        app.on_stopping(close)
 
     app.on_stopping(close_if_never_started)
     app.on_started(hook_close)

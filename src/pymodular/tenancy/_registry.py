@@ -77,7 +77,6 @@ class TenantRegistry:
         self._loaded = False
         self._closed = False
         self._reporting = False
-        self._stop_hooked = False
         for tenant, data in options.tenants.items():
             check_tenant_id(tenant)
             self._records[tenant] = Record(tenant, data=_sections(tenant, data), programmatic=True)
@@ -204,11 +203,6 @@ class TenantRegistry:
                     phase="tenancy",
                 )
             self._drainer.loop = asyncio.get_running_loop()
-            if not self._stop_hooked:
-                # Hooked on load rather than at construction so that it runs after the
-                # components attached later (health turns readiness off, then tenants drain).
-                self._app.on_stopping(self.aclose)
-                self._stop_hooked = True
             await self._sync()
             self._loaded = True
 
