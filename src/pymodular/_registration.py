@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 __all__ = ("ModuleRecord", "check_module", "section_spec")
 
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
 
 @dataclass(eq=False)
@@ -107,7 +107,7 @@ def check_module(
 
     if not isinstance(name, str) or not name:
         raise fail("it has no name (set the class attribute `name`)")
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         raise fail(f"the name {name!r} may hold only letters, digits, '_', '.' and '-'")
     if name in taken:
         raise fail(f"another module is already registered as {name!r}")

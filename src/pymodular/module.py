@@ -35,6 +35,7 @@ from typing import (
     runtime_checkable,
 )
 
+from pymodular._text import snake_case
 from pymodular.services import Service
 
 if TYPE_CHECKING:
@@ -170,7 +171,7 @@ class Dependency(Generic[T]):
         if self.name:
             return re.sub(r"\W", "_", self.name)
         assert self.interface is not None
-        return _snake(self.interface.__name__)
+        return snake_case(self.interface.__name__)
 
     def describe(self) -> str:
         """A short human description: ``service 'db'``, ``Database``, ``Database 'replica'``."""
@@ -182,10 +183,6 @@ class Dependency(Generic[T]):
     def __repr__(self) -> str:
         opt = ", optional=True" if self.optional else ""
         return f"Dependency({self.describe()}{opt})"
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
 
 
 class Module(Generic[ConfigT]):

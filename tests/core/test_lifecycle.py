@@ -336,6 +336,7 @@ async def test_registration_is_all_or_nothing() -> None:
     [
         (FakeModule(""), "has no name"),
         (FakeModule("a b"), "may hold only"),
+        (FakeModule("cache\n"), "may hold only"),
         (FakeModule("m", provides=[Service("s", object(), scope="galaxy")]), "not one of"),  # type: ignore[arg-type]
         (FakeModule("m", provides=[Service("s", object(), scope="tenant")]), "needs tenant="),  # type: ignore[arg-type]
         (FakeModule("m", provides=[Service("s")]), "exactly one of instance= or factory="),

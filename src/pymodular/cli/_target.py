@@ -23,6 +23,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pymodular._syspath import first_on_path
+from pymodular._text import snake_case
 from pymodular.cli._errors import TargetError
 from pymodular.secrets import redact
 
@@ -277,7 +278,7 @@ def _specs_of(target: str, obj: Any, apps: list[Application]) -> list[SectionSpe
     if isinstance(obj, type) and issubclass(obj, Module):
         return _module_specs(_instantiate(target, obj))
     if isinstance(obj, type) and issubclass(obj, BaseModel):
-        section = _snake(obj.__name__).removesuffix("_config") or _snake(obj.__name__)
+        section = snake_case(obj.__name__).removesuffix("_config") or snake_case(obj.__name__)
         return [SectionSpec(name=section, model=obj)]
     if callable(obj) and not isinstance(obj, type):
         _require_no_arguments(target, obj)
@@ -309,7 +310,3 @@ def _instantiate(target: str, cls: type[Any]) -> Any:
         return object.__new__(cls)
     _require_no_arguments(target, cls)
     return _call(target, cls)
-
-
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import difflib
-import re
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_module
+from pymodular._text import snake_case
 from pymodular.errors import ServiceNotFoundError
 from pymodular.services._service import _NOT_SET, ServiceEntry
 
@@ -60,10 +60,6 @@ def _label(tp: type[Any]) -> str:
     return f"{tp.__module__}.{tp.__qualname__}"
 
 
-def _snake(name: str) -> str:
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
-
-
 def _value_of(entry: ServiceEntry) -> Any:
     if entry.value is not _NOT_SET:
         return entry.value
@@ -103,7 +99,7 @@ def _near_misses_for_type(registry: ServiceRegistry, key: type[Any]) -> list[str
                     "not @runtime_checkable: declare the service with interface="
                     f"{key.__qualname__}"
                 )
-        if entry.name and entry.name in (_snake(key.__name__), key.__name__.lower()):
+        if entry.name and entry.name in (snake_case(key.__name__), key.__name__.lower()):
             shown = type(value).__qualname__ if value is not _NOT_SET else "factory-built service"
             notes.append(f"{who} has the expected name but is a {shown}")
     return list(dict.fromkeys(notes))

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import random
 import re
 
-from pymodular._context import correlation_id
+from pymodular._context import correlation_id, new_correlation_id
 from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ("RequestIdMiddleware", "new_request_id")
@@ -14,8 +13,8 @@ _VALID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
 def new_request_id() -> str:
-    """32 random hex digits (the process's random generator is reseeded after fork)."""
-    return f"{random.getrandbits(128):032x}"
+    """A fresh request id: 32 hex digits, the same kind of id as a correlation id."""
+    return new_correlation_id()
 
 
 class RequestIdMiddleware:
