@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pymodular.application import Application
 
-__all__ = ("inspect_application",)
+__all__ = ("inspect_application", "to_dot")
 
 
 def inspect_application(app: Application) -> dict[str, Any]:
@@ -35,12 +35,40 @@ def inspect_application(app: Application) -> dict[str, Any]:
     return data
 
 
+_STATE_COLOURS = {
+    "started": "palegreen",
+    "failed": "lightcoral",
+    "stopped": "lightgrey",
+    "initialised": "lightyellow",
+}
+
+
+def _quote(text: str) -> str:
+    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+    return f'"{escaped}"'
+
+
 def to_dot(picture: dict[str, Any]) -> str:
-    """The dependency graph of an ``inspect()`` picture as Graphviz DOT."""
-    lines = ["digraph pymodular {", "  rankdir=LR;"]
-    lines.extend(f'  "{node}";' for node in picture["graph"]["nodes"])
-    for edge in picture["graph"]["edges"]:
-        label = f"{edge['kind']} {edge['label']}".strip()
-        lines.append(f'  "{edge["from"]}" -> "{edge["to"]}" [label="{label}"];')
+    """The dependency graph as Graphviz DOT: an edge points from a module to what it needs.
+
+    Module dependencies are solid, service dependencies dashed and labelled with the
+    service; nodes are coloured by state.
+    """
+    name = picture.get("name") or "pymodular"
+    lines = [f"digraph {_quote(name)} {{", "  rankdir=LR;", "  node [shape=box, style=filled];"]
+    states = {m["name"]: m.get("state", "") for m in picture.get("modules", [])}
+    for node in picture.get("graph", {}).get("nodes", []):
+        state = states.get(node, "")
+        colour = _STATE_COLOURS.get(state, "white")
+        label = f"{node}\n{state}" if state else node
+        lines.append(f'  {_quote(node)} [label={_quote(label)}, fillcolor="{colour}"];')
+    for edge in picture.get("graph", {}).get("edges", []):
+        attrs = []
+        if edge.get("kind") != "module":
+            attrs.append("style=dashed")
+        if edge.get("label"):
+            attrs.append(f"label={_quote(edge['label'])}")
+        suffix = f" [{', '.join(attrs)}]" if attrs else ""
+        lines.append(f"  {_quote(edge['from'])} -> {_quote(edge['to'])}{suffix};")
     lines.append("}")
     return "\n".join(lines)

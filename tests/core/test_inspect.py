@@ -47,8 +47,8 @@ async def test_graph_renders_as_dot() -> None:
     app = Application([FakeModule("a"), FakeModule("b", depends_on=["a"])])
     await app.init()
     dot = to_dot(app.inspect())
-    assert dot.startswith("digraph pymodular {")
-    assert '"b" -> "a" [label="module"];' in dot
+    assert dot.startswith('digraph "app" {')
+    assert '  "b" -> "a";' in dot  # a module dependency: solid, unlabelled
 
 
 async def test_components_add_sections() -> None:

@@ -223,7 +223,8 @@ def inspect_command(target: str, fmt: str, start: bool, app_dir: Path | None) ->
     Without --start no module runs: configuration is collected and the graph resolved as
     init would. Exits with 1 when the configuration or the graph has problems.
     """
-    from pymodular.cli._inspect import inspect_running, inspect_static, render_table, to_dot
+    from pymodular._inspect import to_dot
+    from pymodular.cli._inspect import inspect_running, inspect_static, render_table
     from pymodular.cli._output import dump
     from pymodular.cli._target import load_application
 

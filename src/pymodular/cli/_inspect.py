@@ -25,7 +25,6 @@ __all__ = (
     "inspect_static",
     "render_table",
     "source_cell",
-    "to_dot",
 )
 
 
@@ -188,42 +187,3 @@ def source_cell(row: dict[str, Any]) -> str:
     if feeder and feeder not in source:
         return f"{source} ({feeder})"
     return source
-
-
-_STATE_COLOURS = {
-    "started": "palegreen",
-    "failed": "lightcoral",
-    "stopped": "lightgrey",
-    "initialised": "lightyellow",
-}
-
-
-def _quote(text: str) -> str:
-    escaped = str(text).replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-    return f'"{escaped}"'
-
-
-def to_dot(picture: dict[str, Any]) -> str:
-    """The dependency graph as Graphviz DOT: an edge points from a module to what it needs.
-
-    Module dependencies are solid, service dependencies dashed and labelled with the
-    service; nodes are coloured by state.
-    """
-    name = picture.get("name") or "pymodular"
-    lines = [f"digraph {_quote(name)} {{", "  rankdir=LR;", "  node [shape=box, style=filled];"]
-    states = {m["name"]: m.get("state", "") for m in picture.get("modules", [])}
-    for node in picture.get("graph", {}).get("nodes", []):
-        state = states.get(node, "")
-        colour = _STATE_COLOURS.get(state, "white")
-        label = f"{node}\n{state}" if state else node
-        lines.append(f'  {_quote(node)} [label={_quote(label)}, fillcolor="{colour}"];')
-    for edge in picture.get("graph", {}).get("edges", []):
-        attrs = []
-        if edge.get("kind") != "module":
-            attrs.append("style=dashed")
-        if edge.get("label"):
-            attrs.append(f"label={_quote(edge['label'])}")
-        suffix = f" [{', '.join(attrs)}]" if attrs else ""
-        lines.append(f"  {_quote(edge['from'])} -> {_quote(edge['to'])}{suffix};")
-    lines.append("}")
-    return "\n".join(lines)
