@@ -100,6 +100,7 @@ class Configuration:
                 else:
                     layers.append(layer)
         raise_problems(problems, validation=False)
+        fed = tuple(layers)
         layers.extend(overlays)
         try:
             merged = merge_layers(layers, max_depth=self.max_depth)
@@ -107,7 +108,7 @@ class Configuration:
             raise_problems([_feeder_problem(exc)], validation=False)
             raise  # pragma: no cover - raise_problems always raises here
         register_secret_inputs(by_name, merged)
-        sections, problems = validate_sections(specs, merged, env_prefix=self._env_prefix())
+        sections, problems = validate_sections(specs, merged, env_prefix=self.env_prefix)
         for unknown in unknown_keys(by_name, merged):
             if self.strict:
                 problems.append(unknown)
@@ -122,7 +123,7 @@ class Configuration:
             len(merged.history),
             len(skipped),
         )
-        return ConfigSnapshot(sections, by_name, merged.history, skipped=tuple(skipped))
+        return ConfigSnapshot(sections, by_name, merged.history, skipped=tuple(skipped), layers=fed)
 
     def apply(self, snapshot: ConfigSnapshot) -> None:
         """Make ``snapshot`` current and export its provenance to the sink, if any."""
@@ -186,7 +187,9 @@ class Configuration:
             problems.append(FieldError("", redact(reason), None, None, "feeder"))
         return ()
 
-    def _env_prefix(self) -> str | None:
+    @property
+    def env_prefix(self) -> str | None:
+        """The first feeder's environment prefix (used in "set it with" hints), if any."""
         for feeder in self._feeders:
             prefix = getattr(feeder, "env_prefix", None)
             if isinstance(prefix, str):

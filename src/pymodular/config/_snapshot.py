@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from pymodular.config._describe import model_tree
-from pymodular.config._layer import Path
+from pymodular.config._layer import Layer, Path
 from pymodular.config._merge import Entry
 from pymodular.config._provenance import (
     FieldProvenance,
@@ -38,7 +38,7 @@ class ConfigSnapshot:
     history, so collecting stays cheap.
     """
 
-    __slots__ = ("_history", "_sections", "_specs", "created_at", "skipped")
+    __slots__ = ("_history", "_sections", "_specs", "created_at", "layers", "skipped")
 
     def __init__(
         self,
@@ -47,6 +47,7 @@ class ConfigSnapshot:
         history: Mapping[Path, list[Entry]],
         *,
         skipped: tuple[tuple[str, str], ...] = (),
+        layers: tuple[Layer, ...] = (),
         created_at: dt.datetime | None = None,
     ) -> None:
         self._sections = MappingProxyType(dict(sections))
@@ -54,6 +55,8 @@ class ConfigSnapshot:
         self._history = history
         self.skipped = skipped
         """``(feeder, reason)`` for each feeder that contributed nothing on purpose."""
+        self.layers = layers
+        """What the feeders gave, lowest precedence first (overlays not included)."""
         self.created_at = created_at or dt.datetime.now(dt.UTC)
 
     @classmethod

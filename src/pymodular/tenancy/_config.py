@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pymodular.errors import ConfigError
-from pymodular.secrets import redact
 from pymodular.tenancy.errors import TenantConfigError
 
 if TYPE_CHECKING:
@@ -33,7 +32,7 @@ __all__ = ("Base", "build_snapshot", "capture_base", "tenant_layers")
 
 @dataclass(frozen=True)
 class Base:
-    """The application's configuration layers, read once per tenant (re)load."""
+    """The layers the application's current configuration was built from."""
 
     specs: tuple[SectionSpec, ...]
     layers: tuple[Layer, ...]
@@ -48,29 +47,20 @@ class Base:
 
 
 def capture_base(config: Configuration) -> Base:
-    """Read every feeder of ``config`` once, for the sections its current snapshot holds.
+    """The layers the application's current configuration was built from.
 
-    Raises :class:`~pymodular.errors.ConfigError` when a feeder fails.
+    Tenants layer over exactly the base the application runs with; nothing is read
+    again (a dynamic reload applies a new snapshot first, then rebuilds tenants).
     """
-    from pymodular.config.feeders import order_feeders
-
-    specs = tuple(config.snapshot.specs.values())
-    layers: list[Layer] = []
-    for feeder in order_feeders(config.feeders):
-        try:
-            fed = feeder.feed(specs)
-        except ConfigError:
-            raise
-        except Exception as exc:  # a broken third-party feeder is reported, not raised raw
-            reason = redact(f"{type(exc).__name__}: {exc}")
-            raise ConfigError(f"feeder {feeder.name!r} failed: {reason}") from exc
-        layers.extend(layer for layer in fed if layer.skipped is None)
-    prefix = next(
-        (p for p in (getattr(f, "env_prefix", None) for f in config.feeders) if isinstance(p, str)),
-        None,
-    )
+    snapshot = config.snapshot
     # Tenants must pass the app-level validators too.
-    return Base(specs, tuple(layers), config.validators, config.strict, prefix)
+    return Base(
+        tuple(snapshot.specs.values()),
+        snapshot.layers,
+        config.validators,
+        config.strict,
+        config.env_prefix,
+    )
 
 
 class _Replay:

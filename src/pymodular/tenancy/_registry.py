@@ -228,13 +228,7 @@ class TenantRegistry:
 
     async def _sync(self) -> dict[str, list[str]]:
         outcome: dict[str, list[str]] = {"added": [], "updated": [], "removed": [], "failed": []}
-        try:
-            base = capture_base(self._app.config)
-        except PymodularError as exc:
-            self._problems = [f"cannot read the base configuration for tenants: {exc.message}"]
-            logger.error("tenants not (re)loaded: %s", self._problems[0])
-            return outcome
-        self._base = base
+        base = self._base = capture_base(self._app.config)
         found, self._problems = discover(
             self.options, self._records, base.section_tokens, self._environ()
         )

@@ -378,25 +378,26 @@ async def test_base_configuration_is_used_outside_tenants_only_when_the_guard_al
     await relaxed.stop()
 
 
-async def test_an_unreadable_base_configuration_is_reported_not_raised(tmp_path: Path) -> None:
-    class Flaky(EnvFeeder):
+async def test_tenants_layer_over_the_loaded_base_without_reading_its_feeders_again(
+    tmp_path: Path,
+) -> None:
+    class Counting(EnvFeeder):
         calls = 0
 
         def feed(self, sections: Any) -> Any:
-            Flaky.calls += 1
-            if Flaky.calls > 1:
-                raise RuntimeError("vault sealed")
+            Counting.calls += 1
             return super().feed(sections)
 
     app = Application(
         [StoreModule()],
-        feeders=[Flaky(environ={})],
-        tenancy=TenancyOptions(tenants={"acme": {}}, environ={}),
+        feeders=[Counting(prefix="APP_", environ={"APP_STORE__DSN": "pg://base"})],
+        tenancy=TenancyOptions(tenants={"acme": {}, "globex": {}}, environ={}),
     )
     await app.start()
-    assert len(app.tenants) == 0
-    assert any("vault sealed" in p for p in app.tenants.problems())
-    assert app.tenants.health_report().status == "degraded"
+    await app.tenants.reload()
+    assert Counting.calls == 1  # read once, by the application's own load
+    for tenant in ("acme", "globex"):
+        assert app.tenants.section("store", tenant).dsn == "pg://base"
     await app.stop()
 
 
