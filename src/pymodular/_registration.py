@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 from pymodular._state import ModuleState
 from pymodular._version import __version__, parse_version
 from pymodular.decorators import ModuleDecorator
-from pymodular.errors import RegistrationError
+from pymodular.errors import RegistrationError, error_text
 from pymodular.module import (
     Dependency,
     HealthReporter,
@@ -135,7 +135,7 @@ def check_module(
         services = list(module.provides())
     except Exception as exc:
         raise fail(
-            f"provides() raised {type(exc).__name__}: {exc} (provides() runs at registration; "
+            f"provides() raised {error_text(exc)} (provides() runs at registration; "
             "give a factory= for objects built in init)"
         ) from exc
     for service in services:

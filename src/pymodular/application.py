@@ -39,6 +39,7 @@ from pymodular.errors import (
     MissingDependencyError,
     PymodularError,
     StateError,
+    error_text,
 )
 from pymodular.events import Event, EventBus, EventType
 from pymodular.logs import Logger, install_record_context
@@ -258,7 +259,7 @@ class Application:
         if failures:
             observer, event, exc = failures[0]
             error = LifecycleError(
-                f"observer {observer} failed on {event.type}: {type(exc).__name__}: {exc} "
+                f"observer {observer} failed on {event.type}: {error_text(exc)} "
                 "(strict_observers=True: observer failures fail the lifecycle)",
                 module=module,
                 phase=phase,
@@ -530,7 +531,7 @@ class Application:
         except Exception as exc:
             name = getattr(hook, "__qualname__", repr(hook))
             raise LifecycleError(
-                f"started hook {name} failed: {type(exc).__name__}: {exc}", phase="start"
+                f"started hook {name} failed: {error_text(exc)}", phase="start"
             ) from exc
 
     async def _start_module(self, record: ModuleRecord) -> None:
@@ -641,7 +642,7 @@ class Application:
             except Exception as exc:  # noqa: BLE001 - reported with the stop failures
                 name = getattr(hook, "__qualname__", repr(hook))
                 failure = LifecycleError(
-                    f"stopping hook {name} failed: {type(exc).__name__}: {exc}", phase="stop"
+                    f"stopping hook {name} failed: {error_text(exc)}", phase="stop"
                 )
                 failure.__cause__ = exc
                 failures.append(failure)
@@ -704,10 +705,7 @@ class Application:
 
     def _failed(self, record: ModuleRecord, phase: str, exc: BaseException) -> LifecycleError:
         record.state = ModuleState.FAILED
-        if isinstance(exc, asyncio.CancelledError):
-            reason = "cancelled"
-        else:
-            reason = f"{type(exc).__name__}: {exc}"
+        reason = "cancelled" if isinstance(exc, asyncio.CancelledError) else error_text(exc)
         record.error = reason
         self.emit(EventType.MODULE_ERROR, module=record.name, error=reason, failed_phase=phase)
         if isinstance(exc, LifecycleError) and exc.module == record.name and exc.phase == phase:

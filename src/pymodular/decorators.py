@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_tenant
+from pymodular.errors import error_text
 
 if TYPE_CHECKING:
     from pymodular.events import EventBus, Observer
@@ -163,11 +164,7 @@ class ObservableDecorator(ModuleDecorator):
             result = await call()
         except BaseException as exc:
             elapsed = round((time.perf_counter() - began) * 1000, 3)
-            error = (
-                "cancelled"
-                if isinstance(exc, asyncio.CancelledError)
-                else f"{type(exc).__name__}: {exc}"
-            )
+            error = "cancelled" if isinstance(exc, asyncio.CancelledError) else error_text(exc)
             self._publish(
                 bus, f"lifecycle.{phase}.failed", module, phase, duration_ms=elapsed, error=error
             )

@@ -21,7 +21,8 @@ Domain categories extend the tree by subclassing (``class PaymentError(Pymodular
 and setting :attr:`PymodularError.category`.
 
 Messages say what happened, what was expected and what to do. They never contain a
-secret value: :func:`pymodular.secrets.redact` is applied to every message.
+secret value: :func:`pymodular.secrets.redact` is applied to every message, and
+``error_text(exc)`` quotes a foreign exception the same way (``Type: message``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ __all__ = (
     "ServiceNotReadyError",
     "StateError",
     "ValidationError",
+    "error_text",
 )
 
 
@@ -192,3 +194,12 @@ class SecurityError(PymodularError, PermissionError):
     """An isolation or authentication rule was broken (tenant guard, token, key)."""
 
     category = "security"
+
+
+def error_text(exc: BaseException) -> str:
+    """``Type: message`` of ``exc`` (just ``Type`` when it has no message), secrets masked.
+
+    The one way the framework quotes an exception it did not raise itself.
+    """
+    text = redact(str(exc))
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

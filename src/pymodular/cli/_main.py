@@ -93,7 +93,7 @@ def _report(state: State, exc: BaseException, message: str, code: int) -> int:
 
 
 def _unexpected(state: State, exc: Exception) -> int:
-    from pymodular.errors import PymodularError
+    from pymodular.errors import PymodularError, error_text
     from pymodular.secrets import redact
 
     if isinstance(exc, PymodularError):
@@ -101,6 +101,6 @@ def _unexpected(state: State, exc: Exception) -> int:
     if isinstance(exc, OSError) and exc.filename is not None:
         text = f"{exc.strerror or exc}: {exc.filename!r}"
         return _report(state, exc, redact(text), ExitCode.FILESYSTEM)
-    detail = redact(f"{type(exc).__name__}: {exc}".splitlines()[0])
+    detail = error_text(exc).splitlines()[0]
     hint = "" if state.debug else " (run with --debug for the traceback)"
     return _report(state, exc, f"internal error: {detail}{hint}", ExitCode.INTERNAL)

@@ -22,8 +22,7 @@ from pymodular.config._validate import (
     validate_sections,
     warn_unknown,
 )
-from pymodular.errors import ConfigError
-from pymodular.secrets import redact
+from pymodular.errors import ConfigError, error_text
 
 __all__ = ("Configuration",)
 
@@ -144,7 +143,7 @@ class Configuration:
             try:
                 self.provenance_sink(export)
             except Exception as exc:  # noqa: BLE001 - a failing sink must not fail a load
-                logger.warning("provenance sink failed: %s", redact(f"{type(exc).__name__}: {exc}"))
+                logger.warning("provenance sink failed: %s", error_text(exc))
 
     def load(self, specs: Sequence[SectionSpec]) -> ConfigSnapshot:
         """:meth:`collect` then :meth:`apply`; on error the previous snapshot stays."""
@@ -183,8 +182,8 @@ class Configuration:
             fields = [e for e in exc.errors if isinstance(e, FieldError)]
             problems.extend(fields or [_feeder_problem(exc)])
         except Exception as exc:  # noqa: BLE001 - a broken third-party feeder is reported, not raised raw
-            reason = f"feeder {feeder.name!r} failed: {type(exc).__name__}: {exc}"
-            problems.append(FieldError("", redact(reason), None, None, "feeder"))
+            reason = f"feeder {feeder.name!r} failed: {error_text(exc)}"
+            problems.append(FieldError("", reason, None, None, "feeder"))
         return ()
 
     @property

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymodular.errors import error_text
 from pymodular.events._event import Event, EventType
 
 __all__ = ("EventBus", "Observer", "Subscription")
@@ -184,7 +185,7 @@ class EventBus:
                             data={
                                 "observer": sub.name,
                                 "event": event.type,
-                                "error": f"{type(exc).__name__}: {exc}",
+                                "error": error_text(exc),
                             },
                         ),
                     )

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymodular._context import current_module
+from pymodular.errors import error_text
 from pymodular.health._aggregate import failure_entry, report_entry
 from pymodular.health._options import HealthOptions
 from pymodular.health._result import HealthResult
@@ -162,7 +163,7 @@ class Poller:
         elif isinstance(item.error, TimeoutError):
             message = "TimeoutError raised by the reporter"
         elif item.error is not None:
-            message = _reason(item.error)
+            message = error_text(item.error)
         else:
             opts = self.options
             return report_entry(
@@ -188,8 +189,3 @@ def _start(loop: asyncio.AbstractEventLoop, coro: Any) -> asyncio.Task[None]:
     if _EAGER:  # pragma: no cover - depends on the interpreter version
         return asyncio.Task(coro, loop=loop, eager_start=True)  # type: ignore[call-arg,unused-ignore]
     return loop.create_task(coro)
-
-
-def _reason(exc: BaseException) -> str:
-    text = str(exc)
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__

@@ -12,10 +12,9 @@ from typing import TYPE_CHECKING, Any
 from pymodular._context import current_module
 from pymodular.config import ConfigDiff as _ConfigDiff
 from pymodular.config import ConfigSnapshot, Configuration
-from pymodular.errors import PymodularError
+from pymodular.errors import PymodularError, error_text
 from pymodular.reload._diff import ConfigDiff, invert
 from pymodular.reload._plan import ReloadPlan, ReloadStep
-from pymodular.secrets import redact
 
 if TYPE_CHECKING:
     from pymodular._registration import ModuleRecord
@@ -146,5 +145,4 @@ def reason(exc: BaseException) -> str:
     """``Type: message`` of ``exc`` with secrets masked (framework errors: the message)."""
     if isinstance(exc, PymodularError):
         return str(exc)  # already redacted
-    text = redact(str(exc))
-    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return error_text(exc)

@@ -13,7 +13,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING
 
-from pymodular.secrets import redact
+from pymodular.errors import error_text
 from pymodular.tenancy._context import pin, unpin
 from pymodular.tenancy._generation import Generation
 
@@ -73,7 +73,7 @@ class Notifier:
                     if isinstance(exc, TimeoutError):
                         reason = f"did not finish within {self.timeout:g} s"
                     else:
-                        reason = redact(f"{type(exc).__name__}: {exc}")
+                        reason = error_text(exc)
                     failures.append((record.name, reason))
                     logger.error(
                         "module %r failed to handle tenant %r %s: %s",

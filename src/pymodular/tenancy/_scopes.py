@@ -19,8 +19,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_tenant
-from pymodular.errors import ServiceNotFoundError
-from pymodular.secrets import redact
+from pymodular.errors import ServiceNotFoundError, error_text
 from pymodular.services import ServiceEntry, ServiceScope
 from pymodular.services._service import _conforms
 from pymodular.tenancy._context import pin, unpin
@@ -217,7 +216,7 @@ class Scopes:
             value = factory(arg)
         except Exception as exc:
             scope = ", ".join(f"{k} {v!r}" for k, v in where.items()) or "the shared fallback"
-            reason = redact(f"{type(exc).__name__}: {exc}")
+            reason = error_text(exc)
             raise ScopedServiceError(
                 f"the factory of {label} (module {entry.provider!r}) failed for {scope}: {reason}",
                 module=entry.provider,
@@ -292,6 +291,6 @@ async def close_instances(items: Iterable[tuple[ServiceEntry, Any]], owner: str)
                 "closing %s of %s failed: %s",
                 describe_entry(entry),
                 owner,
-                redact(f"{type(exc).__name__}: {exc}"),
+                error_text(exc),
             )
     return failed
