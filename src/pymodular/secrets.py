@@ -11,6 +11,8 @@ registered secret on, log records of the whole process are scrubbed too
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
@@ -24,6 +26,7 @@ __all__ = (
     "Secret",
     "forget_secret",
     "is_registered",
+    "json_safe",
     "redact",
     "redact_data",
     "register_secret",
@@ -96,6 +99,35 @@ def redact_data(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [redact_data(v) for v in value]
     return value
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` as JSON-friendly data that shows no secret.
+
+    Secrets become the mask, strings are redacted, enums give their value, pydantic
+    models their JSON dump, mappings and sequences are converted item by item, dates
+    and times ISO text; anything else is shown as its (redacted) text.
+    """
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Secret):
+        return MASK
+    if isinstance(value, enum.Enum):
+        return json_safe(value.value)
+    dump = getattr(value, "model_dump", None)  # a pydantic model, without importing pydantic
+    if callable(dump):
+        return json_safe(dump(mode="json"))
+    if isinstance(value, Mapping):
+        return {str(k): json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [json_safe(v) for v in value]
+    if isinstance(value, bytes):
+        return redact(value.decode("utf-8", "replace"))
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    return redact(str(value))
 
 
 def _texts_of(value: object) -> frozenset[str]:

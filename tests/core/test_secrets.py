@@ -114,3 +114,43 @@ def test_log_records_are_scrubbed_from_the_first_secret_on_without_an_applicatio
         [sys.executable, "-c", script], capture_output=True, text=True, check=True, timeout=60
     )
     assert result.stdout.strip() == "dsn=postgres://u:**********@h"
+
+
+def test_json_safe_masks_secrets_and_converts_to_json_data() -> None:
+    import datetime as dt
+    import enum
+    import json
+
+    from pydantic import BaseModel
+
+    from pymodular.secrets import MASK, Secret, json_safe
+
+    class Colour(enum.Enum):
+        RED = "red"
+
+    class Point(BaseModel):
+        x: int
+
+    Secret("json-safe-secret-value")
+    value = {
+        "key": Secret("other-secret-value"),
+        "dsn": "pg://u:json-safe-secret-value@db",
+        "when": dt.datetime(2026, 11, 28, 5, 0, tzinfo=dt.UTC),
+        "colour": Colour.RED,
+        "point": Point(x=1),
+        "tags": ("a", "b"),
+        "raw": b"json-safe-secret-value",
+        1: None,
+    }
+    safe = json_safe(value)
+    assert safe == {
+        "key": MASK,
+        "dsn": f"pg://u:{MASK}@db",
+        "when": "2026-11-28T05:00:00+00:00",
+        "colour": "red",
+        "point": {"x": 1},
+        "tags": ["a", "b"],
+        "raw": MASK,
+        "1": None,
+    }
+    assert "secret-value" not in json.dumps(safe)

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-from pydantic import BaseModel
 
 from pymodular.config._describe import Node, model_tree
 from pymodular.config._layer import DEFAULT_SOURCE, Path, Source
@@ -15,7 +12,7 @@ from pymodular.config._merge import Entry
 from pymodular.config._sentinel import NOT_GIVEN
 from pymodular.config._spec import SectionSpec
 from pymodular.config._validate import locate
-from pymodular.secrets import MASK, Secret, redact
+from pymodular.secrets import MASK, json_safe
 
 __all__ = ("FieldProvenance", "Overridden", "build_provenance", "masked", "provenance_rows")
 
@@ -69,27 +66,7 @@ def masked(value: Any, secret: bool) -> Any:
     """``value`` made safe to show: the mask for secrets, JSON-friendly and redacted otherwise."""
     if secret:
         return None if value is None else MASK
-    return _jsonable(value)
-
-
-def _jsonable(value: Any) -> Any:
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, str):
-        return redact(value)
-    if isinstance(value, Secret):
-        return MASK
-    if isinstance(value, enum.Enum):
-        return _jsonable(value.value)
-    if isinstance(value, BaseModel):
-        return _jsonable(value.model_dump(mode="json"))
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bytes):
-        return redact(value.decode("utf-8", "replace"))
-    return redact(str(value))  # dates, paths and anything else: as text
+    return json_safe(value)
 
 
 def build_provenance(

@@ -22,7 +22,7 @@ from pymodular.health._options import HealthOptions
 from pymodular.health._poll import Poller, ReportFn, Target
 from pymodular.health._snapshot import HealthSnapshot, ModuleHealth
 from pymodular.health._status import HealthStatus
-from pymodular.secrets import MASK, Secret, redact
+from pymodular.secrets import json_safe
 
 if TYPE_CHECKING:
     from pymodular._registration import ModuleRecord
@@ -187,7 +187,7 @@ class HealthAggregator:
         data["readiness_message"] = snapshot.readiness_message
         data["status_hash"] = snapshot.status_hash
         data["details"] = {
-            e.name: _jsonable(dict(e.details)) for e in snapshot.modules if e.details
+            e.name: json_safe(dict(e.details)) for e in snapshot.modules if e.details
         }
         opts = self.options
         data["options"] = {
@@ -386,19 +386,3 @@ class HealthAggregator:
             snapshot.readiness_status,
             f" ({snapshot.readiness_message})" if snapshot.readiness_message else "",
         )
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Secret):
-        return MASK
-    if isinstance(value, str):
-        return redact(value)
-    if value is None or isinstance(value, bool | int | float):
-        return value
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dt.datetime):
-        return value.isoformat()
-    return redact(str(value))
