@@ -22,6 +22,7 @@ from pymodular import (
     StateError,
 )
 from pymodular.testing import CallLog, EventRecorder, FakeModule
+from tests._until import until
 
 
 class Database:
@@ -411,8 +412,7 @@ async def test_cancellation_during_start_rolls_back_started_modules() -> None:
     calls = CallLog()
     app = Application([make("a", calls), make("b", calls, block_in=["start"])])
     task = asyncio.create_task(app.start())
-    while calls.phase("start") != ["a", "b"]:
-        await asyncio.sleep(0)
+    await until(lambda: calls.phase("start") == ["a", "b"])
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
@@ -511,8 +511,7 @@ async def test_stop_during_start_stops_what_started_and_the_start_raises() -> No
 
     app = Application([Yielding("a", calls), Gated("b", calls), Yielding("c", calls)])
     starting = asyncio.create_task(app.start())
-    while calls.phase("start") != ["a"]:
-        await asyncio.sleep(0)
+    await until(lambda: calls.phase("start") == ["a"])
     stopping = asyncio.create_task(app.stop())
     await asyncio.sleep(0)
     gate.set()  # b finishes its start; the start stops at the next boundary

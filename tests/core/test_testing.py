@@ -9,6 +9,7 @@ import pytest
 from pymodular import AppState, Event, LifecycleError, Module
 from pymodular.config import ConfigModel, field
 from pymodular.testing import CallLog, EventRecorder, FakeModule, app_harness
+from tests._until import until
 
 
 class GreeterConfig(ConfigModel):
@@ -61,8 +62,7 @@ async def test_fake_modules_fail_or_block_in_the_phase_they_are_told() -> None:
 
     blocked = FakeModule("slow", block_in=["init"])
     task = asyncio.create_task(blocked.init(None))  # type: ignore[arg-type]
-    while blocked.calls != [("slow", "init")]:
-        await asyncio.sleep(0)
+    await until(lambda: blocked.calls == [("slow", "init")])
     assert not task.done()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
@@ -86,3 +86,16 @@ async def test_the_recorder_filters_and_waits_for_events() -> None:
         await recorder.wait_for("never.*", timeout=0.01)
     recorder.clear()
     assert recorder.events == []
+
+
+async def test_the_recorder_waits_for_the_nth_event_of_a_type() -> None:
+    recorder = EventRecorder()
+    recorder(Event("tick"))
+    third = asyncio.create_task(recorder.wait_for("tick", count=3))
+    recorder(Event("tick"))
+    await asyncio.sleep(0)
+    assert not third.done()
+    last = Event("tick")
+    recorder(last)
+    assert await third is last
+    assert await recorder.wait_for("tick", count=2) is recorder.events[1]

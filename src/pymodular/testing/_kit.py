@@ -20,15 +20,17 @@ class EventRecorder:
 
     def __init__(self) -> None:
         self.events: list[Event] = []
-        self._waiters: list[tuple[str, asyncio.Future[Event]]] = []
+        self._waiters: list[tuple[str, int, asyncio.Future[Event]]] = []
 
     def __call__(self, event: Event) -> None:
         self.events.append(event)
         for waiter in list(self._waiters):
-            pattern, future = waiter
+            pattern, count, future = waiter
             if _match(pattern, event.type) and not future.done():
-                future.set_result(event)
-                self._waiters.remove(waiter)
+                found = self.of(pattern)
+                if len(found) >= count:
+                    future.set_result(found[count - 1])
+                    self._waiters.remove(waiter)
 
     def types(self) -> list[str]:
         """Event types in arrival order."""
@@ -46,13 +48,13 @@ class EventRecorder:
         """``(type, module)`` pairs of the events matching any of ``patterns``, in order."""
         return [(e.type, e.module) for e in self.events if any(_match(p, e.type) for p in patterns)]
 
-    async def wait_for(self, pattern: str, timeout: float = 5.0) -> Event:
-        """Return the first event (already received or future) matching ``pattern``."""
-        for event in self.events:
-            if _match(pattern, event.type):
-                return event
+    async def wait_for(self, pattern: str, timeout: float = 5.0, *, count: int = 1) -> Event:
+        """Return the ``count``-th event (received already or yet to come) matching ``pattern``."""
+        found = self.of(pattern)
+        if len(found) >= count:
+            return found[count - 1]
         future: asyncio.Future[Event] = asyncio.get_running_loop().create_future()
-        self._waiters.append((pattern, future))
+        self._waiters.append((pattern, count, future))
         async with asyncio.timeout(timeout):
             return await future
 

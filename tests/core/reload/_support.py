@@ -102,28 +102,8 @@ def reloader_of(app: Application) -> Reloader:
     return app._reloader
 
 
-class Waiter:
-    """An observer that lets a test wait until n events of a type arrived."""
-
-    def __init__(self) -> None:
-        self.events: list[Any] = []
-        self._changed = asyncio.Condition()
-
-    async def __call__(self, event: Any) -> None:
-        async with self._changed:
-            self.events.append(event)
-            self._changed.notify_all()
-
-    def of(self, event_type: str) -> list[Any]:
-        return [e for e in self.events if e.type == event_type]
-
-    async def wait(self, event_type: str, count: int = 1, timeout: float = 10.0) -> Any:
-        async with asyncio.timeout(timeout), self._changed:
-            await self._changed.wait_for(lambda: len(self.of(event_type)) >= count)
-        return self.of(event_type)[count - 1]
-
-
-def waiter(app: Application) -> Waiter:
-    observer = Waiter()
+def waiter(app: Application) -> EventRecorder:
+    """A recorder of the reload and health events, to wait until n of a type arrived."""
+    observer = EventRecorder()
     app.events.subscribe(observer, "config.reload.*", "health.*", name="waiter")
     return observer

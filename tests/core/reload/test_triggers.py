@@ -47,7 +47,7 @@ async def test_the_sighup_handler_schedules_a_reload() -> None:
     async with app:
         data["cache"]["ttl"] = 2
         app._on_sighup()  # type: ignore[attr-defined]
-        completed = await events.wait(E.COMPLETED)
+        completed = await events.wait_for(E.COMPLETED, 10.0)
         assert completed.data["trigger"] == "signal"
         assert cache.config.ttl == 2
 
@@ -172,16 +172,16 @@ async def test_editing_a_watched_file_reloads_by_itself(tmp_path: Path) -> None:
         replacement = tmp_path / "config.yaml.tmp"
         replacement.write_text("cache:\n  ttl: 2\n")
         replacement.replace(path)  # how editors save: write elsewhere, rename over
-        completed = await events.wait(E.COMPLETED)
+        completed = await events.wait_for(E.COMPLETED, 10.0)
         assert completed.data["trigger"] == "file"
         assert cache.config.ttl == 2
         path.write_text("cache:\n  ttl: [broken\n")
-        failed = await events.wait(E.COMPLETED, 2)
+        failed = await events.wait_for(E.COMPLETED, 10.0, count=2)
         assert failed.data["success"] is False
         assert "config.yaml" in failed.data["error"]
         assert cache.config.ttl == 2
         path.write_text("cache:\n  ttl: 3\n")
-        await events.wait(E.COMPLETED, 3)
+        await events.wait_for(E.COMPLETED, 10.0, count=3)
         assert cache.config.ttl == 3
 
 
@@ -209,8 +209,8 @@ async def test_repeated_failures_pause_automatic_reloads_then_retry_after_backof
         data["cache"]["ttl"] = "broken"
         for attempt in (1, 2):
             assert reloader.request(ReloadTrigger.FILE, automatic=True) is not None
-            await events.wait(E.COMPLETED, attempt)
-        paused = await events.wait(E.PAUSED)
+            await events.wait_for(E.COMPLETED, 10.0, count=attempt)
+        paused = await events.wait_for(E.PAUSED, 10.0)
         assert paused.data == {"failures": 2, "retry_in_s": 0.05}
         assert app.health is not None
         entry = (await app.health.evaluate()).module("config-reload")
@@ -220,13 +220,13 @@ async def test_repeated_failures_pause_automatic_reloads_then_retry_after_backof
         # a file change while paused waits; the pause then retries once, which fails again
         assert reloader.request(ReloadTrigger.FILE, automatic=True) is None
         assert reloader.reloads == 2
-        retried = await events.wait(E.COMPLETED, 3)
+        retried = await events.wait_for(E.COMPLETED, 10.0, count=3)
         assert retried.data["trigger"] == "retry"
-        assert (await events.wait(E.PAUSED, 2)).data["retry_in_s"] == 0.1  # doubled
+        assert (await events.wait_for(E.PAUSED, 10.0, count=2)).data["retry_in_s"] == 0.1  # doubled
         # fixed at the source: the next retry succeeds and automatic reloads resume
         data["cache"]["ttl"] = 5
         assert reloader.request(ReloadTrigger.FILE, automatic=True) is None
-        await events.wait(E.RESUMED)
+        await events.wait_for(E.RESUMED, 10.0)
         assert cache.config.ttl == 5
         assert not reloader.breaker.is_open
 
@@ -240,10 +240,10 @@ async def test_an_explicit_reload_runs_even_while_automatic_ones_are_paused() ->
     async with app:
         data["cache"]["ttl"] = "broken"
         reloader_of(app).request(ReloadTrigger.FILE, automatic=True)
-        await events.wait(E.PAUSED)
+        await events.wait_for(E.PAUSED, 10.0)
         data["cache"]["ttl"] = 4
         result = await app.reload()
         assert result.success
-        await events.wait(E.RESUMED)
+        await events.wait_for(E.RESUMED, 10.0)
         assert cache.config.ttl == 4
         assert reloader_of(app)._retry is None  # the pending retry was cancelled
