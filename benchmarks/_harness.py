@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import statistics
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
 __all__ = (
@@ -55,20 +56,12 @@ class Row:
 
 def measure(fn: Callable[[], object], *, number: int = 1, repeat: int = 31) -> Stats:
     """Time ``fn`` ``number`` times per sample, ``repeat`` samples; return per-call stats."""
-    fn()  # warm up caches and lazy imports outside the samples
-    samples = []
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for _ in range(number):
-                fn()
-            samples.append((time.perf_counter() - start) / number)
-    finally:
-        if gc_was:
-            gc.enable()
-    return Stats.of(samples)
+
+    def batch() -> None:
+        for _ in range(number):
+            fn()
+
+    return interleaved({"fn": batch}, repeat=repeat, per=number)["fn"]
 
 
 def measure_async(
@@ -76,15 +69,14 @@ def measure_async(
 ) -> Stats:
     """Like :func:`measure` for a coroutine factory, all samples in one event loop."""
 
+    async def batch() -> None:
+        for _ in range(number):
+            await make()
+
     async def main() -> Stats:
-        await make()
-        samples = []
-        for _ in range(repeat):
-            start = time.perf_counter()
-            for _ in range(number):
-                await make()
-            samples.append((time.perf_counter() - start) / number)
-        return Stats.of(samples)
+        found = await interleaved_async({"fn": batch}, repeat=repeat)
+        stats = found["fn"]
+        return Stats(stats.median / number, stats.p95 / number, stats.samples)
 
     return asyncio.run(main())
 
@@ -106,17 +98,12 @@ def interleaved(
     for fn in fns.values():
         for _ in range(warmup):
             fn()
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         for _ in range(repeat):
             for name, fn in fns.items():
                 began = time.perf_counter()
                 fn()
                 samples[name].append((time.perf_counter() - began) / per)
-    finally:
-        if gc_was:
-            gc.enable()
     return {name: Stats.of(values) for name, values in samples.items()}
 
 
@@ -128,15 +115,22 @@ async def interleaved_async(
     for fn in fns.values():
         for _ in range(warmup):
             await fn()
-    gc_was = gc.isenabled()
-    gc.disable()
-    try:
+    with _gc_paused():
         for _ in range(repeat):
             for name, fn in fns.items():
                 began = time.perf_counter()
                 await fn()
                 samples[name].append(time.perf_counter() - began)
-    finally:
-        if gc_was:
-            gc.enable()
     return {name: Stats.of(values) for name, values in samples.items()}
+
+
+@contextlib.contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No garbage collection inside the samples (a collection is noise, not our cost)."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
