@@ -8,6 +8,8 @@ The configuration API lives in :mod:`pymodular.config`, events in
 :mod:`pymodular.events`, errors in :mod:`pymodular.errors`.
 """
 
+from pymodular._extras import Extra
+from pymodular._stages import StopStage
 from pymodular._state import AppState, ModuleState
 from pymodular._version import __version__
 from pymodular.application import Application
@@ -24,6 +26,7 @@ from pymodular.errors import (
     DependencyError,
     LifecycleError,
     MissingDependencyError,
+    MissingExtraError,
     PymodularError,
     RegistrationError,
     SecurityError,
@@ -36,6 +39,8 @@ from pymodular.events import Event, EventType
 from pymodular.logs import Logger
 from pymodular.module import (
     Dependency,
+    Describable,
+    Drainable,
     HealthReporter,
     Module,
     Reloadable,
@@ -54,13 +59,17 @@ __all__ = (
     "ConfigError",
     "Dependency",
     "DependencyError",
+    "Describable",
+    "Drainable",
     "Event",
     "EventType",
+    "Extra",
     "HealthReporter",
     "LifecycleError",
     "Logger",
     "LoggingDecorator",
     "MissingDependencyError",
+    "MissingExtraError",
     "Module",
     "ModuleDecorator",
     "ModuleState",
@@ -76,6 +85,7 @@ __all__ = (
     "ServiceScope",
     "Startable",
     "StateError",
+    "StopStage",
     "Stoppable",
     "TenantAware",
     "TenantDecorator",

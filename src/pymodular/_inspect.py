@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from pymodular._state import ModuleState
+from pymodular.errors import error_text
+from pymodular.secrets import json_safe
+
 if TYPE_CHECKING:
     from pymodular.application import Application
 
@@ -32,7 +36,29 @@ def inspect_application(app: Application) -> dict[str, Any]:
         data["config"] = app.config.provenance_table()
     for name, describe in app._inspectors.items():
         data[name] = describe()
+    for record in app.records():
+        if record.describable and record.state in _DESCRIBED:
+            data[record.name] = _describe(record.module)
     return data
+
+
+_DESCRIBED = frozenset(
+    {
+        ModuleState.INITIALISED,
+        ModuleState.STARTING,
+        ModuleState.STARTED,
+        ModuleState.STOPPING,
+        ModuleState.STOPPED,
+    }
+)
+
+
+def _describe(module: Any) -> Any:
+    """A module's own ``describe()``; its failure is shown, never raised."""
+    try:
+        return json_safe(module.describe())
+    except Exception as exc:  # noqa: BLE001 - inspection must not fail on one module
+        return {"error": f"describe() failed: {error_text(exc)}"}
 
 
 _STATE_COLOURS = {

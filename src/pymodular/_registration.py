@@ -10,9 +10,11 @@ from typing import TYPE_CHECKING, Any
 from pymodular._state import ModuleState
 from pymodular._version import __version__, parse_version
 from pymodular.decorators import ModuleDecorator
-from pymodular.errors import RegistrationError, error_text
+from pymodular.errors import MissingExtraError, RegistrationError, error_text
 from pymodular.module import (
     Dependency,
+    Describable,
+    Drainable,
     HealthReporter,
     Module,
     Reloadable,
@@ -45,6 +47,8 @@ class ModuleRecord:
     reloadable: bool
     health_reporter: bool
     tenant_aware: bool
+    drainable: bool = False
+    describable: bool = False
     state: ModuleState = ModuleState.REGISTERED
     entries: list[ServiceEntry] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
@@ -70,10 +74,12 @@ class ModuleRecord:
                 cap
                 for cap, present in (
                     ("startable", self.startable),
+                    ("drainable", self.drainable),
                     ("stoppable", self.stoppable),
                     ("reloadable", self.reloadable),
                     ("health", self.health_reporter),
                     ("tenant_aware", self.tenant_aware),
+                    ("describable", self.describable),
                 )
                 if present
             ],
@@ -112,6 +118,11 @@ def check_module(
     if name in taken:
         raise fail(f"another module is already registered as {name!r}")
     _check_version(module, fail)
+    if module.extra is not None:
+        try:
+            module.extra.require(label, module=name, phase="register")
+        except MissingExtraError as exc:
+            raise fail(exc.message) from exc
     if isinstance(module.depends_on, str) or not all(isinstance(d, str) for d in module.depends_on):
         raise fail("depends_on must be a sequence of module names")
     if name in module.depends_on:
@@ -153,6 +164,8 @@ def check_module(
         reloadable=isinstance(module, Reloadable),
         health_reporter=isinstance(module, HealthReporter),
         tenant_aware=isinstance(module, TenantAware),
+        drainable=isinstance(module, Drainable),
+        describable=isinstance(module, Describable),
     )
 
 

@@ -25,8 +25,10 @@ class ModuleState(enum.StrEnum):
 
 
 class AppState(enum.StrEnum):
-    """created → initialising → initialised → starting → running → stopping → stopped.
+    """created → initialising → initialised → starting → running → draining → stopping → stopped.
 
+    ``draining`` is the first part of a stop: readiness turns unhealthy and drainable
+    modules finish their in-flight work; ``stopping`` follows, in which modules stop.
     ``failed`` after an init or start failure (started modules were rolled back).
     """
 
@@ -35,6 +37,7 @@ class AppState(enum.StrEnum):
     INITIALISED = "initialised"
     STARTING = "starting"
     RUNNING = "running"
+    DRAINING = "draining"
     STOPPING = "stopping"
     STOPPED = "stopped"
     FAILED = "failed"

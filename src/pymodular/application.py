@@ -9,8 +9,11 @@ Lifecycle, in order:
    each module in order gets its required services injected and its ``init`` awaited;
 3. ``start`` — each module in order is started and awaited until ready; a failure
    stops the already started ones in reverse and raises one :class:`LifecycleError`;
-4. ``stop`` — started modules are stopped in exact reverse order, each under a
-   timeout; every failure is collected and reported together.
+4. ``stop`` — the stages of :func:`~pymodular._stages.stop_sequence`: readiness turns
+   unhealthy, watchers stop, drainable modules finish their in-flight work (state
+   ``draining``), scoped objects close, then started modules are stopped in exact
+   reverse order, each under a timeout (state ``stopping``); every failure is collected
+   and reported together.
 
 ``init`` and ``start`` run one at a time: a second ``start`` while one runs is refused
 with :class:`~pymodular.errors.StateError`, a concurrent ``init`` waits for the first.
@@ -31,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Literal, Self
 from pymodular._context import correlation_id, current_module, in_module, new_correlation_id
 from pymodular._graph import Edge, topological_order
 from pymodular._registration import ModuleRecord, check_module, section_spec
+from pymodular._stages import StopStage, stop_sequence
 from pymodular._state import AppState, ModuleState
 from pymodular._wiring import dependency_edges, inject
 from pymodular.decorators import ModuleDecorator, apply_decorators, order_decorators
@@ -74,6 +78,7 @@ class Application:
       module's init and start (and at the end of stop) the application waits up to
       ``observer_timeout`` seconds for the observers and fails that step on their errors.
     - ``stop_timeout`` bounds each module's stop (seconds; a module may set its own).
+    - ``drain_timeout`` bounds all drainable modules' drains together (seconds).
     - ``tenancy`` / ``tenant_guard`` enable tenants (``app.tenants``, :mod:`pymodular.tenancy`).
     - ``health`` enables ``app.health`` (:mod:`pymodular.health`); ``dynamic_reload`` enables
       ``await app.reload()``, SIGHUP and file watching (:mod:`pymodular.reload`).
@@ -95,6 +100,7 @@ class Application:
         init_timeout: float | None = None,
         start_timeout: float | None = None,
         stop_timeout: float = 30.0,
+        drain_timeout: float = 15.0,
         tenancy: bool | TenancyOptions = False,
         tenant_guard: Literal["strict", "permissive", "disabled"] | None = None,
         health: bool | HealthOptions = False,
@@ -109,6 +115,7 @@ class Application:
         self.observer_timeout = observer_timeout
         self.start_timeout = start_timeout
         self.stop_timeout = stop_timeout
+        self.drain_timeout = drain_timeout
         self._feeders = tuple(feeders)
         self._config_validators = tuple(config_validators)
         self._strict_config = strict_config
@@ -124,7 +131,9 @@ class Application:
         self._lifecycle_task: asyncio.Task[Any] | None = None
         self._stop_requested = False
         self._abort_failures: list[LifecycleError] = []
-        self._stopping_hooks: list[Callable[[], Awaitable[None]]] = []
+        self._stopping_hooks: dict[StopStage, list[Callable[[], Awaitable[None]]]] = {
+            stage: [] for stage in StopStage if stage is not StopStage.MODULES
+        }
         self._started_hooks: list[Callable[[], Awaitable[None]]] = []
         self._inspectors: dict[str, Callable[[], Any]] = {}
         self.started_at: float | None = None
@@ -218,9 +227,19 @@ class Application:
         """Run ``hook`` after every module started (components: health, reload, ...)."""
         self._started_hooks.append(hook)
 
-    def on_stopping(self, hook: Callable[[], Awaitable[None]]) -> None:
-        """Run ``hook`` when stopping begins, before any module stops (readiness first)."""
-        self._stopping_hooks.append(hook)
+    def on_stopping(
+        self, hook: Callable[[], Awaitable[None]], *, stage: StopStage = StopStage.DRAIN
+    ) -> None:
+        """Run ``hook`` in ``stage`` of stopping (see :class:`~pymodular.StopStage`).
+
+        Every stage comes before modules stop; within a stage hooks run in the order they
+        were added. The default, ``DRAIN``, runs after readiness turned unhealthy and
+        before drainable modules drain. Hooks also run when a failed init or start
+        winds down.
+        """
+        if stage is StopStage.MODULES:
+            raise ValueError("no hooks run in the MODULES stage; use SCOPES or earlier")
+        self._stopping_hooks[StopStage(stage)].append(hook)
 
     def add_inspector(self, name: str, describe: Callable[[], Any]) -> None:
         """Add a section ``name`` to :meth:`inspect` (components: health, tenants, ...)."""
@@ -300,6 +319,7 @@ class Application:
             raise
         for record in records:
             self._records[record.name] = record
+            record.module.app = self
             self.emit(
                 EventType.MODULE_REGISTERED,
                 module=record.name,
@@ -381,7 +401,7 @@ class Application:
             except BaseException as exc:
                 self._state = AppState.FAILED
                 # Components (scoped instances, health) may hold what earlier inits built.
-                failures = await self._run_stopping_hooks()
+                failures = await self._wind_down()
                 if failures and isinstance(exc, LifecycleError):
                     exc.failures = (*exc.failures, *failures)
                 self._emit_app(EventType.APP_ERROR, "init", phase="init", error=str(exc))
@@ -482,7 +502,7 @@ class Application:
     def _refuse_restart(self) -> None:
         if self._state in (AppState.STARTING, AppState.RUNNING):
             raise StateError(f"the application is already {self._state}", phase="start")
-        if self._state in (AppState.STOPPING, AppState.STOPPED, AppState.FAILED):
+        if self._state in (AppState.DRAINING, AppState.STOPPING, AppState.STOPPED, AppState.FAILED):
             raise StateError(
                 f"the application is {self._state}; create a new one to start again",
                 phase="start",
@@ -551,10 +571,19 @@ class Application:
 
         await self._module_phase(record, "start", work)
 
-    async def _wind_down(self) -> list[LifecycleError]:
-        """Stopping hooks (readiness first), then started modules in reverse."""
-        failures = await self._run_stopping_hooks()
-        failures += await self._stop_started()
+    async def _wind_down(self, stopping: Callable[[], None] | None = None) -> list[LifecycleError]:
+        """Every stage of :func:`stop_sequence`; ``stopping`` runs when draining ends."""
+        failures: list[LifecycleError] = []
+        for stage in stop_sequence():
+            if not stage.draining and stopping is not None:
+                stopping()
+                stopping = None
+            if stage is StopStage.MODULES:
+                failures += await self._stop_started()
+                continue
+            failures += await self._run_stopping_hooks(stage)
+            if stage is StopStage.DRAIN:
+                await self._drain_started()
         return failures
 
     async def _rollback(self, cause: BaseException) -> None:
@@ -568,9 +597,14 @@ class Application:
 
     async def _abort(self, phase: str) -> None:
         """Wind down an init or start interrupted by :meth:`stop` (called at a boundary)."""
-        self._state = AppState.STOPPING
-        self._emit_app(EventType.APP_STOPPING, phase, interrupted=phase)
-        failures = await self._wind_down()
+        self._state = AppState.DRAINING
+        self._emit_app(EventType.APP_DRAINING, phase, interrupted=phase)
+
+        def stopping() -> None:
+            self._state = AppState.STOPPING
+            self._emit_app(EventType.APP_STOPPING, phase, interrupted=phase)
+
+        failures = await self._wind_down(stopping)
         self._abort_failures = failures
         self._state = AppState.STOPPED
         self._emit_app(EventType.APP_STOPPED, phase, failures=len(failures), interrupted=phase)
@@ -613,9 +647,20 @@ class Application:
     async def _stop_running(self) -> list[LifecycleError]:
         token = correlation_id.set(new_correlation_id())
         try:
-            self._state = AppState.STOPPING
-            self._emit_app(EventType.APP_STOPPING, "stop")
-            failures = await self._wind_down()
+            self._state = AppState.DRAINING
+            self._emit_app(EventType.APP_DRAINING, "stop")
+            began = time.perf_counter()
+
+            def stopping() -> None:
+                self._emit_app(
+                    EventType.APP_DRAINED,
+                    "stop",
+                    duration_ms=round((time.perf_counter() - began) * 1000, 3),
+                )
+                self._state = AppState.STOPPING
+                self._emit_app(EventType.APP_STOPPING, "stop")
+
+            failures = await self._wind_down(stopping)
             self._state = AppState.STOPPED
             if failures:
                 self._emit_app(
@@ -633,10 +678,10 @@ class Application:
         finally:
             correlation_id.reset(token)
 
-    async def _run_stopping_hooks(self) -> list[LifecycleError]:
-        """Run the components' stopping hooks; one failing never prevents the rest."""
+    async def _run_stopping_hooks(self, stage: StopStage) -> list[LifecycleError]:
+        """Run the hooks of ``stage``; one failing never prevents the rest."""
         failures: list[LifecycleError] = []
-        for hook in self._stopping_hooks:
+        for hook in self._stopping_hooks[stage]:
             try:
                 await hook()
             except Exception as exc:  # noqa: BLE001 - reported with the stop failures
@@ -647,6 +692,50 @@ class Application:
                 failure.__cause__ = exc
                 failures.append(failure)
         return failures
+
+    async def _drain_started(self) -> None:
+        """Drain started drainable modules in reverse start order under one timeout.
+
+        A drain that fails or outlasts what is left of ``drain_timeout`` is reported
+        (log and ``module.error``) and abandoned; the module's ``stop`` still runs.
+        """
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.drain_timeout
+        for record in reversed(self._started):
+            if not record.drainable:
+                continue
+            with in_module(record.name, "drain"):
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    self._drain_failed(record, f"drain_timeout of {self.drain_timeout:g} s is over")
+                    continue
+                self.emit(EventType.MODULE_DRAINING, module=record.name)
+                began = time.perf_counter()
+                module = record.module
+
+                async def call(module: Any = module) -> None:
+                    await module.drain()
+
+                try:
+                    await self._invoke(record, "drain", call, remaining)
+                except LifecycleError as exc:
+                    reason = exc.message
+                    if exc.extra.get("timeout") is not None:
+                        reason = (
+                            f"did not finish draining within what was left of "
+                            f"drain_timeout={self.drain_timeout:g} s"
+                        )
+                    self._drain_failed(record, reason)
+                    continue
+                except Exception as exc:  # noqa: BLE001 - reported; stop still runs
+                    self._drain_failed(record, error_text(exc))
+                    continue
+                record.timings["drain"] = time.perf_counter() - began
+                self.emit(EventType.MODULE_DRAINED, module=record.name)
+
+    def _drain_failed(self, record: ModuleRecord, reason: str) -> None:
+        self.logger.warning("module %s: drain abandoned: %s", record.name, reason)
+        self.emit(EventType.MODULE_ERROR, module=record.name, error=reason, failed_phase="drain")
 
     async def _stop_started(self) -> list[LifecycleError]:
         failures: list[LifecycleError] = []

@@ -1,7 +1,7 @@
 """Module decorators: transparent wrappers around a module's lifecycle calls (FR-018, FR-019).
 
 A decorator sees every lifecycle call of the modules it wraps (``init``, ``start``,
-``stop``, ``reload``) and decides what happens around it, the way ASGI middleware wraps
+``drain``, ``stop``, ``reload``) and decides what happens around it, the way ASGI middleware wraps
 an app. The module object itself is untouched: its identity, its capabilities and
 the services it provides stay exactly the same, which is what makes the wrapping
 transparent.
@@ -48,7 +48,7 @@ class ModuleDecorator:
     """
 
     priority: int = 0
-    phases: frozenset[str] = frozenset({"init", "start", "stop", "reload"})
+    phases: frozenset[str] = frozenset({"init", "start", "drain", "stop", "reload"})
 
     def __init__(self, *, priority: int | None = None) -> None:
         if priority is not None:

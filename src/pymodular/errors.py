@@ -12,6 +12,7 @@ its context as attributes, so a handler can branch on data rather than on text::
     │   ├── ServiceNotFoundError (+LookupError)
     │   ├── AmbiguousServiceError (+LookupError)
     │   ├── ServiceNotReadyError        asked for before its provider made it
+    │   ├── MissingExtraError (+ImportError) an optional package is not installed
     │   └── RegistrationError           an invalid module or service declaration
     ├── LifecycleError                  a phase (init, start, stop, reload) failed
     │   └── StateError                  an operation not allowed in the current state
@@ -39,6 +40,7 @@ __all__ = (
     "DependencyError",
     "LifecycleError",
     "MissingDependencyError",
+    "MissingExtraError",
     "PymodularError",
     "RegistrationError",
     "SecurityError",
@@ -160,6 +162,21 @@ class AmbiguousServiceError(DependencyError, LookupError):
 
 class ServiceNotReadyError(DependencyError):
     """A service was asked for before its provider created it (an ordering mis-declaration)."""
+
+
+class MissingExtraError(DependencyError, ImportError):
+    """A feature needs packages that are not installed; the message names the extra.
+
+    ``extra`` is the pymodular extra that installs them and ``packages`` the missing
+    import names: ``pip install "pymodular[redis]"``.
+    """
+
+    def __init__(
+        self, message: str, *, extra: str, packages: Sequence[str], **context: Any
+    ) -> None:
+        super().__init__(message, **context)
+        self.extra_name = extra
+        self.packages = tuple(packages)
 
 
 class RegistrationError(DependencyError):

@@ -14,8 +14,8 @@ A module is a class with a ``name``; everything else is optional::
         async def stop(self): ...                # release resources
 
 Capabilities are small runtime-checkable Protocols detected once at registration:
-:class:`Startable`, :class:`Stoppable`, :class:`Reloadable`, :class:`HealthReporter`,
-:class:`TenantAware`.
+:class:`Startable`, :class:`Stoppable`, :class:`Drainable`, :class:`Reloadable`,
+:class:`HealthReporter`, :class:`Describable`, :class:`TenantAware`.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import (
     runtime_checkable,
 )
 
+from pymodular._extras import Extra
 from pymodular._text import snake_case
 from pymodular.services import Service
 
@@ -42,10 +43,14 @@ if TYPE_CHECKING:
     import logging
 
     from pymodular.application import Application
+    from pymodular.events import Event
 
 __all__ = (
     "PENDING_DEPENDENCIES",
     "Dependency",
+    "Describable",
+    "Drainable",
+    "Extra",
     "HealthReporter",
     "Module",
     "Reloadable",
@@ -199,9 +204,12 @@ class Module(Generic[ConfigT]):
     - ``optional``: the app stays ready when this module is unhealthy (FR-048).
     - ``min_core_version``: the oldest pymodular this module works with (FR-050).
     - ``start_timeout`` / ``stop_timeout``: seconds, overriding the application's.
+    - ``extra``: an :class:`Extra` naming the packages the module needs; registration
+      fails with the ``pip install`` line when one is missing.
 
-    After registration the application sets ``self.config`` (the validated section),
-    ``self.log`` (a logger for this module) and ``self.app``.
+    Registration sets ``self.app``; before ``init`` the application sets ``self.config``
+    (the validated section) and ``self.log`` (a logger for this module). :meth:`emit`
+    sends an event under the module's name.
     """
 
     name: str = ""
@@ -215,6 +223,7 @@ class Module(Generic[ConfigT]):
     min_core_version: ClassVar[str | None] = None
     start_timeout: float | None = None
     stop_timeout: float | None = None
+    extra: ClassVar[Extra | None] = None
 
     config: ConfigT
     log: logging.Logger
@@ -245,6 +254,17 @@ class Module(Generic[ConfigT]):
         """
         return ()
 
+    def emit(self, event_type: str, /, **data: Any) -> Event | None:
+        """Emit ``event_type`` from this module (never blocks, never raises).
+
+        ``data`` must be JSON-serialisable; strings in it are redacted. Before the module
+        is registered there is no application to emit to, and nothing is sent.
+        """
+        app = self.__dict__.get("app")
+        if app is None:
+            return None
+        return app.emit(event_type, module=self.name, **data)  # type: ignore[no-any-return]
+
     @property
     def section(self) -> str:
         """The configuration section key of this module."""
@@ -266,6 +286,32 @@ class Stoppable(Protocol):
     """A module that releases resources in ``stop``; called once, in reverse start order."""
 
     async def stop(self) -> None: ...
+
+
+@runtime_checkable
+class Drainable(Protocol):
+    """A module that finishes in-flight work before the application stops modules.
+
+    When stopping begins (after readiness turns unhealthy, before any module's ``stop``)
+    each started drainable module is told, in reverse start order, to stop taking new
+    work and finish what it has: servers stop accepting, consumers stop fetching,
+    schedulers stop starting runs. All drains share the application's
+    ``drain_timeout``; a drain still running then is abandoned (with a
+    ``module.error`` event) and ``stop`` runs as usual.
+    """
+
+    async def drain(self) -> None: ...
+
+
+@runtime_checkable
+class Describable(Protocol):
+    """A module with run-time details for ``app.inspect()`` (JSON-serialisable, no secrets).
+
+    The application calls ``describe()`` for every initialised module that has it and
+    shows the result under the module's name.
+    """
+
+    def describe(self) -> dict[str, Any]: ...
 
 
 @runtime_checkable

@@ -32,6 +32,8 @@ async def test_every_module_phase_emits_events_in_order() -> None:
         "application.initialised",
         "application.starting",
         "application.started",
+        "application.draining",
+        "application.drained",
         "application.stopping",
         "application.stopped",
     ]
@@ -65,6 +67,8 @@ async def test_application_events_carry_their_phase() -> None:
         "application.initialised": "init",
         "application.starting": "start",
         "application.started": "start",
+        "application.draining": "stop",
+        "application.drained": "stop",
         "application.stopping": "stop",
         "application.stopped": "stop",
     }

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from pymodular._stages import StopStage
 from pymodular._state import AppState, ModuleState
 from pymodular.health._aggregate import aggregate, lifecycle_entry
 from pymodular.health._options import HealthOptions
@@ -93,7 +94,7 @@ class HealthAggregator:
         """Create an aggregator for ``app`` and hook it into the lifecycle."""
         aggregator = cls(app, options)
         app.on_started(aggregator._on_started)
-        app.on_stopping(aggregator._on_stopping)
+        app.on_stopping(aggregator._on_stopping, stage=StopStage.READINESS)
         app.add_inspector("health", aggregator.describe)
         return aggregator
 
@@ -328,7 +329,7 @@ class HealthAggregator:
         state = self.app.state
         if state is AppState.STOPPED:
             return "stopped"
-        if self._draining or state is AppState.STOPPING:
+        if self._draining or state in (AppState.DRAINING, AppState.STOPPING):
             return "stopping"
         if state is AppState.RUNNING:
             return None
@@ -375,7 +376,7 @@ class HealthAggregator:
             readiness=snapshot.readiness_status.value,
             readiness_message=snapshot.readiness_message,
         )
-        planned = self.app.state in (AppState.STOPPING, AppState.STOPPED)
+        planned = self.app.state in (AppState.DRAINING, AppState.STOPPING, AppState.STOPPED)
         level = logging.INFO if snapshot.readiness_status.serving or planned else logging.WARNING
         logger.log(
             level,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import correlation_id, new_correlation_id
+from pymodular._stages import StopStage
 from pymodular._state import AppState
 from pymodular.config import ConfigDiff as _ConfigDiff
 from pymodular.config import ConfigSnapshot, Configuration, SectionSpec, diff
@@ -81,7 +82,7 @@ class Reloader:
                 "'pip install \"pymodular[reload]\"'"
             )
         app.on_started(reloader._on_started)
-        app.on_stopping(reloader._on_stopping)
+        app.on_stopping(reloader._on_stopping, stage=StopStage.WATCHERS)
         app.add_inspector("reload", reloader.describe)
         health = app.health
         if health is not None:

@@ -6,6 +6,7 @@ import dataclasses
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
+from pymodular._stages import StopStage
 from pymodular.tenancy._scopes import Scopes
 
 if TYPE_CHECKING:
@@ -52,24 +53,10 @@ def attach_tenancy(
 
 
 def close_on_stop(app: Application, close: Callable[[], Awaitable[None]]) -> None:
-    """Have ``close`` run when the application stops, after the other components' hooks.
+    """Have ``close`` run in the ``SCOPES`` stage of stopping.
 
-    Scoped objects and tenants must outlive readiness turning unhealthy and the HTTP
-    server's drain (hooks added at construction and in modules' ``init``), so the normal
-    stop hook is added once the application has started. A start that fails, or a stop
-    without a start, never gets there: a hook added now closes what was built meanwhile
-    in those cases only.
+    Scoped objects and tenants outlive readiness turning unhealthy and the drain of
+    in-flight work, and close before the modules whose resources they use stop. The
+    stage also runs when a failed init or start winds down.
     """
-    started = False
-
-    async def close_if_never_started() -> None:
-        if not started:
-            await close()
-
-    async def hook_close() -> None:
-        nonlocal started
-        started = True
-        app.on_stopping(close)
-
-    app.on_stopping(close_if_never_started)
-    app.on_started(hook_close)
+    app.on_stopping(close, stage=StopStage.SCOPES)

@@ -10,6 +10,6 @@
             assert "module.started" in events.types()
 """
 
-from pymodular.testing._kit import CallLog, EventRecorder, FakeModule, app_harness
+from pymodular.testing._kit import CallLog, EventRecorder, FakeModule, app_harness, reload_config
 
-__all__ = ("CallLog", "EventRecorder", "FakeModule", "app_harness")
+__all__ = ("CallLog", "EventRecorder", "FakeModule", "app_harness", "reload_config")

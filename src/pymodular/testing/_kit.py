@@ -5,14 +5,17 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymodular.application import Application
 from pymodular.events import Event
 from pymodular.module import Dependency, Module
 from pymodular.services import Service
 
-__all__ = ("CallLog", "EventRecorder", "FakeModule", "app_harness")
+if TYPE_CHECKING:
+    from pymodular.reload import ReloadResult
+
+__all__ = ("CallLog", "EventRecorder", "FakeModule", "app_harness", "reload_config")
 
 
 class EventRecorder:
@@ -154,3 +157,20 @@ async def app_harness(
     finally:
         await app.stop()
         await app.events.flush()
+
+
+async def reload_config(app: Application, config: Mapping[str, Any]) -> ReloadResult:
+    """Replace the configuration given to :func:`app_harness` and reload it for real.
+
+    The harness's dict feeder gets ``config`` (whole sections, as ``config=`` took them)
+    and ``await app.reload()`` runs the application's reloader: validation, the
+    dynamic-only diff, each module's ``reload`` with its new section already in
+    ``self.config``, rollback on failure. The app needs ``dynamic_reload=True``.
+    """
+    from pymodular.config.feeders import DictFeeder
+
+    feeders = [f for f in app.config.feeders if isinstance(f, DictFeeder)]
+    if not feeders:
+        raise LookupError("the application has no dict feeder; use app_harness(config=...)")
+    feeders[-1].data = dict(config)
+    return await app.reload()

@@ -198,7 +198,7 @@ async def test_stop_waits_for_the_reload_in_progress_and_refuses_new_ones() -> N
     await cache.entered.wait()
     follow_up = asyncio.create_task(app.reload())
     stopping = asyncio.create_task(app.stop())
-    await recorder.wait_for("application.stopping")
+    await recorder.wait_for("application.draining")
     for _ in range(50):  # give stop every chance to run ahead
         await asyncio.sleep(0)
     assert not stopping.done()

@@ -242,14 +242,13 @@ async def test_scoped_objects_close_after_readiness_turns_off_and_requests_drain
     log: list[str] = []
 
     class Server(Module[None]):
-        """Drains its requests in a stopping hook, like the bundled HTTP server."""
+        """Drains its requests when stopping begins, like the bundled HTTP server."""
 
         name = "server"
         depends_on = ("mixed",)
 
         async def init(self, app: Application) -> None:
             app.services.get("i", instance="primary")  # built before the drain hook exists
-            app.on_stopping(self.drain)
 
         async def drain(self) -> None:
             assert self.app.health is not None

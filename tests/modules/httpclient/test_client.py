@@ -14,11 +14,10 @@ import httpx
 import pytest
 
 from pymodular import Application
-from pymodular.config import ConfigDiff, FieldChange
 from pymodular.config.feeders import DictFeeder, EnvFeeder
 from pymodular.modules.httpclient import HttpClientModule, HttpClients, UnknownClientError
 from pymodular.secrets import MASK
-from pymodular.testing import EventRecorder, app_harness
+from pymodular.testing import EventRecorder, app_harness, reload_config
 from tests.modules.httpserver.helpers import serving
 
 
@@ -224,15 +223,10 @@ async def test_health_degrades_while_recent_errors_are_high() -> None:
 
 
 async def test_reload_changes_timeouts_and_the_retry_policy() -> None:
-    async with clients({"default": FAST}) as (app, named, _events, upstream, _url):
-        module = app.module("httpclient")
-
-        def change(path: str, old: Any, new: Any) -> FieldChange:
-            return FieldChange(f"httpclient.default.{path}", "httpclient", old, new, True, False)
-
-        await module.reload(  # type: ignore[attr-defined]
-            ConfigDiff([change("read_timeout", 30.0, 1.5), change("retries.max_attempts", 3, 1)])
-        )
+    async with clients({"default": FAST}, dynamic_reload=True) as (app, named, _e, upstream, url):
+        settings = {"base_url": url, "read_timeout": 1.5, "retries": {**FAST["retries"]}}
+        settings["retries"]["max_attempts"] = 1
+        await reload_config(app, {"httpclient": {"default": settings}})
         answer = await named.default.get("/flaky/d?fail=1")
     assert named.default.timeout.read == 1.5
     assert answer.status_code == 503

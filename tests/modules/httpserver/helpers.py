@@ -13,8 +13,9 @@ from typing import Any
 import pytest
 
 from pymodular import Application, Module
+from pymodular.config.feeders import DictFeeder
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
-from pymodular.testing import EventRecorder, app_harness
+from pymodular.testing import EventRecorder, app_harness, reload_config
 
 
 @asynccontextmanager
@@ -25,12 +26,34 @@ async def serving(
     aggregate_health: bool = True,
     **settings: Any,
 ) -> AsyncIterator[tuple[Application, HttpServer, EventRecorder]]:
-    """Run an application with an httpserver on a free loopback port."""
+    """Run an application with an httpserver on a free loopback port.
+
+    Dynamic reload is on: :func:`reconfigure` changes the server's settings for real.
+    """
     config = {"httpserver": {"host": "127.0.0.1", "port": 0, **settings}}
     async with app_harness(
-        [*modules, HttpServerModule(asgi)], config=config, health=aggregate_health
+        [*modules, HttpServerModule(asgi)],
+        config=config,
+        health=aggregate_health,
+        dynamic_reload=True,
     ) as (app, events):
         yield app, app.services.get(HttpServer), events
+
+
+async def reconfigure(app: Application, **settings: Any) -> None:
+    """Reload the app with the server's settings changed (through the real reloader)."""
+    (feeder,) = [f for f in app.config.feeders if isinstance(f, DictFeeder)]
+    await reload_config(app, {"httpserver": _merged(feeder.data["httpserver"], settings)})
+
+
+def _merged(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merged(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 async def raw(port: int, data: bytes, *, tls: Any = None, timeout: float = 10.0) -> bytes:

@@ -9,13 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pymodular.config import ConfigDiff, FieldChange
+from pymodular import ConfigError
 from pymodular.modules.httpserver import HttpServerConfig
-from tests.modules.httpserver.helpers import hello, raw, serving, status_of
-
-
-def change(path: str, old: object, new: object) -> FieldChange:
-    return FieldChange(f"httpserver.{path}", "httpserver", old, new, True, False)
+from tests.modules.httpserver.helpers import hello, raw, reconfigure, serving, status_of
 
 
 async def test_reload_applies_limits_access_log_and_probe_paths(
@@ -23,15 +19,13 @@ async def test_reload_applies_limits_access_log_and_probe_paths(
 ) -> None:
     async with serving(hello) as (app, server, events):
         module = app.module("httpserver")
-        diff = ConfigDiff(
-            [
-                change("max_header_bytes", 32768, 1024),
-                change("access_log", False, True),
-                change("health.readiness_path", "/readyz", "/ready"),
-                change("keepalive_timeout", 5.0, 1.5),
-            ]
+        await reconfigure(
+            app,
+            max_header_bytes=1024,
+            access_log=True,
+            health={"readiness_path": "/ready"},
+            keepalive_timeout=1.5,
         )
-        await module.reload(diff)  # type: ignore[attr-defined]
         assert server.limits.max_header_bytes == 1024
         assert module.config.keepalive_timeout == 1.5
         big = b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 2000 + b"\r\n\r\n"
@@ -56,8 +50,8 @@ async def test_reload_applies_limits_access_log_and_probe_paths(
 async def test_reload_with_an_invalid_value_changes_nothing() -> None:
     async with serving(hello) as (app, server, _events):
         module = app.module("httpserver")
-        with pytest.raises(ValueError, match="max_header_bytes"):
-            await module.reload(ConfigDiff([change("max_header_bytes", 32768, 10)]))  # type: ignore[attr-defined]
+        with pytest.raises(ConfigError, match="max_header_bytes"):
+            await reconfigure(app, max_header_bytes=10)
         assert server.limits.max_header_bytes == 32768
         assert module.config == HttpServerConfig(host="127.0.0.1", port=0)
 
@@ -116,9 +110,7 @@ async def test_a_reloaded_keepalive_timeout_applies_to_open_connections() -> Non
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         first = await reader.readuntil(b"hello")
-        await app.module("httpserver").reload(  # type: ignore[attr-defined]
-            ConfigDiff([change("keepalive_timeout", 5.0, 0.2)])
-        )
+        await reconfigure(app, keepalive_timeout=0.2)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         second = await reader.readuntil(b"hello")
         async with asyncio.timeout(4):  # well under the old 5 s

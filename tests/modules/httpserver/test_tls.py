@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from pymodular import Application, LifecycleError, Module, Service
-from pymodular.config import ConfigDiff, FieldChange, Secret
+from pymodular.config import Secret
 from pymodular.config.feeders import DictFeeder
 from pymodular.modules.httpserver import (
     CertificateFiles,
@@ -23,7 +23,7 @@ from pymodular.modules.httpserver import (
     TLSConfigError,
 )
 from tests.modules.httpserver.conftest import CertFactory
-from tests.modules.httpserver.helpers import hello, serving
+from tests.modules.httpserver.helpers import hello, reconfigure, serving
 
 
 def trusting(*certs: Path) -> ssl.SSLContext:
@@ -84,19 +84,7 @@ async def test_reloading_the_certificate_files_swaps_them(certificates: CertFact
     second, second_key = certificates("beta.test")
     tls = {"enabled": True, "cert_file": str(first), "key_file": str(first_key)}
     async with serving(hello, tls=tls) as (app, server, _events):
-        module = app.module("httpserver")
-        section = "httpserver"
-        diff = ConfigDiff(
-            [
-                FieldChange(
-                    f"{section}.tls.cert_file", section, str(first), str(second), True, False
-                ),
-                FieldChange(
-                    f"{section}.tls.key_file", section, str(first_key), str(second_key), True, False
-                ),
-            ]
-        )
-        await module.reload(diff)  # type: ignore[attr-defined]
+        await reconfigure(app, tls={"cert_file": str(second), "key_file": str(second_key)})
         assert await presented(server.port) == der(second)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pymodular.config import ConfigDiff, FieldChange
+from pymodular import ConfigError
 from pymodular.modules.router import (
     CorsConfig,
     CorsMiddleware,
@@ -13,7 +13,7 @@ from pymodular.modules.router import (
     Router,
     RouterModule,
 )
-from pymodular.testing import app_harness
+from pymodular.testing import app_harness, reload_config
 from tests.modules.router.helpers import client, ok
 
 
@@ -110,25 +110,18 @@ def test_a_wildcard_must_be_the_first_label() -> None:
         CorsPolicy.from_config(CorsConfig(allow_origins=["https://app.*.com"]))
 
 
+def cors(origins: list[str], *, enabled: bool = True) -> dict[str, object]:
+    return {"router": {"cors": {"enabled": enabled, "allow_origins": origins}}}
+
+
 async def test_reload_swaps_the_allowed_origins() -> None:
     module = RouterModule()
     module.router.get("/data")(ok)
-    config = {"router": {"cors": {"enabled": True, "allow_origins": ["https://old.test"]}}}
-    async with app_harness([module], config=config):
-        await module.reload(
-            ConfigDiff(
-                [
-                    FieldChange(
-                        "router.cors.allow_origins",
-                        "router",
-                        ["https://old.test"],
-                        ["https://new.test"],
-                        True,
-                        False,
-                    )
-                ]
-            )
-        )
+    async with app_harness([module], config=cors(["https://old.test"]), dynamic_reload=True) as (
+        app,
+        _,
+    ):
+        await reload_config(app, cors(["https://new.test"]))
         async with client(module.router) as http:
             old = await http.get("/data", headers={"origin": "https://old.test"})
             new = await http.get("/data", headers={"origin": "https://new.test"})
@@ -139,28 +132,23 @@ async def test_reload_swaps_the_allowed_origins() -> None:
 
 async def test_reload_can_turn_cors_off() -> None:
     module = RouterModule()
-    config = {"router": {"cors": {"enabled": True, "allow_origins": ["https://a.test"]}}}
-    async with app_harness([module], config=config):
-        change = FieldChange("router.cors.enabled", "router", True, False, True, False)
-        await module.reload(ConfigDiff([change]))
+    async with app_harness([module], config=cors(["https://a.test"]), dynamic_reload=True) as (
+        app,
+        _,
+    ):
+        await reload_config(app, cors(["https://a.test"], enabled=False))
         assert "cors" not in module.router.middleware
 
 
 async def test_a_reload_with_a_misplaced_wildcard_is_refused_and_cors_stays() -> None:
     module = RouterModule()
     module.router.get("/data")(ok)
-    config = {"router": {"cors": {"enabled": True, "allow_origins": ["https://a.test"]}}}
-    async with app_harness([module], config=config):
-        change = FieldChange(
-            "router.cors.allow_origins",
-            "router",
-            ["https://a.test"],
-            ["https://app.*.com"],
-            True,
-            False,
-        )
-        with pytest.raises(ValueError, match="must be the first label"):
-            await module.reload(ConfigDiff([change]))
+    async with app_harness([module], config=cors(["https://a.test"]), dynamic_reload=True) as (
+        app,
+        _,
+    ):
+        with pytest.raises(ConfigError, match="must be the first label"):
+            await reload_config(app, cors(["https://app.*.com"]))
         assert "cors" in module.router.middleware
         async with client(module.router) as http:
             answer = await http.get("/data", headers={"origin": "https://a.test"})

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from pymodular.config import ConfigDiff, FieldChange
 from pymodular.modules.router import RouteNotFoundError, Router, RouterModule
-from pymodular.testing import app_harness
+from pymodular.testing import app_harness, reload_config
 from tests.modules.router.helpers import client, ok
 
 
@@ -98,8 +97,8 @@ async def test_switching_routes_emits_events() -> None:
     assert [e.data["routes"] for e in on] == [["GET /x"]]
 
 
-def change(old: list[str], new: list[str]) -> ConfigDiff:
-    return ConfigDiff([FieldChange("router.disabled_routes", "router", old, new, True, False)])
+def disabled(*routes: str) -> dict[str, object]:
+    return {"router": {"disabled_routes": list(routes)}}
 
 
 async def test_configured_disabled_routes_apply_at_start_and_on_reload() -> None:
@@ -107,14 +106,16 @@ async def test_configured_disabled_routes_apply_at_start_and_on_reload() -> None
     router = module.router
     router.add_route("/a", ok, name="a")
     router.add_route("/b", ok, name="b")
-    config = {"router": {"disabled_routes": ["a", "ghost"]}}
-    async with app_harness([module], config=config) as (app, events):
+    async with app_harness([module], config=disabled("a", "ghost"), dynamic_reload=True) as (
+        app,
+        events,
+    ):
         assert await status(router, "GET", "/a") == 404
-        await module.reload(change(["a", "ghost"], ["b"]))
+        await reload_config(app, disabled("b"))
         assert await status(router, "GET", "/a") == 200
         assert await status(router, "GET", "/b") == 404
         router.add_route("/late", ok, name="late")
-        await module.reload(change(["b"], ["late"]))
+        await reload_config(app, disabled("late"))
         assert await status(router, "GET", "/late") == 404
         router.add_route("/late2", ok, name="late")  # added while configured off
         assert await status(router, "GET", "/late2") == 404

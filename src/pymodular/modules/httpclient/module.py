@@ -9,7 +9,6 @@ import httpx
 
 from pymodular.health import HealthResult
 from pymodular.module import Module
-from pymodular.modules._reload import changed_config
 from pymodular.modules.httpclient._clients import DEFAULT, HttpClients, build_client
 from pymodular.modules.httpclient.config import HttpClientConfig
 from pymodular.services import Service
@@ -71,11 +70,7 @@ class HttpClientModule(Module[HttpClientConfig]):
     async def init(self, app: Application) -> None:
         """Build one client per configured name (no connection is opened yet)."""
         for name, config in self._configs().items():
-            self.clients._add(build_client(name, config, emit=self._emit, inner=self._transport))
-        app.add_inspector(self.name, self.describe)
-
-    def _emit(self, event_type: str, **data: Any) -> None:
-        self.app.emit(event_type, module=self.name, **data)
+            self.clients._add(build_client(name, config, emit=self.emit, inner=self._transport))
 
     async def stop(self) -> None:
         """Close every client's pooled connections."""
@@ -83,8 +78,9 @@ class HttpClientModule(Module[HttpClientConfig]):
 
     async def reload(self, diff: Any) -> None:
         """Apply changed timeouts, retry policies, logging and health thresholds."""
+        configs = self._configs()  # the reloader has put the new section in place
         for entry in self.clients.entries():
-            updated = changed_config(entry.config, diff, f"{self.section}.{entry.name}")
+            updated = configs.get(entry.name, entry.config)
             if updated != entry.config:
                 entry.apply(updated)
                 self.log.info("client %r: applied new settings", entry.name)

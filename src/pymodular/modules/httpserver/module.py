@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular.health import HealthResult
 from pymodular.module import Dependency, Module
-from pymodular.modules._reload import changed_config
 from pymodular.modules.httpserver._asgi import ASGIApp
 from pymodular.modules.httpserver._server import HttpServer
 from pymodular.modules.httpserver._tls import CertificateProvider
@@ -30,9 +29,10 @@ class HttpServerModule(Module[HttpServerConfig]):
     health probes and 404 for everything else.
 
     ``start`` returns once the socket accepts connections; a taken port fails it with
-    :class:`~pymodular.modules.httpserver.PortInUseError`. When the application stops,
-    the server drains before any module stops (see :meth:`HttpServer.drain`), so the
-    modules behind the routes are still there for in-flight requests.
+    :class:`~pymodular.modules.httpserver.PortInUseError`. The module is drainable: when
+    the application stops, the server drains before any module stops (see
+    :meth:`HttpServer.drain`), so the modules behind the routes are still there for
+    in-flight requests.
 
     Provides the service ``"httpserver"`` (:class:`HttpServer`). Emits
     ``httpserver.started``, ``httpserver.draining``, ``httpserver.stopped``,
@@ -81,14 +81,13 @@ class HttpServerModule(Module[HttpServerConfig]):
             app=served,
             application=app,
             certificates=getattr(self, "certificate_provider", None),
-            emit=self._emit,
+            emit=self.emit,
         )
-        app.on_stopping(self._drain_on_stop)
         app.on_started(self._after_start)
-        app.add_inspector(self.name, self.server.describe)
 
-    def _emit(self, event_type: str, **data: Any) -> None:
-        self.app.emit(event_type, module=self.name, **data)
+    def describe(self) -> dict[str, Any]:
+        """Address, state, connection and request counters, for ``app.inspect()``."""
+        return self.server.describe() if self.server is not None else {}
 
     async def start(self) -> None:
         """Bind and serve; return once connections are accepted."""
@@ -102,25 +101,23 @@ class HttpServerModule(Module[HttpServerConfig]):
             gc.collect()
             gc.freeze()
 
-    async def _drain_on_stop(self) -> None:
+    async def drain(self) -> None:
+        """Stop accepting, let in-flight requests finish within ``shutdown_grace``, close."""
         if self.server is not None:
             await self.server.drain()
 
     async def stop(self) -> None:
-        """Drain (if the application's stop hook has not already) and close."""
+        """Drain (when the drain stage did not finish it) and close."""
         if self.server is not None:
             await self.server.drain()
 
     async def reload(self, diff: Any) -> None:
         """Apply changed dynamic fields: timeouts, limits, access log, health paths, TLS files."""
         assert self.server is not None
-        latest = self.app.config.section(self.section)
-        config = changed_config(self.config, diff, self.section, latest=latest)
-        self.config = config
-        changed = self.server.apply(config)
+        changed = self.server.apply(self.config)  # the reloader has put the new section in
         if changed:
             self.log.info("applied new settings: %s", ", ".join(changed))
-            self._emit("httpserver.reloaded", fields=changed)
+            self.emit("httpserver.reloaded", fields=changed)
 
     async def health_report(self) -> HealthResult:
         """Healthy while serving; unhealthy before start and once draining."""

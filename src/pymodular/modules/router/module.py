@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Any
 from starlette.middleware.gzip import GZipMiddleware
 
 from pymodular.module import Module
-from pymodular.modules._reload import changed_config
 from pymodular.modules.httpserver import ASGIApp
 from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
 from pymodular.modules.router._request_id import RequestIdMiddleware
@@ -71,7 +70,7 @@ class RouterModule(Module[RouterConfig]):
         """Apply the configuration and install the configured middleware."""
         config = self.config
         router = self.router
-        router.emit = self._emit
+        router.emit = self.emit
         router.base_path = config.base_path
         router.redirect_slashes = config.redirect_slashes
         self._applied = config
@@ -98,14 +97,10 @@ class RouterModule(Module[RouterConfig]):
                 validator=self.tenant_validator,
                 tenants=app.tenants if app.tenancy_enabled else None,
             )
-        app.add_inspector(self.name, router.describe)
 
     def _use_builtin(self, name: str, middleware: Any, **options: Any) -> None:
         """Install built-in middleware under its name, at its place in :data:`BUILTIN_ORDER`."""
         self.router.use(middleware, name=name, order=BUILTIN_ORDER[name], **options)
-
-    def _emit(self, event_type: str, **data: Any) -> None:
-        self.app.emit(event_type, module=self.name, **data)
 
     def _apply_dynamic(self, config: RouterConfig) -> None:
         router = self.router
@@ -115,6 +110,10 @@ class RouterModule(Module[RouterConfig]):
             router.remove_middleware("cors")
         if config.cors.enabled:
             self._use_builtin("cors", CorsMiddleware, policy=CorsPolicy.from_config(config.cors))
+
+    def describe(self) -> dict[str, Any]:
+        """Routes, mounts and middleware, for ``app.inspect()``."""
+        return self.router.describe()
 
     async def start(self) -> None:
         """Apply ``disabled_routes`` now that every module has added its routes."""
@@ -127,11 +126,9 @@ class RouterModule(Module[RouterConfig]):
 
     async def reload(self, diff: Any) -> None:
         """Apply changed dynamic fields: debug, body limit, CORS, disabled routes."""
-        # The reloader may have set self.config to the new section already; compare
-        # with what this module last applied.
-        config = changed_config(self.config, diff, self.section)
+        config = self.config  # the reloader has put the new section in place
         old = self._applied
-        self.config = self._applied = config
+        self._applied = config
         if (old.debug, old.max_body_bytes, old.cors) != (
             config.debug,
             config.max_body_bytes,
