@@ -127,11 +127,13 @@ async def test_a_body_that_does_not_fit_the_model_is_422_with_every_field() -> N
     assert answer.status_code == 422
     assert answer.json()["errors"] == [
         {
+            "in": "body",
             "field": "title",
             "message": "String should have at least 1 character",
             "type": "string_too_short",
         },
         {
+            "in": "body",
             "field": "stars",
             "message": "Input should be less than or equal to 5",
             "type": "less_than_equal",

@@ -27,9 +27,10 @@ from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
 from pymodular.modules.router._errors import ErrorMiddleware
 from pymodular.modules.router._group import RouteGroup
 from pymodular.modules.router._json import ProblemError, problem, read_json
+from pymodular.modules.router._params import Body, Header, Inject, Path, Query
 from pymodular.modules.router._request_id import RequestIdMiddleware, new_request_id
 from pymodular.modules.router._router import Router
-from pymodular.modules.router._routes import Route
+from pymodular.modules.router._routes import Route, RouteDoc
 from pymodular.modules.router._stack import BUILTIN_ORDER, USER_ORDER, build_middleware_stack
 from pymodular.modules.router._tenant import TenantMiddleware, resolve_tenant
 from pymodular.modules.router.config import (
@@ -45,20 +46,26 @@ from pymodular.modules.router.module import RouterModule
 __all__ = (
     "BUILTIN_ORDER",
     "USER_ORDER",
+    "Body",
     "CorsConfig",
     "CorsMiddleware",
     "CorsPolicy",
     "ErrorMiddleware",
     "GZipConfig",
     "HTTPException",
+    "Header",
+    "Inject",
     "JSONResponse",
+    "Path",
     "ProblemError",
+    "Query",
     "Request",
     "RequestIdConfig",
     "RequestIdMiddleware",
     "Response",
     "Route",
     "RouteConfigError",
+    "RouteDoc",
     "RouteGroup",
     "RouteNotFoundError",
     "Router",

@@ -1,4 +1,5 @@
-"""Turning an endpoint function into an ASGI app, and its return value into a response."""
+"""Turning an endpoint into an ASGI app: ``handler(request)`` directly, typed ones via
+:mod:`._handlers`."""
 
 from __future__ import annotations
 
@@ -7,67 +8,51 @@ import inspect
 from collections.abc import Callable
 from typing import Any
 
-from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._body_limit import BodyTooLargeError, declared_length, limited_receive
+from pymodular.modules.router._handlers import Services, handler_app
+from pymodular.modules.router._responses import ResponsePlan
+from pymodular.modules.router._signature import HandlerSpec
 
-__all__ = ("Endpoint", "endpoint_app", "is_asgi_app", "to_response")
+__all__ = ("Endpoint", "endpoint_app", "is_asgi_app")
 
-Endpoint = Callable[[Request], Any]
+Endpoint = Callable[..., Any]
 
 _NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def is_asgi_app(endpoint: Any) -> bool:
-    """Whether ``endpoint`` is an ASGI app rather than a ``request -> response`` function."""
+    """Whether ``endpoint`` is an ASGI app rather than a handler function."""
     return not (inspect.isfunction(endpoint) or inspect.ismethod(endpoint)) and not isinstance(
         endpoint, functools.partial
     )
 
 
-def to_response(result: Any) -> Response:
-    """A response for what an endpoint returned.
+def endpoint_app(
+    endpoint: Endpoint,
+    spec: HandlerSpec,
+    plan: ResponsePlan,
+    *,
+    limit: Callable[[], int | None],
+    services: Services,
+) -> ASGIApp:
+    """The ASGI app calling ``endpoint`` (sync ones in a worker thread).
 
-    A :class:`~starlette.responses.Response` is used as is; ``None`` becomes 204; a
-    pydantic model, dict, list or scalar becomes JSON with status 200.
+    ``limit()`` is the largest request body the route accepts (None: no route limit).
+    A ``handler(request)`` gets the request as it is, its body limited: a larger
+    declared Content-Length fails before it runs, a larger streamed body when it reads
+    past the limit. Any other signature is served by :func:`handler_app`.
     """
-    if isinstance(result, Response):
-        return result
-    if result is None:
-        return Response(status_code=204)
-    if isinstance(result, BaseModel):
-        return JSONResponse(result.model_dump(mode="json"))
-    if isinstance(result, dict | list | tuple | str | int | float | bool):
-        return JSONResponse(result)
-    raise TypeError(
-        f"endpoint returned {type(result).__qualname__}; return a Response, a pydantic "
-        "model, JSON-compatible data or None"
-    )
-
-
-def _is_async(endpoint: Any) -> bool:
-    while isinstance(endpoint, functools.partial):
-        endpoint = endpoint.func
-    if inspect.iscoroutinefunction(endpoint):
-        return True
-    return inspect.iscoroutinefunction(getattr(endpoint, "__call__", None))  # noqa: B004
-
-
-def endpoint_app(endpoint: Endpoint, limit: Callable[[], int | None]) -> ASGIApp:
-    """An ASGI app calling ``endpoint(request)`` (sync ones in a worker thread).
-
-    ``limit()`` is the largest request body the route accepts (None: no route limit);
-    a larger declared Content-Length fails before the endpoint runs, a larger streamed
-    body when the endpoint reads past the limit.
-    """
-    if _is_async(endpoint):
+    if not spec.request_only:
+        return handler_app(endpoint, spec, plan, limit=limit, services=services)
+    if spec.is_async:
         call: Callable[[Request], Any] = endpoint
     else:
-        call = functools.partial(run_in_threadpool, endpoint)  # type: ignore[call-arg]
+        call = functools.partial(run_in_threadpool, endpoint)
+    answer = plan.answer
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["method"] not in _NO_BODY:
@@ -78,7 +63,6 @@ def endpoint_app(endpoint: Endpoint, limit: Callable[[], int | None]) -> ASGIApp
                     raise BodyTooLargeError(max_bytes)
                 receive = limited_receive(receive, max_bytes)
         result = await call(Request(scope, receive, send))
-        response = result if isinstance(result, Response) else to_response(result)
-        await response(scope, receive, send)
+        await answer(result, scope, receive, send)
 
     return app

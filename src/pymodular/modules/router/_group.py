@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from starlette.convertors import (
+    FloatConvertor,
+    IntegerConvertor,
+    PathConvertor,
+    StringConvertor,
+    UUIDConvertor,
+)
 from starlette.routing import Mount
 
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._endpoint import Endpoint, endpoint_app, is_asgi_app
-from pymodular.modules.router._routes import Route
+from pymodular.modules.router._params import MISSING
+from pymodular.modules.router._responses import response_plan
+from pymodular.modules.router._routes import Route, RouteDoc
+from pymodular.modules.router._signature import caller_namespace, read_signature
 from pymodular.modules.router._stack import (
     USER_ORDER,
     MiddlewareSpec,
@@ -52,14 +63,33 @@ class RouteRegistrar:
         name: str | None = None,
         middleware: Sequence[Any] = (),
         max_body_bytes: int | None = UNSET,
+        status_code: int | None = None,
+        response_model: Any = MISSING,
+        tags: Sequence[str] | None = None,
+        summary: str | None = None,
+        description: str | None = None,
+        operation_id: str | None = None,
+        deprecated: bool = False,
+        include_in_schema: bool = True,
+        responses: dict[int | str, Any] | None = None,
+        openapi_extra: dict[str, Any] | None = None,
     ) -> Route:
         """Route ``methods`` on ``path`` to ``endpoint``; return the :class:`Route`.
 
-        ``endpoint`` is ``async def endpoint(request) -> response`` (a sync function
-        runs in a worker thread) or an ASGI app. Path parameters use Starlette's syntax
-        (``/items/{id:int}``) and land in ``request.path_params``. ``name`` (default:
+        ``endpoint`` is a handler function (a sync one runs in a worker thread) or an
+        ASGI app. A handler declares what it needs in its signature: path parameters
+        (Starlette's syntax, ``/items/{id:int}``), query and header parameters, a JSON
+        body, the ``Request``, services by type (see :mod:`._signature`); it is read
+        once, here. ``async def handler(request)`` gets the request as before.
+
+        ``status_code`` is the status of a successful answer (default 200, and 204 when
+        the handler returns None); ``response_model`` (default: the return annotation)
+        is the type answers are validated into and serialized as. ``name`` (default:
         the function's name) is used by ``disable``/``enable`` and ``url_path_for``.
-        ``middleware`` wraps this route only; ``max_body_bytes`` overrides the body limit.
+        ``middleware`` wraps this route only; ``max_body_bytes`` overrides the body
+        limit. ``tags``, ``summary``, ``description`` (default: the docstring),
+        ``operation_id``, ``deprecated``, ``include_in_schema``, ``responses`` and
+        ``openapi_extra`` go into the OpenAPI document.
         """
         full = _join(self.prefix, path)
         wanted = frozenset(m.upper() for m in methods)
@@ -77,10 +107,48 @@ class RouteRegistrar:
         group = self._group
         limit = _limit(router, group, max_body_bytes)
         route = Route(full, wanted, name, endpoint, group)
+        route.doc = RouteDoc(
+            tags=tuple(tags) if tags is not None else _group_tags(group),
+            summary=summary,
+            description=description,
+            operation_id=operation_id,
+            deprecated=deprecated,
+            include_in_schema=include_in_schema,
+            responses=dict(responses or {}),
+            extra=dict(openapi_extra or {}),
+        )
         asgi = is_asgi_app(endpoint)
+        if not asgi:
+            label = f"route {'|'.join(sorted(wanted - {'HEAD'}) or ['HEAD'])} {full}"
+            route.handler = read_signature(
+                endpoint,
+                path_params={k: _CONVERTED.get(type(c)) for k, c in route.convertors.items()},
+                is_service=router.is_service,
+                label=label,
+                namespace=caller_namespace(),
+            )
+            route.answers = response_plan(
+                route.handler.returns,
+                response_model=response_model,
+                status_code=status_code,
+                label=label,
+            )
+        elif status_code is not None or response_model is not MISSING:
+            raise RouteConfigError(
+                f"route {full!r} is served by an ASGI app: status_code and response_model "
+                "apply to handler functions only"
+            )
 
         def build() -> ASGIApp:
-            app: Any = endpoint if asgi else endpoint_app(endpoint, limit)  # type: ignore[arg-type]
+            app: Any = endpoint
+            if route.handler is not None and route.answers is not None:
+                app = endpoint_app(
+                    endpoint,
+                    route.handler,
+                    route.answers,
+                    limit=limit,
+                    services=router.get_services,
+                )
             return _wrap_groups(build_middleware_stack(app, specs), group)
 
         route.build = build
@@ -93,21 +161,12 @@ class RouteRegistrar:
         path: str,
         *,
         methods: Iterable[str] = ("GET",),
-        name: str | None = None,
-        middleware: Sequence[Any] = (),
-        max_body_bytes: int | None = UNSET,
+        **options: Any,
     ) -> Callable[[E], E]:
-        """Decorator form of :meth:`add_route`."""
+        """Decorator form of :meth:`add_route` (same options)."""
 
         def register(endpoint: E) -> E:
-            self.add_route(
-                path,
-                endpoint,
-                methods=methods,
-                name=name,
-                middleware=middleware,
-                max_body_bytes=max_body_bytes,
-            )
+            self.add_route(path, endpoint, methods=methods, **options)
             return endpoint
 
         return register
@@ -161,11 +220,17 @@ class RouteRegistrar:
         name: str | None = None,
         middleware: Sequence[Any] = (),
         max_body_bytes: int | None = UNSET,
+        tags: Sequence[str] | None = None,
     ) -> RouteGroup:
-        """A group of routes under ``prefix`` with its own middleware and body limit."""
+        """A group of routes under ``prefix`` with its own middleware and body limit.
+
+        ``tags`` (default: ``[name]`` when named, else the enclosing group's) tag the
+        group's operations in the OpenAPI document.
+        """
         group = RouteGroup(
             self._router, _join(self.prefix, prefix), self._group, name, max_body_bytes
         )
+        group.tags = tuple(tags) if tags is not None else None
         for item in middleware:
             group.use(item)
         return group
@@ -192,6 +257,7 @@ class RouteGroup(RouteRegistrar):
         self.parent = parent
         self.name = name
         self.max_body_bytes = max_body_bytes
+        self.tags: tuple[str, ...] | None = None
         self._specs: dict[str, MiddlewareSpec] = {}
         self._sequence = 0
 
@@ -253,6 +319,27 @@ def _wrap_groups(app: ASGIApp, group: RouteGroup | None) -> ASGIApp:
         app = build_middleware_stack(app, group._specs.values())
         group = group.parent
     return app
+
+
+def _group_tags(group: RouteGroup | None) -> tuple[str, ...]:
+    """The tags of the nearest group that has tags or a name."""
+    while group is not None:
+        if group.tags is not None:
+            return group.tags
+        if group.name:
+            return (group.name,)
+        group = group.parent
+    return ()
+
+
+_CONVERTED: dict[type[Any], type[Any]] = {
+    IntegerConvertor: int,
+    FloatConvertor: float,
+    UUIDConvertor: uuid.UUID,
+    StringConvertor: str,
+    PathConvertor: str,
+}
+"""What each of Starlette's path convertors produces."""
 
 
 def _limit(router: Router, group: RouteGroup | None, own: int | None) -> Callable[[], int | None]:

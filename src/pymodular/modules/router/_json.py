@@ -13,7 +13,7 @@ from starlette.responses import Response
 
 from pymodular.modules.httpserver import PROBLEM_CONTENT_TYPE, problem_body
 
-__all__ = ("ProblemError", "problem", "read_json")
+__all__ = ("ProblemError", "field_errors", "problem", "read_json")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -69,15 +69,33 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
     try:
         return model.model_validate(data)
     except PydanticValidationError as exc:
-        errors = [
+        raise ProblemError(
+            422, "the request body is invalid", errors=field_errors(exc, "body")
+        ) from None
+
+
+def field_errors(
+    exc: PydanticValidationError, source: str, name: str | None = None
+) -> list[dict[str, Any]]:
+    """One problem entry per failing field: ``{"in", "field", "message", "type"}``.
+
+    ``field`` is the dotted path inside the value (``items.0.name``), prefixed by
+    ``name`` for parameters; a whole body that fails is ``(body)``.
+    """
+    entries = []
+    for err in exc.errors(include_url=False, include_input=False):
+        path = [str(p) for p in err["loc"]]
+        if name is not None:
+            path.insert(0, name)
+        entries.append(
             {
-                "field": ".".join(str(p) for p in err["loc"]) or "(body)",
+                "in": source,
+                "field": ".".join(path) or f"({source})",
                 "message": err["msg"],
                 "type": err["type"],
             }
-            for err in exc.errors(include_url=False, include_input=False)
-        ]
-        raise ProblemError(422, "the request body is invalid", errors=errors) from None
+        )
+    return entries
 
 
 def _refuse_constant(name: str) -> Any:

@@ -22,6 +22,7 @@ from pymodular.modules.router._stack import (
     ordered,
 )
 from pymodular.modules.router.errors import RouteConfigError, RouteNotFoundError
+from pymodular.services import ServiceRegistry
 
 __all__ = ("Router",)
 
@@ -46,6 +47,8 @@ class Router(RouteRegistrar):
 
     Unmatched paths answer 404, a wrong method 405 with ``Allow`` (``OPTIONS`` 204
     with ``Allow``), all as problem+json. ``emit`` receives the router's events.
+    ``services`` is the registry handlers take services from (the router module sets
+    the application's).
     """
 
     def __init__(
@@ -56,8 +59,10 @@ class Router(RouteRegistrar):
         redirect_slashes: bool = True,
         debug: bool = False,
         emit: Callable[..., Any] | None = None,
+        services: ServiceRegistry | None = None,
     ) -> None:
         self.prefix = ""
+        self.services = services
         self._router = self
         self._group = None
         self.base_path = base_path
@@ -123,6 +128,17 @@ class Router(RouteRegistrar):
 
     def _rebuild(self) -> None:
         self._app = build_middleware_stack(self._dispatch, self._specs.values())
+
+    # -- services ------------------------------------------------------------------------
+
+    def is_service(self, tp: Any) -> bool:
+        """Whether some module provides ``tp`` (so a handler parameter of that type is one)."""
+        services = self.services
+        return services is not None and bool(services.candidates(tp))
+
+    def get_services(self) -> ServiceRegistry | None:
+        """The registry handlers take services from."""
+        return self.services
 
     # -- routes --------------------------------------------------------------------------
 

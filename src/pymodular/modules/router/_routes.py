@@ -20,8 +20,26 @@ from pymodular.modules.httpserver import ASGIApp
 
 if TYPE_CHECKING:
     from pymodular.modules.router._group import RouteGroup
+    from pymodular.modules.router._responses import ResponsePlan
+    from pymodular.modules.router._signature import HandlerSpec
 
-__all__ = ("Match", "Route", "RouteTable")
+__all__ = ("Match", "Route", "RouteDoc", "RouteTable")
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What the OpenAPI document says about a route beyond its signature."""
+
+    tags: tuple[str, ...] = ()
+    summary: str | None = None
+    description: str | None = None
+    operation_id: str | None = None
+    deprecated: bool = False
+    include_in_schema: bool = True
+    responses: dict[int | str, Any] = field(default_factory=dict)
+    """Extra responses: ``{404: {"description": "no such item"}}`` or ``{409: Model}``."""
+    extra: dict[str, Any] = field(default_factory=dict)
+    """Members merged into the operation as they are (``{"security": [...]}``)."""
 
 
 @dataclass(eq=False)
@@ -45,6 +63,11 @@ class Route:
     disabled_manually: bool = field(default=False, repr=False)
     disabled_by_config: bool = field(default=False, repr=False)
     build: Callable[[], ASGIApp] = field(default=lambda: _missing_app, repr=False)
+    doc: RouteDoc = field(default_factory=RouteDoc, repr=False)
+    handler: HandlerSpec | None = field(default=None, repr=False)
+    """The handler's parameters (None for ASGI apps and mounts)."""
+    answers: ResponsePlan | None = field(default=None, repr=False)
+    """How the handler's results are answered (None for ASGI apps and mounts)."""
 
     def __post_init__(self) -> None:
         self.format = self.path
