@@ -12,6 +12,9 @@ import socket
 
 import pytest
 
+# Private server instances for fault tests (``private_redis`` ...): see tests/_servers.
+pytest_plugins = ("tests._servers.fixtures",)
+
 SERVICES = {
     "postgres": 5432,
     "mariadb": 3306,
