@@ -88,15 +88,22 @@ def exchange(
 
 
 def _group_alive(pgid: int) -> bool:
-    """Whether a process of group ``pgid`` still runs (zombies do not count)."""
+    """Whether a process of group ``pgid`` still runs.
+
+    A zombie does not count, unless some of its threads still run: the main thread of a
+    killed multi-threaded process (the Erlang VM) turns zombie before the others have
+    exited and closed the process's sockets.
+    """
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             fields = stat.read_text().rpartition(")")[2].split()
+            # After the command name: state, ppid, pgrp, ...
+            if not fields or int(fields[2]) != pgid:
+                continue
+            if fields[0] not in {"Z", "X"} or len(list((stat.parent / "task").iterdir())) > 1:
+                return True
         except OSError:
             continue
-        # After the command name: state, ppid, pgrp, ...
-        if fields and int(fields[2]) == pgid and fields[0] not in {"Z", "X"}:
-            return True
     return False
 
 
