@@ -1,0 +1,359 @@
+"""``EventBus``: publish and subscribe over one or several engines, routed by topic."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping
+from types import TracebackType
+from typing import Any, Self
+
+from pymodular.errors import ValidationError, error_text
+from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
+from pymodular.modules.eventbus._engines import ENGINES
+from pymodular.modules.eventbus._handlers import adapt_handler
+from pymodular.modules.eventbus._message import Message, check_headers
+from pymodular.modules.eventbus._routing import Router
+from pymodular.modules.eventbus._subscription import Subscription
+from pymodular.modules.eventbus._topics import check_pattern, check_topic
+from pymodular.modules.eventbus.config import EventBusConfig
+from pymodular.modules.eventbus.errors import BusClosedError
+
+__all__ = ("EventBus",)
+
+_GROUP = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_DEFAULT: Any = object()
+_ROUTE_CACHE_LIMIT = 10_000
+_COUNTERS = ("received", "delivered", "failed", "dropped", "retried", "dead_lettered")
+
+
+class EventBus:
+    """Publish/subscribe over the engines of an ``eventbus`` configuration.
+
+    ::
+
+        bus = EventBus()                       # one memory engine
+        async with bus:
+            sub = await bus.subscribe("orders.*", on_order, concurrency=4)
+            await bus.publish("orders.created", OrderCreated(id=7))
+
+    Provided as a service by :class:`~pymodular.modules.eventbus.EventBusModule`.
+    ``emit`` receives the bus's events (``eventbus.message.failed`` ...) and ``log``
+    its log records.
+    """
+
+    def __init__(
+        self,
+        config: EventBusConfig | Mapping[str, Any] | None = None,
+        *,
+        emit: Callable[..., Any] | None = None,
+        log: logging.Logger | None = None,
+    ) -> None:
+        if config is None:
+            config = EventBusConfig()
+        elif not isinstance(config, EventBusConfig):
+            config = EventBusConfig.model_validate(dict(config))
+        self.config = config
+        self._context = EngineContext(
+            source=config.source,
+            log=log or logging.getLogger("pymodular.eventbus"),
+            dead_letter_prefix=config.dead_letter_prefix,
+            max_message_bytes=config.max_message_bytes,
+            retry_delay=config.retry_delay,
+            retry_delay_max=config.retry_delay_max,
+        )
+        if emit is not None:
+            self._context.emit = emit
+        self.engines: dict[str, EventBusEngine] = {
+            name: ENGINES.create(
+                spec.type, name, spec, self._context, field=f"eventbus.engines.{name}.type"
+            )
+            for name, spec in config.engines.items()
+        }
+        self.router = Router(
+            [(rule.topics, rule.engine) for rule in config.routing], config.default
+        )
+        self._engine_of: dict[str, EventBusEngine] = {}
+        self._subscriptions: dict[str, Subscription] = {}
+        self._source = config.source
+        self._state = "created"
+        self.published = 0
+        self._retired: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # unsubscribed ones
+
+    # --- lifecycle -------------------------------------------------------------------
+    @property
+    def running(self) -> bool:
+        """Whether publish and subscribe are accepted."""
+        return self._state in ("running", "draining")
+
+    async def start(self) -> None:
+        """Start every engine (connecting to brokers) and the subscriptions made so far.
+
+        A failing engine stops the ones started before it and the error propagates.
+        """
+        if self._state not in ("created", "stopped"):
+            return
+        started: list[EventBusEngine] = []
+        try:
+            for engine in self.engines.values():
+                await engine.start()
+                started.append(engine)
+        except BaseException:
+            for engine in reversed(started):
+                await engine.stop()
+            raise
+        self._state = "running"
+        for sub in self._subscriptions.values():
+            for name in sub.engines:
+                await self.engines[name].subscribe(sub)
+        self._context.emit("eventbus.bus.started", engines=list(self.engines))
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Stop taking messages in; finish in-flight handlers within ``grace`` seconds.
+
+        Messages whose handlers finished are acknowledged; the rest stay with the
+        broker for redelivery (memory engine: they are dropped at stop, and counted).
+        Publishing still works until :meth:`stop`.
+        """
+        if self._state != "running":
+            return
+        self._state = "draining"
+        grace = self.config.grace_period if grace is None else grace
+        await asyncio.gather(*(engine.drain(grace) for engine in self.engines.values()))
+
+    async def stop(self) -> None:
+        """Stop every engine: connections closed, anything unfinished left to the broker."""
+        if self._state in ("created", "stopped"):
+            self._state = "stopped"
+            return
+        self._state = "stopped"
+        self._engine_of.clear()
+        errors: list[str] = []
+        for engine in reversed(self.engines.values()):
+            try:
+                await engine.stop()
+            except Exception as exc:  # noqa: BLE001 - stop every engine, report after
+                errors.append(f"{engine.name}: {error_text(exc)}")
+        self._context.emit("eventbus.bus.stopped", engines=list(self.engines))
+        if errors:
+            self._context.log.warning("eventbus: engines failed to stop: %s", "; ".join(errors))
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()
+
+    # --- publishing ------------------------------------------------------------------
+    async def publish(
+        self,
+        topic: str,
+        payload: Any = None,
+        *,
+        key: str | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> Message[Any]:
+        """Publish ``payload`` on ``topic``; return the message (its ``id`` and attributes).
+
+        ``payload`` is anything JSON-serialisable by pydantic (a model, a dataclass, a
+        dict, ...; ``bytes`` travel base64-encoded). ``key`` is the partition key and
+        ``headers`` become CloudEvents extension attributes. On a broker engine this
+        returns once the broker confirmed the message; raises
+        :class:`~pymodular.modules.eventbus.PublishError` when it did not (within
+        ``publish_timeout``), :class:`~pymodular.errors.ValidationError` for an
+        invalid topic, key, header or payload, and
+        :class:`~pymodular.modules.eventbus.BusClosedError` when the bus is not running.
+        """
+        engine = self._engine_of.get(topic)  # filled only while running
+        if engine is None:
+            engine = self._engine_for(topic)
+        if key is None and not headers:
+            message: Message[Any] = Message(topic, payload, source=self._source)
+        else:
+            if key is not None and type(key) is not str:
+                raise ValidationError(
+                    f"key must be a string, got {type(key).__name__}", field="key"
+                )
+            message = Message(
+                topic,
+                payload,
+                source=self._source,
+                key=key,
+                headers=check_headers(headers) if headers else None,
+            )
+        await engine.publish(message)
+        self.published += 1
+        return message
+
+    def _engine_for(self, topic: str) -> EventBusEngine:
+        check_topic(topic)
+        if self._state not in ("running", "draining"):
+            raise BusClosedError(f"the event bus is {self._state}; publish needs it running")
+        engine = self.engines[self.router.engine_for(topic)]
+        if len(self._engine_of) >= _ROUTE_CACHE_LIMIT:
+            self._engine_of.clear()
+        self._engine_of[topic] = engine
+        return engine
+
+    def engine_for(self, topic: str) -> str:
+        """The name of the engine that carries ``topic``."""
+        check_topic(topic)
+        return self.router.engine_for(topic)
+
+    # --- subscribing -----------------------------------------------------------------
+    async def subscribe(
+        self,
+        pattern: str,
+        handler: Callable[[Any], Awaitable[Any]],
+        *,
+        group: str | None = None,
+        concurrency: int = 1,
+        model: Any = None,
+        timeout: float | None = _DEFAULT,
+        max_attempts: int | None = None,
+        engine: str | None = None,
+    ) -> Subscription:
+        """Call ``handler`` for messages on topics matching ``pattern``.
+
+        The handler's first parameter says what it gets: annotated with a payload type
+        (a pydantic model, ``dict``, ...) it gets the validated data; annotated
+        ``Message[T]`` the envelope. ``group`` shares the messages among the
+        subscriptions of that group (see :class:`Subscription`); ``concurrency``
+        handler calls run at once; ``timeout`` (seconds, None: no limit) and
+        ``max_attempts`` default to the bus's ``handler_timeout`` and
+        ``max_attempts``; ``engine`` pins the subscription to one engine instead of
+        every engine the routing rules may send matching topics to.
+
+        Subscribing before :meth:`start` is allowed: delivery begins at start.
+        """
+        check_pattern(pattern)
+        if group is not None and (not isinstance(group, str) or not _GROUP.fullmatch(group)):
+            raise ValidationError(
+                f"group {group!r}: use 1-64 letters, digits, '_' or '-'", field="group"
+            )
+        if not isinstance(concurrency, int) or not 1 <= concurrency <= 10_000:
+            raise ValidationError(
+                f"concurrency must be an integer from 1 to 10000, got {concurrency!r}",
+                field="concurrency",
+            )
+        if timeout is _DEFAULT:
+            timeout = self.config.handler_timeout
+        if timeout is not None and not timeout > 0:
+            raise ValidationError(f"timeout must be positive, got {timeout!r}", field="timeout")
+        attempts = self.config.max_attempts if max_attempts is None else max_attempts
+        if not isinstance(attempts, int) or attempts < 1:
+            raise ValidationError(
+                f"max_attempts must be a positive integer, got {attempts!r}", field="max_attempts"
+            )
+        if engine is not None and engine not in self.engines:
+            raise ValidationError(
+                f"unknown engine {engine!r} (engines: {', '.join(self.engines)})", field="engine"
+            )
+        if self._state == "stopped":
+            raise BusClosedError("the event bus is stopped; subscribe needs it created or running")
+        engines = (engine,) if engine is not None else tuple(self.router.engines_for(pattern))
+        sub = Subscription(
+            self,
+            pattern,
+            handler,
+            adapt_handler(handler, model),
+            group=group,
+            concurrency=concurrency,
+            timeout=timeout,
+            max_attempts=attempts,
+            engines=engines,
+        )
+        self._subscriptions[sub.id] = sub
+        if self.running:
+            done: list[str] = []
+            try:
+                for name in engines:
+                    await self.engines[name].subscribe(sub)
+                    done.append(name)
+            except BaseException:
+                for name in done:
+                    await self.engines[name].unsubscribe(sub)
+                del self._subscriptions[sub.id]
+                raise
+        self._context.emit(
+            "eventbus.subscription.created",
+            subscription=sub.id,
+            pattern=pattern,
+            group=group,
+            engines=list(engines),
+        )
+        return sub
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop delivering to ``subscription``; its in-flight handler calls finish."""
+        if self._subscriptions.pop(subscription.id, None) is None:
+            return
+        subscription.active = False
+        if self.running:
+            for name in subscription.engines:
+                await self.engines[name].unsubscribe(subscription)
+        for name, value in subscription.stats().items():
+            self._retired[name] += value
+        self._context.emit(
+            "eventbus.subscription.removed",
+            subscription=subscription.id,
+            pattern=subscription.pattern,
+        )
+
+    # --- looking -----------------------------------------------------------------------
+    def subscriptions(self) -> list[Subscription]:
+        """The active subscriptions, oldest first."""
+        return list(self._subscriptions.values())
+
+    def topics(self) -> list[str]:
+        """The distinct patterns subscribed to, sorted."""
+        return sorted({sub.pattern for sub in self._subscriptions.values()})
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: published by this bus, and the sums over its subscriptions (the
+        unsubscribed ones included)."""
+        totals = dict(self._retired)
+        for sub in self._subscriptions.values():
+            for name, value in sub.stats().items():
+                totals[name] += value
+        return {
+            "published": self.published,
+            **totals,
+            "engines": {name: engine.published for name, engine in self.engines.items()},
+        }
+
+    async def health(self) -> dict[str, EngineHealth]:
+        """Each engine's health (connected, lag per subscription where known)."""
+        results = await asyncio.gather(
+            *(engine.health() for engine in self.engines.values()), return_exceptions=True
+        )
+        report: dict[str, EngineHealth] = {}
+        for name, result in zip(self.engines, results, strict=True):
+            report[name] = (
+                EngineHealth(False, f"health check failed: {error_text(result)}")
+                if isinstance(result, BaseException)
+                else result
+            )
+        return report
+
+    def describe(self) -> dict[str, Any]:
+        """Engines, routing, subscriptions and counters, for ``app.inspect()``."""
+        return {
+            "state": self._state,
+            "source": self._source,
+            "default_engine": self.router.default,
+            "routing": [{"topics": list(p), "engine": e} for p, e in self.router.rules],
+            "engines": {name: engine.describe() for name, engine in self.engines.items()},
+            "subscriptions": [sub.describe() for sub in self._subscriptions.values()],
+            "stats": self.stats(),
+        }
+
+    def __repr__(self) -> str:
+        return f"<EventBus {self._state} engines={list(self.engines)}>"

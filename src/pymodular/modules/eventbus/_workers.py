@@ -1,0 +1,268 @@
+"""``WorkerPool``: a bounded buffer worked off by N tasks, with cheap handler timeouts.
+
+Every subscription owns one pool. The memory engine puts published messages into it;
+the broker engines put what they fetch. Workers take items in order and run the
+owner's ``step`` for each; ``Worker.call`` runs a handler under the subscription's
+timeout.
+
+Timeouts cost no timer per message: a worker notes when its current call began, and
+one timer per worker, armed only when it was idle and re-armed on expiry for the call
+running then, cancels a call that outlived its deadline. The worker catches that
+cancellation (and only that one) and reports a :class:`HandlerTimeoutError`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from pymodular.modules.eventbus.errors import HandlerTimeoutError
+
+__all__ = ("Worker", "WorkerPool")
+
+I = TypeVar("I")  # noqa: E741 - the item type
+
+
+class Worker:
+    """One task of a pool; :meth:`call` runs a handler under the pool's timeout."""
+
+    __slots__ = ("_busy", "_deadline", "_loop", "_timed_out", "_timeout", "_timer", "task")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
+        self._loop = loop
+        self._timeout = timeout
+        self._busy = False
+        self._deadline = 0.0
+        self._timer: asyncio.TimerHandle | None = None
+        self._timed_out = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def call(
+        self, handler: Callable[[Any], Awaitable[Any]], arg: Any
+    ) -> BaseException | None:
+        """Run ``handler(arg)``; return the exception it raised (or a timeout), else None.
+
+        Never raises what the handler raises; a real cancellation of the worker
+        propagates.
+        """
+        timeout = self._timeout
+        if timeout is not None:
+            self._deadline = self._loop.time() + timeout
+            if self._timer is None:
+                self._timer = self._loop.call_at(self._deadline, self._expire)
+        self._busy = True
+        error: BaseException | None = None
+        try:
+            await handler(arg)
+        except asyncio.CancelledError:
+            if not self._timed_out:
+                raise
+        except Exception as exc:  # noqa: BLE001 - isolation: a handler's error is data
+            error = exc
+        finally:
+            self._busy = False
+        if self._timed_out:  # also when the handler swallowed the cancellation
+            self._timed_out = False
+            task = self.task
+            if task is not None and task.uncancel() > 0:
+                raise asyncio.CancelledError  # cancelled for real as well
+            if error is None:
+                error = HandlerTimeoutError(f"the handler ran longer than {timeout:g} s")
+        return error
+
+    def _expire(self) -> None:
+        self._timer = None
+        if not self._busy:
+            return
+        if self._loop.time() >= self._deadline:
+            if self.task is not None and not self._timed_out:
+                self._timed_out = True
+                self.task.cancel()
+        else:  # a later call is running: check again at its deadline
+            self._timer = self._loop.call_at(self._deadline, self._expire)
+
+    @property
+    def busy(self) -> bool:
+        """Whether a handler is running in this worker now."""
+        return self._busy
+
+    def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+
+class WorkerPool(Generic[I]):
+    """``concurrency`` workers taking items from a buffer of ``capacity`` (FIFO).
+
+    ``step(worker, item)`` is awaited for each item and must not raise (it is the
+    owner's place to turn outcomes into acks, counters and events); an exception that
+    escapes anyway is passed to ``on_crash`` and the worker goes on.
+    """
+
+    def __init__(
+        self,
+        step: Callable[[Worker, I], Awaitable[None]],
+        *,
+        concurrency: int,
+        capacity: int,
+        timeout: float | None,
+        on_crash: Callable[[BaseException], None],
+        name: str = "eventbus",
+    ) -> None:
+        self._step = step
+        self._on_crash = on_crash
+        self.capacity = capacity
+        self.concurrency = concurrency
+        self._timeout = timeout
+        self._name = name
+        self._buffer: deque[I] = deque()
+        self._idle: deque[asyncio.Future[None]] = deque()  # workers waiting for items
+        self._space: deque[asyncio.Future[None]] = deque()  # putters waiting for room
+        self._workers: list[Worker] = []
+        self._active = 0  # items taken and not yet finished
+        self._settled: asyncio.Event | None = None
+        self._closing = False
+
+    # --- lifecycle -------------------------------------------------------------------
+    def start(self) -> None:
+        """Start the workers (in the running loop)."""
+        loop = asyncio.get_running_loop()
+        for index in range(self.concurrency):
+            worker = Worker(loop, self._timeout)
+            worker.task = loop.create_task(self._work(worker), name=f"{self._name}-{index}")
+            self._workers.append(worker)
+
+    async def settle(self, timeout: float | None) -> bool:
+        """Wait (at most ``timeout`` s) until the buffer is empty and no item is in work."""
+        if self.pending == 0:
+            return True
+        self._settled = self._settled or asyncio.Event()
+        try:
+            async with asyncio.timeout(timeout):
+                while self.pending:
+                    self._settled.clear()
+                    await self._settled.wait()
+        except TimeoutError:
+            return False
+        return True
+
+    def take_buffered(self) -> list[I]:
+        """Remove and return the items not yet taken by a worker."""
+        items = list(self._buffer)
+        self._buffer.clear()
+        self._wake_space(len(items))
+        self._signal_settled()
+        return items
+
+    async def close(self) -> None:
+        """Cancel the workers (an item in work is abandoned) and wake every waiter."""
+        self._closing = True
+        for worker in self._workers:
+            worker.close()
+            if worker.task is not None:
+                worker.task.cancel()
+        for worker in self._workers:
+            if worker.task is not None:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker.task
+        self._workers.clear()
+        for future in (*self._idle, *self._space):
+            if not future.done():
+                future.set_result(None)
+        self._idle.clear()
+        self._space.clear()
+
+    # --- feeding ---------------------------------------------------------------------
+    def offer(self, item: I) -> bool:
+        """Add ``item`` if there is room; never waits."""
+        if len(self._buffer) >= self.capacity or self._closing:
+            return False
+        self._buffer.append(item)
+        idle = self._idle
+        while idle:
+            future = idle.popleft()
+            if not future.done():
+                future.set_result(None)
+                break
+        return True
+
+    async def put(self, item: I, timeout: float | None = None) -> bool:
+        """Add ``item``, waiting (at most ``timeout`` s, None: no limit) for room."""
+        if self.offer(item):
+            return True
+        loop = asyncio.get_running_loop()
+        deadline = None if timeout is None else loop.time() + timeout
+        while not self._closing:
+            future: asyncio.Future[None] = loop.create_future()
+            self._space.append(future)
+            try:
+                if deadline is None:
+                    await future
+                else:
+                    async with asyncio.timeout_at(deadline):
+                        await future
+            except TimeoutError:
+                return False
+            finally:
+                if not future.done():
+                    future.cancel()
+            if self.offer(item):
+                return True
+        return False
+
+    # --- state -----------------------------------------------------------------------
+    @property
+    def buffered(self) -> int:
+        """Items waiting for a worker."""
+        return len(self._buffer)
+
+    @property
+    def in_work(self) -> int:
+        """Items a worker has taken and not finished."""
+        return self._active
+
+    @property
+    def pending(self) -> int:
+        """Buffered plus in work."""
+        return len(self._buffer) + self._active
+
+    # --- the workers -----------------------------------------------------------------
+    async def _work(self, worker: Worker) -> None:
+        buffer = self._buffer
+        step = self._step
+        loop = asyncio.get_running_loop()
+        while True:
+            while buffer:
+                item = buffer.popleft()
+                if self._space:
+                    self._wake_space(1)
+                self._active += 1
+                try:
+                    await step(worker, item)
+                except Exception as exc:  # noqa: BLE001 - a bug in step must not kill the pool
+                    self._on_crash(exc)
+                finally:
+                    self._active -= 1
+                if self._settled is not None and not buffer and not self._active:
+                    self._settled.set()
+            if self._closing:
+                return
+            future: asyncio.Future[None] = loop.create_future()
+            self._idle.append(future)
+            await future
+
+    def _wake_space(self, count: int) -> None:
+        space = self._space
+        while space and count:
+            future = space.popleft()
+            if not future.done():
+                future.set_result(None)
+                count -= 1
+
+    def _signal_settled(self) -> None:
+        if self._settled is not None and not self.pending:
+            self._settled.set()

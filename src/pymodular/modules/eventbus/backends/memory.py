@@ -1,0 +1,276 @@
+"""The in-process engine: bounded per-subscription queues and workers (at most once).
+
+Publishing puts the message object itself into the queue of every matching
+subscription (for a group, of one member, taking turns); nothing is serialised.
+When a queue is full the engine's ``delivery_mode`` decides: ``drop`` the message for
+that subscription, ``block`` the publisher until there is room, or wait at most
+``publish_timeout`` and then drop. Subscriptions are served in a rotating order, one
+step further on each publish, so no subscription is always first or always last; in
+the blocking modes the publisher first fills every queue that has room and only then
+waits for the full ones.
+
+Every message routed to a subscription is counted exactly once as delivered or
+dropped (or is still pending): what is queued at unsubscribe or stop counts as
+dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from pymodular.errors import error_text
+from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
+from pymodular.modules.eventbus._handlers import is_invalid_payload
+from pymodular.modules.eventbus._message import Message
+from pymodular.modules.eventbus._subscription import Subscription
+from pymodular.modules.eventbus._topics import matcher
+from pymodular.modules.eventbus._workers import Worker, WorkerPool
+from pymodular.modules.eventbus.config import MemoryEngineConfig
+from pymodular.modules.eventbus.errors import BusClosedError
+
+__all__ = ("MemoryEngine",)
+
+_ROUTE_CACHE_LIMIT = 10_000
+
+
+class _Member:
+    """One subscription's queue and workers."""
+
+    __slots__ = ("drops_reported", "last_report", "pool", "sub")
+
+    def __init__(self, sub: Subscription, pool: WorkerPool[Message[Any]]) -> None:
+        self.sub = sub
+        self.pool = pool
+        self.last_report = 0.0
+        self.drops_reported = 0
+
+
+class _Group:
+    """Members sharing a group on one pattern: each message goes to the next member."""
+
+    __slots__ = ("key", "members", "turn")
+
+    def __init__(self, key: tuple[str, str]) -> None:
+        self.key = key
+        self.members: list[_Member] = []
+        self.turn = 0
+
+    def pick(self) -> _Member:
+        members = self.members
+        if len(members) == 1:
+            return members[0]
+        self.turn += 1
+        return members[self.turn % len(members)]
+
+
+class MemoryEngine(EventBusEngine):
+    """In-process engine (``type: memory``)."""
+
+    kind = "memory"
+    at_least_once = False
+
+    def __init__(self, name: str, config: MemoryEngineConfig, context: EngineContext) -> None:
+        super().__init__(name, config, context)
+        self._members: dict[str, _Member] = {}  # by subscription id
+        self._targets: list[_Member | _Group] = []
+        self._groups: dict[tuple[str, str], _Group] = {}
+        self._routes: dict[str, tuple[_Member | _Group, ...]] = {}
+        self._turn = 0
+        self._running = False
+        self._mode = config.delivery_mode
+        self._wait = None if config.delivery_mode == "block" else config.publish_timeout
+
+    async def start(self) -> None:
+        """Start the workers of subscriptions made before start."""
+        self._running = True
+        for member in self._members.values():
+            member.pool.start()
+
+    # --- publishing ------------------------------------------------------------------
+    async def publish(self, message: Message[Any]) -> None:
+        """Queue ``message`` for every matching subscription."""
+        if not self._running:
+            raise BusClosedError(f"the memory engine {self.name!r} is not running")
+        message.engine = self.name
+        self.published += 1
+        targets = self._routes.get(message.topic)
+        if targets is None:
+            targets = self._route(message.topic)
+        count = len(targets)
+        if count == 1:
+            target = targets[0]
+            member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
+            member.sub.received += 1
+            if not member.pool.offer(message):
+                await self._full(member, message)
+            return
+        if not count:
+            return
+        self._turn += 1
+        first = self._turn % count
+        full: list[_Member] | None = None
+        for index in range(first, first + count):
+            target = targets[index % count]
+            member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
+            member.sub.received += 1
+            if not member.pool.offer(message):
+                if full is None:
+                    full = []
+                full.append(member)
+        if full:
+            for member in full:
+                await self._full(member, message)
+
+    async def _full(self, member: _Member, message: Message[Any]) -> None:
+        if self._mode != "drop" and await member.pool.put(message, self._wait):
+            return
+        member.sub.dropped += 1
+        now = time.monotonic()
+        if now - member.last_report >= 1.0:  # one event per second per subscription at most
+            member.last_report = now
+            dropped = member.sub.dropped
+            self.context.emit(
+                "eventbus.subscription.backpressure",
+                engine=self.name,
+                subscription=member.sub.id,
+                pattern=member.sub.pattern,
+                mode=self._mode,
+                queue_size=member.pool.capacity,
+                dropped=dropped,
+                dropped_since_last=dropped - member.drops_reported,
+            )
+            member.drops_reported = dropped
+
+    def _route(self, topic: str) -> tuple[_Member | _Group, ...]:
+        found = tuple(
+            target
+            for target in self._targets
+            if matcher(target.sub.pattern if type(target) is _Member else target.key[0])(topic)  # type: ignore[union-attr]
+        )
+        if len(self._routes) >= _ROUTE_CACHE_LIMIT:
+            self._routes.clear()
+        self._routes[topic] = found
+        return found
+
+    # --- subscribing -----------------------------------------------------------------
+    async def subscribe(self, subscription: Subscription) -> None:
+        """Give the subscription a queue and workers."""
+        sub = subscription
+        pool: WorkerPool[Message[Any]] = WorkerPool(
+            lambda worker, message: self._step(sub, worker, message),
+            concurrency=sub.concurrency,
+            capacity=self.config.queue_size,
+            timeout=sub.timeout,
+            on_crash=self._crashed,
+            name=f"eventbus-{self.name}-{sub.pattern}",
+        )
+        member = _Member(sub, pool)
+        self._members[sub.id] = member
+        if sub.group is None:
+            self._targets.append(member)
+        else:
+            key = (sub.pattern, sub.group)
+            group = self._groups.get(key)
+            if group is None:
+                group = self._groups[key] = _Group(key)
+                self._targets.append(group)
+            group.members.append(member)
+        self._routes.clear()
+        if self._running:
+            pool.start()
+
+    async def unsubscribe(self, subscription: Subscription) -> None:
+        """Stop routing to it; what is queued counts as dropped; in-flight calls finish."""
+        member = self._members.pop(subscription.id, None)
+        if member is None:
+            return
+        self._detach(member)
+        await self._retire(member, grace=None)
+
+    def _detach(self, member: _Member) -> None:
+        sub = member.sub
+        if sub.group is None:
+            self._targets.remove(member)
+        else:
+            group = self._groups[(sub.pattern, sub.group)]
+            group.members.remove(member)
+            if not group.members:
+                del self._groups[group.key]
+                self._targets.remove(group)
+        self._routes.clear()
+
+    async def _retire(self, member: _Member, grace: float | None) -> None:
+        member.sub.dropped += len(member.pool.take_buffered())
+        await member.pool.settle(grace)
+        await member.pool.close()
+
+    async def _step(self, sub: Subscription, worker: Worker, message: Message[Any]) -> None:
+        try:
+            argument = sub.adapter.convert(message)
+        except Exception as exc:  # noqa: BLE001 - an invalid payload is reported, not raised
+            sub.delivered += 1
+            sub.failed += 1
+            self._report(sub, message, exc)
+            return
+        sub.delivered += 1  # handed over: counted even if a stop cancels the call
+        error = await worker.call(sub.handler, argument)
+        if error is not None:
+            sub.failed += 1
+            self._report(sub, message, error)
+
+    def _report(self, sub: Subscription, message: Message[Any], error: BaseException) -> None:
+        kind = "invalid" if is_invalid_payload(error) else "failed"
+        self.context.log.warning(
+            "eventbus: subscription %s %s message %s on %r: %s",
+            sub.id,
+            "rejected" if kind == "invalid" else "failed on",
+            message.id,
+            message.topic,
+            error_text(error),
+        )
+        self.context.emit(
+            f"eventbus.message.{kind}",
+            engine=self.name,
+            topic=message.topic,
+            id=message.id,
+            subscription=sub.id,
+            group=sub.group,
+            attempt=message.attempt,
+            error=error_text(error),
+            timed_out=isinstance(error, TimeoutError),
+            final=True,
+        )
+
+    def _crashed(self, error: BaseException) -> None:
+        self.context.log.error("eventbus: memory engine %r: %s", self.name, error_text(error))
+
+    # --- stopping --------------------------------------------------------------------
+    async def drain(self, grace: float) -> None:
+        """Let the workers finish what is queued and in work, for at most ``grace`` s."""
+        members = list(self._members.values())
+        await asyncio.gather(*(m.pool.settle(grace) for m in members))
+
+    async def stop(self) -> None:
+        """Drop what is still queued (counted), cancel what still runs."""
+        self._running = False
+        members = list(self._members.values())
+        for member in members:
+            member.sub.dropped += len(member.pool.take_buffered())
+        await asyncio.gather(*(m.pool.close() for m in members))
+
+    async def health(self) -> EngineHealth:
+        """Always connected; the lag of a subscription is what its queue holds."""
+        lag = {m.sub.id: m.pool.pending for m in self._members.values()}
+        return EngineHealth(self._running, "running" if self._running else "stopped", lag)
+
+    def describe(self) -> dict[str, Any]:
+        """Settings, counters and queue fill."""
+        return {
+            "type": self.kind,
+            "published": self.published,
+            "delivery_mode": self._mode,
+            "queue_size": self.config.queue_size,
+            "queued": {m.sub.id: m.pool.pending for m in self._members.values()},
+        }
