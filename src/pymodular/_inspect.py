@@ -6,37 +6,47 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular._state import ModuleState
 from pymodular.errors import error_text
+from pymodular.module import Describable
 from pymodular.secrets import json_safe
 
 if TYPE_CHECKING:
-    from pymodular.application import Application
+    from pymodular._kernel import Kernel
 
 __all__ = ("inspect_application", "to_dot")
 
 
-def inspect_application(app: Application) -> dict[str, Any]:
-    """Return a JSON-serialisable description of ``app``; secrets stay masked."""
+def inspect_application(kernel: Kernel) -> dict[str, Any]:
+    """Return a JSON-serialisable description of the application; secrets stay masked.
+
+    Besides modules, services, graph, observers and configuration, every module and
+    every attached component with a ``describe()`` gets a section under its name, and
+    so does every inspector added with ``app.add_inspector``.
+    """
+    records = kernel.records()
     data: dict[str, Any] = {
-        "name": app.name,
-        "state": app.state.value,
-        "started_at": app.started_at,
-        "order": app.order,
-        "modules": [r.describe() for r in app.records()],
-        "services": app.services.describe(),
+        "name": kernel.name,
+        "state": kernel.state.value,
+        "started_at": kernel.started_at,
+        "order": list(kernel.order),
+        "modules": [r.describe() for r in records],
+        "services": kernel.services.describe(),
         "graph": {
-            "nodes": [r.name for r in app.records()],
+            "nodes": [r.name for r in records],
             "edges": [
                 {"from": e.source, "to": e.target, "kind": e.kind, "label": e.label}
-                for e in app.edges
+                for e in kernel.edges
             ],
         },
-        "observers": [s.describe() for s in app.events.subscriptions],
+        "observers": [s.describe() for s in kernel.events.subscriptions],
     }
-    if app._config is not None:
-        data["config"] = app.config.provenance_table()
-    for name, describe in app._inspectors.items():
+    if kernel.config_loaded:
+        data["config"] = kernel.config.provenance_table()
+    for component in kernel.components():
+        if isinstance(component, Describable):
+            data[component.name] = _describe(component)
+    for name, describe in kernel.inspectors.items():
         data[name] = describe()
-    for record in app.records():
+    for record in records:
         if record.describable and record.state in _DESCRIBED:
             data[record.name] = _describe(record.module)
     return data
@@ -53,10 +63,10 @@ _DESCRIBED = frozenset(
 )
 
 
-def _describe(module: Any) -> Any:
-    """A module's own ``describe()``; its failure is shown, never raised."""
+def _describe(part: Any) -> Any:
+    """A module's or component's own ``describe()``; its failure is shown, never raised."""
     try:
-        return json_safe(module.describe())
+        return json_safe(part.describe())
     except Exception as exc:  # noqa: BLE001 - inspection must not fail on one module
         return {"error": f"describe() failed: {error_text(exc)}"}
 

@@ -7,7 +7,7 @@ import importlib.util
 import logging
 import signal
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pymodular.errors import PymodularError
 from pymodular.logs import configure_logging
@@ -35,15 +35,21 @@ def _loop_factory(loop: str) -> Callable[[], asyncio.AbstractEventLoop] | None:
     return None
 
 
-def run_application(app: Application, *, loop: str, log_level: int | str | None) -> int:
-    """Run ``app`` until SIGINT/SIGTERM and return the exit code."""
+def run_application(
+    app: Application,
+    *,
+    loop: str,
+    log_level: int | str | None,
+    sighup: Callable[[], None] | None = None,
+) -> int:
+    """Run ``app`` until SIGINT/SIGTERM and return the exit code; SIGHUP calls ``sighup``."""
     if log_level is not None:
         configure_logging(log_level)
     with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
-        return runner.run(_main(app))
+        return runner.run(_main(app, sighup))
 
 
-async def _main(app: Application) -> int:
+async def _main(app: Application, hup: Callable[[], None] | None) -> int:
     loop = asyncio.get_running_loop()
     stop_requested = asyncio.Event()
     signals: list[signal.Signals] = []
@@ -53,7 +59,6 @@ async def _main(app: Application) -> int:
             signals.append(sig)
         except (NotImplementedError, RuntimeError):  # not the main thread / platform
             pass
-    hup: Any = getattr(app, "_on_sighup", None)
     if hup is not None and hasattr(signal, "SIGHUP"):
         try:
             loop.add_signal_handler(signal.SIGHUP, hup)

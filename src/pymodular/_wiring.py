@@ -15,7 +15,6 @@ from pymodular._registration import ModuleRecord
 from pymodular.errors import MissingDependencyError
 from pymodular.module import PENDING_DEPENDENCIES, Dependency
 from pymodular.services import Availability, ScopedService, ServiceRegistry, ServiceScope
-from pymodular.services._explain import explain_missing
 
 __all__ = ("dependency_edges", "inject")
 
@@ -54,7 +53,7 @@ def _service_edges(
                 return []
             raise MissingDependencyError(
                 f"module {record.name!r} requires {dep.describe()}, which no module "
-                f"provides. {explain_missing(services, key, name)}",
+                f"provides. {services.missing(key, name=name)}",
                 module=record.name,
                 phase="resolve",
                 requested=dep.describe(),

@@ -12,6 +12,7 @@ its context as attributes, so a handler can branch on data rather than on text::
     │   ├── ServiceNotFoundError (+LookupError)
     │   ├── AmbiguousServiceError (+LookupError)
     │   ├── ServiceNotReadyError        asked for before its provider made it
+    │   ├── ScopedServiceError          a tenant/instance-scoped factory failed or misbehaved
     │   ├── MissingExtraError (+ImportError) an optional package is not installed
     │   └── RegistrationError           an invalid module or service declaration
     ├── LifecycleError                  a phase (init, start, stop, reload) failed
@@ -43,6 +44,7 @@ __all__ = (
     "MissingExtraError",
     "PymodularError",
     "RegistrationError",
+    "ScopedServiceError",
     "SecurityError",
     "ServiceNotFoundError",
     "ServiceNotReadyError",
@@ -162,6 +164,16 @@ class AmbiguousServiceError(DependencyError, LookupError):
 
 class ServiceNotReadyError(DependencyError):
     """A service was asked for before its provider created it (an ordering mis-declaration)."""
+
+
+class ScopedServiceError(DependencyError):
+    """Building a tenant- or instance-scoped service failed, or it returned the wrong type.
+
+    ``service`` names the service, ``tenant`` or ``instance`` the scope; ``__cause__``
+    holds the factory's own exception.
+    """
+
+    category = "tenancy"
 
 
 class MissingExtraError(DependencyError, ImportError):

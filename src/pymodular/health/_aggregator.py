@@ -23,11 +23,11 @@ from pymodular.health._options import HealthOptions
 from pymodular.health._poll import Poller, ReportFn, Target
 from pymodular.health._snapshot import HealthSnapshot, ModuleHealth
 from pymodular.health._status import HealthStatus
+from pymodular.module import HealthReporter
 from pymodular.secrets import json_safe
 
 if TYPE_CHECKING:
-    from pymodular._registration import ModuleRecord
-    from pymodular.application import Application
+    from pymodular.host import Host, ModuleRecord
 
 __all__ = ("HealthAggregator", "HealthEventType")
 
@@ -72,11 +72,16 @@ class HealthAggregator:
     reporters that are not modules join with :meth:`add_reporter`.
     """
 
-    def __init__(self, app: Application, options: HealthOptions | None = None) -> None:
-        self.app = app
+    name = "health"
+    """Its section in ``app.inspect()``."""
+
+    _host: Host
+
+    def __init__(self, options: HealthOptions | None = None) -> None:
         self.options = options or HealthOptions()
         self._poller = Poller(self.options)
         self._extras: dict[str, _Extra] = {}
+        self._components: dict[str, _Extra] | None = None
         self._plan_cache: _Plan | None = None
         self._snapshot: HealthSnapshot | None = None
         self._snapshot_at = 0.0
@@ -89,14 +94,11 @@ class HealthAggregator:
         self._refresh: asyncio.Task[Any] | None = None
         self._draining = False
 
-    @classmethod
-    def attach(cls, app: Application, options: HealthOptions | None = None) -> HealthAggregator:
-        """Create an aggregator for ``app`` and hook it into the lifecycle."""
-        aggregator = cls(app, options)
-        app.on_started(aggregator._on_started)
-        app.on_stopping(aggregator._on_stopping, stage=StopStage.READINESS)
-        app.add_inspector("health", aggregator.describe)
-        return aggregator
+    def attach(self, host: Host) -> None:
+        """Poll once every module started; turn readiness unhealthy first when stopping."""
+        self._host = host
+        host.on_started(self._on_started)
+        host.on_stopping(self._on_stopping, stage=StopStage.READINESS)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -108,7 +110,7 @@ class HealthAggregator:
         the application is not running the snapshot is rebuilt from lifecycle states.
         """
         snapshot = self._snapshot
-        stamp = (self.app.state, self._draining)
+        stamp = (self._host.state, self._draining)
         fresh = time.monotonic() - self._snapshot_at <= self.options.ttl
         if snapshot is not None and fresh and stamp == self._stamp:
             return snapshot
@@ -155,8 +157,8 @@ class HealthAggregator:
         """
         if not isinstance(name, str) or not name.strip():
             raise ValueError("a health reporter needs a non-empty name")
-        taken = {r.name for r in self.app.records()}
-        if name in taken or name in self._extras:
+        taken = {r.name for r in self._host.records()}
+        if name in taken or name in self._reporters():
             raise ValueError(f"a health entry named {name!r} already exists")
         method = getattr(reporter, "health_report", None)
         call = method if callable(method) else reporter
@@ -232,7 +234,7 @@ class HealthAggregator:
     # -- one cycle -----------------------------------------------------------------------
 
     def _polling(self) -> bool:
-        return self.app.state is AppState.RUNNING and not self._draining
+        return self._host.state is AppState.RUNNING and not self._draining
 
     def _schedule_refresh(self) -> None:
         if self._refresh is not None and not self._refresh.done():
@@ -284,7 +286,7 @@ class HealthAggregator:
                 )
             )
         gate = self._gate()
-        for name, extra in self._extras.items():
+        for name, extra in self._reporters().items():
             last = previous.get(name)
             if last is not None and not last.gate:
                 entries.append(last)
@@ -294,12 +296,34 @@ class HealthAggregator:
         return entries, []
 
     def _ordered_records(self) -> list[ModuleRecord]:
-        records = {r.name: r for r in self.app.records()}
-        return [records[name] for name in self.app.order or list(records)]
+        records = {r.name: r for r in self._host.records()}
+        return [records[name] for name in self._host.order or list(records)]
+
+    def _reporters(self) -> dict[str, _Extra]:
+        """Reporters that are not modules: attached components', then those added."""
+        found = self._components
+        if found is None:
+            found = self._components = self._component_reporters()
+        return {**found, **self._extras} if self._extras else found
+
+    def _component_reporters(self) -> dict[str, _Extra]:
+        """Every attached component that reports health (see :mod:`pymodular.host`)."""
+        modules = {r.name for r in self._host.records()}
+        found: dict[str, _Extra] = {}
+        for component in self._host.components():
+            if component is self or not isinstance(component, HealthReporter):
+                continue
+            entry = getattr(component, "health_entry", None) or component.name
+            if entry in modules:
+                logger.warning("a module is named %r; %s does not report health", entry, entry)
+                continue
+            optional = bool(getattr(component, "health_optional", False))
+            found[entry] = _Extra(component.health_report, optional, None)
+        return found
 
     def _plan(self) -> _Plan:
         """What a polling cycle does; rebuilt only when the reporters change."""
-        modules = len(self.app.records())
+        modules = len(self._host.records())
         plan = self._plan_cache
         if plan is not None and plan.modules == modules:
             return plan
@@ -316,7 +340,7 @@ class HealthAggregator:
                 fixed.append(None)
             else:
                 fixed.append((record.name, optional))
-        for name, extra in self._extras.items():
+        for name, extra in self._reporters().items():
             targets.append(
                 Target(len(fixed), name, extra.optional, extra.call, extra.timeout or default)
             )
@@ -326,7 +350,7 @@ class HealthAggregator:
         return plan
 
     def _gate(self) -> str | None:
-        state = self.app.state
+        state = self._host.state
         if state is AppState.STOPPED:
             return "stopped"
         if self._draining or state in (AppState.DRAINING, AppState.STOPPING):
@@ -349,8 +373,8 @@ class HealthAggregator:
         previous = self._snapshot
         self._snapshot = snapshot
         self._snapshot_at = time.monotonic()
-        self._stamp = (self.app.state, self._draining)
-        self.app.emit(
+        self._stamp = (self._host.state, self._draining)
+        self._host.emit(
             HealthEventType.EVALUATED,
             overall=snapshot.overall_status.value,
             readiness=snapshot.readiness_status.value,
@@ -368,7 +392,7 @@ class HealthAggregator:
         return snapshot
 
     def _changed(self, previous: HealthSnapshot, snapshot: HealthSnapshot) -> None:
-        self.app.emit(
+        self._host.emit(
             HealthEventType.STATUS_CHANGED,
             previous_overall=previous.overall_status.value,
             overall=snapshot.overall_status.value,
@@ -376,7 +400,7 @@ class HealthAggregator:
             readiness=snapshot.readiness_status.value,
             readiness_message=snapshot.readiness_message,
         )
-        planned = self.app.state in (AppState.DRAINING, AppState.STOPPING, AppState.STOPPED)
+        planned = self._host.state in (AppState.DRAINING, AppState.STOPPING, AppState.STOPPED)
         level = logging.INFO if snapshot.readiness_status.serving or planned else logging.WARNING
         logger.log(
             level,

@@ -17,8 +17,7 @@ from pymodular.reload._diff import ConfigDiff, invert
 from pymodular.reload._plan import ReloadPlan, ReloadStep
 
 if TYPE_CHECKING:
-    from pymodular._registration import ModuleRecord
-    from pymodular.application import Application
+    from pymodular.host import Host, ModuleRecord
 
 __all__ = ("Attempt", "Outcome", "apply_plan", "reason")
 
@@ -49,9 +48,7 @@ class Outcome:
     rollback_errors: tuple[str, ...] = ()
 
 
-async def apply_plan(
-    app: Application, plan: ReloadPlan, attempt: Attempt, *, timeout: float
-) -> Outcome:
+async def apply_plan(host: Host, plan: ReloadPlan, attempt: Attempt, *, timeout: float) -> Outcome:
     """Make the candidate current and reload the plan's modules in order.
 
     Each module gets its new section in ``self.config`` before its ``reload(diff)``
@@ -70,10 +67,10 @@ async def apply_plan(
         if not step.calls_reload:
             continue
         try:
-            await call_reload(app, step.record, step.diff, timeout)
+            await call_reload(host, step.record, step.diff, timeout)
         except BaseException as exc:  # noqa: BLE001 - rolled back, then re-raised by the caller
             return await _roll_back(
-                app,
+                host,
                 attempt,
                 failed=step,
                 exc=exc,
@@ -86,7 +83,7 @@ async def apply_plan(
 
 
 async def _roll_back(
-    app: Application,
+    host: Host,
     attempt: Attempt,
     *,
     failed: ReloadStep,
@@ -102,7 +99,7 @@ async def _roll_back(
     errors: list[str] = []
     for step in reversed(reloaded):
         try:
-            await call_reload(app, step.record, invert(step.diff, scope=step.section), timeout)
+            await call_reload(host, step.record, invert(step.diff, scope=step.section), timeout)
         except Exception as error:  # noqa: BLE001 - best effort; reported in the outcome
             errors.append(f"{step.record.name}: {reason(error)}")
             logger.error("module %s failed to roll back: %s", step.record.name, reason(error))
@@ -123,7 +120,7 @@ async def _roll_back(
 
 
 async def call_reload(
-    app: Application, record: ModuleRecord, changes: ConfigDiff, timeout: float
+    host: Host, record: ModuleRecord, changes: ConfigDiff, timeout: float
 ) -> None:
     """Call ``record``'s ``reload(changes)`` through the app's decorators, under a timeout."""
     module = record.module
@@ -135,7 +132,7 @@ async def call_reload(
     token = current_module.set((record.name, "reload"))
     began = time.perf_counter()
     try:
-        await app._invoke(record, "reload", call, limit)
+        await host.invoke(record, "reload", call, limit)
     finally:
         current_module.reset(token)
         record.timings["reload"] = time.perf_counter() - began

@@ -11,18 +11,19 @@ configuration is put back in force.
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import logging
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import correlation_id, new_correlation_id
+from pymodular._extras import Extra
 from pymodular._stages import StopStage
 from pymodular._state import AppState
 from pymodular.config import ConfigDiff as _ConfigDiff
 from pymodular.config import ConfigSnapshot, Configuration, SectionSpec, diff
 from pymodular.errors import ConfigError, StateError
+from pymodular.host import ConfigFollower, WatchesTrees
 from pymodular.reload._apply import Attempt, apply_plan, reason
 from pymodular.reload._breaker import ReloadBreaker
 from pymodular.reload._coalesce import Coalescer
@@ -33,15 +34,15 @@ from pymodular.reload.errors import ReloadError, RestartRequiredError
 from pymodular.secrets import redact
 
 if TYPE_CHECKING:
-    from pymodular.application import Application
     from pymodular.health import HealthResult
+    from pymodular.host import Host
     from pymodular.reload._watch import ConfigWatcher
 
 __all__ = ("Reloader",)
 
 logger = logging.getLogger("pymodular.reload")
 
-HEALTH_ENTRY = "config-reload"
+_WATCH = Extra("reload", "watchfiles")
 
 
 class Reloader:
@@ -52,9 +53,18 @@ class Reloader:
     is the fire-and-forget form used by SIGHUP and the file watcher.
     """
 
-    def __init__(self, app: Application, options: ReloadOptions | None = None) -> None:
-        self.app = app
+    name = "reload"
+    """Its section in ``app.inspect()``."""
+    health_entry = "config-reload"
+    """Its health entry (optional for readiness: a failed reload keeps the old config)."""
+    health_optional = True
+
+    _host: Host
+
+    def __init__(self, options: ReloadOptions | None = None) -> None:
         self.options = options = options or ReloadOptions()
+        if options.watch:
+            _WATCH.require("ReloadOptions(watch=True)")
         self.breaker = ReloadBreaker(
             options.breaker_threshold, options.breaker_base_delay, options.breaker_max_delay
         )
@@ -72,25 +82,11 @@ class Reloader:
         self._retry: asyncio.TimerHandle | None = None
         self._watcher: ConfigWatcher | None = None
 
-    @classmethod
-    def attach(cls, app: Application, options: ReloadOptions | None = None) -> Reloader:
-        """Create a reloader for ``app`` and hook it into the lifecycle and health."""
-        reloader = cls(app, options)
-        if reloader.options.watch and importlib.util.find_spec("watchfiles") is None:
-            raise ImportError(
-                "ReloadOptions(watch=True) needs watchfiles; install it with "
-                "'pip install \"pymodular[reload]\"'"
-            )
-        app.on_started(reloader._on_started)
-        app.on_stopping(reloader._on_stopping, stage=StopStage.WATCHERS)
-        app.add_inspector("reload", reloader.describe)
-        health = app.health
-        if health is not None:
-            try:
-                health.add_reporter(HEALTH_ENTRY, reloader, optional=True)
-            except ValueError:
-                logger.warning("a module is named %r; reload does not report health", HEALTH_ENTRY)
-        return reloader
+    def attach(self, host: Host) -> None:
+        """Watch files once every module started; stop watching before modules drain."""
+        self._host = host
+        host.on_started(self._on_started)
+        host.on_stopping(self._on_stopping, stage=StopStage.WATCHERS)
 
     # -- triggers ------------------------------------------------------------------------
 
@@ -116,7 +112,7 @@ class Reloader:
         ``None`` when nothing was scheduled (not running, or deferred by the breaker).
         """
         if not self._accepting():
-            logger.warning("reload (%s) ignored: the application is %s", trigger, self.app.state)
+            logger.warning("reload (%s) ignored: the application is %s", trigger, self._host.state)
             return None
         if automatic and not self.breaker.allows(time.monotonic()):
             self._defer()
@@ -130,12 +126,13 @@ class Reloader:
 
     def _accepting(self) -> bool:
         """Whether reloads may be queued: the app runs and is not stopping."""
-        return not self._queue.closed and self.app.state is AppState.RUNNING
+        return not self._queue.closed and self._host.state is AppState.RUNNING
 
     def _enqueue(self, trigger: str) -> asyncio.Future[ReloadResult]:
         if not self._accepting():
             raise StateError(
-                f"cannot reload: the application is {self.app.state} (reload needs a running app)",
+                f"cannot reload: the application is {self._host.state} "
+                "(reload needs a running app)",
                 phase="reload",
             )
         return self._queue.submit(str(trigger))
@@ -159,7 +156,7 @@ class Reloader:
         self.reloads += 1
         token = correlation_id.set(new_correlation_id())
         try:
-            config = self.app.config
+            config = self._host.config
             old = config.snapshot
             changes: _ConfigDiff | None = None
             try:
@@ -169,16 +166,16 @@ class Reloader:
                 self._rejected(triggers, began, exc, changes)
                 raise
             if not changes:
-                await self._sync_tenants()
+                await self._sync_followers()
                 return self._noop(triggers, began)
-            self.app.emit(
+            self._host.emit(
                 ReloadEventType.STARTED,
                 trigger=triggers[0],
                 triggers=len(triggers),
                 changed=len(changes),
                 paths=list(changes.paths),
             )
-            plan = plan_reload(changes, self.app.started_records())
+            plan = plan_reload(changes, self._host.started_records())
             if plan.restart_required:
                 error = RestartRequiredError(plan.restart_required)
                 self._rejected(triggers, began, error, changes)
@@ -188,25 +185,21 @@ class Reloader:
         finally:
             correlation_id.reset(token)
 
-    async def _sync_tenants(self) -> None:
-        """Rebuild every tenant on the configuration now in force, re-reading its sources.
+    async def _sync_followers(self) -> None:
+        """Let components rebuild what they derived from the configuration now in force.
 
-        Runs inside the reload, so when ``await app.reload()`` returns, tenant contexts
-        entered from then on see the new base values and the tenant files and variables
-        as they are now. A tenant whose new configuration fails keeps its previous one
-        (the tenant registry reports it); the reload itself still succeeds.
+        Runs inside the reload (tenancy rebuilds its tenants here), so it is done when
+        ``await app.reload()`` returns. A follower that fails is logged; the
+        configuration reload itself succeeded.
         """
-        app = self.app
-        if not app.tenancy_enabled or not app.tenants.loaded:
-            return
-        try:
-            outcome = await app.tenants.reload()
-        except Exception as exc:  # noqa: BLE001 - the configuration reload itself succeeded
-            logger.error("tenants were not rebuilt after the configuration reload: %s", reason(exc))
-            return
-        changed = {kind: ids for kind, ids in outcome.items() if ids}
-        if changed:
-            logger.info("tenants after the configuration reload: %s", changed)
+        for component in self._host.components():
+            if not isinstance(component, ConfigFollower):
+                continue
+            try:
+                await component.on_config_reloaded()
+            except Exception as exc:  # noqa: BLE001 - the configuration reload itself succeeded
+                name = getattr(component, "name", type(component).__qualname__)
+                logger.error("%s did not follow the configuration reload: %s", name, reason(exc))
 
     async def _collect(self, config: Configuration, specs: list[SectionSpec]) -> ConfigSnapshot:
         if self.options.collect_in_thread:
@@ -214,9 +207,9 @@ class Reloader:
         return config.collect(specs)
 
     async def _apply(self, plan: ReloadPlan, attempt: Attempt) -> ReloadResult:
-        outcome = await apply_plan(self.app, plan, attempt, timeout=self.options.timeout)
+        outcome = await apply_plan(self._host, plan, attempt, timeout=self.options.timeout)
         if outcome.failed_module is None:
-            await self._sync_tenants()
+            await self._sync_followers()
         result = self._finish(
             attempt.triggers,
             attempt.began,
@@ -255,10 +248,10 @@ class Reloader:
             trigger=triggers[0],
             duration=time.perf_counter() - began,
             triggers=len(triggers),
-            generation=self.app.config.generation,
+            generation=self._host.config.generation,
         )
         self.last = result
-        self.app.emit(ReloadEventType.NOOP, trigger=result.trigger, triggers=result.triggers)
+        self._host.emit(ReloadEventType.NOOP, trigger=result.trigger, triggers=result.triggers)
         logger.debug("configuration reload: nothing changed")
         return result
 
@@ -275,7 +268,7 @@ class Reloader:
             success=False,
             changes=changes or _ConfigDiff(),
             error=redact(str(error)),
-            generation=self.app.config.generation,
+            generation=self._host.config.generation,
         )
         logger.error("configuration reload rejected: %s", error)
 
@@ -298,7 +291,7 @@ class Reloader:
             **fields,
         )
         self.last = result
-        self.app.emit(
+        self._host.emit(
             ReloadEventType.COMPLETED,
             success=success,
             changed=len(result.changed),
@@ -322,13 +315,13 @@ class Reloader:
             if self._retry is not None:
                 self._retry.cancel()
                 self._retry = None
-            self.app.emit(ReloadEventType.RESUMED)
+            self._host.emit(ReloadEventType.RESUMED)
             logger.info("automatic configuration reload resumed")
 
     def _failed(self) -> None:
         delay = self.breaker.record_failure(time.monotonic())
         if delay is not None:
-            self.app.emit(
+            self._host.emit(
                 ReloadEventType.PAUSED, failures=self.breaker.failures, retry_in_s=round(delay, 3)
             )
             logger.warning(
@@ -344,8 +337,13 @@ class Reloader:
             return
         from pymodular.reload._watch import ConfigWatcher, watch_targets
 
-        trees = self.app.tenants.options.directories if self.app.tenancy_enabled else ()
-        targets = watch_targets(self.app.config.feeders, self.options.watch_paths, trees=trees)
+        trees = [
+            tree
+            for component in self._host.components()
+            if isinstance(component, WatchesTrees)
+            for tree in component.watch_trees()
+        ]
+        targets = watch_targets(self._host.config.feeders, self.options.watch_paths, trees=trees)
         self._watcher = ConfigWatcher(targets, self._files_changed, debounce=self.options.debounce)
         await self._watcher.start()
 
@@ -377,8 +375,7 @@ class Reloader:
         last = self.last
         if last is not None and not last.success:
             return HealthResult.degraded(f"last reload failed: {last.error}")
-        generation = self.app.config.generation if self.app._config is not None else 0
-        return HealthResult.healthy(f"configuration generation {generation}")
+        return HealthResult.healthy(f"configuration generation {self._host.config.generation}")
 
     def describe(self) -> dict[str, Any]:
         """The ``reload`` section of ``app.inspect()``."""

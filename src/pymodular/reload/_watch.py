@@ -125,12 +125,8 @@ class ConfigWatcher:
         self._tasks.clear()
 
     async def _watch(self, paths: list[str], recursive: bool, started: asyncio.Event) -> None:
-        try:
-            from watchfiles import awatch
-        except ImportError as exc:  # pragma: no cover - checked when the app is created
-            raise ImportError(
-                'watching configuration files needs watchfiles: pip install "pymodular[reload]"'
-            ) from exc
+        from watchfiles import awatch  # the reloader checked its extra when it was created
+
         step = max(1, int(self.debounce * 1000))
         watcher = awatch(
             *paths,

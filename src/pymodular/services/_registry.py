@@ -8,17 +8,19 @@ the slow path, whose results are cached until the next registration.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Protocol, TypeVar, overload
 
 from pymodular._context import current_module, current_tenant
 from pymodular.errors import (
     AmbiguousServiceError,
     RegistrationError,
+    ServiceNotFoundError,
     ServiceNotReadyError,
 )
 from pymodular.services._explain import explain_missing
 from pymodular.services._rank import choose, rank
+from pymodular.services._scopes import InstanceScopes
 from pymodular.services._service import (
     _NOT_SET,
     Availability,
@@ -34,10 +36,13 @@ T = TypeVar("T")
 
 
 class ScopeResolver(Protocol):
-    """Builds and caches instances of tenant- and instance-scoped services."""
+    """Builds, caches and closes instances of tenant- and instance-scoped services."""
 
     def resolve(self, entry: ServiceEntry, instance: str | None) -> Any:
         """Return the instance of ``entry`` for the current tenant or the named instance."""
+
+    async def aclose(self) -> None:
+        """Close every object built so far (the application is stopping)."""
 
 
 class ServiceRegistry:
@@ -49,9 +54,13 @@ class ServiceRegistry:
         registry.get(Cache)                # by type -> Cache (ranked, FR-044)
         registry.get(Cache, name="redis")  # the type's candidate with that name
         registry.get_all(Cache)            # every candidate, best first
+
+    Tenant- and instance-scoped services are built by the scope resolver: by default an
+    :class:`InstanceScopes`, to which ``instances(provider)`` names the instances an
+    instance-aware provider has configured; tenancy wraps it.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, *, instances: Callable[[str], Collection[str] | None] | None = None) -> None:
         self._lock = threading.RLock()
         self._entries: list[ServiceEntry] = []
         self._by_provider: dict[str, list[ServiceEntry]] = {}
@@ -64,7 +73,7 @@ class ServiceRegistry:
         self._fast: dict[object, Any] = {}
         self._ranked: dict[object, list[ServiceEntry]] = {}
         self._scoped: dict[object, ServiceEntry] = {}
-        self._scopes: ScopeResolver | None = None
+        self._scopes: ScopeResolver = InstanceScopes(instances)
         # Objects registered for one tenant (Service(..., tenant="acme")), by lookup key
         # then tenant: found only in that tenant's context, ahead of everything else, never
         # ranked. A key listed here is never cached in ``_fast`` (the cache has no tenant).
@@ -204,9 +213,19 @@ class ServiceRegistry:
         self._ranked = {}
         self._scoped = {}
 
+    @property
+    def scope_resolver(self) -> ScopeResolver:
+        """The resolver that builds tenant- and instance-scoped objects."""
+        return self._scopes
+
     def set_scope_resolver(self, resolver: ScopeResolver) -> None:
-        """Install the component that builds tenant- and instance-scoped instances."""
+        """Install a resolver that builds scoped objects (tenancy wraps the current one)."""
         self._scopes = resolver
+        self._changed()
+
+    async def close_scoped(self) -> None:
+        """Close every scoped object built so far, newest first (the ``SCOPES`` stage)."""
+        await self._scopes.aclose()
 
     # -- lookup ------------------------------------------------------------------------
 
@@ -282,6 +301,10 @@ class ServiceRegistry:
             self._ranked[cache_key] = ranked
             return ranked
 
+    def missing(self, key: type[Any] | str, *, name: str | None = None) -> ServiceNotFoundError:
+        """The error explaining why nothing provides ``key``: similar names, near misses."""
+        return explain_missing(self, key, name)
+
     def value_of(self, entry: ServiceEntry, key: type[Any] | str) -> Any:
         """The object of a global ``entry`` found for ``key``, or the not-ready error."""
         if not entry.ready:
@@ -311,14 +334,13 @@ class ServiceRegistry:
         self, key: type[Any] | str, name: str | None, instance: str | None, fast_key: object
     ) -> Any:
         scopes = self._scopes
-        if scopes is not None:
-            if fast_key in self._pinned:
-                pinned = self._pinned_entry(fast_key, instance)
-                if pinned is not None:
-                    return scopes.resolve(pinned, instance)
-            scoped = self._scoped.get(fast_key)
-            if scoped is not None:
-                return scopes.resolve(scoped, instance)
+        if fast_key in self._pinned:
+            pinned = self._pinned_entry(fast_key, instance)
+            if pinned is not None:
+                return scopes.resolve(pinned, instance)
+        scoped = self._scoped.get(fast_key)
+        if scoped is not None:
+            return scopes.resolve(scoped, instance)
         found = self.candidates(key, name=name)
         if not found:
             raise explain_missing(self, key, name)
@@ -329,12 +351,6 @@ class ServiceRegistry:
             if instance is None and fast_key not in self._pinned:
                 self._fast[fast_key] = entry.value
             return entry.value
-        if scopes is None:
-            raise ServiceNotReadyError(
-                f"service {entry.name!r} is {entry.scope.value}-scoped but no scope "
-                "resolver is installed (enable tenancy on the Application)",
-                module=entry.provider,
-            )
         self._scoped[fast_key] = entry
         return scopes.resolve(entry, instance)
 
@@ -386,6 +402,9 @@ class ServiceRegistry:
     def names(self) -> list[str]:
         """Every registered service name."""
         return [e.name for e in self._entries if e.name is not None]
+
+    def __repr__(self) -> str:
+        return f"<ServiceRegistry(num_services={len(self._entries)})>"
 
 
 def _name_key(service: Service[Any]) -> str:

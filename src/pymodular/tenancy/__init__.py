@@ -57,8 +57,8 @@ __all__ = (
     "require_tenant",
 )
 
-# Names are imported on first use: every Application imports this package (for
-# instance-scoped services), and most applications never enable tenancy.
+# Names are imported on first use: importing one of them (TenancyOptions, to build an
+# application) need not load the whole component.
 _HOME = {
     "GuardMode": "_options",
     "TenancyOptions": "_options",

@@ -94,10 +94,9 @@ def tenant_layers(
     Raises :class:`TenantConfigError` naming the tenant and the file or variable at fault.
     """
     from pymodular.config import Layer
-    from pymodular.config.feeders import EnvFeeder
-    from pymodular.config.feeders._directory import _FORMATS
+    from pymodular.config.feeders import DirectoryFeeder, EnvFeeder
 
-    by_suffix = dict(_FORMATS)
+    by_suffix = dict(DirectoryFeeder.FORMATS)
     layers: list[Layer] = []
     folders: dict[Path, Path] = {}
     try:

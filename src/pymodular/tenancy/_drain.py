@@ -13,8 +13,9 @@ import logging
 from collections.abc import Coroutine
 from typing import Any
 
+from pymodular.services import close_instances
 from pymodular.tenancy._generation import Generation
-from pymodular.tenancy._scopes import Scopes, close_instances
+from pymodular.tenancy._scopes import TenantScopes
 
 __all__ = ("Drainer",)
 
@@ -58,7 +59,7 @@ class Drainer:
                 gen.drained()
         await self.settle()
 
-    async def close_all(self, current: list[Generation], scopes: Scopes) -> None:
+    async def close_all(self, current: list[Generation], scopes: TenantScopes) -> None:
         """Application stop: drain every current and retiring generation, then close all
         their instances together with the scopes' in one newest-first order."""
         gens = [*current, *(g for g in self._retiring if not g.closed)]
@@ -72,7 +73,7 @@ class Drainer:
                 "stopping with tenant contexts still active after %g s", self.drain_timeout
             )
         await self.settle()
-        await scopes.aclose([item for gen in gens for item in gen.forget()])
+        await scopes.close_with([item for gen in gens for item in gen.forget()])
 
     def spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
         """Run ``coro`` as a tracked task (closing work); :meth:`settle` awaits them."""

@@ -18,8 +18,7 @@ from pymodular.tenancy._context import pin, unpin
 from pymodular.tenancy._generation import Generation
 
 if TYPE_CHECKING:
-    from pymodular._registration import ModuleRecord
-    from pymodular.application import Application
+    from pymodular.host import Host, ModuleRecord
 
 __all__ = ("Failure", "Notifier", "failure_text")
 
@@ -32,14 +31,14 @@ Failure = tuple[str, str]
 class Notifier:
     """Calls ``on_tenant`` on started ``TenantAware`` modules and remembers who knows what."""
 
-    def __init__(self, app: Application, timeout: float) -> None:
-        self._app = app
+    def __init__(self, host: Host, timeout: float) -> None:
+        self._host = host
         self.timeout = timeout
         self._told: dict[str, set[str]] = {}
 
     def aware(self) -> list[ModuleRecord]:
         """Started tenant-aware modules, in start order."""
-        return [r for r in self._app.started_records() if r.tenant_aware]
+        return [r for r in self._host.started_records() if r.tenant_aware]
 
     def told(self, tenant: str) -> list[ModuleRecord]:
         """Modules that were told ``tenant`` was added."""

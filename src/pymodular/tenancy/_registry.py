@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pymodular._context import current_tenant
 from pymodular._state import AppState
 from pymodular.errors import PymodularError, RegistrationError, StateError
-from pymodular.services import Availability, Service, ServiceScope
+from pymodular.services import Availability, InstanceScopes, Service, ServiceScope, close_instances
 from pymodular.tenancy._config import Base, build_snapshot, capture_base, tenant_layers
 from pymodular.tenancy._context import TenantScope, current_tenant_id
 from pymodular.tenancy._drain import Drainer
@@ -29,15 +29,15 @@ from pymodular.tenancy._guard import TenantGuard
 from pymodular.tenancy._notify import Notifier, failure_text
 from pymodular.tenancy._options import GuardMode, TenancyOptions
 from pymodular.tenancy._report import describe, health_result
-from pymodular.tenancy._scopes import Scopes, close_instances
+from pymodular.tenancy._scopes import TenantScopes
 from pymodular.tenancy._sources import Found, check_tenant_id, discover, env_token, sources_of
 from pymodular.tenancy._tenant import Record, Tenant, TenantEvent, TenantStatus
 from pymodular.tenancy.errors import TenantConfigError, TenantExistsError, TenantNotFoundError
 
 if TYPE_CHECKING:
-    from pymodular.application import Application
     from pymodular.config import ConfigSnapshot, FieldProvenance
     from pymodular.health import HealthResult
+    from pymodular.host import Host
 
 __all__ = ("TenantRegistry",)
 
@@ -60,26 +60,50 @@ class TenantRegistry:
         await app.tenants.remove("globex")         # closes globex's services
     """
 
-    def __init__(self, app: Application, options: TenancyOptions) -> None:
-        self._app = app
+    name = "tenants"
+    """Its section in ``app.inspect()`` and its health entry."""
+
+    def __init__(self, options: TenancyOptions) -> None:
         self.options = options
-        self.guard = TenantGuard(options.mode, emit=app.emit, capacity=options.violation_capacity)
+        self.guard = TenantGuard(
+            options.mode, emit=self._emit_raw, capacity=options.violation_capacity
+        )
         """The guard applied to every tenant-scoped lookup (mode, recent violations)."""
-        self.scopes = Scopes(app, self)
+        self._host: Host | None = None
         self._active: dict[str, Generation] = {}
         self._records: dict[str, Record] = {}
         self._problems: list[str] = []
-        self._notifier = Notifier(app, options.notify_timeout)
         self._drainer = Drainer(options.drain_timeout)
         self._locks: dict[str, asyncio.Lock] = {}
         self._load_lock = asyncio.Lock()
         self._base: Base | None = None
         self._loaded = False
         self._closed = False
-        self._reporting = False
         for tenant, data in options.tenants.items():
             check_tenant_id(tenant)
             self._records[tenant] = Record(tenant, data=_sections(tenant, data), programmatic=True)
+
+    def attach(self, host: Host) -> None:
+        """Wrap the host's scope resolver, load tenants once started, stop with the scopes.
+
+        The registry closes through the service registry's scope resolver, in the
+        ``SCOPES`` stage of stopping (see :meth:`aclose`).
+        """
+        self._host = host
+        inner = host.services.scope_resolver
+        if not isinstance(inner, InstanceScopes):
+            raise TypeError(f"tenancy wraps the instance resolver, found {inner!r}")
+        self.scopes = TenantScopes(inner, self)
+        self._notifier = Notifier(host, self.options.notify_timeout)
+        host.services.set_scope_resolver(self.scopes)
+        host.on_started(self._on_started)
+
+    @property
+    def _attached(self) -> Host:
+        host = self._host
+        if host is None:
+            raise StateError("the tenant registry is not attached to an application")
+        return host
 
     # -- context -------------------------------------------------------------------------
 
@@ -149,13 +173,13 @@ class TenantRegistry:
         """
         gen = self._generation_for(tenant, "tenant configuration")
         if gen is None or gen.snapshot is None:
-            return self._app.config.snapshot
+            return self._attached.config.snapshot
         return gen.snapshot
 
     def section(self, name: str, tenant: str | None = None) -> Any:
         """Section ``name`` of the current tenant's (or ``tenant``'s) configuration."""
         gen = self._generation_for(tenant, f"configuration section {name!r}")
-        snapshot = self._app.config.snapshot if gen is None else gen.snapshot
+        snapshot = self._attached.config.snapshot if gen is None else gen.snapshot
         assert snapshot is not None
         return snapshot.section(name)
 
@@ -196,7 +220,7 @@ class TenantRegistry:
             if self._loaded:
                 return
             self._check_open()
-            if self._app.state is AppState.CREATED:
+            if self._attached.state is AppState.CREATED:
                 raise StateError(
                     "tenants load on the application's configuration: init the application "
                     "first (they load by themselves once it has started)",
@@ -228,7 +252,7 @@ class TenantRegistry:
 
     async def _sync(self) -> dict[str, list[str]]:
         outcome: dict[str, list[str]] = {"added": [], "updated": [], "removed": [], "failed": []}
-        base = self._base = capture_base(self._app.config)
+        base = self._base = capture_base(self._attached.config)
         found, self._problems = discover(
             self.options, self._records, base.section_tokens, self._environ()
         )
@@ -358,8 +382,8 @@ class TenantRegistry:
                     service=service.name,
                 )
         provider = f"tenant:{tenant}"
-        entries = self._app.services.register(provider, services)
-        self._app.services.mark_ready(provider, Availability.INIT)
+        entries = self._attached.services.register(provider, services)
+        self._attached.services.mark_ready(provider, Availability.INIT)
         self._records[tenant].provided.extend(entries)
 
     # -- the work behind the changes -----------------------------------------------------
@@ -367,7 +391,7 @@ class TenantRegistry:
     async def _rebuild(self, record: Record) -> None:
         base = self._base
         if base is None:
-            base = self._base = capture_base(self._app.config)
+            base = self._base = capture_base(self._attached.config)
         record.set_sources(
             sources_of(self.options, record.id, base.section_tokens, self._environ())
         )
@@ -432,7 +456,7 @@ class TenantRegistry:
             await self._drainer.retire_and_drain([gen])
         self._notifier.forget(tenant)
         if record.provided:
-            self._app.services.unregister(f"tenant:{tenant}")
+            self._attached.services.unregister(f"tenant:{tenant}")
             provided = [(e, e.service.instance) for e in reversed(record.provided)]
             await close_instances(provided, f"tenant {tenant!r}")
         logger.info("tenant %r removed", tenant)
@@ -454,13 +478,25 @@ class TenantRegistry:
                 failures = await self._notifier.notify("added", gen, pending)
                 if failures:
                     self._records[tenant].error = failure_text("set up", tenant, failures)
-        health = getattr(self._app, "health", None)
-        if health is not None and not self._reporting:
-            try:
-                health.add_reporter("tenants", self)
-                self._reporting = True
-            except ValueError as exc:
-                logger.warning("tenant health is not reported: %s", exc)
+
+    async def on_config_reloaded(self) -> None:
+        """Rebuild every tenant on the configuration now in force, re-reading its sources.
+
+        The reloader awaits this inside each reload, so when ``await app.reload()``
+        returns, tenant contexts entered from then on see the new base values and the
+        tenant files and variables as they are now. A tenant whose new configuration
+        fails keeps its previous one (reported here); the reload still succeeds.
+        """
+        if not self._loaded:
+            return
+        outcome = await self.reload()
+        changed = {kind: ids for kind, ids in outcome.items() if ids}
+        if changed:
+            logger.info("tenants after the configuration reload: %s", changed)
+
+    def watch_trees(self) -> tuple[str | os.PathLike[str], ...]:
+        """The tenant directories, for the configuration watcher."""
+        return tuple(self.options.directories)
 
     async def aclose(self) -> None:
         """Refuse new tenant contexts, let entered ones finish, close every scoped service.
@@ -508,11 +544,15 @@ class TenantRegistry:
                 "tenants cannot change: the application is stopping or stopped", phase="tenancy"
             )
 
+    def _emit_raw(self, event_type: str, **data: Any) -> None:
+        if self._host is not None:
+            self._host.emit(event_type, **data)
+
     def _emit(self, event_type: str, tenant: str, **data: Any) -> None:
         """Emit ``event_type`` about ``tenant`` inside its context (events carry the tenant)."""
         token = current_tenant.set(tenant)
         try:
-            self._app.emit(event_type, tenant_id=tenant, **data)
+            self._attached.emit(event_type, tenant_id=tenant, **data)
         finally:
             current_tenant.reset(token)
 
@@ -554,6 +594,16 @@ class TenantRegistry:
             f"{what} not loaded yet; tenants load when the application has started "
             "(await app.tenants.load() to load them earlier)",
             phase="tenancy",
+        )
+
+    def __repr__(self) -> str:
+        counts = {status.value: 0 for status in TenantStatus}
+        for record in self._records.values():
+            counts[record.status.value] += 1
+        shown = "".join(f", {status}={count}" for status, count in counts.items() if count)
+        return (
+            f"<TenantRegistry(tenants={len(self._records)}{shown}, "
+            f"guard={self.mode.value}, loaded={self._loaded})>"
         )
 
 

@@ -5,7 +5,7 @@
     │   └── TenantConfigError            a tenant's configuration could not be loaded
     ├── DependencyError
     │   ├── TenantNotFoundError (+LookupError)   no registered tenant has that id
-    │   ├── ScopedServiceError           a tenant/instance-scoped factory failed or misbehaved
+    │   ├── ScopedServiceError           (from pymodular.errors) a scoped factory failed
     │   └── RegistrationError
     │       └── TenantExistsError        adding a tenant id that is already registered
     ├── ValidationError (+ValueError)
@@ -27,6 +27,7 @@ from pymodular.errors import (
     ConfigError,
     DependencyError,
     RegistrationError,
+    ScopedServiceError,
     SecurityError,
     ValidationError,
 )
@@ -80,16 +81,6 @@ class TenantExistsError(RegistrationError):
 
 class InvalidTenantIdError(ValidationError):
     """A tenant id is not a plain token (letters, digits, ``_ - .``; at most 64 chars)."""
-
-    category = "tenancy"
-
-
-class ScopedServiceError(DependencyError):
-    """Building a tenant- or instance-scoped service failed, or it returned the wrong type.
-
-    ``service`` names the service, ``tenant`` or ``instance`` the scope; ``__cause__``
-    holds the factory's own exception.
-    """
 
     category = "tenancy"
 

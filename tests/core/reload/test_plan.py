@@ -29,7 +29,8 @@ async def records() -> list[Any]:
         ]
     )
     await app.init()
-    return [app._records[name] for name in app.order]
+    records = {r.name: r for r in app.records()}
+    return [records[name] for name in app.order]
 
 
 async def test_any_non_dynamic_change_rejects_the_plan_listing_every_such_field() -> None:

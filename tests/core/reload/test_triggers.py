@@ -46,7 +46,7 @@ async def test_the_sighup_handler_schedules_a_reload() -> None:
     events = waiter(app)
     async with app:
         data["cache"]["ttl"] = 2
-        app._on_sighup()  # type: ignore[attr-defined]
+        reloader_of(app).on_sighup()
         completed = await events.wait_for(E.COMPLETED, 10.0)
         assert completed.data["trigger"] == "signal"
         assert cache.config.ttl == 2
@@ -56,7 +56,7 @@ async def test_sighup_before_start_is_ignored_with_a_warning(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     app, _ = make_app([], {})
-    app._on_sighup()  # type: ignore[attr-defined]
+    reloader_of(app).on_sighup()
     assert "reload (signal) ignored: the application is created" in caplog.text
 
 

@@ -28,7 +28,7 @@ def test_all_lists_every_public_class_of_the_private_modules() -> None:
             if inspect.isclass(value) and name in {
                 "Generation",
                 "TenantKey",
-                "Scopes",
+                "TenantScopes",
                 "Drainer",
                 "Notifier",
                 "Base",

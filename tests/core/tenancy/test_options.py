@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pymodular import Application
+from pymodular.services import InstanceScopes
 from pymodular.tenancy import GuardMode, TenancyOptions
 
 
@@ -61,4 +62,4 @@ def test_tenant_ids_declared_in_options_are_checked_at_construction() -> None:
 def test_without_tenancy_there_is_no_tenant_registry_but_instance_scope_works() -> None:
     app = Application()
     assert app._tenants is None
-    assert app.services._scopes is not None
+    assert isinstance(app.services.scope_resolver, InstanceScopes)

@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import ClassVar
 
 from pymodular.config._layer import Layer
 from pymodular.config._spec import SectionSpec
@@ -43,6 +44,9 @@ class DirectoryFeeder(FeederBase):
     overrides file is skipped. Two layers result, so provenance shows each value's
     file and what the override replaced.
     """
+
+    FORMATS: ClassVar[tuple[tuple[str, type[FileFeeder]], ...]] = _FORMATS
+    """``(suffix, feeder class)`` of each file format, in lookup order."""
 
     def __init__(
         self,

@@ -166,8 +166,8 @@ class GuardedProtocol(HttpToolsProtocol):
 
     def reject(self, status: int, detail: str) -> None:
         """Answer ``status`` with a problem body (unless a response began) and close."""
-        if self.transport.is_closing():
-            return
+        if self.transport.is_closing() or self._lingering:
+            return  # closing already, or answered and only reading what still comes
         cycle = self.cycle
         started = cycle is not None and cycle.response_started and not cycle.response_complete
         if cycle is not None and not cycle.response_complete:
