@@ -120,9 +120,11 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
+def _wait_ready(
+    port: int, process: subprocess.Popen[bytes], timeout: float = 20.0, path: str = "/json"
+) -> None:
     deadline = time.monotonic() + timeout
-    request = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n"
+    request = f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".encode()
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"benchmark server exited with {process.returncode}")
@@ -148,8 +150,17 @@ def _pinned(cpu: int) -> list[str]:
     return []
 
 
-def _wrk(port: int, seconds: float) -> tuple[float, float]:
-    """Requests/s and p99 latency (seconds) of one wrk run."""
+def _wrk(
+    port: int,
+    seconds: float,
+    path: str = "/json",
+    script: str | None = None,
+    *,
+    strict: bool = False,
+) -> tuple[float, float]:
+    """Requests/s and p99 latency (seconds) of one wrk run (``script``: a wrk Lua file).
+
+    ``strict`` fails the run when any answer was not 2xx/3xx or a socket failed."""
     out = subprocess.run(
         [
             *_pinned(1),
@@ -158,7 +169,8 @@ def _wrk(port: int, seconds: float) -> tuple[float, float]:
             "-c64",
             f"-d{seconds:g}s",
             "--latency",
-            f"http://127.0.0.1:{port}/json",
+            *(["-s", script] if script else []),
+            f"http://127.0.0.1:{port}{path}",
         ],
         capture_output=True,
         text=True,
@@ -171,6 +183,8 @@ def _wrk(port: int, seconds: float) -> tuple[float, float]:
     if rate is None or p99 is None:
         raise RuntimeError(f"cannot read wrk output:\n{out}")
     if errors:
+        if strict:
+            raise RuntimeError(f"wrk reported errors on port {port}{path}: {errors.group(0)}")
         print(f"wrk reported errors on port {port}: {errors.group(0)}", file=sys.stderr)
     return float(rate.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)]
 
