@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any
+
+from pydantic import BaseModel
 
 from examples.app.store import Note, NoteIn, NotePatch, NoteStore, StoreFullError
 from pymodular import Dependency, Module
 from pymodular.config import ConfigModel, field
 from pymodular.errors import ConfigError
 from pymodular.health import HealthResult
-from pymodular.modules.router import HTTPException, Request, Response, Router, problem, read_json
+from pymodular.modules.router import (
+    Header,
+    HTTPException,
+    Query,
+    Response,
+    RouteGroup,
+    Router,
+    problem,
+)
 
 __all__ = ("NotesConfig", "NotesModule")
 
 MAX_WAIT = 30.0
-
-N = TypeVar("N", int, float)
 
 
 class NotesConfig(ConfigModel):
@@ -25,14 +32,41 @@ class NotesConfig(ConfigModel):
 
     data_file: str | None = field(None, description="JSON file the notes are kept in")
     max_notes: int = field(10_000, description="Most notes the store holds", ge=1)
+    max_wait: float = field(
+        MAX_WAIT, description="Longest wait of GET /notes/changes in seconds", gt=0, le=300
+    )
+
+
+class NotePage(BaseModel):
+    """One page of notes and how many match in all."""
+
+    items: list[Note]
+    total: int
+
+
+class Changes(BaseModel):
+    """The store's revision and the ids of the notes changed since the one asked for."""
+
+    revision: int
+    changed: list[str]
+
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        alias="If-Match",
+        description='"<version>" the note must be at, or *',
+        pattern=r'^\s*(\*|"\d+")\s*$',
+    ),
+]
 
 
 class NotesModule(Module[NotesConfig]):
     """CRUD for notes under ``/notes`` (below the router's base path).
 
     ``GET /notes`` (``?tag=&limit=&offset=``), ``POST /notes`` (201 + Location),
-    ``GET|PUT|PATCH|DELETE /notes/{id}`` (``If-Match: "<version>"`` guards writes) and
-    ``GET /notes/changes?after=<revision>&wait=<seconds>`` (long polling).
+    ``GET|PUT|PATCH|DELETE /notes/{note_id}`` (``If-Match: "<version>"`` guards writes)
+    and ``GET /notes/changes?after=<revision>&wait=<seconds>`` (long polling).
     """
 
     name = "notes"
@@ -51,11 +85,11 @@ class NotesModule(Module[NotesConfig]):
         self.log.info("%d note(s) loaded", loaded)
         notes = self.router.group("/notes", name="notes")
         notes.get("")(self.list_notes)
-        notes.post("")(self.create_note)
-        notes.get("/changes")(self.changes)
-        notes.get("/{note_id}")(self.get_note)
-        notes.put("/{note_id}")(self.replace_note)
-        notes.patch("/{note_id}")(self.patch_note)
+        notes.post("", status_code=201, response_model=Note)(self.create_note)
+        self._serve_changes(notes, self.config.max_wait)
+        notes.get("/{note_id}", response_model=Note)(self.get_note)
+        notes.put("/{note_id}", response_model=Note)(self.replace_note)
+        notes.patch("/{note_id}", response_model=Note)(self.patch_note)
         notes.delete("/{note_id}")(self.delete_note)
 
     async def stop(self) -> None:
@@ -71,56 +105,69 @@ class NotesModule(Module[NotesConfig]):
 
     # -- endpoints -----------------------------------------------------------------------
 
-    async def list_notes(self, request: Request) -> dict[str, Any]:
-        limit = _int_param(request, "limit", 50, 1, 500)
-        offset = _int_param(request, "offset", 0, 0, 10**9)
-        tag = request.query_params.get("tag")
+    async def list_notes(
+        self,
+        tag: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        offset: Annotated[int, Query(ge=0, le=10**9)] = 0,
+    ) -> NotePage:
+        """List notes, oldest first, optionally those with a tag."""
         items, total = self.store.page(tag=tag, limit=limit, offset=offset)
-        return {"items": [n.model_dump(mode="json") for n in items], "total": total}
+        return NotePage(items=items, total=total)
 
-    async def create_note(self, request: Request) -> Response:
-        data = await read_json(request, NoteIn)
+    async def create_note(self, note: NoteIn) -> Response:
+        """Create a note; its URL is in Location, its version in ETag."""
         try:
-            note = await self.store.create(data)
+            created = await self.store.create(note)
         except StoreFullError as exc:
             return problem(507, str(exc))
-        response = _note_response(note, status=201)
-        response.headers["location"] = self.router.url_path_for("get_note", note_id=note.id)
+        response = _note_response(created, status=201)
+        response.headers["location"] = self.router.url_path_for("get_note", note_id=created.id)
         return response
 
-    async def get_note(self, request: Request) -> Response:
-        return _note_response(self._find(request))
+    async def get_note(self, note_id: str) -> Response:
+        """One note, with its version in ETag."""
+        return _note_response(self._find(note_id))
 
-    async def replace_note(self, request: Request) -> Response:
-        note = self._find(request)
-        _check_version(request, note)
-        data = await read_json(request, NoteIn)
-        return _note_response(await self.store.update(note, data.model_dump()))
+    async def replace_note(self, note_id: str, note: NoteIn, if_match: IfMatch = None) -> Response:
+        """Replace a note's fields (fields not given take their defaults)."""
+        found = self._find(note_id)
+        _check_version(if_match, found)
+        return _note_response(await self.store.update(found, note.model_dump()))
 
-    async def patch_note(self, request: Request) -> Response:
-        note = self._find(request)
-        _check_version(request, note)
-        data = await read_json(request, NotePatch)
-        changes = data.model_dump(exclude_unset=True)
+    async def patch_note(
+        self, note_id: str, patch: NotePatch, if_match: IfMatch = None
+    ) -> Response:
+        """Change only the fields given."""
+        found = self._find(note_id)
+        _check_version(if_match, found)
+        changes = patch.model_dump(exclude_unset=True)
         if any(v is None for v in changes.values()):
             raise HTTPException(422, "fields cannot be set to null")
-        return _note_response(await self.store.update(note, changes))
+        return _note_response(await self.store.update(found, changes))
 
-    async def delete_note(self, request: Request) -> None:
-        note = self._find(request)
-        _check_version(request, note)
-        await self.store.delete(note.id)
+    async def delete_note(self, note_id: str, if_match: IfMatch = None) -> None:
+        """Delete a note."""
+        found = self._find(note_id)
+        _check_version(if_match, found)
+        await self.store.delete(found.id)
 
-    async def changes(self, request: Request) -> dict[str, Any]:
-        after = _int_param(request, "after", 0, 0, 10**12)
-        wait = _float_param(request, "wait", 0.0, 0.0, MAX_WAIT)
-        changed = await self.store.wait_for_change(after, wait)
-        return {"revision": self.store.revision, "changed": changed}
+    def _serve_changes(self, notes: RouteGroup, max_wait: float) -> None:
+        store = self.store
 
-    def _find(self, request: Request) -> Note:
-        note = self.store.get(request.path_params["note_id"])
+        @notes.get("/changes")
+        async def changes(
+            after: Annotated[int, Query(ge=0, le=10**12)] = 0,
+            wait: Annotated[float, Query(ge=0, le=max_wait)] = 0.0,
+        ) -> Changes:
+            """Ids of the notes changed after a revision, waiting up to `wait` seconds for one."""
+            changed = await store.wait_for_change(after, wait)
+            return Changes(revision=store.revision, changed=changed)
+
+    def _find(self, note_id: str) -> Note:
+        note = self.store.get(note_id)
         if note is None:
-            raise HTTPException(404, f"no note with id {request.path_params['note_id']!r}")
+            raise HTTPException(404, f"no note with id {note_id!r}")
         return note
 
 
@@ -130,43 +177,6 @@ def _note_response(note: Note, status: int = 200) -> Response:
     return response
 
 
-def _check_version(request: Request, note: Note) -> None:
-    expected = request.headers.get("if-match")
+def _check_version(expected: str | None, note: Note) -> None:
     if expected is not None and expected.strip() not in ("*", f'"{note.version}"'):
         raise HTTPException(412, f"the note is at version {note.version}; reload it and try again")
-
-
-def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
-    return _number_param(request, name, default, low, high, parse=int, kind="an integer")
-
-
-def _float_param(request: Request, name: str, default: float, low: float, high: float) -> float:
-    return _number_param(request, name, default, low, high, parse=float, kind="a number")
-
-
-def _number_param(
-    request: Request,
-    name: str,
-    default: N,
-    low: N,
-    high: N,
-    *,
-    parse: Callable[[str], N],
-    kind: str,
-) -> N:
-    """Query parameter ``name`` parsed with ``parse`` and within ``[low, high]`` (else 400)."""
-    raw = request.query_params.get(name)
-    if raw is None:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise HTTPException(400, f"query parameter {name!r} must be {kind}") from None
-    if not low <= value <= high:
-        span = f"{_shown(low)} and {_shown(high)}"
-        raise HTTPException(400, f"query parameter {name!r} must be between {span}")
-    return value
-
-
-def _shown(number: float) -> str:
-    return f"{number:g}" if isinstance(number, float) else str(number)

@@ -8,26 +8,21 @@ import os
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 __all__ = ("Note", "NoteIn", "NotePatch", "NoteStore", "StoreFullError")
 
-Tag = str
+Tag = Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^\S(?:.*\S)?$")]
+"""1-32 characters, no space at either end."""
 
 
 def _tags(value: list[str] | None) -> list[str] | None:
+    """Tags in lower case, each once."""
     if value is None:
         return None
-    cleaned = []
-    for raw in value:
-        tag = raw.strip().lower()
-        if not tag or len(tag) > 32:
-            raise ValueError("tags must be 1-32 characters")
-        if tag not in cleaned:
-            cleaned.append(tag)
-    return cleaned
+    return list(dict.fromkeys(tag.lower() for tag in value))
 
 
 class NoteIn(BaseModel):
@@ -37,7 +32,7 @@ class NoteIn(BaseModel):
 
     title: str = Field(min_length=1, max_length=200)
     body: str = Field("", max_length=10_000)
-    tags: list[str] = Field(default_factory=list, max_length=10)
+    tags: list[Tag] = Field(default_factory=list, max_length=10)
 
     _clean_tags = field_validator("tags")(_tags)
 
@@ -49,7 +44,7 @@ class NotePatch(BaseModel):
 
     title: str | None = Field(None, min_length=1, max_length=200)
     body: str | None = Field(None, max_length=10_000)
-    tags: list[str] | None = Field(None, max_length=10)
+    tags: list[Tag] | None = Field(None, max_length=10)
 
     _clean_tags = field_validator("tags")(_tags)
 

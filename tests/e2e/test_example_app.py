@@ -44,6 +44,7 @@ async def example(tmp_path: Path) -> AsyncIterator[Example]:
         "APP_HTTPSERVER__ACCESS_LOG": "false",
         "APP_HTTPSERVER__SHUTDOWN_DELAY": "0.3",
         "APP_NOTES__DATA_FILE": str(data_file),
+        "APP_NOTES__MAX_WAIT": "0.2",  # schemathesis may ask to long-poll for that long
         "PYTHONUNBUFFERED": "1",
     }
     with log.open("wb") as stderr:  # a file: an unread pipe could fill up and stall the server
@@ -125,7 +126,7 @@ async def test_bad_input_gets_the_right_status_and_a_problem(example: Example) -
         "invalid note": 422,
         "not json": 415,
         "too large": 413,
-        "bad query": 400,
+        "bad query": 422,
         "wrong method": 405,
         "unknown route": 404,
         "huge headers": 431,
@@ -135,6 +136,46 @@ async def test_bad_input_gets_the_right_status_and_a_problem(example: Example) -
         assert answer.json()["status"] == answer.status_code, name
     assert {e["field"] for e in answers["invalid note"].json()["errors"]} == {"title", "extra"}
     assert still.status_code == 200
+
+
+@pytest.mark.slow
+async def test_the_openapi_document_is_valid_and_schemathesis_finds_nothing(
+    example: Example, tmp_path: Path
+) -> None:
+    from openapi_spec_validator import validate
+
+    async with httpx.AsyncClient() as http:
+        document = (await http.get(f"{example.url}/api/openapi.json")).json()
+        page = await http.get(f"{example.url}/api/docs")
+    validate(document)
+    assert set(document["paths"]) == {
+        "/api/notes",
+        "/api/notes/changes",
+        "/api/notes/{note_id}",
+    }
+    assert page.status_code == 200
+    schemathesis = Path(sys.executable).parent / "schemathesis"
+    run = await asyncio.create_subprocess_exec(
+        str(schemathesis),
+        "run",
+        f"{example.url}/api/openapi.json",
+        "--checks",
+        "not_a_server_error,status_code_conformance,content_type_conformance,"
+        "response_headers_conformance,response_schema_conformance",
+        "--max-examples",
+        "15",
+        "--generation-deterministic",
+        "--no-color",
+        cwd=tmp_path,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    async with asyncio.timeout(55):
+        output, _ = await run.communicate()
+    text = output.decode(errors="replace")
+    assert run.returncode == 0, text[-4000:]
+    assert "Tested: 7" in text
+    assert re.search(r"\d+ generated, \d+ passed", text), text[-2000:]
 
 
 async def test_ctrl_c_stops_the_example_cleanly(example: Example) -> None:

@@ -27,6 +27,7 @@ from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
 from pymodular.modules.router._errors import ErrorMiddleware
 from pymodular.modules.router._group import RouteGroup
 from pymodular.modules.router._json import ProblemError, problem, read_json
+from pymodular.modules.router._openapi import PROBLEM_SCHEMAS, OpenAPI
 from pymodular.modules.router._params import Body, Header, Inject, Path, Query
 from pymodular.modules.router._request_id import RequestIdMiddleware, new_request_id
 from pymodular.modules.router._router import Router
@@ -36,6 +37,7 @@ from pymodular.modules.router._tenant import TenantMiddleware, resolve_tenant
 from pymodular.modules.router.config import (
     CorsConfig,
     GZipConfig,
+    OpenAPIConfig,
     RequestIdConfig,
     RouterConfig,
     TenantConfig,
@@ -45,6 +47,7 @@ from pymodular.modules.router.module import RouterModule
 
 __all__ = (
     "BUILTIN_ORDER",
+    "PROBLEM_SCHEMAS",
     "USER_ORDER",
     "Body",
     "CorsConfig",
@@ -56,6 +59,8 @@ __all__ = (
     "Header",
     "Inject",
     "JSONResponse",
+    "OpenAPI",
+    "OpenAPIConfig",
     "Path",
     "ProblemError",
     "Query",

@@ -131,6 +131,8 @@ def response_plan(
         raise RouteConfigError(f"{label}: status_code {status_code} is not an HTTP status")
     declared = response_model if response_model is not MISSING else returns
     declared = _without_responses(declared)
+    if declared is _NONE:
+        declared = None  # ``-> None`` from a resolved string annotation
     if declared is MISSING or declared is Any or declared is None:
         return ResponsePlan(status_code, declared, None, None, label)
     try:

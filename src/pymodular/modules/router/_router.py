@@ -10,8 +10,10 @@ from typing import Any
 from starlette.routing import replace_params
 
 from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules.router._docs import serve_openapi
 from pymodular.modules.router._errors import ErrorMiddleware, send_request_problem
 from pymodular.modules.router._group import RouteRegistrar
+from pymodular.modules.router._openapi import OpenAPI
 from pymodular.modules.router._routes import Route, RouteTable
 from pymodular.modules.router._stack import (
     BUILTIN_ORDER,
@@ -75,6 +77,8 @@ class Router(RouteRegistrar):
         self._sequence = itertools.count()
         self._config_disabled: tuple[str, ...] = ()
         self._app: ASGIApp = self._dispatch
+        self.openapi = OpenAPI(lambda: self._table, base_path=lambda: self.base_path)
+        """The OpenAPI document of the routes (see :meth:`serve_openapi`)."""
         self.use(
             ErrorMiddleware,
             name="errors",
@@ -154,6 +158,7 @@ class Router(RouteRegistrar):
             route.disabled_by_config = True
             route.refresh_enabled()
         self._table.add(route)
+        self.openapi.invalidate()
         self.emit("router.route.added", route=route.label(), name=route.name)
 
     def find(self, target: str) -> list[Route]:
@@ -178,6 +183,7 @@ class Router(RouteRegistrar):
         return self._switch(self.find(target), enabled=True, target=target)
 
     def _switch(self, routes: list[Route], *, enabled: bool, target: str) -> list[Route]:
+        self.openapi.invalidate()
         changed = []
         for route in routes:
             route.disabled_manually = not enabled
@@ -200,6 +206,7 @@ class Router(RouteRegistrar):
         """Make exactly ``targets`` the configured disabled routes (config
         ``disabled_routes``); return the targets that match no route yet."""
         wanted = tuple(dict.fromkeys(targets))
+        self.openapi.invalidate()
         unknown = [t for t in wanted if not any(r.matches(t) for r in self._table)]
         self._config_disabled = wanted
         turned_off: list[Route] = []
@@ -233,6 +240,14 @@ class Router(RouteRegistrar):
             path, _ = replace_params(route.format, route.convertors, dict(params))
             return self.base_path + path
         raise RouteNotFoundError(f"no route named {name!r} takes parameters {sorted(params)}")
+
+    def serve_openapi(
+        self, path: str | None = "/openapi.json", *, docs_path: str | None = "/docs"
+    ) -> None:
+        """Serve :attr:`openapi` as JSON at ``path`` and the interactive docs page at
+        ``docs_path`` (``None`` for either: not served). Both are left out of the
+        document; the page's assets ship with the package (no CDN)."""
+        serve_openapi(self, path=path, docs_path=docs_path)
 
     def describe(self) -> dict[str, Any]:
         """Routes and middleware, for ``app.inspect()``."""

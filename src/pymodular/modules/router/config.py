@@ -22,7 +22,14 @@ from pydantic import field_validator, model_validator
 
 from pymodular.config import ConfigModel, field
 
-__all__ = ("CorsConfig", "GZipConfig", "RequestIdConfig", "RouterConfig", "TenantConfig")
+__all__ = (
+    "CorsConfig",
+    "GZipConfig",
+    "OpenAPIConfig",
+    "RequestIdConfig",
+    "RouterConfig",
+    "TenantConfig",
+)
 
 
 class CorsConfig(ConfigModel):
@@ -127,6 +134,31 @@ class TenantConfig(ConfigModel):
         return self
 
 
+class OpenAPIConfig(ConfigModel):
+    """The OpenAPI document of the typed routes and the interactive docs page."""
+
+    enabled: bool = field(True, description="Serve the OpenAPI 3.1 document")
+    path: str = field("/openapi.json", description="Where the document is served")
+    docs_enabled: bool = field(
+        True, description="Serve the interactive docs page (its assets ship with the package)"
+    )
+    docs_path: str = field("/docs", description="Where the docs page is served")
+    title: str | None = field(None, description="The API's title (default: the application's name)")
+    version: str = field("0.1.0", description="The API's version, as the document states it")
+    description: str | None = field(None, description="A description of the API (Markdown)")
+
+    @model_validator(mode="after")
+    def _paths(self) -> Self:
+        for path in (self.path, self.docs_path):
+            if not path.startswith("/") or "{" in path:
+                raise ValueError(
+                    f"openapi path {path!r} must start with '/' and have no parameters"
+                )
+        if self.path == self.docs_path:
+            raise ValueError("openapi.path and openapi.docs_path must differ")
+        return self
+
+
 class RouterConfig(ConfigModel):
     """The ``router`` section."""
 
@@ -150,6 +182,9 @@ class RouterConfig(ConfigModel):
     cors: CorsConfig = field(default_factory=CorsConfig, description="CORS", dynamic=True)
     gzip: GZipConfig = field(default_factory=GZipConfig, description="GZip compression")
     tenant: TenantConfig = field(default_factory=TenantConfig, description="Tenant resolution")
+    openapi: OpenAPIConfig = field(
+        default_factory=OpenAPIConfig, description="OpenAPI document and docs page"
+    )
     disabled_routes: list[str] = field(
         default_factory=list,
         description="Routes answering 404: route names, path templates ('/items/{id}') "

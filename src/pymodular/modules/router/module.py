@@ -36,7 +36,8 @@ class RouterModule(Module[RouterConfig]):
                 self.router.get("/notes")(self.list_notes)
 
     Installs from configuration: request id, CORS, error handling, GZip and tenant
-    resolution (see :data:`BUILTIN_ORDER` for their order). When the application has
+    resolution (see :data:`BUILTIN_ORDER` for their order), and serves the OpenAPI
+    document and the docs page (``router.openapi``). When the application has
     tenancy enabled, requests run inside ``app.tenants.use(tenant)``; otherwise
     ``tenant_validator`` is asked whether a resolved tenant exists (unknown ones 404).
     Emits ``router.route.*`` and ``router.middleware.*`` events.
@@ -98,6 +99,10 @@ class RouterModule(Module[RouterConfig]):
                 validator=self.tenant_validator,
                 tenants=app.tenants if app.tenancy_enabled else None,
             )
+        openapi = config.openapi
+        router.openapi.title = openapi.title or app.name
+        router.openapi.version = openapi.version
+        router.openapi.description = openapi.description
 
     def _use_builtin(self, name: str, middleware: Any, **options: Any) -> None:
         """Install built-in middleware under its name, at its place in :data:`BUILTIN_ORDER`."""
@@ -117,7 +122,13 @@ class RouterModule(Module[RouterConfig]):
         return self.router.describe()
 
     async def start(self) -> None:
-        """Apply ``disabled_routes`` now that every module has added its routes."""
+        """Serve the OpenAPI document and apply ``disabled_routes`` now that every module
+        has added its routes."""
+        openapi = self.config.openapi
+        if openapi.enabled:
+            self.router.serve_openapi(
+                openapi.path, docs_path=openapi.docs_path if openapi.docs_enabled else None
+            )
         unknown = self.router.apply_disabled(self.config.disabled_routes)
         if unknown:
             self.log.warning(
