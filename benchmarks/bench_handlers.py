@@ -100,7 +100,6 @@ def _serve_ours(port: int) -> None:
     from pymodular.modules.httpserver import HttpServerModule
     from pymodular.modules.router import Router, RouterModule
 
-
     class Items(Module[Any]):
         name = "items"
         router = Dependency(Router)
