@@ -163,7 +163,7 @@ async def test_the_openapi_document_is_valid_and_schemathesis_finds_nothing(
         "not_a_server_error,status_code_conformance,content_type_conformance,"
         "response_headers_conformance,response_schema_conformance",
         "--max-examples",
-        "15",
+        "10",
         "--generation-deterministic",
         "--no-color",
         cwd=tmp_path,
