@@ -16,13 +16,20 @@ A module is a class with a ``name``; everything else is optional::
 Capabilities are small runtime-checkable Protocols detected once at registration:
 :class:`Startable`, :class:`Stoppable`, :class:`Drainable`, :class:`Reloadable`,
 :class:`HealthReporter`, :class:`Describable`, :class:`TenantAware`.
+
+An instance-aware module — one whose section holds several named instances (FR-016) —
+says so with its type argument, and ``self.config`` is then typed as the mapping it is::
+
+    class Clients(Module[Instances[ClientConfig]]):   # self.config: Mapping[str, ClientConfig]
+        name = "clients"
 """
 
 from __future__ import annotations
 
+import collections.abc
 import re
 import typing
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -43,7 +50,9 @@ if TYPE_CHECKING:
     import logging
 
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
     from pymodular.events import Event
+    from pymodular.health import HealthResult
 
 __all__ = (
     "PENDING_DEPENDENCIES",
@@ -52,6 +61,7 @@ __all__ = (
     "Drainable",
     "Extra",
     "HealthReporter",
+    "Instances",
     "Module",
     "Reloadable",
     "Startable",
@@ -61,6 +71,15 @@ __all__ = (
 
 T = TypeVar("T")
 ConfigT = TypeVar("ConfigT")
+M = TypeVar("M")
+
+Instances = Mapping[str, M]
+"""The configuration of an instance-aware module: ``Module[Instances[ClientConfig]]``.
+
+``Instances[ClientConfig]`` is ``Mapping[str, ClientConfig]``, one validated model per
+configured instance name; as a module's type argument it makes the module
+instance-aware with ``ClientConfig`` as its config model.
+"""
 
 _MISSING: Any = object()
 
@@ -198,12 +217,15 @@ class Module(Generic[ConfigT]):
     - ``name``: unique within an application (an instance may override it).
     - ``config_model``: the section's config model; inferred from ``Module[MyConfig]``.
     - ``config_section``: the section key (defaults to ``name``).
-    - ``instance_aware``: the section holds several named instances (FR-016).
+    - ``instance_aware``: the section holds several named instances (FR-016); set by
+      ``Module[Instances[MyConfig]]``.
     - ``depends_on``: names of modules that must init and start before this one.
     - ``requires``: :class:`Dependency` objects (class-attribute dependencies are added).
     - ``optional``: the app stays ready when this module is unhealthy (FR-048).
     - ``min_core_version``: the oldest pymodular this module works with (FR-050).
-    - ``start_timeout`` / ``stop_timeout``: seconds, overriding the application's.
+    - ``start_timeout`` / ``stop_timeout``: seconds, overriding the application's;
+      ``reload_timeout`` / ``health_timeout``: seconds, overriding the reloader's and the
+      health aggregator's.
     - ``extra``: an :class:`Extra` naming the packages the module needs; registration
       fails with the ``pip install`` line when one is missing.
 
@@ -223,6 +245,8 @@ class Module(Generic[ConfigT]):
     min_core_version: ClassVar[str | None] = None
     start_timeout: float | None = None
     stop_timeout: float | None = None
+    reload_timeout: float | None = None
+    health_timeout: float | None = None
     extra: ClassVar[Extra | None] = None
 
     config: ConfigT
@@ -235,8 +259,11 @@ class Module(Generic[ConfigT]):
             for base in getattr(cls, "__orig_bases__", ()):
                 if typing.get_origin(base) is Module:
                     (arg,) = typing.get_args(base)
-                    if isinstance(arg, type) and arg not in (Any, type(None)):
-                        cls.config_model = arg
+                    model, instances = _config_model_of(arg)
+                    if model is not None:
+                        cls.config_model = model
+                        if instances and "instance_aware" not in cls.__dict__:
+                            cls.instance_aware = True
         declared = [v for v in vars(cls).values() if isinstance(v, Dependency)]
         if declared:
             own = [d for d in cls.__dict__.get("requires", ()) if d not in declared]
@@ -272,6 +299,17 @@ class Module(Generic[ConfigT]):
 
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} {self.name!r}>"
+
+
+def _config_model_of(arg: Any) -> tuple[type[Any] | None, bool]:
+    """``(model, instance_aware)`` read from ``Module[arg]``."""
+    if isinstance(arg, type) and arg not in (Any, type(None)):
+        return arg, False
+    if typing.get_origin(arg) is collections.abc.Mapping:
+        key, model = typing.get_args(arg)
+        if key is str and isinstance(model, type):
+            return model, True
+    return None, False
 
 
 @runtime_checkable
@@ -316,16 +354,21 @@ class Describable(Protocol):
 
 @runtime_checkable
 class Reloadable(Protocol):
-    """A module that applies changes of its dynamic fields at run time (FR-045)."""
+    """A module that applies changes of its dynamic fields at run time (FR-045).
 
-    async def reload(self, diff: Any) -> None: ...
+    When ``reload`` runs, ``self.config`` already holds the new section; ``diff`` holds
+    the section's changed fields (scoped: ``diff.has("ttl")``). ``reload_timeout`` (or
+    the reloader's ``timeout``) bounds it; raising rolls the whole reload back.
+    """
+
+    async def reload(self, diff: ConfigDiff) -> None: ...
 
 
 @runtime_checkable
 class HealthReporter(Protocol):
-    """A module that reports its health (FR-048)."""
+    """A module that reports its health (FR-048), within ``health_timeout`` seconds."""
 
-    async def health_report(self) -> Any: ...
+    async def health_report(self) -> HealthResult: ...
 
 
 @runtime_checkable

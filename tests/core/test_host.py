@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -128,9 +129,47 @@ async def test_a_failing_stopping_hook_of_a_component_is_reported_with_the_stop(
     assert app.state == "stopped"
 
 
-def test_reprs_show_state_and_counts_never_values() -> None:
-    app = Application([Clock()], health=True, name="shop")
-    assert repr(app) == (
-        "<Application('shop', state=created, modules=1, services=1, components=[health])>"
+async def test_reprs_show_state_and_counts_never_values() -> None:
+    from pymodular.config import ConfigModel, Secret, field
+
+    class VaultConfig(ConfigModel):
+        token: Secret[str] = field(description="vault token")
+
+    class Vault(Module[VaultConfig]):
+        name = "vault"
+
+    secret = "s3cr3t-value-0123456789"
+    harness = app_harness(
+        [Vault()],
+        config={"vault": {"token": secret}},
+        name="shop",
+        health=True,
+        dynamic_reload=True,
+        tenancy=TenancyOptions(tenants={"acme": {}}, environ={}),
     )
-    assert repr(app.services) == "<ServiceRegistry(num_services=1)>"
+    async with harness as (app, _):
+        assert app.health is not None
+        await app.health.evaluate()
+        shown = {
+            "app": repr(app),
+            "services": repr(app.services),
+            "config": repr(app.config),
+            "tenants": repr(app.tenants),
+            "health": repr(app.health),
+            "reloader": repr(app._reloader),
+        }
+    assert shown == {
+        "app": "<Application('shop', state=running, modules=1, services=1, "
+        "components=[tenants, health, reload])>",
+        "services": "<ServiceRegistry(num_services=1)>",
+        "config": "<Configuration(sections=1, generation=1, feeders=[dict])>",
+        "tenants": "<TenantRegistry(tenants=1, active=1, guard=strict, loaded=True)>",
+        "health": shown["health"],
+        "reloader": "<Reloader(reloads=0, last=none, breaker=closed)>",
+    }
+    assert re.fullmatch(
+        r"<HealthAggregator\(overall=healthy, readiness=healthy, cycles=\d+, "
+        r"extra_reporters=0\)>",
+        shown["health"],
+    )
+    assert not any(secret in text for text in shown.values())

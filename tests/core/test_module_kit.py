@@ -10,11 +10,12 @@ from pymodular import (
     Application,
     Describable,
     Extra,
+    Instances,
     MissingExtraError,
     Module,
     RegistrationError,
 )
-from pymodular.config import Secret
+from pymodular.config import ConfigModel, Secret, field
 from pymodular.testing import EventRecorder, app_harness
 
 
@@ -111,3 +112,32 @@ def test_extra_require_names_every_missing_package_and_is_an_import_error() -> N
     assert info.value.field == "bus.engine"
     assert info.value.extra_name == "brokers"
     assert Extra("redis").packages == ("redis",)
+
+
+class EndpointConfig(ConfigModel):
+    url: str = field("http://127.0.0.1", description="where")
+
+
+async def test_an_instances_type_argument_makes_a_module_instance_aware() -> None:
+    class Endpoints(Module[Instances[EndpointConfig]]):
+        name = "endpoints"
+
+        async def init(self, app: Application) -> None:
+            self.urls = {name: config.url for name, config in self.config.items()}
+
+    assert (Endpoints.config_model, Endpoints.instance_aware) == (EndpointConfig, True)
+    config = {"endpoints": {"a": {"url": "http://a"}, "b": {}}}
+    async with app_harness([Endpoints()], config=config) as (app, _):
+        module = app.module("endpoints")
+        assert module.urls == {"a": "http://a", "b": "http://127.0.0.1"}  # type: ignore[attr-defined]
+
+
+def test_a_plain_type_argument_keeps_a_module_single_instance() -> None:
+    class Single(Module[EndpointConfig]):
+        name = "single"
+
+    class Untyped(Module[Any]):
+        name = "untyped"
+
+    assert (Single.config_model, Single.instance_aware) == (EndpointConfig, False)
+    assert (Untyped.config_model, Untyped.instance_aware) == (None, False)

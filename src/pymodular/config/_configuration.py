@@ -173,6 +173,13 @@ class Configuration:
         """Every current field's provenance, JSON-serialisable, secrets masked."""
         return self._snapshot.provenance_table()
 
+    def __repr__(self) -> str:
+        feeders = ", ".join(f.name for f in self._feeders)
+        return (
+            f"<Configuration(sections={len(self._snapshot.sections)}, "
+            f"generation={self._generation}, feeders=[{feeders}])>"
+        )
+
     def _feed(
         self, feeder: Feeder, specs: Sequence[SectionSpec], problems: list[FieldError]
     ) -> Sequence[Layer]:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, TypeVar, overload
 
 from pydantic import BaseModel
 
@@ -18,6 +19,8 @@ from pymodular.config._spec import SectionSpec
 from pymodular.secrets import MASK, redact
 
 __all__ = ("ConfigDiff", "FieldChange", "diff")
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -55,14 +58,25 @@ class ConfigDiff:
 
     ``has("cache")`` / ``has("cache.ttl")`` ask about a section, a group or one field;
     ``get(path)`` returns the :class:`FieldChange` or ``None``; ``dynamic`` and
-    ``static`` split what hot reload may apply from what needs a restart. These filters
-    return a diff of the same class with the same extra state (a subclass's scope).
+    ``static`` split what hot reload may apply from what needs a restart.
+
+    A module's ``reload(diff)`` receives the diff of its own section (``scope``), whose
+    accessors also take paths relative to it::
+
+        async def reload(self, diff: ConfigDiff) -> None:
+            if diff.has("read_timeout"):                  # or "httpserver.read_timeout"
+                self.server.read_timeout = diff.new("read_timeout", float)
+
+    Secret fields show the mask as their values; read the new secret from
+    ``self.config``, which already holds the new section when ``reload`` runs. The
+    filters (``dynamic``, ``static``, ``section``) keep the scope.
     """
 
-    __slots__ = ("_by_path", "changes")
+    __slots__ = ("_by_path", "changes", "scope")
 
-    def __init__(self, changes: Iterable[FieldChange] = ()) -> None:
+    def __init__(self, changes: Iterable[FieldChange] = (), *, scope: str | None = None) -> None:
         self._set(changes)
+        self.scope = scope
 
     def _set(self, changes: Iterable[FieldChange]) -> None:
         self.changes: tuple[FieldChange, ...] = tuple(changes)
@@ -73,19 +87,30 @@ class ConfigDiff:
         narrowed._set(c for c in self.changes if keep(c))
         return narrowed
 
-    def has(self, path: str) -> bool:
-        """Whether ``path`` or anything below it changed."""
+    def _full(self, path: str) -> str:
+        """``path`` as a path from the root: the scope's field when there is one."""
+        if self.scope:
+            full = f"{self.scope}.{path}"
+            if self._has(full):
+                return full
+        return path
+
+    def _has(self, path: str) -> bool:
         if path in self._by_path:
             return True
         prefix = path + "."
         return any(p.startswith(prefix) for p in self._by_path)
 
+    def has(self, path: str) -> bool:
+        """Whether ``path`` (relative to the scope, or absolute) or anything below changed."""
+        return self._has(self._full(path))
+
     def get(self, path: str) -> FieldChange | None:
         """The change of the field at ``path``, or ``None`` when it did not change."""
-        return self._by_path.get(path)
+        return self._by_path.get(self._full(path))
 
     def __getitem__(self, path: str) -> FieldChange:
-        return self._by_path[path]
+        return self._by_path[self._full(path)]
 
     def __contains__(self, path: object) -> bool:
         return isinstance(path, str) and self.has(path)
@@ -105,12 +130,54 @@ class ConfigDiff:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return redact(f"ConfigDiff({[c.path for c in self.changes]!r})")
+        scope = f", scope={self.scope!r}" if self.scope else ""
+        return redact(f"ConfigDiff({[c.path for c in self.changes]!r}{scope})")
+
+    @overload
+    def new(self, path: str) -> Any: ...
+    @overload
+    def new(self, path: str, expected: type[T]) -> T: ...
+    def new(self, path: str, expected: type[Any] | None = None) -> Any:
+        """The new value of the changed field ``path`` (checked against ``expected``).
+
+        Raises ``KeyError`` when the field did not change (or was removed) and
+        ``TypeError`` when the value is not an instance of ``expected``.
+        """
+        return self._value(path, expected, new=True)
+
+    @overload
+    def old(self, path: str) -> Any: ...
+    @overload
+    def old(self, path: str, expected: type[T]) -> T: ...
+    def old(self, path: str, expected: type[Any] | None = None) -> Any:
+        """The previous value of the changed field ``path``; see :meth:`new`."""
+        return self._value(path, expected, new=False)
+
+    def _value(self, path: str, expected: type[Any] | None, *, new: bool) -> Any:
+        change = self.get(path)
+        if change is None:
+            changed = ", ".join(self.fields) or "nothing"
+            raise KeyError(f"{path!r} did not change (changed: {changed})")
+        value = change.new if new else change.old
+        if value is NOT_GIVEN:
+            side = "new" if new else "old"
+            raise KeyError(f"{path!r} has no {side} value (it was added or removed)")
+        if expected is not None and not isinstance(value, expected):
+            raise TypeError(f"{path!r} is {type(value).__name__}, expected {expected.__name__}")
+        return value
 
     @property
     def paths(self) -> tuple[str, ...]:
         """Changed field paths, in section and declaration order."""
         return tuple(c.path for c in self.changes)
+
+    @property
+    def fields(self) -> tuple[str, ...]:
+        """Changed paths relative to the scope (all of :attr:`paths` when unscoped)."""
+        if not self.scope:
+            return self.paths
+        prefix = self.scope + "."
+        return tuple(p.removeprefix(prefix) for p in self.paths)
 
     @property
     def sections(self) -> frozenset[str]:
@@ -128,8 +195,17 @@ class ConfigDiff:
         return self._only(lambda c: not c.dynamic)
 
     def section(self, name: str) -> Self:
-        """Only the changes within section ``name``."""
+        """Only the changes within section ``name`` (the scope stays as it was)."""
         return self._only(lambda c: c.section == name)
+
+    def scoped(self, section: str) -> ConfigDiff:
+        """The changes within ``section``, scoped to it (what that module's reload gets)."""
+        return ConfigDiff((c for c in self.changes if c.section == section), scope=section)
+
+    def inverted(self) -> ConfigDiff:
+        """The diff that undoes this one: each change with old and new swapped."""
+        changes = (dataclasses.replace(c, old=c.new, new=c.old) for c in self.changes)
+        return ConfigDiff(changes, scope=self.scope)
 
     def as_dict(self) -> list[dict[str, Any]]:
         """JSON-friendly rows, secrets masked."""

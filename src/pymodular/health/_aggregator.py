@@ -201,6 +201,15 @@ class HealthAggregator:
         }
         return data
 
+    def __repr__(self) -> str:
+        snapshot = self._snapshot
+        status = "none" if snapshot is None else snapshot.overall_status.value
+        readiness = "none" if snapshot is None else snapshot.readiness_status.value
+        return (
+            f"<HealthAggregator(overall={status}, readiness={readiness}, "
+            f"cycles={self._sequence}, extra_reporters={len(self._extras)})>"
+        )
+
     # -- lifecycle hooks -----------------------------------------------------------------
 
     async def _on_started(self) -> None:
@@ -334,7 +343,7 @@ class HealthAggregator:
             module = record.module
             optional = bool(module.optional)
             if record.health_reporter:
-                timeout = getattr(module, "health_timeout", None) or default
+                timeout = module.health_timeout or default
                 call = module.health_report  # type: ignore[attr-defined]
                 targets.append(Target(len(fixed), record.name, optional, call, timeout))
                 fixed.append(None)

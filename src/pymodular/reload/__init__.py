@@ -17,11 +17,10 @@ A change to a field that is not dynamic rejects the whole reload
 (:class:`ReloadError`).
 """
 
-from pymodular.config import FieldChange
+from pymodular.config import ConfigDiff, FieldChange
 from pymodular.reload._breaker import ReloadBreaker
-from pymodular.reload._diff import ConfigDiff, invert
 from pymodular.reload._options import ReloadOptions
-from pymodular.reload._plan import ReloadPlan, ReloadStep, plan_reload
+from pymodular.reload._plan import ReloadPlan, ReloadStep, invert, plan_reload
 from pymodular.reload._reloader import Reloader
 from pymodular.reload._result import ReloadEventType, ReloadResult, ReloadTrigger
 from pymodular.reload._watch import ConfigWatcher, WatchTarget, watch_targets

@@ -10,10 +10,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_module
-from pymodular.config import ConfigDiff as _ConfigDiff
-from pymodular.config import ConfigSnapshot, Configuration
+from pymodular.config import ConfigDiff, ConfigSnapshot, Configuration
 from pymodular.errors import PymodularError, error_text
-from pymodular.reload._diff import ConfigDiff, invert
 from pymodular.reload._plan import ReloadPlan, ReloadStep
 
 if TYPE_CHECKING:
@@ -33,7 +31,7 @@ class Attempt:
     config: Configuration
     old: ConfigSnapshot
     candidate: ConfigSnapshot
-    changes: _ConfigDiff
+    changes: ConfigDiff
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +97,7 @@ async def _roll_back(
     errors: list[str] = []
     for step in reversed(reloaded):
         try:
-            await call_reload(host, step.record, invert(step.diff, scope=step.section), timeout)
+            await call_reload(host, step.record, step.diff.inverted(), timeout)
         except Exception as error:  # noqa: BLE001 - best effort; reported in the outcome
             errors.append(f"{step.record.name}: {reason(error)}")
             logger.error("module %s failed to roll back: %s", step.record.name, reason(error))
@@ -124,7 +122,7 @@ async def call_reload(
 ) -> None:
     """Call ``record``'s ``reload(changes)`` through the app's decorators, under a timeout."""
     module = record.module
-    limit = getattr(module, "reload_timeout", None) or timeout
+    limit = module.reload_timeout or timeout
 
     async def call() -> None:
         await module.reload(changes)  # type: ignore[attr-defined]

@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from pymodular.config import ConfigDiff as _ConfigDiff
-from pymodular.reload._diff import ConfigDiff
+from pymodular.config import ConfigDiff
 
 if TYPE_CHECKING:
     from pymodular._registration import ModuleRecord
 
-__all__ = ("ReloadPlan", "ReloadStep", "plan_reload")
+__all__ = ("ReloadPlan", "ReloadStep", "invert", "plan_reload")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +36,7 @@ class ReloadPlan:
     steps: tuple[ReloadStep, ...]
 
 
-def plan_reload(diff: _ConfigDiff, records: Sequence[ModuleRecord]) -> ReloadPlan:
+def plan_reload(diff: ConfigDiff, records: Sequence[ModuleRecord]) -> ReloadPlan:
     """Plan a reload of ``diff`` over ``records`` (given in start order).
 
     Any change to a field not marked dynamic makes the plan a rejection listing every
@@ -49,8 +48,16 @@ def plan_reload(diff: _ConfigDiff, records: Sequence[ModuleRecord]) -> ReloadPla
         return ReloadPlan(static, ())
     sections = diff.sections
     steps = tuple(
-        ReloadStep(record, section, ConfigDiff(diff.section(section).changes, scope=section))
+        ReloadStep(record, section, diff.scoped(section))
         for record in records
         if record.module.config_model is not None and (section := record.module.section) in sections
     )
     return ReloadPlan((), steps)
+
+
+def invert(diff: ConfigDiff, *, scope: str | None = None) -> ConfigDiff:
+    """The diff that undoes ``diff`` (``diff.inverted()``), scoped to ``scope`` if given."""
+    undone = diff.inverted()
+    if scope is not None:
+        undone.scope = scope
+    return undone

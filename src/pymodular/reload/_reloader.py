@@ -20,8 +20,7 @@ from pymodular._context import correlation_id, new_correlation_id
 from pymodular._extras import Extra
 from pymodular._stages import StopStage
 from pymodular._state import AppState
-from pymodular.config import ConfigDiff as _ConfigDiff
-from pymodular.config import ConfigSnapshot, Configuration, SectionSpec, diff
+from pymodular.config import ConfigDiff, ConfigSnapshot, Configuration, SectionSpec, diff
 from pymodular.errors import ConfigError, StateError
 from pymodular.host import ConfigFollower, WatchesTrees
 from pymodular.reload._apply import Attempt, apply_plan, reason
@@ -158,7 +157,7 @@ class Reloader:
         try:
             config = self._host.config
             old = config.snapshot
-            changes: _ConfigDiff | None = None
+            changes: ConfigDiff | None = None
             try:
                 candidate = await self._collect(config, list(old.specs.values()))
                 changes = diff(old, candidate)
@@ -260,13 +259,13 @@ class Reloader:
         triggers: Sequence[str],
         began: float,
         error: ConfigError,
-        changes: _ConfigDiff | None,
+        changes: ConfigDiff | None,
     ) -> None:
         self._finish(
             triggers,
             began,
             success=False,
-            changes=changes or _ConfigDiff(),
+            changes=changes or ConfigDiff(),
             error=redact(str(error)),
             generation=self._host.config.generation,
         )
@@ -278,7 +277,7 @@ class Reloader:
         began: float,
         *,
         success: bool,
-        changes: _ConfigDiff,
+        changes: ConfigDiff,
         **fields: Any,
     ) -> ReloadResult:
         result = ReloadResult(
@@ -376,6 +375,13 @@ class Reloader:
         if last is not None and not last.success:
             return HealthResult.degraded(f"last reload failed: {last.error}")
         return HealthResult.healthy(f"configuration generation {self._host.config.generation}")
+
+    def __repr__(self) -> str:
+        last = "none" if self.last is None else ("ok" if self.last.success else "failed")
+        return (
+            f"<Reloader(reloads={self.reloads}, last={last}, "
+            f"breaker={'open' if self.breaker.is_open else 'closed'})>"
+        )
 
     def describe(self) -> dict[str, Any]:
         """The ``reload`` section of ``app.inspect()``."""

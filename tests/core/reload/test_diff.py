@@ -26,7 +26,8 @@ DIFF = ConfigDiff(
 )
 
 
-def test_it_is_a_config_diff() -> None:
+def test_there_is_one_diff_type() -> None:
+    assert ConfigDiff is BaseDiff
     assert isinstance(DIFF, BaseDiff)
     assert len(DIFF) == 3
     assert DIFF.paths[0] == "httpserver.read_timeout"

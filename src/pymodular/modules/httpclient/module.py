@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from pymodular.health import HealthResult
-from pymodular.module import Module
+from pymodular.module import Instances, Module
 from pymodular.modules.httpclient._clients import DEFAULT, HttpClients, build_client
 from pymodular.modules.httpclient.config import HttpClientConfig
 from pymodular.services import Service
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 __all__ = ("HttpClientModule",)
 
 
-class HttpClientModule(Module[HttpClientConfig]):
+class HttpClientModule(Module[Instances[HttpClientConfig]]):
     """Named :class:`httpx.AsyncClient` instances (module and section ``httpclient``).
 
     The section is instance-aware: each key names a client (``default``, ``github``,
@@ -34,7 +34,6 @@ class HttpClientModule(Module[HttpClientConfig]):
     """
 
     name = "httpclient"
-    instance_aware = True
 
     def __init__(
         self, *, transport: httpx.AsyncBaseTransport | None = None, name: str | None = None
@@ -62,8 +61,7 @@ class HttpClientModule(Module[HttpClientConfig]):
         ]
 
     def _configs(self) -> dict[str, HttpClientConfig]:
-        configured: Mapping[str, HttpClientConfig] = self.config or {}  # type: ignore[assignment]
-        configs = dict(configured)
+        configs = dict(self.config)
         configs.setdefault(DEFAULT, HttpClientConfig())
         return configs
 
