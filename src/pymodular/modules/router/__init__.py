@@ -26,6 +26,7 @@ from starlette.responses import JSONResponse, Response
 from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
 from pymodular.modules.router._errors import ErrorMiddleware
 from pymodular.modules.router._group import RouteGroup
+from pymodular.modules.router._inputs import content_media, read_body, replay, unsupported_media
 from pymodular.modules.router._json import ProblemError, problem, read_json
 from pymodular.modules.router._openapi import PROBLEM_SCHEMAS, OpenAPI
 from pymodular.modules.router._params import Body, Header, Inject, Path, Query
@@ -79,8 +80,12 @@ __all__ = (
     "TenantConfig",
     "TenantMiddleware",
     "build_middleware_stack",
+    "content_media",
     "new_request_id",
     "problem",
+    "read_body",
     "read_json",
+    "replay",
     "resolve_tenant",
+    "unsupported_media",
 )

@@ -1,0 +1,197 @@
+"""Hostile schemas and documents end in a classified error, within bounded time.
+
+Each case here would, left alone, loop forever, exhaust the stack (a segmentation fault in
+a native engine), hold the process in a regular expression for minutes, or fetch from the
+network. The 60 s per-test timeout is the outer bound; every case below ends in well
+under a second on these machines.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from typing import Any
+
+import pytest
+
+from pymodular.modules.jsonschema import (
+    DocumentTooDeepError,
+    DocumentTooLargeError,
+    InvalidDocumentError,
+    JsonSchemaService,
+    RemoteReferenceError,
+    SchemaError,
+    SchemaValidationError,
+    ValidationLimitError,
+)
+from tests.conformance.jsonschema.conftest import Make, found
+
+TREE = {"type": "array", "items": {"$ref": "#"}}  # recursive: follows the document down
+
+
+def nested(depth: int) -> list[Any]:
+    root: list[Any] = []
+    current = root
+    for _ in range(depth - 1):
+        child: list[Any] = []
+        current.append(child)
+        current = child
+    return root
+
+
+# -- documents -----------------------------------------------------------------------------
+@pytest.mark.parametrize("depth", [250, 100_000])
+def test_json_text_nested_past_the_parser_limit_is_too_deep(
+    service: JsonSchemaService, depth: int
+) -> None:
+    schema = service.compile(TREE)
+    text = "[" * depth + "]" * depth
+    with pytest.raises(DocumentTooDeepError) as caught:
+        schema.validate_json(text)
+    assert caught.value.status == 400
+
+
+def test_a_deep_value_against_a_recursive_schema_is_refused_before_the_engine_sees_it(
+    service: JsonSchemaService,
+) -> None:
+    schema = service.compile(TREE)
+    schema.validate(nested(150))
+    for call in (schema.validate, schema.is_valid, schema.issues):
+        with pytest.raises(DocumentTooDeepError):
+            call(nested(200_000))
+
+
+def test_a_deep_value_against_a_flat_schema_is_checked_as_deep_as_the_schema_goes(
+    service: JsonSchemaService,
+) -> None:
+    schema = service.compile({"type": "array", "items": {"type": "array"}})
+    assert schema.is_valid(nested(200_000))
+    schema.validate(nested(200_000))
+    strings = service.compile({"type": "array", "items": {"type": "string"}})
+    assert not strings.is_valid(nested(200_000))
+    with pytest.raises(SchemaValidationError):
+        strings.validate(nested(150))
+    # Reporting the problems of a failing document walks all of it: bounded by max_depth.
+    with pytest.raises(DocumentTooDeepError):
+        strings.validate(nested(200_000))
+
+
+def test_max_depth_applies_to_text_too_when_lower_than_the_parser(make: Make) -> None:
+    schema = make(max_depth=5).compile(TREE)
+    schema.validate_json("[[[[]]]]")
+    with pytest.raises(DocumentTooDeepError, match="deeper than 5"):
+        schema.validate_json("[[[[[[]]]]]]")
+
+
+def test_text_over_the_size_limit_is_refused_before_parsing(make: Make) -> None:
+    schema = make(max_document_bytes=1000).compile({"type": "array"})
+    huge = "[" + ",".join(["1"] * 10_000) + "]"
+    with pytest.raises(DocumentTooLargeError) as caught:
+        schema.validate_json(huge.encode())
+    assert caught.value.status == 413
+    with pytest.raises(DocumentTooLargeError):
+        schema.validate_json("[" + '"é",' * 300 + "1]")  # counted in UTF-8 bytes
+
+
+def test_a_huge_array_of_objects_with_unique_items_is_checked_in_linear_time(
+    service: JsonSchemaService,
+) -> None:
+    schema = service.compile({"type": "array", "uniqueItems": True})
+    items = [{"id": i, "tags": [i, str(i)]} for i in range(20_000)]
+    assert schema.is_valid(items)
+    items.append({"tags": [7, "7"], "id": 7.0})
+    assert found(schema.issues(items)) == {("", "uniqueItems")}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"", b"{", b'{"a": NaN}', b"[Infinity]", b"\xff\xfe", b"1" + b"0" * 5000, b'{"a":1,}'],
+    ids=["empty", "truncated", "nan", "infinity", "bad-utf8", "huge-number", "trailing-comma"],
+)
+def test_text_that_is_not_json_is_an_invalid_document(
+    service: JsonSchemaService, text: bytes
+) -> None:
+    with pytest.raises(InvalidDocumentError, match="not valid JSON"):
+        service.compile({}).validate_json(text)
+
+
+# -- patterns ------------------------------------------------------------------------------
+def test_a_catastrophic_pattern_ends_in_a_limit_error(service: JsonSchemaService) -> None:
+    # A backreference keeps every engine on a backtracking matcher.
+    schema = service.compile({"type": "string", "pattern": "^(a|aa)+\\1$"})
+    with pytest.raises(ValidationLimitError) as caught:
+        schema.validate("a" * 40 + "!")
+    assert caught.value.status == 422
+
+
+@pytest.mark.parametrize(
+    ("schema", "document"),
+    [
+        ({"pattern": "^(a+)+$"}, "a" * 5000 + "!"),
+        ({"patternProperties": {"^(a+)+$": {}}, "additionalProperties": False},
+         {"a" * 5000 + "!": 1}),
+        ({"properties": {"x": {"pattern": "(\\w+\\s?)*$"}}}, {"x": "a" * 5000 + "!"}),
+    ],
+    ids=["pattern", "pattern-properties", "nested"],
+)  # fmt: skip
+def test_an_exponential_pattern_never_holds_the_process(
+    service: JsonSchemaService, schema: dict[str, Any], document: Any
+) -> None:
+    # Engines differ in how they bound it (a linear-time matcher, or a time budget), not
+    # in ending quickly with a classified answer.
+    compiled = service.compile(schema)
+    with contextlib.suppress(ValidationLimitError):
+        compiled.issues(document)
+
+
+# -- schemas -------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "schema",
+    [
+        {"$ref": "#"},
+        {"$defs": {"a": {"$ref": "#/$defs/b"}, "b": {"$ref": "#/$defs/a"}}, "$ref": "#/$defs/a"},
+        {"$defs": {"a": {"allOf": [{"$ref": "#/$defs/a"}]}},
+         "properties": {"x": {"$ref": "#/$defs/a"}}},
+        {"anyOf": [{"type": "string"}, {"not": {"$ref": "#"}}]},
+    ],
+    ids=["self", "pair", "through-allof", "through-not"],
+)  # fmt: skip
+def test_a_reference_loop_is_refused_when_compiling(
+    service: JsonSchemaService, schema: dict[str, Any]
+) -> None:
+    with pytest.raises(SchemaError, match="refers to itself"):
+        service.compile(schema)
+
+
+def test_a_reference_to_nothing_is_refused_when_compiling(service: JsonSchemaService) -> None:
+    with pytest.raises(SchemaError, match="points to nothing") as caught:
+        service.compile({"properties": {"a": {"$ref": "#/$defs/missing"}}})
+    assert caught.value.pointer == "/properties/a"
+
+
+def test_a_schema_nested_past_the_limit_is_refused(make: Make) -> None:
+    schema: dict[str, Any] = {}
+    current = schema
+    for _ in range(100_000):
+        current["not"] = {}
+        current = current["not"]
+    with pytest.raises(SchemaError, match="deeper than 64"):
+        make().compile(schema)
+    text = '{"items":' * 150 + "{}" + "}" * 150
+    with pytest.raises(SchemaError, match="deeper than 100"):
+        make(max_schema_depth=100).compile(json.loads(text))
+
+
+def test_a_remote_reference_is_refused_without_network(make: Make) -> None:
+    asked: list[str] = []
+    service = make(fetch=asked.append)
+    for ref in ("http://169.254.169.254/latest/meta-data", "file:///etc/passwd", "ftp://x/y"):
+        with pytest.raises(RemoteReferenceError):
+            service.compile({"$ref": ref})
+    assert asked == []
+
+
+def test_a_huge_enum_schema_is_bounded_by_the_text_limit(make: Make) -> None:
+    text = json.dumps({"enum": list(range(300_000))})
+    with pytest.raises(SchemaError, match="cannot be read"):
+        make(max_document_bytes=100_000).compile(text)
