@@ -1,0 +1,123 @@
+"""Clocks: where the scheduler reads the time and waits for it.
+
+The scheduler never calls ``datetime.now()`` or ``asyncio.sleep()`` itself; it asks its
+:class:`Clock`. :class:`SystemClock` is the real one. :class:`ManualClock` stands still
+until a test moves it with :meth:`ManualClock.advance`, which wakes every waiter whose
+time has come, so scheduling tests run in no real time and never sleep for a guess.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import heapq
+import itertools
+import time
+from abc import ABC, abstractmethod
+from typing import Any
+
+__all__ = ("Clock", "ManualClock", "SystemClock")
+
+UTC = dt.UTC
+
+
+class Clock(ABC):
+    """The time source of a scheduler: ``now()`` and ``wait()``."""
+
+    @abstractmethod
+    def now(self) -> dt.datetime:
+        """The current time, timezone-aware (UTC)."""
+
+    @abstractmethod
+    async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
+        """Wait until ``until`` or until ``wake`` is set; ``True`` when woken by ``wake``."""
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait ``seconds`` of this clock's time."""
+        await self.wait(self.now() + dt.timedelta(seconds=max(0.0, seconds)))
+
+
+class SystemClock(Clock):
+    """The real wall clock (``datetime.now(UTC)``) and the event loop's timers."""
+
+    def now(self) -> dt.datetime:
+        """The current UTC time."""
+        return dt.datetime.fromtimestamp(time.time(), UTC)
+
+    async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
+        """Wait on the event loop until ``until`` (or ``wake``)."""
+        delay = (until - self.now()).total_seconds()
+        if wake is None:
+            await asyncio.sleep(max(0.0, delay))
+            return False
+        if wake.is_set():
+            return True
+        try:
+            async with asyncio.timeout(max(0.0, delay)):
+                await wake.wait()
+        except TimeoutError:
+            return False
+        return True
+
+
+class ManualClock(Clock):
+    """A clock that moves only when told (tests).
+
+    ``advance(seconds)`` (or ``set(when)``) moves the time and releases every waiter
+    whose deadline has passed, in deadline order; ``await clock.settle()`` then lets
+    the released tasks run.
+    """
+
+    def __init__(self, start: dt.datetime | None = None) -> None:
+        start = start or dt.datetime(2026, 1, 1, tzinfo=UTC)
+        if start.utcoffset() is None:
+            raise ValueError("ManualClock needs a timezone-aware start time")
+        self._now = start.astimezone(UTC)
+        self._waiters: list[tuple[dt.datetime, int, asyncio.Future[None]]] = []
+        self._order = itertools.count()
+
+    def now(self) -> dt.datetime:
+        """The clock's current time."""
+        return self._now
+
+    @property
+    def waiters(self) -> int:
+        """How many tasks wait on this clock now."""
+        return sum(1 for _, _, f in self._waiters if not f.done())
+
+    async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
+        """Wait until the clock is moved to ``until`` or later (or ``wake`` is set)."""
+        if until <= self._now:
+            return bool(wake is not None and wake.is_set())
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (until, next(self._order), future))
+        if wake is None:
+            await future
+            return False
+        waker: asyncio.Future[Any] = asyncio.ensure_future(wake.wait())
+        try:
+            done, _ = await asyncio.wait({future, waker}, return_when=asyncio.FIRST_COMPLETED)
+            return waker in done
+        finally:
+            waker.cancel()
+            future.cancel()
+
+    def set(self, when: dt.datetime) -> None:
+        """Move the clock to ``when`` (never backwards) and release due waiters."""
+        when = when.astimezone(UTC)
+        if when < self._now:
+            raise ValueError(f"a ManualClock does not go back ({when} < {self._now})")
+        self._now = when
+        while self._waiters and self._waiters[0][0] <= when:
+            _, _, future = heapq.heappop(self._waiters)
+            if not future.done():
+                future.set_result(None)
+
+    def advance(self, seconds: float) -> None:
+        """Move the clock ``seconds`` forward and release due waiters."""
+        self.set(self._now + dt.timedelta(seconds=seconds))
+
+    async def settle(self, rounds: int = 20) -> None:
+        """Let released tasks run (a few event-loop turns)."""
+        for _ in range(rounds):
+            await asyncio.sleep(0)

@@ -1,0 +1,3 @@
+"""Job store engines: ``memory`` (in process) and ``redis`` (shared between replicas)."""
+
+__all__ = ()

@@ -1,0 +1,178 @@
+"""The scheduler as a module: decorated methods, configured jobs, service, health, stop."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from pymodular import Application, ConfigError, Dependency, Module
+from pymodular.config.feeders import DictFeeder
+from pymodular.modules.scheduler import (
+    ManualClock,
+    RunContext,
+    ScheduleError,
+    Scheduler,
+    SchedulerModule,
+    job,
+)
+from pymodular.modules.scheduler.backends.memory import MemoryStore
+from pymodular.testing import EventRecorder, app_harness
+from tests.modules.scheduler import jobs_for_config
+from tests.modules.scheduler.support import T0, tick
+
+
+class Reports(Module[None]):
+    name = "reports"
+    scheduler = Dependency(Scheduler)
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+
+    @job(every=60, catch_up="last")
+    async def hourly(self, run: RunContext) -> None:
+        self.ran.append(f"hourly {run.scheduled_for:%H:%M}")
+
+    @job(cron="*/2 * * * *", id="reports.even", timezone="Europe/Berlin")
+    def even(self) -> None:
+        self.ran.append("even")
+
+    async def start(self) -> None:
+        self.scheduler.add(self.added, id="reports.added", every=30)
+
+    async def added(self) -> None:
+        self.ran.append("added")
+
+
+async def test_decorated_added_and_configured_jobs_run_through_the_module() -> None:
+    clock = ManualClock(T0)
+    reports = Reports()
+    jobs_for_config.CALLS.clear()
+    config = {
+        "scheduler": {
+            "jobs": {
+                "beat": {"target": "tests.modules.scheduler.jobs_for_config:heartbeat", "every": 60}
+            }  # fmt: skip
+        }
+    }
+    async with app_harness([SchedulerModule(clock=clock), reports], config=config) as (app, ev):
+        scheduler = app.services.get(Scheduler)
+        await scheduler.settle()
+        assert [j.id for j in scheduler.jobs()] == [
+            "beat", "reports.added", "reports.even", "reports.hourly"
+        ]  # fmt: skip
+        await tick(scheduler, clock, 60)
+        assert sorted(reports.ran) == ["added", "hourly 00:01"]
+        assert jobs_for_config.CALLS == ["heartbeat"]
+        await tick(scheduler, clock, 60)
+        assert sorted(reports.ran[2:]) == ["added", "even", "hourly 00:02"]  # even minutes
+        picture = app.inspect()
+        described = picture["scheduler"]
+        assert described["jobs"]["reports.hourly"]["next_run"] == "2026-01-01T00:03:00+00:00"
+        await ev.wait_for("scheduler.job.succeeded")
+        assert ev.of("scheduler.job.started")[0].module == "scheduler"
+
+
+async def test_health_report_is_degraded_while_a_job_keeps_failing() -> None:
+    clock = ManualClock(T0)
+
+    class Broken(Module[None]):
+        name = "broken"
+
+        @job(every=1)
+        async def fail(self) -> None:
+            raise RuntimeError("always")
+
+    module = SchedulerModule(clock=clock)
+    async with app_harness([module, Broken()]) as (app, _):
+        scheduler = app.services.get(Scheduler)
+        await scheduler.settle()
+        assert (await module.health_report()).status.value == "healthy"
+        for _ in range(3):
+            await tick(scheduler, clock, 1)
+        report = await module.health_report()
+        assert report.status.value == "degraded"
+        assert "broken.fail" in report.message
+
+
+async def test_stopping_the_application_drains_running_jobs() -> None:
+    clock = ManualClock(T0)
+    started = asyncio.Event()
+    finished: list[str] = []
+
+    class Slow(Module[None]):
+        name = "slow"
+
+        @job(every=1)
+        async def work(self) -> None:
+            started.set()
+            await asyncio.sleep(0.05)
+            finished.append("done")
+
+    recorder = EventRecorder()
+    app = Application([SchedulerModule(clock=clock), Slow()],
+                      feeders=[DictFeeder({"scheduler": {"grace_period": 5}})])  # fmt: skip
+    app.events.subscribe(recorder)
+    await app.start()
+    await app.services.get(Scheduler).settle()
+    clock.advance(1)
+    await started.wait()
+    await app.stop()
+    assert finished == ["done"]
+    await app.events.flush()
+    assert recorder.sequence("module.drain*") == [
+        ("module.draining", "scheduler"),
+        ("module.drained", "scheduler"),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("jobs", "error", "message"),
+    [
+        ({"x": {"target": "tests.modules.scheduler.jobs_for_config:missing", "every": 1}},
+         ConfigError, "cannot load job target"),
+        ({"x": {"target": "tests.modules.scheduler.jobs_for_config:NOT_CALLABLE", "every": 1}},
+         ConfigError, "is not callable"),
+        ({"x": {"target": "nowhere", "every": 1}}, ConfigError, "package.module:attribute"),
+        ({"x": {"target": "a:b", "every": 1, "cron": "* * * * *"}}, ConfigError, "exactly one"),
+        ({"x": {"target": "a:b", "every": -5}}, ConfigError, "greater than 0"),
+        ({"x": {"target": "tests.modules.scheduler.jobs_for_config:heartbeat",
+                "cron": "99 * * * *"}}, ScheduleError, "invalid cron expression"),
+        ({"bad id!": {"target": "tests.modules.scheduler.jobs_for_config:heartbeat",
+                      "every": 1}}, ScheduleError, "job id"),
+    ],
+)  # fmt: skip
+async def test_bad_configured_jobs_fail_start_with_clear_errors(
+    jobs: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    app = Application(
+        [SchedulerModule(store=MemoryStore())], feeders=[DictFeeder({"scheduler": {"jobs": jobs}})]
+    )
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the cause is checked below
+        await app.start()
+    chain = [
+        info.value,
+        info.value.__cause__,
+        info.value.__cause__ and info.value.__cause__.__cause__,
+    ]
+    assert any(isinstance(e, error) and message in str(e) for e in chain if e is not None), chain
+
+
+async def test_an_unknown_store_engine_is_a_config_error_with_a_suggestion() -> None:
+    app = Application([SchedulerModule()], feeders=[DictFeeder({"scheduler": {"store": "rediss"}})])
+    with pytest.raises(Exception) as info:  # noqa: PT011
+        await app.start()
+    cause = info.value.__cause__ or info.value
+    assert "unknown job store 'rediss'" in str(cause)
+    assert "did you mean 'redis'" in str(cause)
+
+
+def test_a_bad_decorator_fails_at_class_definition() -> None:
+    with pytest.raises(ScheduleError, match="invalid cron expression"):
+
+        class Bad(Module[None]):
+            name = "bad"
+
+            @job(cron="not a cron at all")
+            async def never(self) -> None: ...
