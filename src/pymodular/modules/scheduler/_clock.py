@@ -32,6 +32,10 @@ class Clock(ABC):
     async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
         """Wait until ``until`` or until ``wake`` is set; ``True`` when woken by ``wake``."""
 
+    def time(self) -> float:
+        """The current time as seconds since the Unix epoch."""
+        return self.now().timestamp()
+
     async def sleep(self, seconds: float) -> None:
         """Wait ``seconds`` of this clock's time."""
         await self.wait(self.now() + dt.timedelta(seconds=max(0.0, seconds)))
@@ -44,9 +48,13 @@ class SystemClock(Clock):
         """The current UTC time."""
         return dt.datetime.fromtimestamp(time.time(), UTC)
 
+    def time(self) -> float:
+        """``time.time()``."""
+        return time.time()
+
     async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
         """Wait on the event loop until ``until`` (or ``wake``)."""
-        delay = (until - self.now()).total_seconds()
+        delay = until.timestamp() - time.time()
         if wake is None:
             await asyncio.sleep(max(0.0, delay))
             return False

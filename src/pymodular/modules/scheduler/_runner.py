@@ -12,7 +12,6 @@ lease with the outcome. Cancellation (a drain past its grace period) ends the ru
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -67,9 +66,10 @@ class Runner:
         self.lease_ttl = lease_ttl
         self.threads = threads
         self.busy_retry = busy_retry
+        self.leases: dict[tuple[str, int], None] = {}
 
     def _now(self) -> float:
-        return self.clock.now().timestamp()
+        return self.clock.time()
 
     async def skip(self, work: Work, reason: str) -> None:
         """Record and announce that ``work`` does not run (``reason``: overlap, ...)."""
@@ -131,7 +131,8 @@ class Runner:
             token=token,
             replica=self.replica,
         )
-        keeper = asyncio.create_task(self._keep_lease(job.id, token))
+        lease = (job.id, token)
+        self.leases[lease] = None
         try:
             await self._attempts(work, token, record)
         except asyncio.CancelledError:
@@ -139,9 +140,7 @@ class Runner:
             record.error = "cancelled (the scheduler stopped before the run ended)"
             raise
         finally:
-            keeper.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await keeper
+            self.leases.pop(lease, None)
             record.finished_at = self._now()
             await self._finish(record, token)
         return record
@@ -170,8 +169,11 @@ class Runner:
                 replica=self.replica,
             )
             try:
-                async with asyncio.timeout(job.timeout):
+                if job.timeout is None:
                     await self._call(job, context)
+                else:
+                    async with asyncio.timeout(job.timeout):
+                        await self._call(job, context)
             except TimeoutError:
                 record.outcome = Outcome.TIMED_OUT.value
                 record.error = f"timed out after {job.timeout} s"
@@ -193,18 +195,21 @@ class Runner:
         if asyncio.iscoroutine(result):  # a plain function that returned a coroutine
             await result
 
-    async def _keep_lease(self, job_id: str, token: int) -> None:
-        """Renew the lease every third of its time while the run lasts."""
+    async def keep_leases(self) -> None:
+        """Renew every lease of a running run, every third of the lease time (one task)."""
         while True:
             await self.clock.sleep(self.lease_ttl / 3)
-            try:
-                kept = await self.store.renew(job_id, token, self._now(), self.lease_ttl)
-            except Exception as exc:  # noqa: BLE001 - the run goes on; release is fenced
-                log.warning("job %r: cannot renew lease %d: %s", job_id, token, error_text(exc))
-                continue
-            if not kept:
-                log.warning("job %r: lease %d was lost; its outcome will be fenced", job_id, token)
-                return
+            for job_id, token in list(self.leases):
+                try:
+                    kept = await self.store.renew(job_id, token, self._now(), self.lease_ttl)
+                except Exception as exc:  # noqa: BLE001 - the run goes on; release is fenced
+                    log.warning("job %r: cannot renew lease %d: %s", job_id, token,
+                                error_text(exc))  # fmt: skip
+                    continue
+                if not kept:
+                    log.warning("job %r: lease %d was lost; its outcome will be fenced",
+                                job_id, token)  # fmt: skip
+                    self.leases.pop((job_id, token), None)
 
     async def _finish(self, record: RunRecord, token: int) -> None:
         outcome = record.outcome

@@ -130,6 +130,7 @@ class Scheduler:
         self._wake_at = 0.0
         self._parked = False
         self._loop_task: asyncio.Task[None] | None = None
+        self._keeper_task: asyncio.Task[None] | None = None
         self._worker_tasks: list[asyncio.Task[None]] = []
         self._next_poll = 0.0
         self.state = "created"
@@ -215,6 +216,7 @@ class Scheduler:
             for i in range(self.workers)
         ]
         self._loop_task = asyncio.create_task(self._loop(), name="scheduler-loop")
+        self._keeper_task = asyncio.create_task(self.runner.keep_leases(), name="scheduler-leases")
 
     async def drain(self) -> None:
         """Start no new runs; give running ones ``grace_period`` s, then cancel them."""
@@ -238,9 +240,10 @@ class Scheduler:
             for task in late:
                 task.cancel()
             await asyncio.gather(*late, return_exceptions=True)
-        for task in self._worker_tasks:
-            task.cancel()
-        await asyncio.gather(*self._worker_tasks, return_exceptions=True)
+        helpers = [*self._worker_tasks, *([self._keeper_task] if self._keeper_task else [])]
+        for helper in helpers:
+            helper.cancel()
+        await asyncio.gather(*helpers, return_exceptions=True)
         with contextlib.suppress(*STORE_ERRORS):
             await self._flush()
 
@@ -307,7 +310,7 @@ class Scheduler:
     # -- the loop --------------------------------------------------------------------
 
     def _now(self) -> float:
-        return self.clock.now().timestamp()
+        return self.clock.time()
 
     async def _loop(self) -> None:
         while self.state == "running":
@@ -472,7 +475,13 @@ class Scheduler:
             self._backlog -= 1
             task = asyncio.create_task(self._execute(work))
             self._running.add(task)
-            await asyncio.wait({task})
+            try:
+                await task
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the worker itself is being cancelled
+                # else: the run was cancelled (drain past its grace); the worker goes on
 
     async def _execute(self, work: Work) -> None:
         try:
