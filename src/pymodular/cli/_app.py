@@ -342,6 +342,114 @@ def contract_diff(
     return ExitCode.FAILED if failed else ExitCode.OK
 
 
+# -- jobs -------------------------------------------------------------------------------
+
+_JOBS_HELP = (
+    "TARGET is the application (its scheduler section names the store; no module runs); "
+    "or give --store URL instead. " + _TARGET_HELP
+)
+_store_option = click.option(
+    "--store",
+    "store_url",
+    metavar="URL",
+    default=None,
+    help="The job store instead of TARGET: redis://host:port/db (also rediss://, unix://).",
+)
+_prefix_option = click.option(
+    "--prefix",
+    default="pymodular:scheduler",
+    show_default=True,
+    help="Key prefix of the store (with --store; TARGET's configuration names its own).",
+)
+
+
+@cli.group(context_settings=_CONTEXT)
+def jobs() -> None:
+    """Scheduled jobs of a running application: list, history, run-now."""
+
+
+@jobs.command("list", context_settings=_CONTEXT, epilog=_JOBS_HELP)
+@click.argument("target", required=False)
+@_store_option
+@_prefix_option
+@_format_option(("table", "json", "yaml"), "table")
+@app_dir_option
+def jobs_list(
+    target: str | None, store_url: str | None, prefix: str, fmt: str, app_dir: Path | None
+) -> int:
+    """List the jobs in the store: schedule, next run, last outcome, failures."""
+    from pymodular.cli._jobs import list_command
+
+    click.echo(list_command(target, store_url=store_url, prefix=prefix, fmt=fmt, app_dir=app_dir))
+    return ExitCode.OK
+
+
+@jobs.command("history", context_settings=_CONTEXT, epilog=_JOBS_HELP)
+@click.argument("target", required=False)
+@click.option("--job", "job_id", default=None, help="Only this job's runs.")
+@click.option("--limit", default=20, show_default=True, help="Runs shown at most (1-10000).")
+@_store_option
+@_prefix_option
+@_format_option(("table", "json", "yaml"), "table")
+@app_dir_option
+def jobs_history(
+    *,
+    target: str | None,
+    job_id: str | None,
+    limit: int,
+    store_url: str | None,
+    prefix: str,
+    fmt: str,
+    app_dir: Path | None,
+) -> int:
+    """Show the newest runs, newest first: when, how long, outcome, replica, error."""
+    from pymodular.cli._jobs import history_command
+
+    click.echo(
+        history_command(
+            target, store_url=store_url, prefix=prefix, job=job_id, limit=limit, fmt=fmt,
+            app_dir=app_dir,
+        )
+    )  # fmt: skip
+    return ExitCode.OK
+
+
+@jobs.command("run-now", context_settings=_CONTEXT, epilog=_JOBS_HELP)
+@click.argument("job")
+@click.argument("target", required=False)
+@click.option(
+    "--wait",
+    type=float,
+    default=0.0,
+    show_default=True,
+    help="Seconds to wait for the run's outcome (exit 1 unless it succeeded in time).",
+)
+@_store_option
+@_prefix_option
+@app_dir_option
+def jobs_run_now(
+    *,
+    job: str,
+    target: str | None,
+    wait: float,
+    store_url: str | None,
+    prefix: str,
+    app_dir: Path | None,
+) -> int:
+    """Ask the running application to run JOB once now, outside its schedule.
+
+    One replica takes the request (within its poll interval) and runs the job under its
+    usual rules (concurrency, timeout, retries).
+    """
+    from pymodular.cli._jobs import run_now_command
+
+    text, ok = run_now_command(
+        job, target, store_url=store_url, prefix=prefix, wait=wait, app_dir=app_dir
+    )
+    click.echo(text)
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
 # -- completion -------------------------------------------------------------------------
 
 

@@ -105,3 +105,8 @@ STORES.register("memory", "pymodular.modules.scheduler.backends.memory:MemorySto
 STORES.register(
     "redis", "pymodular.modules.scheduler.backends.redis:RedisStore", extra=Extra("redis")
 )
+STORES.register(
+    "database",
+    "pymodular.modules.scheduler.backends.database:DatabaseStore",
+    extra=Extra("database", "sqlalchemy"),
+)
