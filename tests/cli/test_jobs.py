@@ -77,14 +77,20 @@ async def test_history_through_the_applications_own_configuration(
     run_cli: Run, project: Project, prefix: str
 ) -> None:
     await _seed(prefix)
-    project.write("service.py", _service(prefix))
-    result = await asyncio.to_thread(run_cli, "jobs", "history", "service:app", "--job", "beat")
+    project.write("scheduled_service.py", _service(prefix))
+    result = await asyncio.to_thread(
+        run_cli, "jobs", "history", "scheduled_service:app", "--job", "beat"
+    )
     assert result.code == ExitCode.OK, result.err
     assert result.out.splitlines()[0] == "1 run(s), newest first"
     assert "ValueError: bad row" in result.out
     assert "replica-a" in result.out
     data = json.loads(
-        (await asyncio.to_thread(run_cli, "jobs", "history", "service:app", "-f", "json")).out
+        (
+            await asyncio.to_thread(
+                run_cli, "jobs", "history", "scheduled_service:app", "-f", "json"
+            )
+        ).out
     )
     assert data[0]["duration"] == 1.5
     assert data[0]["scheduled_for"] == "2026-01-01T00:00:00+00:00"
@@ -127,7 +133,7 @@ async def _until_registered(store: RedisStore) -> None:
     [
         ((), ExitCode.USAGE, "give either TARGET or --store URL"),
         (("x:app", "--store", REDIS_URL), ExitCode.USAGE, "exactly one"),
-        (("--store", "postgresql://db/x"), ExitCode.USAGE, "must be a redis://"),
+        (("--store", "ftp://db/x"), ExitCode.USAGE, "must be a redis://"),
         (("--store", "no-scheme"), ExitCode.USAGE, "must be a redis://"),
         (("--store", REDIS_URL, "--limit", "0"), ExitCode.USAGE, "--limit must be"),
         (("--store", REDIS_URL, "--limit", "many"), ExitCode.USAGE, "'many' is not a valid"),
@@ -155,8 +161,8 @@ async def test_an_unreachable_store_fails_without_printing_the_password(run_cli:
 async def test_an_application_with_the_memory_store_is_out_of_reach(
     run_cli: Run, project: Project
 ) -> None:
-    project.write("service.py", _service("unused", store="memory"))
-    result = await asyncio.to_thread(run_cli, "jobs", "list", "service:app")
+    project.write("scheduled_service.py", _service("unused", store="memory"))
+    result = await asyncio.to_thread(run_cli, "jobs", "list", "scheduled_service:app")
     assert result.code == ExitCode.FAILED
     assert "the jobs commands need a shared store" in one_line(result.err)
 
@@ -168,3 +174,18 @@ async def test_an_application_without_a_scheduler_is_a_target_error(
     result = await asyncio.to_thread(run_cli, "jobs", "list", "plain:app")
     assert result.code == ExitCode.TARGET
     assert "has no scheduler module" in one_line(result.err)
+
+
+async def test_a_database_store_is_read_through_its_dsn(run_cli: Run, tmp_path) -> None:
+    from pymodular.modules.scheduler.backends.database import DatabaseStore
+
+    dsn = f"sqlite+aiosqlite:///{tmp_path / 'jobs.db'}"
+    store = DatabaseStore(url=dsn, table_prefix="cli_jobs")
+    await store.register(JobInfo("nightly", {"cron": "0 3 * * *", "timezone": "UTC"}))
+    await store.close()
+    result = await asyncio.to_thread(run_cli, "jobs", "list", "--store", dsn, "--prefix",
+                                     "cli_jobs", "-f", "json")  # fmt: skip
+    assert result.code == ExitCode.OK, result.err
+    assert [row["id"] for row in json.loads(result.out)] == ["nightly"]
+    bad = await asyncio.to_thread(run_cli, "jobs", "list", "--store", dsn, "--prefix", "x;drop")
+    assert bad.code == ExitCode.USAGE

@@ -353,13 +353,15 @@ _store_option = click.option(
     "store_url",
     metavar="URL",
     default=None,
-    help="The job store instead of TARGET: redis://host:port/db (also rediss://, unix://).",
+    help="The job store instead of TARGET: redis://host:port/db (also rediss://, unix://) "
+    "or a SQLAlchemy async DSN (postgresql+asyncpg://, mysql+asyncmy://, sqlite+aiosqlite://).",
 )
 _prefix_option = click.option(
     "--prefix",
     default="pymodular:scheduler",
     show_default=True,
-    help="Key prefix of the store (with --store; TARGET's configuration names its own).",
+    help="Key prefix (redis) or table prefix (database) of the store, with --store; "
+    "TARGET's configuration names its own.",
 )
 
 

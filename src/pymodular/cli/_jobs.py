@@ -27,6 +27,10 @@ __all__ = ("history_command", "list_command", "run_now_command")
 
 T = TypeVar("T")
 _SCHEMES = {"redis": "redis", "rediss": "redis", "unix": "redis"}
+DEFAULT_PREFIX = "pymodular:scheduler"
+
+
+_DATABASES = ("postgresql", "mysql", "mariadb", "sqlite")
 
 
 def _store_from_url(url: str, prefix: str) -> JobStore:
@@ -34,11 +38,17 @@ def _store_from_url(url: str, prefix: str) -> JobStore:
     from pymodular.secrets import Secret
 
     scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme.partition("+")[0] in _DATABASES:
+        tables = "pymodular_scheduler" if prefix == DEFAULT_PREFIX else prefix
+        if not tables.replace("_", "").isalnum():
+            raise UsageError(f"--prefix {prefix!r}: a table prefix has letters, digits and _")
+        return STORES.create("database", url=Secret(url), table_prefix=tables)
     engine = _SCHEMES.get(scheme)
     if engine is None:
         raise UsageError(
-            f"--store must be a redis://, rediss:// or unix:// URL (got a {scheme or 'bare'!r} "
-            "address)"
+            "--store must be a redis://, rediss://, unix:// URL or a SQLAlchemy async DSN "
+            f"(postgresql+asyncpg://, mysql+asyncmy://, sqlite+aiosqlite://); got a "
+            f"{scheme or 'bare'!r} address"
         )
     return STORES.create(engine, url=Secret(url), prefix=prefix)
 

@@ -1,6 +1,7 @@
 """One replica of an application with a one-second job, for the several-replicas test.
 
-``python -m tests.modules.scheduler.replica_app URL PREFIX LOG`` runs until SIGTERM.
+``python -m tests.modules.scheduler.replica_app URL PREFIX LOG`` runs until SIGTERM; URL
+is a Redis URL (redis store) or a SQLAlchemy DSN (database store).
 The job appends ``start <tick> <pid>`` and, 0.3 s later, ``end <tick> <pid>`` to LOG
 (single short appends: atomic between processes).
 """
@@ -42,11 +43,14 @@ class Ticker(Module[None]):
 
 
 def main(url: str, prefix: str, log: str) -> int:
+    redis = url.startswith("redis://")
     config = {
         "scheduler": {
-            "store": "redis",
-            "redis_url": url,
+            "store": "redis" if redis else "database",
+            "redis_url": url if redis else "redis://127.0.0.1:6379/0",
+            "database_url": "sqlite+aiosqlite:///unused.db" if redis else url,
             "key_prefix": prefix,
+            "table_prefix": prefix.replace(":", "_"),
             "lease_ttl": 2.0,
             "poll_interval": 0.2,
             "grace_period": 1.0,

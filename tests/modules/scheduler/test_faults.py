@@ -1,20 +1,35 @@
-"""A private Redis is killed and restarted mid-schedule: no tick runs twice, none is lost
-beyond the catch-up policy, and outcomes written during the outage arrive afterwards."""
+"""A private Redis or PostgreSQL is killed and restarted mid-schedule: no tick runs twice,
+none is lost beyond the catch-up policy, and outcomes written during the outage arrive
+afterwards."""
 
 from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from typing import Any
 
-from pymodular.modules.scheduler import CatchUp, CatchUpPolicy, RunContext
+import pytest
+
+from pymodular.modules.scheduler import CatchUp, CatchUpPolicy, JobStore, RunContext
+from pymodular.modules.scheduler.backends.database import DatabaseStore
 from pymodular.modules.scheduler.backends.redis import RedisStore
 from tests._until import until
 from tests.modules.scheduler.support import running, tick
 
 
-async def test_the_scheduler_rides_out_a_redis_crash(private_redis) -> None:
-    server = await private_redis()
-    store = RedisStore(server.url, prefix="fault", timeout=0.5)
+@pytest.fixture(params=["redis", "postgres"])
+async def crashable(request: pytest.FixtureRequest) -> tuple[Any, JobStore]:
+    """A private server of each shared-store kind, and a store on it."""
+    if request.param == "redis":
+        server = await request.getfixturevalue("private_redis")()
+        return server, RedisStore(server.url, prefix="fault", timeout=0.5)
+    server = await request.getfixturevalue("private_postgres")()
+    dsn = server.url.replace("postgresql://", "postgresql+asyncpg://")
+    return server, DatabaseStore(url=dsn, table_prefix="fault")
+
+
+async def test_the_scheduler_rides_out_a_store_crash(crashable: tuple[Any, JobStore]) -> None:
+    server, store = crashable
     ran: list[str] = []
     release = asyncio.Event()
 

@@ -1,8 +1,9 @@
-"""Three application processes share one Redis store: every one-second tick runs exactly
-once between them, also when one replica is SIGKILLed in the middle of a run.
+"""Three application processes share one store — the real Redis, the real PostgreSQL —
+and every one-second tick runs exactly once between them, also when one replica is
+SIGKILLed in the middle of a run.
 
-The default suite runs the replicas for 8 seconds of ticks; the full minute of the
-acceptance is ``test_three_replicas_for_a_minute`` (marked slow, part of ``make test``).
+The default suite runs the replicas for 8 seconds of ticks per store; the full minute of
+the acceptance is ``test_three_replicas_for_a_minute`` (marked slow, part of ``make test``).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conformance.scheduler.conftest import REDIS_URL, _redis_cleanup
+from tests.conformance.scheduler.conftest import POSTGRES_DSN, REDIS_URL, _redis_cleanup
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -43,7 +44,16 @@ async def _wait(condition: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _three_replicas(tmp_path: Path, seconds: float) -> None:
+async def _drop_tables(prefix: str) -> None:
+    from pymodular.modules.scheduler.backends.database import DatabaseStore
+
+    store = DatabaseStore(url=POSTGRES_DSN, table_prefix=prefix.replace(":", "_"))
+    await store.open()
+    await store.drop()
+    await store.close()
+
+
+async def _three_replicas(tmp_path: Path, seconds: float, url: str = REDIS_URL) -> None:
     prefix = f"test:replicas:{uuid.uuid4().hex[:10]}"
     log = tmp_path / "ticks.log"
     processes = []
@@ -101,7 +111,10 @@ async def _three_replicas(tmp_path: Path, seconds: float) -> None:
                 process.wait(5)
         for err in errors:
             err.close()
-        await _redis_cleanup(prefix)
+        if url == REDIS_URL:
+            await _redis_cleanup(prefix)
+        else:
+            await _drop_tables(prefix)
 
     lines = _lines(log)
     starts = Counter(s for k, s, _ in lines if k == "start")
@@ -119,13 +132,21 @@ async def _three_replicas(tmp_path: Path, seconds: float) -> None:
     assert time.monotonic() - killed_at >= 1  # ticks ran after the kill
 
 
-@pytest.mark.redis
-async def test_three_replicas_run_each_tick_exactly_once_through_a_kill(tmp_path: Path) -> None:
-    await _three_replicas(tmp_path, seconds=8)
+STORES = [
+    pytest.param(REDIS_URL, marks=pytest.mark.redis, id="redis"),
+    pytest.param(POSTGRES_DSN, marks=pytest.mark.postgres, id="postgres"),
+]
 
 
-@pytest.mark.redis
+@pytest.mark.parametrize("url", STORES)
+async def test_three_replicas_run_each_tick_exactly_once_through_a_kill(
+    tmp_path: Path, url: str
+) -> None:
+    await _three_replicas(tmp_path, seconds=8, url=url)
+
+
 @pytest.mark.slow
-@pytest.mark.timeout(120)
-async def test_three_replicas_for_a_minute(tmp_path: Path) -> None:
-    await _three_replicas(tmp_path, seconds=60)
+@pytest.mark.timeout(150)
+@pytest.mark.parametrize("url", STORES)
+async def test_three_replicas_for_a_minute(tmp_path: Path, url: str) -> None:
+    await _three_replicas(tmp_path, seconds=60, url=url)

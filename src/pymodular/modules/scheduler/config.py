@@ -3,7 +3,7 @@
 ::
 
     scheduler:
-      store: redis                       # memory (default) or redis
+      store: redis                       # memory (default), redis or database
       redis_url: redis://127.0.0.1:6379/0
       workers: 10
       catch_up: bounded                  # default policy of jobs that name none
@@ -69,12 +69,22 @@ class JobConfig(ConfigModel):
 class SchedulerConfig(ConfigModel):
     """The scheduler: store, worker pool, leases, defaults and configured jobs."""
 
-    store: str = field("memory", description="Job store engine: memory or redis")
+    store: str = field("memory", description="Job store engine: memory, redis or database")
     redis_url: Secret[str] = field(
         Secret("redis://127.0.0.1:6379/0"), description="Redis URL of the redis store"
     )
     key_prefix: str = field(
-        "pymodular:scheduler", description="Prefix of the store's keys (one per application)"
+        "pymodular:scheduler", description="Prefix of the redis store's keys (one per app)"
+    )
+    database_url: Secret[str] = field(
+        Secret("sqlite+aiosqlite:///scheduler.db"),
+        description="SQLAlchemy async DSN of the database store (postgresql+asyncpg://..., "
+        "mysql+asyncmy://..., sqlite+aiosqlite:///...)",
+    )
+    table_prefix: str = field(
+        "pymodular_scheduler",
+        description="Prefix of the database store's tables (letters, digits, _)",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
     )
     workers: int = field(10, description="Runs executing at once in this process", ge=1)
     threads: int = field(4, description="Threads for plain (non-async) job functions", ge=1)

@@ -26,10 +26,12 @@ __all__ = ("SchedulerModule", "build_store", "load_target")
 
 def build_store(config: SchedulerConfig) -> JobStore:
     """The job store ``config.store`` names, built from the section's settings."""
+    url = config.database_url if config.store == "database" else config.redis_url
     return STORES.create(
         config.store,
-        url=config.redis_url,
+        url=url,
         prefix=config.key_prefix,
+        table_prefix=config.table_prefix,
         history_limit=config.history_limit,
         field="scheduler.store",
     )
