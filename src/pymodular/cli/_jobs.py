@@ -63,7 +63,7 @@ def _store_from_target(target: str, app_dir: Path | None) -> JobStore:
     if not modules:
         raise TargetError(f"{target} has no scheduler module")
     module = modules[0]
-    injected: JobStore | None = module._store
+    injected = module.given_store
     if injected is not None:
         return injected
     app.config.load(app_specs(app))
@@ -125,6 +125,13 @@ _HISTORY_COLUMNS = (
 )
 
 
+def iso(epoch: float | None) -> str | None:
+    """ISO 8601 text (UTC) of an epoch time from the store."""
+    import datetime as dt
+
+    return None if epoch is None else dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
+
+
 def _schedule_text(schedule: dict[str, Any]) -> str:
     if "cron" in schedule:
         return f"cron {schedule['cron']} ({schedule.get('timezone', 'UTC')})"
@@ -139,7 +146,6 @@ def list_command(
     target: str | None, *, store_url: str | None, prefix: str, fmt: str, app_dir: Path | None
 ) -> str:
     """Every job in the store with its schedule, next run and last outcome."""
-    from pymodular.modules.scheduler._records import iso
 
     async def work(store: JobStore) -> list[dict[str, Any]]:
         rows = []

@@ -85,6 +85,11 @@ class SchedulerModule(Module[SchedulerConfig]):
         self._scheduler: Scheduler | None = None
 
     @property
+    def given_store(self) -> JobStore | None:
+        """The store passed to the constructor (``None``: the section's ``store`` decides)."""
+        return self._store
+
+    @property
     def scheduler(self) -> Scheduler:
         """The scheduler (built in ``init``)."""
         if self._scheduler is None:
