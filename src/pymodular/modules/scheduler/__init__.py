@@ -29,7 +29,7 @@ from pymodular.modules.scheduler._catchup import (
 )
 from pymodular.modules.scheduler._clock import Clock, ManualClock, SystemClock
 from pymodular.modules.scheduler._cron import CronSchedule
-from pymodular.modules.scheduler._job import Job, JobSpec, Overlap, RunContext, job
+from pymodular.modules.scheduler._job import Job, JobOptions, JobSpec, Overlap, RunContext, job
 from pymodular.modules.scheduler._records import JobInfo, JobState, Outcome, RunRecord, Trigger
 from pymodular.modules.scheduler._retry import RetryPolicy, backoff_delay
 from pymodular.modules.scheduler._schedule import IntervalSchedule, OnceSchedule, Schedule
@@ -56,6 +56,7 @@ __all__ = (
     "Job",
     "JobConfig",
     "JobInfo",
+    "JobOptions",
     "JobSpec",
     "JobState",
     "JobStore",

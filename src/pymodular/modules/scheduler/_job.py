@@ -16,14 +16,24 @@ import enum
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from pymodular.modules.scheduler._catchup import CatchUp, CatchUpPolicy, catch_up_mode
 from pymodular.modules.scheduler._retry import RetryPolicy
 from pymodular.modules.scheduler._schedule import IntervalSchedule, OnceSchedule, Schedule
 from pymodular.modules.scheduler.errors import ScheduleError
 
-__all__ = ("JOB_ATTRIBUTE", "Job", "JobSpec", "Overlap", "RunContext", "job", "make_schedule")
+__all__ = (
+    "JOB_ATTRIBUTE",
+    "Job",
+    "JobOptions",
+    "JobSpec",
+    "Overlap",
+    "RunContext",
+    "job",
+    "make_schedule",
+    "spec_of",
+)
 
 F = TypeVar("F", bound=Callable[..., Any])
 JOB_ATTRIBUTE = "__pymodular_job__"
@@ -106,6 +116,31 @@ class JobSpec:
             retry=self.retry,
             catch_up=self.catch_up or catch_up,
         )
+
+
+class JobOptions(TypedDict, total=False):
+    """The options of a job (``@job``, ``Scheduler.add`` and configured jobs).
+
+    Exactly one of ``cron``, ``every`` (seconds or a ``timedelta``) and ``at`` (an aware
+    datetime or ISO text) is required; the rest default as shown in ``spec_of``.
+    """
+
+    cron: str | None
+    every: float | dt.timedelta | None
+    at: dt.datetime | str | None
+    timezone: str
+    id: str | None
+    max_concurrency: int
+    overlap: Overlap | str
+    timeout: float | None
+    retries: int
+    backoff: float
+    backoff_max: float
+    jitter: bool
+    catch_up: CatchUp | str | CatchUpPolicy | None
+    max_runs: int
+    window: float
+    grace: float
 
 
 def spec_of(
@@ -210,25 +245,7 @@ class Job:
         }
 
 
-def job(
-    *,
-    cron: str | None = None,
-    every: float | dt.timedelta | None = None,
-    at: dt.datetime | str | None = None,
-    timezone: str = "UTC",
-    id: str | None = None,  # noqa: A002
-    max_concurrency: int = 1,
-    overlap: Overlap | str = Overlap.SKIP,
-    timeout: float | None = None,
-    retries: int = 0,
-    backoff: float = 1.0,
-    backoff_max: float = 60.0,
-    jitter: bool = True,
-    catch_up: CatchUp | str | None = None,
-    max_runs: int = 10,
-    window: float = 3600.0,
-    grace: float = 1.0,
-) -> Callable[[F], F]:
+def job(**options: Unpack[JobOptions]) -> Callable[[F], F]:
     """Mark a module method as a scheduled job; the scheduler module finds it at start.
 
     ::
@@ -239,15 +256,11 @@ def job(
             @job(cron="0 6 * * 1-5", timezone="Europe/Berlin", catch_up="last")
             async def morning_report(self) -> None: ...
 
-    The job's id defaults to ``"<module name>.<method name>"``. Options are checked
-    here, at class definition: a bad expression fails the import, not the start.
+    Options are those of :class:`JobOptions`. The job's id defaults to
+    ``"<module name>.<method name>"``. Options are checked here, at class definition: a
+    bad expression fails the import, not the start.
     """
-    spec = spec_of(
-        cron=cron, every=every, at=at, timezone=timezone, id=id,
-        max_concurrency=max_concurrency, overlap=overlap, timeout=timeout, retries=retries,
-        backoff=backoff, backoff_max=backoff_max, jitter=jitter, catch_up=catch_up,
-        max_runs=max_runs, window=window, grace=grace,
-    )  # fmt: skip
+    spec = spec_of(**options)
 
     def decorate(func: F) -> F:
         setattr(func, JOB_ATTRIBUTE, spec)

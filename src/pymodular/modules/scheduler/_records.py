@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Self
 
 from pymodular.modules.scheduler._schedule import from_epoch
 
@@ -19,6 +19,21 @@ __all__ = ("JobInfo", "JobState", "Outcome", "RunRecord", "Trigger", "iso")
 def iso(epoch: float | None) -> str | None:
     """ISO 8601 text of an epoch time (``None`` stays ``None``)."""
     return None if epoch is None else from_epoch(epoch).isoformat()
+
+
+class _Data:
+    """JSON round trip for the record dataclasses: ``to_dict`` and ``from_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly data."""
+        data: dict[str, Any] = asdict(self)  # type: ignore[call-overload]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Self:
+        """Rebuild from :meth:`to_dict` data (unknown keys are ignored)."""
+        known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+        return cls(**{k: v for k, v in data.items() if k in known})
 
 
 class Outcome(enum.StrEnum):
@@ -40,7 +55,7 @@ class Trigger(enum.StrEnum):
 
 
 @dataclass(slots=True)
-class RunRecord:
+class RunRecord(_Data):
     """One run of a job (or one tick skipped), as kept in the history."""
 
     job: str
@@ -55,16 +70,6 @@ class RunRecord:
     replica: str = ""
     token: int | None = None
 
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly data."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RunRecord:
-        """Rebuild from :meth:`to_dict` data (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
-
     def describe(self) -> dict[str, Any]:
         """For people: times as ISO text, the duration in seconds."""
         data = self.to_dict()
@@ -76,7 +81,7 @@ class RunRecord:
 
 
 @dataclass(slots=True)
-class JobState:
+class JobState(_Data):
     """What survives restarts: the newest decided tick, the next run, outcomes so far."""
 
     watermark: float | None = None
@@ -87,16 +92,6 @@ class JobState:
     consecutive_failures: int = 0
     runs: int = 0
     failures: int = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly data."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobState:
-        """Rebuild from :meth:`to_dict` data (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})
 
     def apply(self, record: RunRecord) -> None:
         """Count a finished run in this state."""
@@ -114,20 +109,10 @@ class JobState:
 
 
 @dataclass(slots=True)
-class JobInfo:
+class JobInfo(_Data):
     """A job's description as a store keeps it (for ``pymodular jobs list``)."""
 
     id: str
     schedule: dict[str, Any] = field(default_factory=dict)
     target: str = ""
     options: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly data."""
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> JobInfo:
-        """Rebuild from :meth:`to_dict` data (unknown keys are ignored)."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in known})

@@ -109,7 +109,11 @@ class Runner:
     async def run(self, work: Work) -> RunRecord | None:
         """Execute ``work`` to its end; the record, or ``None`` when it did not start."""
         job = work.job
-        token = await self._lease(work)
+        try:
+            token = await self._lease(work)
+        except asyncio.CancelledError:  # stopped while waiting for another replica's run
+            await self.skip(work, "draining")
+            raise
         if token is None:
             await self.skip(work, "overlap")
             return None

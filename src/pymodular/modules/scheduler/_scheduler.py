@@ -24,7 +24,7 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Unpack
 
 from pymodular.errors import error_text
 from pymodular.modules.scheduler._backend import JobStore
@@ -36,7 +36,7 @@ from pymodular.modules.scheduler._catchup import (
     skipped_ticks,
 )
 from pymodular.modules.scheduler._clock import Clock, SystemClock
-from pymodular.modules.scheduler._job import Job, JobSpec, Overlap, spec_of
+from pymodular.modules.scheduler._job import Job, JobOptions, JobSpec, Overlap, spec_of
 from pymodular.modules.scheduler._records import (
     JobInfo,
     JobState,
@@ -141,24 +141,25 @@ class Scheduler:
         self,
         func: Callable[..., Any],
         *,
-        id: str | None = None,  # noqa: A002 - the job's id
         replace: bool = False,
         spec: JobSpec | None = None,
-        **options: Any,
+        **options: Unpack[JobOptions],
     ) -> Job:
         """Schedule ``func``: ``cron=``, ``every=`` (seconds) or ``at=``, and the rules.
 
-        Options are those of :func:`~pymodular.modules.scheduler.job`. The id defaults
-        to the callable's qualified name. Raises ``ScheduleError`` for bad options and
+        Options are those of :class:`JobOptions` (as for ``@job``). With ``spec`` (a
+        prepared :class:`JobSpec`) ``id`` is only the default id. The id defaults to
+        the callable's qualified name. Raises ``ScheduleError`` for bad options and
         ``DuplicateJobError`` for a taken id (unless ``replace``).
         """
         if self.state in ("draining", "stopped"):
             raise SchedulerStoppedError(f"the scheduler is {self.state}; no jobs can be added")
+        job_id = options.get("id")
         if spec is None:
-            spec = spec_of(id=id, **options)
-        elif options:
+            spec = spec_of(**options)
+        elif set(options) - {"id"}:
             raise TypeError(f"give either spec= or options, not both ({sorted(options)})")
-        default = id or getattr(func, "__qualname__", None) or type(func).__name__
+        default = job_id or getattr(func, "__qualname__", None) or type(func).__name__
         job = spec.build(func, default.replace("<", "").replace(">", ""), self.catch_up)
         if job.id in self._slots and not replace:
             raise DuplicateJobError(f"a job with id {job.id!r} exists already", job=job.id)

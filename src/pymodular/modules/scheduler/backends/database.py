@@ -94,17 +94,18 @@ class DatabaseStore(JobStore):
             sa.Column("owner", sa.String(255), nullable=False),
             sa.Column("expires", sa.Double, nullable=False),
         )  # fmt: skip
+
+        def sequence() -> Any:  # SQLite autoincrements only INTEGER PRIMARY KEY
+            big = sa.BigInteger().with_variant(sa.Integer, "sqlite")
+            return sa.Column("seq", big, primary_key=True, autoincrement=True)
+
         history = sa.Table(
-            f"{p}_history", meta,
-            sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                      primary_key=True, autoincrement=True),
+            f"{p}_history", meta, sequence(),
             sa.Column("job", sa.String(200), nullable=False, index=True),
             sa.Column("data", sa.Text, nullable=False),
         )  # fmt: skip
         requests = sa.Table(
-            f"{p}_requests", meta,
-            sa.Column("seq", sa.BigInteger().with_variant(sa.Integer, "sqlite"),
-                      primary_key=True, autoincrement=True),
+            f"{p}_requests", meta, sequence(),
             sa.Column("job", sa.String(200), nullable=False),
         )  # fmt: skip
         async with self._errors("create its tables"), self._engine.begin() as conn:
