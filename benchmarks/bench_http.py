@@ -263,7 +263,8 @@ def _middleware_row() -> Row:
     from starlette.middleware.base import BaseHTTPMiddleware
 
     from pymodular._context import correlation_id
-    from pymodular.modules.router import RequestIdMiddleware, Router, new_request_id
+    from pymodular.modules.router import Router
+    from pymodular.modules.router._request_id import RequestIdMiddleware, new_request_id
 
     class RequestIdBase(BaseHTTPMiddleware):
         async def dispatch(self, request: Any, call_next: Any) -> Any:

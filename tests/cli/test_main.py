@@ -149,7 +149,9 @@ def test_missing_click_names_the_extra(
 ) -> None:
     monkeypatch.setitem(sys.modules, "click", None)
     assert main(["--help"]) == ExitCode.USAGE
-    assert "pip install 'pymodular[cli]'" in one_line(capsys.readouterr().err)
+    assert 'needs click, which is not installed: pip install "pymodular[cli]"' in one_line(
+        capsys.readouterr().err
+    )
 
 
 @pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])

@@ -10,8 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymodular.cli._errors import CliError, ExitCode
+from pymodular.errors import MissingExtraError
+from pymodular.module import Extra
 
 __all__ = ("State", "main")
+
+_EXTRA = Extra("cli", "click")
 
 PROG = "pymodular"
 
@@ -36,10 +40,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     adds the traceback.
     """
     try:
-        import click
-    except ImportError:
-        _error("the command line needs the 'cli' extra: pip install 'pymodular[cli]'")
+        _EXTRA.require("the command line")
+    except MissingExtraError as exc:
+        _error(exc.message)
         return ExitCode.USAGE
+    import click
+
     from pymodular.cli._app import cli
 
     state = State(debug=os.environ.get("PYMODULAR_DEBUG", "") not in ("", "0"))

@@ -5,21 +5,20 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from pymodular._extras import Extra
 from pymodular.events._event import Event
 
 __all__ = ("CloudEventSink", "to_cloudevent")
 
 TYPE_PREFIX = "io.pymodular."
 
+_EXTRA = Extra("cloudevents")
+
 
 def _sdk() -> Any:
-    try:
-        from cloudevents.core.v1.event import CloudEvent
-    except ImportError as exc:  # pragma: no cover - exercised without the extra installed
-        raise ImportError(
-            "exporting CloudEvents needs the 'cloudevents' package: "
-            'pip install "pymodular[cloudevents]"'
-        ) from exc
+    _EXTRA.require("exporting CloudEvents")  # MissingExtraError names the pip line
+    from cloudevents.core.v1.event import CloudEvent
+
     return CloudEvent
 
 

@@ -15,13 +15,14 @@ import h2.events
 import httpx
 import pytest
 
+from pymodular.errors import MissingExtraError
 from pymodular.modules.httpclient import (
     HttpClientConfig,
     HttpClientConfigError,
     HttpClientModule,
     HttpClients,
-    build_client,
 )
+from pymodular.modules.httpclient._clients import build_client
 from pymodular.testing import app_harness
 from tests.modules.httpserver.helpers import make_cert_factory, serving
 
@@ -160,15 +161,17 @@ async def test_http2_is_negotiated_when_enabled(tmp_path: Path) -> None:
     assert server.protocols == ["h2"]
 
 
-def test_http2_without_the_h2_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_http2_without_the_h2_package_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
     import importlib.util
 
     real = importlib.util.find_spec
     monkeypatch.setattr(
         importlib.util, "find_spec", lambda name, *a: None if name == "h2" else real(name, *a)
     )
-    with pytest.raises(HttpClientConfigError, match=r"httpclient\.api\.http2 needs the h2 package"):
+    expected = r'httpclient\.api\.http2 needs h2, .*pip install "pymodular\[httpclient\]"'
+    with pytest.raises(MissingExtraError, match=expected) as info:
         build_client("api", HttpClientConfig(http2=True))
+    assert info.value.field == "httpclient.api.http2"
 
 
 def test_a_ca_file_that_cannot_be_loaded_is_a_config_error(tmp_path: Path) -> None:

@@ -6,16 +6,14 @@ import json
 
 import pytest
 
-from pymodular.modules.httpclient import (
-    ErrorWindow,
+from pymodular.modules.httpclient._redact import redact_body, redact_headers, redact_url
+from pymodular.modules.httpclient._retry import (
     RetryPolicy,
     backoff_delay,
-    redact_body,
-    redact_headers,
-    redact_url,
     retry_after_seconds,
     should_retry,
 )
+from pymodular.modules.httpclient._window import ErrorWindow
 from pymodular.secrets import MASK, forget_secret, register_secret
 
 

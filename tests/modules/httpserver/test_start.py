@@ -13,7 +13,8 @@ import pytest
 from pymodular import Application, LifecycleError, Module
 from pymodular.config.feeders import DictFeeder
 from pymodular.health import HealthResult
-from pymodular.modules.httpserver import HttpServer, HttpServerModule, PortInUseError, port_holder
+from pymodular.modules.httpserver import HttpServer, HttpServerModule, PortInUseError
+from pymodular.modules.httpserver._bind import port_holder
 from tests.modules.httpserver.helpers import Gate, hello, serving
 
 

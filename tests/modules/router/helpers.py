@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 
-from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 
 
 def client(app: ASGIApp) -> httpx.AsyncClient:

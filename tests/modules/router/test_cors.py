@@ -5,14 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pymodular import ConfigError
-from pymodular.modules.router import (
-    CorsConfig,
-    CorsMiddleware,
-    CorsPolicy,
-    Request,
-    Router,
-    RouterModule,
-)
+from pymodular.modules.router import CorsConfig, Request, Router, RouterModule
+from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
 from pymodular.testing import app_harness, reload_config
 from tests.modules.router.helpers import client, ok
 

@@ -6,14 +6,8 @@ import pytest
 from starlette.middleware import Middleware
 
 from pymodular.modules.httpserver import ASGIApp
-from pymodular.modules.router import (
-    BUILTIN_ORDER,
-    RouteConfigError,
-    Router,
-    RouterModule,
-    build_middleware_stack,
-)
-from pymodular.modules.router._stack import middleware_spec
+from pymodular.modules.router import BUILTIN_ORDER, RouteConfigError, Router, RouterModule
+from pymodular.modules.router._stack import build_middleware_stack, middleware_spec
 from pymodular.testing import app_harness
 from tests.modules.router.helpers import Tag, client, ok
 

@@ -10,13 +10,8 @@ import pytest
 
 from pymodular import Dependency, Module
 from pymodular.logs import install_record_context
-from pymodular.modules.router import (
-    Request,
-    RequestIdMiddleware,
-    Router,
-    RouterModule,
-    new_request_id,
-)
+from pymodular.modules.router import Request, Router, RouterModule
+from pymodular.modules.router._request_id import RequestIdMiddleware, new_request_id
 from pymodular.testing import app_harness
 from tests.modules.router.helpers import client
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pymodular._context import current_tenant
-from pymodular.modules.router import Request, Router, RouterModule, TenantConfig, TenantMiddleware
+from pymodular.modules.router import Request, Router, RouterModule, TenantConfig
+from pymodular.modules.router._tenant import TenantMiddleware
 from pymodular.testing import app_harness
 from tests.modules.router.helpers import client
 

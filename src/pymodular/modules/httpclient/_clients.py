@@ -1,25 +1,25 @@
-"""Building the named clients, and the ``HttpClients`` service that hands them out."""
+"""Building one named client: an httpx client with retries, logging and an error window."""
 
 from __future__ import annotations
 
-import importlib.util
 import ssl
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 
+from pymodular.module import Extra
 from pymodular.modules.httpclient._logging import LogHooks
 from pymodular.modules.httpclient._retry import RetryPolicy
 from pymodular.modules.httpclient._transport import RetryTransport
 from pymodular.modules.httpclient._window import ErrorWindow
 from pymodular.modules.httpclient.config import HttpClientConfig, RetryConfig
-from pymodular.modules.httpclient.errors import HttpClientConfigError, UnknownClientError
+from pymodular.modules.httpclient.errors import HttpClientConfigError
 
-__all__ = ("ClientEntry", "HttpClients", "build_client", "retry_policy")
+__all__ = ("ClientEntry", "build_client", "retry_policy")
 
-DEFAULT = "default"
+_HTTP2 = Extra("httpclient", "h2")
 
 
 def retry_policy(config: RetryConfig) -> RetryPolicy:
@@ -84,11 +84,9 @@ def build_client(
     inner: httpx.AsyncBaseTransport | None = None,
 ) -> ClientEntry:
     """An :class:`httpx.AsyncClient` for ``config`` (``inner`` replaces the network)."""
-    if config.http2 and importlib.util.find_spec("h2") is None:
-        raise HttpClientConfigError(
-            f"httpclient.{name}.http2 needs the h2 package: pip install 'pymodular[httpclient]'",
-            field=f"httpclient.{name}.http2",
-        )
+    if config.http2:
+        field = f"httpclient.{name}.http2"
+        _HTTP2.require(field, field=field)
     verify: ssl.SSLContext | bool = config.verify
     if config.ca_file:
         try:
@@ -121,58 +119,3 @@ def build_client(
         event_hooks=hooks.hooks(),
     )
     return ClientEntry(name, config, client, transport, hooks, window)
-
-
-class HttpClients(Mapping[str, httpx.AsyncClient]):
-    """The named clients (service ``"httpclients"``): ``clients.get("github")``.
-
-    A mapping from client name to :class:`httpx.AsyncClient`; ``clients.default`` is
-    the ``default`` client, also provided on its own as service ``"httpclient"``.
-    """
-
-    def __init__(self) -> None:
-        self._entries: dict[str, ClientEntry] = {}
-
-    def _add(self, entry: ClientEntry) -> None:
-        self._entries[entry.name] = entry
-
-    def entry(self, name: str) -> ClientEntry:
-        """The :class:`ClientEntry` of client ``name``."""
-        try:
-            return self._entries[name]
-        except KeyError:
-            known = ", ".join(sorted(self._entries)) or "none"
-            raise UnknownClientError(
-                f"no HTTP client named {name!r} is configured (configured: {known}); add "
-                f"httpclient.{name} to the configuration"
-            ) from None
-
-    def __getitem__(self, name: str) -> httpx.AsyncClient:
-        return self.entry(name).client
-
-    def get(self, name: str = DEFAULT, default: Any = None) -> Any:
-        """The client ``name`` (``default`` when omitted); raises for an unknown name
-        unless ``default`` is given."""
-        if default is not None and name not in self._entries:
-            return default
-        return self[name]
-
-    @property
-    def default(self) -> httpx.AsyncClient:
-        """The ``default`` client."""
-        return self[DEFAULT]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._entries)
-
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def entries(self) -> list[ClientEntry]:
-        """Every client entry."""
-        return list(self._entries.values())
-
-    async def aclose(self) -> None:
-        """Close every client's connections."""
-        for entry in self._entries.values():
-            await entry.client.aclose()

@@ -5,16 +5,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from pymodular.health import HealthResult
-from pymodular.module import Instances, Module
-from pymodular.modules.httpclient._clients import DEFAULT, HttpClients, build_client
+from pymodular.module import Extra, Instances, Module
+from pymodular.modules.httpclient._service import DEFAULT, HttpClients
 from pymodular.modules.httpclient.config import HttpClientConfig
 from pymodular.services import Service
 
 if TYPE_CHECKING:
+    import httpx
+
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
 
 __all__ = ("HttpClientModule",)
 
@@ -34,6 +35,7 @@ class HttpClientModule(Module[Instances[HttpClientConfig]]):
     """
 
     name = "httpclient"
+    extra = Extra("httpclient", "httpx")
 
     def __init__(
         self, *, transport: httpx.AsyncBaseTransport | None = None, name: str | None = None
@@ -45,6 +47,8 @@ class HttpClientModule(Module[Instances[HttpClientConfig]]):
 
     def provides(self) -> Sequence[Service[Any]]:
         """The default client and the named clients."""
+        import httpx
+
         return [
             Service(
                 "httpclient",
@@ -67,6 +71,8 @@ class HttpClientModule(Module[Instances[HttpClientConfig]]):
 
     async def init(self, app: Application) -> None:
         """Build one client per configured name (no connection is opened yet)."""
+        from pymodular.modules.httpclient._clients import build_client
+
         for name, config in self._configs().items():
             self.clients._add(build_client(name, config, emit=self.emit, inner=self._transport))
 
@@ -74,7 +80,7 @@ class HttpClientModule(Module[Instances[HttpClientConfig]]):
         """Close every client's pooled connections."""
         await self.clients.aclose()
 
-    async def reload(self, diff: Any) -> None:
+    async def reload(self, diff: ConfigDiff) -> None:
         """Apply changed timeouts, retry policies, logging and health thresholds."""
         configs = self._configs()  # the reloader has put the new section in place
         for entry in self.clients.entries():

@@ -8,18 +8,12 @@
 
     app = Application([RouterModule(), HttpServerModule()], health=True)
 
-Needs the ``http`` extra (``pip install "pymodular[http]"``); uvicorn is imported
-when the server starts, not when this package is imported.
+Needs the ``http`` extra (``pip install "pymodular[http]"``): registering the module
+without it fails with that line; uvicorn is imported when the server starts, not when
+this package is imported.
 """
 
-from pymodular.modules.httpserver._asgi import ASGIApp, Message, Receive, Scope, Send
-from pymodular.modules.httpserver._bind import port_holder
-from pymodular.modules.httpserver._entry import probe_response
-from pymodular.modules.httpserver._problem import (
-    PROBLEM_CONTENT_TYPE,
-    problem_body,
-    send_problem,
-)
+from pymodular.modules._http import ASGIApp
 from pymodular.modules.httpserver._server import HttpServer
 from pymodular.modules.httpserver._tls import (
     CertificateFiles,
@@ -35,7 +29,6 @@ from pymodular.modules.httpserver.errors import HttpServerError, PortInUseError,
 from pymodular.modules.httpserver.module import HttpServerModule
 
 __all__ = (
-    "PROBLEM_CONTENT_TYPE",
     "ASGIApp",
     "CertificateFiles",
     "CertificateProvider",
@@ -45,15 +38,7 @@ __all__ = (
     "HttpServerConfig",
     "HttpServerError",
     "HttpServerModule",
-    "Message",
     "PortInUseError",
-    "Receive",
-    "Scope",
-    "Send",
     "TLSConfig",
     "TLSConfigError",
-    "port_holder",
-    "probe_response",
-    "problem_body",
-    "send_problem",
 )

@@ -12,8 +12,7 @@ import time
 from collections.abc import Callable, Collection
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules.httpserver._asgi import ASGIApp, Message, Receive, Scope, Send
-from pymodular.modules.httpserver._problem import send_problem
+from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send, send_problem
 
 if TYPE_CHECKING:
     from pymodular.application import Application

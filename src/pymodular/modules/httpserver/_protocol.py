@@ -27,8 +27,8 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
+from pymodular.modules._http import raw_problem_response
 from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats
-from pymodular.modules.httpserver._problem import raw_problem_response
 
 __all__ = ("GuardedProtocol", "protocol_for")
 

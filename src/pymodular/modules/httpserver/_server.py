@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules.httpserver._asgi import ASGIApp
+from pymodular.modules._http import ASGIApp
 from pymodular.modules.httpserver._bind import bind_sockets
 from pymodular.modules.httpserver._entry import AccessLog, Entry, not_found_app
 from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats, sweep_interval
@@ -39,17 +39,6 @@ __all__ = ("HttpServer",)
 logger = logging.getLogger("pymodular.httpserver")
 
 _TICK = 0.1  # uvicorn refreshes its Date header once every 10 ticks
-
-
-def _require_uvicorn() -> None:
-    try:
-        import httptools  # noqa: F401
-        import uvicorn  # noqa: F401
-    except ImportError as exc:
-        raise ImportError(
-            f"the httpserver module needs uvicorn and httptools ({exc.name} is missing): "
-            'pip install "pymodular[http]"'
-        ) from exc
 
 
 class HttpServer:
@@ -150,8 +139,7 @@ class HttpServer:
         """Bind, start serving, return once the sockets accept connections."""
         if self._uvicorn is not None:
             return
-        _require_uvicorn()
-        import uvicorn
+        import uvicorn  # the module's extra was checked when it was registered
 
         from pymodular.modules.httpserver._protocol import protocol_for
 

@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular.health import HealthResult
-from pymodular.module import Dependency, Module
-from pymodular.modules.httpserver._asgi import ASGIApp
+from pymodular.module import Dependency, Extra, Module
+from pymodular.modules._http import ASGIApp
 from pymodular.modules.httpserver._server import HttpServer
 from pymodular.modules.httpserver._tls import CertificateProvider
 from pymodular.modules.httpserver.config import HttpServerConfig
@@ -16,6 +16,7 @@ from pymodular.services import Service
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
 
 __all__ = ("HttpServerModule",)
 
@@ -40,6 +41,7 @@ class HttpServerModule(Module[HttpServerConfig]):
     """
 
     name = "httpserver"
+    extra = Extra("http", "uvicorn", "httptools")
 
     def __init__(
         self, app: ASGIApp | None = None, *, handler: str = "router", name: str | None = None
@@ -111,7 +113,7 @@ class HttpServerModule(Module[HttpServerConfig]):
         if self.server is not None:
             await self.server.drain()
 
-    async def reload(self, diff: Any) -> None:
+    async def reload(self, diff: ConfigDiff) -> None:
         """Apply changed dynamic fields: timeouts, limits, access log, health paths, TLS files."""
         assert self.server is not None
         changed = self.server.apply(self.config)  # the reloader has put the new section in

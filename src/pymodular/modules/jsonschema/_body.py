@@ -17,7 +17,7 @@ from pymodular.modules.jsonschema._schema import Schema
 from pymodular.modules.jsonschema.errors import DocumentError
 
 if TYPE_CHECKING:
-    from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+    from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 
 __all__ = ("BodyValidation", "validate_body")
 

@@ -11,30 +11,14 @@
         return {"id": request.path_params["id"]}
 
 Needs the ``http`` extra (``pip install "pymodular[http]"``): it builds on Starlette's
-request, response and path-parameter types.
+request, response and path-parameter types. Registering :class:`RouterModule` without
+it fails with that line. Importing this package does not import Starlette: the module,
+its configuration and errors load at once, every other name on first use.
 """
 
-try:
-    import starlette  # noqa: F401
-except ImportError as exc:  # pragma: no cover - exercised without the extra only
-    raise ImportError('the router module needs Starlette: pip install "pymodular[http]"') from exc
+from typing import TYPE_CHECKING
 
-from starlette.exceptions import HTTPException
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-
-from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
-from pymodular.modules.router._errors import ErrorMiddleware
-from pymodular.modules.router._group import RouteGroup
-from pymodular.modules.router._inputs import content_media, read_body, replay, unsupported_media
-from pymodular.modules.router._json import ProblemError, problem, read_json
-from pymodular.modules.router._openapi import PROBLEM_SCHEMAS, OpenAPI
-from pymodular.modules.router._params import Body, Header, Inject, Path, Query
-from pymodular.modules.router._request_id import RequestIdMiddleware, new_request_id
-from pymodular.modules.router._router import Router
-from pymodular.modules.router._routes import Route, RouteDoc
-from pymodular.modules.router._stack import BUILTIN_ORDER, USER_ORDER, build_middleware_stack
-from pymodular.modules.router._tenant import TenantMiddleware, resolve_tenant
+from pymodular._lazy import lazy_exports as _lazy_exports
 from pymodular.modules.router.config import (
     CorsConfig,
     GZipConfig,
@@ -46,15 +30,57 @@ from pymodular.modules.router.config import (
 from pymodular.modules.router.errors import RouteConfigError, RouteNotFoundError
 from pymodular.modules.router.module import RouterModule
 
+if TYPE_CHECKING:
+    from pymodular.modules.router._group import RouteGroup
+    from pymodular.modules.router._inputs import content_media, read_body, replay, unsupported_media
+    from pymodular.modules.router._json import ProblemError, problem, read_json
+    from pymodular.modules.router._openapi import PROBLEM_SCHEMAS, OpenAPI
+    from pymodular.modules.router._params import Body, Header, Inject, Path, Query
+    from pymodular.modules.router._router import Router
+    from pymodular.modules.router._routes import Route, RouteDoc
+    from pymodular.modules.router._stack import BUILTIN_ORDER
+    from pymodular.modules.router._starlette import HTTPException, JSONResponse, Request, Response
+
+# Everything that needs Starlette loads on first use (the module's extra is checked
+# when it is registered).
+_HOME = {
+    "BUILTIN_ORDER": "_stack",
+    "Body": "_params",
+    "HTTPException": "_starlette",
+    "Header": "_params",
+    "Inject": "_params",
+    "JSONResponse": "_starlette",
+    "OpenAPI": "_openapi",
+    "PROBLEM_SCHEMAS": "_openapi",
+    "Path": "_params",
+    "ProblemError": "_json",
+    "Query": "_params",
+    "Request": "_starlette",
+    "Response": "_starlette",
+    "Route": "_routes",
+    "RouteDoc": "_routes",
+    "RouteGroup": "_group",
+    "Router": "_router",
+    "content_media": "_inputs",
+    "problem": "_json",
+    "read_body": "_inputs",
+    "read_json": "_json",
+    "replay": "_inputs",
+    "unsupported_media": "_inputs",
+}
+
+__getattr__ = _lazy_exports(__name__, _HOME)
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
+
 __all__ = (
     "BUILTIN_ORDER",
     "PROBLEM_SCHEMAS",
-    "USER_ORDER",
     "Body",
     "CorsConfig",
-    "CorsMiddleware",
-    "CorsPolicy",
-    "ErrorMiddleware",
     "GZipConfig",
     "HTTPException",
     "Header",
@@ -67,7 +93,6 @@ __all__ = (
     "Query",
     "Request",
     "RequestIdConfig",
-    "RequestIdMiddleware",
     "Response",
     "Route",
     "RouteConfigError",
@@ -78,14 +103,10 @@ __all__ = (
     "RouterConfig",
     "RouterModule",
     "TenantConfig",
-    "TenantMiddleware",
-    "build_middleware_stack",
     "content_media",
-    "new_request_id",
     "problem",
     "read_body",
     "read_json",
     "replay",
-    "resolve_tenant",
     "unsupported_media",
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 
-from pymodular.modules.httpserver import Message, Receive, Scope
+from pymodular.modules._http import Message, Receive, Scope
 
 __all__ = ("BodyTooLargeError", "declared_length", "limited_receive")
 

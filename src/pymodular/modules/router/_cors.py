@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import CorsConfig
 

@@ -11,7 +11,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._body_limit import BodyTooLargeError, declared_length, limited_receive
 from pymodular.modules.router._handlers import Services, handler_app
 from pymodular.modules.router._responses import ResponsePlan

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send, send_problem
 from pymodular.secrets import redact
 
 __all__ = ("ErrorMiddleware", "request_id_of", "send_request_problem")

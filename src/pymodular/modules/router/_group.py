@@ -15,7 +15,7 @@ from starlette.convertors import (
 )
 from starlette.routing import Mount
 
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._endpoint import Endpoint, endpoint_app, is_asgi_app
 from pymodular.modules.router._params import MISSING
 from pymodular.modules.router._responses import response_plan

@@ -7,7 +7,7 @@ from urllib.parse import unquote_plus
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect
 
-from pymodular.modules.httpserver import Message, Receive, Scope
+from pymodular.modules._http import Message, Receive, Scope
 from pymodular.modules.router._body_limit import BodyTooLargeError, declared_length
 
 __all__ = ("content_media", "query_pairs", "read_body", "replay", "unsupported_media")

@@ -11,7 +11,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from pymodular.modules.httpserver import PROBLEM_CONTENT_TYPE, problem_body
+from pymodular.modules._http import PROBLEM_CONTENT_TYPE, problem_body
 
 __all__ = ("ProblemError", "field_errors", "problem", "read_json")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from pymodular._context import correlation_id, new_correlation_id
-from pymodular.modules.httpserver import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ("RequestIdMiddleware", "new_request_id")
 

@@ -21,7 +21,7 @@ from pydantic import TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
 from starlette.responses import Response
 
-from pymodular.modules.httpserver import Send
+from pymodular.modules._http import Send
 from pymodular.modules.router._params import MISSING
 from pymodular.modules.router.errors import RouteConfigError
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.routing import replace_params
 
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._docs import serve_openapi
 from pymodular.modules.router._errors import ErrorMiddleware, send_request_problem
 from pymodular.modules.router._group import RouteRegistrar

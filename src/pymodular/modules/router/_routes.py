@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from starlette.convertors import Convertor
 from starlette.routing import compile_path
 
-from pymodular.modules.httpserver import ASGIApp
+from pymodular.modules._http import ASGIApp
 
 if TYPE_CHECKING:
     from pymodular.modules.router._group import RouteGroup

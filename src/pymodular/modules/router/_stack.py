@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from pymodular.modules.httpserver import ASGIApp
+from pymodular.modules._http import ASGIApp
 from pymodular.modules.router.errors import RouteConfigError
 
 __all__ = (

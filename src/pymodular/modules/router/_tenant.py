@@ -8,7 +8,7 @@ from typing import Protocol
 
 from pymodular._context import current_tenant
 from pymodular.errors import PymodularError
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import TenantConfig
 

@@ -5,20 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from starlette.middleware.gzip import GZipMiddleware
-
-from pymodular.module import Module
-from pymodular.modules.httpserver import ASGIApp
-from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
-from pymodular.modules.router._request_id import RequestIdMiddleware
-from pymodular.modules.router._router import Router
-from pymodular.modules.router._stack import BUILTIN_ORDER
-from pymodular.modules.router._tenant import TenantMiddleware
+from pymodular.module import Extra, Module
+from pymodular.modules._http import ASGIApp
 from pymodular.modules.router.config import RouterConfig
 from pymodular.services import Service
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
+    from pymodular.modules.router._router import Router
 
 __all__ = ("RouterModule",)
 
@@ -44,6 +39,7 @@ class RouterModule(Module[RouterConfig]):
     """
 
     name = "router"
+    extra = Extra("http", "starlette")
 
     def __init__(
         self,
@@ -53,11 +49,24 @@ class RouterModule(Module[RouterConfig]):
     ) -> None:
         if name is not None:
             self.name = name
-        self.router = Router()
+        self._router: Router | None = None
         self.tenant_validator = tenant_validator
+
+    @property
+    def router(self) -> Router:
+        """The :class:`Router` (built on first use: Starlette is imported then)."""
+        if self._router is None:
+            if self.extra is not None:
+                self.extra.require(type(self).__qualname__, module=self.name)
+            from pymodular.modules.router._router import Router
+
+            self._router = Router()
+        return self._router
 
     def provides(self) -> Sequence[Service[Any]]:
         """The router, by name ``"router"`` and as ``Router`` and ``ASGIApp``."""
+        from pymodular.modules.router._router import Router
+
         return [
             Service(
                 "router",
@@ -69,6 +78,11 @@ class RouterModule(Module[RouterConfig]):
 
     async def init(self, app: Application) -> None:
         """Apply the configuration and install the configured middleware."""
+        from starlette.middleware.gzip import GZipMiddleware
+
+        from pymodular.modules.router._request_id import RequestIdMiddleware
+        from pymodular.modules.router._tenant import TenantMiddleware
+
         config = self.config
         router = self.router
         router.emit = self.emit
@@ -106,9 +120,13 @@ class RouterModule(Module[RouterConfig]):
 
     def _use_builtin(self, name: str, middleware: Any, **options: Any) -> None:
         """Install built-in middleware under its name, at its place in :data:`BUILTIN_ORDER`."""
+        from pymodular.modules.router._stack import BUILTIN_ORDER
+
         self.router.use(middleware, name=name, order=BUILTIN_ORDER[name], **options)
 
     def _apply_dynamic(self, config: RouterConfig) -> None:
+        from pymodular.modules.router._cors import CorsMiddleware, CorsPolicy
+
         router = self.router
         router.debug = config.debug
         router.max_body_bytes = config.max_body_bytes
@@ -136,7 +154,7 @@ class RouterModule(Module[RouterConfig]):
                 ", ".join(unknown),
             )
 
-    async def reload(self, diff: Any) -> None:
+    async def reload(self, diff: ConfigDiff) -> None:
         """Apply changed dynamic fields: debug, body limit, CORS, disabled routes."""
         config = self.config  # the reloader has put the new section in place
         old = self._applied

@@ -13,7 +13,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
-from pymodular.modules.httpserver._asgi import Send
+from pymodular.modules._http._asgi import Send
 
 __all__ = ("PROBLEM_CONTENT_TYPE", "problem_body", "raw_problem_response", "send_problem")
 

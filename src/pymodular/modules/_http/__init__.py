@@ -1,0 +1,28 @@
+"""HTTP plumbing the bundled HTTP modules share (private: not part of the public API).
+
+- ASGI type aliases and the :class:`ASGIApp` protocol (``_asgi``);
+- problem details (RFC 9457) bodies and answers (``_problem``).
+
+The router and the httpserver import these from here; neither imports the other's
+internals, and nothing here imports a third-party package.
+"""
+
+from pymodular.modules._http._asgi import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http._problem import (
+    PROBLEM_CONTENT_TYPE,
+    problem_body,
+    raw_problem_response,
+    send_problem,
+)
+
+__all__ = (
+    "PROBLEM_CONTENT_TYPE",
+    "ASGIApp",
+    "Message",
+    "Receive",
+    "Scope",
+    "Send",
+    "problem_body",
+    "raw_problem_response",
+    "send_problem",
+)
