@@ -110,3 +110,46 @@ def test_in_utc_the_ticks_are_croniters(
     expected = [engine.get_next(float) for _ in range(5)]
     found = CronSchedule(expr).epochs(float(start), expected[-1])
     assert found == expected
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    second=st.sampled_from(["0", "*/15", "5,50"]),
+    minute=st.sampled_from(["*", "*/7", "59", "0,30", "10-20"]),
+    hour=st.sampled_from(["*", "0", "23", "*/5", "9-17"]),
+    dom=st.sampled_from(["*", "1", "31", "29", "1-7"]),
+    month=st.sampled_from(["*", "2", "1-6", "12"]),
+    dow=st.sampled_from(["*", "1-5", "0", "6,7"]),
+    six=st.booleans(),
+    start=st.floats(1_700_000_000, 1_900_000_000),
+)
+def test_the_fast_walk_agrees_with_croniter_both_ways(
+    second: str, minute: str, hour: str, dom: str, month: str, dow: str, six: bool, start: float
+) -> None:
+    ours = (
+        f"{second} {minute} {hour} {dom} {month} {dow}"
+        if six
+        else (f"{minute} {hour} {dom} {month} {dow}")
+    )
+    engine = f"{minute} {hour} {dom} {month} {dow}" + (f" {second}" if six else "")
+    schedule = CronSchedule(ours)
+    assert schedule._fast is not None
+    forward = croniter(engine, start)
+    expected = [forward.get_next(float) for _ in range(4)]
+    assert schedule.epochs(start, expected[-1]) == expected
+    backward = croniter(engine, start)
+    expected = [backward.get_prev(float) for _ in range(4)]
+    assert schedule.epochs(expected[-1] - 0.5, start, newest_first=True) == expected
+
+
+def test_special_syntax_falls_back_to_croniter() -> None:
+    last_day = CronSchedule("0 0 L * *")
+    assert last_day._fast is None
+    assert last_day.next_after(dt.datetime(2026, 2, 10, tzinfo=UTC)) == dt.datetime(
+        2026, 2, 28, tzinfo=UTC
+    )
+    second_friday = CronSchedule("0 0 * * 5#2")
+    assert second_friday._fast is None
+    assert second_friday.next_after(dt.datetime(2026, 3, 1, tzinfo=UTC)) == dt.datetime(
+        2026, 3, 13, tzinfo=UTC
+    )

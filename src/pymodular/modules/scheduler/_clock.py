@@ -16,9 +16,16 @@ import time
 from abc import ABC, abstractmethod
 from typing import Any
 
-__all__ = ("Clock", "ManualClock", "SystemClock")
+__all__ = ("TIMER", "Clock", "ManualClock", "SystemClock")
 
 UTC = dt.UTC
+TIMER = object()
+"""The result a clock gives a wake future when the time, not a wake-up, ended the wait."""
+
+
+def _resolve(future: asyncio.Future[Any], value: Any = TIMER) -> None:
+    if not future.done():
+        future.set_result(value)
 
 
 class Clock(ABC):
@@ -29,8 +36,12 @@ class Clock(ABC):
         """The current time, timezone-aware (UTC)."""
 
     @abstractmethod
-    async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
-        """Wait until ``until`` or until ``wake`` is set; ``True`` when woken by ``wake``."""
+    async def wait(self, until: dt.datetime, wake: asyncio.Future[Any] | None = None) -> bool:
+        """Wait until ``until`` or until ``wake`` is done; ``True`` when woken by ``wake``.
+
+        The clock resolves ``wake`` itself (with :data:`TIMER`) when the time comes, so a
+        wake future serves one wait.
+        """
 
     def time(self) -> float:
         """The current time as seconds since the Unix epoch."""
@@ -52,20 +63,19 @@ class SystemClock(Clock):
         """``time.time()``."""
         return time.time()
 
-    async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
-        """Wait on the event loop until ``until`` (or ``wake``)."""
+    async def wait(self, until: dt.datetime, wake: asyncio.Future[Any] | None = None) -> bool:
+        """Wait on the event loop until ``until`` (or ``wake``); one timer, no exception."""
         delay = until.timestamp() - time.time()
         if wake is None:
             await asyncio.sleep(max(0.0, delay))
             return False
-        if wake.is_set():
-            return True
+        if wake.done():
+            return wake.result() is not TIMER
+        timer = asyncio.get_running_loop().call_later(max(0.0, delay), _resolve, wake)
         try:
-            async with asyncio.timeout(max(0.0, delay)):
-                await wake.wait()
-        except TimeoutError:
-            return False
-        return True
+            return await wake is not TIMER
+        finally:
+            timer.cancel()
 
 
 class ManualClock(Clock):
@@ -81,7 +91,7 @@ class ManualClock(Clock):
         if start.utcoffset() is None:
             raise ValueError("ManualClock needs a timezone-aware start time")
         self._now = start.astimezone(UTC)
-        self._waiters: list[tuple[dt.datetime, int, asyncio.Future[None]]] = []
+        self._waiters: list[tuple[dt.datetime, int, asyncio.Future[Any]]] = []
         self._order = itertools.count()
 
     def now(self) -> dt.datetime:
@@ -93,22 +103,15 @@ class ManualClock(Clock):
         """How many tasks wait on this clock now."""
         return sum(1 for _, _, f in self._waiters if not f.done())
 
-    async def wait(self, until: dt.datetime, wake: asyncio.Event | None = None) -> bool:
-        """Wait until the clock is moved to ``until`` or later (or ``wake`` is set)."""
+    async def wait(self, until: dt.datetime, wake: asyncio.Future[Any] | None = None) -> bool:
+        """Wait until the clock is moved to ``until`` or later (or ``wake`` is done)."""
+        if wake is not None and wake.done():
+            return wake.result() is not TIMER
         if until <= self._now:
-            return bool(wake is not None and wake.is_set())
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        heapq.heappush(self._waiters, (until, next(self._order), future))
-        if wake is None:
-            await future
             return False
-        waker: asyncio.Future[Any] = asyncio.ensure_future(wake.wait())
-        try:
-            done, _ = await asyncio.wait({future, waker}, return_when=asyncio.FIRST_COMPLETED)
-            return waker in done
-        finally:
-            waker.cancel()
-            future.cancel()
+        future = wake if wake is not None else asyncio.get_running_loop().create_future()
+        heapq.heappush(self._waiters, (until, next(self._order), future))
+        return await future is not TIMER
 
     def set(self, when: dt.datetime) -> None:
         """Move the clock to ``when`` (never backwards) and release due waiters."""
@@ -118,8 +121,7 @@ class ManualClock(Clock):
         self._now = when
         while self._waiters and self._waiters[0][0] <= when:
             _, _, future = heapq.heappop(self._waiters)
-            if not future.done():
-                future.set_result(None)
+            _resolve(future)
 
     def advance(self, seconds: float) -> None:
         """Move the clock ``seconds`` forward and release due waiters."""

@@ -50,7 +50,7 @@ class Runner:
         self,
         store: JobStore,
         clock: Clock,
-        emit: Emit,
+        emit: Emit | None,
         save: Save,
         *,
         replica: str,
@@ -82,13 +82,14 @@ class Runner:
             replica=self.replica,
             finished_at=self._now(),
         )
-        self.emit(
-            "scheduler.job.skipped",
-            job=work.job.id,
-            scheduled_for=iso(work.tick),
-            reason=reason,
-            trigger=work.trigger.value,
-        )
+        if self.emit is not None:
+            self.emit(
+                "scheduler.job.skipped",
+                job=work.job.id,
+                scheduled_for=iso(work.tick),
+                reason=reason,
+                trigger=work.trigger.value,
+            )
 
         async def write() -> None:
             await self.store.record(record)
@@ -127,14 +128,15 @@ class Runner:
             replica=self.replica,
             token=token,
         )
-        self.emit(
-            "scheduler.job.started",
-            job=job.id,
-            scheduled_for=iso(work.tick),
-            trigger=work.trigger.value,
-            token=token,
-            replica=self.replica,
-        )
+        if self.emit is not None:
+            self.emit(
+                "scheduler.job.started",
+                job=job.id,
+                scheduled_for=iso(work.tick),
+                trigger=work.trigger.value,
+                token=token,
+                replica=self.replica,
+            )
         lease = (job.id, token)
         self.leases[lease] = None
         try:
@@ -156,13 +158,14 @@ class Runner:
             record.attempts = attempt
             if attempt > 1:
                 delay = backoff_delay(job.retry, attempt)
-                self.emit(
-                    "scheduler.job.retrying",
-                    job=job.id,
-                    attempt=attempt,
-                    delay=round(delay, 3),
-                    error=record.error,
-                )
+                if self.emit is not None:
+                    self.emit(
+                        "scheduler.job.retrying",
+                        job=job.id,
+                        attempt=attempt,
+                        delay=round(delay, 3),
+                        error=record.error,
+                    )
                 await self.clock.sleep(delay)
             context = RunContext(
                 job=job.id,
@@ -216,19 +219,20 @@ class Runner:
                     self.leases.pop((job_id, token), None)
 
     async def _finish(self, record: RunRecord, token: int) -> None:
-        outcome = record.outcome
-        data = {
-            "job": record.job,
-            "scheduled_for": iso(record.scheduled_for),
-            "trigger": record.trigger,
-            "attempts": record.attempts,
-            "token": token,
-            "duration": round((record.finished_at or 0) - (record.started_at or 0), 6),
-        }
-        if outcome == Outcome.SUCCEEDED:
-            self.emit("scheduler.job.succeeded", **data)
-        else:
-            self.emit("scheduler.job.failed", outcome=outcome, error=record.error, **data)
+        if self.emit is not None:
+            data = {
+                "job": record.job,
+                "scheduled_for": iso(record.scheduled_for),
+                "trigger": record.trigger,
+                "attempts": record.attempts,
+                "token": token,
+                "duration": round((record.finished_at or 0) - (record.started_at or 0), 6),
+            }
+            if record.outcome == Outcome.SUCCEEDED:
+                self.emit("scheduler.job.succeeded", **data)
+            else:
+                self.emit("scheduler.job.failed", outcome=record.outcome, error=record.error,
+                          **data)  # fmt: skip
 
         async def write() -> None:
             await self.store.release(record.job, token, record, self._now())

@@ -116,17 +116,20 @@ class Scheduler:
         self.catch_up = catch_up or CatchUpPolicy()
         self._threads = ThreadPoolExecutor(threads, thread_name_prefix="pymodular-job")
         self.runner = Runner(
-            store, self.clock, self.emit, self._save,
+            store, self.clock, emit, self._save,
             replica=self.replica, lease_ttl=lease_ttl, threads=self._threads,
             busy_retry=poll_interval,
         )  # fmt: skip
         self._slots: dict[str, _Slot] = {}
         self._ready: asyncio.Queue[Work] = asyncio.Queue()
         self._backlog = 0
-        self._running: set[asyncio.Task[Any]] = set()
+        self._busy: dict[asyncio.Task[Any], Work] = {}
+        self._all_idle = asyncio.Event()
+        self._all_idle.set()
         self._unsaved: deque[Callable[[], Awaitable[Any]]] = deque()
         self._store_error: str | None = None
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Future[Any] | None = None
+        self._woken = False
         self._wake_at = 0.0
         self._parked = False
         self._loop_task: asyncio.Task[None] | None = None
@@ -164,7 +167,7 @@ class Scheduler:
         if job.id in self._slots and not replace:
             raise DuplicateJobError(f"a job with id {job.id!r} exists already", job=job.id)
         self._slots[job.id] = _Slot(job)
-        self._wake.set()
+        self._poke()
         return job
 
     def remove(self, job_id: str) -> None:
@@ -224,7 +227,7 @@ class Scheduler:
         if self.state != "running":
             return
         self.state = "draining"
-        self._wake.set()
+        self._poke()
         if self._loop_task is not None:
             await asyncio.wait({self._loop_task})
         for slot in self._slots.values():
@@ -236,11 +239,14 @@ class Scheduler:
             self._backlog -= 1
             self._slots_running_done(work)
             await self.runner.skip(work, "draining")
-        if self._running:
-            _, late = await asyncio.wait(set(self._running), timeout=self.grace_period)
-            for task in late:
-                task.cancel()
-            await asyncio.gather(*late, return_exceptions=True)
+        if self._busy:
+            try:
+                await asyncio.wait_for(self._all_idle.wait(), self.grace_period)
+            except TimeoutError:
+                late = list(self._busy)
+                for task in late:
+                    task.cancel()
+                await asyncio.gather(*late, return_exceptions=True)
         helpers = [*self._worker_tasks, *([self._keeper_task] if self._keeper_task else [])]
         for helper in helpers:
             helper.cancel()
@@ -280,7 +286,7 @@ class Scheduler:
             "store": self.store.describe(),
             "store_error": self._store_error,
             "backlog": self._backlog,
-            "running": len(self._running),
+            "running": len(self._busy),
             "jobs": {
                 s.job.id: {
                     "schedule": s.job.schedule.describe(),
@@ -296,10 +302,10 @@ class Scheduler:
         """Whether the loop waits for a future tick and no run is queued or going."""
         return (
             self._parked
-            and not self._wake.is_set()
+            and not self._woken
             and self._wake_at > self._now()
             and self._backlog == 0
-            and not self._running
+            and not self._busy
         )
 
     async def settle(self, timeout: float = 5.0) -> None:
@@ -321,12 +327,23 @@ class Scheduler:
                 self._store_failed(exc)
             wake_at = self._next_wake()
             self._wake_at = wake_at
+            if self._woken:
+                self._woken = False
+                continue
+            self._wake = asyncio.get_running_loop().create_future()
             self._parked = True
             try:
                 await self.clock.wait(from_epoch(wake_at), self._wake)
             finally:
                 self._parked = False
-            self._wake.clear()
+                self._wake = None
+                self._woken = False
+
+    def _poke(self) -> None:
+        """Wake the loop now (a job was added, the scheduler drains)."""
+        self._woken = True
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(None)
 
     def _next_wake(self) -> float:
         now = self._now()
@@ -471,18 +488,19 @@ class Scheduler:
                 self._pump(slot)
 
     async def _worker(self) -> None:
+        me = asyncio.current_task()
+        assert me is not None
         while True:
             work = await self._ready.get()
             self._backlog -= 1
-            task = asyncio.create_task(self._execute(work))
-            self._running.add(task)
+            self._busy[me] = work
+            self._all_idle.clear()
             try:
-                await task
-            except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
-                    raise  # the worker itself is being cancelled
-                # else: the run was cancelled (drain past its grace); the worker goes on
+                await self._execute(work)
+            finally:
+                del self._busy[me]
+                if not self._busy:
+                    self._all_idle.set()
 
     async def _execute(self, work: Work) -> None:
         try:
@@ -492,9 +510,6 @@ class Scheduler:
             await self.runner.skip(work, "store_unreachable")
             record = None
         finally:
-            current = asyncio.current_task()
-            if current is not None:
-                self._running.discard(current)
             self._slots_running_done(work)
         slot = self._slots.get(work.job.id)
         if record is not None and slot is not None:
