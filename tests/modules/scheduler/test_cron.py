@@ -6,7 +6,7 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from croniter import croniter
+from croniter import CroniterBadDateError, croniter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -135,7 +135,11 @@ def test_the_fast_walk_agrees_with_croniter_both_ways(
     schedule = CronSchedule(ours)
     assert schedule._fast is not None
     forward = croniter(engine, start)
-    expected = [forward.get_next(float) for _ in range(4)]
+    try:
+        expected = [forward.get_next(float) for _ in range(4)]
+    except CroniterBadDateError:  # February 30th and the like never come
+        assert schedule.epochs(start, start + 5 * 366 * 86400) == []
+        return
     assert schedule.epochs(start, expected[-1]) == expected
     backward = croniter(engine, start)
     expected = [backward.get_prev(float) for _ in range(4)]
