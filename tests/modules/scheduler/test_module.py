@@ -176,3 +176,27 @@ def test_a_bad_decorator_fails_at_class_definition() -> None:
 
             @job(cron="not a cron at all")
             async def never(self) -> None: ...
+
+
+def test_without_croniter_the_package_imports_and_registration_names_the_extra() -> None:
+    import json
+    import subprocess
+    import sys
+
+    probe = """
+import json, sys
+sys.modules["croniter"] = None              # as if the extra were not installed
+from pymodular import Application
+from pymodular.errors import RegistrationError
+from pymodular.modules.scheduler import SchedulerModule
+try:
+    Application([SchedulerModule()])
+except RegistrationError as exc:
+    print(json.dumps({"message": str(exc), "extra": exc.__cause__.extra_name}))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    outcome = json.loads(result.stdout)
+    assert outcome["extra"] == "scheduler"
+    assert 'pip install "pymodular[scheduler]"' in outcome["message"]
