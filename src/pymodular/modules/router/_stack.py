@@ -11,6 +11,7 @@ request_id   100    outermost: every answer, errors included, carries the id
 cors         200    outside errors, so error answers still carry CORS headers
 errors       300    catches what everything inside raises
 gzip         400    compresses every answer from the routes
+auth         450    the auth module's principal resolution: inside errors, before tenant
 tenant       500    innermost built-in: the tenant context covers the routes
 (yours)      1000   default for ``router.use(...)``; pass ``order=`` to move it
 ===========  =====  ==========================================================
@@ -37,7 +38,7 @@ __all__ = (
 )
 
 BUILTIN_ORDER: Mapping[str, int] = MappingProxyType(
-    {"request_id": 100, "cors": 200, "errors": 300, "gzip": 400, "tenant": 500}
+    {"request_id": 100, "cors": 200, "errors": 300, "gzip": 400, "auth": 450, "tenant": 500}
 )
 USER_ORDER = 1000
 

@@ -1,4 +1,4 @@
-"""Tenant resolution middleware: header, subdomain or path prefix -> tenant context."""
+"""Tenant resolution middleware: header, subdomain, path prefix or principal -> tenant."""
 
 from __future__ import annotations
 
@@ -48,6 +48,7 @@ class _Source:
             "header": self._by_header,
             "subdomain": self._by_subdomain,
             "path": self._by_path,
+            "principal": self._by_principal,
         }
         self.resolve = strategies[config.strategy]
 
@@ -69,6 +70,15 @@ class _Source:
         if host.endswith(suffix) and len(host) > len(suffix):
             return host[: -len(suffix)], None
         return None, None
+
+    @staticmethod
+    def _by_principal(scope: Scope) -> tuple[str | None, str | None]:
+        # The auth module's middleware (order 450, before this one) leaves the request's
+        # principal in the state; any object with a ``tenant_id`` works.
+        state = scope.get("state")
+        principal = state.get("principal") if state else None
+        tenant = getattr(principal, "tenant_id", None)
+        return (tenant if isinstance(tenant, str) else None), None
 
     def _by_path(self, scope: Scope) -> tuple[str | None, str | None]:
         path: str = scope["path"]
@@ -175,4 +185,6 @@ def _missing(config: TenantConfig) -> str:
         return f"this API needs a tenant: send the {config.header} header"
     if config.strategy == "subdomain":
         return f"this API needs a tenant: use <tenant>.{config.domain}"
+    if config.strategy == "principal":
+        return "this API needs a tenant: authenticate with credentials that name one"
     return f"this API needs a tenant: use {config.path_prefix}/<tenant>/..."

@@ -110,8 +110,10 @@ class TenantConfig(ConfigModel):
     """Resolving the tenant of a request (multi-tenancy); off by default."""
 
     enabled: bool = field(False, description="Set the tenant context from each request")
-    strategy: Literal["header", "subdomain", "path"] = field(
-        "header", description="Where the tenant id comes from"
+    strategy: Literal["header", "subdomain", "path", "principal"] = field(
+        "header",
+        description="Where the tenant id comes from ('principal': the authenticated "
+        "principal's tenant_id, set by the auth module's middleware)",
     )
     header: str = field("X-Tenant-ID", description="Header naming the tenant (header strategy)")
     domain: str | None = field(

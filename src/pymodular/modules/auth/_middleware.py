@@ -1,0 +1,261 @@
+"""HTTP integration: one middleware resolves the principal, guards enforce per route/group.
+
+``AuthMiddleware`` (installed on the router by the auth module, named ``auth``, at
+order 450: inside the error middleware, outside tenant resolution) asks the
+authenticators once per request and stores the outcome in the request state:
+``request.state.principal`` (a :class:`Principal` or None) and, while the request runs,
+:data:`current_principal`. It rejects nothing by itself.
+
+Guards decide. Put them in a route's or group's ``middleware``::
+
+    router.get("/me", middleware=[require_auth()])(me)
+    admin = router.group("/admin", middleware=[require_roles("admin")])
+    router.get("/feed", middleware=[optional_auth()])(feed)
+
+Answers (problem+json, with the request id; no hint at what exactly failed):
+
+======================================  ======  ==========================================
+situation                               status  header
+======================================  ======  ==========================================
+no credentials, route requires them     401     ``WWW-Authenticate`` of every mechanism
+credentials given but not accepted      401     the failing mechanism's, ``error="invalid_token"``
+authenticated, role or scope missing    403
+keys could not be fetched               503     ``Retry-After``
+======================================  ======  ==========================================
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from pymodular.modules.auth._authenticator import Authenticators
+from pymodular.modules.auth._failures import FailureReporter
+from pymodular.modules.auth._principal import Principal, current_principal
+from pymodular.modules.auth.errors import (
+    AuthenticationError,
+    ForbiddenError,
+    KeysUnavailableError,
+)
+from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
+
+__all__ = (
+    "AuthMiddleware",
+    "Guard",
+    "optional_auth",
+    "principal_of",
+    "require_auth",
+    "require_roles",
+    "require_scopes",
+)
+
+logger = logging.getLogger("pymodular.auth")
+
+_UNAUTHENTICATED = "authentication is required"
+_REJECTED = "the credentials were not accepted"  # the same for bad, expired, unknown
+_FORBIDDEN = "the request is not allowed"
+_UNAVAILABLE = "authentication is temporarily unavailable"
+
+
+class AuthMiddleware:
+    """Resolves each request's principal into ``scope["state"]`` (see the module doc)."""
+
+    __slots__ = ("_connection", "app", "authenticators", "failures")
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        authenticators: Authenticators,
+        failures: FailureReporter | None = None,
+    ) -> None:
+        from starlette.requests import HTTPConnection
+
+        self.app = app
+        self.authenticators = authenticators
+        self.failures = failures or FailureReporter()
+        self._connection = HTTPConnection
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        principal: Principal | None = None
+        error: Exception | None = None
+        try:
+            principal = await self.authenticators.authenticate(self._connection(scope))
+        except AuthenticationError as exc:
+            error = exc
+            self.failures.report(exc, scope)
+        except KeysUnavailableError as exc:
+            error = exc
+            logger.warning("cannot authenticate: %s", exc)
+        state = scope.get("state")
+        if state is None:
+            scope["state"] = state = {}
+        state["principal"] = principal
+        state["auth_error"] = error
+        state["auth"] = self
+        token = current_principal.set(principal)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            current_principal.reset(token)
+
+
+def principal_of(request: Any) -> Principal:
+    """The request's principal; raises :class:`AuthenticationError` when there is none.
+
+    Use it in handlers of routes behind :func:`require_auth` (where it is always set);
+    ``request.state.principal`` is the same value, None for anonymous requests.
+    """
+    scope = request.scope if hasattr(request, "scope") else request
+    state = scope.get("state") or {}
+    principal = state.get("principal")
+    if principal is None:
+        raise AuthenticationError("the request is not authenticated", reason="anonymous")
+    return principal  # type: ignore[no-any-return]
+
+
+class Guard:
+    """Route or group middleware enforcing authentication, roles and scopes.
+
+    Built by :func:`require_auth`, :func:`require_roles`, :func:`require_scopes` and
+    :func:`optional_auth`. ``security`` describes the requirement for API documents.
+    """
+
+    def __init__(
+        self,
+        *,
+        required: bool = True,
+        roles: Iterable[str] = (),
+        any_role: bool = False,
+        scopes: Iterable[str] = (),
+        any_scope: bool = False,
+    ) -> None:
+        self.required = required
+        self.roles = frozenset(roles)
+        self.any_role = any_role
+        self.scopes = frozenset(scopes)
+        self.any_scope = any_scope
+        label = "require_auth" if required else "optional_auth"
+        if self.roles:
+            joiner = "|" if any_role else ","
+            label += f"[roles={joiner.join(sorted(self.roles))}]"
+        if self.scopes:
+            joiner = "|" if any_scope else ","
+            label += f"[scopes={joiner.join(sorted(self.scopes))}]"
+        self.__name__ = label
+
+    def allows(self, principal: Principal) -> bool:
+        """Whether ``principal`` has the roles and scopes this guard asks for."""
+        if self.roles and not principal.has_roles(*self.roles, any=self.any_role):
+            return False
+        return not (self.scopes and not principal.has_scopes(*self.scopes, any=self.any_scope))
+
+    def __call__(self, app: ASGIApp) -> ASGIApp:
+        return _Guarded(app, self)
+
+    def __repr__(self) -> str:
+        return f"<Guard {self.__name__}>"
+
+
+class _Guarded:
+    __slots__ = ("app", "guard")
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app = app
+        self.guard = guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        state = scope.get("state")
+        auth: AuthMiddleware | None = state.get("auth") if state else None
+        if auth is None:
+            if scope["type"] not in ("http", "websocket"):
+                await self.app(scope, receive, send)
+                return
+            logger.error(
+                "route %s is guarded but no authentication middleware ran: add AuthModule "
+                "(or AuthMiddleware) in front of the routes",
+                scope.get("path"),
+            )
+            await _answer(scope, send, 500, "the server failed to process the request")
+            return
+        assert state is not None
+        guard = self.guard
+        error = state["auth_error"]
+        if error is not None:
+            if isinstance(error, KeysUnavailableError):
+                await _answer(scope, send, 503, _UNAVAILABLE, [(b"retry-after", b"5")])
+                return
+            challenge = auth.authenticators.challenge_of(getattr(error, "mechanism", None))
+            challenges = [challenge] if challenge else auth.authenticators.challenges()
+            await _answer(
+                scope,
+                send,
+                401,
+                _REJECTED,
+                [(b"www-authenticate", f'{c}, error="invalid_token"'.encode()) for c in challenges],
+            )
+            return
+        principal: Principal | None = state["principal"]
+        if principal is None:
+            if guard.required:
+                headers = [
+                    (b"www-authenticate", c.encode()) for c in auth.authenticators.challenges()
+                ]
+                await _answer(scope, send, 401, _UNAUTHENTICATED, headers)
+                return
+        elif not guard.allows(principal):
+            auth.failures.report(
+                ForbiddenError(
+                    f"{principal.subject!r} lacks what {guard.__name__} asks for",
+                    mechanism=principal.mechanism,
+                ),
+                scope,
+            )
+            await _answer(scope, send, 403, _FORBIDDEN)
+            return
+        await self.app(scope, receive, send)
+
+
+async def _answer(
+    scope: Scope,
+    send: Send,
+    status: int,
+    detail: str,
+    headers: Iterable[tuple[bytes, bytes]] = (),
+) -> None:
+    if scope["type"] == "websocket":
+        # Before accept, closing is the only answer (1008: policy violation).
+        await send({"type": "websocket.close", "code": 1008 if status < 500 else 1011})
+        return
+    state = scope.get("state") or {}
+    await send_problem(send, status, detail, headers=headers, request_id=state.get("request_id"))
+
+
+def require_auth(
+    *,
+    roles: Iterable[str] = (),
+    scopes: Iterable[str] = (),
+    any_role: bool = False,
+    any_scope: bool = False,
+) -> Guard:
+    """Guard: the request must be authenticated (and have ``roles``/``scopes`` if given)."""
+    return Guard(roles=roles, scopes=scopes, any_role=any_role, any_scope=any_scope)
+
+
+def require_roles(*roles: str, any: bool = False) -> Guard:  # noqa: A002
+    """Guard: authenticated with every one of ``roles`` (``any=True``: one of them)."""
+    return Guard(roles=roles, any_role=any)
+
+
+def require_scopes(*scopes: str, any: bool = False) -> Guard:  # noqa: A002
+    """Guard: authenticated with every one of ``scopes`` (``any=True``: one of them)."""
+    return Guard(scopes=scopes, any_scope=any)
+
+
+def optional_auth() -> Guard:
+    """Guard: anonymous requests pass, but credentials that are given must be good."""
+    return Guard(required=False)
