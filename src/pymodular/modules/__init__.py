@@ -10,6 +10,7 @@ registering one without its extra fails with the ``pip install`` line::
     from pymodular.modules.httpserver import HttpServerModule   # extra: pymodular[http]
     from pymodular.modules.router import RouterModule           # extra: pymodular[http]
     from pymodular.modules.httpclient import HttpClientModule   # extra: pymodular[httpclient]
+    from pymodular.modules.database import DatabaseModule       # extra: pymodular[database]
 
 This package imports none of them: the core never depends on a bundled module. What
 the bundled modules share lives in private modules here: ``_http`` (ASGI types,
