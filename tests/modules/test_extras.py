@@ -10,7 +10,7 @@ import pytest
 
 PROBE = """
 import json, sys
-for blocked in ("starlette", "uvicorn", "httptools", "httpx", "h2"):
+for blocked in ("starlette", "uvicorn", "httptools", "httpx", "h2", "sqlalchemy", "greenlet"):
     sys.modules[blocked] = None            # as if the extra were not installed
 
 from pymodular import Application
@@ -27,7 +27,8 @@ except RegistrationError as exc:
         "extra": exc.__cause__.extra_name,
     }}
 outcome["third_party"] = sorted(
-    m for m in ("starlette", "uvicorn", "httptools", "httpx", "h2") if sys.modules.get(m)
+    m for m in ("starlette", "uvicorn", "httptools", "httpx", "h2", "sqlalchemy", "greenlet")
+    if sys.modules.get(m)
 )
 print(json.dumps(outcome))
 """
@@ -39,6 +40,7 @@ print(json.dumps(outcome))
         ("httpserver", "HttpServerModule", "http", "uvicorn, httptools"),
         ("router", "RouterModule", "http", "starlette"),
         ("httpclient", "HttpClientModule", "httpclient", "httpx"),
+        ("database", "DatabaseModule", "database", "sqlalchemy, greenlet"),
     ],
 )
 def test_a_bundled_module_without_its_extra_fails_registration_naming_it(
@@ -59,6 +61,35 @@ def test_a_bundled_module_without_its_extra_fails_registration_naming_it(
 @pytest.mark.parametrize(
     ("package", "names"),
     [
+        (
+            "database",
+            {
+                "DATABASE_BACKENDS",
+                "DEFAULT_CONNECTION",
+                "ConnectionConfig",
+                "ConnectionHealthConfig",
+                "Database",
+                "DatabaseAuthenticationError",
+                "DatabaseBackend",
+                "DatabaseConfigError",
+                "DatabaseConnectError",
+                "DatabaseError",
+                "DatabaseModule",
+                "DatabaseNotFoundError",
+                "DatabaseStoppingError",
+                "DatabaseUnavailableError",
+                "ErrorKind",
+                "MigrationError",
+                "OnCommit",
+                "PoolConfig",
+                "PoolTimeoutError",
+                "StatementTimeoutError",
+                "Transaction",
+                "TransactionScope",
+                "UnknownConnectionError",
+                "current_transaction",
+            },
+        ),
         (
             "httpclient",
             {

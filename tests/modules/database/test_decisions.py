@@ -6,9 +6,10 @@ import math
 
 import pytest
 
-from pymodular.modules.database import ConnectionConfig, backend_name_for, judge, judge_all
-from pymodular.modules.database._backend import remember_password
+from pymodular.modules.database import ConnectionConfig
+from pymodular.modules.database._backend import backend_name_for, remember_password
 from pymodular.modules.database._connection import Probe
+from pymodular.modules.database._health import judge, judge_all
 from pymodular.modules.database._pool import pool_arguments
 from pymodular.modules.database.backends.mariadb import MariaDBBackend
 from pymodular.modules.database.backends.postgresql import PostgresBackend, lock_key

@@ -15,15 +15,8 @@ default) are built in; register more with :data:`DATABASE_BACKENDS`. Needs the
 not import SQLAlchemy: the module imports it when it initialises.
 """
 
-from pymodular.modules.database._backend import (
-    DATABASE_BACKENDS,
-    IN_MEMORY_DSN,
-    DatabaseBackend,
-    ErrorKind,
-    backend_name_for,
-)
+from pymodular.modules.database._backend import DATABASE_BACKENDS, DatabaseBackend, ErrorKind
 from pymodular.modules.database._database import Database, TransactionScope
-from pymodular.modules.database._health import Verdict, judge, judge_all
 from pymodular.modules.database._transaction import OnCommit, Transaction, current_transaction
 from pymodular.modules.database.config import (
     DEFAULT_CONNECTION,
@@ -49,7 +42,6 @@ from pymodular.modules.database.module import DatabaseModule
 __all__ = (
     "DATABASE_BACKENDS",
     "DEFAULT_CONNECTION",
-    "IN_MEMORY_DSN",
     "ConnectionConfig",
     "ConnectionHealthConfig",
     "Database",
@@ -71,9 +63,5 @@ __all__ = (
     "Transaction",
     "TransactionScope",
     "UnknownConnectionError",
-    "Verdict",
-    "backend_name_for",
     "current_transaction",
-    "judge",
-    "judge_all",
 )

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular._extras import Extra
 from pymodular.health import HealthResult
-from pymodular.module import Module
+from pymodular.module import Instances, Module
 from pymodular.modules.database._backend import DATABASE_BACKENDS, backend_name_for
 from pymodular.modules.database._database import Database
 from pymodular.modules.database._health import judge, judge_all
@@ -18,6 +18,7 @@ from pymodular.services import Service, ServiceScope
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
     from pymodular.modules.database._connection import ConnectionEntry
 
 __all__ = ("DatabaseModule",)
@@ -27,7 +28,7 @@ def _keep(value: object) -> None:
     """Instance-scoped engines belong to the module, which disposes of them on stop."""
 
 
-class DatabaseModule(Module[ConnectionConfig]):
+class DatabaseModule(Module[Instances[ConnectionConfig]]):
     """SQLAlchemy async engines per named connection (module and section ``database``).
 
     The section is instance-aware: each key names a connection (``default``,
@@ -57,7 +58,6 @@ class DatabaseModule(Module[ConnectionConfig]):
     """
 
     name = "database"
-    instance_aware = True
     env_prefix = "DB"
     extra = Extra("database", "sqlalchemy", "greenlet")
 
@@ -104,7 +104,7 @@ class DatabaseModule(Module[ConnectionConfig]):
         ]
 
     def _configs(self) -> dict[str, ConnectionConfig]:
-        configured: Mapping[str, ConnectionConfig] = self.config or {}  # type: ignore[assignment]
+        configured: Mapping[str, ConnectionConfig] = self.config or {}
         configs = {DEFAULT_CONNECTION: configured.get(DEFAULT_CONNECTION, ConnectionConfig())}
         configs.update(configured)
         for name, config in configs.items():
@@ -128,7 +128,7 @@ class DatabaseModule(Module[ConnectionConfig]):
         configs = self._configs()
         # The effective section, the implicit default included: instance-scoped lookups
         # check names against it.
-        self.config = configs  # type: ignore[assignment]
+        self.config = configs
         entries: dict[str, ConnectionEntry] = {}
         try:
             for name, config in configs.items():
@@ -172,10 +172,10 @@ class DatabaseModule(Module[ConnectionConfig]):
             self._reaper = None
         await self.database._close()
 
-    async def reload(self, diff: Any) -> None:
+    async def reload(self, diff: ConfigDiff) -> None:
         """Apply new pool settings, statement timeouts and health thresholds."""
         configs = self._configs()
-        self.config = configs  # type: ignore[assignment]
+        self.config = configs
         for entry in self._entries():
             changed = entry.apply(configs.get(entry.name, entry.config))
             if changed:
