@@ -10,9 +10,9 @@ from typing import Any
 
 import httpx
 
+from pymodular.modules._http import ASGIApp
 from pymodular.modules.auth import JwtKey
 from pymodular.modules.auth._jws import b64url_encode
-from pymodular.modules.httpserver import ASGIApp
 
 NOW = 1_800_000_000.0
 SECRET = "an HMAC secret of at least thirty-two bytes, for HS256 to HS512 tests"

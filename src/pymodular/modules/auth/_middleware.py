@@ -30,6 +30,7 @@ import logging
 from collections.abc import Iterable
 from typing import Any
 
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send, send_problem
 from pymodular.modules.auth._authenticator import Authenticators
 from pymodular.modules.auth._failures import FailureReporter
 from pymodular.modules.auth._principal import Principal, current_principal
@@ -38,7 +39,6 @@ from pymodular.modules.auth.errors import (
     ForbiddenError,
     KeysUnavailableError,
 )
-from pymodular.modules.httpserver import ASGIApp, Receive, Scope, Send, send_problem
 
 __all__ = (
     "AuthMiddleware",
