@@ -46,6 +46,7 @@ from pymodular.modules.eventbus.config import (
     RoutingRule,
 )
 from pymodular.modules.eventbus.errors import (
+    BrokerUnavailableError,
     BusClosedError,
     DuplicateInProgressError,
     EventBusConfigError,
@@ -59,6 +60,7 @@ from pymodular.modules.eventbus.module import EventBusModule
 __all__ = (
     "ENGINES",
     "BrokerEngineConfig",
+    "BrokerUnavailableError",
     "BusClosedError",
     "CustomEngineConfig",
     "DeliveryMode",

@@ -151,6 +151,12 @@ class RabbitMqEngineConfig(BrokerEngineConfig):
         description="Group queues are '<prefix>.<group>.<pattern hash>'",
         pattern=r"^[A-Za-z0-9_.:-]{1,100}$",
     )
+    queue_expiry: float | None = field(
+        None,
+        description="Seconds a group's queue may go unused before RabbitMQ deletes it "
+        "(x-expires; None: kept until deleted)",
+        gt=0,
+    )
 
 
 class RedisEngineConfig(BrokerEngineConfig):
@@ -174,6 +180,12 @@ class RedisEngineConfig(BrokerEngineConfig):
     )
     discovery_interval: float = field(
         1.0, description="Seconds between looks for new streams of a wildcard pattern", gt=0
+    )
+    duplicate_window: float = field(
+        120.0,
+        description="Seconds during which a message id already appended is not appended "
+        "again (0: no deduplication)",
+        ge=0,
     )
 
 

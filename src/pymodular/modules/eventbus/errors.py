@@ -9,6 +9,7 @@ PymodularError
 │   └── StateError
 │       └── BusClosedError           publish or subscribe on a bus that is not running
 └── EventBusError                    category "eventbus"
+    ├── BrokerUnavailableError (+ConnectionError)   an engine cannot reach its broker
     ├── PublishError                 the broker did not take the message (it may be
     │                                retried: nothing was acknowledged)
     ├── HandlerTimeoutError (+TimeoutError)   a handler outlasted its timeout
@@ -25,6 +26,7 @@ from __future__ import annotations
 from pymodular.errors import ConfigError, PymodularError, StateError, ValidationError
 
 __all__ = (
+    "BrokerUnavailableError",
     "BusClosedError",
     "DuplicateInProgressError",
     "EventBusConfigError",
@@ -55,6 +57,10 @@ class InvalidMessageError(ValidationError):
 
 class BusClosedError(StateError):
     """The bus (or the engine a topic routes to) is not running."""
+
+
+class BrokerUnavailableError(EventBusError, ConnectionError):
+    """An engine could not connect to its broker within ``connect_timeout``."""
 
 
 class PublishError(EventBusError):

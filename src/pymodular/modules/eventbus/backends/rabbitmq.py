@@ -1,0 +1,204 @@
+"""RabbitMQ engine (aio-pika): a topic exchange, durable group queues, publisher confirms.
+
+- Messages go to the durable topic exchange ``exchange`` with the topic as routing
+  key, persistent, ``content_type`` ``application/cloudevents+json``; publishing waits
+  for the broker's confirm. RabbitMQ discards a message no queue is bound for.
+- A subscription with a group consumes the durable queue
+  ``<queue_prefix>.<group>.<hash of the pattern>``, bound with the pattern (``*`` stays,
+  ``>`` becomes ``*.#``); every member shares it and it keeps the messages while
+  all members are away. Without a group the queue is exclusive to the subscription and
+  goes with it.
+- Manual acks under ``prefetch``; a failed handler's message is held for the retry
+  delay, then put back on its queue with the attempt count in the
+  ``x-pymodular-attempt`` header and the original acknowledged; a consumer whose
+  connection drops before acknowledging gets its messages requeued by the broker
+  (counted as one more attempt). The connection is robust: aio-pika reconnects and
+  restores channels, queues, bindings and consumers. Lag is the queue's ready count.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import aio_pika
+from aio_pika.abc import AbstractIncomingMessage
+
+from pymodular.modules.eventbus._backend import EngineContext
+from pymodular.modules.eventbus._broker import BrokerEngine
+from pymodular.modules.eventbus._consumer import Consumer, Delivery
+from pymodular.modules.eventbus._topics import amqp_binding
+from pymodular.modules.eventbus.config import RabbitMqEngineConfig
+
+__all__ = ("ATTEMPT_HEADER", "TOPIC_HEADER", "RabbitMqEngine", "queue_name")
+
+ATTEMPT_HEADER = "x-pymodular-attempt"
+TOPIC_HEADER = "x-pymodular-topic"  # a retried copy is routed by queue name, not by topic
+_CONTENT_TYPE = "application/cloudevents+json"
+
+
+def queue_name(prefix: str, group: str, pattern: str) -> str:
+    """The durable queue of a group on a pattern."""
+    digest = hashlib.sha1(pattern.encode(), usedforsecurity=False).hexdigest()[:10]
+    return f"{prefix}.{group}.{digest}"
+
+
+def _number(value: object) -> int:
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+class _State:
+    __slots__ = ("channel", "queue", "tag")
+
+    def __init__(self) -> None:
+        self.channel: Any = None
+        self.queue: Any = None
+        self.tag: str | None = None
+
+
+class RabbitMqEngine(BrokerEngine):
+    """RabbitMQ (``type: rabbitmq``)."""
+
+    kind = "rabbitmq"
+
+    def __init__(self, name: str, config: RabbitMqEngineConfig, context: EngineContext) -> None:
+        super().__init__(name, config, context)
+        self.connection: Any = None
+        self.channel: Any = None
+        self.exchange: Any = None
+        self._persistent = aio_pika.DeliveryMode.PERSISTENT
+
+    # --- connection ------------------------------------------------------------------
+    async def connect(self) -> None:
+        config = self.config
+        options: dict[str, Any] = {
+            "timeout": config.connect_timeout,
+            "reconnect_interval": config.reconnect_delay,
+            "client_properties": {"connection_name": f"pymodular-eventbus-{self.name}"},
+        }
+        if config.username:
+            options["login"] = config.username
+        if config.password is not None:
+            options["password"] = config.password.reveal()
+        self.connection = await aio_pika.connect_robust(config.url, **options)
+        self.connection.close_callbacks.add(self._on_closed)
+        self.connection.reconnect_callbacks.add(self._on_reconnected)
+        self.channel = await self.connection.channel(publisher_confirms=True)
+        self.exchange = await self.channel.declare_exchange(
+            config.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        )
+
+    def _on_closed(self, connection: Any, error: BaseException | None = None) -> None:
+        if not self.closing:
+            self.mark_connected(False, error if isinstance(error, BaseException) else None)
+
+    def _on_reconnected(self, connection: Any) -> None:
+        self.mark_connected(True)
+
+    async def disconnect(self) -> None:
+        connection, self.connection = self.connection, None
+        if connection is not None:
+            await connection.close()
+
+    # --- publishing ------------------------------------------------------------------
+    async def send(self, topic: str, body: bytes, dedupe_id: str) -> None:
+        await self.exchange.publish(
+            aio_pika.Message(
+                body,
+                content_type=_CONTENT_TYPE,
+                delivery_mode=self._persistent,
+                message_id=dedupe_id,
+            ),
+            routing_key=topic,
+            timeout=self.config.publish_timeout,
+        )
+
+    # --- consuming -------------------------------------------------------------------
+    async def open_consumer(self, consumer: Consumer) -> None:
+        if self.connection is None:
+            return  # opened at start
+        sub = consumer.sub
+        state = consumer.state or _State()
+        consumer.state = state
+        consumer.fetching = True
+        if state.channel is None or state.channel.is_closed:
+            state.channel = await self.connection.channel()
+            await state.channel.set_qos(prefetch_count=self.config.prefetch)
+        if state.queue is None:
+            if sub.group:
+                expiry = self.config.queue_expiry
+                state.queue = await state.channel.declare_queue(
+                    queue_name(self.config.queue_prefix, sub.group, sub.pattern),
+                    durable=True,
+                    arguments={"x-expires": int(expiry * 1000)} if expiry else None,
+                )
+            else:
+                state.queue = await state.channel.declare_queue(exclusive=True, auto_delete=True)
+            await state.queue.bind(self.config.exchange, amqp_binding(sub.pattern))
+
+        async def on_message(message: AbstractIncomingMessage) -> None:
+            headers = message.headers
+            if headers:
+                attempt = _number(headers.get(ATTEMPT_HEADER))
+                topic = str(headers.get(TOPIC_HEADER) or message.routing_key or "")
+            else:
+                attempt, topic = 1, message.routing_key or ""
+            if message.redelivered:
+                attempt += 1  # came back after a consumer went away unacknowledged
+            await consumer.feed(Delivery(message.body, topic, attempt, message))
+
+        state.tag = await state.queue.consume(on_message)
+
+    async def pause(self, consumer: Consumer) -> None:
+        state: _State | None = consumer.state
+        if state is not None and state.tag is not None and state.queue is not None:
+            tag, state.tag = state.tag, None
+            await state.queue.cancel(tag)
+
+    async def close_consumer(self, consumer: Consumer, *, forget: bool) -> None:
+        await self.pause(consumer)
+        state: _State | None = consumer.state
+        if state is None or state.channel is None:
+            return
+        channel, state.channel, state.queue = state.channel, None, None
+        await channel.close()  # what is still unacknowledged goes back to the queue
+
+    # --- settling --------------------------------------------------------------------
+    async def ack(self, delivery: Delivery) -> None:
+        await delivery.handle.ack()
+
+    async def retry(self, consumer: Consumer, delivery: Delivery, delay: float) -> None:
+        async def again() -> None:
+            message = delivery.handle
+            state: _State = consumer.state
+            headers = dict(message.headers or {})
+            headers[ATTEMPT_HEADER] = delivery.attempt + 1
+            headers[TOPIC_HEADER] = delivery.topic
+            await self.channel.default_exchange.publish(
+                aio_pika.Message(
+                    message.body,
+                    content_type=_CONTENT_TYPE,
+                    delivery_mode=self._persistent,
+                    message_id=message.message_id,
+                    headers=headers,
+                ),
+                routing_key=state.queue.name,
+                timeout=self.config.publish_timeout,
+            )
+            await message.ack()
+
+        async def redo() -> None:
+            await self.settle(again)
+
+        consumer.hold(delivery, delay, redo)
+
+    async def release(self, delivery: Delivery) -> None:
+        await delivery.handle.nack(requeue=True)
+
+    async def lag(self, consumer: Consumer) -> int | None:
+        state: _State | None = consumer.state
+        if state is None or state.channel is None or state.queue is None:
+            return None
+        channel = await state.channel.get_underlay_channel()
+        declared = await channel.queue_declare(state.queue.name, passive=True)
+        return int(declared.message_count or 0)

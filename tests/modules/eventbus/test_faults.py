@@ -1,0 +1,191 @@
+"""Broker restarts mid-stream: private NATS, Redis, RabbitMQ and Mosquitto servers are
+killed and started again while a publisher and a group consumer run. Every message whose publish
+returned arrives (duplicates allowed: at least once); publishers ride out the restart."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from pymodular.modules.eventbus import EventBus, Message, PublishError
+from tests._until import until
+from tests.conformance.eventbus.kits import EventLog
+
+TOTAL = 240
+KILL_AT = 80
+
+
+def broker_config(kind: str, url: str) -> dict[str, Any]:
+    common = {
+        "url": url,
+        "reconnect_delay": 0.05,
+        "reconnect_delay_max": 0.5,
+        "publish_timeout": 30.0,
+        "connect_timeout": 10.0,
+    }
+    extra: dict[str, dict[str, Any]] = {
+        "nats": {"stream": "FAULTS", "subject_prefix": "faults", "ack_wait": 2.0},
+        "redis": {"key_prefix": "faults:", "claim_idle": 1.0, "block": 0.2},
+        "rabbitmq": {"exchange": "faults", "queue_prefix": "faults"},
+        "mqtt": {"topic_prefix": "faults", "client_id": "faults"},
+    }
+    return {"type": kind, **common, **extra[kind]}
+
+
+async def _restart_mid_stream(kind: str, server: Any) -> None:
+    events = EventLog()
+    bus = EventBus({"engines": {kind: broker_config(kind, server.url)}}, emit=events)
+    seen: dict[int, int] = {}
+
+    async def collect(message: Message[dict[str, int]]) -> None:
+        n = message.data["n"]
+        seen[n] = seen.get(n, 0) + 1
+
+    acknowledged: list[int] = []
+    refused: list[int] = []
+    restarted = asyncio.Event()
+
+    async def publish_all() -> None:
+        for n in range(TOTAL):
+            try:
+                await bus.publish("stream.items", {"n": n})
+            except PublishError:
+                refused.append(n)  # not acknowledged: the contract says nothing of it
+            else:
+                acknowledged.append(n)
+            if n == KILL_AT:
+                await server.akill()  # a crash: no goodbye to anyone
+                await server.astart()  # same port, same data directory
+                restarted.set()
+
+    await bus.start()
+    try:
+        await bus.subscribe("stream.items", collect, group="collectors", concurrency=4)
+        await asyncio.wait_for(publish_all(), timeout=120)
+        assert restarted.is_set()
+        await until(lambda: set(acknowledged) <= set(seen), timeout=60)
+        assert len(acknowledged) >= TOTAL - len(refused)
+        assert not refused, f"publishes failed across the restart: {refused[:5]}"
+        assert events.of("eventbus.engine.disconnected")
+        assert events.of("eventbus.engine.reconnected")
+        await until(lambda: bus.engines[kind].connected, timeout=30)  # type: ignore[attr-defined]
+        health = (await bus.health())[kind]
+        assert health.connected
+    finally:
+        await bus.stop()
+
+
+@pytest.mark.slow
+async def test_nats_restart_mid_stream_loses_no_acknowledged_message(private_nats: Any) -> None:
+    await _restart_mid_stream("nats", await private_nats())
+
+
+@pytest.mark.slow
+async def test_redis_restart_mid_stream_loses_no_acknowledged_message(private_redis: Any) -> None:
+    await _restart_mid_stream("redis", await private_redis())
+
+
+@pytest.mark.slow
+async def test_rabbitmq_restart_mid_stream_loses_no_acknowledged_message(
+    private_rabbitmq: Any,
+) -> None:
+    await _restart_mid_stream("rabbitmq", await private_rabbitmq())
+
+
+@pytest.mark.parametrize("kind", ["nats", "redis", "rabbitmq", "mqtt"])
+async def test_an_unreachable_broker_fails_start_naming_the_engine_with_the_password_masked(
+    kind: str,
+) -> None:
+    from pymodular.modules.eventbus import BrokerUnavailableError
+    from tests._servers import free_port
+
+    scheme = {"nats": "nats", "redis": "redis", "rabbitmq": "amqp", "mqtt": "mqtt"}[kind]
+    url = f"{scheme}://user:s3cret-Passw0rd@127.0.0.1:{free_port()}/"
+    bus = EventBus({"engines": {"down": {"type": kind, "url": url, "connect_timeout": 1.0}}})
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    with pytest.raises(BrokerUnavailableError) as info:
+        await bus.start()
+    assert loop.time() - began < 10
+    assert "'down'" in str(info.value)
+    assert "s3cret-Passw0rd" not in str(info.value)
+    assert "s3cret-Passw0rd" not in repr(bus.config)
+    await bus.stop()
+
+
+@pytest.mark.slow
+async def test_mqtt_restart_mid_stream_loses_no_acknowledged_message(
+    private_mosquitto: Any,
+) -> None:
+    await _restart_mid_stream("mqtt", await private_mosquitto())
+
+
+async def _outage(kind: str, server: Any) -> None:
+    from pymodular.modules.eventbus import EventBusModule
+    from pymodular.testing import app_harness
+
+    config = broker_config(kind, server.url) | {"publish_timeout": 0.5}
+    module = EventBusModule()
+    async with app_harness([module], config={"eventbus": {"engines": {kind: config}}}) as (app, _):
+        bus = app.services.get(EventBus)
+        await bus.publish("outage.x", {"n": 1})
+        assert (await module.health_report()).status.value == "healthy"
+        await server.akill()
+
+        async def publish_until_refused() -> None:
+            for _ in range(20):  # the client may need a request to notice the loss
+                await bus.publish("outage.x", {"n": 2})
+
+        with pytest.raises(PublishError, match=f"{kind} engine '{kind}' could not publish"):
+            await publish_until_refused()
+        report = await module.health_report()
+        assert report.status.value == "unhealthy"
+        assert report.details[kind]["connected"] is False
+        await server.astart()
+        await until(lambda: bus.engines[kind].connected, timeout=30)  # type: ignore[attr-defined]
+        await bus.publish("outage.x", {"n": 3})
+        assert (await module.health_report()).status.value == "healthy"
+
+
+async def test_nats_outage_fails_publishes_after_publish_timeout_and_recovers(
+    private_nats: Any,
+) -> None:
+    await _outage("nats", await private_nats())
+
+
+async def test_redis_outage_fails_publishes_after_publish_timeout_and_recovers(
+    private_redis: Any,
+) -> None:
+    await _outage("redis", await private_redis())
+
+
+async def test_a_nats_subscription_without_a_group_is_recreated_from_where_it_was(
+    private_nats: Any,
+) -> None:
+    import nats
+
+    server = await private_nats()
+    bus = EventBus({"engines": {"nats": broker_config("nats", server.url)}})
+    got: list[int] = []
+
+    async def collect(data: dict[str, int]) -> None:
+        got.append(data["n"])
+
+    async with bus:
+        sub = await bus.subscribe("solo.items", collect)
+        for n in range(5):
+            await bus.publish("solo.items", {"n": n})
+        await until(lambda: len(got) == 5, timeout=15)
+        name = bus.engines["nats"].consumers[sub.id].state.name  # type: ignore[attr-defined]
+        raw = await nats.connect(server.url)
+        await raw.jetstream().delete_consumer("FAULTS", name)  # the server forgets it
+        await raw.close()
+        for n in range(5, 10):
+            await bus.publish("solo.items", {"n": n})  # stored; nobody consumes them now
+        await server.akill()
+        await server.astart()
+        for n in range(10, 15):
+            await bus.publish("solo.items", {"n": n})
+        await until(lambda: sorted(set(got)) == list(range(15)), timeout=30)
