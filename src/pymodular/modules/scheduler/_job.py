@@ -4,9 +4,9 @@ A :class:`Job` binds a callable to a schedule with its rules: ``max_concurrency`
 at once across all replicas (1 by default: never overlapped), what happens to a run
 that comes due while that many are still going (``overlap``: ``"skip"`` it or
 ``"queue"`` it), a ``timeout`` per attempt, a :class:`RetryPolicy` and a
-:class:`CatchUpPolicy`. The callable may be a coroutine function (run as a task) or a
-plain function (run in the scheduler's thread pool); when it takes a parameter it
-receives a :class:`RunContext`.
+:class:`CatchUpPolicy`. The callable may be a coroutine function (awaited in a worker
+task) or a plain function (run in the scheduler's thread pool); when it takes a
+parameter it receives a :class:`RunContext`.
 """
 
 from __future__ import annotations
