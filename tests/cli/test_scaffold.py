@@ -260,7 +260,8 @@ def test_generated_app_runs_with_one_command_and_stops_on_sigint(
     generated: dict[str, tuple[Path, dict[str, Gate]]],
 ) -> None:
     root = generated["app"][0]
-    child = Child([sys.executable, "-m", "acme_shop"], cwd=root, env=_clean_env())
+    env = {**_clean_env(), "ACME_SHOP_HTTPSERVER__PORT": "0"}  # any free port
+    child = Child([sys.executable, "-m", "acme_shop"], cwd=root, env=env)
     child.wait_for("Hello, world!")
     child.wait_for("is running")
     assert child.stop(signal.SIGINT) == 0

@@ -1,13 +1,15 @@
 """HTTP plumbing the bundled HTTP modules share (private: not part of the public API).
 
 - ASGI type aliases and the :class:`ASGIApp` protocol (``_asgi``);
-- problem details (RFC 9457) bodies and answers (``_problem``).
+- problem details (RFC 9457) bodies and answers (``_problem``);
+- running an ASGI app's lifespan inside the module lifecycle (``_lifespan``).
 
 The router and the httpserver import these from here; neither imports the other's
 internals, and nothing here imports a third-party package.
 """
 
 from pymodular.modules._http._asgi import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http._lifespan import Lifespan
 from pymodular.modules._http._problem import (
     PROBLEM_CONTENT_TYPE,
     problem_body,
@@ -18,6 +20,7 @@ from pymodular.modules._http._problem import (
 __all__ = (
     "PROBLEM_CONTENT_TYPE",
     "ASGIApp",
+    "Lifespan",
     "Message",
     "Receive",
     "Scope",

@@ -73,6 +73,7 @@ class HttpServer:
         self._draining = False
         self._drain_task: asyncio.Task[None] | None = None
         self._entry: Entry | None = None
+        self._in_process = False
         self.port: int | None = None
         self._apply_limits(config)
 
@@ -81,7 +82,19 @@ class HttpServer:
     @property
     def running(self) -> bool:
         """Whether the listener is open and the server has not begun to drain."""
-        return self._uvicorn is not None and not self._draining
+        return (self._uvicorn is not None or self._in_process) and not self._draining
+
+    @property
+    def in_process(self) -> bool:
+        """Whether the server serves in-process only (under a test client, no socket)."""
+        return self._in_process
+
+    def asgi(self) -> ASGIApp:
+        """The server's outermost ASGI app (health probes, load shedding, the served app):
+        what the sockets feed, for driving the whole stack in-process."""
+        if self._entry is None:
+            raise RuntimeError("the server has not started")
+        return self._entry
 
     @property
     def draining(self) -> bool:
@@ -96,6 +109,8 @@ class HttpServer:
     @property
     def url(self) -> str:
         """The base URL the server listens on (the bound port when 0 was configured)."""
+        if self._in_process:
+            return "http://testserver"
         host = self.config.host
         if host in ("", "0.0.0.0"):  # noqa: S104 - a URL to reach it, not a bind
             host = "127.0.0.1"
@@ -137,7 +152,15 @@ class HttpServer:
 
     async def start(self) -> None:
         """Bind, start serving, return once the sockets accept connections."""
-        if self._uvicorn is not None:
+        if self._uvicorn is not None or self._in_process:
+            return
+        from pymodular.testing import serving_in_process
+
+        if serving_in_process():
+            self._entry = self._build_entry(self.config)
+            self._in_process = True
+            logger.info("serving in-process (no socket)")
+            self._emit("httpserver.started", url=self.url, port=None, tls=False)
             return
         import uvicorn  # the module's extra was checked when it was registered
 
@@ -311,6 +334,11 @@ class HttpServer:
         await asyncio.shield(self._drain_task)
 
     async def _drain(self) -> None:
+        if self._in_process:
+            self._draining = True
+            self._emit("httpserver.draining", connections=0, in_flight=0)
+            self._emit("httpserver.stopped", requests_served=0, cancelled=0)
+            return
         server = self._uvicorn
         if server is None:
             return

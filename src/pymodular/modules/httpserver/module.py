@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular.health import HealthResult
 from pymodular.module import Dependency, Extra, Module
-from pymodular.modules._http import ASGIApp
+from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
 from pymodular.modules.httpserver._server import HttpServer
 from pymodular.modules.httpserver._tls import CertificateProvider
 from pymodular.modules.httpserver.config import HttpServerConfig
@@ -28,6 +28,10 @@ class HttpServerModule(Module[HttpServerConfig]):
     ``app=`` serves a given ASGI app instead (Starlette, FastAPI, ...), and
     ``handler=`` names another service. With nothing to serve it still answers the
     health probes and 404 for everything else.
+
+    An app given with ``app=`` has its ASGI lifespan run inside the module's: ``start``
+    waits for its startup before binding, ``stop`` runs its shutdown after the drain, and
+    what its startup put in the lifespan state is in each request's ``state``.
 
     ``start`` returns once the socket accepts connections; a taken port fails it with
     :class:`~pymodular.modules.httpserver.PortInUseError`. The module is drainable: when
@@ -49,6 +53,7 @@ class HttpServerModule(Module[HttpServerConfig]):
         if name is not None:
             self.name = name
         self._explicit_app = app
+        self.lifespan = Lifespan(app, name=f"the app served by {self.name}") if app else None
         self.handler_name = handler
         requires: list[Dependency[Any]] = [
             Dependency(CertificateProvider, optional=True, attr="certificate_provider")
@@ -78,6 +83,8 @@ class HttpServerModule(Module[HttpServerConfig]):
         served = self._explicit_app
         if served is None:
             served = getattr(self, "handler", None)
+        elif self.lifespan is not None:
+            served = _with_lifespan_state(served, self.lifespan)
         self.server = HttpServer(
             self.config,
             app=served,
@@ -92,14 +99,22 @@ class HttpServerModule(Module[HttpServerConfig]):
         return self.server.describe() if self.server is not None else {}
 
     async def start(self) -> None:
-        """Bind and serve; return once connections are accepted."""
+        """Run the served app's startup (when given one), then bind and serve; return
+        once connections are accepted."""
         assert self.server is not None
-        await self.server.start()
+        if self.lifespan is not None:
+            await self.lifespan.startup()
+        try:
+            await self.server.start()
+        except BaseException:
+            if self.lifespan is not None:
+                await self.lifespan.shutdown()
+            raise
 
     async def _after_start(self) -> None:
         # Modules, configuration and imported code live as long as the process; scanning
         # them in every full collection only lengthens the pauses requests wait through.
-        if self.config.freeze_gc:
+        if self.config.freeze_gc and self.server is not None and not self.server.in_process:
             gc.collect()
             gc.freeze()
 
@@ -109,9 +124,12 @@ class HttpServerModule(Module[HttpServerConfig]):
             await self.server.drain()
 
     async def stop(self) -> None:
-        """Drain (when the drain stage did not finish it) and close."""
+        """Drain (when the drain stage did not finish it), close, then run the served
+        app's shutdown."""
         if self.server is not None:
             await self.server.drain()
+        if self.lifespan is not None:
+            await self.lifespan.shutdown()
 
     async def reload(self, diff: ConfigDiff) -> None:
         """Apply changed dynamic fields: timeouts, limits, access log, health paths, TLS files."""
@@ -130,3 +148,12 @@ class HttpServerModule(Module[HttpServerConfig]):
                 f"{state}", **(server.describe() if server is not None else {})
             )
         return HealthResult.healthy(f"serving on {server.url}", **server.describe())
+
+
+def _with_lifespan_state(app: ASGIApp, lifespan: Lifespan) -> ASGIApp:
+    async def served(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "lifespan":
+            lifespan.serve(scope)
+        await app(scope, receive, send)
+
+    return served

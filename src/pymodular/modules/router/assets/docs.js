@@ -201,6 +201,9 @@
     for (const [tag, views] of groups) {
       main.append(el("section", { class: "group" }, el("h2", { class: "tag" }, tag), views));
     }
+    const wanted = decodeURIComponent(location.hash.slice(1));
+    const target = wanted && document.getElementById(wanted);
+    if (target) { target.open = true; target.scrollIntoView(); }
   }
 
   document.getElementById("filter").addEventListener("input", (event) => {
