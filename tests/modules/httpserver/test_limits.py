@@ -11,13 +11,14 @@ from tests.modules.httpserver.helpers import body_of, hello, raw, serving, statu
 
 
 class Recording:
-    """An ASGI app that records whether it ran."""
+    """An ASGI app that records whether it ran for a request."""
 
     def __init__(self) -> None:
         self.calls = 0
 
-    async def __call__(self, scope: object, receive: object, send: object) -> None:
-        self.calls += 1
+    async def __call__(self, scope: dict[str, object], receive: object, send: object) -> None:
+        if scope["type"] == "http":
+            self.calls += 1
         await hello(scope, receive, send)
 
 

@@ -118,8 +118,19 @@ class Lifespan:
                 f"{self.timeout:g} s",
                 phase="start" if phase == "startup" else "stop",
             ) from None
-        if answer["type"] != "pymodular.lifespan.ended":
+        expected = {f"lifespan.{phase}.complete", f"lifespan.{phase}.failed"}
+        if answer["type"] in expected:
             return answer
+        if answer["type"] != "pymodular.lifespan.ended":
+            # Not the lifespan protocol (uvicorn's "auto" mode reads it the same way).
+            logger.debug("%s: no lifespan support (it sent %r)", self.name, answer["type"])
+            await self._cancel()
+            if phase == "startup":
+                return None
+            raise LifecycleError(
+                f"{self.name}: the application answered {answer['type']!r} to a shutdown",
+                phase="stop",
+            )
         failure = self._failure
         if not self.supported and phase == "startup":
             if failure is not None:
