@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -228,6 +229,7 @@ def generated(
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("gate", ["pytest", "ruff", "format", "mypy"])
+@GATES_TIMEOUT
 def test_generated_project_passes_its_gate(
     generated: dict[str, tuple[Path, dict[str, Gate]]], kind: str, gate: str
 ) -> None:
@@ -283,5 +285,5 @@ def test_generated_app_configuration_checks_clean(
         check=False,
     )
     assert done.returncode == 0, done.stderr
-    assert "greeter.api_key   **********  env ACME_SHOP_GREETER__API_KEY" in done.stdout
+    assert re.search(r"greeter\.api_key +\*{10} +env ACME_SHOP_GREETER__API_KEY", done.stdout)
     assert "key-from-env-42" not in done.stdout + done.stderr
