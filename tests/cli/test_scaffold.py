@@ -229,7 +229,6 @@ def generated(
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("gate", ["pytest", "ruff", "format", "mypy"])
-@GATES_TIMEOUT
 def test_generated_project_passes_its_gate(
     generated: dict[str, tuple[Path, dict[str, Gate]]], kind: str, gate: str
 ) -> None:

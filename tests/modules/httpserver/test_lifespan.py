@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI, Request
 
 from pymodular.errors import LifecycleError
-from pymodular.modules.httpserver import HttpServerModule, Lifespan
+from pymodular.modules._http import Lifespan
+from pymodular.modules.httpserver import HttpServerModule
 from pymodular.testing import TestClient, app_harness
 from tests.modules.httpserver.helpers import serving
 
