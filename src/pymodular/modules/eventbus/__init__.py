@@ -18,6 +18,12 @@ The memory engine needs nothing extra; each broker engine needs its extra
 from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
 from pymodular.modules.eventbus._bus import EventBus
 from pymodular.modules.eventbus._engines import ENGINES, register_engine
+from pymodular.modules.eventbus._idempotency import (
+    CacheDedupeStore,
+    DedupeStore,
+    Deduplicator,
+    MemoryDedupeStore,
+)
 from pymodular.modules.eventbus._message import Message, decode, encode
 from pymodular.modules.eventbus._routing import Router
 from pymodular.modules.eventbus._subscription import Subscription
@@ -38,9 +44,11 @@ from pymodular.modules.eventbus.config import (
     DeliveryMode,
     EngineConfig,
     EventBusConfig,
+    IdempotencyConfig,
     MemoryEngineConfig,
     MqttEngineConfig,
     NatsEngineConfig,
+    OutboxConfig,
     RabbitMqEngineConfig,
     RedisEngineConfig,
     RoutingRule,
@@ -62,7 +70,10 @@ __all__ = (
     "BrokerEngineConfig",
     "BrokerUnavailableError",
     "BusClosedError",
+    "CacheDedupeStore",
     "CustomEngineConfig",
+    "DedupeStore",
+    "Deduplicator",
     "DeliveryMode",
     "DuplicateInProgressError",
     "EngineConfig",
@@ -75,11 +86,14 @@ __all__ = (
     "EventBusError",
     "EventBusModule",
     "HandlerTimeoutError",
+    "IdempotencyConfig",
     "InvalidMessageError",
+    "MemoryDedupeStore",
     "MemoryEngineConfig",
     "Message",
     "MqttEngineConfig",
     "NatsEngineConfig",
+    "OutboxConfig",
     "PublishError",
     "RabbitMqEngineConfig",
     "RedisEngineConfig",

@@ -7,18 +7,27 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from pymodular.errors import ValidationError, error_text
 from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
 from pymodular.modules.eventbus._engines import ENGINES
-from pymodular.modules.eventbus._handlers import adapt_handler
+from pymodular.modules.eventbus._handlers import Adapter, adapt_handler
+from pymodular.modules.eventbus._idempotency import (
+    CacheDedupeStore,
+    DedupeStore,
+    Deduplicator,
+    MemoryDedupeStore,
+)
 from pymodular.modules.eventbus._message import Message, check_headers
 from pymodular.modules.eventbus._routing import Router
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus._topics import check_pattern, check_topic
 from pymodular.modules.eventbus.config import EventBusConfig
-from pymodular.modules.eventbus.errors import BusClosedError
+from pymodular.modules.eventbus.errors import BusClosedError, EventBusConfigError
+
+if TYPE_CHECKING:
+    from pymodular.modules.eventbus._outbox import Outbox
 
 __all__ = ("EventBus",)
 
@@ -49,6 +58,8 @@ class EventBus:
         *,
         emit: Callable[..., Any] | None = None,
         log: logging.Logger | None = None,
+        cache: Any = None,
+        database: Any = None,
     ) -> None:
         if config is None:
             config = EventBusConfig()
@@ -80,6 +91,19 @@ class EventBus:
         self._state = "created"
         self.published = 0
         self._retired: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # unsubscribed ones
+        self._cache = cache
+        self._dedupe: Deduplicator | None = None
+        self.outbox: Outbox | None = None
+        if config.outbox.enabled:
+            if database is None:
+                raise EventBusConfigError(
+                    "outbox.enabled needs the database module: add DatabaseModule() to the "
+                    "application (or give database= to the EventBus)",
+                    field="eventbus.outbox.enabled",
+                )
+            from pymodular.modules.eventbus._outbox import Outbox
+
+            self.outbox = Outbox(config.outbox, database, self.engines, self._context)
 
     # --- lifecycle -------------------------------------------------------------------
     @property
@@ -103,6 +127,13 @@ class EventBus:
             for engine in reversed(started):
                 await engine.stop()
             raise
+        if self.outbox is not None:
+            try:
+                await self.outbox.start()
+            except BaseException:
+                for engine in reversed(started):
+                    await engine.stop()
+                raise
         self._state = "running"
         for sub in self._subscriptions.values():
             for name in sub.engines:
@@ -120,6 +151,8 @@ class EventBus:
             return
         self._state = "draining"
         grace = self.config.grace_period if grace is None else grace
+        if self.outbox is not None:
+            await self.outbox.flush(grace)
         await asyncio.gather(*(engine.drain(grace) for engine in self.engines.values()))
 
     async def stop(self) -> None:
@@ -129,6 +162,8 @@ class EventBus:
             return
         self._state = "stopped"
         self._engine_of.clear()
+        if self.outbox is not None:
+            await self.outbox.stop()
         errors: list[str] = []
         for engine in reversed(self.engines.values()):
             try:
@@ -164,8 +199,11 @@ class EventBus:
 
         ``payload`` is anything JSON-serialisable by pydantic (a model, a dataclass, a
         dict, ...; ``bytes`` travel base64-encoded). ``key`` is the partition key and
-        ``headers`` become CloudEvents extension attributes. On a broker engine this
-        returns once the broker confirmed the message; raises
+        ``headers`` become CloudEvents extension attributes. Inside a database
+        transaction (with the outbox enabled, on an outbox engine) it writes the message
+        into the outbox table of that transaction and returns: the relay publishes it
+        after the commit, and not at all after a rollback. Otherwise, on a broker engine
+        it returns once the broker confirmed the message; raises
         :class:`~pymodular.modules.eventbus.PublishError` when it did not (within
         ``publish_timeout``), :class:`~pymodular.errors.ValidationError` for an
         invalid topic, key, header or payload, and
@@ -188,6 +226,13 @@ class EventBus:
                 key=key,
                 headers=check_headers(headers) if headers else None,
             )
+        outbox = self.outbox
+        if outbox is not None and engine.name in outbox.names:
+            transaction = outbox.transaction()
+            if transaction is not None:
+                await outbox.write(transaction, engine, message)
+                self.published += 1
+                return message
         await engine.publish(message)
         self.published += 1
         return message
@@ -219,6 +264,7 @@ class EventBus:
         timeout: float | None = _DEFAULT,
         max_attempts: int | None = None,
         engine: str | None = None,
+        idempotent: bool = False,
     ) -> Subscription:
         """Call ``handler`` for messages on topics matching ``pattern``.
 
@@ -229,7 +275,9 @@ class EventBus:
         handler calls run at once; ``timeout`` (seconds, None: no limit) and
         ``max_attempts`` default to the bus's ``handler_timeout`` and
         ``max_attempts``; ``engine`` pins the subscription to one engine instead of
-        every engine the routing rules may send matching topics to.
+        every engine the routing rules may send matching topics to. ``idempotent``
+        calls the handler once per message id for this subscription (its group and
+        pattern), acknowledging repeats without calling it (the ``idempotency`` store).
 
         Subscribing before :meth:`start` is allowed: delivery begins at start.
         """
@@ -259,11 +307,17 @@ class EventBus:
         if self._state == "stopped":
             raise BusClosedError("the event bus is stopped; subscribe needs it created or running")
         engines = (engine,) if engine is not None else tuple(self.router.engines_for(pattern))
+        adapter = adapt_handler(handler, model)
+        if idempotent:
+            scope = f"{group or ''}|{pattern}|{getattr(handler, '__qualname__', '')}"
+            convert = adapter.convert
+            adapter = Adapter(lambda m: (m, convert(m)), adapter.payload, adapter.wants_message)
+            handler = self.deduplicator().wrap(handler, scope)
         sub = Subscription(
             self,
             pattern,
             handler,
-            adapt_handler(handler, model),
+            adapter,
             group=group,
             concurrency=concurrency,
             timeout=timeout,
@@ -306,6 +360,26 @@ class EventBus:
             subscription=subscription.id,
             pattern=subscription.pattern,
         )
+
+    def deduplicator(self) -> Deduplicator:
+        """The idempotency helper of this bus (built on first use from ``idempotency``)."""
+        if self._dedupe is None:
+            settings = self.config.idempotency
+            store: DedupeStore
+            if settings.store == "cache":
+                if self._cache is None:
+                    raise EventBusConfigError(
+                        "idempotency.store is 'cache' but no cache service was given: add "
+                        "the cache module to the application (or use store: memory)",
+                        field="eventbus.idempotency.store",
+                    )
+                store = CacheDedupeStore(self._cache)
+            else:
+                store = MemoryDedupeStore(settings.max_entries)
+            self._dedupe = Deduplicator(
+                store, ttl=settings.ttl, processing_ttl=settings.processing_ttl
+            )
+        return self._dedupe
 
     # --- looking -----------------------------------------------------------------------
     def subscriptions(self) -> list[Subscription]:
@@ -352,6 +426,7 @@ class EventBus:
             "routing": [{"topics": list(p), "engine": e} for p, e in self.router.rules],
             "engines": {name: engine.describe() for name, engine in self.engines.items()},
             "subscriptions": [sub.describe() for sub in self._subscriptions.values()],
+            "outbox": self.outbox.describe() if self.outbox is not None else None,
             "stats": self.stats(),
         }
 

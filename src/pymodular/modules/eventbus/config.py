@@ -36,9 +36,11 @@ __all__ = (
     "DeliveryMode",
     "EngineConfig",
     "EventBusConfig",
+    "IdempotencyConfig",
     "MemoryEngineConfig",
     "MqttEngineConfig",
     "NatsEngineConfig",
+    "OutboxConfig",
     "RabbitMqEngineConfig",
     "RedisEngineConfig",
     "RoutingRule",
@@ -251,6 +253,50 @@ class RoutingRule(ConfigModel):
         return topics
 
 
+class IdempotencyConfig(ConfigModel):
+    """Where ``subscribe(..., idempotent=True)`` remembers handled message ids."""
+
+    store: Literal["memory", "cache"] = field(
+        "memory",
+        description="memory: in this process; cache: the cache module's service 'cache' "
+        "(shared by every process using it, such as a Redis cache)",
+    )
+    ttl: float = field(86_400.0, description="Seconds a handled message id is remembered", gt=0)
+    processing_ttl: float = field(
+        300.0,
+        description="Seconds a delivery holds an id while its handler runs (longer than "
+        "the handler timeout)",
+        gt=0,
+    )
+    max_entries: int = field(100_000, description="Ids the memory store keeps at most", ge=1)
+
+
+class OutboxConfig(ConfigModel):
+    """The transactional outbox (needs the database module)."""
+
+    enabled: bool = field(
+        False,
+        description="Publishing inside a database transaction writes the event into the "
+        "outbox table of that transaction; a relay publishes it after the commit",
+    )
+    connection: str = field("default", description="Database connection holding the table")
+    table: str = field(
+        "eventbus_outbox", description="Outbox table name", pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
+    )
+    engines: list[str] | None = field(
+        None,
+        description="Engines whose topics go through the outbox (default: every broker engine)",
+    )
+    relay: bool = field(
+        True, description="Run the relay in this process (several processes may share the table)"
+    )
+    poll_interval: float = field(
+        1.0, description="Seconds between looks for rows left behind (by a crash)", gt=0
+    )
+    batch: int = field(100, description="Rows relayed per database transaction", ge=1)
+    create_table: bool = field(True, description="Create the table at start when it is missing")
+
+
 class EventBusConfig(ConfigModel):
     """The ``eventbus`` section."""
 
@@ -302,6 +348,12 @@ class EventBusConfig(ConfigModel):
     max_message_bytes: int = field(
         1_048_576, description="Largest encoded message published or accepted", ge=256
     )
+    idempotency: IdempotencyConfig = field(
+        default_factory=IdempotencyConfig, description="The idempotency helper's store"
+    )
+    outbox: OutboxConfig = field(
+        default_factory=OutboxConfig, description="The transactional outbox"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> Self:
@@ -316,6 +368,13 @@ class EventBusConfig(ConfigModel):
                 raise ValueError(
                     f"routing[{index}] names engine {rule.engine!r}, which is not configured "
                     f"(engines: {', '.join(sorted(known))})"
+                )
+        for name in self.outbox.engines or ():
+            if name not in known:
+                raise ValueError(f"outbox.engines names engine {name!r}, which is not configured")
+            if self.engines[name].type == "memory":
+                raise ValueError(
+                    f"outbox.engines: {name!r} is a memory engine; the outbox is for brokers"
                 )
         if self.default_engine is not None and self.default_engine not in known:
             raise ValueError(

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular.health import HealthResult
-from pymodular.module import Module
+from pymodular.module import Dependency, Module
 from pymodular.modules.eventbus._bus import EventBus
 from pymodular.modules.eventbus.config import EventBusConfig
 from pymodular.services import Service
@@ -32,6 +32,8 @@ class EventBusModule(Module[EventBusConfig]):
     """
 
     name = "eventbus"
+    cache = Dependency(name="cache", optional=True)  # for idempotency.store: cache
+    database = Dependency(name="database", optional=True)  # for the outbox
 
     def __init__(self, *, name: str | None = None) -> None:
         if name is not None:
@@ -58,7 +60,9 @@ class EventBusModule(Module[EventBusConfig]):
 
     async def init(self, app: Application) -> None:
         """Build the engines (no connection yet; a missing client package fails here)."""
-        self._bus = EventBus(self.config, emit=self.emit, log=self.log)
+        self._bus = EventBus(
+            self.config, emit=self.emit, log=self.log, cache=self.cache, database=self.database
+        )
 
     async def start(self) -> None:
         """Connect every engine and start the subscriptions made so far."""

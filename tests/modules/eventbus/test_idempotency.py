@@ -1,0 +1,102 @@
+"""The idempotency helper's stores and its claim/done/release rules."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from pymodular.modules.eventbus import (
+    DuplicateInProgressError,
+    EventBus,
+    EventBusConfigError,
+    MemoryDedupeStore,
+    Message,
+)
+from pymodular.modules.eventbus._idempotency import Deduplicator
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def test_the_memory_store_forgets_after_the_ttl_and_keeps_at_most_max_entries() -> None:
+    clock = Clock()
+    store = MemoryDedupeStore(max_entries=2, clock=clock)
+    assert await store.claim("a", 10)
+    assert not await store.claim("a", 10)
+    await store.mark_done("a", 5)
+    assert await store.is_done("a")
+    clock.now = 6
+    assert not await store.is_done("a")
+    assert await store.claim("a", 10)
+    for key in ("b", "c"):
+        await store.mark_done(key, 100)
+    await store.mark_done("d", 100)
+    assert not await store.is_done("b")  # the oldest went when the third arrived
+    assert await store.is_done("c")
+    assert await store.is_done("d")
+
+
+def pair(message_id: str) -> tuple[Message[Any], Any]:
+    return Message("t.x", None, source="/s", id=message_id), "argument"
+
+
+async def test_a_failed_call_releases_the_id_so_the_next_delivery_handles_it() -> None:
+    calls: list[str] = []
+    dedupe = Deduplicator(MemoryDedupeStore())
+
+    async def flaky(argument: str) -> None:
+        calls.append(argument)
+        if len(calls) == 1:
+            raise RuntimeError("first time fails")
+
+    guarded = dedupe.wrap(flaky, "scope")
+    with pytest.raises(RuntimeError):
+        await guarded(pair("m1"))
+    await guarded(pair("m1"))
+    await guarded(pair("m1"))  # handled already: skipped
+    assert calls == ["argument", "argument"]
+    assert dedupe.skipped == 1
+
+
+async def test_an_id_in_work_elsewhere_makes_the_repeat_fail_for_a_later_retry() -> None:
+    release = asyncio.Event()
+    dedupe = Deduplicator(MemoryDedupeStore())
+
+    async def slow(argument: str) -> None:
+        await release.wait()
+
+    guarded = dedupe.wrap(slow, "scope")
+    first = asyncio.create_task(guarded(pair("m2")))
+    await asyncio.sleep(0)
+    with pytest.raises(DuplicateInProgressError):
+        await guarded(pair("m2"))
+    release.set()
+    await first
+
+
+async def test_scopes_are_separate_so_two_groups_each_handle_the_message() -> None:
+    seen: list[str] = []
+    dedupe = Deduplicator(MemoryDedupeStore())
+
+    async def handler(argument: str) -> None:
+        seen.append(argument)
+
+    await dedupe.wrap(handler, "billing")(pair("m3"))
+    await dedupe.wrap(handler, "shipping")(pair("m3"))
+    assert len(seen) == 2
+
+
+async def test_the_cache_store_without_a_cache_service_is_a_config_error() -> None:
+    bus = EventBus({"idempotency": {"store": "cache"}})
+
+    async def handler(data: Any) -> None: ...
+
+    with pytest.raises(EventBusConfigError, match="no cache service"):
+        await bus.subscribe("a.b", handler, idempotent=True)

@@ -1,0 +1,214 @@
+"""The transactional outbox on NATS JetStream and Redis, with SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from pymodular.errors import ConfigError
+from pymodular.modules.eventbus import EventBus, EventBusConfigError, Message
+from tests._until import until
+from tests.cli.process import Child
+from tests.conformance.eventbus.kits import NatsKit, RedisKit
+from tests.modules.eventbus.outbox_app import running, sections
+
+ROOT = Path(__file__).resolve().parents[3]
+PG = "postgresql://postgres@127.0.0.1:5432/test"
+
+DATABASES = [
+    pytest.param("sqlite", id="sqlite"),
+    pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres),
+]
+
+
+@pytest.fixture
+async def nats_kit() -> Any:
+    kit = NatsKit("nats")
+    yield kit
+    await kit.cleanup()
+
+
+@pytest.fixture(params=DATABASES)
+async def dsn(request: pytest.FixtureRequest, tmp_path: Path) -> Any:
+    table = f"outbox_{uuid.uuid4().hex[:10]}"
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'app.db'}", table
+        return
+    yield PG, table
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    cleanup = create_async_engine("postgresql+asyncpg://postgres@127.0.0.1:5432/test")
+    async with cleanup.begin() as connection:
+        await connection.execute(sa.text(f"DROP TABLE IF EXISTS {table}"))
+    await cleanup.dispose()
+
+
+async def rows(db: Any, table: str) -> int:
+    async with db.transaction() as session:
+        return int((await session.execute(sa.text(f"SELECT COUNT(*) FROM {table}"))).scalar())
+
+
+@pytest.mark.nats
+async def test_an_event_published_in_a_transaction_is_delivered_after_the_commit(
+    dsn: tuple[str, str], nats_kit: NatsKit
+) -> None:
+    url, table = dsn
+    config = sections(url, nats_kit.engine_config(), table=table)
+    async with running(config) as (_, db, bus):
+        got: list[Message[Any]] = []
+
+        async def on_order(message: Message[Any]) -> None:
+            got.append(message)
+
+        await bus.subscribe("orders.created", on_order, group="billing")
+        async with db.transaction() as session:
+            await session.execute(sa.text("SELECT 1"))
+            sent = await bus.publish("orders.created", {"order": 1})
+            assert await rows(db, table) == 1  # a savepoint of the same transaction sees it
+            assert got == []  # not on the broker: the transaction has not committed
+        await until(lambda: got, timeout=15)
+        assert got[0].id == sent.id
+        await until(lambda: bus.outbox is not None and bus.outbox.relayed == 1, timeout=5)
+        assert await rows(db, table) == 0
+
+
+@pytest.mark.nats
+async def test_a_rolled_back_transaction_publishes_nothing(
+    dsn: tuple[str, str], nats_kit: NatsKit
+) -> None:
+    url, table = dsn
+    config = sections(url, nats_kit.engine_config(), table=table)
+    async with running(config) as (_, db, bus):
+        got: list[Any] = []
+
+        async def on_order(data: dict[str, Any]) -> None:
+            got.append(data)
+
+        await bus.subscribe("orders.*", on_order)
+        async def declined(order: str) -> None:
+            async with db.transaction():
+                await bus.publish("orders.created", {"order": order})
+                raise RuntimeError("payment declined")
+
+        with pytest.raises(RuntimeError, match="payment declined"):
+            await declined("rolled back")
+        async with db.transaction():
+            with pytest.raises(RuntimeError, match="payment declined"):
+                await declined("savepoint")  # a savepoint, rolled back alone
+            await bus.publish("orders.created", {"order": "kept"})
+        await bus.publish("orders.done", {"order": "direct"})  # no transaction: at once
+        await until(lambda: len(got) == 2, timeout=15)
+        assert sorted(d["order"] for d in got) == ["direct", "kept"]
+        outbox = bus.outbox
+        assert outbox is not None
+        await until(lambda: outbox.relayed == 1, timeout=5)  # "kept", its row deleted
+        assert await outbox.relay_once() == 0  # nothing else waits in the table
+        assert await rows(db, table) == 0
+
+
+def _crash(settings: dict[str, Any]) -> str:
+    child = Child(
+        [sys.executable, "-m", "tests.modules.eventbus.outbox_app", json.dumps(settings)],
+        cwd=ROOT,
+    )
+    line = child.wait_for("committed", timeout=60)
+    child.wait_for("dying", timeout=60)
+    assert child.finish(timeout=60) == -9  # SIGKILL
+    return line.split()[-1]
+
+
+@pytest.mark.nats
+async def test_a_process_killed_between_commit_and_relay_delivers_after_restart(
+    tmp_path: Path, nats_kit: NatsKit
+) -> None:
+    config = sections(f"sqlite:///{tmp_path / 'app.db'}", nats_kit.engine_config())
+    message_id = _crash({"config": config, "topic": "orders.created", "crash": "after-commit"})
+    import sqlite3
+
+    with sqlite3.connect(tmp_path / "app.db") as connection:
+        left = connection.execute("SELECT message_id FROM eventbus_outbox").fetchall()
+    assert left == [(message_id,)]  # committed with the data, never sent
+    got: list[Message[Any]] = []
+    async with running(config) as (_, db, bus):  # the restart: its relay finds the row
+
+        async def on_order(message: Message[Any]) -> None:
+            got.append(message)
+
+        await bus.subscribe("orders.created", on_order, group="billing-after-restart")
+        await until(lambda: bus.outbox is not None and bus.outbox.relayed == 1, timeout=15)
+        assert await rows(db, "eventbus_outbox") == 0
+    import nats
+
+    nc = await nats.connect(nats_kit.url)
+    try:
+        found = await nc.jetstream().get_last_msg(
+            nats_kit.stream, f"t{nats_kit.token}.orders.created"
+        )
+        assert json.loads(found.data)["id"] == message_id
+    finally:
+        await nc.close()
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [pytest.param("nats", marks=pytest.mark.nats), pytest.param("redis", marks=pytest.mark.redis)],
+)
+async def test_a_relay_killed_after_sending_sends_again_and_the_broker_keeps_one_copy(
+    tmp_path: Path, kind: str
+) -> None:
+    kit: Any = NatsKit("nats") if kind == "nats" else RedisKit("redis")
+    try:
+        config = sections(f"sqlite:///{tmp_path / 'app.db'}", kit.engine_config())
+        message_id = _crash({"config": config, "topic": "orders.created", "crash": "after-send"})
+        async with running(config) as (_, db, bus):  # sends the same id again
+            await until(lambda: bus.outbox is not None and bus.outbox.relayed == 1, timeout=15)
+            assert await rows(db, "eventbus_outbox") == 0
+        assert await stored_copies(kit) == [message_id]  # deduplicated by the broker
+    finally:
+        await kit.cleanup()
+
+
+async def stored_copies(kit: Any) -> list[str]:
+    """The message ids stored on the broker for orders.created, in order."""
+    if isinstance(kit, NatsKit):
+        import nats
+
+        nc = await nats.connect(kit.url)
+        try:
+            js = nc.jetstream()
+            info = await js.stream_info(kit.stream)
+            ids = []
+            for seq in range(info.state.first_seq, info.state.last_seq + 1):
+                found = await js.get_msg(kit.stream, seq)
+                ids.append(json.loads(found.data)["id"])
+            return ids
+        finally:
+            await nc.close()
+    import redis.asyncio
+
+    client = redis.asyncio.Redis.from_url(kit.url)
+    try:
+        entries = await client.xrange(f"t:{kit.token}:orders.created")
+        return [json.loads(fields[b"event"])["id"] for _, fields in entries]
+    finally:
+        await client.aclose()
+
+
+def test_the_outbox_needs_the_database_module_and_broker_engines() -> None:
+    with pytest.raises(EventBusConfigError, match="needs the database module"):
+        EventBus({"engines": {"b": {"type": "nats"}}, "outbox": {"enabled": True}})
+    with pytest.raises(ValueError, match="is a memory engine"):
+        EventBus(
+            {"engines": {"m": {"type": "memory"}}, "outbox": {"enabled": True, "engines": ["m"]}}
+        )
+    with pytest.raises(ValueError, match="not configured"):
+        EventBus(
+            {"engines": {"m": {"type": "memory"}}, "outbox": {"enabled": True, "engines": ["x"]}}
+        )
+    assert issubclass(EventBusConfigError, ConfigError)
