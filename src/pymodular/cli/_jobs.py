@@ -74,6 +74,13 @@ def _store_from_target(target: str, app_dir: Path | None) -> JobStore:
             "the jobs commands need a shared store (scheduler.store: redis)",
             exit_code=ExitCode.FAILED,
         )
+    if config.store == "database" and config.database_url is None:
+        raise CliError(
+            f"{target} keeps its jobs on the database module's connection "
+            f"{config.database_connection!r}; give that database with --store DSN "
+            "(and --prefix TABLE_PREFIX)",
+            exit_code=ExitCode.USAGE,
+        )
     return build_store(config)
 
 

@@ -200,3 +200,47 @@ except RegistrationError as exc:
     outcome = json.loads(result.stdout)
     assert outcome["extra"] == "scheduler"
     assert 'pip install "pymodular[scheduler]"' in outcome["message"]
+
+
+async def test_the_database_store_keeps_its_tables_on_the_database_modules_connection(
+    tmp_path: Any,
+) -> None:
+    from pymodular.modules.database import Database, DatabaseModule
+
+    clock = ManualClock(T0)
+    ran: list[str] = []
+
+    class Nightly(Module[None]):
+        name = "nightly"
+
+        @job(every=60)
+        async def export(self) -> None:
+            ran.append("export")
+
+    dsn = f"sqlite:///{tmp_path / 'app.db'}"
+    config = {
+        "database": {"default": {"dsn": dsn}},
+        "scheduler": {"store": "database", "table_prefix": "jobs"},
+    }
+    modules = [SchedulerModule(clock=clock), DatabaseModule(), Nightly()]
+    async with app_harness(modules, config=config) as (app, _):
+        assert app.order.index("database") < app.order.index("scheduler")
+        scheduler = app.services.get(Scheduler)
+        await scheduler.settle()
+        await tick(scheduler, clock, 60)
+        assert ran == ["export"]
+        engine = app.services.get(Database).engine()
+        async with engine.connect() as conn:
+            rows = (await conn.exec_driver_sql("SELECT job FROM jobs_history")).all()
+        assert [r.job for r in rows] == ["nightly.export"]
+        assert scheduler.describe()["store"]["dialect"] == "sqlite"
+
+
+async def test_the_database_store_without_the_database_module_needs_a_url() -> None:
+    app = Application(
+        [SchedulerModule()], feeders=[DictFeeder({"scheduler": {"store": "database"}})]
+    )
+    with pytest.raises(Exception) as info:  # noqa: PT011 - the cause is checked below
+        await app.start()
+    cause = info.value.__cause__ or info.value
+    assert "needs the database module" in str(cause)

@@ -76,10 +76,14 @@ class SchedulerConfig(ConfigModel):
     key_prefix: str = field(
         "pymodular:scheduler", description="Prefix of the redis store's keys (one per app)"
     )
-    database_url: Secret[str] = field(
-        Secret("sqlite+aiosqlite:///scheduler.db"),
-        description="SQLAlchemy async DSN of the database store (postgresql+asyncpg://..., "
-        "mysql+asyncmy://..., sqlite+aiosqlite:///...)",
+    database_connection: str = field(
+        "default",
+        description="database store: the database module's connection to keep jobs in",
+    )
+    database_url: Secret[str] | None = field(
+        None,
+        description="database store without the database module: a SQLAlchemy async DSN "
+        "(postgresql+asyncpg://..., mysql+asyncmy://..., sqlite+aiosqlite:///...)",
     )
     table_prefix: str = field(
         "pymodular_scheduler",

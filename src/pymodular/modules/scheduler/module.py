@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pymodular._extras import Extra
 from pymodular.errors import ConfigError
 from pymodular.health import HealthResult
-from pymodular.module import Module
+from pymodular.module import Dependency, Module
 from pymodular.modules.scheduler._backend import STORES, JobStore
 from pymodular.modules.scheduler._catchup import CatchUpPolicy, catch_up_mode
 from pymodular.modules.scheduler._clock import Clock
@@ -24,16 +24,31 @@ if TYPE_CHECKING:
 __all__ = ("SchedulerModule", "build_store", "load_target")
 
 
-def build_store(config: SchedulerConfig) -> JobStore:
-    """The job store ``config.store`` names, built from the section's settings."""
-    url = config.database_url if config.store == "database" else config.redis_url
+def build_store(config: SchedulerConfig, database: Any = None) -> JobStore:
+    """The job store ``config.store`` names, built from the section's settings.
+
+    ``database`` is the database module's service: the database store keeps its tables
+    on its connection ``database_connection`` unless ``database_url`` is given.
+    """
+    options: dict[str, Any] = {"url": config.redis_url}
+    if config.store == "database":
+        if config.database_url is not None:
+            options = {"url": config.database_url}
+        elif database is not None:
+            options = {"engine": database.engine(config.database_connection)}
+        else:
+            raise ConfigError(
+                "store 'database' needs the database module in the application (its "
+                "connection scheduler.database_connection) or scheduler.database_url",
+                field="scheduler.database_url",
+            )
     return STORES.create(
         config.store,
-        url=url,
         prefix=config.key_prefix,
         table_prefix=config.table_prefix,
         history_limit=config.history_limit,
         field="scheduler.store",
+        **options,
     )
 
 
@@ -74,6 +89,9 @@ class SchedulerModule(Module[SchedulerConfig]):
 
     name = "scheduler"
     extra = Extra("scheduler", "croniter")
+    # The database module, when the application has one: the database store can keep its
+    # tables on one of its connections (and the scheduler then drains before it).
+    database = Dependency(name="database", optional=True)
 
     def __init__(
         self, *, store: JobStore | None = None, clock: Clock | None = None, name: str | None = None
@@ -110,7 +128,7 @@ class SchedulerModule(Module[SchedulerConfig]):
     async def init(self, app: Application) -> None:
         """Build the store and the scheduler; add the configured jobs."""
         config = self.config or SchedulerConfig()
-        store = self._store or build_store(config)
+        store = self._store or build_store(config, self.database)
         self._scheduler = Scheduler(
             store,
             clock=self._clock,
