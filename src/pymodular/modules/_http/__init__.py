@@ -2,13 +2,15 @@
 
 - ASGI type aliases and the :class:`ASGIApp` protocol (``_asgi``);
 - problem details (RFC 9457) bodies and answers (``_problem``);
-- running an ASGI app's lifespan inside the module lifecycle (``_lifespan``).
+- running an ASGI app's lifespan inside the module lifecycle (``_lifespan``);
+- the service registry of the request being served, for mounted apps (``_bridge``).
 
 The router and the httpserver import these from here; neither imports the other's
 internals, and nothing here imports a third-party package.
 """
 
 from pymodular.modules._http._asgi import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http._bridge import current_services
 from pymodular.modules._http._lifespan import Lifespan
 from pymodular.modules._http._problem import (
     PROBLEM_CONTENT_TYPE,
@@ -25,6 +27,7 @@ __all__ = (
     "Receive",
     "Scope",
     "Send",
+    "current_services",
     "problem_body",
     "raw_problem_response",
     "send_problem",

@@ -76,6 +76,11 @@ class Lifespan:
             )
         self.supported = self.running = True
 
+    @property
+    def alive(self) -> bool:
+        """Whether the app's lifespan is still running (started and not ended)."""
+        return self.running and self._task is not None and not self._task.done()
+
     def serve(self, scope: Scope) -> None:
         """Give a request ``scope`` a shallow copy of the lifespan state (ASGI's rule);
         what the request's own middleware stored there already is kept."""

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular.health import HealthResult
 from pymodular.module import Dependency, Extra, Module
-from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send, current_services
 from pymodular.modules.httpserver._server import HttpServer
 from pymodular.modules.httpserver._tls import CertificateProvider
 from pymodular.modules.httpserver.config import HttpServerConfig
@@ -84,7 +84,7 @@ class HttpServerModule(Module[HttpServerConfig]):
         if served is None:
             served = getattr(self, "handler", None)
         elif self.lifespan is not None:
-            served = _with_lifespan_state(served, self.lifespan)
+            served = _with_lifespan_state(served, self.lifespan, app.services)
         self.server = HttpServer(
             self.config,
             app=served,
@@ -150,10 +150,19 @@ class HttpServerModule(Module[HttpServerConfig]):
         return HealthResult.healthy(f"serving on {server.url}", **server.describe())
 
 
-def _with_lifespan_state(app: ASGIApp, lifespan: Lifespan) -> ASGIApp:
+def _with_lifespan_state(app: ASGIApp, lifespan: Lifespan, services: Any) -> ASGIApp:
+    """``app`` with its lifespan state in each request, and the application's services
+    for its ``service_dependency`` dependencies."""
+
     async def served(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "lifespan":
-            lifespan.serve(scope)
-        await app(scope, receive, send)
+        if scope["type"] == "lifespan":
+            await app(scope, receive, send)
+            return
+        lifespan.serve(scope)
+        token = current_services.set(services)
+        try:
+            await app(scope, receive, send)
+        finally:
+            current_services.reset(token)
 
     return served

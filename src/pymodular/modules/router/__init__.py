@@ -29,11 +29,13 @@ from pymodular.modules.router.config import (
 )
 from pymodular.modules.router.errors import RouteConfigError, RouteNotFoundError
 from pymodular.modules.router.module import RouterModule
+from pymodular.modules.router.mount import MountModule
 
 if TYPE_CHECKING:
     from pymodular.modules.router._group import RouteGroup
     from pymodular.modules.router._inputs import content_media, read_body, replay, unsupported_media
     from pymodular.modules.router._json import ProblemError, problem, read_json
+    from pymodular.modules.router._mount import service_dependency
     from pymodular.modules.router._openapi import PROBLEM_SCHEMAS, OpenAPI
     from pymodular.modules.router._params import Body, Header, Inject, Path, Query
     from pymodular.modules.router._router import Router
@@ -65,6 +67,7 @@ _HOME = {
     "problem": "_json",
     "read_body": "_inputs",
     "read_json": "_json",
+    "service_dependency": "_mount",
     "replay": "_inputs",
     "unsupported_media": "_inputs",
 }
@@ -86,6 +89,7 @@ __all__ = (
     "Header",
     "Inject",
     "JSONResponse",
+    "MountModule",
     "OpenAPI",
     "OpenAPIConfig",
     "Path",
@@ -108,5 +112,6 @@ __all__ = (
     "read_body",
     "read_json",
     "replay",
+    "service_dependency",
     "unsupported_media",
 )

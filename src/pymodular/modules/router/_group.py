@@ -15,8 +15,9 @@ from starlette.convertors import (
 )
 from starlette.routing import Mount
 
-from pymodular.modules._http import ASGIApp, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
 from pymodular.modules.router._endpoint import Endpoint, endpoint_app, is_asgi_app
+from pymodular.modules.router._mount import ErrorShape, MountedApp
 from pymodular.modules.router._params import MISSING
 from pymodular.modules.router._responses import response_plan
 from pymodular.modules.router._routes import Route, RouteDoc
@@ -191,26 +192,56 @@ class RouteRegistrar:
         """``@router.delete("/items/{id}")``."""
         return self.route(path, methods=("DELETE",), **options)
 
-    def mount(self, path: str, app: ASGIApp, *, name: str | None = None) -> Route:
-        """Serve everything under ``path`` with ``app`` (Starlette, FastAPI, any ASGI app).
+    def mount(
+        self,
+        path: str,
+        app: ASGIApp,
+        *,
+        name: str | None = None,
+        host: str | None = None,
+        lifespan: bool | Lifespan = True,
+        errors: ErrorShape = "problem",
+    ) -> Route:
+        """Serve everything under ``path`` (and, with ``host``, only for that host) with
+        ``app``: a FastAPI, Starlette or Litestar app, any ASGI app.
 
-        The app sees ``root_path`` extended by the prefix, as Starlette's ``Mount`` does.
+        The app sees ``root_path`` extended by the prefix, as Starlette's ``Mount`` does,
+        and sits behind the router's middleware (request id, CORS, tenant, errors).
+        ``host`` is a host name (``legacy.example.com``) or a one-label wildcard
+        (``*.example.com``); host mounts are matched before any route. ``lifespan``:
+        True runs the app's ASGI lifespan when the router starts and stops (mount it
+        before then, in a module's ``init``); a :class:`Lifespan` is run by whoever made
+        it (see :class:`MountModule`); False runs none. ``errors="problem"`` reshapes the
+        app's own error answers into problem+json; ``"keep"`` passes them on as they are.
         """
         full = _join(self.prefix, path)
         if "{" in full:
             raise RouteConfigError(f"mount path {full!r} cannot have parameters")
-        mount = Mount(full, app=app)
+        if errors not in ("problem", "keep"):
+            raise RouteConfigError(f"mount errors must be 'problem' or 'keep', not {errors!r}")
+        router = self._router
+        label = f"the app mounted at {host or ''}{full}"
+        runner: Lifespan | None = None
+        if isinstance(lifespan, Lifespan):
+            runner = lifespan
+        elif lifespan:
+            runner = Lifespan(app, name=label)
+            router._add_lifespan(runner)
+        served = MountedApp(
+            app, label=label, services=router.get_services, lifespan=runner, errors=errors
+        )
+        mount = Mount(full, app=served)
         group = self._group
 
         async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
             _, child = mount.matches(scope)
             scope.update(child)
-            await mount.app(scope, receive, send)
+            await served(scope, receive, send)
 
-        route = Route(full, None, name, app, group)
+        route = Route(full, None, name, app, group, host=_host(host))
         route.build = lambda: _wrap_groups(mounted, group)
         route.rebuild()
-        self._router._add(route)
+        router._add(route)
         return route
 
     def group(
@@ -351,6 +382,25 @@ def _limit(router: Router, group: RouteGroup | None, own: int | None) -> Callabl
             return lambda: fixed
         group = group.parent
     return lambda: router.max_body_bytes
+
+
+def _host(host: str | None) -> str | None:
+    if host is None:
+        return None
+    name = host.strip().lower().rstrip(".")
+    bare = name[2:] if name.startswith("*.") else name
+    if (
+        not bare
+        or "*" in bare
+        or "/" in bare
+        or ":" in bare
+        or ("." not in bare and bare != "localhost")
+    ):
+        raise RouteConfigError(
+            f"mount host {host!r} must be a host name ('api.example.com') or a one-label "
+            "wildcard ('*.example.com'), without port or path"
+        )
+    return name
 
 
 def _join(prefix: str, path: str) -> str:

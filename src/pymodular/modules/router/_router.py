@@ -9,7 +9,8 @@ from typing import Any
 
 from starlette.routing import replace_params
 
-from pymodular.modules._http import ASGIApp, Receive, Scope, Send
+from pymodular.errors import error_text
+from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
 from pymodular.modules.router._docs import serve_openapi
 from pymodular.modules.router._errors import ErrorMiddleware, send_request_problem
 from pymodular.modules.router._group import RouteRegistrar
@@ -77,6 +78,9 @@ class Router(RouteRegistrar):
         self._sequence = itertools.count()
         self._config_disabled: tuple[str, ...] = ()
         self._app: ASGIApp = self._dispatch
+        self._lifespans: list[Lifespan] = []
+        self._started: list[Lifespan] = []
+        self._lifespans_began = False
         self.openapi = OpenAPI(lambda: self._table, base_path=lambda: self.base_path)
         """The OpenAPI document of the routes (see :meth:`serve_openapi`)."""
         self.use(
@@ -143,6 +147,64 @@ class Router(RouteRegistrar):
     def get_services(self) -> ServiceRegistry | None:
         """The registry handlers take services from."""
         return self.services
+
+    # -- mounted apps' lifespans ---------------------------------------------------------
+
+    def _add_lifespan(self, lifespan: Lifespan) -> None:
+        if self._lifespans_began:
+            raise RouteConfigError(
+                f"{lifespan.name}: the router has started; mount apps with a lifespan before "
+                "(in a module's init), or pass lifespan=False"
+            )
+        self._lifespans.append(lifespan)
+
+    async def startup(self) -> None:
+        """Run the startup of every mounted app's lifespan, in mount order (the router
+        module calls this in its ``start``). A failure shuts down those already started,
+        in reverse, and raises :class:`~pymodular.errors.LifecycleError`."""
+        self._lifespans_began = True
+        for lifespan in self._lifespans:
+            if lifespan in self._started:
+                continue
+            try:
+                await lifespan.startup()
+            except BaseException:
+                await self.shutdown()
+                raise
+            self._started.append(lifespan)
+
+    async def shutdown(self) -> None:
+        """Run the shutdown of the mounted apps started, in reverse order; every one runs
+        even if another fails (the first failure is raised after)."""
+        failures: list[BaseException] = []
+        while self._started:
+            lifespan = self._started.pop()
+            try:
+                await lifespan.shutdown()
+            except Exception as exc:  # noqa: BLE001 - raised after the others ran
+                failures.append(exc)
+        if failures:
+            raise failures[0]
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """The ASGI lifespan protocol, for a router served on its own."""
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    await self.startup()
+                except Exception as exc:  # noqa: BLE001 - reported through the protocol
+                    await send({"type": "lifespan.startup.failed", "message": error_text(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                try:
+                    await self.shutdown()
+                except Exception as exc:  # noqa: BLE001 - reported through the protocol
+                    await send({"type": "lifespan.shutdown.failed", "message": error_text(exc)})
+                    return
+                await send({"type": "lifespan.shutdown.complete"})
+                return
 
     # -- routes --------------------------------------------------------------------------
 
@@ -262,7 +324,9 @@ class Router(RouteRegistrar):
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
-            return  # lifespan: the application's lifecycle owns startup and shutdown
+            if kind == "lifespan":  # served on its own; in an application, modules own this
+                await self._lifespan(receive, send)
+            return
         path: str = scope["path"]
         root = scope.get("root_path", "")
         base = self.base_path
@@ -278,6 +342,11 @@ class Router(RouteRegistrar):
                 await self._not_found(scope, send)
                 return
         method = scope["method"] if kind == "http" else "GET"
+        if self._table.host_mounts:
+            hosted = self._table.match_host(_host_of(scope), path)
+            if hosted is not None:
+                await hosted.app(scope, receive, send)
+                return
         route, params, allowed, disabled = self._table.match(path, method)
         if route is not None:
             if params:
@@ -326,3 +395,14 @@ class Router(RouteRegistrar):
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+
+def _host_of(scope: Scope) -> str:
+    """The request's host, lower case, without the port."""
+    for key, value in scope["headers"]:
+        if key == b"host":
+            host: str = value.decode("latin-1").lower()
+            if host.startswith("["):  # an IPv6 literal
+                return host.split("]", 1)[0] + "]"
+            return host.rsplit(":", 1)[0]
+    return ""

@@ -68,6 +68,8 @@ class Route:
     """The handler's parameters (None for ASGI apps and mounts)."""
     answers: ResponsePlan | None = field(default=None, repr=False)
     """How the handler's results are answered (None for ASGI apps and mounts)."""
+    host: str | None = None
+    """The host a mount serves (``api.example.com`` or ``*.example.com``); None: any."""
 
     def __post_init__(self) -> None:
         self.format = self.path
@@ -103,9 +105,9 @@ class Route:
         return False
 
     def label(self) -> str:
-        """``GET|POST /items/{id}`` or ``MOUNT /static``."""
+        """``GET|POST /items/{id}``, ``MOUNT /static`` or ``MOUNT api.example.com/``."""
         if self.methods is None:
-            return f"MOUNT {self.path}"
+            return f"MOUNT {self.host or ''}{self.path}"
         shown = sorted(m for m in self.methods if m != "HEAD") or ["HEAD"]
         return f"{'|'.join(shown)} {self.path}"
 
@@ -117,6 +119,7 @@ class Route:
             "name": self.name,
             "group": self.group.name if self.group is not None else None,
             "enabled": self.enabled,
+            **({"host": self.host} if self.host else {}),
         }
 
 
@@ -140,12 +143,17 @@ class RouteTable:
         self._static: dict[str, list[tuple[frozenset[str], Route]]] = {}
         self._dynamic: list[tuple[re.Pattern[str], frozenset[str], Route]] = []
         self._mounts: list[Route] = []
+        self.host_mounts: list[Route] = []
+        """Mounts that serve one host, checked before anything else when there are any."""
 
     def add(self, route: Route) -> None:
         """Index ``route``."""
         self._routes.append(route)
         methods = route.methods
-        if methods is None:
+        if route.host is not None:
+            self.host_mounts.append(route)
+            self.host_mounts.sort(key=lambda r: (r.host or "").startswith("*."))
+        elif methods is None:
             self._mounts.append(route)
             self._mounts.sort(key=lambda r: len(r.path), reverse=True)
         elif route.regex is None:
@@ -158,6 +166,21 @@ class RouteTable:
 
     def __len__(self) -> int:
         return len(self._routes)
+
+    def match_host(self, host: str, path: str) -> Route | None:
+        """The enabled mount serving ``host`` (lower case, no port) and ``path``, if any;
+        exact hosts before wildcards."""
+        for route in self.host_mounts:
+            pattern = route.host or ""
+            if pattern.startswith("*."):
+                if not (host.endswith(pattern[1:]) and len(host) > len(pattern) - 1):
+                    continue
+            elif host != pattern:
+                continue
+            prefix = route.path.rstrip("/")
+            if route.enabled and (path == prefix or path.startswith(prefix + "/") or not prefix):
+                return route
+        return None
 
     def match(self, path: str, method: str) -> Match:
         """Find the route for ``method path``."""

@@ -140,19 +140,24 @@ class RouterModule(Module[RouterConfig]):
         return self.router.describe()
 
     async def start(self) -> None:
-        """Serve the OpenAPI document and apply ``disabled_routes`` now that every module
-        has added its routes."""
+        """Serve the OpenAPI document, run the startup of mounted apps, and apply
+        ``disabled_routes`` now that every module has added its routes."""
         openapi = self.config.openapi
         if openapi.enabled:
             self.router.serve_openapi(
                 openapi.path, docs_path=openapi.docs_path if openapi.docs_enabled else None
             )
+        await self.router.startup()  # mounted apps' lifespans, in mount order
         unknown = self.router.apply_disabled(self.config.disabled_routes)
         if unknown:
             self.log.warning(
                 "router.disabled_routes names routes that do not exist (yet): %s",
                 ", ".join(unknown),
             )
+
+    async def stop(self) -> None:
+        """Run the shutdown of mounted apps, in reverse order."""
+        await self.router.shutdown()
 
     async def reload(self, diff: ConfigDiff) -> None:
         """Apply changed dynamic fields: debug, body limit, CORS, disabled routes."""
