@@ -303,3 +303,38 @@ async def test_service_dependency_outside_an_application_says_so() -> None:
     provide = service_dependency(NoteRepository)
     with pytest.raises(RuntimeError, match="outside a pymodular application"):
         await provide()
+
+
+class TenantNotes:
+    def __init__(self, tenant: str) -> None:
+        self.tenant = tenant
+
+
+class TenantNotesModule(Module[None]):
+    name = "tenant_notes"
+
+    def provides(self) -> Sequence[Service[Any]]:
+        return [Service("tenant-notes", factory=TenantNotes, interface=TenantNotes, scope="tenant")]
+
+
+async def test_tenant_scoped_services_reach_a_mounted_app_for_the_requests_tenant() -> None:
+    from pymodular.tenancy import TenancyOptions
+
+    api = FastAPI()
+
+    @api.get("/whose")
+    async def whose(
+        notes: Annotated[TenantNotes, Depends(service_dependency(TenantNotes))],
+    ) -> str:
+        return notes.tenant
+
+    app = Application(
+        [RouterModule(), TenantNotesModule(), MountModule(api, name="legacy", path="/legacy")],
+        feeders=[DictFeeder({"router": {"tenant": {"enabled": True}}})],
+        tenancy=TenancyOptions(tenants={"acme": {}, "globex": {}}, environ={}),
+    )
+    async with TestClient(app, service="router") as client:
+        acme = await client.get("/legacy/whose", headers={"X-Tenant-ID": "acme"})
+        globex = await client.get("/legacy/whose", headers={"X-Tenant-ID": "globex"})
+        unknown = await client.get("/legacy/whose", headers={"X-Tenant-ID": "nobody"})
+    assert (acme.json(), globex.json(), unknown.status_code) == ("acme", "globex", 404)
