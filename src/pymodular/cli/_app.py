@@ -265,6 +265,139 @@ def run_command(target: str, loop: str, log_level: str, app_dir: Path | None) ->
     return app.run(loop=loop, log_level=log_level.upper())
 
 
+# -- db -------------------------------------------------------------------------------
+
+
+@cli.group(context_settings=_CONTEXT)
+def db() -> None:
+    """Migrate an application's database with Alembic (the database module's connections).
+
+    The migration scripts live in the directory named by the connection's
+    `migrations.directory`; `pymodular db revision` creates it.
+    """
+
+
+_connection_option = click.option(
+    "--connection",
+    "-c",
+    default="default",
+    show_default=True,
+    help="Connection of the database section whose migrations to run.",
+)
+_module_option = click.option(
+    "--module",
+    "module_name",
+    default=None,
+    help="Name of the database module, when the application has several.",
+)
+
+
+@db.command("upgrade", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@click.argument("revision", default="heads")
+@_connection_option
+@_module_option
+@app_dir_option
+def db_upgrade(
+    target: str, revision: str, connection: str, module_name: str | None, app_dir: Path | None
+) -> int:
+    """Upgrade the database to REVISION (default: the head), holding the migration lock."""
+    from pymodular.cli._db import upgrade
+
+    click.echo(
+        upgrade(target, revision, connection=connection, module=module_name, app_dir=app_dir)
+    )
+    return ExitCode.OK
+
+
+@db.command("downgrade", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@click.argument("revision")
+@_connection_option
+@_module_option
+@app_dir_option
+def db_downgrade(
+    target: str, revision: str, connection: str, module_name: str | None, app_dir: Path | None
+) -> int:
+    """Downgrade the database to REVISION: a revision id, -1 (one step) or base."""
+    from pymodular.cli._db import downgrade
+
+    click.echo(
+        downgrade(target, revision, connection=connection, module=module_name, app_dir=app_dir)
+    )
+    return ExitCode.OK
+
+
+@db.command("current", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@_format_option(("table", "json", "yaml"), "table")
+@_connection_option
+@_module_option
+@app_dir_option
+def db_current(
+    target: str, fmt: str, connection: str, module_name: str | None, app_dir: Path | None
+) -> int:
+    """Show the database's revision, the scripts' head, and whether it is current."""
+    from pymodular.cli._db import current
+
+    click.echo(current(target, fmt, connection=connection, module=module_name, app_dir=app_dir))
+    return ExitCode.OK
+
+
+@db.command("history", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@_format_option(("table", "json", "yaml"), "table")
+@_connection_option
+@_module_option
+@app_dir_option
+def db_history(
+    target: str, fmt: str, connection: str, module_name: str | None, app_dir: Path | None
+) -> int:
+    """List the revisions, newest first, marking the head and the database's revision."""
+    from pymodular.cli._db import history
+
+    click.echo(history(target, fmt, connection=connection, module=module_name, app_dir=app_dir))
+    return ExitCode.OK
+
+
+@db.command("revision", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@click.option("--message", "-m", required=True, help="What the revision does.")
+@click.option(
+    "--autogenerate",
+    is_flag=True,
+    help="Fill the revision by comparing the database with the application's MetaData.",
+)
+@click.option("--merge", is_flag=True, help="Write a revision that joins the current heads.")
+@_connection_option
+@_module_option
+@app_dir_option
+def db_revision(
+    *,
+    target: str,
+    message: str,
+    autogenerate: bool,
+    merge: bool,
+    connection: str,
+    module_name: str | None,
+    app_dir: Path | None,
+) -> int:
+    """Write a new revision script (creating the migrations directory the first time)."""
+    from pymodular.cli._db import revision
+
+    line = revision(
+        target,
+        message,
+        autogenerate=autogenerate,
+        merge=merge,
+        connection=connection,
+        module=module_name,
+        app_dir=app_dir,
+    )
+    click.echo(line)
+    return ExitCode.OK
+
+
 # -- contract ---------------------------------------------------------------------------
 
 

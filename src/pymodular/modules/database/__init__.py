@@ -17,11 +17,14 @@ not import SQLAlchemy: the module imports it when it initialises.
 
 from pymodular.modules.database._backend import DATABASE_BACKENDS, DatabaseBackend, ErrorKind
 from pymodular.modules.database._database import Database, TransactionScope
+from pymodular.modules.database._migration_state import MigrationState
+from pymodular.modules.database._migrations import Migrations
 from pymodular.modules.database._transaction import OnCommit, Transaction, current_transaction
 from pymodular.modules.database.config import (
     DEFAULT_CONNECTION,
     ConnectionConfig,
     ConnectionHealthConfig,
+    MigrationsConfig,
     PoolConfig,
 )
 from pymodular.modules.database.errors import (
@@ -56,6 +59,9 @@ __all__ = (
     "DatabaseUnavailableError",
     "ErrorKind",
     "MigrationError",
+    "MigrationState",
+    "Migrations",
+    "MigrationsConfig",
     "OnCommit",
     "PoolConfig",
     "PoolTimeoutError",

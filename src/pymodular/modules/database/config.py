@@ -8,6 +8,7 @@
         pool: {size: 10, max_overflow: 5, timeout: 5}
         statement_timeout: 30
         replica: reporting                          # read-only transactions go there
+        migrations: {directory: migrations, on_start: upgrade}
       reporting:
         dsn: postgresql://app@replica.internal/app
         health: {max_lag: 30}
@@ -22,7 +23,7 @@ SQLite database unless configured. Dynamic fields (hot reload): ``pool``,
 from __future__ import annotations
 
 import re
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import field_validator, model_validator
 
@@ -32,6 +33,7 @@ __all__ = (
     "DEFAULT_CONNECTION",
     "ConnectionConfig",
     "ConnectionHealthConfig",
+    "MigrationsConfig",
     "PoolConfig",
 )
 
@@ -39,6 +41,7 @@ DEFAULT_CONNECTION = "default"
 """The connection used when no name is given."""
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]*(\+[A-Za-z][A-Za-z0-9_]*)?://")
+_IMPORT_PATH = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
 
 class PoolConfig(ConfigModel):
@@ -91,6 +94,47 @@ class ConnectionHealthConfig(ConfigModel):
     )
 
 
+class MigrationsConfig(ConfigModel):
+    """Alembic migrations of this connection's database."""
+
+    directory: str | None = field(
+        None,
+        description="Directory of the Alembic scripts (`pymodular db revision` creates it); "
+        "relative to the working directory. null: this connection has no migrations",
+        examples=["migrations"],
+    )
+    on_start: Literal["off", "check", "require", "upgrade"] = field(
+        "check",
+        description="At start: off; check (refuse unknown or diverged revisions, warn about "
+        "pending ones); require (also refuse pending ones); upgrade (upgrade to head under "
+        "a database lock, then check)",
+    )
+    lock_timeout: float = field(
+        60.0, description="Seconds to wait for another instance's upgrade to finish", gt=0
+    )
+    version_table: str = field("alembic_version", description="Table holding the revision")
+    metadata: str | None = field(
+        None,
+        description="'package.module:attribute' of the MetaData compared by "
+        "autogenerate (or pass metadata= to DatabaseModule)",
+        examples=["app.models:Base.metadata"],
+    )
+
+    @field_validator("metadata")
+    @classmethod
+    def _import_path(cls, value: str | None) -> str | None:
+        if value is not None and not _IMPORT_PATH.match(value):
+            raise ValueError("expected 'package.module:attribute'")
+        return value
+
+    @field_validator("version_table")
+    @classmethod
+    def _identifier(cls, value: str) -> str:
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", value):
+            raise ValueError("expected a table name (letters, digits, '_')")
+        return value
+
+
 class ConnectionConfig(ConfigModel):
     """One named connection."""
 
@@ -122,6 +166,9 @@ class ConnectionConfig(ConfigModel):
     pool: PoolConfig = field(default_factory=PoolConfig, description="Connection pool")
     health: ConnectionHealthConfig = field(
         default_factory=ConnectionHealthConfig, description="Health thresholds"
+    )
+    migrations: MigrationsConfig = field(
+        default_factory=MigrationsConfig, description="Alembic migrations"
     )
 
     @field_validator("dsn")

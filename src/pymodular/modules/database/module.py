@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping, Sequence
+import contextlib
+from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular._extras import Extra
@@ -13,13 +14,14 @@ from pymodular.modules.database._backend import DATABASE_BACKENDS, backend_name_
 from pymodular.modules.database._database import Database
 from pymodular.modules.database._health import judge, judge_all
 from pymodular.modules.database.config import DEFAULT_CONNECTION, ConnectionConfig
-from pymodular.modules.database.errors import DatabaseConfigError
+from pymodular.modules.database.errors import DatabaseConfigError, UnknownConnectionError
 from pymodular.services import Service, ServiceScope
 
 if TYPE_CHECKING:
     from pymodular.application import Application
     from pymodular.config import ConfigDiff
     from pymodular.modules.database._connection import ConnectionEntry
+    from pymodular.modules.database._migrations import Migrations
 
 __all__ = ("DatabaseModule",)
 
@@ -61,9 +63,10 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
     env_prefix = "DB"
     extra = Extra("database", "sqlalchemy", "greenlet")
 
-    def __init__(self, *, name: str | None = None) -> None:
+    def __init__(self, *, metadata: Any = None, name: str | None = None) -> None:
         if name is not None:
             self.name = name
+        self.metadata = metadata
         self.database = Database()
         self._reaper: asyncio.Task[None] | None = None
 
@@ -103,8 +106,12 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
             ),
         ]
 
-    def _configs(self) -> dict[str, ConnectionConfig]:
-        configured: Mapping[str, ConnectionConfig] = self.config or {}
+    def _configs(
+        self, section: Mapping[str, ConnectionConfig] | None = None
+    ) -> dict[str, ConnectionConfig]:
+        configured: Mapping[str, ConnectionConfig] = (
+            section if section is not None else getattr(self, "config", None) or {}
+        )
         configs = {DEFAULT_CONNECTION: configured.get(DEFAULT_CONNECTION, ConnectionConfig())}
         configs.update(configured)
         for name, config in configs.items():
@@ -147,6 +154,8 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
 
     async def start(self) -> None:
         """Open a connection to every database (failing start, classified, if one fails)."""
+        from pymodular.modules.database._migrations import Migrations
+
         try:
             for entry in self._entries():
                 await entry.ping(entry.config.connect_timeout)
@@ -156,10 +165,54 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
                     backend=entry.backend.name,
                     target=entry.target,
                 )
+                await self._migrations(Migrations, entry).on_start()
         except BaseException:
             # A module whose start fails is not stopped: close what was opened.
             await self.database._close()
             raise
+
+    def _migrations(self, kind: type[Migrations], entry: ConnectionEntry) -> Migrations:
+        metadata = self.metadata if entry.name == DEFAULT_CONNECTION else None
+        return kind(entry, metadata=metadata, log=getattr(self, "log", None), emit=self.emit)
+
+    @contextlib.asynccontextmanager
+    async def open_migrations(
+        self,
+        connection: str = DEFAULT_CONNECTION,
+        *,
+        section: Mapping[str, ConnectionConfig] | None = None,
+    ) -> AsyncIterator[Migrations]:
+        """The :class:`Migrations` of ``connection``, for tools such as ``pymodular db``.
+
+        While the module runs they use its engine; otherwise (the command line) an engine
+        is built from ``section`` (the collected configuration of this module's section)
+        for the duration of the block and disposed of afterwards.
+        """
+        from pymodular.modules.database._migrations import Migrations
+
+        if self.database.state in ("open", "draining"):
+            yield self._migrations(Migrations, self.database.entry(connection))
+            return
+        from pymodular.modules.database._connection import ConnectionEntry
+
+        configs = self._configs(section)
+        if connection not in configs:
+            raise UnknownConnectionError(
+                f"no database connection named {connection!r} (configured: {', '.join(configs)})",
+                connection=connection,
+            )
+        config = configs[connection]
+        which = "backend" if config.backend else "dsn"
+        backend = DATABASE_BACKENDS.create(
+            backend_name_for(config), field=f"{self.section}.{connection}.{which}"
+        )
+        entry = ConnectionEntry(
+            connection, config, backend, section=self.section, gate=lambda: None
+        )
+        try:
+            yield self._migrations(Migrations, entry)
+        finally:
+            await entry.dispose()
 
     async def drain(self) -> None:
         """Refuse new transactions; wait for those in flight (within the drain timeout)."""
