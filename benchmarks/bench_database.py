@@ -122,47 +122,39 @@ async def _mariadb_driver_rows() -> list[Row]:
     one = text("SELECT 1")
     rows_query = text("SELECT seq, CONCAT('row ', seq) FROM seq_1_to_1000")
 
-    def select_one(engine: Any) -> Callable[[], Awaitable[None]]:
+    def running(engine: Any, query: Any, times: int) -> Callable[[], Awaitable[None]]:
         async def run() -> None:
             async with engine.connect() as connection:
-                for _ in range(PER):
-                    await connection.execute(one)
-
-        return run
-
-    def fetch(engine: Any) -> Callable[[], Awaitable[None]]:
-        async def run() -> None:
-            async with engine.connect() as connection:
-                for _ in range(10):
-                    (await connection.execute(rows_query)).fetchall()
+                for _ in range(times):
+                    (await connection.execute(query)).fetchall()
 
         return run
 
     try:
         small = await interleaved_async(
-            {d: select_one(e) for d, e in engines.items()}, repeat=REPEAT
+            {d: running(e, one, PER) for d, e in engines.items()}, repeat=REPEAT
         )
-        large = await interleaved_async({d: fetch(e) for d, e in engines.items()}, repeat=REPEAT)
+        large = await interleaved_async(
+            {d: running(e, rows_query, 10) for d, e in engines.items()}, repeat=REPEAT
+        )
     finally:
         for engine in engines.values():
             await engine.dispose()
-    per_fetch = {d: Stats(s.median / 10, s.p95 / 10, s.samples) for d, s in large.items()}
-    per_one = {d: _per_call(s) for d, s in small.items()}
+    measured = {
+        "SELECT 1": {d: _per_call(st) for d, st in small.items()},
+        "1000-row fetch": {
+            d: Stats(st.median / 10, st.p95 / 10, st.samples) for d, st in large.items()
+        },
+    }
     return [
         Row(
-            target="MariaDB driver: SELECT 1 through SQLAlchemy, asyncmy (the default)",
-            ours=per_one["asyncmy"],
+            target=f"MariaDB driver: {what} through SQLAlchemy, asyncmy (the default)",
+            ours=by_driver["asyncmy"],
             goal="not slower than aiomysql",
-            met=per_one["asyncmy"].median <= per_one["aiomysql"].median,
-            peers={"aiomysql": per_one["aiomysql"]},
-        ),
-        Row(
-            target="MariaDB driver: 1000-row fetch through SQLAlchemy, asyncmy (the default)",
-            ours=per_fetch["asyncmy"],
-            goal="not slower than aiomysql",
-            met=per_fetch["asyncmy"].median <= per_fetch["aiomysql"].median,
-            peers={"aiomysql": per_fetch["aiomysql"]},
-        ),
+            met=by_driver["asyncmy"].median <= by_driver["aiomysql"].median,
+            peers={"aiomysql": by_driver["aiomysql"]},
+        )
+        for what, by_driver in measured.items()
     ]
 
 
@@ -183,10 +175,6 @@ COLD_APP = textwrap.dedent(
 )
 
 
-def _spawn(args: list[str], cwd: str) -> None:
-    subprocess.run(args, cwd=cwd, capture_output=True, check=True)
-
-
 def _cold_rows() -> list[Row]:
     python = sys.executable
     with tempfile.TemporaryDirectory() as tmp:
@@ -198,8 +186,9 @@ def _cold_rows() -> list[Row]:
             "sqlalchemy": [python, "-c", "import sqlalchemy.ext.asyncio"],
             "app": [python, "cold_app.py"],
         }
+        run_in_tmp = functools.partial(subprocess.run, cwd=tmp, capture_output=True, check=True)
         found = interleaved(
-            {name: functools.partial(_spawn, args, tmp) for name, args in commands.items()},
+            {name: functools.partial(run_in_tmp, args) for name, args in commands.items()},
             repeat=15,
         )
     configured, package = found["configured"], found["package"]

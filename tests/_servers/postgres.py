@@ -41,6 +41,7 @@ class PostgresServer(PrivateServer):
     stop_signal = signal.SIGINT
     user = "postgres"
     database = "test"
+    auth_method: ClassVar[str] = "trust"
 
     @property
     def data_dir(self) -> str:
@@ -54,10 +55,11 @@ class PostgresServer(PrivateServer):
                 self.data_dir,
                 "-U",
                 self.user,
-                "--auth=trust",
+                f"--auth={self.auth_method}",
                 "--encoding=UTF8",
                 "--locale=C.UTF-8",
                 "--no-sync",
+                *self.initdb_arguments(),
             ],  # fmt: skip
         )
         # Single-user mode creates the database without starting a server.
@@ -65,6 +67,10 @@ class PostgresServer(PrivateServer):
             [f"{_bin_dir()}/postgres", "--single", "-D", self.data_dir, "postgres"],
             stdin=f"CREATE DATABASE {self.database};\n",
         )
+
+    def initdb_arguments(self) -> list[str]:
+        """More ``initdb`` arguments (a subclass with passwords adds ``--pwfile``)."""
+        return []
 
     def _as_postgres(self, command: list[str], stdin: str = "") -> None:
         done = subprocess.run(  # noqa: S603 - fixed command lines

@@ -139,3 +139,24 @@ def test_an_unreachable_database_is_one_line_without_the_password(
     line = one_line(result.err)
     assert "unavailable while migrating" in line
     assert password not in result.err + result.out
+
+
+def test_hostile_messages_and_revisions_are_refused_without_touching_anything(
+    project: Project, run_cli: Run
+) -> None:
+    shop(project)
+    for message in ['ends """ the docstring', "two\nlines", "x" * 201, "back\\slash", "  "]:
+        result = run_cli("db", "revision", "shop", "-m", message)
+        assert result.code == ExitCode.USAGE, message
+        assert "revision message" in one_line(result.err)
+    assert not (project.root / "migrations" / "versions").exists() or not list(
+        (project.root / "migrations" / "versions").glob("*.py")
+    )
+    made = run_cli("db", "revision", "shop", "-m", "../../outside the tree")
+    assert made.code == ExitCode.OK
+    [script] = (project.root / "migrations" / "versions").glob("*.py")
+    assert script.name.endswith("_outside_the_tree.py")  # the file name is a slug
+    for revision in ["'; DROP TABLE items; --", "../../etc/passwd", "nope"]:
+        refused = run_cli("db", "upgrade", "shop", revision)
+        assert refused.code == ExitCode.FAILED
+        assert "Can't locate revision" in one_line(refused.err)

@@ -302,10 +302,12 @@ def db_upgrade(
     target: str, revision: str, connection: str, module_name: str | None, app_dir: Path | None
 ) -> int:
     """Upgrade the database to REVISION (default: the head), holding the migration lock."""
-    from pymodular.cli._db import upgrade
+    from pymodular.cli._db import move
 
     click.echo(
-        upgrade(target, revision, connection=connection, module=module_name, app_dir=app_dir)
+        move(
+            target, "upgrade", revision, connection=connection, module=module_name, app_dir=app_dir
+        )
     )
     return ExitCode.OK
 
@@ -320,10 +322,17 @@ def db_downgrade(
     target: str, revision: str, connection: str, module_name: str | None, app_dir: Path | None
 ) -> int:
     """Downgrade the database to REVISION: a revision id, -1 (one step) or base."""
-    from pymodular.cli._db import downgrade
+    from pymodular.cli._db import move
 
     click.echo(
-        downgrade(target, revision, connection=connection, module=module_name, app_dir=app_dir)
+        move(
+            target,
+            "downgrade",
+            revision,
+            connection=connection,
+            module=module_name,
+            app_dir=app_dir,
+        )
     )
     return ExitCode.OK
 

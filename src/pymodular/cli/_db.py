@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from pymodular.application import Application
     from pymodular.modules.database import DatabaseModule, Migrations
 
-__all__ = ("current", "downgrade", "history", "revision", "upgrade")
+__all__ = ("current", "history", "move", "revision")
 
 T = TypeVar("T")
 AppDir = str | os.PathLike[str] | None
@@ -82,28 +82,24 @@ def _run(
         raise
 
 
-def upgrade(
-    target: str, revision: str, *, connection: str, module: str | None, app_dir: AppDir
+def move(
+    target: str,
+    direction: str,
+    revision: str,
+    *,
+    connection: str,
+    module: str | None,
+    app_dir: AppDir,
 ) -> str:
-    """Upgrade the database to ``revision``; the line to print."""
+    """``upgrade`` or ``downgrade`` the database to ``revision``; the line to print."""
 
     async def work(migrations: Migrations) -> str:
         before = await migrations.current()
-        after = await migrations.upgrade(revision)
-        return _moved(migrations.connection, "upgraded", before, after)
-
-    return _run(target, connection, work, module_name=module, app_dir=app_dir)
-
-
-def downgrade(
-    target: str, revision: str, *, connection: str, module: str | None, app_dir: AppDir
-) -> str:
-    """Downgrade the database to ``revision``; the line to print."""
-
-    async def work(migrations: Migrations) -> str:
-        before = await migrations.current()
-        after = await migrations.downgrade(revision)
-        return _moved(migrations.connection, "downgraded", before, after)
+        if direction == "upgrade":
+            after = await migrations.upgrade(revision)
+        else:
+            after = await migrations.downgrade(revision)
+        return _moved(migrations.connection, f"{direction}d", before, after)
 
     return _run(target, connection, work, module_name=module, app_dir=app_dir)
 
@@ -179,7 +175,10 @@ def revision(
         raise UsageError("--autogenerate and --merge cannot be combined")
 
     async def work(migrations: Migrations) -> str:
-        path = await migrations.revision(message, autogenerate=autogenerate, merge=merge)
+        try:
+            path = await migrations.revision(message, autogenerate=autogenerate, merge=merge)
+        except ValueError as exc:
+            raise UsageError(str(exc)) from exc
         return f"connection {migrations.connection!r}: wrote {path}"
 
     return _run(target, connection, work, module_name=module, app_dir=app_dir)

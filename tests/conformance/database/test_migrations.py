@@ -22,9 +22,9 @@ from pymodular.modules.database import (
     DatabaseModule,
     MigrationError,
 )
+from pymodular.modules.database._alembic import ENV_PY
 from pymodular.modules.database._backend import DATABASE_BACKENDS, backend_name_for
 from pymodular.modules.database._connection import ConnectionEntry
-from pymodular.modules.database._migrations import ENV_PY
 from pymodular.testing import app_harness
 
 SCRIPT = """

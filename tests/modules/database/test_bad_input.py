@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import uuid
+from typing import Any
 
 import pytest
 
@@ -124,22 +125,29 @@ async def test_an_unreachable_server_is_unavailable_and_the_password_stays_hidde
     assert not any(password in text for text in texts)
 
 
-@pytest.mark.postgres
-async def test_a_missing_postgresql_database_is_database_not_found() -> None:
+@pytest.mark.parametrize(
+    ("server", "message"),
+    [
+        pytest.param(
+            "postgresql://postgres@127.0.0.1/{name}",
+            'database "{name}" does not exist',
+            marks=pytest.mark.postgres,
+            id="postgresql",
+        ),
+        pytest.param(
+            "mariadb://root@127.0.0.1/{name}",
+            "Unknown database '{name}'",
+            marks=pytest.mark.mariadb,
+            id="mariadb",
+        ),
+    ],
+)
+async def test_a_missing_server_database_is_database_not_found(server: str, message: str) -> None:
     name = f"missing_{uuid.uuid4().hex[:8]}"
-    error, _ = await failed_start({"default": {"dsn": f"postgresql://postgres@127.0.0.1/{name}"}})
+    error, _ = await failed_start({"default": {"dsn": server.format(name=name)}})
     cause = cause_of(error)
     assert isinstance(cause, DatabaseNotFoundError)
-    assert f'database "{name}" does not exist' in str(cause)
-
-
-@pytest.mark.mariadb
-async def test_a_missing_mariadb_database_is_database_not_found() -> None:
-    name = f"missing_{uuid.uuid4().hex[:8]}"
-    error, _ = await failed_start({"default": {"dsn": f"mariadb://root@127.0.0.1/{name}"}})
-    cause = cause_of(error)
-    assert isinstance(cause, DatabaseNotFoundError)
-    assert f"Unknown database '{name}'" in str(cause)
+    assert message.format(name=name) in str(cause)
 
 
 @pytest.mark.mariadb
@@ -180,3 +188,30 @@ async def test_a_wrong_mariadb_password_is_an_authentication_error_without_the_s
         async with admin.begin() as connection:
             await connection.execute(text(f"DROP USER IF EXISTS '{user}'@'%'"))
         await admin.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.slow
+async def test_a_wrong_postgresql_password_is_an_authentication_error_without_the_secret(
+    private_postgres_with_password: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    server = await private_postgres_with_password()
+    wrong = recognisable_password()
+    base = f"postgresql://postgres@127.0.0.1:{server.port}/test"
+    error, texts = await failed_start({"default": {"dsn": base, "password": wrong}}, caplog)
+    cause = cause_of(error)
+    assert isinstance(cause, DatabaseAuthenticationError)
+    assert 'password authentication failed for user "postgres"' in str(cause)
+    assert not any(wrong in text or server.password in text for text in texts)
+
+    from sqlalchemy import text
+
+    from pymodular.modules.database import Database, DatabaseModule
+    from pymodular.testing import app_harness
+
+    dsn = f"postgresql://postgres:{server.password}@127.0.0.1:{server.port}/test"
+    config = {"database": {"default": {"dsn": dsn}}}
+    async with app_harness([DatabaseModule()], config=config) as (app, _):
+        db = app.services.get(Database)
+        async with db.transaction() as session:
+            assert (await session.execute(text("SELECT current_user"))).scalar() == "postgres"

@@ -172,7 +172,6 @@ class ConnectionEntry:
                 checked_out=pool.checkedout(),
             )
         kind = self.backend.classify(error)
-        where = f"{self.backend.name} {self.target}"
         reason = error_text(_innermost(error))
         if kind == "statement_timeout":
             limit = self.config.statement_timeout
@@ -185,12 +184,8 @@ class ConnectionEntry:
         if kind is None or kind not in _CONNECT_ERRORS:
             return None
         kind_class, advice = _CONNECT_ERRORS[kind]
-        return kind_class(
-            f"connection {self.name!r} ({where}): {kind.replace('_', ' ')} while "
-            f"{doing}: {reason}; {advice}",
-            connection=self.name,
-            backend=self.backend.name,
-            target=self.target,
+        return self._connect_failure(
+            kind_class, f"{kind.replace('_', ' ')} while {doing}: {reason}; {advice}"
         )
 
     def connect_error(self, error: BaseException, doing: str) -> DatabaseError:
@@ -200,9 +195,12 @@ class ConnectionEntry:
             return translated
         if isinstance(error, DatabaseError):
             return error
-        return DatabaseConnectError(
-            f"connection {self.name!r} ({self.backend.name} {self.target}) failed while "
-            f"{doing}: {error_text(_innermost(error))}",
+        reason = error_text(_innermost(error))
+        return self._connect_failure(DatabaseConnectError, f"failed while {doing}: {reason}")
+
+    def _connect_failure(self, kind: type[DatabaseConnectError], what: str) -> DatabaseError:
+        return kind(
+            f"connection {self.name!r} ({self.backend.name} {self.target}): {what}",
             connection=self.name,
             backend=self.backend.name,
             target=self.target,
@@ -230,7 +228,7 @@ class ConnectionEntry:
         pool = self.pool
         limits = self.config.health
         counts = Probe(True, in_use=pool.checkedout(), capacity=pool.capacity, waiting=pool.waiting)
-        if counts.waiting > 0 or counts.in_use >= max(1, limits.saturation * counts.capacity):
+        if counts.in_use >= max(1, limits.saturation * counts.capacity):
             # A ping would queue behind the work; the pool being busy shows it is alive.
             return replace(counts, skipped_ping=True)
         started = time.perf_counter()

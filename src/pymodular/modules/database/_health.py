@@ -5,7 +5,7 @@ Per connection:
 - **unhealthy** when the ping failed or timed out (the server is unreachable, refuses
   the credentials, ...);
 - **degraded** when the pool is saturated (at least ``health.saturation`` of its
-  capacity in use, or callers waiting for a connection; the ping is skipped then) or
+  capacity in use; the ping is skipped then, and callers waiting are reported) or
   when the connection is a replica lagging more than ``health.max_lag`` seconds;
 - **healthy** otherwise.
 

@@ -18,6 +18,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pymodular.errors import error_text
+from pymodular.modules.database._alembic import (
+    as_tuple,
+    driver_text,
+    initialise,
+    message_problem,
+    run_environment,
+)
 from pymodular.modules.database._migration_state import MigrationState, migration_state
 from pymodular.modules.database.errors import DatabaseConfigError, MigrationError
 
@@ -30,23 +37,9 @@ if TYPE_CHECKING:
     from pymodular.modules.database._connection import ConnectionEntry
     from pymodular.modules.database.config import MigrationsConfig
 
-__all__ = ("ENV_PY", "Migrations")
+__all__ = ("Migrations",)
 
 T = TypeVar("T")
-
-ENV_PY = '''"""Alembic environment of a pymodular application (written by `pymodular db revision`).
-
-`pymodular db ...` and the database module's start run the migrations on the
-application's own connection; this file hands that connection to Alembic. Edit it as
-Alembic's documentation describes; keep the connection it is given.
-"""
-
-from alembic import context
-
-from pymodular.modules.database import Migrations
-
-Migrations.run_environment(context)
-'''
 
 
 class Migrations:
@@ -108,7 +101,7 @@ class Migrations:
         return [
             {
                 "revision": rev.revision,
-                "down_revisions": list(_as_tuple(rev.down_revision)),
+                "down_revisions": list(as_tuple(rev.down_revision)),
                 "message": (rev.doc or "").strip(),
                 "head": rev.revision in heads,
                 "path": rev.path,
@@ -141,9 +134,14 @@ class Migrations:
 
         ``autogenerate`` compares the database with the metadata (the module's
         ``metadata=`` or ``migrations.metadata``); ``merge`` joins the current heads.
+        Raises :class:`ValueError` for a message that is not one printable line of at
+        most 200 characters (it becomes the script's docstring and file name).
         """
         from alembic import command
 
+        problem = message_problem(message)
+        if problem is not None:
+            raise ValueError(problem)
         self.initialise()
         config = self._config(None)
         made: Any
@@ -180,21 +178,7 @@ class Migrations:
     def initialise(self) -> bool:
         """Create the directory with ``env.py``, ``script.py.mako`` and ``versions/`` if
         missing; return whether anything was written."""
-        import alembic
-
-        directory = self.directory
-        template = Path(alembic.__file__).parent / "templates" / "generic" / "script.py.mako"
-        wanted = {
-            directory / "env.py": ENV_PY,
-            directory / "script.py.mako": template.read_text(encoding="utf-8"),
-        }
-        wrote = False
-        (directory / "versions").mkdir(parents=True, exist_ok=True)
-        for path, text in wanted.items():
-            if not path.exists():
-                path.write_text(text, encoding="utf-8")
-                wrote = True
-        return wrote
+        return initialise(self.directory)
 
     # -- at start ------------------------------------------------------------------------
 
@@ -262,23 +246,7 @@ class Migrations:
     @staticmethod
     def run_environment(context: Any) -> None:
         """Body of the ``env.py`` this module writes: migrate on the given connection."""
-        config = context.config
-        connection = config.attributes.get("connection")
-        if connection is None:
-            raise MigrationError(
-                "this env.py runs inside `pymodular db ...` or the database module's start, "
-                "which hand it the application's connection; plain `alembic` has none",
-                reason="invalid",
-            )
-        context.configure(
-            connection=connection,
-            target_metadata=config.attributes.get("target_metadata"),
-            version_table=config.attributes.get("version_table", "alembic_version"),
-            render_as_batch=connection.dialect.name == "sqlite",
-            compare_type=True,
-        )
-        with context.begin_transaction():
-            context.run_migrations()
+        run_environment(context)
 
     # -- plumbing ------------------------------------------------------------------------
 
@@ -369,7 +337,7 @@ class Migrations:
                 "database.migration.failed",
                 connection=self.connection,
                 action=action,
-                error=_driver_text(exc),
+                error=driver_text(exc),
             )
             if isinstance(exc, MigrationError) or not isinstance(exc, Exception):
                 raise
@@ -382,7 +350,7 @@ class Migrations:
                 ) from exc
             raise MigrationError(
                 f"connection {self.connection!r}: {action} from {shown_before} to {revision} "
-                f"failed: {_driver_text(exc)}{note}",
+                f"failed: {driver_text(exc)}{note}",
                 reason="failed",
                 connection=self.connection,
             ) from exc
@@ -462,18 +430,3 @@ class Migrations:
         self, conn: AsyncConnection, work: Callable[[Connection], T], doing: str
     ) -> T:
         return await conn.run_sync(lambda sync: self._guard(lambda: work(sync), doing))
-
-
-def _driver_text(exc: BaseException) -> str:
-    """The driver's own error under SQLAlchemy's wrapper, on one line (no SQL, no parameters)."""
-    orig = getattr(exc, "orig", None)
-    shown = orig if isinstance(orig, BaseException) else exc
-    return " ".join(error_text(shown).split())
-
-
-def _as_tuple(value: str | tuple[str, ...] | list[str] | None) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    return tuple(value)

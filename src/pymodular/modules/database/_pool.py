@@ -19,8 +19,8 @@ class GatedPool(AsyncAdaptedQueuePool):
     """A queue pool that asks ``gate`` before every checkout and counts who is waiting.
 
     ``gate`` raises to refuse a checkout (the module refuses new work while draining);
-    ``waiting`` is the number of checkouts in progress, which grows while the pool is
-    exhausted.
+    ``waiting`` counts the callers that asked while every connection was out and have
+    not got one yet.
     """
 
     gate: Callable[[], None] | None = None
@@ -30,6 +30,8 @@ class GatedPool(AsyncAdaptedQueuePool):
         gate = self.gate
         if gate is not None:
             gate()
+        if self.checkedout() < self.capacity:
+            return super().connect()
         self.waiting += 1
         try:
             return super().connect()

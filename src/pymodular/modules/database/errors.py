@@ -93,10 +93,12 @@ class UnknownConnectionError(DatabaseError, LookupError):
 class MigrationError(DatabaseError):
     """Migrations cannot bring the database to the scripts' head.
 
-    ``reason`` is one of ``failed`` (an upgrade raised), ``diverged`` (the database is at
-    a revision the scripts do not know, or the scripts have several heads), ``pending``
-    (the database is behind and ``on_start`` is ``require``) and ``locked`` (another
-    instance held the migration lock for longer than ``lock_timeout``).
+    ``reason`` is one of ``failed`` (an upgrade or downgrade raised), ``diverged`` (the
+    database is at a revision the scripts do not know, or the scripts have several heads),
+    ``pending`` (the database is behind and ``on_start`` is ``require``), ``locked``
+    (another instance held the migration lock for longer than ``lock_timeout``),
+    ``missing`` (no migrations configured, or no scripts where they should be) and
+    ``invalid`` (a script cannot be loaded, or a revision cannot be found).
     """
 
     def __init__(self, message: str, *, reason: str, **context: Any) -> None:

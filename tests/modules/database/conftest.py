@@ -1,0 +1,102 @@
+"""A private PostgreSQL that checks passwords (the shared one trusts every local user)."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+
+from tests._servers.fixtures import ServerFactory, _factory
+from tests._servers.postgres import PostgresServer, _bin_dir, _startup
+
+
+class PasswordPostgres(PostgresServer):
+    """A private cluster with scram-sha-256 authentication; ``password`` is the superuser's."""
+
+    auth_method = "scram-sha-256"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.password = f"Pw-{uuid.uuid4().hex[:10]}-zebra"
+        self._password_file = self.directory / "password"
+
+    def initdb_arguments(self) -> list[str]:
+        return [f"--pwfile={self._password_file}"]
+
+    def prepare(self) -> None:
+        self._password_file.write_text(self.password, encoding="utf-8")
+        shutil.chown(self._password_file, self.run_as, self.run_as)
+        try:
+            super().prepare()
+        finally:
+            self._password_file.unlink()
+
+    def ping(self) -> bool:
+        from tests._servers._base import exchange
+
+        # Any authentication request ('R') means it accepts sessions.
+        return exchange(
+            self.port,
+            _startup(self.user, self.database),
+            lambda received: None if not received else received[:1] == b"R",
+        )
+
+
+class ReplicaPostgres(PostgresServer):
+    """A hot standby of ``primary``, streaming its WAL (``pg_basebackup -R``)."""
+
+    def __init__(self, primary: PostgresServer) -> None:
+        super().__init__()
+        self.primary = primary
+
+    def prepare(self) -> None:
+        self._as_postgres(
+            [
+                f"{_bin_dir()}/pg_basebackup",
+                "-h",
+                self.primary.host,
+                "-p",
+                str(self.primary.port),
+                "-U",
+                self.primary.user,
+                "-D",
+                self.data_dir,
+                "-R",  # standby.signal and primary_conninfo
+                "-X",
+                "stream",
+                "--no-sync",
+            ],  # fmt: skip
+        )
+
+
+@pytest.fixture
+def private_postgres_with_password() -> Iterator[ServerFactory[PasswordPostgres]]:
+    """Factory of private PostgreSQL clusters that check the superuser's password."""
+    yield from _factory(PasswordPostgres)
+
+
+@pytest.fixture
+def private_postgres_pair() -> Iterator[Callable[[], Awaitable[tuple[PostgresServer, ...]]]]:
+    """``primary, standby = await private_postgres_pair()``: a private cluster and a hot
+    standby streaming from it; both closed after the test."""
+    missing = ReplicaPostgres.missing()
+    if missing:
+        pytest.skip(f"private postgres servers need {', '.join(missing)}")
+    made: list[PostgresServer] = []
+
+    def boot() -> tuple[PostgresServer, ...]:
+        primary = PostgresServer().start()
+        made.append(primary)
+        standby = ReplicaPostgres(primary)
+        made.append(standby)
+        return primary, standby.start()
+
+    async def make() -> tuple[PostgresServer, ...]:
+        return await asyncio.to_thread(boot)
+
+    yield make
+    for server in reversed(made):
+        server.close()
