@@ -91,6 +91,7 @@ async def test_a_rolled_back_transaction_publishes_nothing(
             got.append(data)
 
         await bus.subscribe("orders.*", on_order)
+
         async def declined(order: str) -> None:
             async with db.transaction():
                 await bus.publish("orders.created", {"order": order})
