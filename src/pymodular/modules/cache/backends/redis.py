@@ -1,0 +1,312 @@
+"""The redis engine: redis.asyncio with classified errors, fast failure and self-recovery.
+
+Every operation is one command or one pipeline (``get_many`` is ``MGET``, ``set_many``
+a pipeline of ``SET ... PX``, ``delete_many`` one ``DEL``). When the server cannot be
+reached the engine marks itself down, emits ``cache.backend.down`` and from then on
+fails every call at once with :class:`CacheUnavailableError`, without touching the
+network, while a background task pings every ``retry_interval`` seconds; the first
+answer marks it up again (``cache.backend.up``) with fresh connections. No restart is
+needed, and nothing the server acknowledged is forgotten by the engine.
+
+The URL and password are :class:`~pymodular.config.Secret` values; a password inside
+the URL is registered for redaction too, so neither shows in errors, logs, health or
+``inspect``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import math
+import re
+import time
+from collections.abc import Awaitable, Sequence
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+import redis.asyncio as aioredis
+from redis import exceptions as rex
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+
+from pymodular.errors import error_text
+from pymodular.health import HealthResult
+from pymodular.modules.cache._backend import CacheBackend, EventHook
+from pymodular.modules.cache.errors import (
+    CacheBackendError,
+    CacheUnavailableError,
+    CacheValueError,
+)
+from pymodular.secrets import Secret, register_secret
+
+if TYPE_CHECKING:
+    from pymodular.modules.cache.config import CacheConfig
+
+__all__ = ("DEFAULT_URL", "RedisBackend", "from_config")
+
+T = TypeVar("T")
+DEFAULT_URL = "redis://127.0.0.1:6379/0"
+_UNREACHABLE = (rex.ConnectionError, rex.TimeoutError, OSError)
+_GLOB = re.compile(r"([*?\[\]\\])")
+
+
+def _ms(ttl: float) -> int:
+    return max(1, math.ceil(ttl * 1000))
+
+
+class RedisBackend(CacheBackend):
+    """A Redis-backed cache engine (``backend: redis``)."""
+
+    name = "redis"
+
+    def __init__(
+        self,
+        url: Secret[str] | str = DEFAULT_URL,
+        *,
+        password: Secret[str] | str | None = None,
+        connect_timeout: float = 1.0,
+        timeout: float = 1.0,
+        max_connections: int = 50,
+        retry_interval: float = 0.5,
+        emit: EventHook | None = None,
+    ) -> None:
+        raw_url = url.reveal() if isinstance(url, Secret) else url
+        raw_password = password.reveal() if isinstance(password, Secret) else password
+        register_secret(raw_url)
+        in_url = urlsplit(raw_url).password
+        for secret in (in_url, raw_password):
+            if secret:
+                register_secret(secret)
+        pool = aioredis.BlockingConnectionPool.from_url(
+            raw_url,
+            password=raw_password or in_url,
+            max_connections=max_connections,
+            timeout=timeout,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=timeout,
+            retry=Retry(NoBackoff(), 1),  # one immediate retry replaces a stale connection
+        )
+        self._client = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+        kwargs = pool.connection_kwargs
+        where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
+        self.server = f"{where}/{kwargs.get('db', 0)}"
+        self.retry_interval = retry_interval
+        self._emit = emit
+        self._down_since: float | None = None
+        self._down_error = ""
+        self._probe: asyncio.Task[None] | None = None
+        self.outages = 0
+
+    # -- lifecycle -------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Ping the server; unreachable marks the engine down (it keeps retrying)."""
+        with contextlib.suppress(CacheUnavailableError):
+            await self._run("start", self._client.ping())
+
+    async def close(self) -> None:
+        """Stop retrying and close every connection."""
+        probe, self._probe = self._probe, None
+        if probe is not None:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
+        await self._client.aclose()
+
+    @property
+    def available(self) -> bool:
+        """False from a failed contact until the server answers again."""
+        return self._down_since is None
+
+    @property
+    def client(self) -> aioredis.Redis:
+        """The underlying ``redis.asyncio`` client (shares the engine's pool)."""
+        return self._client
+
+    # -- failure handling --------------------------------------------------------------
+
+    async def _run(self, operation: str, call: Awaitable[T]) -> T:
+        if self._down_since is not None:
+            if hasattr(call, "close"):
+                call.close()  # never awaited: close it so it does not warn
+            raise self._refusal(operation)
+        try:
+            return await call
+        except rex.AuthenticationError as exc:
+            raise self._error(operation, f"authentication failed: {error_text(exc)}") from exc
+        except rex.MaxConnectionsError as exc:
+            raise self._error(operation, "no free connection in the pool in time") from exc
+        except _UNREACHABLE as exc:
+            self._mark_down(exc)
+            raise self._refusal(operation) from exc
+        except rex.ResponseError as exc:
+            message = str(exc)
+            if "not an integer" in message or "overflow" in message:
+                raise CacheValueError(
+                    f"{operation}: the stored value is not an integer or the result "
+                    "leaves the 64-bit range",
+                    reason="not_integer",
+                    operation=operation,
+                ) from exc
+            raise self._error(operation, error_text(exc)) from exc
+        except rex.RedisError as exc:
+            raise self._error(operation, error_text(exc)) from exc
+
+    def _error(self, operation: str, what: str) -> CacheBackendError:
+        return CacheBackendError(
+            f"redis {operation} at {self.server} failed: {what}",
+            backend=self.name,
+            operation=operation,
+        )
+
+    def _refusal(self, operation: str) -> CacheUnavailableError:
+        since = self._down_since or time.monotonic()
+        return CacheUnavailableError(
+            f"redis at {self.server} is unreachable (for {time.monotonic() - since:.1f} s: "
+            f"{self._down_error}); {operation} was not attempted; reconnecting every "
+            f"{self.retry_interval} s",
+            backend=self.name,
+            operation=operation,
+        )
+
+    def _mark_down(self, exc: BaseException) -> None:
+        self._down_error = error_text(exc)
+        if self._down_since is not None:
+            return
+        self._down_since = time.monotonic()
+        self.outages += 1
+        if self._emit is not None:
+            self._emit("cache.backend.down", engine=self.name, error=self._down_error)
+        self._probe = asyncio.create_task(self._reconnect(), name="cache-redis-reconnect")
+
+    async def _reconnect(self) -> None:
+        pool = self._client.connection_pool
+        while True:
+            await asyncio.sleep(self.retry_interval)
+            await pool.disconnect()
+            try:
+                await self._client.ping()
+            except (rex.RedisError, OSError) as exc:
+                self._down_error = error_text(exc)
+                continue
+            since, self._down_since, self._probe = self._down_since or 0.0, None, None
+            if self._emit is not None:
+                self._emit(
+                    "cache.backend.up",
+                    engine=self.name,
+                    downtime_s=round(time.monotonic() - since, 3),
+                )
+            return
+
+    # -- operations --------------------------------------------------------------------
+
+    async def get(self, key: str) -> bytes | None:
+        """``GET``."""
+        return await self._run("get", self._client.get(key))  # type: ignore[no-any-return]
+
+    async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
+        """``GET`` and ``PTTL`` in one round trip."""
+        pipe = self._client.pipeline(transaction=False)
+        pipe.get(key).pttl(key)
+        value, left = await self._run("get", pipe.execute())
+        return value, (left / 1000 if value is not None and left >= 0 else None)
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        """``MGET``."""
+        if not keys:
+            return []
+        return await self._run("get_many", self._client.mget(keys))  # type: ignore[no-any-return]
+
+    async def set(self, key: str, value: bytes, ttl: float | None) -> None:
+        """``SET`` with ``PX``."""
+        await self._run("set", self._client.set(key, value, px=None if ttl is None else _ms(ttl)))
+
+    async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
+        """``MSET`` without a TTL, else one pipeline of ``SET ... PX``."""
+        if not items:
+            return
+        if ttl is None:
+            await self._run("set_many", self._client.mset(dict(items)))
+            return
+        pipe = self._client.pipeline(transaction=False)
+        px = _ms(ttl)
+        for key, value in items:
+            pipe.set(key, value, px=px)
+        await self._run("set_many", pipe.execute())
+
+    async def delete(self, key: str) -> bool:
+        """``DEL`` of one key."""
+        return bool(await self._run("delete", self._client.delete(key)))
+
+    async def delete_many(self, keys: Sequence[str]) -> int:
+        """One ``DEL``."""
+        if not keys:
+            return 0
+        return int(await self._run("delete_many", self._client.delete(*keys)))
+
+    async def clear(self, prefix: str) -> int:
+        """``SCAN`` for the prefix and ``UNLINK`` what it finds, a batch at a time."""
+        pattern = _GLOB.sub(r"\\\1", prefix) + "*"
+        removed = 0
+        cursor = 0
+        while True:
+            cursor, keys = await self._run(
+                "clear", self._client.scan(cursor, match=pattern, count=1000)
+            )
+            if keys:
+                removed += int(await self._run("clear", self._client.unlink(*keys)))
+            if cursor == 0:
+                return removed
+
+    async def incr(self, key: str, delta: int, ttl: float | None) -> int:
+        """``INCRBY``; with a TTL, a transaction that first creates the key with ``PX``."""
+        if ttl is None:
+            return int(await self._run("incr", self._client.incrby(key, delta)))
+        pipe = self._client.pipeline(transaction=True)
+        pipe.set(key, b"0", px=_ms(ttl), nx=True).incrby(key, delta)
+        _, value = await self._run("incr", pipe.execute())
+        return int(value)
+
+    # -- reporting ---------------------------------------------------------------------
+
+    async def health(self) -> HealthResult:
+        """Unhealthy while down; otherwise a ping, healthy with its latency."""
+        if self._down_since is not None:
+            return HealthResult.unhealthy(
+                str(self._refusal("health check")), server=self.server, outages=self.outages
+            )
+        began = time.perf_counter()
+        try:
+            await self._run("ping", self._client.ping())
+        except CacheBackendError as exc:
+            return HealthResult.unhealthy(str(exc), server=self.server, outages=self.outages)
+        latency = round((time.perf_counter() - began) * 1000, 3)
+        return HealthResult.healthy(
+            f"redis at {self.server}", server=self.server, ping_ms=latency, outages=self.outages
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """Server (host, port, db; never credentials), state and outage count."""
+        return {
+            "engine": self.name,
+            "server": self.server,
+            "available": self.available,
+            "outages": self.outages,
+            "down_for_s": None
+            if self._down_since is None
+            else round(time.monotonic() - self._down_since, 3),
+        }
+
+
+def from_config(config: CacheConfig, emit: EventHook | None = None) -> RedisBackend:
+    """The redis engine as the ``cache`` section configures it."""
+    settings = config.redis
+    return RedisBackend(
+        settings.url or DEFAULT_URL,
+        password=settings.password,
+        connect_timeout=settings.connect_timeout,
+        timeout=settings.timeout,
+        max_connections=settings.max_connections,
+        retry_interval=settings.retry_interval,
+        emit=emit,
+    )
