@@ -202,12 +202,14 @@ class RedisBackend(CacheBackend):
 
     async def get(self, key: str) -> bytes | None:
         """``GET``."""
-        return await self._run("get", self._client.get(key))  # type: ignore[no-any-return]
+        value = await self._run("get", self._client.get(key))
+        return value  # type: ignore[return-value]  # bytes: the client does not decode
 
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         """``GET`` and ``PTTL`` in one round trip."""
         pipe = self._client.pipeline(transaction=False)
-        pipe.get(key).pttl(key)
+        pipe.get(key)
+        pipe.pttl(key)
         value, left = await self._run("get", pipe.execute())
         return value, (left / 1000 if value is not None and left >= 0 else None)
 
@@ -215,7 +217,8 @@ class RedisBackend(CacheBackend):
         """``MGET``."""
         if not keys:
             return []
-        return await self._run("get_many", self._client.mget(keys))  # type: ignore[no-any-return]
+        values = await self._run("get_many", self._client.mget(keys))
+        return values  # type: ignore[return-value]  # bytes: the client does not decode
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         """``SET`` with ``PX``."""
@@ -263,7 +266,8 @@ class RedisBackend(CacheBackend):
         if ttl is None:
             return int(await self._run("incr", self._client.incrby(key, delta)))
         pipe = self._client.pipeline(transaction=True)
-        pipe.set(key, b"0", px=_ms(ttl), nx=True).incrby(key, delta)
+        pipe.set(key, b"0", px=_ms(ttl), nx=True)
+        pipe.incrby(key, delta)
         _, value = await self._run("incr", pipe.execute())
         return int(value)
 
