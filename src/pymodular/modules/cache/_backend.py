@@ -24,15 +24,16 @@ Contract, checked by that suite:
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Protocol, runtime_checkable
 
 from pymodular._extras import Extra
 from pymodular.health import HealthResult
 from pymodular.modules._backends import BackendRegistry
 
-__all__ = ("CACHE_BACKENDS", "CacheBackend", "EventHook")
+__all__ = ("CACHE_BACKENDS", "Broadcaster", "CacheBackend", "EventHook")
 
 EventHook = Callable[..., Any]
 """Where a backend reports events: ``emit("cache.backend.down", error=...)``."""
@@ -100,6 +101,32 @@ class CacheBackend(ABC):
     def describe(self) -> dict[str, Any]:
         """Run-time facts for ``app.inspect()``: JSON-serialisable, never a secret."""
         return {"engine": self.name}
+
+
+@runtime_checkable
+class Broadcaster(Protocol):
+    """An engine that can tell every replica something (Redis: pub/sub).
+
+    The two-tier cache uses it to invalidate other replicas' local copies.
+    """
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """Send ``message`` to every subscriber of ``channel``."""
+        ...
+
+    def subscribe(
+        self,
+        channel: str,
+        on_message: Callable[[bytes], None],
+        on_state: Callable[[bool], None],
+    ) -> asyncio.Task[None]:
+        """Listen to ``channel`` until the task is cancelled, reconnecting as needed.
+
+        ``on_state(True)`` follows every (re)subscription — messages sent while
+        disconnected are lost, so listeners must assume anything changed —
+        and ``on_state(False)`` every loss of the subscription.
+        """
+        ...
 
 
 CACHE_BACKENDS: BackendRegistry[CacheBackend] = BackendRegistry("cache backend")

@@ -165,15 +165,9 @@ class MemoryBackend(CacheBackend):
 
     async def clear(self, prefix: str) -> int:
         """Remove every key starting with ``prefix``."""
-        data = self._data
-        if not prefix:
-            count = len(data)
-            data.clear()
-            return count
-        gone = [key for key in data if key.startswith(prefix)]
-        for key in gone:
-            del data[key]
-        return len(gone)
+        before = len(self._data)
+        self.drop_prefix(prefix)
+        return before - len(self._data)
 
     async def incr(self, key: str, delta: int, ttl: float | None) -> int:
         """Add ``delta`` to the counter under ``key``."""
@@ -185,6 +179,23 @@ class MemoryBackend(CacheBackend):
         value = parse_counter(entry[0], delta, key)
         self._data[key] = (str(value).encode(), entry[1])
         return value
+
+    # -- synchronous upkeep (the two-tier cache's invalidations) ---------------------------
+
+    def drop(self, keys: Sequence[str]) -> None:
+        """Forget ``keys`` now, without awaiting."""
+        pop = self._data.pop
+        for key in keys:
+            pop(key, None)
+
+    def drop_prefix(self, prefix: str) -> None:
+        """Forget every key starting with ``prefix`` now (``""``: everything)."""
+        data = self._data
+        if not prefix:
+            data.clear()
+            return
+        for key in [k for k in data if k.startswith(prefix)]:
+            del data[key]
 
     # -- operations' support -----------------------------------------------------------
 

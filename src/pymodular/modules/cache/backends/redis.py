@@ -20,7 +20,7 @@ import contextlib
 import math
 import re
 import time
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import urlsplit
 
@@ -202,8 +202,8 @@ class RedisBackend(CacheBackend):
 
     async def get(self, key: str) -> bytes | None:
         """``GET``."""
-        value = await self._run("get", self._client.get(key))
-        return value  # type: ignore[return-value]  # bytes: the client does not decode
+        # bytes (the client does not decode); the stubs also allow str
+        return await self._run("get", self._client.get(key))  # type: ignore[arg-type]
 
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         """``GET`` and ``PTTL`` in one round trip."""
@@ -217,8 +217,8 @@ class RedisBackend(CacheBackend):
         """``MGET``."""
         if not keys:
             return []
-        values = await self._run("get_many", self._client.mget(keys))
-        return values  # type: ignore[return-value]  # bytes: the client does not decode
+        # bytes (the client does not decode); the stubs also allow str
+        return await self._run("get_many", self._client.mget(keys))  # type: ignore[arg-type]
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         """``SET`` with ``PX``."""
@@ -270,6 +270,52 @@ class RedisBackend(CacheBackend):
         pipe.incrby(key, delta)
         _, value = await self._run("incr", pipe.execute())
         return int(value)
+
+    # -- broadcasting (two-tier invalidation) ----------------------------------------------
+
+    async def publish(self, channel: str, message: bytes) -> None:
+        """``PUBLISH``."""
+        await self._run("publish", self._client.publish(channel, message))
+
+    def subscribe(
+        self,
+        channel: str,
+        on_message: Callable[[bytes], None],
+        on_state: Callable[[bool], None],
+    ) -> asyncio.Task[None]:
+        """A task listening to ``channel`` (``SUBSCRIBE``), resubscribing after failures."""
+        return asyncio.create_task(
+            self._listen(channel, on_message, on_state), name="cache-redis-subscriber"
+        )
+
+    async def _listen(
+        self,
+        channel: str,
+        on_message: Callable[[bytes], None],
+        on_state: Callable[[bool], None],
+    ) -> None:
+        subscribed = False
+        while True:
+            pubsub = self._client.pubsub()
+            try:
+                await pubsub.subscribe(channel)
+                while True:
+                    message = await pubsub.get_message(timeout=self.retry_interval)
+                    if message is None:
+                        continue
+                    if message["type"] == "subscribe":  # first, or after a reconnection
+                        subscribed = True
+                        on_state(True)
+                    elif message["type"] == "message":
+                        on_message(message["data"])
+            except (rex.RedisError, OSError):
+                if subscribed:
+                    subscribed = False
+                    on_state(False)
+            finally:
+                with contextlib.suppress(rex.RedisError, OSError):
+                    await pubsub.aclose()
+            await asyncio.sleep(self.retry_interval)
 
     # -- reporting ---------------------------------------------------------------------
 
