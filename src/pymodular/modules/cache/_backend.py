@@ -59,6 +59,10 @@ class CacheBackend(ABC):
     async def get(self, key: str) -> bytes | None:
         """The bytes stored under ``key``, or ``None`` when missing or expired."""
 
+    get_nowait: ClassVar[Callable[[Any, str], bytes | None] | None] = None
+    """Engines whose data lives in this process may read without awaiting; ``Cache``
+    then skips a coroutine per read (the memory engine does)."""
+
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         """The bytes under ``key`` and the seconds it has left (``None``: no expiry)."""
         return await self.get(key), None

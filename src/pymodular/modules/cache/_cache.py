@@ -52,10 +52,11 @@ class CacheStats:
 class _Shared:
     """What every view of one cache shares; ``policy`` is swapped on reload."""
 
-    __slots__ = ("backend", "flights", "policy", "root_prefix", "stats")
+    __slots__ = ("backend", "flights", "peek", "policy", "root_prefix", "stats")
 
     def __init__(self, backend: CacheBackend, policy: CachePolicy, root_prefix: str) -> None:
         self.backend = backend
+        self.peek = None if backend.get_nowait is None else backend.get_nowait  # a bound method
         self.policy = policy
         self.root_prefix = root_prefix
         self.stats = CacheStats()
@@ -200,7 +201,8 @@ class Cache(Generic[T]):
             raise bad_key(key, shared.policy.max_key_length, "get")
         if not key.isprintable():
             raise bad_key(key, shared.policy.max_key_length, "get")
-        data = await shared.backend.get(self._prefix + key)
+        peek = shared.peek
+        data = peek(self._prefix + key) if peek else await shared.backend.get(self._prefix + key)
         if data is None:
             shared.stats.misses += 1
             return default

@@ -89,8 +89,18 @@ class CacheModule(Module[CacheConfig]):
         )
 
     async def start(self) -> None:
-        """Connect the engine and start its background work."""
-        await self.cache.backend.start()
+        """Connect the engine and start its background work.
+
+        An unreachable server does not fail the start (the engine reconnects by itself
+        and health says unhealthy meanwhile); a refused password or other error does,
+        and the engine is closed first (a module whose start fails is not stopped).
+        """
+        backend = self.cache.backend
+        try:
+            await backend.start()
+        except BaseException:
+            await backend.close()
+            raise
 
     async def drain(self) -> None:
         """Let the loads in flight (``get_or_set``, ``@cached``) finish and store."""

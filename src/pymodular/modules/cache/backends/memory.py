@@ -119,6 +119,10 @@ class MemoryBackend(CacheBackend):
 
     async def get(self, key: str) -> bytes | None:
         """The bytes under ``key``, or ``None``."""
+        return self.get_nowait(key)
+
+    def get_nowait(self, key: str) -> bytes | None:
+        """The bytes under ``key``, or ``None``, without awaiting (``Cache.get`` uses it)."""
         # _read() inlined: this is the hot path of every memory-cache hit.
         data = self._data
         entry = data.get(key)

@@ -50,6 +50,12 @@ _UNREACHABLE = (rex.ConnectionError, rex.TimeoutError, OSError)
 _GLOB = re.compile(r"([*?\[\]\\])")
 
 
+def _discard(call: Awaitable[Any]) -> None:
+    close = getattr(call, "close", None)
+    if close is not None:
+        close()  # a coroutine never awaited: close it so it does not warn
+
+
 def _ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
@@ -77,11 +83,13 @@ class RedisBackend(CacheBackend):
         for secret in (in_url, raw_password):
             if secret:
                 register_secret(secret)
-        pool = aioredis.BlockingConnectionPool.from_url(
+        # A plain pool (what redis.asyncio uses by default) behind a semaphore: a burst
+        # waits for a free connection up to ``timeout`` instead of failing, without the
+        # blocking pool's per-checkout condition and timer (decision 0122).
+        pool = aioredis.ConnectionPool.from_url(
             raw_url,
             password=raw_password or in_url,
-            max_connections=max_connections,
-            timeout=timeout,
+            max_connections=max_connections + 2,  # + the subscriber and the reconnection ping
             socket_connect_timeout=connect_timeout,
             socket_timeout=timeout,
             retry=Retry(NoBackoff(), 1),  # one immediate retry replaces a stale connection
@@ -91,6 +99,8 @@ class RedisBackend(CacheBackend):
         where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
         self.server = f"{where}/{kwargs.get('db', 0)}"
         self.retry_interval = retry_interval
+        self._timeout = timeout
+        self._gate = asyncio.Semaphore(max_connections)
         self._emit = emit
         self._down_since: float | None = None
         self._down_error = ""
@@ -127,15 +137,26 @@ class RedisBackend(CacheBackend):
 
     async def _run(self, operation: str, call: Awaitable[T]) -> T:
         if self._down_since is not None:
-            if hasattr(call, "close"):
-                call.close()  # never awaited: close it so it does not warn
+            _discard(call)
             raise self._refusal(operation)
+        gate = self._gate
+        if gate.locked():
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await gate.acquire()
+            except TimeoutError:
+                _discard(call)
+                raise self._error(
+                    operation,
+                    f"no free connection within {self._timeout} s "
+                    "(raise cache.redis.max_connections for such bursts)",
+                ) from None
+        else:
+            await gate.acquire()  # free: returns at once
         try:
             return await call
         except rex.AuthenticationError as exc:
             raise self._error(operation, f"authentication failed: {error_text(exc)}") from exc
-        except rex.MaxConnectionsError as exc:
-            raise self._error(operation, "no free connection in the pool in time") from exc
         except _UNREACHABLE as exc:
             self._mark_down(exc)
             raise self._refusal(operation) from exc
@@ -151,6 +172,8 @@ class RedisBackend(CacheBackend):
             raise self._error(operation, error_text(exc)) from exc
         except rex.RedisError as exc:
             raise self._error(operation, error_text(exc)) from exc
+        finally:
+            gate.release()
 
     def _error(self, operation: str, what: str) -> CacheBackendError:
         return CacheBackendError(
