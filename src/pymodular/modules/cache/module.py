@@ -17,6 +17,7 @@ from pymodular.services import Service, ServiceScope
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
     from pymodular.modules.cache._backend import CacheBackend
     from pymodular.modules.cache._serializer import Serializer
 
@@ -111,7 +112,7 @@ class CacheModule(Module[CacheConfig]):
         if self._cache is not None:
             await self._cache.backend.close()
 
-    async def reload(self, diff: Any) -> None:
+    async def reload(self, diff: ConfigDiff) -> None:
         """Apply ``default_ttl``, ``max_items`` and ``max_value_bytes``."""
         config = self.config
         self.cache.policy = CachePolicy.from_config(config)
