@@ -18,9 +18,9 @@ from pymodular.modules.cache import (
     Cache,
     CacheBackend,
     CacheConfig,
-    CachePolicy,
     Serializer,
 )
+from pymodular.modules.cache._policy import CachePolicy
 
 ENGINES = [
     pytest.param("memory", id="memory"),

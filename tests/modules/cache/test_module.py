@@ -175,3 +175,39 @@ async def test_the_tenant_service_is_declared_tenant_scoped() -> None:
         (entry,) = [s for s in app.services.describe() if s["name"] == "tenant_cache"]
         assert entry["scope"] == "tenant"
         assert TenantCache.__name__ in str(entry["interfaces"])
+
+
+PROBE = """
+import asyncio, json, sys
+sys.modules["redis"] = None                  # as if the redis extra were not installed
+from pymodular import Application
+from pymodular.errors import LifecycleError
+from pymodular.config.feeders import DictFeeder
+from pymodular.modules.cache import CacheModule
+
+Application([CacheModule()])                 # registers: the memory engine needs nothing
+app = Application([CacheModule()], feeders=[DictFeeder({"cache": {"backend": "redis"}})])
+try:
+    asyncio.run(app.start())
+    outcome = {"started": True}
+except LifecycleError as exc:
+    cause = exc.__cause__
+    outcome = {"error": type(cause).__name__, "message": str(cause), "field": cause.field}
+outcome["redis_imported"] = bool(sys.modules.get("redis"))
+print(json.dumps(outcome))
+"""
+
+
+def test_the_redis_engine_names_its_extra_when_chosen_and_only_then() -> None:
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True, timeout=60
+    )
+    outcome = json.loads(result.stdout)
+    assert outcome["error"] == "MissingExtraError"
+    assert 'pip install "pymodular[redis]"' in outcome["message"]
+    assert outcome["field"] == "cache.backend"
+    assert outcome["redis_imported"] is False

@@ -10,13 +10,14 @@
     user = await cache.typed(User).get_or_set(f"user:{uid}", lambda: load_user(uid))
 
 The memory engine needs nothing; ``backend: redis`` needs ``pip install
-"pymodular[redis]"``. See ``docs/cache.md``.
+"pymodular[redis]"`` (checked when chosen). Exported: the module, its configuration and
+errors, the service types (``Cache``, ``TenantCache``), what a user plugs in (engines:
+``CacheBackend``, ``CACHE_BACKENDS``; serializers) and ``cached``. See ``docs/cache.md``.
 """
 
-from pymodular.modules.cache._backend import CACHE_BACKENDS, CacheBackend, EventHook
-from pymodular.modules.cache._cache import Cache, CacheStats, TenantCache
-from pymodular.modules.cache._decorator import CachedFunction, KeyBuilder, cached
-from pymodular.modules.cache._policy import DEFAULT, CachePolicy, Default
+from pymodular.modules.cache._backend import CACHE_BACKENDS, CacheBackend
+from pymodular.modules.cache._cache import Cache, TenantCache
+from pymodular.modules.cache._decorator import cached
 from pymodular.modules.cache._serializer import JsonSerializer, Serializer, TypedSerializer
 from pymodular.modules.cache.config import CacheConfig, LocalTierConfig, RedisConfig
 from pymodular.modules.cache.errors import (
@@ -30,7 +31,6 @@ from pymodular.modules.cache.module import CacheModule
 
 __all__ = (
     "CACHE_BACKENDS",
-    "DEFAULT",
     "Cache",
     "CacheBackend",
     "CacheBackendError",
@@ -38,15 +38,9 @@ __all__ = (
     "CacheError",
     "CacheKeyError",
     "CacheModule",
-    "CachePolicy",
-    "CacheStats",
     "CacheUnavailableError",
     "CacheValueError",
-    "CachedFunction",
-    "Default",
-    "EventHook",
     "JsonSerializer",
-    "KeyBuilder",
     "LocalTierConfig",
     "RedisConfig",
     "Serializer",
