@@ -24,7 +24,12 @@ TENANTS = [f"tenant-{i:03d}" for i in range(100)]
 @pytest.fixture(params=ENGINES)
 async def app(request: pytest.FixtureRequest) -> AsyncIterator[Application]:
     prefix = f"tenants-{uuid.uuid4().hex[:10]}"
-    section = {"backend": request.param, "key_prefix": prefix, "max_items": 100_000}
+    section = {
+        "backend": request.param,
+        "key_prefix": prefix,
+        "max_items": 100_000,
+        "redis": {"timeout": 10},  # hundreds of calls at once wait for the 50 connections
+    }
     application = Application(
         [CacheModule()],
         feeders=[DictFeeder({"cache": section})],
