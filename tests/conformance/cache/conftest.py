@@ -37,7 +37,10 @@ def prefix() -> str:
 
 @pytest.fixture(params=ENGINES)
 async def backend(request: pytest.FixtureRequest, prefix: str) -> AsyncIterator[CacheBackend]:
-    engine = CACHE_BACKENDS.create(request.param, CacheConfig(backend=request.param), None)
+    # Bursts of hundreds of calls wait for the 50 pooled connections; on a busy machine
+    # that can take longer than the default second.
+    config = CacheConfig.model_validate({"backend": request.param, "redis": {"timeout": 10}})
+    engine = CACHE_BACKENDS.create(request.param, config, None)
     await engine.start()
     try:
         yield engine
