@@ -19,15 +19,18 @@ granian`` (``BENCH_HTTP_SECONDS``, ``BENCH_HTTP_ROUNDS`` as for ``http``).
 
 from __future__ import annotations
 
-import os
-import shutil
-import statistics
-import subprocess
 import sys
 from typing import Any
 
 from benchmarks._harness import Row, Stats
-from benchmarks.bench_http import _UVICORN, PAYLOAD, _free_port, _pinned, _wait_ready, _wrk
+from benchmarks.bench_http import (
+    _UVICORN,
+    PAYLOAD,
+    full_stack,
+    interleaved_load,
+    json_routes,
+    per_round,
+)
 
 KINDS = ("ours/uvicorn", "ours/granian", "starlette/uvicorn", "starlette/granian")
 
@@ -41,33 +44,6 @@ def _starlette() -> Any:
         return JSONResponse(PAYLOAD)
 
     return Starlette(routes=[Route("/json", json_route)])
-
-
-def _application(port: int) -> Any:
-    from pymodular import Application, Dependency, Module
-    from pymodular.config.feeders import DictFeeder
-    from pymodular.modules.httpserver import HttpServerModule
-    from pymodular.modules.router import Router, RouterModule
-
-    class Hello(Module[Any]):
-        name = "hello"
-        router = Dependency(Router)
-
-        async def init(self, app: Any) -> None:
-            @self.router.get("/json")
-            async def json_route(request: Any) -> dict[str, str]:
-                return PAYLOAD
-
-    config = {
-        "httpserver": {"host": "127.0.0.1", "port": port},
-        "router": {
-            "request_id": {"enabled": True},
-            "cors": {"enabled": True, "allow_origins": ["https://app.example.com"]},
-        },
-    }
-    return Application(
-        [RouterModule(), Hello(), HttpServerModule()], feeders=[DictFeeder(config)], health=True
-    )
 
 
 async def _granian(target: Any, port: int) -> None:
@@ -92,7 +68,7 @@ async def _ours_on_granian(port: int) -> None:
     from pymodular.modules.httpserver import HttpServer
     from pymodular.testing import in_process
 
-    app = _application(port)
+    app = full_stack(port, json_routes)
     with in_process():
         await app.start()
     gc.collect()
@@ -104,7 +80,7 @@ def _serve(kind: str, port: int) -> None:
     import uvloop
 
     if kind == "ours/uvicorn":
-        raise SystemExit(_application(port).run(loop="uvloop", log_level="WARNING"))
+        raise SystemExit(full_stack(port, json_routes).run(loop="uvloop", log_level="WARNING"))
     if kind == "ours/granian":
         uvloop.run(_ours_on_granian(port))
     elif kind == "starlette/granian":
@@ -117,58 +93,19 @@ def _serve(kind: str, port: int) -> None:
 
 def run() -> list[Row]:
     """The four servers in interleaved rounds; one row for the full stack on granian."""
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
-    seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "2"))
-    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "8"))
-    ports = {kind: _free_port() for kind in KINDS}
-    processes = {
-        kind: subprocess.Popen(
-            [*_pinned(0), sys.executable, "-m", "benchmarks.bench_granian", kind, str(port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )
-        for kind, port in ports.items()
-    }
-    rates: dict[str, list[float]] = {k: [] for k in KINDS}
-    try:
-        for kind in KINDS:
-            _wait_ready(ports[kind], processes[kind])
-        for kind in KINDS:
-            _wrk(ports[kind], 2, strict=True)
-        for _ in range(rounds):
-            for kind in KINDS:
-                rates[kind].append(_wrk(ports[kind], seconds, strict=True)[0])
-    finally:
-        for process in processes.values():
-            process.terminate()
-        for process in processes.values():
-            try:
-                process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                process.kill()
+    rates, _p99s, rounds, seconds = interleaved_load("benchmarks.bench_granian", KINDS, strict=True)
     stats = {k: Stats.of(v) for k, v in rates.items()}
-
-    def ratio(kind: str) -> float:
-        return statistics.median(
-            a / b for a, b in zip(rates[kind], rates["starlette/uvicorn"], strict=True)
-        )
-
-    on_granian, on_uvicorn, floor = (
-        ratio("ours/granian"),
-        ratio("ours/uvicorn"),
-        ratio("starlette/granian"),
-    )
+    reference = "starlette/uvicorn"
+    on_granian = per_round(rates, "ours/granian", reference)
+    on_uvicorn = per_round(rates, "ours/uvicorn", reference)
+    floor = per_round(rates, "starlette/granian", reference)
     return [
         Row(
             target="HTTP JSON route req/s, full stack served by granian (measured, not offered)",
             ours=stats["ours/granian"],
             goal=">= 1.2x Starlette on uvicorn",
             met=on_granian >= 1.2,
-            peers={
-                "starlette/uvicorn": stats["starlette/uvicorn"],
-                "ours/uvicorn": stats["ours/uvicorn"],
-            },
+            peers={reference: stats[reference], "ours/uvicorn": stats["ours/uvicorn"]},
             floor=("starlette/granian", stats["starlette/granian"]),
             unit="req/s",
             note=f"wrk -t2 -c64, {rounds} x {seconds:g} s; per round vs Starlette/uvicorn: "

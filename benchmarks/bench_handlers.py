@@ -26,10 +26,6 @@ Run alone: ``.venv/bin/python -m benchmarks handlers`` (``BENCH_HTTP_SECONDS``,
 
 from __future__ import annotations
 
-import os
-import shutil
-import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -38,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from benchmarks._harness import Row, Stats
-from benchmarks.bench_http import _UVICORN, _free_port, _pinned, _wait_ready, _wrk
+from benchmarks.bench_http import _UVICORN, full_stack, interleaved_load, json_routes, per_round
 
 KINDS = ("ours", "fastapi", "litestar")
 PATH = "/items/42?q=hello"
@@ -94,87 +90,38 @@ def _serve(kind: str, port: int) -> None:
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **_UVICORN)).run()
 
 
+def _typed_routes(router: Any) -> None:
+    async def create(item_id: int, item: ItemIn, q: str | None = None) -> ItemOut:
+        return ItemOut(id=item_id, q=q, **item.model_dump())
+
+    router.post("/items/{item_id}")(create)
+    json_routes(router)
+
+
 def _serve_ours(port: int) -> None:
-    from pymodular import Application, Dependency, Module
-    from pymodular.config.feeders import DictFeeder
-    from pymodular.modules.httpserver import HttpServerModule
-    from pymodular.modules.router import Router, RouterModule
-
-    class Items(Module[Any]):
-        name = "items"
-        router = Dependency(Router)
-
-        async def init(self, app: Any) -> None:
-            async def create(item_id: int, item: ItemIn, q: str | None = None) -> ItemOut:
-                return ItemOut(id=item_id, q=q, **item.model_dump())
-
-            self.router.post("/items/{item_id}")(create)
-            self.router.get("/json")(lambda request: {"ready": True})
-
-    config = {
-        "httpserver": {"host": "127.0.0.1", "port": port},
-        "router": {
-            "request_id": {"enabled": True},
-            "cors": {"enabled": True, "allow_origins": ["https://app.example.com"]},
-        },
-    }
-    app = Application(
-        [RouterModule(), Items(), HttpServerModule()], feeders=[DictFeeder(config)], health=True
-    )
+    app = full_stack(port, _typed_routes)
     raise SystemExit(app.run(loop="uvloop", log_level="WARNING"))
 
 
 # -- the load -----------------------------------------------------------------------------
 
 
-def _ready_paths(kind: str) -> str:
-    # Each server must answer a GET 200 before the load starts; the typed route is POST.
-    return {"ours": "/json", "fastapi": "/openapi.json", "litestar": "/schema/openapi.json"}[kind]
-
-
 def run() -> list[Row]:
     """Measure the three servers in interleaved rounds; one row with both peers."""
-    if shutil.which("wrk") is None:
-        raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
-    seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "2"))
-    rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "8"))
-    ports = {kind: _free_port() for kind in KINDS}
-    rates: dict[str, list[float]] = {k: [] for k in KINDS}
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
         script.write_text(SCRIPT)
-        processes = {
-            kind: subprocess.Popen(
-                [*_pinned(0), sys.executable, "-m", "benchmarks.bench_handlers", kind, str(port)],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-            )
-            for kind, port in ports.items()
-        }
-        try:
-            for kind in KINDS:
-                _wait_ready(ports[kind], processes[kind], path=_ready_paths(kind))
-            for kind in KINDS:
-                _wrk(ports[kind], 2, PATH, str(script), strict=True)  # warm-up, checks 200s
-            for _ in range(rounds):
-                for kind in KINDS:
-                    rate, _p99 = _wrk(ports[kind], seconds, PATH, str(script), strict=True)
-                    rates[kind].append(rate)
-        finally:
-            for process in processes.values():
-                process.terminate()
-            for process in processes.values():
-                try:
-                    process.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        rates, _p99s, rounds, seconds = interleaved_load(
+            "benchmarks.bench_handlers",
+            KINDS,
+            path=PATH,
+            script=str(script),
+            ready={"fastapi": "/openapi.json", "litestar": "/schema/openapi.json"},
+            strict=True,
+        )
     stats = {k: Stats.of(v) for k, v in rates.items()}
-    to_fastapi = statistics.median(
-        o / p for o, p in zip(rates["ours"], rates["fastapi"], strict=True)
-    )
-    to_litestar = statistics.median(
-        o / p for o, p in zip(rates["ours"], rates["litestar"], strict=True)
-    )
+    to_fastapi = per_round(rates, "ours", "fastapi")
+    to_litestar = per_round(rates, "ours", "litestar")
     return [
         Row(
             target="typed handler req/s (path int + query + pydantic body -> pydantic model), "

@@ -83,20 +83,20 @@ def _serve(kind: str, port: int) -> None:
     uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, **_UVICORN)).run()
 
 
-def _serve_ours(port: int) -> None:
+def full_stack(port: int, routes: Any) -> Any:
+    """The application every "ours" server runs: router (request id, CORS, errors),
+    ``routes(router)`` added by a module's init, the httpserver, health on."""
     from pymodular import Application, Dependency, Module
     from pymodular.config.feeders import DictFeeder
     from pymodular.modules.httpserver import HttpServerModule
     from pymodular.modules.router import Router, RouterModule
 
-    class Hello(Module[Any]):
-        name = "hello"
+    class Routes(Module[Any]):
+        name = "routes"
         router = Dependency(Router)
 
         async def init(self, app: Any) -> None:
-            @self.router.get("/json")
-            async def json_route(request: Any) -> dict[str, str]:
-                return PAYLOAD
+            routes(self.router)
 
     config = {
         "httpserver": {"host": "127.0.0.1", "port": port},
@@ -105,9 +105,21 @@ def _serve_ours(port: int) -> None:
             "cors": {"enabled": True, "allow_origins": ["https://app.example.com"]},
         },
     }
-    app = Application(
-        [RouterModule(), Hello(), HttpServerModule()], feeders=[DictFeeder(config)], health=True
+    return Application(
+        [RouterModule(), Routes(), HttpServerModule()], feeders=[DictFeeder(config)], health=True
     )
+
+
+def json_routes(router: Any) -> None:
+    """``GET /json`` as a plain ``handler(request)``."""
+
+    @router.get("/json")
+    async def json_route(request: Any) -> dict[str, str]:
+        return PAYLOAD
+
+
+def _serve_ours(port: int) -> None:
+    app = full_stack(port, json_routes)
     raise SystemExit(app.run(loop="uvloop", log_level="WARNING"))
 
 
@@ -192,31 +204,43 @@ def _wrk(
     return float(rate.group(1)), float(p99.group(1)) * _UNITS[p99.group(2)]
 
 
-def run() -> list[Row]:
-    """Measure the three servers in interleaved rounds and return two rows."""
+def interleaved_load(
+    module: str,
+    kinds: tuple[str, ...],
+    *,
+    path: str = "/json",
+    script: str | None = None,
+    ready: dict[str, str] | None = None,
+    strict: bool = False,
+) -> tuple[dict[str, list[float]], dict[str, list[float]], int, float]:
+    """Start ``python -m MODULE KIND PORT`` for each kind, load them with wrk in
+    interleaved rounds; return requests/s and p99 per kind, rounds and seconds per round.
+
+    ``ready`` maps a kind to the GET path that answers 200 once it serves.
+    """
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
     seconds = float(os.environ.get("BENCH_HTTP_SECONDS", "2"))
     rounds = int(os.environ.get("BENCH_HTTP_ROUNDS", "8"))
-    ports = {kind: _free_port() for kind in KINDS}
+    ports = {kind: _free_port() for kind in kinds}
     processes = {
         kind: subprocess.Popen(
-            [*_pinned(0), sys.executable, "-m", "benchmarks.bench_http", kind, str(ports[kind])],
+            [*_pinned(0), sys.executable, "-m", module, kind, str(ports[kind])],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
         )
-        for kind in KINDS
+        for kind in kinds
     }
-    rates: dict[str, list[float]] = {k: [] for k in KINDS}
-    p99s: dict[str, list[float]] = {k: [] for k in KINDS}
+    rates: dict[str, list[float]] = {k: [] for k in kinds}
+    p99s: dict[str, list[float]] = {k: [] for k in kinds}
     try:
-        for kind in KINDS:
-            _wait_ready(ports[kind], processes[kind])
-        for kind in KINDS:
-            _wrk(ports[kind], 2)  # warm-up: imports, caches, connection setup
+        for kind in kinds:
+            _wait_ready(ports[kind], processes[kind], path=(ready or {}).get(kind, "/json"))
+        for kind in kinds:  # warm-up: imports, caches, connection setup
+            _wrk(ports[kind], 2, path, script, strict=strict)
         for _ in range(rounds):
-            for kind in KINDS:
-                rate, p99 = _wrk(ports[kind], seconds)
+            for kind in kinds:
+                rate, p99 = _wrk(ports[kind], seconds, path, script, strict=strict)
                 rates[kind].append(rate)
                 p99s[kind].append(p99)
     finally:
@@ -227,6 +251,17 @@ def run() -> list[Row]:
                 process.wait(timeout=15)
             except subprocess.TimeoutExpired:
                 process.kill()
+    return rates, p99s, rounds, seconds
+
+
+def per_round(rates: dict[str, list[float]], ours: str, peer: str) -> float:
+    """The median over rounds of ``ours / peer`` within each round (cancels the drift)."""
+    return statistics.median(a / b for a, b in zip(rates[ours], rates[peer], strict=True))
+
+
+def run() -> list[Row]:
+    """Measure the three servers in interleaved rounds and return three rows."""
+    rates, p99s, rounds, seconds = interleaved_load("benchmarks.bench_http", KINDS)
     rows = _load_rows(rates, p99s, rounds, seconds)
     rows.append(_middleware_row())
     return rows
@@ -239,7 +274,7 @@ def _load_rows(
     p99 = {k: Stats.of(v) for k, v in p99s.items()}
     # Each round measures the servers back to back, so the ratio within a round cancels
     # the machine's drift between rounds; the median of those ratios is the verdict.
-    ratio = statistics.median(o / b for o, b in zip(rates["ours"], rates["starlette"], strict=True))
+    ratio = per_round(rates, "ours", "starlette")
     return [
         Row(
             target="HTTP JSON route req/s, full stack (router + request id + CORS) on uvicorn",
