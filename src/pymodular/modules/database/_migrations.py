@@ -10,7 +10,6 @@ only when a migration command runs.
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import logging
 from collections.abc import Awaitable, Callable
@@ -251,6 +250,8 @@ class Migrations:
     # -- plumbing ------------------------------------------------------------------------
 
     def _config(self, connection: Connection | None) -> Config:
+        import argparse
+
         from alembic.config import Config
 
         config = Config(cmd_opts=argparse.Namespace(quiet=True))
