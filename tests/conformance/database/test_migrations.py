@@ -18,7 +18,6 @@ from pymodular import Application, LifecycleError
 from pymodular.config.feeders import DictFeeder
 from pymodular.modules.database import (
     ConnectionConfig,
-    Database,
     DatabaseModule,
     MigrationError,
 )
@@ -278,8 +277,3 @@ async def test_a_configured_directory_that_does_not_exist_is_refused(
     error = await start_failure(section)
     assert error.reason == "missing"
     assert "does not exist" in str(error)
-
-
-async def test_the_module_runs_without_migrations_configured(started: Any) -> None:
-    async with started() as (_, db, _events):
-        assert isinstance(db, Database)
