@@ -9,6 +9,7 @@ The configuration API lives in :mod:`pymodular.config`, events in
 """
 
 from pymodular._extras import Extra
+from pymodular._plugin import Plugin
 from pymodular._stages import StopStage
 from pymodular._state import AppState, ModuleState
 from pymodular._version import __version__
@@ -76,6 +77,7 @@ __all__ = (
     "ModuleDecorator",
     "ModuleState",
     "ObservableDecorator",
+    "Plugin",
     "PymodularError",
     "RegistrationError",
     "Reloadable",

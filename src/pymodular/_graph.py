@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from pymodular.errors import CircularDependencyError
 
-__all__ = ("Edge", "find_cycle", "format_cycle", "topological_order")
+__all__ = ("Edge", "depth_levels", "find_cycle", "format_cycle", "topological_order")
 
 
 @dataclass(frozen=True)
@@ -63,6 +63,28 @@ def topological_order(nodes: Sequence[str], edges: Sequence[Edge]) -> list[str]:
             edges=[(e.source, e.target, e.describe()) for e in cycle],
         )
     return order
+
+
+def depth_levels(order: Sequence[str], edges: Sequence[Edge]) -> list[list[str]]:
+    """Group ``order`` (a topological order) by depth: what depends on nothing, then on those...
+
+    A node's depth is one more than the deepest node it depends on, so every node of a
+    level depends only on earlier levels and the nodes of one level may run together.
+    Within a level, ``order`` is kept.
+    """
+    needs: dict[str, set[str]] = {name: set() for name in order}
+    for edge in edges:
+        if edge.source != edge.target and edge.source in needs:
+            needs[edge.source].add(edge.target)
+    depth: dict[str, int] = {}
+    levels: list[list[str]] = []
+    for name in order:
+        level = 1 + max((depth[t] for t in needs[name] if t in depth), default=-1)
+        depth[name] = level
+        if level == len(levels):
+            levels.append([])
+        levels[level].append(name)
+    return levels
 
 
 def find_cycle(nodes: Sequence[str], edges: Sequence[Edge]) -> list[Edge]:

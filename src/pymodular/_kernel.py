@@ -13,16 +13,20 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pymodular._context import current_module
 from pymodular._graph import Edge, topological_order
-from pymodular._registration import ModuleRecord, check_module, section_spec
+from pymodular._plugin import ConfigHook, Plugin
+from pymodular._registration import ModuleRecord, register_modules, register_plugin, section_spec
 from pymodular._stages import StopStage
 from pymodular._state import AppState, ModuleState
 from pymodular._wiring import dependency_edges
-from pymodular.decorators import ModuleDecorator, apply_decorators, order_decorators
-from pymodular.errors import LifecycleError, PymodularError, StateError, error_text
+from pymodular.decorators import ModuleDecorator, apply_decorators
+from pymodular.errors import (
+    LifecycleError,
+    error_text,
+)
 from pymodular.events import Event, EventBus, EventType
 from pymodular.host import Component, StartedHook, StoppingHook
 from pymodular.logs import Logger
@@ -31,10 +35,10 @@ from pymodular.services import Availability, Service, ServiceRegistry
 
 if TYPE_CHECKING:
     from pymodular.application import Application
-    from pymodular.config import Configuration
+    from pymodular.config import Configuration, SecretResolver
     from pymodular.config.feeders import Feeder
 
-__all__ = ("APP", "Kernel", "Settings")
+__all__ = ("APP", "Kernel", "Setting", "Settings")
 
 APP = "application"
 """The provider name of the services the application itself offers (its logger)."""
@@ -49,6 +53,24 @@ class Settings:
     stop_timeout: float = 30.0
     drain_timeout: float = 15.0
     observer_timeout: float = 5.0
+    parallel_init: bool = False
+    parallel_start: bool = False
+
+
+T = TypeVar("T")
+
+
+class Setting(Generic[T]):
+    """An ``Application`` attribute that reads and writes one of the kernel's settings."""
+
+    def __set_name__(self, owner: type[Any], name: str) -> None:
+        self.name = name
+
+    def __get__(self, app: Application, owner: type[Any]) -> T:
+        return getattr(app._kernel.settings, self.name)  # type: ignore[no-any-return]
+
+    def __set__(self, app: Application, value: T) -> None:
+        setattr(app._kernel.settings, self.name, value)
 
 
 class Kernel:
@@ -64,6 +86,8 @@ class Kernel:
         feeders: Sequence[Feeder],
         config_validators: Sequence[Callable[[Any], None]],
         strict_config: bool,
+        secret_resolvers: Sequence[SecretResolver] = (),
+        verbose_config: bool = False,
         decorators: Sequence[ModuleDecorator],
         strict_observers: bool,
         observer_capacity: int,
@@ -77,6 +101,8 @@ class Kernel:
         self.feeders = tuple(feeders)
         self.config_validators = tuple(config_validators)
         self.strict_config = strict_config
+        self.secret_resolvers = tuple(secret_resolvers)
+        self.verbose_config = verbose_config
         self.decorators = list(decorators)
         self.by_name: dict[str, ModuleRecord] = {}
         self.order: list[str] = []
@@ -94,6 +120,8 @@ class Kernel:
             stage: [] for stage in StopStage if stage is not StopStage.MODULES
         }
         self.inspectors: dict[str, Callable[[], Any]] = {}
+        self.config_hooks: list[ConfigHook] = []
+        self.plugins: dict[str, Plugin] = {}
         self._components: list[Component] = []
         self._config: Configuration | None = None
         self.services.register(
@@ -114,7 +142,11 @@ class Kernel:
             from pymodular.config import Configuration
 
             self._config = Configuration(
-                self.feeders, validators=self.config_validators, strict=self.strict_config
+                self.feeders,
+                validators=self.config_validators,
+                strict=self.strict_config,
+                secret_resolvers=self.secret_resolvers,
+                verbose=self.verbose_config,
             )
         return self._config
 
@@ -212,52 +244,11 @@ class Kernel:
         self, modules: Sequence[Module[Any]], decorators: Sequence[ModuleDecorator]
     ) -> None:
         """Register ``modules`` all-or-nothing (see ``Application.register``)."""
-        if self.state is not AppState.CREATED:
-            raise StateError(
-                f"modules can only be registered before init (application is {self.state})",
-                phase="register",
-            )
-        self.emit_app(EventType.APP_REGISTERING, "register", count=len(modules))
-        try:
-            records = self._register_batch(modules, decorators)
-        except PymodularError as exc:
-            self.emit_app(EventType.APP_ERROR, "register", phase="register", error=str(exc))
-            raise
-        for record in records:
-            self.by_name[record.name] = record
-            record.module.app = self.app
-            self.emit(
-                EventType.MODULE_REGISTERED,
-                module=record.name,
-                services=[e.name for e in record.entries if e.name],
-            )
-        self.emit_app(EventType.APP_REGISTERED, "register", modules=[r.name for r in records])
+        register_modules(self, modules, decorators)
 
-    def _register_batch(
-        self, modules: Sequence[Module[Any]], decorators: Sequence[ModuleDecorator]
-    ) -> list[ModuleRecord]:
-        taken = set(self.by_name)
-        records: list[ModuleRecord] = []
-        names: set[str] = set()
-        for offset, module in enumerate(modules):
-            name = getattr(module, "name", None)
-            self.emit(EventType.MODULE_REGISTERING, module=name if isinstance(name, str) else None)
-            record = check_module(
-                module, index=len(taken) + offset, taken=taken | names, decorators=decorators
-            )
-            record.decorators = order_decorators([*self.decorators, *record.decorators])
-            names.add(record.name)
-            records.append(record)
-        committed: list[ModuleRecord] = []
-        try:  # the registry refuses duplicate names; the batch then rolls back whole
-            for record in records:
-                record.entries = self.services.register(record.name, record.services)
-                committed.append(record)
-        except PymodularError:
-            for record in committed:
-                self.services.unregister(record.name)
-            raise
-        return records
+    def register_plugin(self, plugin: Plugin) -> None:
+        """Register ``plugin``'s modules, services and hooks; all of them or none."""
+        register_plugin(self, plugin)
 
     def resolve(self) -> None:
         """Build the dependency edges and the init/start order (raises on cycles, gaps)."""

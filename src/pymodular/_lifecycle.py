@@ -1,21 +1,30 @@
 """Init and start: the loops that bring modules up, and what undoes them when one fails.
 
-``init`` loads configuration, orders the modules, and inits each in order after
-injecting its services; ``start`` starts each in order. Both run under the kernel's
-lifecycle lock, one at a time. When a module fails, what already ran is wound down
-(:func:`pymodular._shutdown.wind_down`) and one :class:`LifecycleError` names the
-module, the phase and the cause. ``stop()`` during either makes it stop at the next
-module boundary (:func:`abort`).
+``init`` loads configuration, runs the config-loaded hooks, orders the modules, and
+inits each in order after injecting its services; ``start`` starts each in order. Both
+run under the kernel's lifecycle lock, one at a time. When a module fails, what already
+ran is wound down (:func:`pymodular._shutdown.wind_down`) and one
+:class:`LifecycleError` names the module, the phase and the cause. ``stop()`` during
+either makes it stop at the next module boundary (:func:`abort`).
+
+With ``parallel_init`` / ``parallel_start`` the modules of one depth of the dependency
+graph (:func:`~pymodular._graph.depth_levels`) run together: each level waits for all
+of its modules, failures are collected (the first, in order, is raised with the others
+in ``failures``), and the modules that started — siblings of a failed one included —
+are stopped in reverse order of their start.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import Awaitable, Callable
 
 from pymodular._context import correlation_id, in_module, new_correlation_id
+from pymodular._graph import depth_levels
 from pymodular._kernel import Kernel
+from pymodular._plugin import hook_name
 from pymodular._registration import ModuleRecord
 from pymodular._shutdown import wind_down
 from pymodular._state import AppState, ModuleState
@@ -100,12 +109,12 @@ async def _init_locked(kernel: Kernel) -> None:
         kernel.emit_app(EventType.APP_INITIALISING, "init", modules=list(kernel.by_name))
         try:
             kernel.load_config()
+            await _run_config_hooks(kernel)
             kernel.resolve()
-            for name in kernel.order:
+            for batch in _batches(kernel, kernel.settings.parallel_init):
                 if kernel.stop_requested:
                     await abort(kernel, "init")
-                await _init_module(kernel, kernel.by_name[name])
-                await kernel.check_observers("init", name)
+                await _run_batch(kernel, batch, "init")
         except Aborted:
             raise StateError(
                 "stop() was called while the application was initialising; no module was started",
@@ -124,6 +133,23 @@ async def _init_locked(kernel: Kernel) -> None:
         await kernel.check_observers("init")
     finally:
         correlation_id.reset(token)
+
+
+async def _run_config_hooks(kernel: Kernel) -> None:
+    """Run the config-loaded hooks in order; the first failure fails init, naming it."""
+    for hook in kernel.config_hooks:
+        try:
+            result = hook(kernel.app)
+            if inspect.isawaitable(result):
+                await result
+        except Exception as exc:
+            name = hook_name(hook)
+            raise LifecycleError(
+                f"config-loaded hook {name} failed: {error_text(exc)} (these hooks run "
+                "after configuration is validated and before any module's init)",
+                phase="init",
+                hook=name,
+            ) from exc
 
 
 async def _init_module(kernel: Kernel, record: ModuleRecord) -> None:
@@ -156,11 +182,10 @@ async def _start_locked(kernel: Kernel) -> None:
         kernel.emit_app(EventType.APP_STARTING, "start")
         began = time.perf_counter()
         try:
-            for name in kernel.order:
+            for batch in _batches(kernel, kernel.settings.parallel_start):
                 if kernel.stop_requested:
                     await abort(kernel, "start")
-                await _start_module(kernel, kernel.by_name[name])
-                await kernel.check_observers("start", name)
+                await _run_batch(kernel, batch, "start")
             kernel.state = AppState.RUNNING
             kernel.started_at = time.time()
             for hook in kernel.started_hooks:  # they see a running application
@@ -216,6 +241,31 @@ async def _start_module(kernel: Kernel, record: ModuleRecord) -> None:
 
 
 # -- shared -----------------------------------------------------------------------------
+
+
+def _batches(kernel: Kernel, parallel: bool) -> list[list[ModuleRecord]]:
+    """The modules in the order they run: one at a time, or level by level."""
+    records = kernel.by_name
+    if not parallel:
+        return [[records[name]] for name in kernel.order]
+    return [[records[n] for n in level] for level in depth_levels(kernel.order, kernel.edges)]
+
+
+async def _run_batch(kernel: Kernel, batch: list[ModuleRecord], phase: str) -> None:
+    """Init or start ``batch`` (several modules run together); raise the first failure."""
+    run = _init_module if phase == "init" else _start_module
+    if len(batch) == 1:
+        await run(kernel, batch[0])
+        await kernel.check_observers(phase, batch[0].name)
+        return
+    outcomes = await asyncio.gather(*(run(kernel, r) for r in batch), return_exceptions=True)
+    failures = [o for o in outcomes if isinstance(o, BaseException)]
+    if failures:
+        first = failures[0]
+        if isinstance(first, LifecycleError) and len(failures) > 1:
+            first.failures = (*first.failures, *failures[1:])
+        raise first
+    await kernel.check_observers(phase)
 
 
 async def _module_phase(

@@ -1,4 +1,10 @@
-"""Checking a module's declaration before anything of it is registered (FR-036, FR-050)."""
+"""Registering modules and plugins: each declaration checked before anything is stored.
+
+:func:`check_module` validates one module's declaration (FR-036, FR-050) and returns its
+:class:`ModuleRecord`; :func:`register_modules` and :func:`register_plugin` register a
+batch all-or-nothing: the services of every module (and of the plugin) are declared in
+the registry, and when one is refused, the ones declared before it are taken back.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +13,18 @@ from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from pymodular._state import ModuleState
+from pymodular._plugin import Plugin
+from pymodular._state import AppState, ModuleState
 from pymodular._version import __version__, parse_version
-from pymodular.decorators import ModuleDecorator
-from pymodular.errors import MissingExtraError, RegistrationError, error_text
+from pymodular.decorators import ModuleDecorator, order_decorators
+from pymodular.errors import (
+    MissingExtraError,
+    PymodularError,
+    RegistrationError,
+    StateError,
+    error_text,
+)
+from pymodular.events import EventType
 from pymodular.module import (
     Dependency,
     Describable,
@@ -22,12 +36,13 @@ from pymodular.module import (
     Stoppable,
     TenantAware,
 )
-from pymodular.services import Service, ServiceEntry
+from pymodular.services import Availability, Service, ServiceEntry
 
 if TYPE_CHECKING:
+    from pymodular._kernel import Kernel
     from pymodular.config import SectionSpec
 
-__all__ = ("ModuleRecord", "check_module", "section_spec")
+__all__ = ("ModuleRecord", "check_module", "register_modules", "register_plugin", "section_spec")
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*")
 
@@ -199,3 +214,99 @@ def section_spec(module: Module[Any], name: str | None = None) -> SectionSpec | 
         instance_aware=module.instance_aware,
         env_prefix=module.env_prefix,
     )
+
+
+def register_modules(
+    kernel: Kernel, modules: Sequence[Module[Any]], decorators: Sequence[ModuleDecorator]
+) -> None:
+    """Register ``modules`` in ``kernel`` all-or-nothing (see ``Application.register``)."""
+    _refuse_late(kernel, "modules")
+    kernel.emit_app(EventType.APP_REGISTERING, "register", count=len(modules))
+    try:
+        records = _checked(kernel, modules, decorators)
+    except PymodularError as exc:
+        kernel.emit_app(EventType.APP_ERROR, "register", phase="register", error=str(exc))
+        raise
+    _commit(kernel, records)
+    kernel.emit_app(EventType.APP_REGISTERED, "register", modules=[r.name for r in records])
+
+
+def register_plugin(kernel: Kernel, plugin: Plugin) -> None:
+    """Register ``plugin``'s modules, services and config hooks; all of them or none."""
+    if not isinstance(plugin, Plugin):
+        raise RegistrationError(f"{plugin!r} is not a pymodular Plugin", phase="register")
+    if plugin.name in kernel.plugins:
+        raise RegistrationError(
+            f"a plugin named {plugin.name!r} is already registered", phase="register"
+        )
+    _refuse_late(kernel, "plugins")
+    records = _checked(kernel, plugin.modules, ())
+    try:
+        entries = kernel.services.register(plugin.provider, plugin.services)
+        kernel.services.mark_ready(plugin.provider, Availability.INIT)
+    except PymodularError as exc:
+        kernel.services.unregister(plugin.provider)
+        for record in records:
+            kernel.services.unregister(record.name)
+        raise RegistrationError(
+            f"plugin {plugin.name!r} cannot be registered: {exc.message}",
+            phase="register",
+            plugin=plugin.name,
+        ) from exc
+    kernel.plugins[plugin.name] = plugin
+    _commit(kernel, records)
+    kernel.config_hooks.extend(plugin.config_hooks)
+    kernel.emit_app(
+        EventType.APP_REGISTERED,
+        "register",
+        plugin=plugin.name,
+        modules=[r.name for r in records],
+        services=[e.name for e in entries if e.name],
+    )
+
+
+def _refuse_late(kernel: Kernel, what: str) -> None:
+    if kernel.state is not AppState.CREATED:
+        raise StateError(
+            f"{what} can only be registered before init (application is {kernel.state})",
+            phase="register",
+        )
+
+
+def _checked(
+    kernel: Kernel, modules: Sequence[Module[Any]], decorators: Sequence[ModuleDecorator]
+) -> list[ModuleRecord]:
+    """Check every module and declare its services; on a refusal, take them back."""
+    taken = set(kernel.by_name)
+    records: list[ModuleRecord] = []
+    names: set[str] = set()
+    for offset, module in enumerate(modules):
+        name = getattr(module, "name", None)
+        kernel.emit(EventType.MODULE_REGISTERING, module=name if isinstance(name, str) else None)
+        record = check_module(
+            module, index=len(taken) + offset, taken=taken | names, decorators=decorators
+        )
+        record.decorators = order_decorators([*kernel.decorators, *record.decorators])
+        names.add(record.name)
+        records.append(record)
+    committed: list[ModuleRecord] = []
+    try:  # the registry refuses duplicate names; the batch then rolls back whole
+        for record in records:
+            record.entries = kernel.services.register(record.name, record.services)
+            committed.append(record)
+    except PymodularError:
+        for record in committed:
+            kernel.services.unregister(record.name)
+        raise
+    return records
+
+
+def _commit(kernel: Kernel, records: list[ModuleRecord]) -> None:
+    for record in records:
+        kernel.by_name[record.name] = record
+        record.module.app = kernel.app
+        kernel.emit(
+            EventType.MODULE_REGISTERED,
+            module=record.name,
+            services=[e.name for e in record.entries if e.name],
+        )

@@ -40,7 +40,8 @@ def dependency_edges(
             edges.append(Edge(record.name, target, "module"))
         for dep in record.module.requires:
             edges.extend(_service_edges(record, dep, services, app_provider))
-    return edges
+    # Services of the application and of plugins are ready before any init: no edge.
+    return [e for e in edges if e.target in records]
 
 
 def _service_edges(

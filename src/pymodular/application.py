@@ -1,25 +1,11 @@
 """The application: registers modules, loads configuration, runs the lifecycle (FR-001/002/013).
 
-Lifecycle, in order:
-
-1. ``register`` — each module's declaration is checked and its services declared,
-   all-or-nothing per call;
-2. ``init`` — configuration for every section is collected and validated (nothing
-   starts if any field fails), the dependency graph is ordered (cycles fail here), then
-   each module in order gets its required services injected and its ``init`` awaited;
-3. ``start`` — each module in order is started and awaited until ready; a failure
-   stops the already started ones in reverse and raises one :class:`LifecycleError`;
-4. ``stop`` — the stages of :func:`~pymodular._stages.stop_sequence`: readiness turns
-   unhealthy, watchers stop, drainable modules finish their in-flight work (state
-   ``draining``), scoped objects close, then started modules are stopped in exact
-   reverse order, each under a timeout (state ``stopping``); every failure is collected
-   and reported together.
-
-``init`` and ``start`` run one at a time: a second ``start`` while one runs is refused
-with :class:`~pymodular.errors.StateError`, a concurrent ``init`` waits for the first.
-``stop`` during ``init`` or ``start`` makes that call stop at the next module boundary:
-the modules started so far are stopped in reverse, the interrupted call raises
-``StateError`` and the application ends ``stopped``. No module is ever called twice.
+``register`` checks each module's declaration, all-or-nothing per call; ``init``
+validates every configuration section, runs the config-loaded hooks, orders the modules
+and inits each; ``start`` starts each in order (a failure stops the started ones in
+reverse); ``stop`` runs the stop stages (:func:`~pymodular._stages.stop_sequence`).
+No module is ever called twice; ``stop`` during ``init`` or ``start`` makes that call
+stop at the next module boundary.
 
 :class:`Application` is a facade: the loops live in :mod:`pymodular._lifecycle` and
 :mod:`pymodular._shutdown`, the state in :class:`~pymodular._kernel.Kernel`, which is
@@ -32,11 +18,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Generic, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Self
 
 from pymodular import _lifecycle, _shutdown
 from pymodular._components import build_components
-from pymodular._kernel import Kernel, Settings
+from pymodular._kernel import Kernel, Setting, Settings
+from pymodular._plugin import ConfigHook, Plugin
 from pymodular._registration import ModuleRecord
 from pymodular._stages import StopStage
 from pymodular._state import AppState, ModuleState
@@ -48,7 +35,7 @@ from pymodular.services import ServiceRegistry
 
 if TYPE_CHECKING:
     from pymodular._graph import Edge
-    from pymodular.config import Configuration
+    from pymodular.config import Configuration, SecretResolver
     from pymodular.config.feeders import Feeder
     from pymodular.decorators import ModuleDecorator
     from pymodular.health import HealthAggregator, HealthOptions
@@ -57,21 +44,6 @@ if TYPE_CHECKING:
     from pymodular.tenancy import TenancyOptions, TenantRegistry
 
 __all__ = ("Application",)
-
-T = TypeVar("T")
-
-
-class _Setting(Generic[T]):
-    """An application attribute that reads and writes one of the kernel's settings."""
-
-    def __set_name__(self, owner: type[Any], name: str) -> None:
-        self.name = name
-
-    def __get__(self, app: Application, owner: type[Any]) -> T:
-        return getattr(app._kernel.settings, self.name)  # type: ignore[no-any-return]
-
-    def __set__(self, app: Application, value: T) -> None:
-        setattr(app._kernel.settings, self.name, value)
 
 
 class Application:
@@ -85,6 +57,8 @@ class Application:
 
     Parameters that surprise:
 
+    - ``secret_resolvers`` resolve ``${<prefix>:...}`` values besides ``env`` and ``file``;
+      ``verbose_config`` logs where every field was looked for (:mod:`pymodular.config`).
     - ``decorators`` wrap every module's lifecycle calls (see :mod:`pymodular.decorators`).
     - ``strict_observers`` lets an observer's exception fail the lifecycle: after each
       module's init and start (and at the end of stop) the application waits up to
@@ -94,15 +68,22 @@ class Application:
     - ``tenancy`` / ``tenant_guard`` enable tenants (``app.tenants``, :mod:`pymodular.tenancy`).
     - ``health`` enables ``app.health`` (:mod:`pymodular.health`); ``dynamic_reload`` enables
       ``await app.reload()``, SIGHUP and file watching (:mod:`pymodular.reload`).
+    - ``parallel_init`` / ``parallel_start``: modules at the same depth of the
+      dependency graph init / start concurrently (off by default).
+    - ``plugins`` register :class:`~pymodular.Plugin` bundles (modules, services,
+      config-loaded hooks) before ``modules``; ``config_hooks`` run once configuration is
+      loaded and validated, before any module's ``init`` (see :meth:`on_config_loaded`).
     - ``components`` attaches further :class:`~pymodular.host.Component` objects (parts
       that are not modules; see :mod:`pymodular.host`).
     """
 
-    init_timeout: _Setting[float | None] = _Setting()
-    start_timeout: _Setting[float | None] = _Setting()
-    stop_timeout: _Setting[float] = _Setting()
-    drain_timeout: _Setting[float] = _Setting()
-    observer_timeout: _Setting[float] = _Setting()
+    init_timeout: Setting[float | None] = Setting()
+    start_timeout: Setting[float | None] = Setting()
+    stop_timeout: Setting[float] = Setting()
+    drain_timeout: Setting[float] = Setting()
+    observer_timeout: Setting[float] = Setting()
+    parallel_init: Setting[bool] = Setting()
+    parallel_start: Setting[bool] = Setting()
 
     def __init__(
         self,
@@ -112,6 +93,8 @@ class Application:
         feeders: Sequence[Feeder] = (),
         config_validators: Sequence[Callable[[Any], None]] = (),
         strict_config: bool = False,
+        secret_resolvers: Sequence[SecretResolver] = (),
+        verbose_config: bool = False,
         logger: Logger | None = None,
         decorators: Sequence[ModuleDecorator] = (),
         strict_observers: bool = False,
@@ -121,6 +104,10 @@ class Application:
         start_timeout: float | None = None,
         stop_timeout: float = 30.0,
         drain_timeout: float = 15.0,
+        parallel_init: bool = False,
+        parallel_start: bool = False,
+        plugins: Sequence[Plugin] = (),
+        config_hooks: Sequence[ConfigHook] = (),
         tenancy: bool | TenancyOptions = False,
         tenant_guard: Literal["strict", "permissive", "disabled"] | None = None,
         health: bool | HealthOptions = False,
@@ -135,17 +122,28 @@ class Application:
             name=name,
             logger=self.logger,
             settings=Settings(
-                init_timeout, start_timeout, stop_timeout, drain_timeout, observer_timeout
+                init_timeout,
+                start_timeout,
+                stop_timeout,
+                drain_timeout,
+                observer_timeout,
+                parallel_init,
+                parallel_start,
             ),
             feeders=feeders,
             config_validators=config_validators,
             strict_config=strict_config,
+            secret_resolvers=secret_resolvers,
+            verbose_config=verbose_config,
             decorators=decorators,
             strict_observers=strict_observers,
             observer_capacity=observer_capacity,
         )
         self.events: EventBus = kernel.events
         self.services: ServiceRegistry = kernel.services
+        for plugin in plugins:
+            kernel.register_plugin(plugin)
+        kernel.config_hooks.extend(config_hooks)
         self.register(*modules)
         built = build_components(
             tenancy=tenancy, tenant_guard=tenant_guard, health=health, dynamic_reload=dynamic_reload
@@ -242,6 +240,14 @@ class Application:
         """
         self._kernel.on_stopping(hook, stage=stage)
 
+    def on_config_loaded(self, hook: ConfigHook) -> None:
+        """Run ``hook(app)`` (sync or async) once configuration is loaded and validated.
+
+        Hooks run in the order added — plugins' first — before any module's ``init``;
+        one that raises fails init with a :class:`LifecycleError` naming it.
+        """
+        self._kernel.config_hooks.append(hook)
+
     def add_inspector(self, name: str, describe: Callable[[], Any]) -> None:
         """Add a section ``name`` to :meth:`inspect` (modules: define ``describe()``)."""
         self._kernel.add_inspector(name, describe)
@@ -261,6 +267,10 @@ class Application:
         and leaves none of ``modules`` registered. ``decorators`` apply to these modules.
         """
         self._kernel.register(modules, decorators)
+
+    def register_plugin(self, plugin: Plugin) -> None:
+        """Register ``plugin``'s modules, services and hooks all-or-nothing (before init)."""
+        self._kernel.register_plugin(plugin)
 
     def resolve(self) -> list[str]:
         """Order the modules without initialising them, and return the order.

@@ -242,7 +242,7 @@ def test_generated_module_tests_actually_ran(
     generated: dict[str, tuple[Path, dict[str, Gate]]],
 ) -> None:
     output = generated["module"][1]["pytest"].output
-    assert "13 passed" in output
+    assert "14 passed" in output
 
 
 @GATES_TIMEOUT

@@ -12,6 +12,7 @@ from pymodular import Application, LifecycleError, Module, StopStage
 from pymodular.health import HealthResult
 from pymodular.host import Component, Host
 from pymodular.reload import ReloadOptions
+from pymodular.secrets import forget_secret
 from pymodular.tenancy import TenancyOptions
 from pymodular.testing import app_harness, reload_config
 
@@ -173,3 +174,4 @@ async def test_reprs_show_state_and_counts_never_values() -> None:
         shown["health"],
     )
     assert not any(secret in text for text in shown.values())
+    forget_secret(secret)

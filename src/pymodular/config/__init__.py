@@ -2,7 +2,8 @@
 
 A module declares a :class:`ConfigModel` for its section; :class:`Configuration`
 collects values from feeders (:mod:`pymodular.config.feeders`), merges them with a
-documented precedence, validates every section at once, and records per-field
+documented precedence, resolves secret references (``${env:NAME}``, ``${file:/path}``,
+:class:`SecretResolver`), validates every section at once, and records per-field
 provenance. Secrets (``Secret[str]`` or ``field(secret=True)``) are masked everywhere.
 """
 
@@ -17,6 +18,11 @@ from pymodular.config._merge import deep_merge, merge_layers
 from pymodular.config._model import ConfigModel, field
 from pymodular.config._problems import FieldError
 from pymodular.config._provenance import FieldProvenance, Overridden
+from pymodular.config._references import (
+    EnvSecretResolver,
+    FileSecretResolver,
+    SecretResolver,
+)
 from pymodular.config._sentinel import NOT_GIVEN, NotGiven
 from pymodular.config._snapshot import ConfigSnapshot
 from pymodular.config._spec import SectionSpec
@@ -56,12 +62,14 @@ __all__ = (
     "ConfigModel",
     "ConfigSnapshot",
     "Configuration",
+    "EnvSecretResolver",
     "Feeder",
     "FieldChange",
     "FieldError",
     "FieldInfo",
     "FieldPath",
     "FieldProvenance",
+    "FileSecretResolver",
     "JsonLinesProvenanceStore",
     "Layer",
     "MaxAge",
@@ -71,6 +79,7 @@ __all__ = (
     "ProvenanceExport",
     "RetentionPolicy",
     "Secret",
+    "SecretResolver",
     "SectionSpec",
     "Source",
     "deep_merge",

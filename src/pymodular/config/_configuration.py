@@ -12,6 +12,12 @@ from pymodular.config._layer import Layer
 from pymodular.config._merge import DEFAULT_MAX_DEPTH, merge_layers
 from pymodular.config._problems import FieldError, raise_problems
 from pymodular.config._provenance import FieldProvenance
+from pymodular.config._references import (
+    SecretResolver,
+    parse_reference,
+    resolve_references,
+    resolver_map,
+)
 from pymodular.config._snapshot import ConfigSnapshot
 from pymodular.config._spec import SectionSpec
 from pymodular.config._validate import (
@@ -43,6 +49,10 @@ class Configuration:
     ``strict=True`` turns unknown keys from a logged warning into an error.
     ``provenance_sink`` receives a :class:`ProvenanceExport` on each apply (see
     :class:`JsonLinesProvenanceStore` for a retained store); its failures are logged.
+    Values such as ``${env:DB_PASSWORD}`` are secret references, resolved by
+    ``secret_resolvers`` (``env`` and ``file`` always exist; see
+    :class:`SecretResolver`). ``verbose=True`` logs, after each collect, where every
+    field was looked for and which source won (never a value).
     """
 
     def __init__(
@@ -53,6 +63,8 @@ class Configuration:
         strict: bool = False,
         provenance_sink: Callable[..., None] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
+        secret_resolvers: Sequence[SecretResolver] = (),
+        verbose: bool = False,
     ) -> None:
         for feeder in feeders:
             if not isinstance(feeder, Feeder):
@@ -64,6 +76,8 @@ class Configuration:
         self.strict = strict
         self.provenance_sink = provenance_sink
         self.max_depth = max_depth
+        self._resolvers = resolver_map(secret_resolvers)
+        self.verbose = verbose
         self._snapshot = ConfigSnapshot.empty()
         self._generation = 0
         self._lock = threading.Lock()
@@ -72,6 +86,11 @@ class Configuration:
     def feeders(self) -> tuple[Feeder, ...]:
         """The feeders, as given (see :func:`order_feeders` for application order)."""
         return self._feeders
+
+    @property
+    def secret_resolvers(self) -> tuple[SecretResolver, ...]:
+        """Every secret resolver, ``env`` and ``file`` included (one per prefix)."""
+        return tuple(self._resolvers.values())
 
     @property
     def validators(self) -> tuple[AppValidator, ...]:
@@ -106,7 +125,9 @@ class Configuration:
         except ConfigError as exc:
             raise_problems([_feeder_problem(exc)], validation=False)
             raise  # pragma: no cover - raise_problems always raises here
-        register_secret_inputs(by_name, merged)
+        references, problems = resolve_references(merged, by_name, self._resolvers)
+        raise_problems(problems, validation=False)
+        register_secret_inputs(by_name, merged, ignore=parse_reference)
         sections, problems = validate_sections(specs, merged, env_prefix=self.env_prefix)
         for unknown in unknown_keys(by_name, merged):
             if self.strict:
@@ -122,7 +143,19 @@ class Configuration:
             len(merged.history),
             len(skipped),
         )
-        return ConfigSnapshot(sections, by_name, merged.history, skipped=tuple(skipped), layers=fed)
+        snapshot = ConfigSnapshot(
+            sections,
+            by_name,
+            merged.history,
+            skipped=tuple(skipped),
+            layers=fed,
+            references=references,
+        )
+        if self.verbose:
+            from pymodular.config._lookup import log_lookups
+
+            log_lookups(snapshot, order_feeders(self._feeders))
+        return snapshot
 
     def apply(self, snapshot: ConfigSnapshot) -> None:
         """Make ``snapshot`` current and export its provenance to the sink, if any."""

@@ -226,7 +226,9 @@ def diff(old: ConfigSnapshot, new: ConfigSnapshot) -> ConfigDiff:
             if _same(old_value, new_value):
                 continue
             node = new_node or node
-            secret = node.secret if node else False
+            # A value a secret reference gave is a secret, whatever the field's type.
+            referenced = path in old.references or path in new.references
+            secret = (node.secret if node else False) or referenced
             changes.append(
                 FieldChange(
                     path=".".join(path),

@@ -36,6 +36,8 @@ class FieldProvenance:
     ``value`` is the value as the winning source gave it, masked when the field is
     secret and redacted when it merely contains a secret. ``overrode`` lists what it
     replaced, most recent first. ``known`` is false for keys no section declares.
+    ``reference`` is the secret reference (``${env:DB_PASSWORD}``) the value came from:
+    then ``value`` shows the reference and ``secret`` is true.
     """
 
     path: str
@@ -45,6 +47,7 @@ class FieldProvenance:
     dynamic: bool
     overrode: tuple[Overridden, ...] = ()
     known: bool = True
+    reference: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable row (what ``provenance_table()`` returns)."""
@@ -59,6 +62,8 @@ class FieldProvenance:
         }
         if not self.known:
             row["known"] = False
+        if self.reference is not None:
+            row["reference"] = self.reference
         return row
 
 
@@ -70,22 +75,23 @@ def masked(value: Any, secret: bool) -> Any:
 
 
 def build_provenance(
-    spec: SectionSpec | None, path: Path, entries: Sequence[Entry]
+    spec: SectionSpec | None, path: Path, entries: Sequence[Entry], reference: str | None = None
 ) -> FieldProvenance:
-    """Provenance of one leaf from its history (oldest first)."""
+    """Provenance of one leaf from its history (oldest first); ``reference`` if it had one."""
     node = locate(spec, path) if spec is not None else None
-    secret = node is not None and node.secret
+    secret = (node is not None and node.secret) or reference is not None
     dynamic = node is not None and node.dynamic
     source, value = entries[-1]
     overrode = tuple(Overridden(s, masked(v, secret)) for s, v in reversed(entries[:-1]))
     return FieldProvenance(
         path=".".join(path),
         source=source,
-        value=masked(value, secret),
+        value=reference if reference is not None else masked(value, secret),
         secret=secret,
         dynamic=dynamic,
         overrode=overrode,
         known=node is not None,
+        reference=reference,
     )
 
 
@@ -104,12 +110,14 @@ def provenance_rows(
     specs: Mapping[str, SectionSpec],
     sections: Mapping[str, Any],
     history: Mapping[Path, list[Entry]],
+    references: Mapping[Path, str] | None = None,
 ) -> Iterator[FieldProvenance]:
     """Every field's provenance: fed values (history) and defaults, section by section."""
     seen: set[Path] = set()
+    refs = references or {}
     for path, entries in history.items():
         seen.add(path)
-        yield build_provenance(specs.get(path[0]), path, entries)
+        yield build_provenance(specs.get(path[0]), path, entries, refs.get(path))
     for name, spec in specs.items():
         bases: list[Path] = [(name,)]
         if spec.instance_aware:

@@ -38,7 +38,15 @@ class ConfigSnapshot:
     history, so collecting stays cheap.
     """
 
-    __slots__ = ("_history", "_sections", "_specs", "created_at", "layers", "skipped")
+    __slots__ = (
+        "_history",
+        "_sections",
+        "_specs",
+        "created_at",
+        "layers",
+        "references",
+        "skipped",
+    )
 
     def __init__(
         self,
@@ -49,6 +57,7 @@ class ConfigSnapshot:
         skipped: tuple[tuple[str, str], ...] = (),
         layers: tuple[Layer, ...] = (),
         created_at: dt.datetime | None = None,
+        references: Mapping[Path, str] | None = None,
     ) -> None:
         self._sections = MappingProxyType(dict(sections))
         self._specs = MappingProxyType(dict(specs))
@@ -58,6 +67,8 @@ class ConfigSnapshot:
         self.layers = layers
         """What the feeders gave, lowest precedence first (overlays not included)."""
         self.created_at = created_at or dt.datetime.now(dt.UTC)
+        self.references: Mapping[Path, str] = MappingProxyType(dict(references or {}))
+        """``{path: "${env:NAME}"}`` for every field set by a secret reference."""
 
     @classmethod
     def empty(cls) -> ConfigSnapshot:
@@ -111,7 +122,7 @@ class ConfigSnapshot:
         entries = self._history.get(parts)
         spec = self._specs.get(parts[0]) if parts else None
         if entries:
-            return build_provenance(spec, parts, entries)
+            return build_provenance(spec, parts, entries, self.references.get(parts))
         if spec is not None:
             base = parts[:2] if spec.instance_aware else parts[:1]
             rel = parts[len(base) :]
@@ -128,4 +139,4 @@ class ConfigSnapshot:
 
     def provenance_records(self) -> list[FieldProvenance]:
         """Every field's provenance as objects, in collection order."""
-        return list(provenance_rows(self._specs, self._sections, self._history))
+        return list(provenance_rows(self._specs, self._sections, self._history, self.references))

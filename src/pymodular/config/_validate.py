@@ -48,8 +48,17 @@ def locate(spec: SectionSpec, path: Path) -> Node | None:
     return node
 
 
-def register_secret_inputs(specs: Mapping[str, SectionSpec], merged: Merged) -> None:
-    """Register every raw value that lands on a secret field, before any error is formatted."""
+def register_secret_inputs(
+    specs: Mapping[str, SectionSpec],
+    merged: Merged,
+    *,
+    ignore: Callable[[Any], object] = lambda _value: False,
+) -> None:
+    """Register every raw value that lands on a secret field, before any error is formatted.
+
+    Values ``ignore`` accepts are skipped: a secret reference is not itself a secret
+    (provenance shows it); what it resolved to was registered when it was resolved.
+    """
     for path, entries in merged.history.items():
         spec = specs.get(path[0])
         if spec is None:
@@ -57,7 +66,8 @@ def register_secret_inputs(specs: Mapping[str, SectionSpec], merged: Merged) -> 
         node = locate(spec, path)
         if node is not None and node.secret:
             for _, value in entries:
-                register_secret(value)
+                if not ignore(value):
+                    register_secret(value)
 
 
 def validate_sections(

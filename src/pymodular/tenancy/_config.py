@@ -39,6 +39,7 @@ class Base:
     validators: tuple[Callable[..., Any], ...]
     strict: bool
     env_prefix: str | None
+    resolvers: tuple[Any, ...] = ()
 
     @property
     def section_tokens(self) -> list[str]:
@@ -60,6 +61,7 @@ def capture_base(config: Configuration) -> Base:
         config.validators,
         config.strict,
         config.env_prefix,
+        config.secret_resolvers,
     )
 
 
@@ -137,7 +139,12 @@ def build_snapshot(base: Base, tenant: str, layers: Sequence[Layer]) -> ConfigSn
     """
     from pymodular.config import Configuration
 
-    configuration = Configuration([_Replay(base)], validators=base.validators, strict=base.strict)
+    configuration = Configuration(
+        [_Replay(base)],
+        validators=base.validators,
+        strict=base.strict,
+        secret_resolvers=base.resolvers,
+    )
     try:
         return configuration.collect(base.specs, overlays=layers)
     except ConfigError as exc:

@@ -16,11 +16,20 @@
 The package also registers a pytest plugin (``pymodular.testing.plugin``) with the
 fixtures ``app``, ``client``, ``app_events``, ``app_config``, ``service_overrides`` and
 ``app_factory``. ``TestClient`` needs httpx (``pip install "pymodular[httpclient]"``).
+
+Contract verifiers check a module against the reload, health and drain contracts
+(``verify_reload_contract``, ``verify_health_contract``, ``verify_drain_contract``).
 """
 
 from typing import TYPE_CHECKING
 
 from pymodular._lazy import lazy_exports as _lazy_exports
+from pymodular.testing._contracts import (
+    ContractViolation,
+    verify_drain_contract,
+    verify_health_contract,
+    verify_reload_contract,
+)
 from pymodular.testing._kit import CallLog, EventRecorder, FakeModule, app_harness, reload_config
 from pymodular.testing._process import in_process, serving_in_process
 
@@ -29,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = (
     "CallLog",
+    "ContractViolation",
     "EventRecorder",
     "FakeModule",
     "TestClient",
@@ -37,6 +47,9 @@ __all__ = (
     "in_process",
     "reload_config",
     "serving_in_process",
+    "verify_drain_contract",
+    "verify_health_contract",
+    "verify_reload_contract",
 )
 
 # The client loads httpx only when first used.
