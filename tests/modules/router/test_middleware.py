@@ -50,7 +50,16 @@ async def test_the_module_installs_built_ins_in_their_documented_order() -> None
     module = RouterModule()
     async with app_harness([module], config=config):
         assert module.router.middleware == ["request_id", "cors", "errors", "gzip", "tenant"]
-    assert list(BUILTIN_ORDER) == ["request_id", "cors", "errors", "gzip", "auth", "tenant"]
+    assert list(BUILTIN_ORDER) == [
+        "tracing",
+        "metrics",
+        "request_id",
+        "cors",
+        "errors",
+        "gzip",
+        "auth",
+        "tenant",
+    ]
 
 
 async def test_middleware_changes_apply_to_the_next_request() -> None:

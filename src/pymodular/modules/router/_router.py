@@ -345,12 +345,14 @@ class Router(RouteRegistrar):
         if self._table.host_mounts:
             hosted = self._table.match_host(_host_of(scope), path)
             if hosted is not None:
+                scope["route_path"] = hosted.path
                 await hosted.app(scope, receive, send)
                 return
         route, params, allowed, disabled = self._table.match(path, method)
         if route is not None:
             if params:
                 scope["path_params"] = params
+            scope["route_path"] = route.path  # the template: a bounded label for metrics and spans
             await route.app(scope, receive, send)
             return
         if kind == "websocket":

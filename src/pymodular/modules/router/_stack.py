@@ -7,6 +7,8 @@ first and the response last). Built-in middleware takes these numbers:
 ===========  =====  ==========================================================
 name         order  why there
 ===========  =====  ==========================================================
+tracing      50     outermost: the server span covers every middleware and answer
+metrics      60     counts and times every answer, errors and 404s included
 request_id   100    outermost: every answer, errors included, carries the id
 cors         200    outside errors, so error answers still carry CORS headers
 errors       300    catches what everything inside raises
@@ -38,7 +40,16 @@ __all__ = (
 )
 
 BUILTIN_ORDER: Mapping[str, int] = MappingProxyType(
-    {"request_id": 100, "cors": 200, "errors": 300, "gzip": 400, "auth": 450, "tenant": 500}
+    {
+        "tracing": 50,
+        "metrics": 60,
+        "request_id": 100,
+        "cors": 200,
+        "errors": 300,
+        "gzip": 400,
+        "auth": 450,
+        "tenant": 500,
+    }
 )
 USER_ORDER = 1000
 

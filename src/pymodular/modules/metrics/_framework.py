@@ -1,0 +1,216 @@
+"""The framework's own metrics: lifecycle and scheduler from events, and the bundled
+modules' counters (cache, event bus, database pools, scheduler) read at scrape time.
+
+Reading counters the modules keep anyway costs their hot paths nothing; only a scrape
+pays. Module names, job ids, cache and connection names are labels: they come from
+configuration and code, and still pass the cardinality guard.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from pymodular.events import Event
+from pymodular.modules.metrics._metrics import Metrics
+from pymodular.services import ServiceScope
+
+if TYPE_CHECKING:
+    from pymodular.services import ServiceRegistry
+
+__all__ = ("LifecycleMetrics", "ModuleCollectors")
+
+_PHASES = {
+    "module.initialised": ("init", "module.initialising"),
+    "module.started": ("start", "module.starting"),
+    "module.drained": ("drain", "module.draining"),
+    "module.stopped": ("stop", "module.stopping"),
+}
+_BEGINS = frozenset(begin for _, begin in _PHASES.values())
+_BOUND = 512  # phase starts remembered at most (a module that never finishes one is not a leak)
+
+
+class LifecycleMetrics:
+    """An observer turning events into metrics: module phases (duration, up), errors,
+    events by type, scheduler job runs."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._phase = metrics.histogram(
+            "module_phase_duration_seconds",
+            "Time a module took in a lifecycle phase",
+            ("module", "phase"),
+            buckets=(0.001, 0.005, 0.025, 0.1, 0.5, 1, 5, 30),
+        )
+        self._up = metrics.gauge("module_up", "1 while a module is started", ("module",))
+        self._errors = metrics.counter(
+            "module_errors_total", "Lifecycle errors by module and phase", ("module", "phase")
+        )
+        self._events = metrics.counter("events_total", "Framework events by type", ("type",))
+        self._jobs = metrics.histogram(
+            "scheduler_job_duration_seconds",
+            "Scheduler job runs by job and outcome",
+            ("job", "outcome"),
+        )
+        self._began: dict[tuple[str, str], datetime] = {}
+
+    def __call__(self, event: Event) -> None:
+        kind = event.type
+        self._events.labels(kind).inc()
+        module = event.module
+        if kind.startswith("scheduler.job.") and kind in (
+            "scheduler.job.succeeded",
+            "scheduler.job.failed",
+        ):
+            outcome = (
+                "succeeded"
+                if kind.endswith("succeeded")
+                else str(event.data.get("outcome", "failed"))
+            )
+            job = str(event.data.get("job", ""))
+            self._jobs.labels(job, outcome).observe(float(event.data.get("duration") or 0.0))
+            return
+        if module is None:
+            return
+        if kind in _BEGINS:
+            if len(self._began) >= _BOUND:
+                self._began.clear()
+            self._began[(module, kind)] = event.timestamp
+        elif kind in _PHASES:
+            phase, begin = _PHASES[kind]
+            began = self._began.pop((module, begin), None)
+            if began is not None:
+                seconds = (event.timestamp - began).total_seconds()
+                self._phase.labels(module, phase).observe(max(seconds, 0.0))
+            if kind == "module.started":
+                self._up.labels(module).set(1)
+            elif kind == "module.stopped":
+                self._up.labels(module).set(0)
+        elif kind == "module.error":
+            self._errors.labels(module, event.phase or "").inc()
+
+
+def _globals(services: ServiceRegistry, interface: type[Any]) -> list[tuple[str, Any]]:
+    return [
+        (entry.name or "", entry.value)
+        for entry in services.candidates(interface)
+        if entry.ready and entry.scope is ServiceScope.GLOBAL
+    ]
+
+
+class ModuleCollectors:
+    """Scrape-time collectors over the bundled modules' services."""
+
+    def __init__(self, metrics: Metrics, services: ServiceRegistry) -> None:
+        self.metrics = metrics
+        self.services = services
+
+    def install(self) -> None:
+        """Add a collector for each bundled module whose package was imported (one that
+        was never imported provides no service)."""
+        collectors = {
+            "cache": self.cache,
+            "eventbus": self.eventbus,
+            "database": self.database,
+            "scheduler": self.scheduler,
+        }
+        for package, collect in collectors.items():
+            if f"pymodular.modules.{package}" in sys.modules:
+                self.metrics.collector(collect)
+
+    def _admitted(self, metric: str, label: str, value: str) -> str:
+        return self.metrics.guard.admit(metric, label, value, self.metrics.clock())
+
+    def cache(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        from pymodular.modules.cache import Cache
+
+        found = _globals(self.services, Cache)
+        if not found:
+            return
+        family = CounterMetricFamily(
+            self.metrics.full_name("cache_operations"),
+            "Cache operations by result",
+            labels=("cache", "result"),
+        )
+        for label, cache in found:
+            shown = self._admitted(family.name, "cache", label)
+            for result, count in cache.stats.as_dict().items():
+                family.add_metric((shown, result), count)
+        yield family
+
+    def eventbus(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily
+
+        from pymodular.modules.eventbus import EventBus
+
+        found = _globals(self.services, EventBus)
+        if not found:
+            return
+        family = CounterMetricFamily(
+            self.metrics.full_name("eventbus_messages"),
+            "Event bus messages by outcome",
+            labels=("bus", "outcome"),
+        )
+        for label, bus in found:
+            shown = self._admitted(family.name, "bus", label)
+            for outcome, count in bus.stats().items():
+                if isinstance(count, int):
+                    family.add_metric((shown, outcome), count)
+        yield family
+
+    def database(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from pymodular.modules.database import Database
+
+        found = _globals(self.services, Database)
+        if not found:
+            return
+        pool = GaugeMetricFamily(
+            self.metrics.full_name("database_pool_connections"),
+            "Pooled database connections by state (waiting: callers waiting for one)",
+            labels=("database", "connection", "state"),
+        )
+        active = GaugeMetricFamily(
+            self.metrics.full_name("database_transactions_active"),
+            "Open transactions",
+            labels=("database",),
+        )
+        for label, db in found:
+            active.add_metric((label,), db.active)
+            for connection in db.names:
+                counters = db.entry(connection).describe()["pool"]
+                for state in ("in_use", "idle", "waiting"):
+                    value = counters.get(state)
+                    if isinstance(value, int):
+                        pool.add_metric((label, connection, state), value)
+        yield pool
+        yield active
+
+    def scheduler(self) -> Iterator[Any]:
+        from prometheus_client.core import GaugeMetricFamily
+
+        from pymodular.modules.scheduler import Scheduler
+
+        found = _globals(self.services, Scheduler)
+        if not found:
+            return
+        running = GaugeMetricFamily(
+            self.metrics.full_name("scheduler_jobs_running"),
+            "Job runs in progress",
+            labels=("scheduler",),
+        )
+        backlog = GaugeMetricFamily(
+            self.metrics.full_name("scheduler_backlog"),
+            "Runs due and waiting for a worker",
+            labels=("scheduler",),
+        )
+        for label, scheduler in found:
+            facts = scheduler.describe()
+            running.add_metric((label,), facts.get("running", 0))
+            backlog.add_metric((label,), facts.get("backlog", 0))
+        yield running
+        yield backlog

@@ -1,0 +1,195 @@
+"""``Metrics``: instruments on a Prometheus registry, label values guarded and scrubbed."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+from pymodular import secrets
+from pymodular.modules.metrics._cardinality import OVERFLOW, CardinalityGuard
+from pymodular.modules.metrics.errors import MetricsError
+
+__all__ = ("Instrument", "Metrics")
+
+_RECHECK = (
+    1.0  # seconds a label combination is served from the cache before the guard sees it again
+)
+
+
+class Instrument:
+    """One metric with labels: ``labels(*values)`` gives the child to ``inc``/``observe``.
+
+    Label values pass :func:`pymodular.secrets.redact` (a registered secret never
+    becomes a label) and the cardinality guard (which may cap a label). Children are
+    cached, so a repeated label combination costs one dict lookup.
+    """
+
+    __slots__ = ("_children", "_clock", "_guard", "_metric", "kind", "label_names", "name")
+
+    def __init__(
+        self,
+        metric: Any,
+        *,
+        name: str,
+        kind: str,
+        label_names: tuple[str, ...],
+        guard: CardinalityGuard,
+        clock: Callable[[], float],
+    ) -> None:
+        self._metric = metric
+        self.name = name
+        self.kind = kind
+        self.label_names = label_names
+        self._guard = guard
+        self._clock = clock
+        self._children: dict[tuple[str, ...], tuple[Any, float]] = {}
+
+    def labels(self, *values: str) -> Any:
+        """The child for ``values`` (one per label, in declaration order)."""
+        now = self._clock()
+        cached = self._children.get(values)
+        if cached is not None and now - cached[1] < _RECHECK:
+            return cached[0]
+        if len(values) != len(self.label_names):
+            raise MetricsError(
+                f"metric {self.name!r} takes {len(self.label_names)} label value(s) "
+                f"({', '.join(self.label_names)}), got {len(values)}"
+            )
+        admitted = tuple(
+            self._guard.admit(self.name, label, secrets.redact(str(value)), now)
+            for label, value in zip(self.label_names, values, strict=True)
+        )
+        child = self._metric.labels(*admitted)
+        if OVERFLOW not in admitted:  # capped combinations are not cached: they are unbounded
+            self._children[values] = (child, now)
+        return child
+
+    @property
+    def unlabelled(self) -> Any:
+        """The metric itself, for a metric declared without labels."""
+        return self._metric
+
+
+class Metrics:
+    """The metrics service: declare instruments once, record on them, expose the registry.
+
+    ::
+
+        requests = metrics.counter("orders_total", "Orders placed", labels=("channel",))
+        requests.labels("web").inc()
+        latency = metrics.histogram("order_seconds", "Time to place an order")
+        latency.unlabelled.observe(0.012)
+
+    Names get the namespace as prefix (``pymodular_orders_total``). Declaring the same
+    name twice returns the first instrument when kind and labels agree, and raises
+    :class:`MetricsError` otherwise. ``collector(fn)`` adds a callable that yields
+    ``prometheus_client`` metric families at scrape time (for values read from a
+    module's own counters).
+    """
+
+    def __init__(
+        self,
+        *,
+        namespace: str = "pymodular",
+        guard: CardinalityGuard | None = None,
+        registry: Any = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        from prometheus_client import CollectorRegistry
+
+        self.namespace = namespace
+        self.guard = guard or CardinalityGuard()
+        self.registry = registry if registry is not None else CollectorRegistry()
+        self.clock = clock
+        self._instruments: dict[str, Instrument] = {}
+
+    def full_name(self, name: str) -> str:
+        """``name`` with the namespace prefix."""
+        return f"{self.namespace}_{name}" if self.namespace else name
+
+    def counter(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Instrument:
+        """A counter (``_total`` is added by the exposition when missing)."""
+        return self._declare("counter", name, documentation, labels)
+
+    def gauge(self, name: str, documentation: str, labels: Sequence[str] = ()) -> Instrument:
+        """A gauge."""
+        return self._declare("gauge", name, documentation, labels)
+
+    def histogram(
+        self,
+        name: str,
+        documentation: str,
+        labels: Sequence[str] = (),
+        buckets: Sequence[float] | None = None,
+    ) -> Instrument:
+        """A histogram (default buckets: prometheus_client's, 5 ms to 10 s)."""
+        options = {} if buckets is None else {"buckets": tuple(buckets)}
+        return self._declare("histogram", name, documentation, labels, **options)
+
+    def _declare(
+        self, kind: str, name: str, documentation: str, labels: Sequence[str], **options: Any
+    ) -> Instrument:
+        full = self.full_name(name)
+        label_names = tuple(labels)
+        known = self._instruments.get(full)
+        if known is not None:
+            if (known.kind, known.label_names) != (kind, label_names):
+                raise MetricsError(
+                    f"metric {full!r} is already a {known.kind} with labels "
+                    f"{list(known.label_names)}; it cannot also be a {kind} with "
+                    f"{list(label_names)}"
+                )
+            return known
+        import prometheus_client
+
+        factory = {
+            "counter": prometheus_client.Counter,
+            "gauge": prometheus_client.Gauge,
+            "histogram": prometheus_client.Histogram,
+        }[kind]
+        try:
+            metric = factory(full, documentation, label_names, registry=self.registry, **options)
+        except ValueError as exc:
+            raise MetricsError(f"metric {full!r} cannot be declared: {exc}") from exc
+        instrument = Instrument(
+            metric,
+            name=full,
+            kind=kind,
+            label_names=label_names,
+            guard=self.guard,
+            clock=self.clock,
+        )
+        self._instruments[full] = instrument
+        return instrument
+
+    def collector(self, collect: Callable[[], Iterable[Any]]) -> None:
+        """Add ``collect``: called at each scrape, it yields metric families."""
+        self.registry.register(_Collector(collect))
+
+    def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
+        """The registry in the text format ``accept`` asks for: ``(body, content type)``."""
+        from prometheus_client.exposition import choose_encoder
+
+        encoder, content_type = choose_encoder(accept or "")
+        return encoder(self.registry), content_type
+
+    @property
+    def instruments(self) -> list[str]:
+        """The full names of the declared instruments."""
+        return sorted(self._instruments)
+
+
+class _Collector:
+    """Adapts a callable to prometheus_client's collector protocol."""
+
+    __slots__ = ("_collect",)
+
+    def __init__(self, collect: Callable[[], Iterable[Any]]) -> None:
+        self._collect = collect
+
+    def collect(self) -> Iterable[Any]:
+        return self._collect()
+
+    def describe(self) -> list[Any]:
+        return []  # values read at scrape time: nothing to check for clashes ahead
