@@ -12,6 +12,7 @@ import pytest
 import sqlalchemy as sa
 
 from pymodular.errors import ConfigError
+from pymodular.modules.database import Database
 from pymodular.modules.eventbus import EventBus, EventBusConfigError, Message
 from tests._until import until
 from tests.cli.process import Child
@@ -201,15 +202,81 @@ async def stored_copies(kit: Any) -> list[str]:
         await client.aclose()
 
 
-def test_the_outbox_needs_the_database_module_and_broker_engines() -> None:
+def test_the_outbox_needs_the_database_module_and_known_engines() -> None:
     with pytest.raises(EventBusConfigError, match="needs the database module"):
         EventBus({"engines": {"b": {"type": "nats"}}, "outbox": {"enabled": True}})
-    with pytest.raises(ValueError, match="is a memory engine"):
-        EventBus(
-            {"engines": {"m": {"type": "memory"}}, "outbox": {"enabled": True, "engines": ["m"]}}
-        )
     with pytest.raises(ValueError, match="not configured"):
         EventBus(
             {"engines": {"m": {"type": "memory"}}, "outbox": {"enabled": True, "engines": ["x"]}}
         )
     assert issubclass(EventBusConfigError, ConfigError)
+
+
+def memory_sections(path: Path, **outbox: Any) -> dict[str, Any]:
+    """SQLite and a memory engine the outbox names (embedded defaults)."""
+    return {
+        "database": {"default": {"dsn": f"sqlite:///{path}"}},
+        "eventbus": {
+            "engines": {"local": {"type": "memory", "delivery_mode": "block"}},
+            "outbox": {"enabled": True, "engines": ["local"], "poll_interval": 0.2, **outbox},
+        },
+    }
+
+
+async def test_a_memory_engine_named_in_outbox_engines_gets_events_after_the_commit_only(
+    tmp_path: Path,
+) -> None:
+    async with running(memory_sections(tmp_path / "app.db")) as (_, db, bus):
+        got: list[Message[Any]] = []
+
+        async def on_order(message: Message[Any]) -> None:
+            got.append(message)
+
+        await bus.subscribe("orders.>", on_order)
+        async with db.transaction():
+            sent = await bus.publish("orders.created", {"order": 1})
+            assert await rows(db, "eventbus_outbox") == 1
+
+        async def rolled_back() -> None:
+            async with db.transaction():
+                await bus.publish("orders.cancelled", {"order": 1})
+                raise RuntimeError("rolled back")
+
+        with pytest.raises(RuntimeError):
+            await rolled_back()
+        await until(lambda: got and bus.outbox is not None and bus.outbox.relayed == 1, timeout=5)
+        assert [(m.id, m.topic, m.data, m.engine) for m in got] == [
+            (sent.id, "orders.created", {"order": 1}, "local")
+        ]
+        assert await rows(db, "eventbus_outbox") == 0
+
+
+async def test_memory_events_left_in_the_table_reach_the_next_process_subscribers(
+    tmp_path: Path,
+) -> None:
+    from pymodular import Application, Dependency, Module
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.modules.database import DatabaseModule
+    from pymodular.modules.eventbus import EventBusModule
+
+    path = tmp_path / "app.db"
+    config = memory_sections(path)
+    sent = _crash({"config": config, "topic": "orders.created", "crash": "after-commit"})
+    got: list[str] = []
+
+    class Billing(Module[None]):
+        name = "billing"
+        bus = Dependency(EventBus)
+
+        async def init(self, app: Any) -> None:  # before the bus starts, so before its relay
+            await self.bus.subscribe("orders.created", self.on_order)
+
+        async def on_order(self, message: Message[Any]) -> None:
+            got.append(message.id)
+
+    modules = [DatabaseModule(), EventBusModule(), Billing()]
+    async with Application(modules, feeders=[DictFeeder(config)]) as app:
+        bus = app.services.get(EventBus)
+        await until(lambda: got and bus.outbox is not None and bus.outbox.relayed == 1, timeout=5)
+        assert got == [sent]
+        assert await rows(app.services.get(Database), "eventbus_outbox") == 0

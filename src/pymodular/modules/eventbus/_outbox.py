@@ -12,6 +12,11 @@ published. A process that dies after the commit leaves the rows for the next rel
 (every ``poll_interval``, and at start); one that dies after publishing but before the
 delete makes the next relay publish the same ids again, which the broker discards
 within its deduplication window.
+
+A memory engine goes through the outbox only when ``outbox.engines`` names it: its
+events then survive a crash of the process as rows, and the next relay (the restarted
+process) hands them to the subscribers running then. It has no deduplication, so a
+crash between handing over and deleting delivers such an event again.
 """
 
 from __future__ import annotations
@@ -25,7 +30,7 @@ import sqlalchemy as sa
 from pymodular.errors import ValidationError, error_text
 from pymodular.modules.eventbus._broker import BrokerEngine
 from pymodular.modules.eventbus._consumer import cancel_and_wait
-from pymodular.modules.eventbus._message import Message, encode
+from pymodular.modules.eventbus._message import Message, decode, encode
 
 if TYPE_CHECKING:
     from pymodular.modules.eventbus._backend import EngineContext, EventBusEngine
@@ -168,16 +173,16 @@ class Outbox:
             sent: list[int] = []
             for seq, message_id, engine_name, topic, body in rows:
                 engine = self.engines.get(engine_name)
-                if not isinstance(engine, BrokerEngine):
+                if engine is None or engine_name not in self.names:
                     self.context.log.error(
-                        "eventbus: outbox row %s names engine %r, which is not a broker engine "
+                        "eventbus: outbox row %s names engine %r, which is not an outbox engine "
                         "of this bus; it stays in the table",
                         message_id,
                         engine_name,
                     )
                     continue
                 try:
-                    await engine.send_reliably(topic, bytes(body), message_id)
+                    await self._send(engine, topic, bytes(body), message_id)
                 except Exception as exc:  # noqa: BLE001 - the rest waits for the next round
                     self.context.log.warning(
                         "eventbus: outbox relay could not publish %s to %r: %s",
@@ -186,12 +191,21 @@ class Outbox:
                         error_text(exc),
                     )
                     break
-                engine.published += 1
                 sent.append(seq)
             if sent:
                 await self.forget(session, sent)
         self.relayed += len(sent)
         return len(rows)
+
+    @staticmethod
+    async def _send(engine: EventBusEngine, topic: str, body: bytes, message_id: str) -> None:
+        """Hand one row to its engine: a broker with the id to deduplicate on; an
+        in-process engine (named in ``outbox.engines``) as the message it was."""
+        if isinstance(engine, BrokerEngine):
+            await engine.send_reliably(topic, body, message_id)
+            engine.published += 1
+            return
+        await engine.publish(decode(body, topic=topic, engine=engine.name))
 
     async def forget(self, session: Any, sequence_numbers: list[int]) -> None:
         """Delete the rows that were published."""

@@ -285,7 +285,8 @@ class OutboxConfig(ConfigModel):
     )
     engines: list[str] | None = field(
         None,
-        description="Engines whose topics go through the outbox (default: every broker engine)",
+        description="Engines whose topics go through the outbox (default: every broker "
+        "engine; a memory engine only when named here)",
     )
     relay: bool = field(
         True, description="Run the relay in this process (several processes may share the table)"
@@ -372,10 +373,6 @@ class EventBusConfig(ConfigModel):
         for name in self.outbox.engines or ():
             if name not in known:
                 raise ValueError(f"outbox.engines names engine {name!r}, which is not configured")
-            if self.engines[name].type == "memory":
-                raise ValueError(
-                    f"outbox.engines: {name!r} is a memory engine; the outbox is for brokers"
-                )
         if self.default_engine is not None and self.default_engine not in known:
             raise ValueError(
                 f"default_engine {self.default_engine!r} is not configured "
