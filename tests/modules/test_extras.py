@@ -41,6 +41,7 @@ print(json.dumps(outcome))
         ("router", "RouterModule", "http", "starlette"),
         ("httpclient", "HttpClientModule", "httpclient", "httpx"),
         ("database", "DatabaseModule", "database", "sqlalchemy, greenlet"),
+        ("proxy", "ProxyModule", "http", "httptools, starlette"),
     ],
 )
 def test_a_bundled_module_without_its_extra_fails_registration_naming_it(
@@ -73,6 +74,7 @@ SERVICE_TYPES = {
         "current_transaction",
     },
     "httpclient": {"HttpClients"},
+    "proxy": {"ReverseProxy"},
     "httpserver": {
         "ASGIApp",
         "CertificateFiles",

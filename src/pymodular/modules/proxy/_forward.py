@@ -1,0 +1,393 @@
+"""One proxied request: choose a target, send the request, stream the answer back.
+
+::
+
+    choose a target (balancer over eligible targets)  ── none ──▶ 503
+    take a pooled connection                           ── fails ─▶ retry elsewhere / 502
+    send the head, stream the client's body to it      ── client leaves ─▶ abandon
+    wait for the answer's head (read_timeout, route timeout)
+        ── fails or retryable 5xx ──▶ retry (idempotent, no body, budget left) / 502, 504
+    send the head to the client, stream the body       ── target dies ─▶ cut the client
+
+A retry never happens once the client's body has begun to flow upstream (it cannot be
+replayed), except after a failed connect, when nothing was sent. A pooled connection
+the target closed while idle is retried once on a fresh one without counting as a
+failure (for requests without a body).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import TYPE_CHECKING, Any
+
+from pymodular.modules._http import Receive, Scope, Send, send_problem
+from pymodular.modules.proxy._headers import BodyFraming, response_headers
+from pymodular.modules.proxy._retry import backoff
+from pymodular.modules.proxy.errors import (
+    UpstreamClosedError,
+    UpstreamConnectError,
+    UpstreamError,
+    UpstreamTimeoutError,
+)
+
+if TYPE_CHECKING:
+    from pymodular.modules.proxy._proxy import ReverseProxy
+    from pymodular.modules.proxy._routing import ProxyRoute
+    from pymodular.modules.proxy._target import Target, Upstream
+    from pymodular.modules.proxy._upstream import Answer, Connection
+
+__all__ = ("ClientGoneError", "forward", "request_id_of")
+
+logger = logging.getLogger("pymodular.proxy")
+
+
+class ClientGoneError(Exception):
+    """The client disconnected; nobody is left to answer."""
+
+
+class BodyTooLargeError(Exception):
+    """The client's streamed body passed the route's limit."""
+
+
+def request_id_of(scope: Scope) -> str | None:
+    state = scope.get("state")
+    return state.get("request_id") if state else None
+
+
+async def problem(
+    scope: Scope,
+    send: Send,
+    status: int,
+    detail: str,
+    *,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    **extra: Any,
+) -> None:
+    """Answer with a problem+json body (503s say ``Retry-After: 1``)."""
+    extra_headers = list(headers or ())
+    if status == 503:
+        extra_headers.append((b"retry-after", b"1"))
+    await send_problem(
+        send, status, detail, headers=extra_headers, request_id=request_id_of(scope), **extra
+    )
+
+
+class _Body:
+    """The client's body, pumped upstream once."""
+
+    __slots__ = ("chunked", "complete", "limit", "receive", "started")
+
+    def __init__(self, receive: Receive, framing: BodyFraming, limit: int | None) -> None:
+        self.receive = receive
+        self.chunked = framing[1]
+        self.limit = limit
+        self.started = False
+        self.complete = not framing[1] and framing[0] <= 0
+
+    async def pump(self, connection: Connection) -> None:
+        self.started = True
+        receive = self.receive
+        chunked = self.chunked
+        limit = self.limit
+        total = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise ClientGoneError
+            chunk: bytes = message.get("body", b"")
+            if chunk:
+                total += len(chunk)
+                if limit is not None and total > limit:
+                    raise BodyTooLargeError
+                if chunked:
+                    await connection.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                else:
+                    await connection.write(chunk)
+            if not message.get("more_body", False):
+                break
+        self.complete = True
+        if chunked:
+            await connection.write(b"0\r\n\r\n")
+
+
+def _hash_key(upstream: Upstream, scope: Scope) -> bytes | None:
+    kind = upstream.hash_kind
+    if not kind:
+        return None
+    if kind == "client_ip":
+        client = scope.get("client")
+        return client[0].encode("latin-1") if client else None
+    name = upstream.hash_name
+    if kind == "header":
+        for key, value in scope["headers"]:
+            if key == name:
+                return value  # type: ignore[no-any-return]
+        return None
+    for key, value in scope["headers"]:
+        if key == b"cookie":
+            for part in value.split(b";"):
+                cookie, _, content = part.strip().partition(b"=")
+                if cookie == name:
+                    return content  # type: ignore[no-any-return]
+    return None
+
+
+async def forward(
+    proxy: ReverseProxy,
+    route: ProxyRoute,
+    upstream: Upstream,
+    *,
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    framing: BodyFraming,
+) -> None:
+    """Proxy one request on ``route`` to ``upstream`` (see the module docstring)."""
+    exchange = _Exchange(
+        proxy, route, upstream, scope=scope, receive=receive, send=send, framing=framing
+    )
+    await exchange.run()
+
+
+class _Exchange:
+    """The state of one proxied request across its attempts."""
+
+    __slots__ = (
+        "attempts",
+        "body",
+        "deadline",
+        "framing",
+        "idempotent",
+        "key",
+        "method",
+        "proxy",
+        "receive",
+        "route",
+        "scope",
+        "send",
+        "stale_retry_used",
+        "tried",
+        "upstream",
+    )
+
+    def __init__(
+        self,
+        proxy: ReverseProxy,
+        route: ProxyRoute,
+        upstream: Upstream,
+        *,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        framing: BodyFraming,
+    ) -> None:
+        self.proxy = proxy
+        self.route = route
+        self.upstream = upstream
+        self.scope = scope
+        self.receive = receive
+        self.send = send
+        self.framing = framing
+        self.method: str = scope["method"]
+        self.body = _Body(receive, framing, route.max_body_bytes)
+        self.idempotent = route.retry and self.method in proxy.retry.methods and self.body.complete
+        self.key = _hash_key(upstream, scope)
+        self.deadline = proxy.loop.time() + route.timeout
+        self.tried: list[Target] = []
+        self.attempts = 0
+        self.stale_retry_used = False
+
+    async def run(self) -> None:
+        proxy = self.proxy
+        proxy.budget.request(proxy.loop.time())
+        while True:
+            self.attempts += 1
+            target = self.upstream.choose(self.tried, self.key)
+            if target is None:
+                proxy.stats["unavailable"] += 1
+                await problem(
+                    self.scope,
+                    self.send,
+                    503,
+                    f"no target of upstream {self.upstream.name!r} is available now",
+                )
+                return
+            self.tried.append(target)
+            target.outstanding += 1
+            try:
+                again = await self._attempt(target)
+            finally:
+                target.outstanding -= 1
+            if not again:
+                return
+            if again == "backoff":
+                await asyncio.sleep(backoff(proxy.retry, self.attempts))
+
+    async def _attempt(self, target: Target) -> str | None:
+        """One attempt at ``target``: None when the request is done, else how to retry."""
+        connection: Connection | None = None
+        answer: Answer | None = None
+        started = False
+        try:
+            connection = await target.pool.acquire()
+            answer = await self._exchange(connection, target)
+            if self._retry_status(answer.status):
+                self.upstream.record(target, ok=False)
+                self._retrying(target, f"status {answer.status}")
+                return "backoff"
+            self.upstream.record(target, ok=answer.status < 500)
+            started = True
+            await _respond(answer, self.route, self.send, self.receive, self.body)
+            target.pool.release(connection, reusable=answer.keep_alive and answer.done)
+            connection = None
+            return None
+        except UpstreamError as exc:
+            reused = connection is not None and connection.reused
+            return await self._failed(
+                target,
+                exc,
+                started=started,
+                stale=reused and answer is not None and not answer.status,
+            )
+        except ClientGoneError:
+            self.proxy.stats["client_gone"] += 1
+            return None
+        except BodyTooLargeError:
+            limit = self.route.max_body_bytes
+            await problem(self.scope, self.send, 413, f"the request body exceeds {limit} bytes")
+            return None
+        finally:
+            if connection is not None:  # failed, left or cancelled: its state is unknown
+                target.pool.release(connection, reusable=False)
+                if not started:
+                    self.upstream.forget_outcome(target)
+
+    async def _exchange(self, connection: Connection, target: Target) -> Answer:
+        """Send the request and wait for the answer's head."""
+        route = self.route
+        plan = route.plan
+        scope = self.scope
+        head = plan.head(
+            scope,
+            plan.target_path(scope, target.prefix_bytes),
+            target.host_header,
+            self.framing,
+        )
+        answer = connection.start(head, no_body=self.method == "HEAD")
+        if not self.body.complete:
+            try:
+                await self.body.pump(connection)
+            except UpstreamClosedError:
+                if not answer.status:  # an early answer (a 413, say) is still an answer
+                    raise
+        remaining = self.deadline - self.proxy.loop.time()
+        if remaining <= 0:
+            raise UpstreamTimeoutError(
+                f"route {route.label!r} timed out after {route.timeout:g}s",
+                upstream=self.upstream.name,
+                target=target.label,
+            )
+        await answer.head(min(self.upstream.config.read_timeout, remaining))
+        return answer
+
+    def _retry_status(self, status: int) -> bool:
+        proxy = self.proxy
+        return (
+            status in proxy.retry.statuses
+            and self.idempotent
+            and self.attempts < proxy.retry.attempts
+            and proxy.budget.spend(proxy.loop.time())
+        )
+
+    def _retrying(self, target: Target, reason: str) -> None:
+        self.proxy.stats["retries"] += 1
+        self.proxy.emit_retry(self.upstream, target, self.method, reason, self.attempts)
+
+    async def _failed(
+        self, target: Target, exc: UpstreamError, *, started: bool, stale: bool
+    ) -> str | None:
+        proxy = self.proxy
+        upstream = self.upstream
+        if started:
+            upstream.record(target, ok=False)
+            proxy.stats["cut"] += 1
+            logger.warning(
+                "%s %s: %s; the answer to the client was cut", self.method, self.scope["path"], exc
+            )
+            proxy.emit_failure(upstream, target, self.method, str(exc), cut=True)
+            return None  # returning before the body ended makes the server close the connection
+        if (
+            stale
+            and isinstance(exc, UpstreamClosedError)
+            and self.idempotent
+            and not self.stale_retry_used
+        ):
+            self.stale_retry_used = True  # the target closed an idle connection: no failure
+            self.tried.pop()
+            self.attempts -= 1
+            return "now"
+        upstream.record(target, ok=False)
+        connect_failed = isinstance(exc, UpstreamConnectError)
+        now = proxy.loop.time()
+        if (
+            self.attempts < proxy.retry.attempts
+            and self.route.retry
+            and (connect_failed or self.idempotent)
+            and not self.body.started
+            and now < self.deadline
+            and proxy.budget.spend(now)
+        ):
+            self._retrying(target, str(exc))
+            return "backoff"
+        proxy.stats["failed"] += 1
+        proxy.emit_failure(upstream, target, self.method, str(exc), cut=False)
+        status = 503 if connect_failed and exc.pool_exhausted else exc.status
+        await problem(
+            self.scope,
+            self.send,
+            status,
+            f"upstream {upstream.name!r} failed: {exc}",
+            upstream=upstream.name,
+        )
+        return None
+
+
+async def _respond(
+    answer: Answer, route: ProxyRoute, send: Send, receive: Receive, body: _Body
+) -> None:
+    read_timeout = answer.connection.pool.read_timeout
+    await send(
+        {
+            "type": "http.response.start",
+            "status": answer.status,
+            "headers": response_headers(
+                answer.headers, remove=route.response_remove, add=route.response_add
+            ),
+        }
+    )
+    if answer.done and not answer.chunks:
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+        return
+    data = await answer.read(read_timeout)
+    if answer.done and not answer.chunks:
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+        return
+    watcher = asyncio.ensure_future(_watch_disconnect(receive, answer)) if body.complete else None
+    try:
+        while data:
+            await send({"type": "http.response.body", "body": data, "more_body": True})
+            data = await answer.read(read_timeout)
+    finally:
+        if watcher is not None:
+            watcher.cancel()
+    await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+
+async def _watch_disconnect(receive: Receive, answer: Answer) -> None:
+    """Fail the answer when the client leaves, so a long stream stops being read."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            answer.fail(ClientGoneError())
+            return

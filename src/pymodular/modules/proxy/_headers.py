@@ -1,0 +1,240 @@
+"""What crosses the proxy: the request head sent to a target and the answer's headers.
+
+Pure functions and one precomputed plan per route; nothing here does I/O.
+
+- Hop-by-hop headers (RFC 9110 §7.6.1: ``Connection`` and every header it names,
+  ``Keep-Alive``, ``Proxy-*``, ``TE``, ``Trailer``, ``Transfer-Encoding``, ``Upgrade``)
+  never cross, in either direction.
+- The body's framing is the proxy's own: ``Content-Length`` when the client declared
+  one, otherwise ``Transfer-Encoding: chunked`` when the client sent a body; the
+  client's framing headers are never copied (the server already refused requests that
+  carried both, the classic smuggling shape).
+- ``Expect`` is answered by the server that faces the client, not forwarded.
+- ``X-Forwarded-For``/``-Proto``/``-Host`` and RFC 7239 ``Forwarded`` describe the
+  client; the client's own values are replaced, or appended to only when configured
+  to trust them (behind another proxy).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymodular.modules.proxy.config import ForwardedConfig, RouteConfig
+
+__all__ = (
+    "HOP_BY_HOP",
+    "BodyFraming",
+    "RequestPlan",
+    "bad_path",
+    "connection_tokens",
+    "framing_of",
+    "response_headers",
+)
+
+HOP_BY_HOP = frozenset(
+    {
+        b"connection",
+        b"keep-alive",
+        b"proxy-authenticate",
+        b"proxy-authorization",
+        b"proxy-connection",
+        b"te",
+        b"trailer",
+        b"transfer-encoding",
+        b"upgrade",
+    }
+)
+_FRAMING = frozenset({b"content-length", b"transfer-encoding", b"expect", b"host"})
+_FORWARDING = frozenset(
+    {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
+)
+
+BodyFraming = tuple[int, bool]
+"""``(content_length, chunked)``: -1 and False for a request without a body."""
+
+
+def connection_tokens(value: bytes) -> set[bytes]:
+    """The header names a ``Connection`` header lists (lower case)."""
+    return {token.strip().lower() for token in value.split(b",") if token.strip()}
+
+
+def framing_of(headers: list[tuple[bytes, bytes]]) -> BodyFraming:
+    """How the client framed its body: declared length, or chunked, or no body."""
+    length = -1
+    chunked = False
+    for name, value in headers:
+        if name == b"content-length":
+            length = int(value)  # the server validated it
+        elif name == b"transfer-encoding":
+            chunked = True
+    if chunked:
+        return -1, True
+    return length, False
+
+
+def bad_path(path: str) -> str | None:
+    """Why ``path`` (decoded) must not reach a target, or None: dot segments
+    (``..``, ``.``, also spelled ``%2e``), backslashes, control characters."""
+    for char in path:
+        if char < " " or char == "\x7f":
+            return "the path holds a control character"
+    if "\\" in path:
+        return "the path holds a backslash"
+    for segment in path.split("/"):
+        if segment in ("..", "."):
+            return "the path holds a dot segment ('..' or '.')"
+    return None
+
+
+class RequestPlan:
+    """How one route rewrites requests: computed once per route (and per reload)."""
+
+    __slots__ = (
+        "drop",
+        "forwarded",
+        "host_mode",
+        "host_value",
+        "replace_prefix",
+        "route_prefix",
+        "set_lines",
+        "strip",
+        "via",
+    )
+
+    def __init__(self, route: RouteConfig, forwarded: ForwardedConfig, via: str | None) -> None:
+        self.strip = route.strip_prefix or route.replace_prefix is not None
+        self.route_prefix = route.path.rstrip("/")
+        self.replace_prefix = (route.replace_prefix or "").rstrip("/").encode("latin-1")
+        self.host_mode = route.host_header if route.host_header in ("preserve", "target") else ""
+        self.host_value = route.host_header.encode("latin-1")
+        self.forwarded = forwarded
+        self.via = via.encode("latin-1") if via else None
+        drop = set(HOP_BY_HOP | _FRAMING)
+        drop.update(name.encode("latin-1") for name in route.remove_headers)
+        drop.update(name.encode("latin-1") for name in route.set_headers)
+        # Generated headers replace the client's (its chain is kept inside them when
+        # trusted); without generation, the client's pass only when trusted.
+        if forwarded.x_forwarded or not forwarded.trust_incoming:
+            drop.update(_FORWARDING - {b"forwarded"})
+        if forwarded.forwarded or not forwarded.trust_incoming:
+            drop.add(b"forwarded")
+        self.drop = frozenset(drop)
+        self.set_lines = b"".join(
+            name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n"
+            for name, value in route.set_headers.items()
+        )
+
+    def target_path(self, scope: dict[str, Any] | Any, prefix: bytes) -> bytes:
+        """The request target sent upstream: the target's prefix, the path (with the
+        route's prefix stripped or replaced) and the query."""
+        raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        if self.strip:
+            root: str = scope.get("root_path", "")
+            if not root.endswith(self.route_prefix):  # the prefix itself: not mounted below
+                root += self.route_prefix
+            encoded_root = root.encode("utf-8")
+            rest = raw[len(encoded_root) :] if raw.startswith(encoded_root) else raw
+            raw = self.replace_prefix + (rest if rest.startswith(b"/") or not rest else b"/" + rest)
+            if not raw:
+                raw = b"/"
+        path = prefix + raw if prefix else raw
+        query: bytes = scope.get("query_string", b"")
+        return path + b"?" + query if query else path
+
+    def head(
+        self,
+        scope: Any,
+        path: bytes,
+        target_host: bytes,
+        framing: BodyFraming,
+    ) -> bytes:
+        """The request line and headers for the target."""
+        headers: list[tuple[bytes, bytes]] = scope["headers"]
+        drop = self.drop
+        listed: set[bytes] | None = None
+        client_host = b""
+        prior_for: list[bytes] = []
+        prior_forwarded: list[bytes] = []
+        for name, value in headers:
+            if name == b"connection":
+                listed = connection_tokens(value)
+            elif name == b"host":
+                client_host = value
+            elif name == b"x-forwarded-for":
+                prior_for.append(value)
+            elif name == b"forwarded":
+                prior_forwarded.append(value)
+        lines = [scope["method"].encode("latin-1"), b" ", path, b" HTTP/1.1\r\nhost: "]
+        mode = self.host_mode
+        if mode == "preserve":
+            lines.append(client_host or target_host)
+        elif mode == "target":
+            lines.append(target_host)
+        else:
+            lines.append(self.host_value)
+        lines.append(b"\r\n")
+        for name, value in headers:
+            if name in drop or (listed is not None and name in listed):
+                continue
+            lines += (name, b": ", value, b"\r\n")
+        if self.forwarded.x_forwarded or self.forwarded.forwarded:
+            self._forwarding(lines, scope, client_host, prior_for, prior_forwarded)
+        if self.via is not None:
+            lines += (b"via: 1.1 ", self.via, b"\r\n")
+        lines.append(self.set_lines)
+        length, chunked = framing
+        if chunked:
+            lines.append(b"transfer-encoding: chunked\r\n")
+        elif length >= 0:
+            lines += (b"content-length: ", str(length).encode(), b"\r\n")
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    def _forwarding(
+        self,
+        lines: list[bytes],
+        scope: Any,
+        client_host: bytes,
+        prior_for: list[bytes],
+        prior_forwarded: list[bytes],
+    ) -> None:
+        """Append the X-Forwarded-* and Forwarded lines describing the client."""
+        forwarded = self.forwarded
+        client = scope.get("client")
+        address = client[0].encode("latin-1") if client else b"unknown"
+        scheme = scope.get("scheme", "http").encode("latin-1")
+        if forwarded.x_forwarded:
+            chain = [*prior_for, address] if forwarded.trust_incoming else [address]
+            lines += (b"x-forwarded-for: ", b", ".join(chain), b"\r\n")
+            lines += (b"x-forwarded-proto: ", scheme, b"\r\n")
+            if client_host:
+                lines += (b"x-forwarded-host: ", client_host, b"\r\n")
+        if forwarded.forwarded:
+            node = b'"[' + address + b']"' if b":" in address else address
+            element = b"for=" + node + b";proto=" + scheme
+            if client_host:
+                element += b';host="' + client_host.replace(b'"', b"") + b'"'
+            chain = [*prior_forwarded, element] if forwarded.trust_incoming else [element]
+            lines += (b"forwarded: ", b", ".join(chain), b"\r\n")
+
+
+def response_headers(
+    headers: list[tuple[bytes, bytes]],
+    *,
+    remove: frozenset[bytes],
+    add: list[tuple[bytes, bytes]],
+) -> list[tuple[bytes, bytes]]:
+    """A target's answer headers as sent to the client: hop-by-hop ones and ``remove``
+    dropped, ``add`` appended."""
+    listed: set[bytes] | None = None
+    for name, value in headers:
+        if name == b"connection":
+            listed = connection_tokens(value)
+    kept = [
+        (name, value)
+        for name, value in headers
+        if name not in HOP_BY_HOP and name not in remove and (listed is None or name not in listed)
+    ]
+    if add:
+        kept.extend(add)
+    return kept

@@ -1,0 +1,274 @@
+"""``ReverseProxy``: the proxy's state (routes, upstreams, budget, counters) and its
+request entry point, provided as the service ``"proxy"``."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send
+from pymodular.modules.proxy._forward import forward, problem
+from pymodular.modules.proxy._headers import bad_path, framing_of
+from pymodular.modules.proxy._retry import RetryBudget
+from pymodular.modules.proxy._routing import MountKey, RouteTable
+from pymodular.modules.proxy._target import Target, Upstream
+from pymodular.modules.proxy.config import ProxyConfig
+
+__all__ = ("ReverseProxy",)
+
+Emit = Callable[..., Any]
+
+_TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+class ReverseProxy:
+    """Routes requests to upstreams (service ``"proxy"``; see :mod:`pymodular.modules.proxy`).
+
+    ``apply(config)`` installs routes and upstreams (at init and on every reload: an
+    upstream whose settings did not change keeps its connections, breaker and health);
+    each mount point on the router calls :meth:`serve`. :meth:`drain` stops taking new
+    requests and waits for those in flight.
+    """
+
+    def __init__(self, *, emit: Emit | None = None) -> None:
+        self.emit: Emit = emit or (lambda *_a, **_k: None)
+        self.loop = asyncio.get_running_loop()
+        self.table: RouteTable | None = None
+        self.config = ProxyConfig()
+        self.retry = self.config.retry
+        self.budget = RetryBudget(self.retry)
+        self.accepting = True
+        self.in_flight = 0
+        self._idle: asyncio.Event | None = None
+        self._retired: list[Upstream] = []
+        self.stats: Counter[str] = Counter()
+        self.tenant_upstreams: dict[str, dict[str, str]] = {}
+        """Per-tenant overrides from tenant configuration: tenant -> {upstream: upstream}."""
+
+    # -- configuration --------------------------------------------------------------------
+
+    def apply(self, config: ProxyConfig) -> list[MountKey]:
+        """Install ``config``; return the mount points it has that were not mounted yet."""
+        old = self.table
+        upstreams: dict[str, Upstream] = {}
+        for name, upstream_config in config.upstreams.items():
+            previous = old.upstreams.get(name) if old else None
+            if previous is not None and previous.config == upstream_config:
+                upstreams[name] = previous
+            else:
+                upstreams[name] = Upstream(name, upstream_config, self.emit)
+                if previous is not None:
+                    self._retire(previous)
+                    self.emit("proxy.upstream.changed", upstream=name)
+                elif old is not None:
+                    self.emit("proxy.upstream.added", upstream=name)
+        if old is not None:
+            for name, previous in old.upstreams.items():
+                if name not in upstreams:
+                    self._retire(previous)
+                    self.emit("proxy.upstream.removed", upstream=name)
+        table = RouteTable(config, upstreams)
+        before = set(old.mounts) if old else set()
+        self.table = table
+        self.config = config
+        if config.retry != self.retry:
+            self.retry = config.retry
+            self.budget = RetryBudget(config.retry)
+        return [key for key in table.mounts if key not in before]
+
+    def _retire(self, upstream: Upstream) -> None:
+        """Stop using an upstream: idle connections close now, busy ones when released."""
+        upstream.close()
+        self._retired.append(upstream)
+
+    def upstream(self, name: str) -> Upstream:
+        """The upstream ``name`` (KeyError when not configured)."""
+        assert self.table is not None
+        return self.table.upstreams[name]
+
+    @property
+    def upstreams(self) -> dict[str, Upstream]:
+        return dict(self.table.upstreams) if self.table else {}
+
+    def targets(self) -> list[Target]:
+        return [t for u in self.upstreams.values() for t in u.targets]
+
+    # -- serving --------------------------------------------------------------------------
+
+    def mount_app(self, key: MountKey) -> ASGIApp:
+        """The ASGI app mounted on the router for mount point ``key``."""
+        return _MountPoint(self, key)
+
+    async def serve(self, key: MountKey, scope: Scope, receive: Receive, send: Send) -> None:
+        """Proxy one request that reached mount point ``key``."""
+        table = self.table
+        assert table is not None
+        method: str = scope["method"]
+        route, allowed = table.find(key, method)
+        if route is None:
+            if allowed:
+                await problem(
+                    scope,
+                    send,
+                    405,
+                    f"{method} is not allowed on {scope['path']}",
+                    headers=[(b"allow", ", ".join(allowed).encode("latin-1"))],
+                )
+            else:
+                await problem(scope, send, 404, f"no route matches {method} {scope['path']}")
+            return
+        if not self.accepting:
+            await problem(scope, send, 503, "the proxy is draining")
+            return
+        reason = bad_path(scope["path"])
+        if reason is not None:
+            self.stats["refused"] += 1
+            await problem(scope, send, 400, reason)
+            return
+        upstream = route.upstream
+        if self.config.tenant.source != "none":
+            tenant = self._tenant_of(scope)
+            if tenant is None:
+                if self.config.tenant.required:
+                    await problem(scope, send, 400, "the request names no tenant")
+                    return
+            elif not _TENANT.match(tenant):
+                await problem(scope, send, 400, "the tenant id is malformed")
+                return
+            else:
+                upstream = self._tenant_upstream(route.tenant_upstreams, upstream, tenant, table)
+        framing = framing_of(scope["headers"])
+        limit = route.max_body_bytes
+        if limit is not None and framing[0] > limit:
+            await problem(scope, send, 413, f"the request body exceeds {limit} bytes")
+            return
+        self.in_flight += 1
+        self.stats["requests"] += 1
+        try:
+            await forward(
+                self, route, upstream, scope=scope, receive=receive, send=send, framing=framing
+            )
+        finally:
+            self.in_flight -= 1
+            if not self.in_flight and self._idle is not None:
+                self._idle.set()
+
+    def _tenant_of(self, scope: Scope) -> str | None:
+        source = self.config.tenant
+        if source.source == "context":
+            from pymodular.tenancy import current_tenant_id
+
+            return current_tenant_id()
+        if source.source == "header":
+            name = source.header.encode("latin-1")
+            for key, value in scope["headers"]:
+                if key == name:
+                    return str(value.decode("latin-1").strip()) or None
+            return None
+        for key, value in scope["headers"]:  # subdomain
+            if key == b"host":
+                host = value.decode("latin-1").lower().rsplit(":", 1)[0]
+                suffix = "." + source.domain.lower().strip(".")
+                if host.endswith(suffix) and host != suffix[1:]:
+                    label = host[: -len(suffix)]
+                    return label if "." not in label else None
+        return None
+
+    def _tenant_upstream(
+        self,
+        configured: dict[str, Upstream],
+        default: Upstream,
+        tenant: str,
+        table: RouteTable,
+    ) -> Upstream:
+        found = configured.get(tenant)
+        if found is not None:
+            return found
+        overrides = self.tenant_upstreams.get(tenant)
+        if overrides:
+            name = overrides.get(default.name)
+            if name is not None and name in table.upstreams:
+                return table.upstreams[name]
+        return default
+
+    # -- events ---------------------------------------------------------------------------
+
+    def emit_retry(
+        self, upstream: Upstream, target: Target, method: str, reason: str, attempt: int
+    ) -> None:
+        self.emit(
+            "proxy.request.retried",
+            upstream=upstream.name,
+            target=target.label,
+            method=method,
+            reason=reason,
+            attempt=attempt,
+        )
+
+    def emit_failure(
+        self, upstream: Upstream, target: Target, method: str, reason: str, *, cut: bool
+    ) -> None:
+        self.emit(
+            "proxy.request.failed",
+            upstream=upstream.name,
+            target=target.label,
+            method=method,
+            reason=reason,
+            cut=cut,
+        )
+
+    # -- stopping -------------------------------------------------------------------------
+
+    async def drain(self, timeout: float) -> int:
+        """Refuse new requests (503) and wait up to ``timeout`` seconds for those in
+        flight; return how many were still running at the end."""
+        self.accepting = False
+        if self.in_flight:
+            self._idle = asyncio.Event()
+            try:
+                async with asyncio.timeout(timeout):
+                    await self._idle.wait()
+            except TimeoutError:
+                pass
+        return self.in_flight
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        for upstream in self.upstreams.values():
+            upstream.close()
+        for upstream in self._retired:
+            upstream.close()
+        self._retired.clear()
+
+    def describe(self) -> dict[str, Any]:
+        table = self.table
+        now = time.monotonic()
+        requests, retries = self.budget.totals(now)
+        return {
+            "accepting": self.accepting,
+            "in_flight": self.in_flight,
+            "routes": [r.describe() for r in table.routes] if table else [],
+            "upstreams": {n: u.describe() for n, u in self.upstreams.items()},
+            "retry_budget": {"requests": requests, "retries": retries},
+            "stats": dict(self.stats),
+        }
+
+
+class _MountPoint:
+    """What the router serves at one mount point: the proxy, told which one."""
+
+    __slots__ = ("key", "proxy")
+
+    def __init__(self, proxy: ReverseProxy, key: MountKey) -> None:
+        self.proxy = proxy
+        self.key = key
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            await self.proxy.serve(self.key, scope, receive, send)
+        elif scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1011, "reason": "not proxied"})

@@ -1,0 +1,106 @@
+"""Routes at run time: one immutable table per configuration, swapped whole on reload.
+
+Each route is mounted on the router at its path prefix (and host); several routes may
+share a mount point and differ by method. :class:`RouteTable` maps a mount point to its
+routes; a request finds its route by method there. A reload builds a new table and
+swaps it in one assignment: requests in flight keep the route (and upstream) they
+started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pymodular.modules.proxy._headers import RequestPlan
+from pymodular.modules.proxy._target import Upstream
+from pymodular.modules.proxy.config import ProxyConfig, RouteConfig
+
+__all__ = ("MountKey", "ProxyRoute", "RouteTable", "mount_key")
+
+MountKey = tuple[str | None, str]
+"""``(host, path prefix)`` of a mount on the router."""
+
+
+def mount_key(route: RouteConfig) -> MountKey:
+    return (route.host.lower() if route.host else None, route.path)
+
+
+class ProxyRoute:
+    """One configured route, resolved: its upstreams, rewrite plan and limits."""
+
+    __slots__ = (
+        "config",
+        "label",
+        "max_body_bytes",
+        "methods",
+        "plan",
+        "response_add",
+        "response_remove",
+        "retry",
+        "tenant_upstreams",
+        "timeout",
+        "upstream",
+    )
+
+    def __init__(
+        self, config: RouteConfig, upstreams: Mapping[str, Upstream], proxy: ProxyConfig
+    ) -> None:
+        self.config = config
+        self.label = config.name or f"{config.host or ''}{config.path}"
+        self.methods = frozenset(config.methods) if config.methods else None
+        self.upstream = upstreams[config.upstream]
+        self.tenant_upstreams = {t: upstreams[u] for t, u in config.tenant_upstreams.items()}
+        self.plan = RequestPlan(config, proxy.forwarded, proxy.via)
+        self.timeout = config.timeout
+        self.max_body_bytes = config.max_body_bytes
+        self.retry = config.retry
+        self.response_remove = frozenset(
+            n.encode("latin-1") for n in config.response_remove_headers
+        )
+        add = [
+            (n.encode("latin-1"), v.encode("latin-1"))
+            for n, v in config.response_set_headers.items()
+        ]
+        if proxy.via:
+            add.append((b"via", b"1.1 " + proxy.via.encode("latin-1")))
+        self.response_remove |= frozenset(name for name, _ in add if name != b"via")
+        self.response_add = add
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "path": self.config.path,
+            "host": self.config.host,
+            "methods": sorted(self.methods) if self.methods else "any",
+            "upstream": self.config.upstream,
+            "tenant_upstreams": dict(self.config.tenant_upstreams),
+        }
+
+
+class RouteTable:
+    """Routes by mount point, and the upstreams they use."""
+
+    def __init__(
+        self,
+        config: ProxyConfig,
+        upstreams: dict[str, Upstream],
+    ) -> None:
+        self.config = config
+        self.upstreams = upstreams
+        self.routes = [ProxyRoute(r, upstreams, config) for r in config.routes]
+        self.mounts: dict[MountKey, list[ProxyRoute]] = {}
+        for route, route_config in zip(self.routes, config.routes, strict=True):
+            self.mounts.setdefault(mount_key(route_config), []).append(route)
+
+    def find(self, key: MountKey, method: str) -> tuple[ProxyRoute | None, list[str]]:
+        """The route of mount ``key`` for ``method``; else None and the methods it has."""
+        routes = self.mounts.get(key)
+        if not routes:
+            return None, []
+        for route in routes:
+            if route.methods is None or method in route.methods:
+                return route, []
+        allowed: set[str] = set()
+        for route in routes:
+            allowed |= route.methods or set()
+        return None, sorted(allowed)

@@ -1,0 +1,136 @@
+"""``ProxyModule``: the reverse proxy, mounted on the router."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pymodular.health import HealthResult
+from pymodular.module import Dependency, Extra, Module
+from pymodular.modules.proxy.config import ProxyConfig
+from pymodular.services import Service
+
+if TYPE_CHECKING:
+    from pymodular.application import Application
+    from pymodular.config import ConfigDiff
+    from pymodular.modules.proxy._health import HealthChecks
+    from pymodular.modules.proxy._proxy import ReverseProxy
+    from pymodular.modules.proxy._routing import MountKey
+
+__all__ = ("ProxyModule",)
+
+
+class ProxyModule(Module[ProxyConfig]):
+    """The reverse proxy (module and section ``proxy``).
+
+    Mounts every configured route on the router (``router.mount`` at the route's path
+    prefix and host), so proxied requests pass the router's middleware (request id,
+    CORS, auth, tenant, errors) and the httpserver's limits. Provides ``"proxy"``
+    (:class:`ReverseProxy`). Emits ``proxy.circuit.{open,half_open,closed}``,
+    ``proxy.target.{healthy,unhealthy,ejected}``, ``proxy.request.{retried,failed}``,
+    ``proxy.upstream.{added,changed,removed}`` and ``proxy.reloaded``.
+    """
+
+    name = "proxy"
+    extra = Extra("http", "httptools", "starlette")
+    router = Dependency(name="router")
+
+    def __init__(self, *, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self.proxy: ReverseProxy | None = None
+        self.checks: HealthChecks | None = None
+        self._mounted: set[MountKey] = set()
+
+    def provides(self) -> Sequence[Service[Any]]:
+        """The proxy, by name ``"proxy"`` and as :class:`ReverseProxy`."""
+        from pymodular.modules.proxy._proxy import ReverseProxy
+
+        return [
+            Service(
+                "proxy",
+                factory=lambda: self.proxy,
+                interface=ReverseProxy,
+                description="reverse proxy: routes, upstreams, targets",
+            )
+        ]
+
+    async def init(self, app: Application) -> None:
+        """Build the upstreams and mount the routes."""
+        from pymodular.modules.proxy._health import HealthChecks
+        from pymodular.modules.proxy._proxy import ReverseProxy
+
+        self.proxy = ReverseProxy(emit=self.emit)
+        self._mount(self.proxy.apply(self.config))
+        self.checks = HealthChecks(self.proxy, emit=self.emit)
+
+    def _mount(self, keys: list[MountKey]) -> None:
+        assert self.proxy is not None
+        for key in keys:
+            host, path = key
+            self.router.mount(
+                path,
+                self.proxy.mount_app(key),
+                name=f"proxy:{host or ''}{path}",
+                host=host,
+                lifespan=False,
+                errors="keep",
+            )
+            self._mounted.add(key)
+
+    async def start(self) -> None:
+        """Start the active health checks."""
+        assert self.checks is not None
+        self.checks.sync()
+
+    async def drain(self) -> None:
+        """Refuse new proxied requests and let those in flight finish."""
+        assert self.proxy is not None
+        left = await self.proxy.drain(self.config.drain_timeout)
+        if left:
+            self.log.warning("%d proxied request(s) still running after the drain", left)
+
+    async def stop(self) -> None:
+        """Stop the health checks and close every pooled connection."""
+        if self.checks is not None:
+            await self.checks.stop()
+        if self.proxy is not None:
+            self.proxy.close()
+
+    async def reload(self, diff: ConfigDiff) -> None:
+        """Apply new routes, upstreams, retry, forwarding and tenant settings; requests in
+        flight finish on what they started with."""
+        assert self.proxy is not None
+        assert self.checks is not None
+        self._mount(self.proxy.apply(self.config))
+        self.checks.sync()
+        self.emit("proxy.reloaded", fields=list(diff.fields))
+
+    async def health_report(self) -> HealthResult:
+        """Unhealthy while draining or when no upstream has an eligible target;
+        degraded while some target is out of rotation."""
+        proxy = self.proxy
+        if proxy is None or not proxy.accepting:
+            return HealthResult.unhealthy("not accepting requests")
+        import time
+
+        now = time.monotonic()
+        upstreams = proxy.upstreams
+        out: dict[str, list[str]] = {}
+        empty: list[str] = []
+        for name, upstream in upstreams.items():
+            down = [t.label for t in upstream.targets if not t.eligible(now)]
+            if down:
+                out[name] = down
+            if len(down) == len(upstream.targets):
+                empty.append(name)
+        if upstreams and len(empty) == len(upstreams):
+            return HealthResult.unhealthy("no upstream has a target in rotation", out=out)
+        if out:
+            summary = "; ".join(f"{n}: {', '.join(t)}" for n, t in out.items())
+            return HealthResult.degraded(f"targets out of rotation: {summary}", out=out)
+        return HealthResult.healthy(f"{len(upstreams)} upstream(s)")
+
+    def describe(self) -> dict[str, Any]:
+        """Routes, upstreams with every target's state, the retry budget and counters."""
+        return self.proxy.describe() if self.proxy is not None else {}

@@ -1,0 +1,116 @@
+"""Load balancing over real loopback upstreams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import Counter
+
+import httpx
+
+from tests._until import until
+from tests.modules.proxy.helpers import proxying, section, upstream
+
+
+async def test_round_robin_spreads_requests_evenly() -> None:
+    async with upstream("a") as a, upstream("b") as b, upstream("c") as c:
+        config = section(
+            {"pool": {"targets": [a.url, b.url, c.url]}}, [{"path": "/", "upstream": "pool"}]
+        )
+        async with (
+            proxying(config) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            names = [(await client.get("/x")).json()["name"] for _ in range(9)]
+    assert names == list("abcabcabc")
+
+
+async def test_weighted_balancing_follows_the_weights() -> None:
+    async with upstream("a") as a, upstream("b") as b:
+        config = section(
+            {
+                "pool": {
+                    "balancer": "weighted",
+                    "targets": [{"url": a.url, "weight": 3}, {"url": b.url, "weight": 1}],
+                }
+            },
+            [{"path": "/", "upstream": "pool"}],
+        )
+        async with (
+            proxying(config) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            names = Counter([(await client.get("/x")).json()["name"] for _ in range(40)])
+    assert names == {"a": 30, "b": 10}
+
+
+async def test_least_outstanding_sends_new_requests_away_from_a_busy_target() -> None:
+    async with upstream("a") as a, upstream("b") as b:
+        config = section(
+            {"pool": {"balancer": "least_outstanding", "targets": [a.url, b.url]}},
+            [{"path": "/", "upstream": "pool", "timeout": 20}],
+        )
+        async with (
+            proxying(config) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            hanging = [asyncio.create_task(client.get("/hang")) for _ in range(2)]
+            await until(lambda: a.in_flight + b.in_flight == 2)
+            busy = "a" if a.in_flight == 2 else "b" if b.in_flight == 2 else None
+            quick = [(await client.get("/x")).json()["name"] for _ in range(6)]
+            a.release.set()
+            b.release.set()
+            await asyncio.gather(*hanging)
+    # the two hanging requests went one to each target (ties take turns) ...
+    assert busy is None
+    # ... and with one in flight on each, quick requests alternate
+    assert sorted(Counter(quick).values()) == [3, 3]
+
+
+async def test_hash_balancing_sticks_a_session_to_one_target() -> None:
+    async with upstream("a") as a, upstream("b") as b, upstream("c") as c:
+        config = section(
+            {
+                "pool": {
+                    "balancer": "hash",
+                    "hash_on": "cookie:session",
+                    "targets": [a.url, b.url, c.url],
+                }
+            },
+            [{"path": "/", "upstream": "pool"}],
+        )
+        async with (
+            proxying(config) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            seen = {
+                session: {
+                    (
+                        await client.get("/x", headers={"Cookie": f"theme=x; session={session}"})
+                    ).json()["name"]
+                    for _ in range(4)
+                }
+                for session in ("s1", "s2", "s3", "s4", "s5", "s6")
+            }
+    assert all(len(names) == 1 for names in seen.values())
+    assert len(set().union(*seen.values())) >= 2
+
+
+async def test_a_route_for_a_host_serves_only_that_host() -> None:
+    async with upstream("a") as a, upstream("b") as b:
+        config = section(
+            {"a": {"targets": [a.url]}, "b": {"targets": [b.url]}},
+            [
+                {"path": "/", "upstream": "a", "host": "api.example.com"},
+                {"path": "/", "upstream": "b", "host": "*.example.org"},
+            ],
+        )
+        async with (
+            proxying(config) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            first = await client.get("/x", headers={"Host": "api.example.com"})
+            second = await client.get("/x", headers={"Host": "www.example.org"})
+            neither = await client.get("/x", headers={"Host": "other.example.net"})
+    assert first.json()["name"] == "a"
+    assert second.json()["name"] == "b"
+    assert neither.status_code == 404
