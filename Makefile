@@ -41,8 +41,11 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy src
 
+# The suite waits on servers far more than it computes: workers overlap the waiting.
+PYTEST_WORKERS ?= 4
+
 pytest: $(STAMP_DEV)
-	$(BIN)/pytest $(PYTEST_ARGS)
+	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 ## bench: every performance target with peers side by side
 bench: $(STAMP_DEV)
