@@ -30,7 +30,15 @@ from pymodular.tenancy._notify import Notifier, failure_text
 from pymodular.tenancy._options import GuardMode, TenancyOptions
 from pymodular.tenancy._report import describe, health_result
 from pymodular.tenancy._scopes import TenantScopes
-from pymodular.tenancy._sources import Found, check_tenant_id, discover, env_token, sources_of
+from pymodular.tenancy._sources import (
+    Found,
+    check_tenant_id,
+    colliding,
+    collision_text,
+    discover,
+    env_token,
+    sources_of,
+)
 from pymodular.tenancy._tenant import Record, Tenant, TenantEvent, TenantStatus
 from pymodular.tenancy.errors import TenantConfigError, TenantExistsError, TenantNotFoundError
 
@@ -81,6 +89,7 @@ class TenantRegistry:
         self._closed = False
         for tenant, data in options.tenants.items():
             check_tenant_id(tenant)
+            self._check_collision(tenant)
             self._records[tenant] = Record(tenant, data=_sections(tenant, data), programmatic=True)
 
     def attach(self, host: Host) -> None:
@@ -315,6 +324,7 @@ class TenantRegistry:
                     f"({self._records[tenant].status.value}); use update() to change it",
                     tenant=tenant,
                 )
+            self._check_collision(tenant)
             if len(self._records) >= self.options.max_tenants:
                 raise RegistrationError(
                     f"cannot add tenant {tenant!r}: the limit of {self.options.max_tenants} "
@@ -393,7 +403,7 @@ class TenantRegistry:
         if base is None:
             base = self._base = capture_base(self._attached.config)
         record.set_sources(
-            sources_of(self.options, record.id, base.section_tokens, self._environ())
+            sources_of(self.options, record.id, base.section_tokens, self._environ(), self._records)
         )
         await self._activate(record, base)
         if record.error is not None:
@@ -537,6 +547,12 @@ class TenantRegistry:
         if lock is None:
             lock = self._locks[tenant] = asyncio.Lock()
         return lock
+
+    def _check_collision(self, tenant: str) -> None:
+        """Refuse ``tenant`` when a registered id shares its variable names."""
+        other = colliding(tenant, self._records)
+        if other is not None:
+            raise TenantExistsError(collision_text(tenant, other), tenant=tenant, existing=other)
 
     def _check_open(self) -> None:
         if self._closed:

@@ -20,6 +20,8 @@ __all__ = (
     "Found",
     "Scan",
     "check_tenant_id",
+    "colliding",
+    "collision_text",
     "discover",
     "env_token",
     "scan_directories",
@@ -63,6 +65,26 @@ def check_tenant_id(tenant: object) -> str:
 def env_token(tenant: str) -> str:
     """The tenant's part of variable names: ``acme-corp`` -> ``ACME_CORP``."""
     return re.sub(r"[^A-Za-z0-9]", "_", tenant).upper()
+
+
+def colliding(tenant: str, others: Iterable[str]) -> str | None:
+    """The first of ``others`` whose variable names ``tenant``'s would coincide with.
+
+    ``acme-corp``, ``acme.corp``, ``acme_corp`` and ``Acme-Corp`` all read
+    ``TENANT_ACME_CORP_*``; only one of them may be registered, or one tenant's
+    variables (a DSN, a password) would reach another.
+    """
+    token = env_token(tenant)
+    return next((o for o in others if o != tenant and env_token(o) == token), None)
+
+
+def collision_text(tenant: str, other: str) -> str:
+    """Why ``tenant`` is refused while ``other`` is registered."""
+    return (
+        f"tenant ids {other!r} and {tenant!r} share the variable name {env_token(tenant)} "
+        "(ids must differ in more than case and '-', '.', '_'); "
+        f"{tenant!r} is refused, {other!r} keeps it"
+    )
 
 
 @dataclass
@@ -120,17 +142,24 @@ def scan_directories(
 
 
 def scan_environment(
-    environ: Mapping[str, str], prefix: str, section_tokens: Iterable[str]
+    environ: Mapping[str, str],
+    prefix: str,
+    section_tokens: Iterable[str],
+    *,
+    known: Iterable[str] = (),
 ) -> dict[str, dict[str, str]]:
     """Group tenant-affixed variables by tenant token.
 
     ``TENANT_ACME_DATABASE__DSN`` (prefix ``TENANT_``, a section whose token is
-    ``DATABASE``) belongs to token ``ACME``. The tenant token is what precedes the
-    first ``_<SECTION>_`` boundary, so tenant tokens may contain underscores
-    (``TENANT_ACME_CORP_DATABASE__DSN`` -> ``ACME_CORP``). Variables that match no
-    section are ignored.
+    ``DATABASE``) belongs to token ``ACME``. A variable goes to the longest ``known``
+    tenant token it starts with when a section follows it (so tenant ``acme_store``
+    gets ``TENANT_ACME_STORE_STORE__DSN`` beside tenant ``acme``); otherwise the tenant
+    token is what precedes the first ``_<SECTION>_`` boundary, so tenant tokens may
+    contain underscores (``TENANT_ACME_CORP_DATABASE__DSN`` -> ``ACME_CORP``).
+    Variables that match no section are ignored.
     """
     tokens = sorted({t.upper() for t in section_tokens if t}, key=len, reverse=True)
+    owners = sorted(set(known), key=len, reverse=True)
     found: dict[str, dict[str, str]] = {}
     if not tokens:
         return found
@@ -138,14 +167,26 @@ def scan_environment(
         if not variable.startswith(prefix):
             continue
         rest = variable[len(prefix) :]
-        best = -1
-        for token in tokens:
-            at = rest.find(f"_{token}_", 1)
-            if at > 0 and (best < 0 or at < best):
-                best = at
-        if best > 0:
-            found.setdefault(rest[:best], {})[variable] = value
+        owner = _known_owner(rest, owners, tokens)
+        if owner is None:
+            best = -1
+            for token in tokens:
+                at = rest.find(f"_{token}_", 1)
+                if at > 0 and (best < 0 or at < best):
+                    best = at
+            owner = rest[:best] if best > 0 else None
+        if owner:
+            found.setdefault(owner, {})[variable] = value
     return found
+
+
+def _known_owner(rest: str, owners: Sequence[str], tokens: Sequence[str]) -> str | None:
+    for owner in owners:
+        if rest.startswith(f"{owner}_"):
+            tail = rest[len(owner) + 1 :]
+            if any(tail.startswith(f"{token}_") for token in tokens):
+                return owner
+    return None
 
 
 @dataclass(frozen=True)
@@ -165,15 +206,27 @@ def discover(
     """Every tenant the directories and the environment declare, and the problems seen.
 
     Variables of ``known`` tenants are attached to them; variables of other tenants
-    declare new tenants (lower-cased ids) when ``options.discover_env`` is set.
+    declare new tenants (lower-cased ids) when ``options.discover_env`` is set. A file
+    whose tenant id collides with a known or an earlier one (see :func:`colliding`) is
+    reported and ignored.
     """
     scan = scan_directories(options.directories, required=options.directories_required)
     problems = list(scan.problems)
-    found = {tenant: Found(tuple(files)) for tenant, files in scan.files.items()}
+    known = list(known)
+    found: dict[str, Found] = {}
+    for tenant, files in scan.files.items():
+        other = colliding(tenant, [*known, *found])
+        if other is not None:
+            problems.append(
+                f"ignored tenant files {', '.join(map(str, files))}: "
+                + collision_text(tenant, other)
+            )
+            continue
+        found[tenant] = Found(tuple(files))
     if options.env_prefix is None:
         return found, problems
-    by_token = scan_environment(environ, options.env_prefix, section_tokens)
     tokens = {env_token(t): t for t in [*known, *found]}
+    by_token = scan_environment(environ, options.env_prefix, section_tokens, known=tokens)
     for token, variables in by_token.items():
         tenant = tokens.get(token)
         if tenant is None:
@@ -194,11 +247,13 @@ def sources_of(
     tenant: str,
     section_tokens: Sequence[str],
     environ: Mapping[str, str],
+    known: Iterable[str] = (),
 ) -> Found:
-    """The current files and variables of one tenant."""
+    """The current files and variables of one tenant (``known``: every registered id)."""
     files = scan_directories(options.directories, required=False, only=tenant).files
     variables: Mapping[str, str] = {}
     if options.env_prefix is not None:
-        by_token = scan_environment(environ, options.env_prefix, section_tokens)
+        owners = {env_token(t) for t in [*known, tenant]}
+        by_token = scan_environment(environ, options.env_prefix, section_tokens, known=owners)
         variables = by_token.get(env_token(tenant), {})
     return Found(tuple(files.get(tenant, ())), variables)
