@@ -14,6 +14,7 @@ from pymodular.secrets import redact
 __all__ = ("FieldError", "raise_problems", "source_of", "summarize_input")
 
 _MAX_INPUT = 60
+_INT_BITS = 4000  # about 1200 digits; far past anything summarized, far below the limit
 
 
 @dataclass(frozen=True)
@@ -67,13 +68,29 @@ class FieldError:
 
 
 def summarize_input(value: Any) -> str | None:
-    """A short repr of a scalar input, or ``None`` for containers (too noisy)."""
+    """A short repr of a scalar input, or ``None`` for containers (too noisy).
+
+    Never raises: an integer too long to print is described by its size, a value whose
+    ``repr`` fails by its type.
+    """
     if value is None or isinstance(value, str | int | float | bool):
-        text = redact(repr(value))  # before cutting: a cut secret would no longer match
+        if isinstance(value, int) and value.bit_length() > _INT_BITS:
+            return f"an integer of {_digits(value)} digits"
+        try:
+            text = redact(repr(value))  # before cutting: a cut secret would no longer match
+        except Exception:  # noqa: BLE001 - a value that cannot print is named by its type
+            return f"<{type(value).__qualname__}>"
         if len(text) > _MAX_INPUT:
             text = text[: _MAX_INPUT - 4] + "...'"
         return text
     return None
+
+
+def _digits(value: int) -> int:
+    """Decimal digits of ``value`` without converting it to text (which may be refused)."""
+    size = abs(value)
+    guess = int(size.bit_length() * 0.30102999566398120)  # log10(2): never too small by 2
+    return guess + 1 if size >= 10**guess else guess
 
 
 def source_of(history: Mapping[Path, list[Entry]], path: Path) -> str | None:

@@ -97,7 +97,7 @@ class FileSecretResolver:
         try:
             mode = os.fstat(fd).st_mode
             if not stat.S_ISREG(mode):
-                raise ValueError(f"{target} is not a regular file ({_kind(mode)})")
+                raise ValueError(f"{target} is not a regular file ({file_kind(mode)})")
             with os.fdopen(fd, "rb", closefd=False) as handle:
                 data = handle.read(self.max_bytes + 1)
         finally:
@@ -111,7 +111,8 @@ class FileSecretResolver:
         return text.removesuffix("\n").removesuffix("\r")
 
 
-def _kind(mode: int) -> str:
+def file_kind(mode: int) -> str:
+    """What a non-regular file is, for messages (``"a FIFO"``)."""
     for test, name in (
         (stat.S_ISFIFO, "a FIFO"),
         (stat.S_ISDIR, "a directory"),

@@ -142,8 +142,21 @@ def _field_error(
         return FieldError(dotted, reason, None, None, kind, spec.name, spec.module)
     got = None if secret else summarize_input(error.get("input"))
     return FieldError(
-        dotted, str(error["msg"]), source_of(history, path), got, kind, spec.name, spec.module
+        dotted, str(error["msg"]), source_at(history, path), got, kind, spec.name, spec.module
     )
+
+
+def source_at(history: Mapping[Path, list[Entry]], path: Path) -> str | None:
+    """The source of ``path`` (or an ancestor), else of the first value set below it.
+
+    A mapping given where a scalar belongs (``dsn: {a: 1}``) records only its leaves.
+    """
+    source = source_of(history, path)
+    if source is None:
+        size = len(path)
+        first = next((p for p in history if p[:size] == path), None)
+        source = history[first][-1][0].location if first else None
+    return source
 
 
 def _not_a_mapping(
@@ -198,12 +211,7 @@ def _suggest(key: str, known: Mapping[str, Any]) -> str:
 
 
 def _unknown(path: Path, reason: str, merged: Merged, spec: SectionSpec | None) -> FieldError:
-    source = source_of(merged.history, path)
-    if source is None:
-        size = len(path)
-        below = (p for p in merged.history if p[:size] == path)
-        first = next(below, None)
-        source = merged.history[first][-1][0].location if first else None
+    source = source_at(merged.history, path)
     module = spec.module if spec else None
     section = spec.name if spec else None
     return FieldError(".".join(path), reason, source, None, "unknown_key", section, module)

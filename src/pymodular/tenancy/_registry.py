@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_tenant
 from pymodular._state import AppState
-from pymodular.errors import PymodularError, RegistrationError, StateError
+from pymodular.errors import PymodularError, RegistrationError, StateError, error_text
 from pymodular.services import Availability, InstanceScopes, Service, ServiceScope, close_instances
 from pymodular.tenancy._config import Base, build_snapshot, capture_base, tenant_layers
 from pymodular.tenancy._context import TenantScope, current_tenant_id
@@ -426,6 +426,10 @@ class TenantRegistry:
             snapshot = build_snapshot(base, tenant, layers)
         except TenantConfigError as exc:
             self._failed(record, exc.message, "config", keep=old is not None)
+            return None
+        except Exception as exc:  # noqa: BLE001 - one tenant's broken source never stops the others
+            reason = f"tenant {tenant!r}: cannot build its configuration: {error_text(exc)}"
+            self._failed(record, reason, "config", keep=old is not None)
             return None
         if old is not None and old.snapshot is not None and _same(old.snapshot, snapshot):
             record.error = None

@@ -26,6 +26,7 @@ _FORMATS: tuple[tuple[str, type[FileFeeder]], ...] = (
     (".toml", TomlFeeder),
 )
 ENVIRONMENT_VARIABLES = ("APP_ENVIRONMENT", "ENVIRONMENT", "ENV")
+_MAX_ENVIRONMENT = 100
 _ENVIRONMENT_NAME = re.compile(r"^(?!\.{1,2}$)[A-Za-z0-9._-]+$")
 
 
@@ -94,14 +95,16 @@ class DirectoryFeeder(FeederBase):
         if environment is None:
             layers.append(Layer.skip(self._name, "no environment selected; base only"))
             return layers
-        if not _ENVIRONMENT_NAME.match(environment):
+        if len(environment) > _MAX_ENVIRONMENT or not _ENVIRONMENT_NAME.match(environment):
+            shown = environment if len(environment) <= 40 else environment[:37] + "..."
             raise ConfigError(
-                f"environment {environment!r} is not a plain name; expected letters, digits, "
-                "'.', '_' or '-' (it selects a directory under environments/)",
+                f"environment {shown!r} is not a plain name; expected at most "
+                f"{_MAX_ENVIRONMENT} letters, digits, '.', '_' or '-' (it selects a directory "
+                "under environments/)",
                 source=str(self.root / "environments"),
             )
         folder = self.root / "environments" / environment
-        if not folder.is_dir():
+        if not _is_dir(folder):
             known = sorted(p.name for p in (self.root / "environments").glob("*") if p.is_dir())
             raise ConfigError(
                 f"unknown environment {environment!r}: {folder} does not exist "
@@ -118,6 +121,19 @@ class DirectoryFeeder(FeederBase):
     def _find(self, folder: Path, stem: str) -> FileFeeder | None:
         for suffix, feeder in _FORMATS:
             path = folder / f"{stem}{suffix}"
-            if path.is_file():
+            try:
+                found = path.is_file()
+            except OSError as exc:  # a name too long, a permission denied on the way
+                raise ConfigError(
+                    f"cannot look at {path}: {exc.strerror}", source=str(path)
+                ) from None
+            if found:
                 return feeder(path, name=self._name)
         return None
+
+
+def _is_dir(folder: Path) -> bool:
+    try:
+        return folder.is_dir()
+    except OSError as exc:
+        raise ConfigError(f"cannot look at {folder}: {exc.strerror}", source=str(folder)) from None

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 import abc
 import os
+import re
 import stat
 from collections.abc import Sequence
 from pathlib import Path
 
 from pymodular.config._layer import Layer, Source
 from pymodular.config._merge import DEFAULT_MAX_DEPTH
+from pymodular.config._references import file_kind
 from pymodular.config._spec import SectionSpec
 from pymodular.config.feeders._base import FeederBase
 from pymodular.errors import ConfigError
 
-__all__ = ("DEFAULT_MAX_BYTES", "DEFAULT_MAX_VALUES", "FileFeeder", "read_bytes", "read_text")
+__all__ = (
+    "DEFAULT_MAX_BYTES",
+    "DEFAULT_MAX_VALUES",
+    "FileFeeder",
+    "read_bytes",
+    "read_text",
+    "value_problem",
+)
 
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 """Configuration files larger than 10 MiB are refused (a wrong path, a log, an attack)."""
@@ -46,12 +55,16 @@ def read_text(path: Path, *, max_bytes: int, required: bool) -> str | None:
 def read_bytes(path: Path, *, max_bytes: int, required: bool) -> bytes | None:
     """Read ``path`` whole; ``None`` when it is missing and not required.
 
-    Raises :class:`ConfigError` naming the file when it is missing but required, is a
-    directory, is larger than ``max_bytes`` or cannot be read.
+    Raises :class:`ConfigError` naming the file when it is missing but required, is not
+    a regular file (a directory, a FIFO, a device), is larger than ``max_bytes``, has a
+    path that cannot name a file (a NUL byte) or cannot be read. The file is opened
+    without blocking and checked after opening, so a FIFO with no writer is refused
+    instead of hanging the load.
     """
     where = str(path)
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0)
     try:
-        info = path.stat()
+        fd = os.open(path, flags)
     except FileNotFoundError:
         if not required:
             return None
@@ -64,27 +77,68 @@ def read_bytes(path: Path, *, max_bytes: int, required: bool) -> bytes | None:
         raise ConfigError(
             f"cannot read config file {where}: {exc.strerror}", source=where
         ) from None
-    if stat.S_ISDIR(info.st_mode):
-        raise ConfigError(f"config file {where} is a directory; expected a file", source=where)
-    if info.st_size > max_bytes:
+    except ValueError:  # a NUL byte: no file can have that name
+        shown = repr(where)
         raise ConfigError(
-            f"config file {where} is {info.st_size} bytes; expected at most {max_bytes} "
-            "(pass max_bytes=... if this is intended)",
-            source=where,
-        )
+            f"config file path {shown} contains a NUL byte; expected a file path",
+            source=shown,
+        ) from None
     try:
-        with path.open("rb") as handle:
+        return _read_regular(fd, where, max_bytes)
+    finally:
+        os.close(fd)
+
+
+def _read_regular(fd: int, where: str, max_bytes: int) -> bytes:
+    try:
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise ConfigError(f"config file {where} is a directory; expected a file", source=where)
+        if not stat.S_ISREG(info.st_mode):
+            raise ConfigError(
+                f"config file {where} is {file_kind(info.st_mode)}; expected a regular file",
+                source=where,
+            )
+        if info.st_size > max_bytes:
+            raise ConfigError(
+                f"config file {where} is {info.st_size} bytes; expected at most {max_bytes} "
+                "(pass max_bytes=... if this is intended)",
+                source=where,
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
             raw = handle.read(max_bytes + 1)
     except OSError as exc:
         raise ConfigError(
             f"cannot read config file {where}: {exc.strerror}", source=where
         ) from None
-    if len(raw) > max_bytes:  # it grew since stat(), or reports no size (a pipe)
+    if len(raw) > max_bytes:  # it grew since fstat()
         raise ConfigError(
             f"config file {where} is larger than {max_bytes} bytes; expected at most that",
             source=where,
         )
     return raw
+
+
+def value_problem(exc: BaseException, text: str = "") -> str:
+    """Why a parser could not turn a value into Python, without repeating the value.
+
+    Integers longer than the interpreter converts (``sys.get_int_max_str_digits()``)
+    and impossible dates are the usual causes; a message that contains ``text`` (the
+    value as written, possibly a secret) is replaced by the exception's type.
+    """
+    message = str(exc)
+    digits = _DIGITS.search(message)
+    if digits is not None:
+        return (
+            f"an integer of {digits.group(2)} digits; expected at most {digits.group(1)} "
+            "digits (write it as a string if it is not a number)"
+        )
+    if not message or (text and text in message):
+        return f"a value that cannot be converted ({type(exc).__name__})"
+    return message
+
+
+_DIGITS = re.compile(r"Exceeds the limit \((\d+) digits\).*?has (\d+) digits", re.DOTALL)
 
 
 class FileFeeder(FeederBase, abc.ABC):
@@ -121,7 +175,13 @@ class FileFeeder(FeederBase, abc.ABC):
         text = read_text(self.path, max_bytes=self.max_bytes, required=self._required)
         if text is None:
             return [Layer.skip(self._name, f"{self.path} does not exist")]
-        return [self.parse(text)]
+        try:
+            return [self.parse(text)]
+        except ConfigError:
+            raise
+        except (ValueError, ArithmeticError, TypeError, RecursionError) as exc:
+            # A parser failing on a value it cannot convert: report the file, not a traceback.
+            raise self.error(value_problem(exc)) from None
 
     @abc.abstractmethod
     def parse(self, text: str) -> Layer:

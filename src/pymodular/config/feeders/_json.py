@@ -8,7 +8,7 @@ import re
 from typing import Any
 
 from pymodular.config._layer import Layer, Path, Source
-from pymodular.config.feeders._files import FileFeeder
+from pymodular.config.feeders._files import FileFeeder, value_problem
 
 __all__ = ("JsonFeeder",)
 
@@ -19,6 +19,20 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"(\s*:)?', re.DOTALL)
 
 class _Pairs(list[tuple[str, Any]]):
     """An object's key/value pairs in document order (duplicates kept)."""
+
+
+class _BadNumber(Exception):  # noqa: N818 - internal signal, never escapes parse()
+    def __init__(self, digits: str) -> None:
+        super().__init__(f"{len(digits)} digits")
+        self.digits = digits
+
+
+def _integer(digits: str) -> int:
+    """``int`` for the JSON parser, telling ``parse`` which literal it could not take."""
+    try:
+        return int(digits)
+    except ValueError as exc:  # longer than sys.get_int_max_str_digits()
+        raise _BadNumber(digits) from exc
 
 
 class JsonFeeder(FileFeeder):
@@ -33,7 +47,12 @@ class JsonFeeder(FileFeeder):
     def parse(self, text: str) -> Layer:
         """Parse JSON text into a layer with per-key line numbers."""
         try:
-            parsed = json.loads(text, object_pairs_hook=_Pairs)
+            parsed = json.loads(text, object_pairs_hook=_Pairs, parse_int=_integer)
+        except _BadNumber as exc:
+            raise self.error(
+                f"cannot read this value: {value_problem(exc.__cause__ or exc)}",
+                text.count("\n", 0, max(text.find(exc.digits), 0)) + 1,
+            ) from None
         except json.JSONDecodeError as exc:
             raise self.error(
                 f"invalid JSON at column {exc.colno}: {exc.msg}; expected valid JSON", exc.lineno

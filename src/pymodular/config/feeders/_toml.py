@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+import sys
 import tomllib
 from typing import Any
 
 from pymodular.config._layer import Layer, Path
-from pymodular.config.feeders._files import FileFeeder
+from pymodular.config.feeders._files import FileFeeder, value_problem
 
 __all__ = ("TomlFeeder",)
 
@@ -39,6 +40,10 @@ class TomlFeeder(FileFeeder):
             line = int(found.group(1)) if found else None
             reason = _AT_LINE.sub("", message).strip()
             raise self.error(f"invalid TOML: {reason}; expected valid TOML", line) from None
+        except (ValueError, ArithmeticError) as exc:  # an integer longer than int() converts
+            raise self.error(
+                f"cannot read this value: {value_problem(exc)}", _long_number_line(text)
+            ) from None
         except RecursionError:
             raise self.error(
                 f"nesting too deep; expected at most {self.max_depth} levels"
@@ -46,6 +51,21 @@ class TomlFeeder(FileFeeder):
         _check_depth(self, data, (), 0, 0)
         sources = {path: self.source(line) for path, line in _key_lines(text).items()}
         return Layer(self.name, data, sources, origin=self.source())
+
+
+def _long_number_line(text: str) -> int | None:
+    """The line of the first integer literal longer than the interpreter converts."""
+    limit = sys.get_int_max_str_digits() or None
+    if limit is None:
+        return None
+    for number, line in enumerate(text.splitlines(), start=1):
+        for run in _NUMBER.findall(line):
+            if len(run.replace("_", "")) > limit:
+                return number
+    return None
+
+
+_NUMBER = re.compile(r"[0-9][0-9_]*")
 
 
 def _check_depth(feeder: TomlFeeder, value: Any, path: Path, depth: int, count: int) -> int:

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from pymodular.config._layer import Layer, Path, Source
-from pymodular.config.feeders._files import FileFeeder
+from pymodular.config.feeders._files import FileFeeder, value_problem
 
 __all__ = ("YamlFeeder",)
 
@@ -81,10 +81,7 @@ class _Builder:
         source = self.feeder.source
         for key_node, value_node in node.value:
             self._spend(key_node)
-            if isinstance(key_node, yaml.ScalarNode):
-                key = self.scalar(key_node)
-            else:
-                key = self.loader.construct_object(key_node, deep=True)
+            key = self.value(key_node)
             if isinstance(key, list | dict):
                 raise self.feeder.error(
                     "a mapping key must be a scalar", line=key_node.start_mark.line + 1
@@ -96,11 +93,28 @@ class _Builder:
                 out[key] = self.mapping(value_node, child)
             elif isinstance(value_node, yaml.ScalarNode):
                 self._spend(value_node)
-                out[key] = self.scalar(value_node)
+                out[key] = self.value(value_node)
             else:
                 self._count(value_node, len(child))
-                out[key] = self.loader.construct_object(value_node, deep=True)
+                out[key] = self.value(value_node)
         return out
+
+    def value(self, node: yaml.Node) -> Any:
+        """Construct a key or value; a value Python cannot hold is an error at its line.
+
+        ``2024-02-30`` (a date that does not exist) and integers longer than the
+        interpreter converts raise ``ValueError`` inside PyYAML's constructors.
+        """
+        try:
+            if isinstance(node, yaml.ScalarNode):
+                return self.scalar(node)
+            return self.loader.construct_object(node, deep=True)
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            text = node.value if isinstance(node, yaml.ScalarNode) else ""
+            raise self.feeder.error(
+                f"cannot read this value: {value_problem(exc, text)}",
+                line=node.start_mark.line + 1,
+            ) from None
 
     def scalar(self, node: yaml.ScalarNode) -> Any:
         """Construct a plain scalar without the generic bookkeeping (the hot path)."""
