@@ -214,15 +214,14 @@ def discover(
     problems = list(scan.problems)
     known = list(known)
     found: dict[str, Found] = {}
-    for tenant, files in scan.files.items():
-        other = colliding(tenant, [*known, *found])
+    for name, files in scan.files.items():
+        other = colliding(name, [*known, *found])
         if other is not None:
             problems.append(
-                f"ignored tenant files {', '.join(map(str, files))}: "
-                + collision_text(tenant, other)
+                f"ignored tenant files {', '.join(map(str, files))}: " + collision_text(name, other)
             )
             continue
-        found[tenant] = Found(tuple(files))
+        found[name] = Found(tuple(files))
     if options.env_prefix is None:
         return found, problems
     tokens = {env_token(t): t for t in [*known, *found]}

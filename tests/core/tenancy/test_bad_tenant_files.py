@@ -40,7 +40,7 @@ async def test_a_bad_tenant_file_fails_its_tenant_and_the_app_starts(
 ) -> None:
     (tmp_path / "good.yaml").write_text("store: {pool: 2}\n")
     (tmp_path / name).write_text(text)
-    tenant = name.split(".")[0]
+    tenant = name.split(".", maxsplit=1)[0]
     app = app_for(tmp_path)
     async with app:
         assert app.tenants.ids("active") == ["good"]
