@@ -8,9 +8,23 @@ import sys
 
 import pytest
 
+BLOCKED = (
+    "starlette",
+    "uvicorn",
+    "httptools",
+    "httpx",
+    "h2",
+    "sqlalchemy",
+    "greenlet",
+    "acme",
+    "josepy",
+    "cryptography",
+)
+
 PROBE = """
 import json, sys
-for blocked in ("starlette", "uvicorn", "httptools", "httpx", "h2", "sqlalchemy", "greenlet"):
+BLOCKED = {blocked}
+for blocked in BLOCKED:
     sys.modules[blocked] = None            # as if the extra were not installed
 
 from pymodular import Application
@@ -27,8 +41,7 @@ except RegistrationError as exc:
         "extra": exc.__cause__.extra_name,
     }}
 outcome["third_party"] = sorted(
-    m for m in ("starlette", "uvicorn", "httptools", "httpx", "h2", "sqlalchemy", "greenlet")
-    if sys.modules.get(m)
+    m for m in BLOCKED if sys.modules.get(m)
 )
 print(json.dumps(outcome))
 """
@@ -42,12 +55,13 @@ print(json.dumps(outcome))
         ("httpclient", "HttpClientModule", "httpclient", "httpx"),
         ("database", "DatabaseModule", "database", "sqlalchemy, greenlet"),
         ("proxy", "ProxyModule", "http", "httptools, starlette"),
+        ("acme", "AcmeModule", "acme", "acme, josepy, cryptography"),
     ],
 )
 def test_a_bundled_module_without_its_extra_fails_registration_naming_it(
     package: str, module: str, extra: str, missing: str
 ) -> None:
-    probe = PROBE.format(package=package, module=module)
+    probe = PROBE.format(package=package, module=module, blocked=BLOCKED)
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )

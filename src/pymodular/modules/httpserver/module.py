@@ -39,7 +39,8 @@ class HttpServerModule(Module[HttpServerConfig]):
     :meth:`HttpServer.drain`), so the modules behind the routes are still there for
     in-flight requests.
 
-    Provides the service ``"httpserver"`` (:class:`HttpServer`). Emits
+    Provides the service ``"httpserver"`` (:class:`HttpServer`; a server made with
+    ``name=`` provides it under that name). Emits
     ``httpserver.started``, ``httpserver.draining``, ``httpserver.stopped``,
     ``httpserver.reloaded`` and ``httpserver.tls.certificate_changed``.
     """
@@ -67,7 +68,7 @@ class HttpServerModule(Module[HttpServerConfig]):
         """The running :class:`HttpServer`, available after init."""
         return [
             Service(
-                "httpserver",
+                self.name,  # "httpserver", or the name given: two servers can run side by side
                 factory=self._server,
                 interface=HttpServer,
                 description="the HTTP server (url, port, stats)",
