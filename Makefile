@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 DEPS := pyproject.toml constraints.txt
 
-.PHONY: run test lint typecheck pytest bench services system-deps lock clean
+.PHONY: run run-prod test lint typecheck pytest bench services system-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,9 +21,9 @@ $(STAMP_DEV): $(BIN)/python $(DEPS)
 	$(BIN)/pip install --quiet -c constraints.txt -e ".[dev]"
 	touch $@ $(STAMP_RUN)
 
-## run: the example application on embedded defaults
+## run: the showcase on embedded defaults (SQLite, memory cache, memory event bus)
 run: $(STAMP_RUN)
-	$(BIN)/python -m examples.app
+	$(BIN)/python -m examples.showcase
 
 ## test: install everything the tests need, (re)start services, run the gates and the suite
 test: $(STAMP_DEV) system-deps services lint typecheck pytest

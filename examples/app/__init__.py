@@ -1,6 +1,6 @@
 """The example application: a notes API on httpserver + router + health.
 
-``make run`` (``python -m examples.app``) serves it on the address in ``config.yaml``,
+``python -m examples.app`` serves it on the address in ``config.yaml``,
 overridable from the environment (``APP_HTTPSERVER__PORT=9000``), prints the URL and
 stops cleanly on Ctrl-C or SIGTERM.
 """

@@ -1,6 +1,6 @@
 """The example notes API as a separate process over real HTTP, stopped under load.
 
-``python -m examples.app`` (what ``make run`` runs) is started on a free port with its
+``python -m examples.app`` (the smallest example application) is started on a free port with its
 notes saved to a file. The test exercises the API, then sends SIGTERM while clients
 keep creating notes and one request is half-way through its body, and checks that
 every request the server accepted was answered and every acknowledged note was kept.
