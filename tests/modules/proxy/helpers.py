@@ -39,6 +39,11 @@ class Upstream:
     requests: list[dict[str, Any]] = field(default_factory=list)
     release: asyncio.Event = field(default_factory=asyncio.Event)
     in_flight: int = 0
+    healthy: bool = True
+    """What ``/healthz`` answers: 200 while True, 503 otherwise."""
+    failing: bool = False
+    """While True every other request is answered 503."""
+    checks: int = 0
 
     @property
     def url(self) -> str:
@@ -68,6 +73,10 @@ async def _echo(state: Upstream, scope: dict[str, Any], receive: Any, send: Any)
         if not message.get("more_body"):
             break
     path: str = scope["path"]
+    if path.endswith("/healthz"):
+        state.checks += 1
+        await _send(send, 200 if state.healthy else 503, b"{}")
+        return
     record = {
         "name": state.name,
         "method": scope["method"],
@@ -79,6 +88,9 @@ async def _echo(state: Upstream, scope: dict[str, Any], receive: Any, send: Any)
         "body_head": bytes(body[:64]).decode("latin-1"),
     }
     state.requests.append(record)
+    if state.failing:
+        await _send(send, 503, json.dumps(record).encode())
+        return
     if "/status/" in path:
         status = int(path.rsplit("/", 1)[1])
         await _send(send, status, json.dumps(record).encode())
@@ -131,7 +143,7 @@ async def _send(send: Any, status: int, body: bytes, media: bytes = b"applicatio
 
 
 def _bound() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)

@@ -157,7 +157,7 @@ class Upstream:
         targets = self.targets
         if len(targets) == 1 and not tried:
             target = targets[0]
-            if target.eligible(now) and target.breaker.allow(now):
+            if target.eligible(now) and self._admit(target, now):
                 return target
             return None
         pool = [t for t in targets if t.eligible(now)]
@@ -166,10 +166,21 @@ class Upstream:
             pool = fresh or pool
         while pool:
             target = self.balancer.choose(pool, key)  # type: ignore[assignment]
-            if target.breaker.allow(now):
+            if self._admit(target, now):
                 return target
             pool.remove(target)
         return None
+
+    def _admit(self, target: Target, now: float) -> bool:
+        """Let the breaker count the request; report an open circuit turning half-open."""
+        breaker = target.breaker
+        if breaker.state == "closed":
+            return True
+        before = breaker.state
+        allowed = breaker.allow(now)
+        if breaker.state != before:
+            self._emit(f"proxy.circuit.{breaker.state}", upstream=self.name, target=target.label)
+        return allowed
 
     def record(self, target: Target, ok: bool) -> None:
         """Count an attempt's outcome: breaker, passive ejection, events."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -112,19 +113,15 @@ class ProxyModule(Module[ProxyConfig]):
         proxy = self.proxy
         if proxy is None or not proxy.accepting:
             return HealthResult.unhealthy("not accepting requests")
-        import time
-
         now = time.monotonic()
         upstreams = proxy.upstreams
         out: dict[str, list[str]] = {}
-        empty: list[str] = []
         for name, upstream in upstreams.items():
-            down = [t.label for t in upstream.targets if not t.eligible(now)]
+            down = [t.label for t in upstream.targets if t.state(now) != "serving"]
             if down:
                 out[name] = down
-            if len(down) == len(upstream.targets):
-                empty.append(name)
-        if upstreams and len(empty) == len(upstreams):
+        dead = [n for n, u in upstreams.items() if not any(t.eligible(now) for t in u.targets)]
+        if upstreams and len(dead) == len(upstreams):
             return HealthResult.unhealthy("no upstream has a target in rotation", out=out)
         if out:
             summary = "; ".join(f"{n}: {', '.join(t)}" for n, t in out.items())

@@ -1,0 +1,118 @@
+"""The circuit breaker and the retry budget are pure: driven by hand-made time."""
+
+from __future__ import annotations
+
+from pymodular.modules.proxy._breaker import Breaker
+from pymodular.modules.proxy._retry import RetryBudget, backoff
+from pymodular.modules.proxy.config import BreakerConfig, ProxyRetryConfig
+
+
+def _breaker(**settings: object) -> Breaker:
+    return Breaker(BreakerConfig.model_validate(settings))
+
+
+def test_consecutive_failures_open_the_circuit() -> None:
+    breaker = _breaker(consecutive_failures=3, min_requests=100)
+    assert [breaker.record(False, 0.0) for _ in range(3)] == [None, None, "open"]
+    assert breaker.state == "open"
+    assert not breaker.allow(1.0)
+
+
+def test_a_success_resets_the_consecutive_count() -> None:
+    breaker = _breaker(consecutive_failures=3, min_requests=100)
+    for ok in (False, False, True, False, False):
+        breaker.record(ok, 0.0)
+    assert breaker.state == "closed"
+
+
+def test_the_failure_ratio_opens_only_with_enough_requests_in_the_window() -> None:
+    breaker = _breaker(failure_ratio=0.5, min_requests=10, consecutive_failures=100)
+    for i in range(9):
+        breaker.record(i % 2 == 0, float(i) * 0.1)  # 5 ok, 4 failed
+    assert breaker.state == "closed"
+    assert breaker.record(False, 1.0) == "open"  # 10 requests, 5 failed
+
+
+def test_outcomes_older_than_the_window_no_longer_count() -> None:
+    breaker = _breaker(
+        failure_ratio=0.5, min_requests=4, window_seconds=10, consecutive_failures=100
+    )
+    for _ in range(3):
+        breaker.record(False, 0.0)
+    assert breaker.window(5.0) == (3, 3)
+    assert breaker.window(12.0) == (0, 0)
+    breaker.record(True, 12.0)
+    breaker.record(False, 12.0)
+    assert breaker.state == "closed"  # 2 requests in the window: too few
+
+
+def test_after_the_open_time_a_limited_number_of_probes_pass() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
+    breaker.record(False, 0.0)
+    assert not breaker.available(4.9)
+    assert breaker.available(5.0)
+    assert breaker.allow(5.0)
+    assert breaker.state == "half_open"
+    assert breaker.allow(5.0)
+    assert not breaker.allow(5.0)  # both probes in flight
+
+
+def test_probe_successes_close_the_circuit() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=1, half_open_probes=2)
+    breaker.record(False, 0.0)
+    breaker.allow(1.0)
+    breaker.allow(1.0)
+    assert breaker.record(True, 1.1) is None
+    assert breaker.record(True, 1.2) == "closed"
+    assert breaker.allow(1.3)
+
+
+def test_a_failure_while_half_open_opens_again_for_a_full_period() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=1, half_open_probes=3)
+    breaker.record(False, 0.0)
+    assert breaker.allow(1.0)
+    assert breaker.record(False, 1.5) == "open"
+    assert not breaker.allow(2.4)
+    assert breaker.allow(2.5)
+
+
+def test_a_probe_without_outcome_frees_its_slot() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=1, half_open_probes=1)
+    breaker.record(False, 0.0)
+    assert breaker.allow(1.0)
+    assert not breaker.allow(1.0)
+    breaker.release()
+    assert breaker.allow(1.0)
+
+
+def test_a_disabled_breaker_never_opens() -> None:
+    breaker = _breaker(enabled=False, consecutive_failures=1)
+    assert breaker.record(False, 0.0) is None
+    assert breaker.allow(0.0)
+
+
+def test_the_retry_budget_allows_the_minimum_then_a_share_of_requests() -> None:
+    budget = RetryBudget(ProxyRetryConfig(budget_ratio=0.1, budget_min=2))
+    for _ in range(10):
+        budget.request(100.0)
+    assert [budget.spend(100.5) for _ in range(3)] == [True, True, False]
+    for _ in range(30):
+        budget.request(101.0)
+    assert budget.spend(101.5)  # 40 requests: 4 retries allowed, 2 spent
+    assert budget.spend(101.5)
+    assert not budget.spend(101.5)
+    assert budget.totals(101.5) == (40, 4)
+
+
+def test_the_retry_budget_forgets_what_is_older_than_ten_seconds() -> None:
+    budget = RetryBudget(ProxyRetryConfig(budget_ratio=0.0, budget_min=1))
+    assert budget.spend(0.0)
+    assert not budget.spend(9.9)
+    assert budget.spend(10.0)
+
+
+def test_backoff_is_a_random_share_of_an_exponential_ceiling() -> None:
+    config = ProxyRetryConfig(backoff_base=0.1, backoff_max=0.3)
+    assert backoff(config, 1, lambda: 1.0) == 0.1
+    assert backoff(config, 2, lambda: 0.5) == 0.1
+    assert backoff(config, 5, lambda: 1.0) == 0.3
