@@ -12,6 +12,7 @@ __all__ = (
     "correlation_id",
     "current_module",
     "current_tenant",
+    "current_trace",
     "in_module",
     "new_correlation_id",
 )
@@ -24,6 +25,10 @@ current_tenant: ContextVar[str | None] = ContextVar("pymodular_tenant", default=
 
 current_module: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_module", default=None)
 """(module name, phase) while the lifecycle is inside a module's hook."""
+
+
+current_trace: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_trace", default=None)
+"""(trace id, span id) in hex of the span open in this call chain, for log records."""
 
 
 def new_correlation_id() -> str:

@@ -5,8 +5,8 @@ for the ``"logger"`` service or the :class:`Logger` protocol. Any object with th
 ``debug/info/warning/error/exception`` methods can replace the stdlib logger.
 
 :func:`install_record_context` makes every log record in the process carry
-``correlation_id``, ``tenant`` and ``component`` attributes, and masks registered
-secret values in the rendered message.
+``correlation_id``, ``tenant``, ``component``, ``trace_id`` and ``span_id`` attributes,
+and masks registered secret values in the rendered message.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from pymodular import secrets
-from pymodular._context import correlation_id, current_module, current_tenant
+from pymodular._context import correlation_id, current_module, current_tenant, current_trace
 
 __all__ = ("JsonFormatter", "Logger", "configure_logging", "install_record_context")
 
@@ -50,6 +50,8 @@ def install_record_context() -> None:
         record.tenant = current_tenant.get() or "-"
         module = current_module.get()
         record.component = module[0] if module else "-"
+        trace = current_trace.get()
+        record.trace_id, record.span_id = trace if trace is not None else ("-", "-")
         if secrets._ordered:
             _scrub(record)
         return record
@@ -87,6 +89,10 @@ class JsonFormatter(logging.Formatter):
             "tenant": getattr(record, "tenant", "-"),
             "module": getattr(record, "component", "-"),
         }
+        trace_id = getattr(record, "trace_id", "-")
+        if trace_id != "-":
+            data["trace_id"] = trace_id
+            data["span_id"] = getattr(record, "span_id", "-")
         if record.exc_info:
             data["exception"] = record.exc_text or secrets.redact(
                 self.formatException(record.exc_info)

@@ -79,11 +79,14 @@ class EventBus:
     waits until every buffer is drained (bounded by a timeout).
     """
 
-    def __init__(self, *, strict: bool = False, default_capacity: int = 1000) -> None:
+    def __init__(
+        self, *, strict: bool = False, default_capacity: int = 1000, history: int = 256
+    ) -> None:
         self.strict = strict
         self.default_capacity = default_capacity
         self._subscriptions: list[Subscription] = []
         self._failures: list[tuple[str, Event, Exception]] = []
+        self._history: deque[Event] = deque(maxlen=history)
 
     def subscribe(
         self,
@@ -91,11 +94,14 @@ class EventBus:
         *patterns: str,
         name: str | None = None,
         capacity: int | None = None,
+        replay: bool = False,
     ) -> Subscription:
         """Subscribe ``observer`` to event types matching ``patterns`` (default ``*``).
 
         Patterns are shell-style (``module.*``, ``config.reload.*``). ``capacity``
-        bounds the observer's buffer (default 1000 events).
+        bounds the observer's buffer (default 1000 events). ``replay`` first delivers
+        the matching events among the last ``history`` emitted (256 by default), so
+        an observer that subscribes during start-up still sees the events before it.
         """
         pats = tuple(patterns) or ("*",)
         sub = Subscription(
@@ -106,7 +112,16 @@ class EventBus:
             matches=_matcher(pats),
         )
         self._subscriptions.append(sub)
+        if replay:
+            for event in list(self._history):
+                if sub.matches(event.type):
+                    self._offer(sub, event)
         return sub
+
+    def recent(self, limit: int | None = None) -> list[Event]:
+        """The last events emitted (at most ``history``, or ``limit``), oldest first."""
+        events = list(self._history)
+        return events if limit is None else events[-limit:] if limit > 0 else []
 
     def unsubscribe(self, subscription: Subscription) -> None:
         """Stop delivering to ``subscription``; already buffered events are discarded."""
@@ -122,6 +137,7 @@ class EventBus:
 
     def emit(self, event: Event) -> None:
         """Queue ``event`` for every matching observer; returns at once."""
+        self._history.append(event)
         for sub in self._subscriptions:
             if sub.matches(event.type):
                 self._offer(sub, event)

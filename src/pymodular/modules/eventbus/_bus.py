@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
 from pymodular.errors import ValidationError, error_text
+from pymodular.modules import _telemetry
 from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
 from pymodular.modules.eventbus._engines import ENGINES
 from pymodular.modules.eventbus._handlers import Adapter, adapt_handler
@@ -209,6 +210,23 @@ class EventBus:
         invalid topic, key, header or payload, and
         :class:`~pymodular.modules.eventbus.BusClosedError` when the bus is not running.
         """
+        tracer = _telemetry.tracer
+        if tracer.active:
+            with tracer.span(
+                f"{topic} publish",
+                kind="producer",
+                attributes={"messaging.destination.name": topic, "messaging.system": "pymodular"},
+            ) as span:
+                carried = dict(headers) if headers else {}
+                tracer.inject(carried)  # consumers continue this trace, across brokers
+                message = await self._publish(topic, payload, key, carried)
+                span.set_attribute("messaging.message.id", message.id)
+                return message
+        return await self._publish(topic, payload, key, headers)
+
+    async def _publish(
+        self, topic: str, payload: Any, key: str | None, headers: Mapping[str, str] | None
+    ) -> Message[Any]:
         engine = self._engine_of.get(topic)  # filled only while running
         if engine is None:
             engine = self._engine_for(topic)

@@ -26,6 +26,7 @@ from pymodular.errors import error_text
 from pymodular.modules.eventbus._handlers import is_invalid_payload
 from pymodular.modules.eventbus._message import Message, decode
 from pymodular.modules.eventbus._subscription import Subscription
+from pymodular.modules.eventbus._tracing import call_handler
 from pymodular.modules.eventbus._workers import Worker, WorkerPool
 from pymodular.modules.eventbus.errors import InvalidMessageError
 
@@ -118,7 +119,7 @@ class Consumer:
                 await self._dead_letter(delivery, message, exc, kind="invalid")
                 return
             sub.delivered += 1
-            error = await worker.call(sub.handler, argument)
+            error = await call_handler(worker, sub, message, argument)
             if error is None:
                 await engine.settle(engine.ack, delivery)
                 return

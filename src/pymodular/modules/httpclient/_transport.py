@@ -10,6 +10,7 @@ from typing import Any
 
 import httpx
 
+from pymodular.modules import _telemetry
 from pymodular.modules.httpclient._redact import redact_url
 from pymodular.modules.httpclient._retry import (
     RetryPolicy,
@@ -56,6 +57,26 @@ class RetryTransport(httpx.AsyncBaseTransport):
         self.failures = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        tracer = _telemetry.tracer
+        if not tracer.active:
+            return await self._send(request)
+        url = request.url
+        attributes = {
+            "http.request.method": request.method,
+            "url.full": redact_url(str(url.copy_with(query=None))),
+            "server.address": url.host,
+            "server.port": url.port,
+            "pymodular.client": self.client,
+        }
+        with tracer.span(request.method, kind="client", attributes=attributes) as span:
+            tracer.inject(request.headers)  # the callee continues this trace
+            response = await self._send(request)
+            span.set_attribute("http.response.status_code", response.status_code)
+            if response.status_code >= 500:
+                span.fail(f"HTTP {response.status_code}")
+            return response
+
+    async def _send(self, request: httpx.Request) -> httpx.Response:
         policy = self.policy
         method = request.method
         replayable = _replayable(request)

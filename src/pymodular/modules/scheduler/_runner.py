@@ -12,6 +12,7 @@ lease with the outcome. Cancellation (a drain past its grace period) ends the ru
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import functools
 import logging
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from pymodular.errors import error_text
+from pymodular.modules import _telemetry
 from pymodular.modules.scheduler._backend import JobStore
 from pymodular.modules.scheduler._clock import Clock
 from pymodular.modules.scheduler._job import Job, Overlap, RunContext
@@ -193,12 +195,26 @@ class Runner:
                 return
 
     async def _call(self, job: Job, context: RunContext) -> None:
+        tracer = _telemetry.tracer
+        if not tracer.active:
+            await self._run(job, context)
+            return
+        attributes = {
+            "pymodular.job": job.id,
+            "pymodular.job.trigger": context.trigger,
+            "pymodular.job.attempt": context.attempt,
+        }
+        with tracer.span(f"job {job.id}", attributes=attributes):
+            await self._run(job, context)
+
+    async def _run(self, job: Job, context: RunContext) -> None:
         args = (context,) if job.takes_context else ()
         if job.is_async:
             await job.func(*args)
             return
         loop = asyncio.get_running_loop()
-        result = await loop.run_in_executor(self.threads, functools.partial(job.func, *args))
+        run = contextvars.copy_context().run  # the run's trace and tenant reach the thread
+        result = await loop.run_in_executor(self.threads, functools.partial(run, job.func, *args))
         if asyncio.iscoroutine(result):  # a plain function that returned a coroutine
             await result
 

@@ -26,6 +26,7 @@ from pymodular.modules.eventbus._handlers import is_invalid_payload
 from pymodular.modules.eventbus._message import Message
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus._topics import matcher
+from pymodular.modules.eventbus._tracing import call_handler
 from pymodular.modules.eventbus._workers import Worker, WorkerPool
 from pymodular.modules.eventbus.config import MemoryEngineConfig
 from pymodular.modules.eventbus.errors import BusClosedError
@@ -215,7 +216,7 @@ class MemoryEngine(EventBusEngine):
             self._report(sub, message, exc)
             return
         sub.delivered += 1  # handed over: counted even if a stop cancels the call
-        error = await worker.call(sub.handler, argument)
+        error = await call_handler(worker, sub, message, argument)
         if error is not None:
             sub.failed += 1
             self._report(sub, message, error)

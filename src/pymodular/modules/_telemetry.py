@@ -1,0 +1,105 @@
+"""The seam between the bundled modules and tracing: spans and trace context.
+
+Modules that do work worth a span (the router's requests, the HTTP client's calls, the
+event bus's publishes and deliveries, the scheduler's runs) call :data:`tracer`. Until
+the tracing module installs a real tracer it is :class:`Tracer`, which does nothing
+and costs an attribute lookup; ``tracer.active`` lets a hot path skip even building
+attributes. Nothing here imports OpenTelemetry.
+
+::
+
+    from pymodular.modules import _telemetry
+
+    with _telemetry.tracer.span("orders publish", kind="producer", attributes={...}) as span:
+        _telemetry.tracer.inject(headers)        # W3C traceparent of the current span
+        ...
+        span.set_attribute("messaging.message.id", message_id)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, MutableMapping
+from types import TracebackType
+from typing import Any, Literal
+
+__all__ = ("NoSpan", "SpanKind", "Tracer", "install", "tracer", "uninstall")
+
+SpanKind = Literal["internal", "server", "client", "producer", "consumer"]
+
+
+class NoSpan:
+    """A span that records nothing (also its own context manager)."""
+
+    __slots__ = ()
+
+    def __enter__(self) -> NoSpan:
+        return self
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        return None
+
+    def set_attribute(self, key: str, value: Any) -> None:
+        """Set one attribute (strings are redacted by real spans)."""
+
+    def rename(self, name: str) -> None:
+        """Change the span's name (a server span learns its route after routing)."""
+
+    def fail(self, description: str) -> None:
+        """Mark the span as failed with ``description`` (redacted by real spans)."""
+
+    @property
+    def ids(self) -> tuple[str, str] | None:
+        """``(trace id, span id)`` as hex, or None when nothing is recorded."""
+        return None
+
+
+_NO_SPAN = NoSpan()
+
+
+class Tracer:
+    """The tracer the modules see while no tracing runs: every call does nothing."""
+
+    active = False
+
+    def span(
+        self,
+        name: str,
+        *,
+        kind: SpanKind = "internal",
+        attributes: Mapping[str, Any] | None = None,
+        parent: Mapping[str, str] | None = None,
+    ) -> Any:
+        """A context manager around a span named ``name``, current while it is open.
+
+        ``parent`` carries incoming trace context (``traceparent``/``tracestate``
+        headers of a request or a message); without it the current span is the parent.
+        An exception leaving the block marks the span failed and is re-raised.
+        """
+        return _NO_SPAN
+
+    def inject(self, carrier: MutableMapping[str, str]) -> None:
+        """Write the current trace context into ``carrier`` (W3C ``traceparent``)."""
+
+
+tracer: Tracer = Tracer()
+"""The tracer in force (replaced by :func:`install`)."""
+
+_DEFAULT = tracer
+
+
+def install(new: Tracer) -> None:
+    """Make ``new`` the tracer every bundled module uses (the tracing module's start)."""
+    global tracer  # noqa: PLW0603 - one seam per process, like OpenTelemetry's own global
+    tracer = new
+
+
+def uninstall(old: Tracer) -> None:
+    """Go back to the no-op tracer, if ``old`` is still the one installed."""
+    global tracer  # noqa: PLW0603
+    if tracer is old:
+        tracer = _DEFAULT

@@ -1,0 +1,169 @@
+"""``TracingModule``: OpenTelemetry spans for requests, calls, messages, jobs and phases."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pymodular.module import Dependency, Extra, Module
+from pymodular.modules.tracing._service import Tracing
+from pymodular.modules.tracing.config import TracingConfig
+from pymodular.services import Service
+
+if TYPE_CHECKING:
+    from pymodular.application import Application
+
+__all__ = ("TracingModule",)
+
+logger = logging.getLogger("pymodular.tracing")
+
+
+class TracingModule(Module[TracingConfig]):
+    """The ``tracing`` module (section ``tracing``; extra ``tracing``).
+
+    From its ``init`` on, the bundled modules record spans: the router a server span per
+    request (continuing an incoming W3C ``traceparent``), the HTTP client a client span
+    per call (sending ``traceparent``), the event bus a producer span per publish (the
+    context travels in the message's CloudEvents ``traceparent`` attribute, across
+    brokers) and a consumer span per delivery, the scheduler a span per run. Lifecycle
+    phases become spans from the core's events. Log records carry ``trace_id`` and
+    ``span_id``. Provides ``"tracing"`` (:class:`Tracing`). Spans are exported in
+    batches, off the event loop; the exporter is flushed and shut down once the
+    application has stopped.
+    """
+
+    name = "tracing"
+    extra = Extra("tracing", "opentelemetry.sdk")
+    router = Dependency(name="router", optional=True)
+
+    def __init__(self, *, exporter: Any = None, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self._given_exporter = exporter
+        self._tracing: Tracing | None = None
+        self._seam: Any = None
+
+    @property
+    def tracing(self) -> Tracing:
+        """The tracing service (after ``init``)."""
+        if self._tracing is None:
+            raise AttributeError(f"module {self.name!r} has not been initialised yet")
+        return self._tracing
+
+    def provides(self) -> Sequence[Service[Any]]:
+        """The tracing service."""
+        return [
+            Service(
+                "tracing",
+                factory=lambda: self.tracing,
+                interface=Tracing,
+                description="OpenTelemetry spans and trace context",
+            )
+        ]
+
+    async def init(self, app: Application) -> None:
+        """Build the provider and exporter, install the tracer, observe the lifecycle."""
+        from opentelemetry.sdk.resources import Resource
+        from opentelemetry.sdk.trace import TracerProvider
+        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+
+        from pymodular.modules import _telemetry
+        from pymodular.modules.tracing._lifecycle import LifecycleSpans
+        from pymodular.modules.tracing._otel import OtelTracer
+
+        config = self.config
+        provider = TracerProvider(
+            resource=Resource.create({"service.name": config.service_name or app.name}),
+            sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)),
+            shutdown_on_exit=False,  # shut down when the application stops, not at exit
+        )
+        exporter = self._given_exporter or self._exporter()
+        if exporter is not None:
+            provider.add_span_processor(self._processor(exporter))
+        otel = provider.get_tracer("pymodular")
+        self._seam = OtelTracer(otel)
+        self._tracing = Tracing(self._seam, provider, exporter)
+        _telemetry.install(self._seam)
+        app.events.subscribe(
+            LifecycleSpans(otel, spans=config.lifecycle, on_stopped=self._shutdown),
+            "application.*",
+            "module.*",
+            name=f"{self.name}:lifecycle",
+            replay=True,
+        )
+        router = self.router
+        if router is not None and config.http:
+            from pymodular.modules.router import BUILTIN_ORDER
+            from pymodular.modules.tracing._http import TracingMiddleware
+
+            router.use(
+                TracingMiddleware,
+                name="tracing",
+                order=BUILTIN_ORDER["tracing"],
+                trust_incoming=config.trust_incoming,
+            )
+
+    def _exporter(self) -> Any:
+        config = self.config
+        if config.exporter == "otlp":
+            from opentelemetry.exporter.otlp.proto.http import Compression
+            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+
+            otlp = config.otlp
+            return OTLPSpanExporter(
+                endpoint=otlp.endpoint,
+                headers={name: value.reveal() for name, value in otlp.headers.items()},
+                timeout=otlp.timeout,
+                compression=Compression.Gzip
+                if otlp.compression == "gzip"
+                else Compression.NoCompression,
+            )
+        if config.exporter == "console":
+            from opentelemetry.sdk.trace.export import ConsoleSpanExporter
+
+            return ConsoleSpanExporter()
+        if config.exporter == "memory":
+            from opentelemetry.sdk.trace.export.in_memory_span_exporter import (
+                InMemorySpanExporter,
+            )
+
+            return InMemorySpanExporter()
+        return None
+
+    def _processor(self, exporter: Any) -> Any:
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+
+        if self.config.exporter == "memory" and self._given_exporter is None:
+            return SimpleSpanProcessor(exporter)  # finished spans visible at once
+        batch = self.config.batch
+        return BatchSpanProcessor(
+            exporter,
+            max_queue_size=batch.max_queue_size,
+            schedule_delay_millis=batch.schedule_delay * 1000,
+            max_export_batch_size=min(batch.max_export_batch_size, batch.max_queue_size),
+        )
+
+    async def stop(self) -> None:
+        """Export what has finished so far (the rest goes once the application stopped)."""
+        if self._tracing is not None:
+            await asyncio.to_thread(self._tracing.force_flush, self.config.otlp.timeout)
+
+    async def _shutdown(self) -> None:
+        from pymodular.modules import _telemetry
+
+        if self._seam is not None:
+            _telemetry.uninstall(self._seam)
+        if self._tracing is not None:
+            await asyncio.to_thread(self._tracing.provider.shutdown)
+
+    def describe(self) -> dict[str, Any]:
+        """The exporter and sampling in force (the endpoint without credentials)."""
+        config = self.config
+        return {
+            "exporter": config.exporter,
+            "endpoint": config.otlp.endpoint if config.exporter == "otlp" else None,
+            "sample_ratio": config.sample_ratio,
+            "active": self._seam is not None,
+        }

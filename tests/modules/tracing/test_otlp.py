@@ -1,0 +1,150 @@
+"""Spans exported over OTLP/HTTP to a receiver that decodes the real protobuf payload.
+
+No OpenTelemetry Collector is installable from the package registries this project uses,
+so the receiver is a loopback HTTP server in the test: it accepts ``POST /v1/traces``,
+gunzips the body and parses it as ``ExportTraceServiceRequest`` with opentelemetry-proto.
+"""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import httpx
+import pytest
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from pymodular import Dependency, Module
+from pymodular.modules.httpserver import HttpServer, HttpServerModule
+from pymodular.modules.router import Request, Router, RouterModule
+from pymodular.modules.tracing import Tracing, TracingModule
+from pymodular.secrets import Secret, forget_secret
+from pymodular.testing import app_harness
+
+TOKEN = "otlp-token-5e6f7a8b9c"
+PATH_SECRET = "pathsecret-1a2b3c4d"
+
+
+class Receiver:
+    """An OTLP/HTTP traces endpoint on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.requests: list[ExportTraceServiceRequest] = []
+        self.headers: list[dict[str, str]] = []
+        self.raw: list[bytes] = []
+        self.received = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.raw.append(body)
+                if self.headers.get("content-encoding") == "gzip":
+                    body = gzip.decompress(body)
+                request = ExportTraceServiceRequest()
+                request.ParseFromString(body)
+                receiver.requests.append(request)
+                receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
+                answer = ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200 if self.path == "/v1/traces" else 404)
+                self.send_header("content-type", "application/x-protobuf")
+                self.send_header("content-length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+                receiver.received.set()
+
+            def log_message(self, message_format: str, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
+
+    def spans(self) -> list[tuple[str, Any, Any]]:
+        """``(service name, scope span, span)`` for every span received."""
+        found = []
+        for request in self.requests:
+            for resource_spans in request.resource_spans:
+                service = next(
+                    a.value.string_value
+                    for a in resource_spans.resource.attributes
+                    if a.key == "service.name"
+                )
+                for scope_spans in resource_spans.scope_spans:
+                    found.extend((service, scope_spans.scope, s) for s in scope_spans.spans)
+        return found
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    receiver = Receiver()
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    yield receiver
+    receiver.server.shutdown()
+    receiver.server.server_close()
+    thread.join(5)
+
+
+class Items(Module[None]):
+    name = "items"
+    router = Dependency(Router)
+
+    async def init(self, app: Any) -> None:
+        @self.router.get("/items/{id}")
+        async def item(request: Request) -> dict[str, str]:
+            if request.path_params["id"] == "broken":
+                raise RuntimeError(f"cannot use {PATH_SECRET}")
+            return {"id": request.path_params["id"]}
+
+
+async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver: Receiver) -> None:
+    secrets = [Secret(TOKEN), Secret(PATH_SECRET)]
+    config = {
+        "httpserver": {"host": "127.0.0.1", "port": 0},
+        "tracing": {
+            "service_name": "shop",
+            "otlp": {"endpoint": receiver.url, "headers": {"authorization": f"Bearer {TOKEN}"}},
+        },
+    }
+    try:
+        modules = [TracingModule(), RouterModule(), Items(), HttpServerModule()]
+        async with app_harness(modules, config=config) as (app, _events):
+            async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+                assert (await http.get(f"/items/{PATH_SECRET}")).status_code == 200
+                assert (await http.get("/items/broken")).status_code == 500
+            with app.services.get(Tracing).span("custom", attributes={"note": PATH_SECRET}):
+                pass
+            described = app.inspect()["tracing"]
+        # the application stopped: the batch processor has exported everything
+        assert receiver.received.is_set()
+    finally:
+        for secret in secrets:
+            forget_secret(secret)
+    spans = receiver.spans()
+    assert {service for service, _, _ in spans} == {"shop"}
+    names = [span.name for _, _, span in spans]
+    assert names.count("GET /items/{id}") == 2
+    assert "custom" in names
+    assert "application start" in names
+    assert "module start items" in names
+    failed = [
+        span for _, _, span in spans if span.name == "GET /items/{id}" and span.status.code == 2
+    ]
+    assert len(failed) == 1  # STATUS_CODE_ERROR for the 500
+    assert receiver.headers[0]["authorization"] == f"Bearer {TOKEN}"  # sent to the collector
+    assert receiver.headers[0]["content-type"] == "application/x-protobuf"
+    payload = b"".join(r.SerializeToString() for r in receiver.requests)
+    assert PATH_SECRET.encode() not in payload  # not in url.path, names, events or statuses
+    assert TOKEN.encode() not in payload
+    assert described == {
+        "exporter": "otlp",
+        "endpoint": receiver.url,
+        "sample_ratio": 1.0,
+        "active": True,
+    }

@@ -1,0 +1,175 @@
+"""One trace across HTTP, the event bus and the HTTP client; spans scrubbed of secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from pymodular import Dependency, Module
+from pymodular.modules.eventbus import EventBus, EventBusModule
+from pymodular.modules.httpclient import HttpClientModule
+from pymodular.modules.httpserver import HttpServer, HttpServerModule
+from pymodular.modules.router import Request, Router, RouterModule
+from pymodular.modules.tracing import Tracing, TracingModule
+from pymodular.secrets import Secret, forget_secret
+from pymodular.testing import app_harness
+from tests._until import until
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+CALLER = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
+
+
+class Orders(Module[None]):
+    """A route that publishes an event."""
+
+    name = "orders"
+    router = Dependency(Router)
+    bus = Dependency(EventBus)
+
+    async def init(self, app: Any) -> None:
+        @self.router.post("/orders/{id}")
+        async def place(request: Request) -> dict[str, str]:
+            await self.bus.publish("orders.placed", {"id": request.path_params["id"]})
+            logging.getLogger("test.orders").info("order placed")
+            return {"id": request.path_params["id"]}
+
+        @self.router.get("/audit/{id}")
+        async def audit(request: Request) -> dict[str, str]:
+            return {"audited": request.path_params["id"]}
+
+
+class Auditor(Module[None]):
+    """Another module: consumes the event and calls back over HTTP."""
+
+    name = "auditor"
+    bus = Dependency(EventBus)
+    http = Dependency(name="httpclient")
+    server = Dependency(HttpServer)
+
+    async def init(self, app: Any) -> None:
+        self.done: asyncio.Queue[str] = asyncio.Queue()
+
+    async def start(self) -> None:
+        async def on_placed(order: dict[str, str]) -> None:
+            response = await self.http.get(f"{self.server.url}/audit/{order['id']}")
+            self.done.put_nowait(response.json()["audited"])
+
+        await self.bus.subscribe("orders.*", on_placed)
+
+
+@asynccontextmanager
+async def traced(config: dict[str, Any] | None = None) -> AsyncIterator[tuple[Any, Tracing]]:
+    settings = {
+        "httpserver": {"host": "127.0.0.1", "port": 0},
+        "tracing": {"exporter": "memory", **(config or {})},
+    }
+    modules = [
+        TracingModule(),
+        RouterModule(),
+        EventBusModule(),
+        HttpClientModule(),
+        Orders(),
+        HttpServerModule(),
+        Auditor(),
+    ]
+    async with app_harness(modules, config=settings) as (app, _events):
+        yield app, app.services.get(Tracing)
+
+
+def by_name(spans: list[Any]) -> dict[str, Any]:
+    return {span.name: span for span in spans}
+
+
+async def test_one_trace_runs_from_a_request_through_a_published_event_to_an_http_call(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="test.orders"):
+        async with traced() as (app, tracing):
+            async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+                placed = await http.post("/orders/42", headers={"traceparent": CALLER})
+            assert placed.status_code == 200
+            await asyncio.wait_for(app.module("auditor").done.get(), 5)
+            await until(lambda: "GET /audit/{id}" in names(tracing))
+            trace_id = int(CALLER_TRACE, 16)
+            spans = [s for s in tracing.finished_spans() if s.context.trace_id == trace_id]
+    named = by_name(spans)
+    server = named["POST /orders/{id}"]
+    publish = named["orders.placed publish"]
+    process = named["orders.placed process"]
+    client = named["GET"]
+    callee = named["GET /audit/{id}"]
+    assert server.parent.span_id == 0x00F067AA0BA902B7  # the caller's span
+    assert publish.parent.span_id == server.context.span_id
+    assert process.parent.span_id == publish.context.span_id
+    assert client.parent.span_id == process.context.span_id
+    assert callee.parent.span_id == client.context.span_id
+    assert server.attributes["http.route"] == "/orders/{id}"
+    assert server.attributes["http.response.status_code"] == 200
+    assert process.attributes["messaging.destination.name"] == "orders.placed"
+    (record,) = [r for r in caplog.records if r.name == "test.orders"]
+    assert record.trace_id == CALLER_TRACE
+    assert record.span_id == format(server.context.span_id, "016x")
+
+
+def names(tracing: Tracing) -> set[str]:
+    return {span.name for span in tracing.finished_spans()}
+
+
+async def test_an_untrusted_caller_starts_a_new_trace() -> None:
+    async with traced({"trust_incoming": False}) as (app, tracing):
+        async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+            await http.get("/audit/1", headers={"traceparent": CALLER})
+        (server,) = [s for s in tracing.finished_spans() if s.name == "GET /audit/{id}"]
+    assert server.context.trace_id != int(CALLER_TRACE, 16)
+    assert server.parent is None
+
+
+async def test_lifecycle_phases_are_spans_with_a_child_per_module() -> None:
+    async with traced() as (_app, tracing):
+        spans = tracing.finished_spans()
+    named = by_name(spans)
+    start = named["application start"]
+    init = named["application init"]  # began before the tracing module existed: replayed
+    assert named["module start orders"].parent.span_id == start.context.span_id
+    assert named["module init auditor"].parent.span_id == init.context.span_id
+    assert named["module start orders"].attributes["pymodular.module"] == "orders"
+
+
+async def test_secrets_never_reach_span_names_attributes_or_statuses() -> None:
+    secret = Secret("span-secret-0a1b2c3d")
+    try:
+        async with traced() as (app, tracing):
+            async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+                await http.get("/audit/span-secret-0a1b2c3d?token=span-secret-0a1b2c3d")
+            with pytest.raises(RuntimeError, match="failed with"):
+                fail_in_a_span(tracing)
+            spans = tracing.finished_spans()
+    finally:
+        forget_secret(secret)
+    text = "".join(span.to_json() for span in spans)
+    assert "span-secret-0a1b2c3d" not in text
+    assert "work **********" in text
+    (server,) = [s for s in spans if s.name == "GET /audit/{id}"]
+    assert server.attributes["url.path"] == "/audit/**********"  # and no query string at all
+
+
+def fail_in_a_span(tracing: Tracing) -> None:
+    attributes = {"url": "x:span-secret-0a1b2c3d@h"}
+    with tracing.span("work span-secret-0a1b2c3d", attributes=attributes) as span:
+        span.set_attribute("again", ["span-secret-0a1b2c3d"])
+        raise RuntimeError("failed with span-secret-0a1b2c3d")
+
+
+async def test_without_the_tracing_module_nothing_is_traced_and_nothing_breaks() -> None:
+    from pymodular.modules import _telemetry
+
+    async with traced() as (_app, tracing):
+        assert _telemetry.tracer.active
+    assert not _telemetry.tracer.active  # uninstalled once the application stopped
+    assert tracing.provider is not None
