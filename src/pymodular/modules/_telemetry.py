@@ -8,10 +8,10 @@ attributes. Nothing here imports OpenTelemetry.
 
 ::
 
-    from pymodular.modules import _telemetry
+    import pymodular.modules._telemetry as telemetry
 
-    with _telemetry.tracer.span("orders publish", kind="producer", attributes={...}) as span:
-        _telemetry.tracer.inject(headers)        # W3C traceparent of the current span
+    with telemetry.tracer.span("orders publish", kind="producer", attributes={...}) as span:
+        telemetry.tracer.inject(headers)        # W3C traceparent of the current span
         ...
         span.set_attribute("messaging.message.id", message_id)
 """

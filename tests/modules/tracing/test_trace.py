@@ -167,9 +167,9 @@ def fail_in_a_span(tracing: Tracing) -> None:
 
 
 async def test_without_the_tracing_module_nothing_is_traced_and_nothing_breaks() -> None:
-    from pymodular.modules import _telemetry
+    import pymodular.modules._telemetry as telemetry
 
     async with traced() as (_app, tracing):
-        assert _telemetry.tracer.active
-    assert not _telemetry.tracer.active  # uninstalled once the application stopped
+        assert telemetry.tracer.active
+    assert not telemetry.tracer.active  # uninstalled once the application stopped
     assert tracing.provider is not None

@@ -9,8 +9,8 @@ from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.errors import ValidationError, error_text
-from pymodular.modules import _telemetry
 from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
 from pymodular.modules.eventbus._engines import ENGINES
 from pymodular.modules.eventbus._handlers import Adapter, adapt_handler
@@ -210,7 +210,7 @@ class EventBus:
         invalid topic, key, header or payload, and
         :class:`~pymodular.modules.eventbus.BusClosedError` when the bus is not running.
         """
-        tracer = _telemetry.tracer
+        tracer = telemetry.tracer
         if tracer.active:
             with tracer.span(
                 f"{topic} publish",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.errors import error_text
-from pymodular.modules import _telemetry
 from pymodular.modules.eventbus._message import Message
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus._workers import Worker
@@ -21,7 +21,7 @@ async def call_handler(
     The message's ``traceparent`` attribute (set at publish) makes the span a child of
     the publisher's, whichever broker carried it.
     """
-    tracer = _telemetry.tracer
+    tracer = telemetry.tracer
     if not tracer.active:
         return await worker.call(sub.handler, argument)
     attributes = {

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from pymodular.modules import _telemetry
+import pymodular.modules._telemetry as telemetry
 from pymodular.modules.httpclient._redact import redact_url
 from pymodular.modules.httpclient._retry import (
     RetryPolicy,
@@ -57,7 +57,7 @@ class RetryTransport(httpx.AsyncBaseTransport):
         self.failures = 0
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        tracer = _telemetry.tracer
+        tracer = telemetry.tracer
         if not tracer.active:
             return await self._send(request)
         url = request.url

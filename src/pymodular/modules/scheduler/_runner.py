@@ -20,8 +20,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.errors import error_text
-from pymodular.modules import _telemetry
 from pymodular.modules.scheduler._backend import JobStore
 from pymodular.modules.scheduler._clock import Clock
 from pymodular.modules.scheduler._job import Job, Overlap, RunContext
@@ -195,7 +195,7 @@ class Runner:
                 return
 
     async def _call(self, job: Job, context: RunContext) -> None:
-        tracer = _telemetry.tracer
+        tracer = telemetry.tracer
         if not tracer.active:
             await self._run(job, context)
             return

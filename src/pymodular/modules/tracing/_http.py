@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pymodular.modules import _telemetry
+import pymodular.modules._telemetry as telemetry
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ("TracingMiddleware",)
@@ -26,7 +26,7 @@ class TracingMiddleware:
         self.trust_incoming = trust_incoming
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        tracer = _telemetry.tracer
+        tracer = telemetry.tracer
         if scope["type"] != "http" or not tracer.active:
             await self.app(scope, receive, send)
             return

@@ -69,7 +69,7 @@ class TracingModule(Module[TracingConfig]):
         from opentelemetry.sdk.trace import TracerProvider
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
-        from pymodular.modules import _telemetry
+        import pymodular.modules._telemetry as telemetry
         from pymodular.modules.tracing._lifecycle import LifecycleSpans
         from pymodular.modules.tracing._otel import OtelTracer
 
@@ -85,7 +85,7 @@ class TracingModule(Module[TracingConfig]):
         otel = provider.get_tracer("pymodular")
         self._seam = OtelTracer(otel)
         self._tracing = Tracing(self._seam, provider, exporter)
-        _telemetry.install(self._seam)
+        telemetry.install(self._seam)
         app.events.subscribe(
             LifecycleSpans(otel, spans=config.lifecycle, on_stopped=self._shutdown),
             "application.*",
@@ -151,10 +151,10 @@ class TracingModule(Module[TracingConfig]):
             await asyncio.to_thread(self._tracing.force_flush, self.config.otlp.timeout)
 
     async def _shutdown(self) -> None:
-        from pymodular.modules import _telemetry
+        import pymodular.modules._telemetry as telemetry
 
         if self._seam is not None:
-            _telemetry.uninstall(self._seam)
+            telemetry.uninstall(self._seam)
         if self._tracing is not None:
             await asyncio.to_thread(self._tracing.provider.shutdown)
 
