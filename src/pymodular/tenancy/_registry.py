@@ -165,8 +165,16 @@ class TenantRegistry:
             error=record.error,
             added_at=record.added_at,
             updated_at=record.updated_at,
-            config=gen.snapshot if gen is not None else None,
+            snapshot=gen.snapshot if gen is not None else None,
+            admit=self._admit_config,
         )
+
+    def _admit_config(self, tenant: str) -> bool:
+        """Whether code running now may read ``tenant``'s configuration (the guard decides)."""
+        current = current_tenant.get()
+        if current is None:
+            return True  # administration outside any tenant context
+        return self.guard.admit("tenant configuration", str(current), tenant) is not None
 
     def all(self) -> list[Tenant]:
         """Every known tenant, in registration order."""

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import InitVar, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -48,7 +48,7 @@ class Tenant:
     ``generation`` counts configuration versions (1 after the first successful load);
     ``sources`` lists where its own configuration came from; ``error`` holds why it
     failed (or why its latest update was rejected while an older version keeps
-    serving). ``config`` is the current validated snapshot (``None`` until loaded).
+    serving). :attr:`config` is the current validated snapshot, behind the guard.
     """
 
     id: str
@@ -58,7 +58,29 @@ class Tenant:
     error: str | None
     added_at: dt.datetime | None
     updated_at: dt.datetime | None
-    config: ConfigSnapshot | None = field(repr=False)
+    snapshot: InitVar[ConfigSnapshot | None] = None
+    admit: InitVar[Callable[[str], bool] | None] = None
+    _snapshot: ConfigSnapshot | None = field(init=False, repr=False, compare=False)
+    _admit: Callable[[str], bool] | None = field(init=False, repr=False, compare=False)
+
+    def __post_init__(
+        self, snapshot: ConfigSnapshot | None, admit: Callable[[str], bool] | None
+    ) -> None:
+        object.__setattr__(self, "_snapshot", snapshot)
+        object.__setattr__(self, "_admit", admit)
+
+    @property
+    def config(self) -> ConfigSnapshot | None:
+        """The tenant's validated configuration (``None`` until loaded).
+
+        Read where the guard allows it: from inside another tenant's context it is a
+        cross-tenant violation (strict raises
+        :class:`~pymodular.tenancy.TenantIsolationError`, permissive records it and
+        gives ``None``), exactly like ``app.tenants.config(tenant)``.
+        """
+        if self._admit is not None and not self._admit(self.id):
+            return None
+        return self._snapshot
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable view without configuration values."""

@@ -190,3 +190,30 @@ async def test_guard_messages_never_contain_configuration_values(make_app) -> No
     assert BASE_PASSWORD not in str(caught.value)
     assert "acme-db" not in str(caught.value)
     await app.stop()
+
+
+async def test_strict_guards_the_configuration_of_a_tenant_view_too(make_app) -> None:
+    app, _, recorder = await start(make_app, "strict")
+    assert app.tenants.get("globex").config is not None  # outside a context: administration
+    with app.tenants.use("acme"):
+        globex = app.tenants.get("globex")
+        assert globex.status == "active"  # what a listing needs stays readable
+        with pytest.raises(TenantIsolationError, match="'globex'"):
+            _ = globex.config
+        assert app.tenants.get("acme").config is not None
+        assert [t.id for t in app.tenants.all()] == ["acme", "globex"]
+    view = app.tenants.get("globex")
+    with app.tenants.use("acme"), pytest.raises(TenantIsolationError):
+        _ = view.config  # a view taken outside is guarded where it is read
+    assert app.tenants.guard.violations()[-1].kind == "cross_tenant"
+    await app.events.flush()
+    assert len(recorder.of(TenantEvent.VIOLATION)) == 2
+    await app.stop()
+
+
+async def test_permissive_withholds_another_tenants_configuration_from_a_view(make_app) -> None:
+    app, _, _ = await start(make_app, "permissive")
+    with app.tenants.use("acme"):
+        assert app.tenants.get("globex").config is None
+    assert app.tenants.guard.violations()[-1].requested == "globex"
+    await app.stop()
