@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import Protocol
 
 from pymodular._context import current_tenant
-from pymodular.errors import PymodularError
+from pymodular.errors import PymodularError, SecurityError
 from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.router._errors import send_request_problem
 from pymodular.modules.router.config import TenantConfig
 
 __all__ = ("TenantMiddleware", "resolve_tenant")
+
+logger = logging.getLogger("pymodular.router")
 
 TenantValidator = Callable[[str], bool]
 
@@ -66,6 +69,7 @@ class _Source:
                 host = value.decode("latin-1").lower()
                 break
         host = host.rsplit(":", 1)[0] if not host.endswith("]") else host
+        host = host.removesuffix(".")  # an absolute name: acme.example.com.
         suffix = self.suffix
         if host.endswith(suffix) and len(host) > len(suffix):
             return host[: -len(suffix)], None
@@ -105,7 +109,16 @@ class TenantMiddleware:
     moment it arrived even if the tenant is updated meanwhile.
     """
 
-    __slots__ = ("_check_id", "_invalid_id", "_resolve", "app", "config", "tenants", "validator")
+    __slots__ = (
+        "_check_id",
+        "_invalid_id",
+        "_no_context",
+        "_resolve",
+        "app",
+        "config",
+        "tenants",
+        "validator",
+    )
 
     def __init__(
         self,
@@ -121,10 +134,11 @@ class TenantMiddleware:
         self.tenants = tenants
         self._resolve = _Source(config).resolve
         # Imported here, not with the router: only applications that resolve tenants pay.
-        from pymodular.tenancy import InvalidTenantIdError, check_tenant_id
+        from pymodular.tenancy import InvalidTenantIdError, TenantContextError, check_tenant_id
 
         self._check_id = check_tenant_id
         self._invalid_id = InvalidTenantIdError
+        self._no_context = TenantContextError
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] not in ("http", "websocket"):
@@ -135,7 +149,11 @@ class TenantMiddleware:
             if self.config.required and scope["type"] == "http":
                 await send_request_problem(scope, send, 400, _missing(self.config))
                 return
-            await self.app(scope, receive, send)
+            try:
+                await self.app(scope, receive, send)
+            except self._no_context as exc:
+                # A route needed a tenant the request did not name: the client's mistake.
+                await _answer_instead(exc, scope, send, 400, _missing(self.config))
             return
         try:
             self._check_id(tenant)
@@ -159,6 +177,8 @@ class TenantMiddleware:
         token = current_tenant.set(tenant)
         try:
             await self.app(scope, receive, send)
+        except SecurityError as exc:
+            await _refuse_cross_tenant(exc, scope, send)
         finally:
             current_tenant.reset(token)
 
@@ -176,8 +196,29 @@ class TenantMiddleware:
             return
         try:
             await self.app(scope, receive, send)
+        except SecurityError as exc:
+            await _refuse_cross_tenant(exc, scope, send)
         finally:
             context.__exit__(None, None, None)
+
+
+async def _refuse_cross_tenant(exc: SecurityError, scope: Scope, send: Send) -> None:
+    """A route reached for another tenant than the request's: 403, naming neither."""
+    if exc.extra.get("kind") != "cross_tenant":
+        raise exc
+    logger.warning("tenant guard refused a request: %s", exc.message)
+    detail = "this request may only reach its own tenant's services and configuration"
+    await _answer_instead(exc, scope, send, 403, detail)
+
+
+async def _answer_instead(
+    cause: Exception, scope: Scope, send: Send, status: int, detail: str
+) -> None:
+    """Answer with a problem instead of ``cause``; re-raise it if the answer had begun."""
+    try:
+        await send_request_problem(scope, send, status, detail)
+    except Exception:  # noqa: BLE001 - the server refused a second start: the answer had begun
+        raise cause from None
 
 
 def _missing(config: TenantConfig) -> str:
