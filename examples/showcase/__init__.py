@@ -14,6 +14,7 @@ variables (``APP_HTTPSERVER__PORT=9000``; ``..._FILE`` reads a value from a file
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -35,11 +36,13 @@ from pymodular.modules.router import RouterModule
 from pymodular.modules.scheduler import SchedulerModule
 from pymodular.tenancy import TenancyOptions
 
-__all__ = ("CONFIG_FILE", "HERE", "create_app", "main")
+__all__ = ("CONFIG_FILE", "HERE", "LISTENING", "create_app", "main")
 
 HERE = Path(__file__).resolve().parent
 CONFIG_FILE = HERE / "config.yaml"
 DEFAULT_DATA = "var/showcase"
+LISTENING = re.compile(r"listening on (https?://[^\s]+)")
+"""The first line a starting showcase prints, with its URL."""
 
 
 def create_app(environ: Mapping[str, str] | None = None) -> Application:

@@ -34,9 +34,13 @@ DEMO_KEYS: dict[str, dict[str, Any]] = {
 def _private_file(path: Path, make: Any) -> str:
     """The file's text, writing ``make()`` into it (owner-only) when it does not exist."""
     if not path.exists():
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-            file.write(make() + "\n")
+        try:
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process made it meanwhile
+            pass
+        else:
+            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+                file.write(make() + "\n")
     return path.read_text(encoding="utf-8").strip()
 
 
@@ -57,9 +61,11 @@ def write_demo_credentials(data: Path) -> Path:
         }
     }
     target = data / DEMO_FILE
-    target.write_text(
+    temporary = target.with_name(f".{DEMO_FILE}.{os.getpid()}")
+    temporary.write_text(
         "# Written by python -m examples.showcase from the files in keys/; do not edit.\n"
         + yaml.safe_dump(config, sort_keys=False),
         encoding="utf-8",
     )
+    os.replace(temporary, target)  # replicas starting together never read half a file
     return target

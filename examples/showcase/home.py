@@ -11,7 +11,7 @@ from pymodular import Dependency, Module
 from pymodular.modules.auth import Auth, principal_of, require_auth
 from pymodular.modules.router import HTTPException, Request, Router
 
-__all__ = ("HomeModule",)
+__all__ = ("HomeModule", "replica_header")
 
 ABOUT = (
     "A multi-tenant task API assembled from pymodular's bundled modules: an HTTP server "
@@ -30,6 +30,7 @@ class HomeModule(Module[None]):
 
     async def init(self, app: Any) -> None:
         self._offers: dict[str, Any] | None = None
+        self.router.use(replica_header)
         self.router.get("/", include_in_schema=False)(self.index)
         self.router.post(
             "/api/token",
@@ -82,3 +83,22 @@ class HomeModule(Module[None]):
             "endpoints": endpoints,
             "modules": list(self.app.order),
         }
+
+
+def replica_header(app: Any) -> Any:
+    """Middleware: every answer says which replica gave it (``X-Replica``)."""
+    header = (b"x-replica", REPLICA.encode())
+
+    async def with_replica(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+
+        async def send_tagged(message: Any) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        await app(scope, receive, send_tagged)
+
+    return with_replica
