@@ -232,7 +232,11 @@ def section(
 
 @asynccontextmanager
 async def proxying(
-    proxy: dict[str, Any], *, router: dict[str, Any] | None = None, **server: Any
+    proxy: dict[str, Any],
+    *,
+    router: dict[str, Any] | None = None,
+    tenancy: Any = None,
+    **server: Any,
 ) -> AsyncIterator[tuple[Application, str, EventRecorder]]:
     """Router + proxy + httpserver on a free port; yields the app, its URL, its events."""
     config = {
@@ -240,11 +244,13 @@ async def proxying(
         "router": router or {},
         "proxy": proxy,
     }
+    options: dict[str, Any] = {"tenancy": tenancy} if tenancy is not None else {}
     async with app_harness(
         [RouterModule(), ProxyModule(), HttpServerModule()],
         config=config,
         health=True,
         dynamic_reload=True,
+        **options,
     ) as (app, events):
         yield app, app.services.get(HttpServer).url, events
 

@@ -10,6 +10,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
+from pymodular.errors import ConfigError
 from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.proxy._forward import forward, problem
 from pymodular.modules.proxy._headers import bad_path, framing_of
@@ -46,8 +47,9 @@ class ReverseProxy:
         self._idle: asyncio.Event | None = None
         self._retired: list[Upstream] = []
         self.stats: Counter[str] = Counter()
-        self.tenant_upstreams: dict[str, dict[str, str]] = {}
-        """Per-tenant overrides from tenant configuration: tenant -> {upstream: upstream}."""
+        self.tenant_section: Callable[[str], ProxyConfig] | None = None
+        """The proxy section of a tenant's configuration (set when tenancy is on)."""
+        self._tenants: dict[str, tuple[ProxyConfig, dict[str, Upstream]]] = {}
 
     # -- configuration --------------------------------------------------------------------
 
@@ -72,6 +74,8 @@ class ReverseProxy:
                     self._retire(previous)
                     self.emit("proxy.upstream.removed", upstream=name)
         table = RouteTable(config, upstreams)
+        for tenant in list(self._tenants):
+            self.forget_tenant(tenant)  # rebuilt on the tenant's next request
         before = set(old.mounts) if old else set()
         self.table = table
         self.config = config
@@ -140,7 +144,14 @@ class ReverseProxy:
                 await problem(scope, send, 400, "the tenant id is malformed")
                 return
             else:
-                upstream = self._tenant_upstream(route.tenant_upstreams, upstream, tenant, table)
+                try:
+                    upstream = self._tenant_upstream(route.tenant_upstreams, upstream, tenant)
+                except LookupError:
+                    await problem(scope, send, 404, "the tenant is not known")
+                    return
+                except ConfigError:
+                    await problem(scope, send, 503, "the tenant's configuration failed to load")
+                    return
         framing = framing_of(scope["headers"])
         limit = route.max_body_bytes
         if limit is not None and framing[0] > limit:
@@ -179,21 +190,35 @@ class ReverseProxy:
         return None
 
     def _tenant_upstream(
-        self,
-        configured: dict[str, Upstream],
-        default: Upstream,
-        tenant: str,
-        table: RouteTable,
+        self, configured: dict[str, Upstream], default: Upstream, tenant: str
     ) -> Upstream:
+        """The upstream serving ``tenant`` instead of ``default``: the route's
+        ``tenant_upstreams`` first, then the tenant's own configuration of the upstream."""
         found = configured.get(tenant)
         if found is not None:
             return found
-        overrides = self.tenant_upstreams.get(tenant)
-        if overrides:
-            name = overrides.get(default.name)
-            if name is not None and name in table.upstreams:
-                return table.upstreams[name]
-        return default
+        sections = self.tenant_section
+        if sections is None:
+            return default
+        section = sections(tenant)  # LookupError: unknown tenant
+        cached = self._tenants.get(tenant)
+        if cached is None or cached[0] is not section:
+            self.forget_tenant(tenant)
+            base = self.config.upstreams
+            own = {
+                name: Upstream(f"{name}@{tenant}", upstream_config, self.emit)
+                for name, upstream_config in section.upstreams.items()
+                if base.get(name) != upstream_config
+            }
+            cached = self._tenants[tenant] = (section, own)
+        return cached[1].get(default.name, default)
+
+    def forget_tenant(self, tenant: str) -> None:
+        """Drop the upstreams built for ``tenant`` (its configuration changed or it left)."""
+        cached = self._tenants.pop(tenant, None)
+        if cached is not None:
+            for upstream in cached[1].values():
+                self._retire(upstream)
 
     # -- events ---------------------------------------------------------------------------
 
@@ -238,6 +263,8 @@ class ReverseProxy:
 
     def close(self) -> None:
         """Close every pooled connection."""
+        for tenant in list(self._tenants):
+            self.forget_tenant(tenant)
         for upstream in self.upstreams.values():
             upstream.close()
         for upstream in self._retired:
@@ -253,6 +280,11 @@ class ReverseProxy:
             "in_flight": self.in_flight,
             "routes": [r.describe() for r in table.routes] if table else [],
             "upstreams": {n: u.describe() for n, u in self.upstreams.items()},
+            "tenant_upstreams": {
+                t: {n: u.describe() for n, u in own.items()}
+                for t, (_, own) in self._tenants.items()
+                if own
+            },
             "retry_budget": {"requests": requests, "retries": retries},
             "stats": dict(self.stats),
         }

@@ -62,6 +62,9 @@ class ProxyModule(Module[ProxyConfig]):
         from pymodular.modules.proxy._proxy import ReverseProxy
 
         self.proxy = ReverseProxy(emit=self.emit)
+        if app.tenancy_enabled:
+            section = self.section
+            self.proxy.tenant_section = lambda tenant: app.tenants.section(section, tenant=tenant)
         self._mount(self.proxy.apply(self.config))
         self.checks = HealthChecks(self.proxy, emit=self.emit)
 
@@ -106,6 +109,11 @@ class ProxyModule(Module[ProxyConfig]):
         self._mount(self.proxy.apply(self.config))
         self.checks.sync()
         self.emit("proxy.reloaded", fields=list(diff.fields))
+
+    async def on_tenant(self, event: str, tenant: str) -> None:
+        """Forget the upstreams built for a tenant that changed or left."""
+        if event != "added" and self.proxy is not None:
+            self.proxy.forget_tenant(tenant)
 
     async def health_report(self) -> HealthResult:
         """Unhealthy while draining or when no upstream has an eligible target;
