@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 
 import httpx
+import pytest
 
 from tests.modules.httpserver.helpers import body_of, hello, raw, serving, status_of
 
@@ -131,6 +133,42 @@ async def test_an_invalid_content_length_gets_400() -> None:
         )
         assert status_of(answer) == 400
         await still_serving(server.port)
+
+
+MALFORMED_TARGETS = [
+    b"GET http://x:99999999/ HTTP/1.1",
+    b"GET http://evil.example HTTP/1.1",
+    b"GET http://[::1/ HTTP/1.1",
+    b"GET http:// HTTP/1.1",
+    b"CONNECT 127.0.0.1:443 HTTP/1.1",
+    b"GET /caf\xc3\xa9 HTTP/1.1",
+]
+
+
+@pytest.mark.parametrize("line", MALFORMED_TARGETS, ids=range(len(MALFORMED_TARGETS)))
+async def test_a_malformed_request_target_gets_400_without_an_error_log(
+    line: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Recording()
+    async with serving(app) as (_, server, _e):
+        with caplog.at_level(logging.INFO, logger="pymodular"):
+            answer = await raw(server.port, line + b"\r\nHost: x\r\n\r\n")
+        assert status_of(answer) == 400
+        detail = str(problem(answer)["detail"])
+        assert detail.startswith(("the request target is not a valid URL", "malformed HTTP"))
+        assert app.calls == 0
+        assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert len([r for r in caplog.records if "rejected a request" in r.getMessage()]) == 1
+        await still_serving(server.port)
+
+
+async def test_an_absolute_form_target_with_a_path_is_served() -> None:
+    app = Recording()
+    async with serving(app) as (_, server, _e):
+        answer = await raw(
+            server.port, b"GET http://x/a?b=1 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        )
+        assert (status_of(answer), body_of(answer)) == (200, b"hello")
 
 
 async def test_binary_garbage_gets_400() -> None:

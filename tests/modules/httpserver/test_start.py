@@ -76,6 +76,23 @@ async def test_health_probes_answer_from_the_aggregate_health() -> None:
     assert ready.headers["cache-control"] == "no-store"
 
 
+async def test_probes_answer_options_and_refuse_other_methods() -> None:
+    async with (
+        serving(hello) as (_, server, _events),
+        httpx.AsyncClient(base_url=server.url) as client,
+    ):
+        options = await client.options("/healthz")
+        posted = await client.post("/readyz")
+        preflight = await client.options(
+            "/healthz",
+            headers={"origin": "http://a.test", "access-control-request-method": "GET"},
+        )
+    assert (options.status_code, options.headers["allow"]) == (204, "GET, HEAD, OPTIONS")
+    assert (posted.status_code, posted.headers["allow"]) == (405, "GET, HEAD, OPTIONS")
+    assert posted.headers["content-type"] == "application/problem+json"
+    assert preflight.text == "hello"  # a CORS preflight is the application's to answer
+
+
 class Switchable(Module):
     """A module whose health report the test sets."""
 

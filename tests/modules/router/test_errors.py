@@ -105,6 +105,13 @@ def json_router() -> Router:
         (b'{"a": NaN}', {}, 400, "invalid JSON: NaN is not a JSON value"),
         (b"[" * 100_000, {}, 400, "invalid JSON: nested too deeply"),
         (
+            b'{"a": ' + b"9" * 5000 + b"}",
+            {},
+            400,
+            "invalid JSON: a number has more than 4300 digits",
+        ),
+        (b"[-" + b"1" * 4301 + b"]", {}, 400, "invalid JSON: a number has more than 4300 digits"),
+        (
             b"{}",
             {"content-type": "text/plain"},
             415,

@@ -61,8 +61,11 @@ class Entry:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             kind = self.probes.get(scope["path"])
-            if kind is not None and scope["method"] in ("GET", "HEAD"):
-                await self._probe(kind, send)
+            if kind is not None and _probe_answered(scope):
+                if scope["method"] in ("GET", "HEAD"):
+                    await self._probe(kind, send)
+                else:
+                    await _probe_methods(scope["method"], send)
                 return
             if self.limit is not None and self.in_flight() > self.limit:
                 await send_problem(
@@ -85,6 +88,26 @@ class Entry:
             }
         )
         await send({"type": "http.response.body", "body": payload})
+
+
+_ALLOW = (b"allow", b"GET, HEAD, OPTIONS")
+
+
+def _probe_answered(scope: Scope) -> bool:
+    """Whether a request for a probe path is answered here (a CORS preflight is not)."""
+    if scope["method"] != "OPTIONS":
+        return True
+    return not any(name == b"access-control-request-method" for name, _ in scope["headers"])
+
+
+async def _probe_methods(method: str, send: Send) -> None:
+    """``OPTIONS`` on a probe: 204 with ``Allow``; any other method but GET/HEAD: 405."""
+    if method == "OPTIONS":
+        await send({"type": "http.response.start", "status": 204, "headers": [_ALLOW]})
+        await send({"type": "http.response.body", "body": b""})
+        return
+    detail = f"{method} is not allowed on a health probe; use GET or HEAD"
+    await send_problem(send, 405, detail, headers=[_ALLOW])
 
 
 def probe_response(

@@ -137,6 +137,9 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- parser callbacks ----------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
+        url = self.url
+        if url[:1] != b"/" or not url.isascii():  # origin-form ASCII targets need no check
+            _check_target(url)
         self._header_started = 0.0
         self._header_bytes = 0
         self._tail = b""
@@ -226,6 +229,23 @@ class GuardedProtocol(HttpToolsProtocol):
             self.cycle.disconnected = True
             self.cycle.message_event.set()
         self.transport.abort()
+
+
+def _check_target(url: bytes) -> None:
+    """Refuse a request target uvicorn cannot turn into a path (400, as stock uvicorn).
+
+    Absolute-form targets without a path (``http://evil.example``), ones httptools
+    cannot parse (``http://x:99999999/``, ``http://[::1/``), authority-form targets
+    (``CONNECT host:443``) and paths that are not ASCII are answered here instead of
+    failing inside uvicorn as a 500.
+    """
+    try:
+        parsed = httptools.parse_url(url)
+    except httptools.HttpParserInvalidURLError:
+        parsed = None
+    path = parsed.path if parsed is not None else None
+    if not path or not path.startswith(b"/") or not path.isascii():
+        raise _RejectedError(400, "the request target is not a valid URL path; expected /path")
 
 
 def _length(value: bytes) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, TypeVar, overload
 
 from pydantic import BaseModel
@@ -44,8 +45,8 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
 
     Raises (answered by the router's error middleware): 415 when the content type is
     not JSON, 400 when the body is empty or not valid JSON (with the position of the
-    error; ``NaN``/``Infinity`` and nesting deeper than Python's recursion limit count as
-    invalid), 422 when it does not fit ``model`` (with one entry per failing field).
+    error; ``NaN``/``Infinity``, integers longer than Python converts and nesting deeper
+    than Python's recursion limit count as invalid), 422 when it does not fit ``model`` (with one entry per failing field).
     """
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
@@ -64,6 +65,11 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
         ) from None
     except RecursionError:
         raise HTTPException(400, "invalid JSON: nested too deeply") from None
+    except ValueError:  # an integer longer than the interpreter converts (4300 digits)
+        raise HTTPException(
+            400,
+            f"invalid JSON: a number has more than {sys.get_int_max_str_digits()} digits",
+        ) from None
     if model is None:
         return data
     try:
