@@ -46,7 +46,8 @@ async def read_json(request: Request, model: type[BaseModel] | None = None) -> A
     Raises (answered by the router's error middleware): 415 when the content type is
     not JSON, 400 when the body is empty or not valid JSON (with the position of the
     error; ``NaN``/``Infinity``, integers longer than Python converts and nesting deeper
-    than Python's recursion limit count as invalid), 422 when it does not fit ``model`` (with one entry per failing field).
+    than Python's recursion limit count as invalid), 422 when it does not fit ``model``
+    (with one entry per failing field).
     """
     content_type = request.headers.get("content-type", "")
     media = content_type.split(";", 1)[0].strip().lower()
