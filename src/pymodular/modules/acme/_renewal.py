@@ -166,7 +166,7 @@ class Renewer:
             except AcmeError as exc:
                 logger.warning("ignoring the stored certificate of %s: %s", domain, exc)
         current = state.valid_bundle
-        if bundle is not None and (current is None or bundle.not_after > current.not_after):
+        if bundle is not None and _newer(bundle, current):
             self.provider.install(domain, bundle)
             state.bundle = bundle
             state.due = self._moment(bundle)
@@ -207,17 +207,30 @@ class Renewer:
 
     async def run(self) -> None:
         """Renew forever (cancel to stop)."""
+        check = dt.timedelta(seconds=self.config.check_interval)
+        refreshed = self.clock()
         while True:
+            self._wake.clear()  # before the pass: a wake() during it is not lost
+            if self.clock() - refreshed >= check:
+                refreshed = self.clock()
+                await self.refresh()
             await self.run_once()
             now = self.clock()
             wait = max((self.next_wake(now) - now).total_seconds(), 0.0)
-            self._wake.clear()
             if wait > 0:
                 try:
                     async with asyncio.timeout(wait):
                         await self._wake.wait()
                 except TimeoutError:
                     pass
+
+    async def refresh(self) -> None:
+        """Re-read the store: serve certificates another replica obtained meanwhile."""
+        for state in list(self.states.values()):
+            try:
+                await self.load_domain(state)
+            except AcmeError as exc:
+                logger.warning("cannot re-read the certificate of %s: %s", state.domain, exc)
 
     async def run_once(self) -> None:
         """One pass: every domain that is due (or waiting for its first certificate)."""
@@ -237,8 +250,11 @@ class Renewer:
             logger.error("the certificate of %s expired at %s", state.domain, bundle.not_after)
             self.emit("acme.certificate.expired", domain=state.domain, severity="error")
 
-    async def attempt(self, state: DomainState) -> bool:
-        """Try to obtain ``state``'s certificate now; True when one was installed."""
+    async def attempt(self, state: DomainState, *, force: bool = False) -> bool:
+        """Try to obtain ``state``'s certificate now; True when one was installed.
+
+        ``force`` orders a new certificate even when the store holds a current one.
+        """
         domain = state.domain
         self.attempts += 1
         renewing = state.valid_bundle is not None
@@ -250,14 +266,12 @@ class Renewer:
             async with self.store.renewal_lock(domain) as mine:
                 if not mine:
                     # Another replica renews; read its result shortly.
-                    state.next_try = self.clock() + _LOCK_BUSY_RETRY
+                    wait = min(self.policy.retry_initial, _LOCK_BUSY_RETRY)
+                    state.next_try = self.clock() + wait
                     self.emit("acme.renewal.deferred", domain=domain)
                     return False
-                if (
-                    await self.load_domain(state)
-                    and state.due is not None
-                    and state.due > self.clock()
-                ):
+                loaded = await self.load_domain(state)
+                if loaded and not force and state.due is not None and state.due > self.clock():
                     state.failures, state.next_try, state.last_error = 0, None, None
                     return True  # another replica renewed it meanwhile
                 if self.solver is None:
@@ -385,6 +399,13 @@ class Renewer:
         """Per-domain facts for ``inspect``."""
         now = self.clock()
         return {domain: state.describe(now) for domain, state in self.states.items()}
+
+
+def _newer(stored: CertificateBundle, current: CertificateBundle | None) -> bool:
+    """Whether the store holds another certificate that lasts at least as long."""
+    if current is None:
+        return True
+    return stored.fingerprint != current.fingerprint and stored.not_after >= current.not_after
 
 
 def _days(delta: dt.timedelta) -> float:

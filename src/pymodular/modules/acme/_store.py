@@ -91,6 +91,15 @@ def private_directory(path: Path) -> Path:
     return path
 
 
+def private_tree(root: Path, folder: Path) -> Path:
+    """Make ``root`` and every directory from it down to ``folder`` private (0700)."""
+    private_directory(root)
+    current = root
+    for part in folder.relative_to(root).parts:
+        current = private_directory(current / part)
+    return folder
+
+
 def write_private(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` with mode 0600, atomically (temp file, fsync, rename)."""
     private_directory(path.parent)
@@ -146,16 +155,17 @@ class FileStore(CertificateStore):
         self.root = Path(root).expanduser()
 
     def _account(self, directory_url: str) -> Path:
-        return self.root / "accounts" / directory_key(directory_url) / "account.key"
+        folder = self.root / "accounts" / directory_key(directory_url)
+        return private_tree(self.root, folder) / "account.key"
 
     def _certificate(self, domain: str) -> Path:
-        return self.root / "certificates" / safe_name(domain)
+        return private_tree(self.root, self.root / "certificates" / safe_name(domain))
 
     async def load_account_key(self, directory_url: str) -> bytes | None:
-        return await asyncio.to_thread(read_private, self._account(directory_url))
+        return await asyncio.to_thread(lambda: read_private(self._account(directory_url)))
 
     async def save_account_key(self, directory_url: str, key_pem: bytes) -> None:
-        await asyncio.to_thread(write_private, self._account(directory_url), key_pem)
+        await asyncio.to_thread(lambda: write_private(self._account(directory_url), key_pem))
 
     async def load_certificate(self, domain: str) -> StoredCertificate | None:
         def read() -> StoredCertificate | None:
@@ -194,7 +204,7 @@ class FileStore(CertificateStore):
         path = self.root / "locks" / f"{safe_name(domain)}.lock"
 
         def acquire() -> int | None:
-            private_directory(path.parent)
+            private_tree(self.root, path.parent)
             fd = os.open(path, os.O_RDWR | os.O_CREAT, _FILE_MODE)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

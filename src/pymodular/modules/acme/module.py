@@ -191,6 +191,15 @@ class AcmeModule(Module[AcmeConfig]):
         assert self.renewer is not None
         await self.renewer.run_once()
 
+    async def renew(self, domain: str) -> bool:
+        """Order a new certificate for ``domain`` now, due or not (a replaced key, a
+        revoked certificate); True when one is served. Failures are retried as usual."""
+        assert self.renewer is not None
+        state = self.renewer.states.get(domain)
+        if state is None:
+            raise AcmeError(f"{domain!r} is not one of the configured domains", domain=domain)
+        return await self.renewer.attempt(state, force=True)
+
     async def health_report(self) -> HealthResult:
         """Healthy while every domain has a current certificate; degraded while waiting
         for a first one or escalated; unhealthy once a served certificate expired."""
