@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -86,6 +86,15 @@ class EventBusEngine(ABC):
     @abstractmethod
     async def publish(self, message: Message[Any]) -> None:
         """Publish ``message``; return once the engine has it (the broker confirmed it)."""
+
+    def publish_nowait(self, message: Message[Any]) -> Awaitable[None] | None:
+        """Begin publishing ``message``: None when it is done already, else an awaitable
+        that finishes it (the bus awaits it).
+
+        In-process engines deliver here without a coroutine when nothing has to wait;
+        by default this is :meth:`publish`.
+        """
+        return self.publish(message)
 
     @abstractmethod
     async def subscribe(self, subscription: Subscription) -> None:

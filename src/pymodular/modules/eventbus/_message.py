@@ -30,7 +30,7 @@ import pydantic_core
 from pymodular.errors import ValidationError
 from pymodular.modules.eventbus.errors import InvalidMessageError
 
-__all__ = ("Message", "check_headers", "decode", "encode", "new_id")
+__all__ = ("Message", "check_headers", "decode", "encode", "fresh", "new_id")
 
 T = TypeVar("T")
 
@@ -194,6 +194,29 @@ class Message(Generic[T]):
 
     def __repr__(self) -> str:
         return f"<Message {self.topic!r} id={self.id!r} attempt={self.attempt}>"
+
+
+_new = object.__new__
+
+
+def fresh(topic: str, data: Any, source: str) -> Message[Any]:
+    """A new message with no key and no headers, published now.
+
+    The same as ``Message(topic, data, source=source)`` at half the cost (no keyword
+    arguments to bind): every publish without a key or headers makes one.
+    """
+    message: Message[Any] = _new(Message)
+    message.topic = topic
+    message.data = data
+    message.source = source
+    message._id = None
+    message._time = _time.time()
+    message.key = None
+    message.headers = _NO_HEADERS
+    message._type = None
+    message.attempt = 1
+    message.engine = ""
+    return message
 
 
 def _rfc3339(value: float | str | dt.datetime) -> str:

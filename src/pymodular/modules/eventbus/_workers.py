@@ -1,9 +1,11 @@
 """``WorkerPool``: a bounded buffer worked off by N tasks, with cheap handler timeouts.
 
-Every subscription owns one pool. The memory engine puts published messages into it;
-the broker engines put what they fetch. Workers take items in order and run the
-owner's ``step`` for each; ``Worker.call`` runs a handler under the subscription's
-timeout.
+Every subscription owns one pool. The broker engines put what they fetch into a
+:class:`WorkerPool`, whose workers take items in order and run the owner's ``step`` for
+each (``Worker.call`` runs a handler under the subscription's timeout). The memory
+engine puts published messages into a :class:`CallPool`, whose workers call the
+handler themselves: per message the only coroutine made is the handler's, which is
+what keeps in-process delivery within reach of a bare ``asyncio.Queue``.
 
 Timeouts cost no timer per message: a worker notes when its current call began, and
 one timer per worker, armed only when it was idle and re-armed on expiry for the call
@@ -15,29 +17,34 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.modules.eventbus.errors import HandlerTimeoutError
 
-__all__ = ("Worker", "WorkerPool")
+__all__ = ("SKIP", "CallPool", "Worker", "WorkerPool")
 
 I = TypeVar("I")  # noqa: E741 - the item type
+SKIP: Any = object()  # what a CallPool's prepare returns for an item not to hand over
+_now = time.monotonic  # the timers run on call_later, so any loop's clock epoch works
 
 
 class Worker:
     """One task of a pool; :meth:`call` runs a handler under the pool's timeout."""
 
-    __slots__ = ("_busy", "_deadline", "_loop", "_timed_out", "_timeout", "_timer", "task")
+    __slots__ = ("_began", "_loop", "_timeout", "_timer", "busy", "task", "timed_out")
 
     def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float | None) -> None:
         self._loop = loop
         self._timeout = timeout
-        self._busy = False
-        self._deadline = 0.0
+        self.busy = False  # a handler is running in this worker now
+        self._began = 0.0
         self._timer: asyncio.TimerHandle | None = None
-        self._timed_out = False
+        self.timed_out = False  # the timer cancelled the running call
         self.task: asyncio.Task[None] | None = None
 
     async def call(
@@ -48,46 +55,52 @@ class Worker:
         Never raises what the handler raises; a real cancellation of the worker
         propagates.
         """
-        timeout = self._timeout
-        if timeout is not None:
-            self._deadline = self._loop.time() + timeout
-            if self._timer is None:
-                self._timer = self._loop.call_at(self._deadline, self._expire)
-        self._busy = True
+        self.begin()
         error: BaseException | None = None
         try:
             await handler(arg)
         except asyncio.CancelledError:
-            if not self._timed_out:
+            if not self.timed_out:
                 raise
         except Exception as exc:  # noqa: BLE001 - isolation: a handler's error is data
             error = exc
         finally:
-            self._busy = False
-        if self._timed_out:  # also when the handler swallowed the cancellation
-            self._timed_out = False
-            task = self.task
-            if task is not None and task.uncancel() > 0:
-                raise asyncio.CancelledError  # cancelled for real as well
-            if error is None:
-                error = HandlerTimeoutError(f"the handler ran longer than {timeout:g} s")
+            self.busy = False
+        return self.outcome(error) if self.timed_out else error
+
+    def begin(self) -> None:
+        """A handler call starts now: note the time, arm the timer if none is armed."""
+        if self._timeout is not None:
+            self._began = _now()
+            if self._timer is None:
+                self._timer = self._loop.call_later(self._timeout, self._expire)
+        self.busy = True
+
+    def outcome(self, error: BaseException | None) -> BaseException | None:
+        """After a call the timer cancelled (``timed_out``): the error to report.
+
+        Raises :class:`asyncio.CancelledError` when the worker was also cancelled for
+        real meanwhile.
+        """
+        self.timed_out = False
+        task = self.task
+        if task is not None and task.uncancel() > 0:
+            raise asyncio.CancelledError  # cancelled for real as well
+        if error is None:  # also when the handler swallowed the cancellation
+            error = HandlerTimeoutError(f"the handler ran longer than {self._timeout:g} s")
         return error
 
     def _expire(self) -> None:
         self._timer = None
-        if not self._busy:
+        if not self.busy or self._timeout is None:
             return
-        if self._loop.time() >= self._deadline:
-            if self.task is not None and not self._timed_out:
-                self._timed_out = True
+        left = self._began + self._timeout - _now()
+        if left <= 0:
+            if self.task is not None and not self.timed_out:
+                self.timed_out = True
                 self.task.cancel()
         else:  # a later call is running: check again at its deadline
-            self._timer = self._loop.call_at(self._deadline, self._expire)
-
-    @property
-    def busy(self) -> bool:
-        """Whether a handler is running in this worker now."""
-        return self._busy
+            self._timer = self._loop.call_later(left, self._expire)
 
     def close(self) -> None:
         if self._timer is not None:
@@ -95,17 +108,11 @@ class Worker:
             self._timer = None
 
 
-class WorkerPool(Generic[I]):
-    """``concurrency`` workers taking items from a buffer of ``capacity`` (FIFO).
-
-    ``step(worker, item)`` is awaited for each item and must not raise (it is the
-    owner's place to turn outcomes into acks, counters and events); an exception that
-    escapes anyway is passed to ``on_crash`` and the worker goes on.
-    """
+class _Pool(ABC, Generic[I]):
+    """A buffer of ``capacity`` items (FIFO) worked off by ``concurrency`` workers."""
 
     def __init__(
         self,
-        step: Callable[[Worker, I], Awaitable[None]],
         *,
         concurrency: int,
         capacity: int,
@@ -113,7 +120,6 @@ class WorkerPool(Generic[I]):
         on_crash: Callable[[BaseException], None],
         name: str = "eventbus",
     ) -> None:
-        self._step = step
         self._on_crash = on_crash
         self.capacity = capacity
         self.concurrency = concurrency
@@ -126,6 +132,10 @@ class WorkerPool(Generic[I]):
         self._active = 0  # items taken and not yet finished
         self._settled: asyncio.Event | None = None
         self._closing = False
+
+    @abstractmethod
+    async def _work(self, worker: Worker) -> None:
+        """One worker's loop: take items, work them, wait when there are none."""
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -230,7 +240,46 @@ class WorkerPool(Generic[I]):
         """Buffered plus in work."""
         return len(self._buffer) + self._active
 
-    # --- the workers -----------------------------------------------------------------
+    def _wake_space(self, count: int) -> None:
+        space = self._space
+        while space and count:
+            future = space.popleft()
+            if not future.done():
+                future.set_result(None)
+                count -= 1
+
+    def _signal_settled(self) -> None:
+        if self._settled is not None and not self.pending:
+            self._settled.set()
+
+
+class WorkerPool(_Pool[I]):
+    """``concurrency`` workers taking items from a buffer of ``capacity`` (FIFO).
+
+    ``step(worker, item)`` is awaited for each item and must not raise (it is the
+    owner's place to turn outcomes into acks, counters and events); an exception that
+    escapes anyway is passed to ``on_crash`` and the worker goes on.
+    """
+
+    def __init__(
+        self,
+        step: Callable[[Worker, I], Awaitable[None]],
+        *,
+        concurrency: int,
+        capacity: int,
+        timeout: float | None,
+        on_crash: Callable[[BaseException], None],
+        name: str = "eventbus",
+    ) -> None:
+        super().__init__(
+            concurrency=concurrency,
+            capacity=capacity,
+            timeout=timeout,
+            on_crash=on_crash,
+            name=name,
+        )
+        self._step = step
+
     async def _work(self, worker: Worker) -> None:
         buffer = self._buffer
         step = self._step
@@ -255,14 +304,88 @@ class WorkerPool(Generic[I]):
             self._idle.append(future)
             await future
 
-    def _wake_space(self, count: int) -> None:
-        space = self._space
-        while space and count:
-            future = space.popleft()
-            if not future.done():
-                future.set_result(None)
-                count -= 1
 
-    def _signal_settled(self) -> None:
-        if self._settled is not None and not self.pending:
-            self._settled.set()
+class CallPool(_Pool[I]):
+    """A pool whose workers call ``handler`` themselves, one item at a time each.
+
+    For each item ``prepare(item)`` (plain, not async) returns the handler's argument,
+    or :data:`SKIP` to hand nothing over (it reports why itself); the handler then runs
+    under the timeout (``traced(item, argument)`` instead while tracing runs), and an
+    exception it raised (or a timeout) goes to ``failed(item, error)``. Neither may
+    raise; an exception that escapes anyway is passed to ``on_crash`` and the worker
+    goes on.
+    """
+
+    def __init__(
+        self,
+        handler: Callable[[Any], Awaitable[Any]],
+        prepare: Callable[[I], Any],
+        failed: Callable[[I, BaseException], None],
+        *,
+        traced: Callable[[I, Any], Awaitable[Any]] | None = None,
+        concurrency: int,
+        capacity: int,
+        timeout: float | None,
+        on_crash: Callable[[BaseException], None],
+        name: str = "eventbus",
+    ) -> None:
+        super().__init__(
+            concurrency=concurrency,
+            capacity=capacity,
+            timeout=timeout,
+            on_crash=on_crash,
+            name=name,
+        )
+        self._handler = handler
+        self._prepare = prepare
+        self._failed = failed
+        self._traced = traced
+
+    async def _work(self, worker: Worker) -> None:
+        buffer = self._buffer
+        handler, prepare, failed = self._handler, self._prepare, self._failed
+        traced = self._traced
+        loop = asyncio.get_running_loop()
+        timeout = self._timeout
+        while True:
+            while buffer:
+                item = buffer.popleft()
+                if self._space:
+                    self._wake_space(1)
+                self._active += 1
+                try:
+                    argument = prepare(item)
+                    if argument is not SKIP:
+                        if timeout is not None:  # Worker.begin, inlined: once per message
+                            worker._began = _now()
+                            if worker._timer is None:
+                                worker._timer = loop.call_later(timeout, worker._expire)
+                        worker.busy = True
+                        error: BaseException | None = None
+                        try:
+                            if traced is not None and telemetry.tracer.active:
+                                await traced(item, argument)
+                            else:
+                                await handler(argument)
+                        except asyncio.CancelledError:
+                            if not worker.timed_out:
+                                raise
+                        except Exception as exc:  # noqa: BLE001 - a handler's error is data
+                            error = exc
+                        finally:
+                            worker.busy = False
+                        if worker.timed_out:
+                            error = worker.outcome(error)
+                        if error is not None:
+                            failed(item, error)
+                except Exception as exc:  # noqa: BLE001 - a bug must not kill the pool
+                    self._on_crash(exc)
+                finally:
+                    self._active -= 1
+                if self._settled is not None and not buffer and not self._active:
+                    self._settled.set()
+            if self._closing:
+                return
+            future: asyncio.Future[None] = loop.create_future()
+            self._idle.append(future)
+            await future

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import Any
 
 from pymodular.errors import error_text
@@ -26,8 +27,8 @@ from pymodular.modules.eventbus._handlers import is_invalid_payload
 from pymodular.modules.eventbus._message import Message
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus._topics import matcher
-from pymodular.modules.eventbus._tracing import call_handler
-from pymodular.modules.eventbus._workers import Worker, WorkerPool
+from pymodular.modules.eventbus._tracing import call_in_span
+from pymodular.modules.eventbus._workers import SKIP, CallPool
 from pymodular.modules.eventbus.config import MemoryEngineConfig
 from pymodular.modules.eventbus.errors import BusClosedError
 
@@ -41,7 +42,7 @@ class _Member:
 
     __slots__ = ("drops_reported", "last_report", "pool", "sub")
 
-    def __init__(self, sub: Subscription, pool: WorkerPool[Message[Any]]) -> None:
+    def __init__(self, sub: Subscription, pool: CallPool[Message[Any]]) -> None:
         self.sub = sub
         self.pool = pool
         self.last_report = 0.0
@@ -81,7 +82,7 @@ class MemoryEngine(EventBusEngine):
         self._turn = 0
         self._running = False
         self._mode = config.delivery_mode
-        self._wait = None if config.delivery_mode == "block" else config.publish_timeout
+        self._wait_limit = None if config.delivery_mode == "block" else config.publish_timeout
 
     async def start(self) -> None:
         """Start the workers of subscriptions made before start."""
@@ -92,6 +93,13 @@ class MemoryEngine(EventBusEngine):
     # --- publishing ------------------------------------------------------------------
     async def publish(self, message: Message[Any]) -> None:
         """Queue ``message`` for every matching subscription."""
+        waiting = self.publish_nowait(message)
+        if waiting is not None:
+            await waiting
+
+    def publish_nowait(self, message: Message[Any]) -> Awaitable[None] | None:
+        """Queue ``message`` wherever there is room, without a coroutine; in the waiting
+        modes, return an awaitable that waits for room in the full queues."""
         if not self._running:
             raise BusClosedError(f"the memory engine {self.name!r} is not running")
         message.engine = self.name
@@ -104,11 +112,14 @@ class MemoryEngine(EventBusEngine):
             target = targets[0]
             member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
             member.sub.received += 1
-            if not member.pool.offer(message):
-                await self._full(member, message)
-            return
+            if member.pool.offer(message):
+                return None
+            if self._mode == "drop":
+                self._dropped(member)
+                return None
+            return self._wait([member], message)
         if not count:
-            return
+            return None
         self._turn += 1
         first = self._turn % count
         full: list[_Member] | None = None
@@ -117,16 +128,21 @@ class MemoryEngine(EventBusEngine):
             member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
             member.sub.received += 1
             if not member.pool.offer(message):
+                if self._mode == "drop":
+                    self._dropped(member)
+                    continue
                 if full is None:
                     full = []
                 full.append(member)
-        if full:
-            for member in full:
-                await self._full(member, message)
+        return None if full is None else self._wait(full, message)
 
-    async def _full(self, member: _Member, message: Message[Any]) -> None:
-        if self._mode != "drop" and await member.pool.put(message, self._wait):
-            return
+    async def _wait(self, full: list[_Member], message: Message[Any]) -> None:
+        """Block or timeout mode: wait for room in each full queue, in turn."""
+        for member in full:
+            if not await member.pool.put(message, self._wait_limit):
+                self._dropped(member)
+
+    def _dropped(self, member: _Member) -> None:
         member.sub.dropped += 1
         now = time.monotonic()
         if now - member.last_report >= 1.0:  # one event per second per subscription at most
@@ -159,8 +175,32 @@ class MemoryEngine(EventBusEngine):
     async def subscribe(self, subscription: Subscription) -> None:
         """Give the subscription a queue and workers."""
         sub = subscription
-        pool: WorkerPool[Message[Any]] = WorkerPool(
-            lambda worker, message: self._step(sub, worker, message),
+        convert = sub.adapter.convert
+        report = self._report
+
+        def prepare(message: Message[Any]) -> Any:
+            try:
+                argument = convert(message)
+            except Exception as exc:  # noqa: BLE001 - an invalid payload is reported, not raised
+                sub.delivered += 1
+                sub.failed += 1
+                report(sub, message, exc)
+                return SKIP
+            sub.delivered += 1  # handed over: counted even if a stop cancels the call
+            return argument
+
+        def failed(message: Message[Any], error: BaseException) -> None:
+            sub.failed += 1
+            report(sub, message, error)
+
+        def traced(message: Message[Any], argument: Any) -> Awaitable[None]:
+            return call_in_span(sub, message, argument)
+
+        pool: CallPool[Message[Any]] = CallPool(
+            sub.handler,
+            prepare,
+            failed,
+            traced=traced,
             concurrency=sub.concurrency,
             capacity=self.config.queue_size,
             timeout=sub.timeout,
@@ -206,20 +246,6 @@ class MemoryEngine(EventBusEngine):
         member.sub.dropped += len(member.pool.take_buffered())
         await member.pool.settle(grace)
         await member.pool.close()
-
-    async def _step(self, sub: Subscription, worker: Worker, message: Message[Any]) -> None:
-        try:
-            argument = sub.adapter.convert(message)
-        except Exception as exc:  # noqa: BLE001 - an invalid payload is reported, not raised
-            sub.delivered += 1
-            sub.failed += 1
-            self._report(sub, message, exc)
-            return
-        sub.delivered += 1  # handed over: counted even if a stop cancels the call
-        error = await call_handler(worker, sub, message, argument)
-        if error is not None:
-            sub.failed += 1
-            self._report(sub, message, error)
 
     def _report(self, sub: Subscription, message: Message[Any], error: BaseException) -> None:
         kind = "invalid" if is_invalid_payload(error) else "failed"
