@@ -41,14 +41,26 @@ _GATES = {
 }
 
 
+MIN_MESSAGE_LENGTH = 64
+"""The least ``max_message_length``: room for the longest cut note and some text."""
+
+
 def clean_message(message: str, limit: int) -> str:
-    """Redact secrets from ``message`` and cut it to ``limit`` characters, saying so."""
+    """Redact secrets from ``message`` and cut it to ``limit`` characters, saying so.
+
+    A cut message is exactly ``limit`` characters long: the kept text, then
+    ``... (N more characters)`` where N counts every character left out.
+    """
     message = redact(message)
     if len(message) <= limit:
         return message
-    cut = len(message) - limit
-    note = f"... ({cut} more characters)"
-    return message[: max(0, limit - len(note))] + note
+    kept = limit
+    while kept > 0:  # the note's length depends on N, which depends on the note's length
+        note = f"... ({len(message) - kept} more characters)"
+        if kept + len(note) <= limit:
+            return message[:kept] + note
+        kept = max(0, limit - len(note))
+    return message[:limit]  # no room for a note (a limit below MIN_MESSAGE_LENGTH)
 
 
 def report_entry(

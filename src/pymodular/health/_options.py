@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pymodular._seconds import check_seconds
+from pymodular.health._aggregate import MIN_MESSAGE_LENGTH
 
 __all__ = ("HealthOptions",)
 
@@ -22,7 +23,7 @@ class HealthOptions:
     - ``max_future_skew``: a report timestamped more than this many seconds in the
       future is rejected as invalid (default 2).
     - ``max_message_length``: longer report messages are cut, saying how much was cut
-      (default 1024 characters).
+      (default 1024 characters, at least 64).
     - ``drain_delay``: seconds to wait after readiness turns unhealthy at shutdown
       before modules stop, so load balancers notice (default 0). A failed start does not
       wait: the application never served.
@@ -39,8 +40,12 @@ class HealthOptions:
         for name in ("interval", "ttl", "timeout", "max_future_skew", "drain_delay"):
             positive = name in ("interval", "timeout")
             check_seconds("HealthOptions", name, getattr(self, name), positive=positive)
-        if not isinstance(self.max_message_length, int) or self.max_message_length < 16:
+        if (
+            not isinstance(self.max_message_length, int)
+            or self.max_message_length < MIN_MESSAGE_LENGTH
+        ):
             raise ValueError(
-                "HealthOptions.max_message_length must be an int >= 16, "
+                f"HealthOptions.max_message_length must be an int >= {MIN_MESSAGE_LENGTH} "
+                "(room for the note that says how much was cut), "
                 f"got {self.max_message_length!r}"
             )

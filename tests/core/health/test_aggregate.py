@@ -69,8 +69,32 @@ def test_long_messages_are_cut_saying_how_much_was_cut() -> None:
         max_message_length=100,
     )
     assert len(got.message) == 100
-    assert got.message.endswith("... (4900 more characters)")
+    assert got.message == "x" * 74 + "... (4926 more characters)"
     assert clean_message("short", 100) == "short"
+
+
+@pytest.mark.parametrize("size", [64, 65, 99, 100, 101, 1_000, 123_456])
+def test_a_cut_message_is_exactly_the_limit_and_counts_what_it_left_out(size: int) -> None:
+    message = "".join(chr(ord("a") + i % 26) for i in range(size))
+    got = clean_message(message, 64)
+    if size <= 64:
+        assert got == message  # at the limit or under it: nothing is cut, no note
+        return
+    kept, _, note = got.partition("... (")
+    assert len(got) == 64
+    assert message.startswith(kept)
+    assert note == f"{size - len(kept)} more characters)"
+
+
+def test_a_note_that_cannot_fit_is_left_out_rather_than_overflowing_the_limit() -> None:
+    assert clean_message("y" * 500, 10) == "y" * 10
+
+
+def test_an_entry_keeps_how_long_its_reporter_took() -> None:
+    report = HealthResult("healthy", timestamp=NOW)
+    assert report_entry("db", report, optional=False, now=NOW, duration=0.25).duration == 0.25
+    assert report_entry("db", 7, optional=False, now=NOW, duration=0.5).duration == 0.5
+    assert failure_entry("db", "x", optional=False, now=NOW, duration=1.5).duration == 1.5
 
 
 def test_the_message_limit_applies_to_invalid_reports_too() -> None:
@@ -168,6 +192,9 @@ def test_status_hash_changes_with_statuses_but_not_with_messages() -> None:
     c = [ModuleHealth("db", D, "fine", False, NOW)]
     assert status_hash(H, H, a) == status_hash(H, H, b)
     assert status_hash(H, H, a) != status_hash(D, D, c)
+    assert status_hash(H, H, a) != status_hash(H, H, c)  # an entry's status alone
+    assert status_hash(H, H, a) != status_hash(D, H, a)  # the overall status alone
+    assert status_hash(H, H, a) != status_hash(H, D, a)  # the readiness alone
     assert len(status_hash(H, H, a)) == 16
 
 
