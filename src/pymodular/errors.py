@@ -127,11 +127,24 @@ class DependencyError(PymodularError):
 
 
 class CircularDependencyError(DependencyError):
-    """The dependency graph has a cycle; ``chain`` lists the modules along it."""
+    """The dependency graph has a cycle.
 
-    def __init__(self, message: str, *, chain: Sequence[str], **context: Any) -> None:
-        super().__init__(message, **context)
+    ``chain`` lists the modules along it, back to the first; ``edges`` has one
+    ``(source, target, kind)`` triple per step, the kind as the message shows it
+    (``module``, ``service Database``, ``interface Clock``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        chain: Sequence[str],
+        edges: Sequence[tuple[str, str, str]] = (),
+        **context: Any,
+    ) -> None:
+        super().__init__(message, edges=[list(edge) for edge in edges], **context)
         self.chain: tuple[str, ...] = tuple(chain)
+        self.edges: tuple[tuple[str, str, str], ...] = tuple(edges)
 
 
 class MissingDependencyError(DependencyError):
