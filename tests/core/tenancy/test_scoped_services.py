@@ -570,3 +570,19 @@ def _provider(*services: Service[Any], name: str = "provider") -> Module[None]:
     module = Provider()
     module.name = name
     return module
+
+
+async def test_an_object_provided_for_a_tenant_is_found_by_naming_that_tenant(make_app) -> None:
+    app = make_app(tenancy=tenants("acme", "globex"))
+    await app.start()
+    special = Store("acme", app.module("store").config, [])
+    app.tenants.provide(
+        "acme", Service("vip", special, interface=Store, scope="tenant", tenant="acme")
+    )
+    with app.tenants.use("acme"):
+        assert app.services.get(Store, instance="acme") is special
+        assert app.services.get("vip", instance="acme") is special
+    with app.tenants.use("globex"):
+        assert app.services.get(Store, instance="globex").tenant == "globex"
+        assert app.services.get(Store, instance="globex") is not special
+    await app.stop()

@@ -1,0 +1,119 @@
+"""Registry rules the lookups depend on: batches, implicit types, precedence, readiness."""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import pytest
+
+from pymodular import RegistrationError, Service, ServiceNotFoundError
+from pymodular._context import current_tenant
+from pymodular.errors import ScopedServiceError
+from pymodular.services import Availability, ServiceRegistry
+
+
+class Cache(abc.ABC):
+    @abc.abstractmethod
+    def get(self, key: str) -> str | None: ...
+
+
+class MemoryCache(Cache):
+    def get(self, key: str) -> str | None:
+        return None
+
+
+class RedisCache(Cache):
+    def get(self, key: str) -> str | None:
+        return "redis"
+
+
+def ready(registry: ServiceRegistry, provider: str, services: list[Service[Any]]) -> None:
+    registry.register(provider, services)
+    registry.mark_ready(provider, Availability.INIT)
+
+
+def test_two_services_of_one_name_in_one_batch_register_neither() -> None:
+    registry = ServiceRegistry()
+    with pytest.raises(RegistrationError, match="'cache'.*already provides a service of that"):
+        registry.register("m", [Service("cache", MemoryCache()), Service("cache", RedisCache())])
+    assert len(registry) == 0
+    assert registry.names() == []
+    assert "cache" not in registry
+
+
+def test_an_undeclared_object_is_found_under_every_class_it_inherits() -> None:
+    registry = ServiceRegistry()
+    memory = MemoryCache()
+    ready(registry, "m", [Service("memory", memory)])
+    assert registry.get(Cache) is memory
+    assert registry.get(MemoryCache) is memory
+    with pytest.raises(ServiceNotFoundError):
+        registry.get(RedisCache)
+
+
+def test_membership_asks_by_name_or_type_and_nothing_else() -> None:
+    registry = ServiceRegistry()
+    ready(registry, "m", [Service("memory", MemoryCache())])
+    assert "memory" in registry
+    assert Cache in registry
+    assert MemoryCache in registry
+    assert RedisCache not in registry
+    assert "redis" not in registry
+    assert 42 not in registry
+    assert None not in registry
+
+
+def test_get_all_lists_only_services_that_are_ready() -> None:
+    registry = ServiceRegistry()
+    memory, redis = MemoryCache(), RedisCache()
+    ready(registry, "m", [Service("memory", memory, interface=Cache)])
+    registry.register(
+        "r", [Service("redis", factory=lambda: redis, interface=Cache, available="start")]
+    )
+    registry.mark_ready("r", Availability.INIT)  # not yet: it is made at start
+    assert registry.get_all(Cache) == [memory]
+    registry.mark_ready("r", Availability.START)
+    assert registry.get_all(Cache) == [memory, redis]
+
+
+def test_a_declared_interface_wins_over_an_object_that_merely_inherits_it() -> None:
+    registry = ServiceRegistry()
+    declared, inherited = MemoryCache(), RedisCache()
+    ready(registry, "late", [Service("inherited", inherited)])
+    ready(registry, "m", [Service("declared", declared, interface=Cache, priority=-5)])
+    assert registry.get(Cache) is declared  # no ambiguity, despite the lower priority
+    assert registry.get_all(Cache) == [declared]
+    assert registry.get(RedisCache) is inherited  # still found under its own class
+
+
+def test_unregistering_a_provider_takes_its_tenant_pinned_services_too() -> None:
+    registry = ServiceRegistry()
+    special = MemoryCache()
+    pinned = Service("vip", special, interface=Cache, scope="tenant", tenant="acme")
+    registry.register("p", [pinned])
+    token = current_tenant.set("acme")
+    try:
+        with pytest.raises(ScopedServiceError):  # found (no tenancy here to hand it out)
+            registry.get(Cache)
+        registry.unregister("p")
+        with pytest.raises(ServiceNotFoundError):
+            registry.get(Cache)
+        with pytest.raises(ServiceNotFoundError):
+            registry.get("vip")
+        assert registry.get_optional(Cache) is None
+    finally:
+        current_tenant.reset(token)
+    assert len(registry) == 0
+
+
+def test_a_pinned_service_is_found_for_the_tenant_named_by_instance() -> None:
+    registry = ServiceRegistry()
+    pinned = Service("vip", MemoryCache(), interface=Cache, scope="tenant", tenant="acme")
+    registry.register("p", [pinned])
+    with pytest.raises(ScopedServiceError):  # found for acme, outside any context
+        registry.get(Cache, instance="acme")
+    with pytest.raises(ServiceNotFoundError):
+        registry.get(Cache, instance="globex")
+    with pytest.raises(ServiceNotFoundError):
+        registry.get(Cache)
