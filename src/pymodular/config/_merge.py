@@ -63,8 +63,8 @@ def _merge(
     inherited: Source,
     max_depth: int,
 ) -> None:
-    if len(prefix) > max_depth:
-        where = ".".join(prefix)
+    if len(prefix) >= max_depth and incoming:  # a key here would be one level too deep
+        where = ".".join((*prefix, str(next(iter(incoming)))))
         raise ConfigError(
             f"configuration from {inherited} is nested too deeply at {where!r}: "
             f"expected at most {max_depth} levels",

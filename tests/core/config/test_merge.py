@@ -69,6 +69,62 @@ def test_nesting_deeper_than_the_limit_is_refused() -> None:
         merge_layers([Layer.from_mapping(data)], max_depth=32)
 
 
+def _nested(levels: int, leaf: Any = 1) -> dict[str, Any]:
+    data: Any = leaf
+    for i in reversed(range(levels)):
+        data = {f"k{i}": data}
+    return data
+
+
+@pytest.mark.parametrize("limit", [1, 3, 32])
+def test_keys_exactly_max_depth_deep_merge_and_one_more_level_is_refused(limit: int) -> None:
+    assert merge_layers([Layer.from_mapping(_nested(limit))], max_depth=limit).data == _nested(
+        limit
+    )
+    empty_at_the_limit = _nested(limit, {})
+    assert merge_layers([Layer.from_mapping(empty_at_the_limit)], max_depth=limit).data == (
+        empty_at_the_limit
+    )
+    with pytest.raises(ConfigError) as caught:
+        merge_layers([Layer.from_mapping(_nested(limit + 1))], max_depth=limit)
+    where = ".".join(f"k{i}" for i in range(limit + 1))
+    assert caught.value.field == where
+    assert f"nested too deeply at {where!r}: expected at most {limit} levels" in str(caught.value)
+
+
+def test_non_string_keys_are_merged_under_their_text() -> None:
+    merged = merge_layers(
+        [Layer.from_mapping({1: {"a": 1}, 2.5: "x"}), Layer.from_mapping({"1": {"b": 2}})]  # type: ignore[dict-item]
+    )
+    assert merged.data == {"1": {"a": 1, "b": 2}, "2.5": "x"}
+    assert set(merged.history) == {("1", "a"), ("1", "b"), ("2.5",)}
+
+
+def test_mappings_that_are_not_dicts_merge_rather_than_replace() -> None:
+    from types import MappingProxyType
+
+    override = MappingProxyType({"db": MappingProxyType({"port": 2})})
+    assert deep_merge({"db": {"host": "a", "port": 1}}, override) == {
+        "db": {"host": "a", "port": 2}
+    }
+
+
+def test_a_value_replacing_a_subtree_keeps_the_winner_of_each_leaf_it_overrode() -> None:
+    merged = merge_layers(
+        [
+            Layer.from_mapping({"db": {"host": "h1", "port": 1}}, name="one"),
+            Layer.from_mapping({"db": {"host": "h2"}}, name="two"),
+            Layer.from_mapping({"db": "sqlite://"}, name="three"),
+        ]
+    )
+    assert [(s.feeder, v) for s, v in merged.history[("db",)]] == [
+        ("two", "h2"),
+        ("one", 1),
+        ("three", "sqlite://"),
+    ]
+    assert set(merged.history) == {("db",)}
+
+
 def test_feeders_later_in_the_list_win_and_priority_overrides() -> None:
     a, b, c = DictFeeder({}, name="a"), DictFeeder({}, name="b"), DictFeeder({}, name="c")
     assert [f.name for f in order_feeders([a, b, c])] == ["a", "b", "c"]
