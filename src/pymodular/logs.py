@@ -11,16 +11,31 @@ and masks registered secret values in the rendered message.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import json
 import logging
 import sys
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar, Token
 from datetime import UTC, datetime
-from typing import Any, Protocol, runtime_checkable
+from types import MappingProxyType
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pymodular import secrets
 from pymodular._context import correlation_id, current_module, current_tenant, current_trace
+from pymodular.logmask import LogMasker, extra_fields
+from pymodular.secrets import json_safe
 
-__all__ = ("JsonFormatter", "Logger", "configure_logging", "install_record_context")
+__all__ = (
+    "BoundLogger",
+    "JsonFormatter",
+    "Logger",
+    "bind",
+    "configure_logging",
+    "install_record_context",
+    "log_fields",
+)
 
 
 @runtime_checkable
@@ -35,6 +50,80 @@ class Logger(Protocol):
 
 
 _installed = False
+
+_fields: ContextVar[Mapping[str, Any]] = ContextVar(
+    "pymodular_log_fields", default=MappingProxyType({})
+)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class log_fields:  # noqa: N801 - used like a function: `with log_fields(job="x"):`
+    """Add ``fields`` to every log record made inside a block or a decorated function.
+
+    Works in any logger of the process (the record factory adds them) and in nested
+    blocks (inner values win); nothing is copied per logger or handler::
+
+        with log_fields(tenant="acme", job_id="nightly"):
+            log.info("started")                    # record.tenant, record.job_id
+
+        @log_fields(component="importer")
+        async def run() -> None: ...
+    """
+
+    __slots__ = ("_fields", "_tokens")
+
+    def __init__(self, **fields: Any) -> None:
+        self._fields = fields
+        self._tokens: list[Token[Mapping[str, Any]]] = []
+
+    def __enter__(self) -> None:
+        self._tokens.append(_fields.set({**_fields.get(), **self._fields}))
+
+    def __exit__(self, *exc: object) -> None:
+        _fields.reset(self._tokens.pop())
+
+    def __call__(self, func: F) -> F:
+        fields = self._fields
+        if inspect.iscoroutinefunction(func):
+
+            @functools.wraps(func)
+            async def run_async(*args: Any, **kwargs: Any) -> Any:
+                with log_fields(**fields):
+                    return await func(*args, **kwargs)
+
+            return run_async  # type: ignore[return-value]
+
+        @functools.wraps(func)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with log_fields(**fields):
+                return func(*args, **kwargs)
+
+        return run  # type: ignore[return-value]
+
+
+class BoundLogger(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """A logger with fields bound to each of its records (see :func:`bind`)."""
+
+    def process(self, msg: Any, kwargs: Any) -> tuple[Any, Any]:
+        bound = self.extra or {}
+        given = kwargs.get("extra")
+        kwargs["extra"] = {**bound, **given} if given else bound  # the call's fields win
+        return msg, kwargs
+
+    def bind(self, **fields: Any) -> BoundLogger:
+        """A logger with these fields added to the bound ones (the same handlers)."""
+        return BoundLogger(self.logger, {**(self.extra or {}), **fields})
+
+
+def bind(logger: logging.Logger | str, **fields: Any) -> BoundLogger:
+    """``logger`` (or the logger of that name) with ``fields`` on every record it makes.
+
+    ``bind(self.log, tenant=t).info("x")`` writes ``tenant`` as a field of the record;
+    the JSON formatter shows it, :class:`~pymodular.logmask.LogMasker` masks it by name.
+    """
+    base = logging.getLogger(logger) if isinstance(logger, str) else logger
+    return BoundLogger(base, fields)
 
 
 def install_record_context() -> None:
@@ -52,6 +141,11 @@ def install_record_context() -> None:
         record.component = module[0] if module else "-"
         trace = current_trace.get()
         record.trace_id, record.span_id = trace if trace is not None else ("-", "-")
+        fields = _fields.get()
+        if fields:
+            for name, value in fields.items():
+                if name not in record.__dict__:
+                    record.__dict__[name] = value
         if secrets._ordered:
             _scrub(record)
         return record
@@ -77,7 +171,10 @@ def _scrub(record: logging.LogRecord) -> None:
 
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line, with the correlation fields."""
+    """One JSON object per line: time, level, logger, message, the correlation fields,
+    trace and span ids when a span is open, then every extra field (``"fields"`` would be
+    ambiguous for shippers: extras sit at the top level, as Elastic's and Loki's parsers
+    expect). Secrets show as the mask; values that are not JSON become text."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, Any] = {
@@ -93,6 +190,9 @@ class JsonFormatter(logging.Formatter):
         if trace_id != "-":
             data["trace_id"] = trace_id
             data["span_id"] = getattr(record, "span_id", "-")
+        for name, value in extra_fields(record).items():
+            if name not in data:
+                data[name] = json_safe(value)
         if record.exc_info:
             data["exception"] = record.exc_text or secrets.redact(
                 self.formatException(record.exc_info)
@@ -105,10 +205,14 @@ TEXT_FORMAT = (
 )
 
 
-def configure_logging(level: int | str = logging.INFO, *, json_lines: bool = False) -> None:
+def configure_logging(
+    level: int | str = logging.INFO, *, json_lines: bool = False, mask: logging.Filter | None = None
+) -> None:
     """Give the root logger one stderr handler with correlation fields (for ``app.run``).
 
-    Leaves logging alone when the root logger already has handlers.
+    The handler masks records with ``mask`` (default: a
+    :class:`~pymodular.logmask.LogMasker` with the default rules). Leaves logging alone
+    when the root logger already has handlers.
     """
     install_record_context()
     root = logging.getLogger()
@@ -116,5 +220,6 @@ def configure_logging(level: int | str = logging.INFO, *, json_lines: bool = Fal
         return
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter(TEXT_FORMAT))
+    handler.addFilter(mask if mask is not None else LogMasker())
     root.addHandler(handler)
     root.setLevel(level)
