@@ -63,6 +63,7 @@ async def acme_app(
     *,
     module: AcmeModule | None = None,
     extra: tuple[Any, ...] = (),
+    sections: dict[str, Any] | None = None,
     **options: Any,
 ) -> AsyncIterator[tuple[Application, EventRecorder, AcmeModule, HttpServer]]:
     """Router, acme, an HTTP server on ``http_port`` (HTTP-01) and an HTTPS server."""
@@ -71,6 +72,7 @@ async def acme_app(
         "acme": acme,
         "httpserver": {"host": "127.0.0.1", "port": http_port},
         "https": {"host": "127.0.0.1", "port": 0, "tls": {"enabled": True, "provider": True}},
+        **(sections or {}),
     }
     modules = [RouterModule(), module, HttpServerModule(), HttpServerModule(name="https"), *extra]
     async with app_harness(modules, config=config, health=True, **options) as (app, events):

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from pathlib import Path
 
+import pytest
+
 from pymodular.modules.acme import AcmeCertificates, AcmeModule, FileStore
+from pymodular.modules.acme.backends.database import DatabaseStore
 from pymodular.modules.acme.pebble import free_port
+from pymodular.modules.database import DatabaseModule
 from tests.modules.acme.conftest import PebbleFactory, acme_app, acme_section
 from tests.modules.acme.helpers import MovableClock
 
 DOMAIN = "www.example.test"
 NINETY_DAYS = 90 * 86400
+POSTGRES_DSN = "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 acme_check_interval = 3600
 
 
@@ -84,3 +90,38 @@ async def test_a_replica_defers_while_another_holds_the_renewal_lock(
         clock.set(state.next_try)
         await module.renew_now()
         await events.wait_for("acme.certificate.issued", timeout=30)
+
+
+@pytest.mark.postgres
+async def test_replicas_share_certificates_through_the_database_module(
+    pebble: PebbleFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = pebble(http_port=port)
+    prefix = f"test_acme_{uuid.uuid4().hex[:10]}"
+    acme = {**acme_section(server, tmp_path / "a"), "storage": "database", "table_prefix": prefix}
+    sections = {"database": {"default": {"dsn": POSTGRES_DSN}}}
+    extra = (DatabaseModule(),)
+    try:
+        async with acme_app(acme, port, extra=extra, sections=sections) as (app_a, events_a, _, _h):
+            await events_a.wait_for("acme.certificate.issued", timeout=30)
+            issued = app_a.services.get(AcmeCertificates).bundle(DOMAIN)
+            assert issued is not None
+        # Another replica, with its own local directory, serves it without ordering.
+        acme_b = {**acme, "storage_path": str(tmp_path / "b")}
+        async with acme_app(acme_b, 0, extra=(DatabaseModule(),), sections=sections) as (
+            app_b,
+            events_b,
+            _,
+            _h,
+        ):
+            loaded = await events_b.wait_for("acme.certificate.loaded")
+            assert loaded.data["serial"] == issued.serial
+            await app_b.events.flush()
+            assert "acme.order.created" not in events_b.types()
+        assert not list(tmp_path.rglob("account.key"))  # the account key lives in the database
+    finally:
+        store = DatabaseStore(url=POSTGRES_DSN, table_prefix=prefix)
+        await store.open()
+        await store.drop()
+        await store.close()

@@ -369,7 +369,12 @@ class Renewer:
         if key is None:
             key = await asyncio.to_thread(generate_key, "ec256")
             await self.store.save_account_key(directory, key)
-            self.emit("acme.account.key_created", directory=directory)
+            # Another replica may have saved its key first: everyone uses the stored one.
+            stored = await self.store.load_account_key(directory)
+            if stored is not None and stored != key:
+                key = stored
+            else:
+                self.emit("acme.account.key_created", directory=directory)
         session = AcmeSession(
             directory,
             key,

@@ -53,7 +53,8 @@ class CertificateStore(ABC):
 
     @abstractmethod
     async def save_account_key(self, directory_url: str, key_pem: bytes) -> None:
-        """Keep the account key PEM for ``directory_url``."""
+        """Keep the account key PEM for ``directory_url`` unless one is kept already (the
+        first writer wins: replicas starting together end up with one account)."""
 
     @abstractmethod
     async def load_certificate(self, domain: str) -> StoredCertificate | None:
@@ -100,8 +101,11 @@ def private_tree(root: Path, folder: Path) -> Path:
     return folder
 
 
-def write_private(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` with mode 0600, atomically (temp file, fsync, rename)."""
+def write_private(path: Path, data: bytes, *, keep: bool = False) -> None:
+    """Write ``data`` to ``path`` with mode 0600, atomically (temp file, fsync, rename).
+
+    ``keep``: leave an existing ``path`` as it is (the file appears whole or not at all).
+    """
     private_directory(path.parent)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.{id(data):x}.tmp")
     try:
@@ -111,7 +115,15 @@ def write_private(path: Path, data: bytes) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
-        os.replace(temporary, path)
+        if keep:
+            try:
+                os.link(temporary, path)  # fails when the file exists: the first writer wins
+            except FileExistsError:
+                pass
+            finally:
+                temporary.unlink()
+        else:
+            os.replace(temporary, path)
         directory = os.open(path.parent, os.O_RDONLY)
         try:
             os.fsync(directory)
@@ -165,7 +177,10 @@ class FileStore(CertificateStore):
         return await asyncio.to_thread(lambda: read_private(self._account(directory_url)))
 
     async def save_account_key(self, directory_url: str, key_pem: bytes) -> None:
-        await asyncio.to_thread(lambda: write_private(self._account(directory_url), key_pem))
+        def write() -> None:
+            write_private(self._account(directory_url), key_pem, keep=True)
+
+        await asyncio.to_thread(write)
 
     async def load_certificate(self, domain: str) -> StoredCertificate | None:
         def read() -> StoredCertificate | None:

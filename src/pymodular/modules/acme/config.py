@@ -81,7 +81,12 @@ class AcmeConfig(ConfigModel):
         "storage: database only the files served to the TLS listener are kept here",
     )
     database: str | None = field(
-        None, description="Database instance for storage: database (default: the default one)"
+        None, description="Database connection for storage: database (default: the default one)"
+    )
+    table_prefix: str = field(
+        "pymodular_acme",
+        description="Prefix of the tables of storage: database (letters, digits and _)",
+        pattern=r"^[A-Za-z0-9_]{1,40}$",
     )
     ca_bundle: str | None = field(
         None, description="PEM file of CAs trusted for the directory's HTTPS (private CAs)"

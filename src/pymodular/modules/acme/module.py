@@ -56,6 +56,7 @@ class AcmeModule(Module[AcmeConfig]):
     name = "acme"
     extra = Extra("acme", "acme", "josepy", "cryptography")
     router = Dependency(name="router", optional=True)
+    database = Dependency(name="database", optional=True)
     requires = (Dependency(DnsProvider, optional=True, attr="dns"),)
 
     def __init__(
@@ -149,14 +150,21 @@ class AcmeModule(Module[AcmeConfig]):
         )
         app.on_started(self._begin)
 
-    @staticmethod
-    def _make_store(config: AcmeConfig, root: Path) -> CertificateStore:
-        if config.storage == "database":
+    def _make_store(self, config: AcmeConfig, root: Path) -> CertificateStore:
+        if config.storage == "files":
+            return FileStore(root)
+        Extra("database", "sqlalchemy").require("acme storage: database", field="acme.storage")
+        database = self.database
+        if database is None:
             raise AcmeError(
-                "storage: database is not offered by this version; use storage: files",
+                "storage: database needs the database module in the application "
+                "(acme.database names its connection)",
                 field="acme.storage",
             )
-        return FileStore(root)
+        from pymodular.modules.acme.backends.database import DatabaseStore
+
+        engine = database.engine(config.database) if config.database else database.engine()
+        return DatabaseStore(engine, table_prefix=config.table_prefix)
 
     async def start(self) -> None:
         """Serve the stored certificates (placeholders for the missing ones)."""
