@@ -171,6 +171,11 @@ class LogMasker(logging.Filter):
         self.fields = {self._normal(k): v for k, v in fields.items()}
         self.patterns = tuple(patterns)
         self.partial = partial
+        self._subs = tuple(
+            (rule.pattern.sub, functools.partial(self._masked_match, rule=rule))
+            for rule in self.patterns
+        )
+        self._strategies: dict[str, Strategy | None] = {}
 
     @staticmethod
     def _normal(name: str) -> str:
@@ -178,17 +183,24 @@ class LogMasker(logging.Filter):
 
     def strategy_for(self, name: str) -> Strategy | None:
         """The strategy of the rule ``name`` matches, or None."""
+        try:
+            return self._strategies[name]
+        except KeyError:
+            pass
+        found: Strategy | None = None
         parts = self._normal(name).split("_")
         for start in range(len(parts)):  # the whole name, then ever shorter suffixes
             found = self.fields.get("_".join(parts[start:]))
             if found is not None:
-                return found
-        return None
+                break
+        if len(self._strategies) < 4096:  # field names are few; bound the memo anyway
+            self._strategies[name] = found
+        return found
 
     def mask_text(self, text: str) -> str:
         """``text`` with every pattern's matches masked, and registered secrets."""
-        for rule in self.patterns:
-            text = rule.pattern.sub(functools.partial(self._masked_match, rule=rule), text)
+        for sub, replace in self._subs:
+            text = sub(replace, text)
         return redact(text)
 
     def _masked_match(self, match: re.Match[str], rule: PatternRule) -> str:

@@ -398,3 +398,34 @@ async def test_strict_observer_failures_while_running_are_reported_by_the_stop()
     with pytest.raises(LifecycleError, match="observer .*explode failed on cache.miss"):
         await app.stop()
     assert app.events.take_failures() == []  # the stop collected them
+
+
+async def test_a_replaying_subscription_first_gets_the_recent_matching_events() -> None:
+    bus = EventBus(history=3)
+    for i in range(5):
+        bus.emit(Event(f"module.e{i}"))
+    bus.emit(Event("other.x"))
+    seen: list[str] = []
+    bus.subscribe(lambda e: seen.append(e.type), "module.*", replay=True)
+    bus.emit(Event("module.after"))
+    await bus.flush()
+    assert seen == ["module.e3", "module.e4", "module.after"]  # e0-e2 left the history
+    assert [e.type for e in bus.recent()] == ["module.e4", "other.x", "module.after"]
+    assert [e.type for e in bus.recent(1)] == ["module.after"]
+
+
+def test_a_direct_subscription_sees_each_event_inside_emit_and_never_raises() -> None:
+    bus = EventBus()
+    seen: list[str] = []
+
+    def observer(event: Event) -> None:
+        if event.type == "bad":
+            raise RuntimeError("observer broke")
+        seen.append(event.type)
+
+    sub = bus.subscribe(observer, direct=True)
+    bus.emit(Event("one"))  # no loop, no task: delivered at once
+    bus.emit(Event("bad"))
+    bus.emit(Event("two"))
+    assert seen == ["one", "two"]
+    assert (sub.delivered, sub.failed) == (2, 1)

@@ -58,6 +58,7 @@ class Subscription:
     warned: bool = False
     task: asyncio.Task[None] | None = field(default=None, repr=False)
     active: bool = True
+    direct: bool = False
 
     def describe(self) -> dict[str, Any]:
         """Counters for introspection."""
@@ -95,6 +96,7 @@ class EventBus:
         name: str | None = None,
         capacity: int | None = None,
         replay: bool = False,
+        direct: bool = False,
     ) -> Subscription:
         """Subscribe ``observer`` to event types matching ``patterns`` (default ``*``).
 
@@ -102,6 +104,12 @@ class EventBus:
         bounds the observer's buffer (default 1000 events). ``replay`` first delivers
         the matching events among the last ``history`` emitted (256 by default), so
         an observer that subscribes during start-up still sees the events before it.
+
+        ``direct`` calls ``observer`` inside :meth:`emit`, with no buffer and no task:
+        for a plain function that only hands the event over (an in-memory queue of its
+        own, a counter) and must see every event in emission order, as a logging
+        handler does. Whatever it returns is ignored; what it raises is logged and
+        counted, never raised to the emitter.
         """
         pats = tuple(patterns) or ("*",)
         sub = Subscription(
@@ -110,6 +118,7 @@ class EventBus:
             name=name or getattr(observer, "__qualname__", None) or repr(observer),
             capacity=capacity or self.default_capacity,
             matches=_matcher(pats),
+            direct=direct,
         )
         self._subscriptions.append(sub)
         if replay:
@@ -143,6 +152,14 @@ class EventBus:
                 self._offer(sub, event)
 
     def _offer(self, sub: Subscription, event: Event) -> None:
+        if sub.direct:
+            try:
+                sub.observer(event)
+                sub.delivered += 1
+            except Exception:
+                sub.failed += 1
+                logger.exception("observer %s failed on event %s", sub.name, event.type)
+            return
         if len(sub.buffer) >= sub.capacity:
             sub.dropped += 1
             if not sub.warned:

@@ -1,0 +1,415 @@
+"""Observability costs: metrics and tracing per request, per metric and per span.
+
+Served (wrk, the settings of :mod:`benchmarks.bench_http`: uvicorn with uvloop and
+httptools, ``-t2 -c64``, interleaved rounds): the full stack of ``bench_http`` (router
+with request id, CORS and errors middleware, the httpserver, health on) answering
+``GET /json``
+
+- **off**: as in ``bench_http``;
+- **metrics**: plus the metrics module (HTTP metrics middleware, lifecycle observer);
+- **full**: plus the tracing module too (a server span per request, batch processor,
+  an exporter that drops the spans so no network is measured).
+
+Goal (issue 19): full observability keeps at least 80% of the requests/s with it off
+(the median over rounds of full/off within each round).
+
+In-process, same run, beside the plain libraries doing the same work:
+
+- the metrics middleware around the router vs a hand-written pure-ASGI middleware on
+  plain prometheus_client (same counter, histogram and gauge, same labels);
+- the tracing middleware vs a hand-written one on the plain opentelemetry-sdk
+  (extract ``traceparent``, start a current server span, set the same attributes);
+- ``Instrument.labels(...).inc()`` vs ``Counter.labels(...).inc()``;
+- a span through the seam vs ``tracer.start_as_current_span`` (same exporter: none);
+- the event logger writing JSON lines to a file (events handed over, then flushed), beside
+  the stdlib way: a ``logging.FileHandler`` whose formatter dumps each event as JSON.
+  Goal (issue 19): at least 100k events/s.
+
+Run alone: ``.venv/bin/python -m benchmarks observability``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import Any
+
+from benchmarks._harness import Row, Stats, interleaved, interleaved_async
+from benchmarks.bench_http import interleaved_load, json_routes, per_round
+
+KINDS = ("off", "metrics", "full")
+PAYLOAD = {"message": "hello, world"}
+REPEAT = 41
+BATCH = 200
+
+
+class DropExporter:
+    """A span exporter that accepts and forgets spans (the export path without network)."""
+
+    def export(self, spans: Sequence[Any]) -> Any:
+        from opentelemetry.sdk.trace.export import SpanExportResult
+
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        return None
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+# -- the servers (python -m benchmarks.bench_observability KIND PORT) -----------------------
+
+
+def _serve(kind: str, port: int) -> None:
+    from pymodular import Application, Dependency, Module
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.modules.httpserver import HttpServerModule
+    from pymodular.modules.metrics import MetricsModule
+    from pymodular.modules.router import Router, RouterModule
+    from pymodular.modules.tracing import TracingModule
+
+    class Routes(Module[Any]):
+        name = "routes"
+        router = Dependency(Router)
+
+        async def init(self, app: Any) -> None:
+            json_routes(self.router)
+
+    modules: list[Module[Any]] = [RouterModule(), Routes()]
+    if kind in ("metrics", "full"):
+        modules.append(MetricsModule())
+    if kind == "full":
+        modules.append(TracingModule(exporter=DropExporter()))
+    modules.append(HttpServerModule())
+    config = {
+        "httpserver": {"host": "127.0.0.1", "port": port},
+        "router": {
+            "request_id": {"enabled": True},
+            "cors": {"enabled": True, "allow_origins": ["https://app.example.com"]},
+        },
+    }
+    app = Application(modules, feeders=[DictFeeder(config)], health=True)
+    raise SystemExit(app.run(loop="uvloop", log_level="WARNING"))
+
+
+# -- in process -----------------------------------------------------------------------------
+
+HEADERS = [
+    (b"host", b"127.0.0.1"),
+    (b"user-agent", b"wrk"),
+    (b"traceparent", b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"),
+]
+
+
+async def _receive() -> dict[str, Any]:
+    return {"type": "http.request", "body": b"", "more_body": False}
+
+
+async def _send(message: Any) -> None:
+    return None
+
+
+def _scope() -> dict[str, Any]:
+    return {"type": "http", "method": "GET", "path": "/json", "root_path": "",
+            "query_string": b"", "headers": HEADERS, "state": {}}  # fmt: skip
+
+
+def _plain_prometheus(app: Any, registry: Any) -> Any:
+    """The same HTTP metrics, written directly on prometheus_client."""
+    import time
+
+    from prometheus_client import Counter, Gauge, Histogram
+
+    labels = ("method", "route", "status")
+    requests = Counter("plain_http_requests_total", "x", labels, registry=registry)
+    duration = Histogram("plain_http_request_duration_seconds", "x", labels, registry=registry)
+    in_flight = Gauge("plain_http_requests_in_flight", "x", registry=registry)
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        status = 500
+        started = time.perf_counter()
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        in_flight.inc()
+        try:
+            await app(scope, receive, send_status)
+        finally:
+            in_flight.dec()
+            values = (scope["method"], scope.get("route_path") or "<unmatched>", str(status))
+            requests.labels(*values).inc()
+            duration.labels(*values).observe(time.perf_counter() - started)
+
+    return middleware
+
+
+def _plain_otel(app: Any, tracer: Any) -> Any:
+    """The same server span, written directly on the opentelemetry-sdk."""
+    from opentelemetry.trace import SpanKind
+    from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+    propagator = TraceContextTextMapPropagator()
+
+    async def middleware(scope: Any, receive: Any, send: Any) -> None:
+        carrier = {
+            k.decode("latin-1"): v.decode("latin-1")
+            for k, v in scope["headers"]
+            if k in (b"traceparent", b"tracestate")
+        }
+        status = 500
+
+        async def send_status(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        attributes = {"http.request.method": scope["method"], "url.path": scope["path"],
+                      "url.scheme": "http"}  # fmt: skip
+        with tracer.start_as_current_span(
+            scope["method"],
+            context=propagator.extract(carrier),
+            kind=SpanKind.SERVER,
+            attributes=attributes,
+        ) as span:
+            await app(scope, receive, send_status)
+            route = scope.get("route_path")
+            span.update_name(f"{scope['method']} {route}")
+            span.set_attribute("http.route", route)
+            span.set_attribute("http.response.status_code", status)
+
+    return middleware
+
+
+def _router() -> Any:
+    from pymodular.modules.router import Router
+
+    router = Router()
+
+    @router.get("/json")
+    async def json_route(request: Any) -> dict[str, str]:
+        return PAYLOAD
+
+    return router
+
+
+async def _middleware_costs() -> dict[str, Stats]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor
+    from prometheus_client import CollectorRegistry
+
+    import pymodular.modules._telemetry as telemetry
+    from pymodular.modules.metrics import Metrics
+    from pymodular.modules.metrics._http import HttpMetricsMiddleware
+    from pymodular.modules.tracing._http import TracingMiddleware
+    from pymodular.modules.tracing._otel import OtelTracer
+
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(BatchSpanProcessor(DropExporter(), max_queue_size=1 << 16))
+    otel = provider.get_tracer("bench")
+    seam = OtelTracer(otel)
+
+    def batch(app: Any) -> Any:
+        async def run() -> None:
+            for _ in range(BATCH):
+                await app(_scope(), _receive, _send)
+
+        return run
+
+    # Two groups: the batch processor's thread would otherwise disturb the metrics samples.
+    metric_apps = {
+        "off": _router(),
+        "ours metrics": HttpMetricsMiddleware(_router(), metrics=Metrics()),
+        "plain prometheus_client": _plain_prometheus(_router(), CollectorRegistry()),
+    }
+    found = await interleaved_async({k: batch(a) for k, a in metric_apps.items()}, repeat=REPEAT)
+    telemetry.install(seam)
+    trace_apps = {
+        "off (tracing group)": _router(),
+        "ours tracing": TracingMiddleware(_router()),
+        "plain opentelemetry-sdk": _plain_otel(_router(), otel),
+    }
+    try:
+        found |= await interleaved_async(
+            {k: batch(a) for k, a in trace_apps.items()}, repeat=REPEAT
+        )
+    finally:
+        telemetry.uninstall(seam)
+        provider.shutdown()
+    return {k: Stats(s.median / BATCH, s.p95 / BATCH, s.samples) for k, s in found.items()}
+
+
+def _record_costs() -> dict[str, Stats]:
+    from opentelemetry.sdk.trace import TracerProvider
+    from prometheus_client import CollectorRegistry, Counter
+
+    from pymodular.modules.metrics import Metrics
+    from pymodular.modules.tracing._otel import OtelTracer
+
+    ours = Metrics().counter("orders_total", "x", ("channel", "status"))
+    plain = Counter("orders_total", "x", ("channel", "status"), registry=CollectorRegistry())
+    provider = TracerProvider(shutdown_on_exit=False)  # no processor: spans are dropped
+    otel = provider.get_tracer("bench")
+    seam = OtelTracer(otel)
+
+    def metric_ours() -> None:
+        for _ in range(BATCH):
+            ours.labels("web", "200").inc()
+
+    def metric_plain() -> None:
+        for _ in range(BATCH):
+            plain.labels("web", "200").inc()
+
+    def span_ours() -> None:
+        for _ in range(BATCH):
+            with seam.span("work", attributes={"k": "v"}):
+                pass
+
+    def span_plain() -> None:
+        for _ in range(BATCH):
+            with otel.start_as_current_span("work", attributes={"k": "v"}):
+                pass
+
+    found = interleaved(
+        {"metric ours": metric_ours, "metric plain": metric_plain,
+         "span ours": span_ours, "span plain": span_plain},
+        repeat=REPEAT,
+        per=BATCH,
+    )  # fmt: skip
+    provider.shutdown()
+    return found
+
+
+EVENTS = 20_000
+
+
+def _eventlogger_rates() -> dict[str, Stats]:
+    import json
+    import logging
+    import tempfile
+    import time
+    from pathlib import Path
+
+    from pymodular.events import Event
+    from pymodular.logmask import LogMasker
+    from pymodular.modules.eventlogger import EventLogger
+    from pymodular.modules.eventlogger._format import formatter
+    from pymodular.modules.eventlogger._outputs import FileOutput
+
+    events = [
+        Event("orders.placed", module="orders", data={"id": i, "channel": "web"})
+        for i in range(EVENTS)
+    ]
+    rates: dict[str, list[float]] = {"ours": [], "stdlib logging": []}
+    with tempfile.TemporaryDirectory() as tmp:
+
+        async def ours(path: Path) -> float:
+            output = FileOutput(path, max_bytes=0)
+            logger = EventLogger([(output, formatter("json", LogMasker()))], buffer_size=EVENTS)
+            began = time.perf_counter()
+            logger.start()
+            for event in events:
+                logger(event)
+            await logger.close(60)
+            return EVENTS / (time.perf_counter() - began)
+
+        class Dumps(logging.Formatter):
+            def format(self, record: logging.LogRecord) -> str:
+                return json.dumps(record.msg.as_dict())  # type: ignore[attr-defined]
+
+        def plain(path: Path) -> float:
+            handler = logging.FileHandler(path)
+            handler.setFormatter(Dumps())
+            log = logging.Logger("bench.events")
+            log.addHandler(handler)
+            began = time.perf_counter()
+            for event in events:
+                log.info(event)
+            handler.close()
+            return EVENTS / (time.perf_counter() - began)
+
+        for round_ in range(7):
+            rates["ours"].append(asyncio.run(ours(Path(tmp) / f"ours{round_}.jsonl")))
+            rates["stdlib logging"].append(plain(Path(tmp) / f"plain{round_}.jsonl"))
+    return {k: Stats.of(v) for k, v in rates.items()}
+
+
+def run() -> list[Row]:
+    """Served throughput with observability off and on, then the in-process costs."""
+    rates, _p99s, rounds, seconds = interleaved_load("benchmarks.bench_observability", KINDS)
+    rate = {k: Stats.of(v) for k, v in rates.items()}
+    full = per_round(rates, "full", "off")
+    metrics_only = per_round(rates, "metrics", "off")
+    costs = asyncio.run(_middleware_costs())
+    records = _record_costs()
+    written = _eventlogger_rates()
+    off = costs["off"].median
+    off_traced = costs["off (tracing group)"].median
+    return [
+        Row(
+            target="HTTP JSON route req/s with metrics + tracing on (full stack, uvicorn)",
+            ours=rate["full"],
+            goal=">= 80% of the same stack with observability off",
+            met=full >= 0.8,
+            peers={"off": rate["off"], "metrics only": rate["metrics"]},
+            unit="req/s",
+            note=f"wrk -t2 -c64, {rounds} x {seconds:g} s; per round: full {full:.0%}, "
+            f"metrics only {metrics_only:.0%} of off",
+        ),
+        Row(
+            target="metrics middleware, per request in-process (added to the router's cost)",
+            ours=_minus(costs["ours metrics"], off),
+            goal="<= 1.5x plain prometheus_client doing the same",
+            met=costs["ours metrics"].median - off
+            <= 1.5 * (costs["plain prometheus_client"].median - off),
+            peers={"plain prometheus_client": _minus(costs["plain prometheus_client"], off)},
+            note=f"router alone {off * 1e6:.1f} µs per request",
+        ),
+        Row(
+            target="tracing middleware (server span, traceparent), per request in-process",
+            ours=_minus(costs["ours tracing"], off_traced),
+            goal="<= 1.5x plain opentelemetry-sdk doing the same",
+            met=costs["ours tracing"].median - off_traced
+            <= 1.5 * (costs["plain opentelemetry-sdk"].median - off_traced),
+            peers={"plain opentelemetry-sdk": _minus(costs["plain opentelemetry-sdk"], off_traced)},
+            note="batch processor, exporter that drops",
+        ),
+        Row(
+            target="counter.labels(2 values).inc()",
+            ours=records["metric ours"],
+            goal="<= 2x prometheus_client (guard, secret scrub, cache)",
+            met=records["metric ours"].median <= 2 * records["metric plain"].median,
+            peers={"prometheus_client": records["metric plain"]},
+        ),
+        Row(
+            target="span open + close through the seam (1 attribute)",
+            ours=records["span ours"],
+            goal="<= 1.5x opentelemetry-sdk start_as_current_span",
+            met=records["span ours"].median <= 1.5 * records["span plain"].median,
+            peers={"opentelemetry-sdk": records["span plain"]},
+            note="no span processor",
+        ),
+        Row(
+            target="event logger, JSON lines to a file",
+            ours=written["ours"],
+            goal=">= 100k events/s",
+            met=written["ours"].median >= 100_000,
+            peers={"stdlib logging FileHandler + json.dumps": written["stdlib logging"]},
+            unit="events/s",
+            note=f"{EVENTS} events handed over, then flushed and closed; 7 rounds",
+        ),
+    ]
+
+
+def _minus(stats: Stats, base: float) -> Stats:
+    return Stats(max(stats.median - base, 0.0), max(stats.p95 - base, 0.0), stats.samples)
+
+
+if __name__ == "__main__":
+    _serve(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,32 @@
+"""The ``eventlogger`` module: every framework event to the console, files and syslog.
+
+::
+
+    from pymodular.modules.eventlogger import EventLoggerModule
+
+    app = Application([EventLoggerModule(), ...], feeders=[DictFeeder({"eventlogger": {
+        "format": "json",
+        "outputs": [{"type": "file", "path": "events.jsonl", "max_bytes": 10_000_000}],
+    }}])
+
+No extra is needed. Exported: the module, its configuration and the service type. See
+``docs/observability.md``.
+"""
+
+from pymodular.modules.eventlogger._writer import EventLogger
+from pymodular.modules.eventlogger.config import (
+    ConsoleOutputConfig,
+    EventLoggerConfig,
+    FileOutputConfig,
+    SyslogOutputConfig,
+)
+from pymodular.modules.eventlogger.module import EventLoggerModule
+
+__all__ = (
+    "ConsoleOutputConfig",
+    "EventLogger",
+    "EventLoggerConfig",
+    "EventLoggerModule",
+    "FileOutputConfig",
+    "SyslogOutputConfig",
+)

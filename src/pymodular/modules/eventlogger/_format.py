@@ -1,0 +1,85 @@
+"""How an event becomes a line: its level, and text or JSON (pure functions)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from pymodular.events import Event
+from pymodular.logmask import LogMasker
+
+__all__ = ("Formatter", "formatter", "level_of")
+
+_ERROR_ENDINGS = (".error", ".failed", ".failure", ".escalated")
+_WARNING_ENDINGS = (".backpressure", ".dropped", ".down", ".exceeded", ".retrying", ".full")
+
+
+def level_name(event_type: str) -> str:
+    """The level name of an event type (``INFO`` ...)."""
+    return logging.getLevelName(level_of(event_type))
+
+
+def level_of(event_type: str) -> int:
+    """The logging level of an event type: errors, warnings, configuration details, info."""
+    if event_type.endswith(_ERROR_ENDINGS):
+        return logging.ERROR
+    if event_type.endswith(_WARNING_ENDINGS):
+        return logging.WARNING
+    if event_type.startswith("config.") and not event_type.startswith("config.reload"):
+        return logging.DEBUG
+    return logging.INFO
+
+
+Formatter = Callable[[Event], str]
+
+
+def _dumps() -> Callable[[Any], str]:
+    try:
+        import orjson
+    except ImportError:
+        return lambda value: json.dumps(value, default=str, separators=(",", ":"))
+
+    def dumps(value: Any) -> str:
+        return orjson.dumps(value, default=str).decode()
+
+    return dumps
+
+
+def formatter(kind: str, masker: LogMasker) -> Formatter:
+    """A function turning an event into one line of ``kind`` (``text`` or ``json``),
+    its data masked by field name (the event already redacted registered secrets)."""
+    dumps = _dumps()
+
+    def data_of(event: Event) -> dict[str, Any]:
+        return {k: masker.mask_field(k, v) for k, v in event.data.items()}
+
+    if kind == "json":
+
+        def as_json(event: Event) -> str:
+            record = event.as_dict()
+            record["level"] = level_name(event.type)
+            record["data"] = data_of(event)
+            return dumps(record)
+
+        return as_json
+
+    def as_text(event: Event) -> str:
+        parts = [
+            event.timestamp.isoformat(timespec="milliseconds"),
+            level_name(event.type),
+            event.type,
+        ]
+        if event.module:
+            parts.append(f"module={event.module}")
+        if event.phase:
+            parts.append(f"phase={event.phase}")
+        if event.tenant:
+            parts.append(f"tenant={event.tenant}")
+        if event.correlation_id:
+            parts.append(f"correlation={event.correlation_id[:16]}")
+        parts.extend(f"{k}={dumps(v)}" for k, v in data_of(event).items())
+        return " ".join(parts).replace("\n", "\\n")
+
+    return as_text

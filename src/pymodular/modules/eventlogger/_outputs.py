@@ -1,0 +1,152 @@
+"""Where event lines go: a stream, a file rotating by size and age, syslog.
+
+Outputs are written from a worker thread, one batch at a time: ``write`` receives
+``(level, line)`` pairs and may block. A failing output raises ``OSError``; the writer
+reports it and keeps writing to the others.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import os
+import socket
+import sys
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+__all__ = ("FileOutput", "Output", "StreamOutput", "SyslogOutput")
+
+Entry = tuple[int, str]
+
+
+class Output(ABC):
+    """One destination of event lines."""
+
+    name: str
+
+    @abstractmethod
+    def write(self, entries: Sequence[Entry]) -> None:
+        """Write the lines (blocking; called from a worker thread)."""
+
+    def close(self) -> None:  # noqa: B027 - optional: a stream has nothing to release
+        """Release the destination."""
+
+
+class StreamOutput(Output):
+    """Lines to ``sys.stderr`` or ``sys.stdout`` (looked up at each write)."""
+
+    def __init__(self, stream: str) -> None:
+        self.name = f"console:{stream}"
+        self._stream = stream
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        target: IO[str] = getattr(sys, self._stream)
+        target.write("".join(f"{line}\n" for _, line in entries))
+        target.flush()
+
+
+class FileOutput(Output):
+    """Lines appended to ``path``; rotated to ``path.1`` … ``path.<backups>`` when the
+    file would pass ``max_bytes`` or is older than ``max_age`` seconds."""
+
+    def __init__(
+        self,
+        path: Path,
+        *,
+        max_bytes: int = 0,
+        max_age: float | None = None,
+        backups: int = 5,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = f"file:{path}"
+        self.path = path.expanduser()
+        self.max_bytes = max_bytes
+        self.max_age = max_age
+        self.backups = backups
+        self._clock = clock
+        self._file: IO[bytes] | None = None
+        self._size = 0
+        self._opened = 0.0
+
+    def _open(self) -> IO[bytes]:
+        file = self.path.open("ab")
+        stat = os.fstat(file.fileno())
+        self._size = stat.st_size
+        # an existing file counts its age from its last write: a restart does not reset it
+        self._opened = stat.st_mtime if stat.st_size else self._clock()
+        self._file = file
+        return file
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        data = "".join(f"{line}\n" for _, line in entries).encode("utf-8", "replace")
+        file = self._file or self._open()
+        if self._size and self._due(len(data)):
+            self.rotate()
+            file = self._open()
+        file.write(data)
+        file.flush()
+        self._size += len(data)
+
+    def _due(self, incoming: int) -> bool:
+        if self.max_bytes and self._size + incoming > self.max_bytes:
+            return True
+        return self.max_age is not None and self._clock() - self._opened >= self.max_age
+
+    def rotate(self) -> None:
+        """Close the file and shift it to ``path.1`` (dropping the oldest backup)."""
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+        if self.backups == 0:
+            self.path.unlink(missing_ok=True)
+            return
+        for index in range(self.backups - 1, 0, -1):
+            older = self.path.with_name(f"{self.path.name}.{index}")
+            if older.exists():
+                older.replace(self.path.with_name(f"{self.path.name}.{index + 1}"))
+        if self.path.exists():
+            self.path.replace(self.path.with_name(f"{self.path.name}.1"))
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+
+class SyslogOutput(Output):
+    """Lines sent to syslog with the priority of each event's level."""
+
+    def __init__(self, address: str, *, protocol: str, facility: str, tag: str) -> None:
+        self.name = f"syslog:{address}"
+        target: str | tuple[str, int]
+        if address.startswith("/"):
+            if not os.path.exists(address):  # the handler would only fail at the first line
+                raise FileNotFoundError(f"no socket at {address}")
+            target = address
+        else:
+            host, _, port = address.rpartition(":")
+            target = (host or "127.0.0.1", int(port))
+        kind = socket.SOCK_STREAM if protocol == "tcp" else socket.SOCK_DGRAM
+        facility_code = logging.handlers.SysLogHandler.facility_names[facility]
+        self._handler = logging.handlers.SysLogHandler(target, facility_code, kind)
+        self._handler.ident = f"{tag}: "
+        self._failed: BaseException | None = None
+        self._handler.handleError = self._remember  # type: ignore[method-assign]
+
+    def _remember(self, record: Any) -> None:
+        self._failed = sys.exc_info()[1]
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        for level, line in entries:
+            record = logging.LogRecord("eventlogger", level, "", 0, line, None, None)
+            self._handler.emit(record)
+            failed, self._failed = self._failed, None
+            if failed is not None:
+                raise OSError(f"syslog {self.name}: {failed}") from failed
+
+    def close(self) -> None:
+        self._handler.close()

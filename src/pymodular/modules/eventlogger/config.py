@@ -1,0 +1,117 @@
+"""Configuration of the ``eventlogger`` section.
+
+::
+
+    eventlogger:
+      format: json
+      include: ["module.*", "application.*", "eventbus.*"]
+      exclude_modules: [metrics]
+      outputs:
+        - {type: console}
+        - {type: file, path: /var/log/app/events.jsonl, max_bytes: 10485760, backups: 5}
+        - {type: syslog, address: /dev/log}
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from pymodular.config import ConfigModel, field
+
+__all__ = (
+    "ConsoleOutputConfig",
+    "EventLoggerConfig",
+    "FileOutputConfig",
+    "SyslogOutputConfig",
+)
+
+Format = Literal["text", "json"]
+Level = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+
+
+class ConsoleOutputConfig(ConfigModel):
+    """Events to the process's standard error (or output)."""
+
+    type: Literal["console"] = field("console", description="Output kind")
+    stream: Literal["stderr", "stdout"] = field("stderr", description="Which stream")
+    format: Format | None = field(None, description="This output's format (default: format)")
+
+
+class FileOutputConfig(ConfigModel):
+    """Events appended to a file that rotates by size and by age."""
+
+    type: Literal["file"] = field("file", description="Output kind")
+    path: Path = field(description="The file (its directory must exist)")
+    max_bytes: int = field(
+        10 * 1024 * 1024, description="Rotate once the file reaches this size (0: never)", ge=0
+    )
+    max_age: float | None = field(
+        None, description="Rotate once the file is this many seconds old (None: never)", gt=0
+    )
+    backups: int = field(5, description="Rotated files kept (events.jsonl.1 is the newest)", ge=0)
+    format: Format | None = field(None, description="This output's format (default: format)")
+
+    @model_validator(mode="after")
+    def _directory_exists(self) -> Self:
+        parent = self.path.expanduser().parent
+        if not parent.is_dir():
+            raise ValueError(f"the directory of {str(self.path)!r} does not exist")
+        if self.path.exists() and not self.path.is_file():
+            raise ValueError(f"{str(self.path)!r} exists and is not a regular file")
+        return self
+
+
+class SyslogOutputConfig(ConfigModel):
+    """Events sent to syslog (RFC 3164 lines, as the stdlib handler writes them)."""
+
+    type: Literal["syslog"] = field("syslog", description="Output kind")
+    address: str = field("/dev/log", description="A unix socket path, or host:port for the network")
+    protocol: Literal["udp", "tcp"] = field("udp", description="Network protocol (host:port)")
+    facility: str = field("user", description="Syslog facility name")
+    tag: str = field("pymodular", description="The program name in each line", max_length=48)
+    format: Format | None = field(None, description="This output's format (default: format)")
+
+
+Output = Annotated[
+    ConsoleOutputConfig | FileOutputConfig | SyslogOutputConfig, Field(discriminator="type")
+]
+
+
+class EventLoggerConfig(ConfigModel):
+    """The ``eventlogger`` section."""
+
+    format: Format = field("text", description="text (one readable line) or json (one object)")
+    level: Level = field("INFO", description="Least level written (config.* events are DEBUG)")
+    outputs: list[Output] = field(
+        default_factory=lambda: [ConsoleOutputConfig()], description="Where events go"
+    )
+    include: list[str] = field(
+        default_factory=lambda: ["*"], description="Event type patterns written ('module.*')"
+    )
+    exclude: list[str] = field(default_factory=list, description="Event type patterns skipped")
+    modules: list[str] = field(
+        default_factory=list, description="Only events of these modules (empty: every one)"
+    )
+    exclude_modules: list[str] = field(
+        default_factory=list, description="Skip events of these modules"
+    )
+    buffer_size: int = field(
+        10_000,
+        description="Events waiting to be written at most; when full the oldest is dropped "
+        "(counted in an eventlogger.event.dropped event)",
+        ge=1,
+    )
+    batch_size: int = field(1000, description="Events written per batch at most", ge=1)
+    drain_timeout: float = field(
+        5.0, description="Seconds the final flush may take when the application stops", gt=0
+    )
+
+    @model_validator(mode="after")
+    def _patterns(self) -> Self:
+        for pattern in (*self.include, *self.exclude):
+            if not pattern or len(pattern) > 200:
+                raise ValueError(f"event type pattern {pattern!r} must have 1-200 characters")
+        return self
