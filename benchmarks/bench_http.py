@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import Row, Stats, interleaved_async
@@ -212,11 +213,15 @@ def interleaved_load(
     script: str | None = None,
     ready: dict[str, str] | None = None,
     strict: bool = False,
+    cpu: dict[str, list[float]] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], int, float]:
     """Start ``python -m MODULE KIND PORT`` for each kind, load them with wrk in
     interleaved rounds; return requests/s and p99 per kind, rounds and seconds per round.
 
-    ``ready`` maps a kind to the GET path that answers 200 once it serves.
+    ``ready`` maps a kind to the GET path that answers 200 once it serves. ``cpu``, when
+    given, receives per kind and round the CPU seconds the server's processes (the one
+    started and its children) spent per request: a figure that a busy machine disturbs
+    far less than requests/s.
     """
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run scripts/system-deps.sh (Debian package wrk)")
@@ -240,9 +245,13 @@ def interleaved_load(
             _wrk(ports[kind], 2, path, script, strict=strict)
         for _ in range(rounds):
             for kind in kinds:
+                before = _cpu_seconds(processes[kind].pid)
                 rate, p99 = _wrk(ports[kind], seconds, path, script, strict=strict)
                 rates[kind].append(rate)
                 p99s[kind].append(p99)
+                if cpu is not None:
+                    spent = _cpu_seconds(processes[kind].pid) - before
+                    cpu.setdefault(kind, []).append(spent / max(1.0, rate * seconds))
     finally:
         for process in processes.values():
             process.terminate()
@@ -252,6 +261,23 @@ def interleaved_load(
             except subprocess.TimeoutExpired:
                 process.kill()
     return rates, p99s, rounds, seconds
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of ``pid`` and its live descendants (Linux ``/proc``)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0.0
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            fields = Path(f"/proc/{current}/stat").read_text().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / ticks  # utime, stime
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending.extend(int(c) for c in (task / "children").read_text().split())
+        except (OSError, IndexError, ValueError):
+            continue  # gone meanwhile, or no /proc: counts nothing
+    return total
 
 
 def per_round(rates: dict[str, list[float]], ours: str, peer: str) -> float:

@@ -230,3 +230,24 @@ async def test_connections_to_a_target_are_reused() -> None:
         pool = proxy_of(app).upstream("api").targets[0].pool
         assert pool.total == 1
         assert len(pool.idle) == 1
+
+
+def test_the_proxy_runs_on_uvloop() -> None:
+    import asyncio
+
+    import uvloop
+
+    async def scenario() -> tuple[int, list[str]]:
+        async with (
+            upstream() as up,
+            proxying(_one(up.url)) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            answers = [await client.get("/api/x") for _ in range(3)]
+            streamed = await client.get("/api/stream/50")
+        return len(streamed.content), answers[0].headers.get_list("date")
+
+    with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+        size, dates = runner.run(scenario())
+    assert size == 50 * 1024
+    assert len(dates) == 1  # the server's Date only, never a second one from the target

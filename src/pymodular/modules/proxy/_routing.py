@@ -64,7 +64,8 @@ class ProxyRoute:
         ]
         if proxy.via:
             add.append((b"via", b"1.1 " + proxy.via.encode("latin-1")))
-        self.response_remove |= frozenset(name for name, _ in add if name != b"via")
+        # The server adds its own Date; two would be invalid (RFC 9110 section 6.6.1).
+        self.response_remove |= frozenset(name for name, _ in add if name != b"via") | {b"date"}
         self.response_add = add
 
     def describe(self) -> dict[str, Any]:
