@@ -89,6 +89,9 @@ class BrokerEngine(EventBusEngine):
     async def pause(self, consumer: Consumer) -> None:
         """Stop the broker sending to this consumer (a drain begins)."""
 
+    async def flush(self) -> None:
+        """Send the acknowledgements still gathered (engines that batch them)."""
+
     async def lag(self, consumer: Consumer) -> int | None:
         """Messages waiting for the subscription on the broker, where it says."""
         return None
@@ -130,6 +133,7 @@ class BrokerEngine(EventBusEngine):
             return
         await consumer.stop_fetching()
         await consumer.pool.settle(self.config.publish_timeout)
+        await self.settle(self.flush)
         await consumer.close()
         await self.settle(self.close_consumer, consumer, forget=True)
 
@@ -137,6 +141,7 @@ class BrokerEngine(EventBusEngine):
         """Every consumer stops fetching and finishes within ``grace``; the rest goes back."""
         consumers = list(self.consumers.values())
         await asyncio.gather(*(c.drain(grace) for c in consumers))
+        await self.settle(self.flush)  # what finished is acknowledged
         for consumer in consumers:
             await self.settle(self.close_consumer, consumer, forget=False)
 
@@ -146,6 +151,7 @@ class BrokerEngine(EventBusEngine):
         for consumer in list(self.consumers.values()):
             await consumer.close()
             await self.settle(self.close_consumer, consumer, forget=False)
+        await self.settle(self.flush)
         await self.disconnect()
         self.connected = False
         if self._up is not None:

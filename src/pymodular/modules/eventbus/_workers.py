@@ -279,6 +279,29 @@ class WorkerPool(_Pool[I]):
             name=name,
         )
         self._step = step
+        self._ebb: asyncio.Future[None] | None = None  # a fetcher waiting for the buffer
+        self._ebb_mark = 0  # ... to hold at most this many items
+
+    async def ebb(self, mark: int) -> None:
+        """Wait until at most ``mark`` items are buffered (or the pool closes).
+
+        A fetch loop calls this before reading more, so that it reads in batches while
+        the workers are busy instead of one message per round trip.
+        """
+        if len(self._buffer) <= mark or self._closing:
+            return
+        self._ebb_mark = mark
+        self._ebb = asyncio.get_running_loop().create_future()
+        try:
+            await self._ebb
+        finally:
+            self._ebb = None
+
+    async def close(self) -> None:
+        """Cancel the workers, wake every waiter (a fetcher waiting to read included)."""
+        if self._ebb is not None and not self._ebb.done():
+            self._ebb.set_result(None)
+        await super().close()
 
     async def _work(self, worker: Worker) -> None:
         buffer = self._buffer
@@ -289,6 +312,9 @@ class WorkerPool(_Pool[I]):
                 item = buffer.popleft()
                 if self._space:
                     self._wake_space(1)
+                ebb = self._ebb
+                if ebb is not None and len(buffer) <= self._ebb_mark and not ebb.done():
+                    ebb.set_result(None)
                 self._active += 1
                 try:
                     await step(worker, item)

@@ -91,6 +91,8 @@ class RedisEngine(BrokerEngine):
         self._window = str(int(config.duplicate_window)) if config.duplicate_window else "0"
         self._maxlen = str(config.max_length or 0)
         self._watch: asyncio.Task[None] | None = None
+        self._unacked: dict[tuple[bytes, str], list[bytes]] = {}  # (stream, group): entry ids
+        self._acker: asyncio.Task[None] | None = None
         self._me = f"{socket.gethostname()}-{os.getpid()}-{os.urandom(3).hex()}"
 
     # --- connection ------------------------------------------------------------------
@@ -200,8 +202,13 @@ class RedisEngine(BrokerEngine):
         state: _State = consumer.state
         loop = asyncio.get_running_loop()
         block = int(self.config.block * 1000)
+        pool = consumer.pool
+        ebb = max(consumer.sub.concurrency, pool.capacity // 4)
         failures = 0
         while consumer.fetching:
+            # read when the workers are about to run dry, so each read takes what
+            # gathered meanwhile (not one entry per round trip while they are busy)
+            await pool.ebb(ebb)
             try:
                 if loop.time() >= state.next_look:
                     await self._discover(consumer)
@@ -291,10 +298,41 @@ class RedisEngine(BrokerEngine):
 
     # --- settling --------------------------------------------------------------------
     async def ack(self, delivery: Delivery) -> None:
+        """Gather the acknowledgement; one task sends what gathered, a command per stream.
+
+        The worker goes on at once: while one XACK travels, the next ones gather. One
+        that never arrives (the connection dropped) leaves the entry pending, to be
+        claimed after ``claim_idle`` (at least once); drain and stop flush what is left.
+        """
         group = delivery.source.group
-        if group is not None:
-            key, entry_id = delivery.handle
-            await self.redis.xack(key, group, entry_id)
+        if group is None:
+            return
+        key, entry_id = delivery.handle
+        waiting = self._unacked.get((key, group))
+        if waiting is None:
+            self._unacked[(key, group)] = [entry_id]
+        else:
+            waiting.append(entry_id)
+        if self._acker is None:
+            self._acker = asyncio.get_running_loop().create_task(self._send_acks())
+
+    async def _send_acks(self) -> None:
+        try:
+            while self._unacked and self.redis is not None:
+                batch, self._unacked = self._unacked, {}
+                try:
+                    for (key, group), ids in batch.items():
+                        await self.redis.xack(key, group, *ids)
+                except _CONNECTION_ERRORS as exc:
+                    self.lost(exc)  # still pending: claimed again after claim_idle
+                    return
+        finally:
+            self._acker = None
+
+    async def flush(self) -> None:
+        """Wait until the gathered acknowledgements are sent."""
+        while self._acker is not None:
+            await asyncio.shield(self._acker)
 
     async def retry(self, consumer: Consumer, delivery: Delivery, delay: float) -> None:
         state: _State = consumer.state
