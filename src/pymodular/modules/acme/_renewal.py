@@ -125,6 +125,8 @@ class Renewer:
         self._wake = asyncio.Event()
         self.attempts = 0
         self.passes = 0
+        self.accepting = True
+        self._turn = asyncio.Lock()  # one order at a time: the loop and renew() alike
 
     # -- configuration ---------------------------------------------------------------------
     @property
@@ -237,6 +239,8 @@ class Renewer:
         self.passes += 1
         for state in list(self.states.values()):
             now = self.clock()
+            if not self.accepting:
+                return
             if state.domain not in self.states:
                 continue
             self._check_expiry(state, now)
@@ -254,7 +258,20 @@ class Renewer:
         """Try to obtain ``state``'s certificate now; True when one was installed.
 
         ``force`` orders a new certificate even when the store holds a current one.
+        Raises :class:`AcmeError` once draining (no new orders then).
         """
+        if not self.accepting:
+            raise AcmeError("the acme module is draining; it starts no new orders")
+        async with self._turn:
+            return await self._attempt(state, force=force)
+
+    async def drain(self) -> None:
+        """Start no new orders; return once the order in flight (if any) has ended."""
+        self.accepting = False
+        async with self._turn:
+            pass
+
+    async def _attempt(self, state: DomainState, *, force: bool) -> bool:
         domain = state.domain
         self.attempts += 1
         renewing = state.valid_bundle is not None

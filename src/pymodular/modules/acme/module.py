@@ -176,13 +176,22 @@ class AcmeModule(Module[AcmeConfig]):
         if self.config.auto_renew and self.renewer is not None and self.config.domains:
             self._task = asyncio.create_task(self.renewer.run(), name="acme renewal")
 
-    async def stop(self) -> None:
-        """Stop the renewal loop (an order in flight is abandoned) and close the store."""
+    async def drain(self) -> None:
+        """Start no new orders and let the one in flight finish; stop the renewal loop."""
+        if self.renewer is not None:
+            await self.renewer.drain()
+        await self._stop_loop()
+
+    async def _stop_loop(self) -> None:
         task, self._task = self._task, None
         if task is not None:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+    async def stop(self) -> None:
+        """Stop the renewal loop (an order still in flight is abandoned), close the store."""
+        await self._stop_loop()
         if self.store is not None and self._given_store is None:
             await self.store.close()
 
