@@ -59,6 +59,8 @@ class Application:
 
     - ``secret_resolvers`` resolve ``${<prefix>:...}`` values besides ``env`` and ``file``;
       ``verbose_config`` logs where every field was looked for (:mod:`pymodular.config`).
+    - ``strict_config`` (on by default) makes a key no section declares a configuration
+      error, with a did-you-mean hint; ``False`` only logs a warning for it.
     - ``decorators`` wrap every module's lifecycle calls (see :mod:`pymodular.decorators`).
     - ``strict_observers`` lets an observer's exception fail the lifecycle: after each
       module's init and start (and at the end of stop) the application waits up to
@@ -92,7 +94,7 @@ class Application:
         name: str = "app",
         feeders: Sequence[Feeder] = (),
         config_validators: Sequence[Callable[[Any], None]] = (),
-        strict_config: bool = False,
+        strict_config: bool = True,
         secret_resolvers: Sequence[SecretResolver] = (),
         verbose_config: bool = False,
         logger: Logger | None = None,

@@ -233,3 +233,30 @@ def test_check_reports_a_missing_required_file(project: Project, run_cli: Run) -
     result = run_cli("config", "check", "missing_file:app")
     assert result.code == ExitCode.FAILED
     assert "nowhere.yaml" in result.out
+
+
+def test_values_under_unknown_keys_are_never_printed(project: Project, run_cli: Run) -> None:
+    project.write("service.py", apps.SERVICE)
+    project.write(
+        "typo.py",
+        f"""
+        from pymodular import Application
+        from pymodular.config.feeders import DictFeeder
+        from service import DatabaseModule
+
+        feeder = DictFeeder({{
+            "database": {{"password": "pw-known", "passwrd": "{apps.SECRET}"}},
+            "databsae": {{"password": "{apps.SECRET}"}},
+            "billing": {{"token": "{apps.SECRET}"}},
+        }})
+        app = Application([DatabaseModule()], feeders=[feeder], strict_config=False)
+        """,
+    )
+    for command in (("config", "check", "--allow-unknown"), ("inspect",)):
+        for fmt in ("table", "json", "yaml"):
+            result = run_cli(*command, "typo:app", "-f", fmt)
+            assert apps.SECRET not in result.out + result.err, (command, fmt)
+            assert "databsae.password" in result.out
+    table = run_cli("config", "check", "typo:app", "--allow-unknown").out
+    assert "did you mean 'database'?" in table
+    assert "did you mean 'password'?" in table

@@ -191,16 +191,23 @@ def config_describe(
 @config.command("check", context_settings=_CONTEXT, epilog=_TARGET_HELP)
 @click.argument("target")
 @_format_option(("table", "json", "yaml"), "table")
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Accept keys no module declares (listed, values hidden) instead of failing.",
+)
 @app_dir_option
-def config_check(target: str, fmt: str, app_dir: Path | None) -> int:
+def config_check(target: str, fmt: str, allow_unknown: bool, app_dir: Path | None) -> int:
     """Load TARGET's configuration from its real feeders, without starting any module.
 
     Prints each field's value and where it came from (secrets masked); when the
-    configuration is invalid, lists every problem at once and exits with 1.
+    configuration is invalid, lists every problem at once and exits with 1. A key no
+    module declares is a problem even when the application itself only warns about it;
+    its value is never shown.
     """
     from pymodular.cli._config import check
 
-    text, ok = check(target, fmt, app_dir=app_dir)
+    text, ok = check(target, fmt, app_dir=app_dir, allow_unknown=allow_unknown)
     click.echo(text)
     return ExitCode.OK if ok else ExitCode.FAILED
 

@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pymodular.cli._errors import UsageError
-from pymodular.cli._inspect import CONFIG_COLUMNS, config_problems, source_cell
+from pymodular.cli._inspect import CONFIG_COLUMNS, config_problems, config_row
 from pymodular.cli._output import dump, table
 
 if TYPE_CHECKING:
@@ -86,10 +86,13 @@ def describe(targets: list[str], fmt: str, *, env_prefix: str = "", app_dir: App
     return dump(fields, fmt, render_table=render)
 
 
-def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
+def check(
+    target: str, fmt: str, *, app_dir: AppDir = None, allow_unknown: bool = False
+) -> tuple[str, bool]:
     """Collect ``target``'s configuration from its feeders without starting any module.
 
-    Returns the report and whether the configuration is valid.
+    Unknown keys fail the check unless ``allow_unknown``. Returns the report and whether
+    the configuration is valid.
     """
     from pymodular.cli._target import app_specs, load_application
     from pymodular.errors import ConfigError
@@ -97,14 +100,17 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
     app = load_application(target, app_dir=app_dir)
     specs = app_specs(app)
     try:
-        snapshot = app.config.collect(specs)
+        snapshot = app.config.collect(specs, strict=not allow_unknown)
     except ConfigError as exc:
         data: dict[str, Any] = {"valid": False, "errors": config_problems(exc)}
 
         def render_errors(report: dict[str, Any]) -> str:
             count = len(report["errors"])
             title = f"configuration of {target} is invalid ({count} problem{'s' * (count != 1)}):"
-            return "\n".join([title, *(f"  - {e['message']}" for e in report["errors"])])
+            lines = [title, *(f"  - {e['message']}" for e in report["errors"])]
+            if any(e.get("kind") == "unknown_key" for e in report["errors"]):
+                lines.append("(--allow-unknown accepts keys no module declares)")
+            return "\n".join(lines)
 
         return dump(data, fmt, render_table=render_errors), False
     rows = snapshot.provenance_table()
@@ -114,7 +120,7 @@ def check(target: str, fmt: str, *, app_dir: AppDir = None) -> tuple[str, bool]:
     def render_fields(report: dict[str, Any]) -> str:
         count = len(report["sections"])
         text = table(
-            [{**row, "source": source_cell(row)} for row in report["fields"]],
+            [config_row(row) for row in report["fields"]],
             CONFIG_COLUMNS,
             title=f"configuration of {target} is valid ({count} section{'s' * (count != 1)}):",
         )

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 __all__ = (
     "CONFIG_COLUMNS",
     "config_problems",
+    "config_row",
     "inspect_running",
     "inspect_static",
     "render_table",
@@ -138,7 +139,7 @@ def render_table(picture: dict[str, Any]) -> str:
     if isinstance(health, dict):
         parts.append(_health_table(health))
     if "config" in picture:
-        rows = [{**row, "source": source_cell(row)} for row in picture["config"]]
+        rows = [config_row(row) for row in picture["config"]]
         parts.append(table(rows, CONFIG_COLUMNS, title="\nCONFIGURATION"))
     for key, value in picture.items():
         if key not in _RENDERED and value not in (None, [], {}):
@@ -178,6 +179,14 @@ def _health_table(health: dict[str, Any]) -> str:
     columns = (("name", "module"), ("status", "status"), ("optional", "optional"),
                ("message", "message"))  # fmt: skip
     return table(health.get("modules") or [], columns, title=title)
+
+
+def config_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A provenance row as a table shows it; a key no section declares says why, not what."""
+    shown = {**row, "source": source_cell(row)}
+    if row.get("known") is False:
+        shown["value"] = f"(not shown: {row.get('unknown') or 'unknown key'})"
+    return shown
 
 
 def source_cell(row: dict[str, Any]) -> str:

@@ -46,7 +46,8 @@ class Configuration:
     (a :class:`~pymodular.errors.ValidationError` when values are invalid), and a failed
     collect leaves the current snapshot in force.
 
-    ``strict=True`` turns unknown keys from a logged warning into an error.
+    Unknown keys (no section declares them) are errors; ``strict=False`` turns them into
+    logged warnings.
     ``provenance_sink`` receives a :class:`ProvenanceExport` on each apply (see
     :class:`JsonLinesProvenanceStore` for a retained store); its failures are logged.
     Values such as ``${env:DB_PASSWORD}`` are secret references, resolved by
@@ -60,7 +61,7 @@ class Configuration:
         feeders: Sequence[Feeder] = (),
         *,
         validators: Sequence[AppValidator] = (),
-        strict: bool = False,
+        strict: bool = True,
         provenance_sink: Callable[..., None] | None = None,
         max_depth: int = DEFAULT_MAX_DEPTH,
         secret_resolvers: Sequence[SecretResolver] = (),
@@ -98,13 +99,19 @@ class Configuration:
         return self._validators
 
     def collect(
-        self, specs: Sequence[SectionSpec], *, overlays: Sequence[Layer] = ()
+        self,
+        specs: Sequence[SectionSpec],
+        *,
+        overlays: Sequence[Layer] = (),
+        strict: bool | None = None,
     ) -> ConfigSnapshot:
         """Read, merge and validate everything; return a new snapshot, changing nothing.
 
         ``overlays`` are layers applied above every feeder, in order (a tenant's layer
-        goes last: base -> instance -> tenant). Raises one aggregated ``ConfigError``.
+        goes last: base -> instance -> tenant). ``strict`` overrides :attr:`strict` for
+        this call. Raises one aggregated ``ConfigError``.
         """
+        strict = self.strict if strict is None else strict
         by_name = _by_name(specs)
         specs = list(by_name.values())
         layers: list[Layer] = []
@@ -130,7 +137,7 @@ class Configuration:
         register_secret_inputs(by_name, merged, ignore=parse_reference)
         sections, problems = validate_sections(specs, merged, env_prefix=self.env_prefix)
         for unknown in unknown_keys(by_name, merged):
-            if self.strict:
+            if strict:
                 problems.append(unknown)
             else:
                 warn_unknown(unknown)

@@ -11,7 +11,7 @@ from pymodular.config._layer import DEFAULT_SOURCE, Path, Source
 from pymodular.config._merge import Entry
 from pymodular.config._sentinel import NOT_GIVEN
 from pymodular.config._spec import SectionSpec
-from pymodular.config._validate import locate
+from pymodular.config._validate import locate, unknown_reason
 from pymodular.secrets import MASK, json_safe
 
 __all__ = ("FieldProvenance", "Overridden", "build_provenance", "masked", "provenance_rows")
@@ -35,9 +35,11 @@ class FieldProvenance:
 
     ``value`` is the value as the winning source gave it, masked when the field is
     secret and redacted when it merely contains a secret. ``overrode`` lists what it
-    replaced, most recent first. ``known`` is false for keys no section declares.
-    ``reference`` is the secret reference (``${env:DB_PASSWORD}``) the value came from:
-    then ``value`` shows the reference and ``secret`` is true.
+    replaced, most recent first. ``known`` is false for keys no section declares:
+    nothing says such a value is not a secret (a misspelled section may hold one), so it
+    is masked like a secret and ``unknown`` says why the key is unknown, with a
+    did-you-mean hint. ``reference`` is the secret reference (``${env:DB_PASSWORD}``) the
+    value came from: then ``value`` shows the reference and ``secret`` is true.
     """
 
     path: str
@@ -48,6 +50,7 @@ class FieldProvenance:
     overrode: tuple[Overridden, ...] = ()
     known: bool = True
     reference: str | None = None
+    unknown: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         """A JSON-serialisable row (what ``provenance_table()`` returns)."""
@@ -62,6 +65,7 @@ class FieldProvenance:
         }
         if not self.known:
             row["known"] = False
+            row["unknown"] = self.unknown
         if self.reference is not None:
             row["reference"] = self.reference
         return row
@@ -75,11 +79,19 @@ def masked(value: Any, secret: bool) -> Any:
 
 
 def build_provenance(
-    spec: SectionSpec | None, path: Path, entries: Sequence[Entry], reference: str | None = None
+    specs: Mapping[str, SectionSpec],
+    path: Path,
+    entries: Sequence[Entry],
+    reference: str | None = None,
 ) -> FieldProvenance:
-    """Provenance of one leaf from its history (oldest first); ``reference`` if it had one."""
+    """Provenance of one leaf from its history (oldest first); ``reference`` if it had one.
+
+    A value no section declares is masked: it cannot be known not to be a secret.
+    """
+    spec = specs.get(path[0])
     node = locate(spec, path) if spec is not None else None
-    secret = (node is not None and node.secret) or reference is not None
+    unknown = unknown_reason(specs, path) if node is None else None
+    secret = (node is not None and node.secret) or reference is not None or node is None
     dynamic = node is not None and node.dynamic
     source, value = entries[-1]
     overrode = tuple(Overridden(s, masked(v, secret)) for s, v in reversed(entries[:-1]))
@@ -92,6 +104,7 @@ def build_provenance(
         overrode=overrode,
         known=node is not None,
         reference=reference,
+        unknown=unknown or ("unknown key" if node is None else None),
     )
 
 
@@ -117,7 +130,7 @@ def provenance_rows(
     refs = references or {}
     for path, entries in history.items():
         seen.add(path)
-        yield build_provenance(specs.get(path[0]), path, entries, refs.get(path))
+        yield build_provenance(specs, path, entries, refs.get(path))
     for name, spec in specs.items():
         bases: list[Path] = [(name,)]
         if spec.instance_aware:

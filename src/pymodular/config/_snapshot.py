@@ -122,7 +122,7 @@ class ConfigSnapshot:
         entries = self._history.get(parts)
         spec = self._specs.get(parts[0]) if parts else None
         if entries:
-            return build_provenance(spec, parts, entries, self.references.get(parts))
+            return build_provenance(self._specs, parts, entries, self.references.get(parts))
         if spec is not None:
             base = parts[:2] if spec.instance_aware else parts[:1]
             rel = parts[len(base) :]

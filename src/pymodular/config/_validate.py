@@ -25,6 +25,7 @@ __all__ = (
     "register_secret_inputs",
     "run_app_validators",
     "unknown_keys",
+    "unknown_reason",
     "validate_sections",
 )
 
@@ -203,6 +204,23 @@ def _walk_unknown(
             yield _unknown((*path, key), reason, merged, spec)
         elif child.children is not None and isinstance(value, dict):
             yield from _walk_unknown(spec, child, value, (*path, key), merged)
+
+
+def unknown_reason(specs: Mapping[str, SectionSpec], path: Path) -> str | None:
+    """Why no section declares ``path`` (with a did-you-mean hint), or ``None`` if one does."""
+    spec = specs.get(path[0])
+    if spec is None:
+        return f"unknown section{_suggest(path[0], specs)}"
+    start = 2 if spec.instance_aware else 1
+    node = model_tree(spec.model)
+    for key in path[start:]:
+        if node.children is None:
+            return None
+        child = node.children.get(key)
+        if child is None:
+            return f"unknown key{_suggest(key, node.children)}"
+        node = child
+    return None
 
 
 def _suggest(key: str, known: Mapping[str, Any]) -> str:

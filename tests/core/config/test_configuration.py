@@ -125,10 +125,10 @@ def test_collect_has_no_side_effects_until_apply() -> None:
     assert config.section("database").host == "db"
 
 
-def test_unknown_keys_warn_on_the_config_logger_by_default(
+def test_unknown_keys_warn_on_the_config_logger_when_not_strict(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    config = config_with({"database": {"host": "db", "hots": "x"}, "cahce": {}})
+    config = config_with({"database": {"host": "db", "hots": "x"}, "cahce": {}}, strict=False)
     with caplog.at_level(logging.WARNING, logger="pymodular.config"):
         config.load(SPECS)
     warnings = [r.getMessage() for r in caplog.records if r.name == "pymodular.config"]
@@ -136,8 +136,8 @@ def test_unknown_keys_warn_on_the_config_logger_by_default(
     assert any("cahce: unknown section; did you mean 'cache'?" in w for w in warnings)
 
 
-def test_unknown_keys_fail_in_strict_mode() -> None:
-    config = config_with({"database": {"host": "db", "hots": "x"}}, strict=True)
+def test_unknown_keys_fail_by_default() -> None:
+    config = config_with({"database": {"host": "db", "hots": "x"}})
     with pytest.raises(ValidationError, match="database.hots: unknown key") as caught:
         config.load(SPECS)
     assert caught.value.errors[0].kind == "unknown_key"
@@ -337,3 +337,28 @@ def test_a_long_input_is_cut_after_secrets_are_masked() -> None:
     assert "**********" in problem.got
     assert secret[:5] not in problem.got.replace("x", "")
     assert len(problem.got) <= 60
+
+
+def test_values_under_unknown_keys_never_show_in_provenance() -> None:
+    # A misspelled section may hold a real secret: nothing says the value is harmless.
+    config = config_with(
+        {"cahce": {"password": "hunter2-real-secret"}},
+        {"database": {"host": "db", "hots": "hunter3-typo-value"}},
+        {"database": {"hots": "hunter4-later-value"}},
+        strict=False,
+    )
+    config.load(SPECS)
+    rows = {row["path"]: row for row in config.provenance_table()}
+    section, key = rows["cahce.password"], rows["database.hots"]
+    assert section["known"] is False
+    assert section["value"] == "**********"
+    assert section["unknown"] == "unknown section; did you mean 'cache'?"
+    assert section["source"] == "programmatic"
+    assert key["value"] == "**********"
+    assert key["unknown"] == "unknown key; did you mean 'host'?"
+    assert [o["value"] for o in key["overrode"]] == ["**********"]
+    for value in ("hunter2-real-secret", "hunter3-typo-value", "hunter4-later-value"):
+        assert value not in repr(rows)
+        assert value not in repr(config.snapshot.provenance_records())
+    assert rows["database.host"]["value"] == "db"
+    assert "unknown" not in rows["database.host"]

@@ -26,6 +26,9 @@ def make_app() -> Callable[..., Application]:
     ) -> Application:
         if tenancy is True:
             tenancy = TenancyOptions(environ={})  # hermetic: no TENANT_* from the real env
+        if modules is not None and not any(m.name == "store" for m in modules):
+            # The store section is fed to every app; without a store module it is unknown.
+            options.setdefault("strict_config", False)
         return Application(
             modules if modules is not None else [StoreModule()],
             feeders=base_feeders(base),

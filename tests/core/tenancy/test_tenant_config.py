@@ -31,11 +31,13 @@ async def start(
     base: dict[str, Any] | None = None,
     environ: dict[str, str] | None = None,
     directories: list[Path] | None = None,
+    strict_config: bool = True,
     **options: Any,
 ) -> Application:
     app = Application(
         modules if modules is not None else [StoreModule()],
         feeders=[DictFeeder(base or {"store": {"dsn": "sqlite://base", "pool": 4}})],
+        strict_config=strict_config,
         tenancy=TenancyOptions(
             directories=directories if directories is not None else [tmp_path / "tenants"],
             environ=environ or {},
@@ -354,11 +356,22 @@ async def test_a_tenants_secrets_never_print(
     await app.stop()
 
 
-async def test_unknown_sections_in_a_tenant_file_are_warned_about(
+async def test_unknown_sections_in_a_tenant_file_fail_that_tenant_only(tmp_path: Path) -> None:
+    write(tmp_path / "tenants", "acme.yaml", "store: {pool: 1}\nstroe: {pool: 2}\n")
+    write(tmp_path / "tenants", "globex.yaml", "store: {pool: 3}\n")
+    app = await start(tmp_path)
+    acme = app.tenants.get("acme")
+    assert acme.status is TenantStatus.FAILED
+    assert "stroe: unknown section; did you mean 'store'?" in str(acme.error)
+    assert app.tenants.get("globex").status is TenantStatus.ACTIVE
+    await app.stop()
+
+
+async def test_unknown_sections_in_a_tenant_file_are_warned_about_without_strict_config(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     write(tmp_path / "tenants", "acme.yaml", "store: {pool: 1}\nstroe: {pool: 2}\n")
-    app = await start(tmp_path)
+    app = await start(tmp_path, strict_config=False)
     assert app.tenants.get("acme").status is TenantStatus.ACTIVE
     assert "stroe" in caplog.text
     await app.stop()
