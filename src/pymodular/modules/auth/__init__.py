@@ -9,7 +9,8 @@
     # in a module's init:
     self.router.get("/notes", middleware=[require_auth(scopes=["notes:read"])])(list_notes)
 
-Bearer JWTs (HS/RS/PS/ES/EdDSA from PEM, JWK or JWK sets), token issuing with refresh
+Bearer JWTs (HS/RS/PS/ES/EdDSA from PEM, JWK, JWK sets or a JWK set fetched and
+refreshed over HTTP), token issuing with refresh
 rotation, API keys, custom authenticators, Argon2 password hashing, and route guards.
 Needs the ``auth`` extra (``pip install "pymodular[auth]"``); the router integration
 needs the ``http`` extra too.
@@ -30,6 +31,7 @@ from pymodular.modules.auth._authenticator import (
 from pymodular.modules.auth._claims import ClaimsMapping, ClaimsPolicy
 from pymodular.modules.auth._failures import FailureReporter, RateLimit
 from pymodular.modules.auth._issuer import RefreshFamilies, TokenIssuer, TokenPair
+from pymodular.modules.auth._jwks import CombinedKeys, JwksKeySource
 from pymodular.modules.auth._keys import JwtKey, KeyRing, KeySource, load_jwks
 from pymodular.modules.auth._middleware import (
     AuthMiddleware,
@@ -83,6 +85,7 @@ __all__ = (
     "BearerAuthenticator",
     "ClaimsMapping",
     "ClaimsPolicy",
+    "CombinedKeys",
     "ExpiredTokenError",
     "FailureEventsConfig",
     "FailureReporter",
@@ -90,6 +93,7 @@ __all__ = (
     "Guard",
     "InvalidTokenError",
     "IssuingConfig",
+    "JwksKeySource",
     "JwtConfig",
     "JwtKey",
     "JwtVerifier",

@@ -132,6 +132,13 @@ class JwtConfig(ConfigModel):
         ge=0,
     )
 
+    @field_validator("jwks_url")
+    @classmethod
+    def _http_url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("jwks_url must be an http(s) URL")
+        return url
+
     @field_validator("algorithms")
     @classmethod
     def _known(cls, algorithms: list[str]) -> list[str]:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from pymodular._extras import Extra
 from pymodular.errors import ServiceNotReadyError
+from pymodular.health import HealthResult
 from pymodular.module import Dependency, Module
 from pymodular.modules.auth._apikeys import ApiKeyAuthenticator
 from pymodular.modules.auth._authenticator import Authenticator, Authenticators, BearerAuthenticator
@@ -20,7 +21,8 @@ from pymodular.modules.auth._build import (
 )
 from pymodular.modules.auth._failures import FailureReporter
 from pymodular.modules.auth._issuer import TokenIssuer
-from pymodular.modules.auth._keys import KeyRing
+from pymodular.modules.auth._jwks import CombinedKeys, JwksKeySource
+from pymodular.modules.auth._keys import KeyRing, KeySource
 from pymodular.modules.auth._password import PasswordHasher
 from pymodular.modules.auth._revocation import Revocations
 from pymodular.modules.auth._verifier import JwtVerifier
@@ -39,7 +41,7 @@ class Auth:
     """The auth module's service (``"auth"``): everything it built, by purpose.
 
     ``verifier`` is None without JWT keys, ``issuer`` None unless issuing is enabled,
-    ``api_keys`` None without configured keys.
+    ``api_keys`` None without configured keys, ``jwks`` None without ``jwt.jwks_url``.
     """
 
     authenticators: Authenticators = field(default_factory=Authenticators)
@@ -49,6 +51,7 @@ class Auth:
     verifier: JwtVerifier | None = None
     issuer: TokenIssuer | None = None
     api_keys: ApiKeyAuthenticator | None = None
+    jwks: JwksKeySource | None = None
 
 
 class AuthModule(Module[AuthConfig]):
@@ -63,7 +66,9 @@ class AuthModule(Module[AuthConfig]):
     then guarded with :func:`require_auth` and friends.
 
     Provides ``"auth"`` (:class:`Auth`) and ``"auth.authenticators"``
-    (:class:`Authenticators`). Emits ``auth.failure`` (rate limited),
+    (:class:`Authenticators`). With ``jwt.jwks_url`` it fetches the JWK set at start,
+    refreshes it in the background and reports a stale or missing set in its health.
+    Emits ``auth.failure`` (rate limited), ``auth.keys.rotated``, ``auth.keys.fetch_failed``,
     ``auth.token.issued``, ``auth.token.refreshed``, ``auth.token.reuse_detected``,
     ``auth.api_key.rotated`` and ``auth.api_keys.changed``.
     """
@@ -122,10 +127,14 @@ class AuthModule(Module[AuthConfig]):
                 emit=self.emit,
                 clock=self._clock,
             )
-        if keys:
+        source: KeySource = KeyRing(keys)
+        if jwt.enabled and jwt.jwks_url:
+            auth.jwks = self._jwks_source(jwt.jwks_url)
+            source = CombinedKeys(KeyRing(keys), auth.jwks)
+        if keys or auth.jwks is not None:
             auth.verifier = verifier_from(
                 jwt,
-                KeyRing(keys),
+                source,
                 extra_issuers=[issuing.issuer] if issuing.enabled else [],
                 extra_audiences=issuing.audience if issuing.enabled else [],
                 revocations=auth.revocations,
@@ -153,9 +162,51 @@ class AuthModule(Module[AuthConfig]):
                 failures=auth.failures,
             )
 
+    def _jwks_source(self, url: str) -> JwksKeySource:
+        jwt = self.config.jwt
+
+        def changed(added: list[str], removed: list[str]) -> None:
+            self.emit("auth.keys.rotated", source=url, added=added, removed=removed)
+
+        def failed(reason: str, first: bool) -> None:
+            if first:  # one event per outage, not one per retry
+                self.emit("auth.keys.fetch_failed", source=url, reason=reason)
+
+        return JwksKeySource(
+            url,
+            refresh_interval=jwt.jwks_refresh_seconds,
+            min_refetch=jwt.jwks_min_refetch_seconds,
+            timeout=jwt.jwks_timeout_seconds,
+            on_change=changed,
+            on_failure=failed,
+        )
+
     async def start(self) -> None:
-        """Arrange the chain again, now that every module's services exist."""
+        """Arrange the chain again, now that every module's services exist; fetch the
+        JWK set (a failure is reported by health, and retried)."""
         self._arrange(strict=True)
+        if self.auth.jwks is not None:
+            await self.auth.jwks.start()
+
+    async def stop(self) -> None:
+        """Stop refreshing the JWK set."""
+        if self.auth.jwks is not None:
+            await self.auth.jwks.aclose()
+
+    async def health_report(self) -> HealthResult:
+        """Unhealthy without a JWK set to verify with, degraded while serving a stale one."""
+        jwks = self.auth.jwks
+        if jwks is None:
+            return HealthResult.healthy()
+        state = jwks.describe()
+        if state["state"] == "missing":
+            return HealthResult.unhealthy(
+                f"no JWK set yet: {state['last_error'] or 'not fetched'}", jwks=state
+            )
+        if state["state"] == "stale":
+            reason = state["last_error"] or "not refreshed"
+            return HealthResult.degraded(f"serving a stale JWK set ({reason})", jwks=state)
+        return HealthResult.healthy(f"{len(state['keys'])} JWK(s)", jwks=state)
 
     def _builtin(self) -> dict[str, Authenticator]:
         auth = self.auth
@@ -242,5 +293,6 @@ class AuthModule(Module[AuthConfig]):
             "jwt": auth.verifier.describe() if auth.verifier else None,
             "issuing": auth.issuer.describe() if auth.issuer else None,
             "api_keys": auth.api_keys.describe() if auth.api_keys else None,
+            "jwks": auth.jwks.describe() if auth.jwks else None,
             "failures": {"total": auth.failures.total, "suppressed": auth.failures.suppressed},
         }
