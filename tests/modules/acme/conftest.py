@@ -64,6 +64,7 @@ async def acme_app(
     module: AcmeModule | None = None,
     extra: tuple[Any, ...] = (),
     sections: dict[str, Any] | None = None,
+    https_port: int = 0,
     **options: Any,
 ) -> AsyncIterator[tuple[Application, EventRecorder, AcmeModule, HttpServer]]:
     """Router, acme, an HTTP server on ``http_port`` (HTTP-01) and an HTTPS server."""
@@ -71,7 +72,11 @@ async def acme_app(
     config = {
         "acme": acme,
         "httpserver": {"host": "127.0.0.1", "port": http_port},
-        "https": {"host": "127.0.0.1", "port": 0, "tls": {"enabled": True, "provider": True}},
+        "https": {
+            "host": "127.0.0.1",
+            "port": https_port,
+            "tls": {"enabled": True, "provider": True},
+        },
         **(sections or {}),
     }
     modules = [RouterModule(), module, HttpServerModule(), HttpServerModule(name="https"), *extra]

@@ -96,3 +96,19 @@ def test_the_dns_provider_protocol_is_structural() -> None:
     plugin = DnsModule(object())  # type: ignore[arg-type]
     with pytest.raises(RegistrationError, match="DnsProvider"):
         plugin.provides()[0].validate(plugin)
+
+
+async def test_tls_alpn01_is_answered_by_the_running_https_listener(
+    pebble: PebbleFactory, tmp_path: Path
+) -> None:
+    https_port = free_port()
+    server = pebble(http_port=free_port(), tls_port=https_port)
+    acme = acme_section(server, tmp_path, challenge="tls-alpn-01")
+    async with acme_app(acme, 0, https_port=https_port) as (app, events, _, https):
+        assert https.port == https_port
+        await events.wait_for("acme.certificate.issued", timeout=30)
+        bundle = app.services.get(AcmeCertificates).bundle("www.example.test")
+        assert bundle is not None
+        leaf = await presented(https_port, "www.example.test", server.roots())
+        assert leaf.serial_number == int(bundle.serial, 16)
+        assert app.services.get(AcmeCertificates).certificate("www.example.test") is not None

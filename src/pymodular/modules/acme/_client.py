@@ -95,6 +95,8 @@ def translate(
             acme_type=exc.error.typ,
             domain=domain,
         )
+    if isinstance(exc, acme_errors.ClientError) and not isinstance(exc, acme_errors.NonceError):
+        return AcmeOrderError(f"the ACME server answered unexpectedly: {exc}", domain=domain)
     if isinstance(exc, requests.RequestException | acme_errors.ClientError | OSError):
         reason = type(exc).__name__
         return AcmeUnavailableError(

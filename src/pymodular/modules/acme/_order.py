@@ -19,6 +19,7 @@ from pymodular.modules.acme._certs import (
     make_csr,
     parse_bundle,
 )
+from pymodular.modules.acme._challenges import challenge_type
 from pymodular.modules.acme._client import AcmeSession, translate
 from pymodular.modules.acme.errors import AcmeOrderError, ChallengeError
 
@@ -97,9 +98,9 @@ async def obtain(
 def _challenge_of(
     authorization: messages.AuthorizationResource, kind: str, name: str
 ) -> messages.ChallengeBody:
-    offered = [c for c in authorization.body.challenges if c.chall.typ == kind]
+    offered = [c for c in authorization.body.challenges if challenge_type(c) == kind]
     if not offered:
-        types = ", ".join(sorted({c.chall.typ for c in authorization.body.challenges}))
+        types = ", ".join(sorted({challenge_type(c) for c in authorization.body.challenges}))
         raise ChallengeError(
             f"the CA offers no {kind} challenge for {name} (it offers: {types})",
             challenge=kind,

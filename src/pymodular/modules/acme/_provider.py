@@ -57,6 +57,7 @@ class AcmeCertificates:
         self._files: dict[str, CertificateFiles] = {}
         self._bundles: dict[str, CertificateBundle] = {}
         self._listeners: list[Listener] = []
+        self._challenges: dict[str, ssl.SSLContext] = {}
         self.default: str | None = None
         self.swaps = 0
 
@@ -66,6 +67,10 @@ class AcmeCertificates:
         if server_name is None:
             return self._files.get(self.default) if self.default is not None else None
         name = server_name.lower()
+        if self._challenges:  # only while a TLS-ALPN-01 order runs
+            challenge = self._challenges.get(name)
+            if challenge is not None:
+                return challenge
         context = self._contexts.get(name)
         if context is None:
             _, _, parent = name.partition(".")
@@ -113,6 +118,16 @@ class AcmeCertificates:
         self._notify()
         if previous is not None and previous != files:
             self._forget(previous)
+
+    def set_challenge(self, domain: str, context: ssl.SSLContext | None) -> None:
+        """Serve a TLS-ALPN-01 validation context for ``domain`` (None: stop)."""
+        challenges = dict(self._challenges)
+        if context is None:
+            challenges.pop(domain, None)
+        else:
+            challenges[domain] = context
+        self._challenges = challenges
+        self._notify()  # the server forgets what it cached per name
 
     def remove(self, domain: str) -> None:
         """Stop serving ``domain`` (its live files are deleted)."""

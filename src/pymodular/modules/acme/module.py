@@ -17,6 +17,7 @@ from pymodular.modules.acme._challenges import (
     Dns01Solver,
     DnsProvider,
     Http01Solver,
+    TlsAlpn01Solver,
 )
 from pymodular.modules.acme._provider import AcmeCertificates
 from pymodular.modules.acme._renewal import Clock, Renewer, utc_now
@@ -135,10 +136,7 @@ class AcmeModule(Module[AcmeConfig]):
                 )
             solver = Dns01Solver(provider)
         else:
-            raise AcmeError(
-                "challenge tls-alpn-01 is not offered by this version; use http-01 or dns-01",
-                field="acme.challenge",
-            )
+            solver = TlsAlpn01Solver(self.certificates.set_challenge)
         self.renewer = Renewer(
             config,
             self.store,
