@@ -114,6 +114,7 @@ class ModuleCollectors:
             "eventbus": self.eventbus,
             "database": self.database,
             "scheduler": self.scheduler,
+            "proxy": self.proxy,
         }
         for package, collect in collectors.items():
             if f"pymodular.modules.{package}" in sys.modules:
@@ -214,3 +215,49 @@ class ModuleCollectors:
             backlog.add_metric((label,), facts.get("backlog", 0))
         yield running
         yield backlog
+
+    def proxy(self) -> Iterator[Any]:
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        from pymodular.modules.proxy import ReverseProxy
+
+        found = _globals(self.services, ReverseProxy)
+        if not found:
+            return
+        name = self.metrics.full_name
+        outcomes = CounterMetricFamily(
+            name("proxy_requests"),
+            "Proxied requests by outcome (requests: all; the others: what went wrong)",
+            labels=("proxy", "outcome"),
+        )
+        target_requests = CounterMetricFamily(
+            name("proxy_target_requests"),
+            "Requests sent to each upstream target, and those that failed",
+            labels=("proxy", "upstream", "target", "result"),
+        )
+        outstanding = GaugeMetricFamily(
+            name("proxy_target_outstanding"),
+            "Requests in flight at each upstream target",
+            labels=("proxy", "upstream", "target"),
+        )
+        circuit = GaugeMetricFamily(
+            name("proxy_target_circuit_open"),
+            "1 while a target's circuit breaker is not closed",
+            labels=("proxy", "upstream", "target"),
+        )
+        in_flight = GaugeMetricFamily(
+            name("proxy_requests_in_flight"), "Requests being proxied", labels=("proxy",)
+        )
+        for label, proxy in found:
+            facts = proxy.describe()
+            in_flight.add_metric((label,), facts.get("in_flight", 0))
+            for outcome, count in facts.get("stats", {}).items():
+                outcomes.add_metric((label, outcome), count)
+            for upstream, described in facts.get("upstreams", {}).items():
+                for target in described.get("targets", []):
+                    key = (label, upstream, str(target.get("url", "")))
+                    target_requests.add_metric((*key, "sent"), target.get("requests", 0))
+                    target_requests.add_metric((*key, "failed"), target.get("failures", 0))
+                    outstanding.add_metric(key, target.get("outstanding", 0))
+                    circuit.add_metric(key, 0 if target.get("circuit") == "closed" else 1)
+        yield from (outcomes, target_requests, outstanding, circuit, in_flight)

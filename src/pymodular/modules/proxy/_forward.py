@@ -21,6 +21,7 @@ import asyncio
 import logging
 from typing import TYPE_CHECKING, Any
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.modules._http import Receive, Scope, Send, send_problem
 from pymodular.modules.proxy._headers import BodyFraming, response_headers
 from pymodular.modules.proxy._retry import backoff
@@ -40,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ("ClientGoneError", "forward", "request_id_of")
 
 logger = logging.getLogger("pymodular.proxy")
+
+_TRACE_HEADERS = (b"traceparent", b"tracestate")  # replaced by the hop's own context
 
 
 class ClientGoneError(Exception):
@@ -216,13 +219,42 @@ class _Exchange:
             self.tried.append(target)
             target.outstanding += 1
             try:
-                again = await self._attempt(target)
+                if telemetry.tracer.active:
+                    again = await self._traced_attempt(target)
+                else:
+                    again = await self._attempt(target)
             finally:
                 target.outstanding -= 1
             if not again:
                 return
             if again == "backoff":
                 await asyncio.sleep(backoff(proxy.retry, self.attempts))
+
+    async def _traced_attempt(self, target: Target) -> str | None:
+        """:meth:`_attempt` in a client span whose ``traceparent`` the target receives."""
+        tracer = telemetry.tracer
+        attributes = {
+            "http.request.method": self.method,
+            "server.address": target.label,
+            "pymodular.upstream": self.upstream.name,
+            "pymodular.attempt": self.attempts,
+        }
+        with tracer.span(
+            f"{self.method} {self.upstream.name}", kind="client", attributes=attributes
+        ) as span:
+            carrier: dict[str, str] = {}
+            tracer.inject(carrier)
+            original = self.scope
+            headers = [h for h in original["headers"] if h[0] not in _TRACE_HEADERS]
+            headers += [(k.encode("latin-1"), v.encode("latin-1")) for k, v in carrier.items()]
+            self.scope = {**original, "headers": headers}
+            try:
+                again = await self._attempt(target)
+            finally:
+                self.scope = original
+            if again is not None:
+                span.fail(f"retrying: attempt {self.attempts} at {target.label} failed")
+            return again
 
     async def _attempt(self, target: Target) -> str | None:
         """One attempt at ``target``: None when the request is done, else how to retry."""

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
 from typing import Any
 
-from pymodular.modules._telemetry import SpanKind
+from pymodular.modules._telemetry import Tracer
 
 __all__ = ("Tracing",)
 
@@ -24,25 +23,13 @@ class Tracing:
     for libraries that want one), ``exporter`` the span exporter in use.
     """
 
-    def __init__(self, seam: Any, provider: Any, exporter: Any) -> None:
-        self._seam = seam
+    def __init__(self, seam: Tracer, provider: Any, exporter: Any) -> None:
         self.provider = provider
         self.exporter = exporter
-
-    def span(
-        self,
-        name: str,
-        *,
-        kind: SpanKind = "internal",
-        attributes: Mapping[str, Any] | None = None,
-        parent: Mapping[str, str] | None = None,
-    ) -> Any:
-        """A span named ``name`` (see :meth:`pymodular.modules._telemetry.Tracer.span`)."""
-        return self._seam.span(name, kind=kind, attributes=attributes, parent=parent)
-
-    def inject(self, carrier: MutableMapping[str, str]) -> None:
-        """Write the current trace context (``traceparent``) into ``carrier``."""
-        self._seam.inject(carrier)
+        self.span = seam.span
+        """Open a span (see :meth:`pymodular.modules._telemetry.Tracer.span`)."""
+        self.inject = seam.inject
+        """Write the current trace context (``traceparent``) into a carrier mapping."""
 
     def force_flush(self, timeout: float = 10.0) -> bool:
         """Export every finished span now (blocking; call it in a thread from async code)."""
