@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
+import time
 from typing import Any
 
 import httpx
@@ -93,7 +93,7 @@ async def test_a_route_without_retry_passes_the_first_answer_on() -> None:
 
 
 async def test_a_failing_target_trips_its_breaker_and_gets_no_traffic_until_it_heals() -> None:
-    breaker = {"consecutive_failures": 2, "open_seconds": 0.5, "half_open_probes": 1}
+    breaker = {"consecutive_failures": 2, "open_seconds": 60, "half_open_probes": 1}
     async with upstream("a") as a, upstream("b") as b:
         a.failing = True
         config = section(
@@ -104,6 +104,9 @@ async def test_a_failing_target_trips_its_breaker_and_gets_no_traffic_until_it_h
             proxying(config) as (app, url, events),
             httpx.AsyncClient(base_url=url) as client,
         ):
+            pool = proxy_of(app).upstream("pool")
+            shift = [0.0]
+            pool.clock = lambda: time.monotonic() + shift[0]  # the breaker's time, by hand
             for _ in range(4):
                 await client.get("/x")  # a, b, a (opens), b
             opened = await events.wait_for("proxy.circuit.open")
@@ -112,17 +115,17 @@ async def test_a_failing_target_trips_its_breaker_and_gets_no_traffic_until_it_h
             snapshot = await app.health.evaluate()
             assert snapshot.module("proxy").status == "degraded"
             a.failing = False
-
-            async def probe() -> bool:
-                await client.get("/x")
-                return bool(events.of("proxy.circuit.closed"))
-
-            async with asyncio.timeout(5):
-                while not await probe():
-                    pass
+            shift[0] = 61.0  # the open period is over: the next request to a is a probe
+            probes = [(await client.get("/x")).json()["name"] for _ in range(2)]
+            closed = await events.wait_for("proxy.circuit.closed")
             names = [(await client.get("/x")).json()["name"] for _ in range(4)]
-    assert opened.data["target"] == f"127.0.0.1:{a.port}"
-    assert events.of("proxy.circuit.half_open")
+    assert opened.data["target"] == closed.data["target"] == f"127.0.0.1:{a.port}"
+    assert [e.type for e in events.of("proxy.circuit.*")] == [
+        "proxy.circuit.open",
+        "proxy.circuit.half_open",
+        "proxy.circuit.closed",
+    ]
+    assert "a" in probes
     assert sorted(names) == ["a", "a", "b", "b"]
 
 
