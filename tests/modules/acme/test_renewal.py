@@ -106,6 +106,18 @@ async def test_renewal_failing_near_expiry_escalates_keeps_serving_and_recovers(
         )
         assert events.of("acme.account.registered")  # registered again at the new CA
 
+        # Past expiry with the CA down again: expired, unhealthy, reported once.
+        server.stop()
+        clock.set(renewed.not_after + dt.timedelta(minutes=1))
+        module.renewer.wake()
+        expired = await events.wait_for("acme.certificate.expired", timeout=30)
+        assert expired.data["severity"] == "error"
+        assert (await app.health.evaluate()).module("acme").status == "unhealthy"
+        clock.set(clock.now + dt.timedelta(hours=1))
+        module.renewer.wake()
+        await events.wait_for("acme.renewal.failed", timeout=30, count=3)
+        assert len(events.of("acme.certificate.expired")) == 1
+
 
 async def test_the_ca_stopping_mid_order_ends_in_a_retry_that_succeeds_once_it_is_back(
     pebble: PebbleFactory, tmp_path: Path

@@ -85,3 +85,20 @@ def test_escalates_below_seven_days_left_or_without_any_certificate() -> None:
     assert escalated(T0, T0 + 6 * DAY, policy)
     assert escalated(T0, T0 - DAY, policy)
     assert escalated(T0, None, policy)
+
+
+def test_a_rate_limit_answer_becomes_a_rate_limited_error_that_delays_the_retry() -> None:
+    from acme import messages
+
+    from pymodular.modules.acme import RateLimitedError
+    from pymodular.modules.acme._client import translate
+
+    later = T0 + dt.timedelta(hours=2)
+    problem = messages.Error.with_code("rateLimited", detail="too many certificates already")
+    error = translate(problem, domain="www.example.test", retry_after=later)
+    assert isinstance(error, RateLimitedError)
+    assert error.retry_after == later
+    assert "too many certificates" in str(error)
+    assert error.domain == "www.example.test"
+    policy = RenewalPolicy(retry_initial=dt.timedelta(minutes=1))
+    assert retry_at(T0, 1, policy, 0.5, T0 + 30 * DAY, retry_after=error.retry_after) == later

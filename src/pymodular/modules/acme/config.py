@@ -94,6 +94,11 @@ class AcmeConfig(ConfigModel):
     key_type: Literal["ec256", "ec384", "rsa2048", "rsa3072", "rsa4096"] = field(
         "ec256", description="Key type of certificate keys and of a new account key"
     )
+    min_tls_version: Literal["1.2", "1.3"] = field(
+        "1.2",
+        description="Oldest TLS version of the per-domain contexts (match the HTTPS "
+        "server's tls.min_version)",
+    )
     auto_renew: bool = field(True, description="Obtain missing and renew due certificates")
     renew_before_days: float = field(
         30.0,

@@ -107,7 +107,7 @@ class AcmeModule(Module[AcmeConfig]):
         config = self.config
         root = await asyncio.to_thread(Path(config.storage_path).expanduser)
         self.store = self._given_store or self._make_store(config, root)
-        self.certificates = AcmeCertificates(root / "live")
+        self.certificates = AcmeCertificates(root / "live", min_version=config.min_tls_version)
         solver: ChallengeSolver | None = None
         if config.challenge == "http-01":
             solver = self.http01
