@@ -7,6 +7,7 @@ import datetime as dt
 from pathlib import Path
 
 import httpx
+import pytest
 
 from pymodular.modules.acme import AcmeCertificates, AcmeModule
 from pymodular.modules.acme.pebble import free_port
@@ -154,3 +155,25 @@ async def test_the_ca_stopping_mid_order_ends_in_a_retry_that_succeeds_once_it_i
         assert not bundle.placeholder
         assert module.renewer.states[DOMAIN].failures == 0
         assert (await app.health.evaluate()).module("acme").status == "healthy"
+
+
+@pytest.mark.slow
+async def test_short_lived_certificates_are_renewed_by_the_loops_own_timer(
+    pebble: PebbleFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = pebble(http_port=port, validity=9)  # renewal due 3 s before expiry (a third)
+    async with acme_app(acme_section(server, tmp_path), port) as (app, events, _, https):
+        issued = await events.wait_for("acme.certificate.issued", timeout=30)
+        renewed = await events.wait_for("acme.certificate.renewed", timeout=30)
+        assert renewed.data["serial"] != issued.data["serial"]
+        # The loop woke by itself, with time left on the first certificate.
+        started = events.of("acme.certificate.expiring")[0]
+        assert 0 < started.data["seconds_left"] <= 3.5
+        bundle = app.services.get(AcmeCertificates).bundle(DOMAIN)
+        assert bundle is not None
+        assert bundle.serial == renewed.data["serial"]
+        leaf = await presented(https.port, DOMAIN, server.roots())
+        assert leaf.serial_number in {int(bundle.serial, 16)} | {
+            int(e.data["serial"], 16) for e in events.of("acme.certificate.renewed")
+        }

@@ -278,7 +278,12 @@ class Renewer:
         if renewing:
             assert state.valid_bundle is not None
             left = state.valid_bundle.remaining(self.clock())
-            self.emit("acme.certificate.expiring", domain=domain, days_left=_days(left))
+            self.emit(
+                "acme.certificate.expiring",
+                domain=domain,
+                days_left=_days(left),
+                seconds_left=round(left.total_seconds(), 1),
+            )
         try:
             async with self.store.renewal_lock(domain) as mine:
                 if not mine:
