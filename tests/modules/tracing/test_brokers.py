@@ -86,3 +86,27 @@ async def cleanup(settings: dict[str, Any], prefix: str) -> None:
                 await client.delete(*keys)
         finally:
             await client.aclose()
+
+
+@pytest.mark.redis
+async def test_redis_cache_commands_are_client_spans_without_keys_or_values() -> None:
+    from pymodular.modules.cache import Cache, CacheModule
+
+    prefix = f"trace{os.urandom(4).hex()}"
+    config = {
+        "tracing": {"exporter": "memory", "lifecycle": False},
+        "cache": {"backend": "redis", "key_prefix": prefix},
+    }
+    async with app_harness([TracingModule(), CacheModule()], config=config) as (app, _events):
+        tracing = app.services.get(Tracing)
+        cache = app.services.get(Cache)
+        with tracing.span("handler") as root:
+            await cache.set("user:42", {"email": "ada@example.com"})
+            assert await cache.get("user:42") == {"email": "ada@example.com"}
+            await cache.clear()
+        spans = [s for s in tracing.finished_spans() if s.name.startswith("cache ")]
+    mine = [s for s in spans if s.parent is not None and s.parent.span_id == int(root.ids[1], 16)]
+    assert [s.name for s in mine][:2] == ["cache set", "cache get"]
+    assert mine[0].attributes == {"db.system.name": "redis", "db.operation.name": "set"}
+    assert "ada@example.com" not in "".join(s.to_json() for s in spans)
+    assert "user:42" not in "".join(s.to_json() for s in spans)

@@ -173,3 +173,36 @@ async def test_without_the_tracing_module_nothing_is_traced_and_nothing_breaks()
         assert telemetry.tracer.active
     assert not telemetry.tracer.active  # uninstalled once the application stopped
     assert tracing.provider is not None
+
+
+async def test_sql_statements_are_client_spans_inside_the_callers_span() -> None:
+    from sqlalchemy import text
+
+    from pymodular.modules.database import Database, DatabaseModule
+
+    secret = Secret("sql-secret-9a8b7c")
+    config = {"tracing": {"exporter": "memory", "lifecycle": False}}
+    try:
+        async with app_harness([TracingModule(), DatabaseModule()], config=config) as (app, _):
+            tracing = app.services.get(Tracing)
+            database = app.services.get(Database)
+            with tracing.span("handle request") as root:
+                async with database.transaction() as connection:
+                    await connection.execute(text("SELECT 'sql-secret-9a8b7c' AS x"))
+                    with pytest.raises(Exception, match="no such table"):
+                        await connection.execute(text("SELECT * FROM missing_table"))
+            spans = tracing.finished_spans()
+    finally:
+        forget_secret(secret)
+    statements = [
+        s
+        for s in spans
+        if s.attributes.get("db.system.name") == "sqlite"
+        and ("AS x" in s.attributes["db.query.text"] or "missing" in s.attributes["db.query.text"])
+    ]
+    assert [s.name for s in statements] == ["SELECT default", "SELECT default"]
+    assert {s.parent.span_id for s in statements} == {int(root.ids[1], 16)}
+    ok, failed = statements
+    assert ok.attributes["db.query.text"] == "SELECT '**********' AS x"
+    assert failed.status.status_code.name == "ERROR"
+    assert "sql-secret-9a8b7c" not in "".join(s.to_json() for s in spans)

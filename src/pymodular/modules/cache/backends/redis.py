@@ -29,6 +29,7 @@ from redis import exceptions as rex
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.errors import error_text
 from pymodular.health import HealthResult
 from pymodular.modules.cache._backend import CacheBackend, EventHook
@@ -136,6 +137,14 @@ class RedisBackend(CacheBackend):
     # -- failure handling --------------------------------------------------------------
 
     async def _run(self, operation: str, call: Awaitable[T]) -> T:
+        tracer = telemetry.tracer
+        if not tracer.active:
+            return await self._command(operation, call)
+        attributes = {"db.system.name": "redis", "db.operation.name": operation}
+        with tracer.span(f"cache {operation}", kind="client", attributes=attributes):
+            return await self._command(operation, call)  # keys and values are not recorded
+
+    async def _command(self, operation: str, call: Awaitable[T]) -> T:
         if self._down_since is not None:
             _discard(call)
             raise self._refusal(operation)
