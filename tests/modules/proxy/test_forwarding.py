@@ -251,3 +251,15 @@ def test_the_proxy_runs_on_uvloop() -> None:
         size, dates = runner.run(scenario())
     assert size == 50 * 1024
     assert len(dates) == 1  # the server's Date only, never a second one from the target
+
+
+async def test_the_request_id_travels_to_the_target_and_one_comes_back() -> None:
+    async with (
+        upstream() as up,
+        proxying(_one(up.url)) as (_, url, _events),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        answer = await client.get("/api/x")
+    sent = [v for k, v in up.requests[0]["headers"] if k == "x-request-id"]
+    assert answer.headers.get_list("x-request-id") == sent
+    assert len(sent[0]) == 32

@@ -95,13 +95,20 @@ class RequestPlan:
         "host_mode",
         "host_value",
         "replace_prefix",
+        "request_id",
         "route_prefix",
         "set_lines",
         "strip",
         "via",
     )
 
-    def __init__(self, route: RouteConfig, forwarded: ForwardedConfig, via: str | None) -> None:
+    def __init__(
+        self,
+        route: RouteConfig,
+        forwarded: ForwardedConfig,
+        via: str | None,
+        request_id: str | None = None,
+    ) -> None:
         self.strip = route.strip_prefix or route.replace_prefix is not None
         self.route_prefix = route.path.rstrip("/")
         self.replace_prefix = (route.replace_prefix or "").rstrip("/").encode("latin-1")
@@ -112,6 +119,9 @@ class RequestPlan:
         drop = set(HOP_BY_HOP | _FRAMING)
         drop.update(name.encode("latin-1") for name in route.remove_headers)
         drop.update(name.encode("latin-1") for name in route.set_headers)
+        self.request_id = request_id.encode("latin-1") if request_id else None
+        if self.request_id is not None:
+            drop.add(self.request_id)
         # Generated headers replace the client's (its chain is kept inside them when
         # trusted); without generation, the client's pass only when trusted.
         if forwarded.x_forwarded or not forwarded.trust_incoming:
@@ -181,6 +191,11 @@ class RequestPlan:
             self._forwarding(lines, scope, client_host, prior_for, prior_forwarded)
         if self.via is not None:
             lines += (b"via: 1.1 ", self.via, b"\r\n")
+        if self.request_id is not None:
+            state = scope.get("state")
+            request_id = state.get("request_id") if state else None
+            if request_id:
+                lines += (self.request_id, b": ", request_id.encode("latin-1"), b"\r\n")
         lines.append(self.set_lines)
         length, chunked = framing
         if chunked:

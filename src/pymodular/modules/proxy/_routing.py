@@ -51,7 +51,7 @@ class ProxyRoute:
         self.methods = frozenset(config.methods) if config.methods else None
         self.upstream = upstreams[config.upstream]
         self.tenant_upstreams = {t: upstreams[u] for t, u in config.tenant_upstreams.items()}
-        self.plan = RequestPlan(config, proxy.forwarded, proxy.via)
+        self.plan = RequestPlan(config, proxy.forwarded, proxy.via, proxy.request_id_header)
         self.timeout = config.timeout
         self.max_body_bytes = config.max_body_bytes
         self.retry = config.retry
@@ -65,7 +65,10 @@ class ProxyRoute:
         if proxy.via:
             add.append((b"via", b"1.1 " + proxy.via.encode("latin-1")))
         # The server adds its own Date; two would be invalid (RFC 9110 section 6.6.1).
-        self.response_remove |= frozenset(name for name, _ in add if name != b"via") | {b"date"}
+        own = {b"date"}
+        if proxy.request_id_header:  # the router sets its own request id on the answer
+            own.add(proxy.request_id_header.encode("latin-1"))
+        self.response_remove |= frozenset(name for name, _ in add if name != b"via") | own
         self.response_add = add
 
     def describe(self) -> dict[str, Any]:

@@ -366,8 +366,22 @@ class ProxyConfig(ConfigModel):
         default_factory=TenantRoutingConfig, description="Tenant routing", dynamic=True
     )
     via: str | None = field(
-        None, description="Pseudonym added to the Via header of requests and answers"
+        None, description="Pseudonym added to the Via header of requests and answers", dynamic=True
     )
+    request_id_header: str | None = field(
+        "x-request-id",
+        description="Header that carries the router's request id to targets (replacing the "
+        "client's); the targets' own is dropped from answers. None: neither",
+        dynamic=True,
+    )
+
+    @field_validator("request_id_header")
+    @classmethod
+    def _request_id_header(cls, header: str | None) -> str | None:
+        if header is not None and not _TOKEN.match(header):
+            raise ValueError(f"{header!r} is not a valid header name")
+        return header.lower() if header else None
+
     drain_timeout: float = field(
         30.0, description="Seconds in-flight proxied requests get when the app stops", gt=0
     )
