@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import json
 import threading
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
+from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
     from pydantic import GetCoreSchemaHandler
@@ -24,6 +26,7 @@ if TYPE_CHECKING:
 __all__ = (
     "MASK",
     "Secret",
+    "escaped_forms",
     "forget_secret",
     "is_registered",
     "json_safe",
@@ -39,12 +42,43 @@ T = TypeVar("T")
 
 _lock = threading.Lock()
 _values: frozenset[str] = frozenset()
-# Longest first, so a secret that contains another is masked whole.
+# Every form redact() masks (each value and its escaped forms), longest first, so a
+# secret that contains another is masked whole.
 _ordered: tuple[str, ...] = ()
 
 
+def escaped_forms(text: str) -> frozenset[str]:
+    """``text`` as it reads once escaped: URL-encoded, JSON-escaped, inside a ``repr``.
+
+    A secret quoted into a query string (``%2B``), a JSON body or a log line (``\\"``),
+    or the ``repr`` of a section no longer contains its raw text; :func:`redact` masks
+    these forms too.
+    """
+    forms = {
+        text,
+        quote(text, safe=""),
+        quote(text),
+        quote_plus(text, safe=""),
+        json.dumps(text)[1:-1],
+        json.dumps(text, ensure_ascii=False)[1:-1],
+        repr(text)[1:-1],
+        repr(text + "'\"")[1:-4],  # in a repr that escapes single quotes
+    }
+    return frozenset(f for f in forms if len(f) >= _MIN_LENGTH)
+
+
+def _order(values: frozenset[str]) -> tuple[str, ...]:
+    forms: set[str] = set()
+    for value in values:
+        forms |= escaped_forms(value)
+    return tuple(sorted(forms, key=len, reverse=True))
+
+
 def register_secret(value: object) -> None:
-    """Remember ``value`` so that :func:`redact` masks it wherever it appears in text."""
+    """Remember ``value`` so that :func:`redact` masks it wherever it appears in text.
+
+    Its escaped forms (see :func:`escaped_forms`) are masked as well.
+    """
     global _values, _ordered  # noqa: PLW0603 - one process-wide set, swapped atomically
     texts = _texts_of(value)
     if texts <= _values:
@@ -53,7 +87,7 @@ def register_secret(value: object) -> None:
         new = _values | texts
         if new != _values:
             _values = new
-            _ordered = tuple(sorted(new, key=len, reverse=True))
+            _ordered = _order(new)
     # From the first secret on, every log record in the process is scrubbed of them,
     # with or without an Application (idempotent; cheap once installed).
     from pymodular.logs import install_record_context
@@ -66,7 +100,7 @@ def forget_secret(value: object) -> None:
     global _values, _ordered  # noqa: PLW0603
     with _lock:
         _values = _values - _texts_of(value)
-        _ordered = tuple(sorted(_values, key=len, reverse=True))
+        _ordered = _order(_values)
 
 
 def is_registered(value: object) -> bool:

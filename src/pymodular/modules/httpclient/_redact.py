@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
 from pymodular.secrets import MASK, redact
 
@@ -35,20 +35,33 @@ def redact_headers(
 
 
 def redact_url(url: str) -> str:
-    """``url`` with a password in its userinfo and sensitive query values masked."""
+    """``url`` with a password in its userinfo and sensitive query values masked.
+
+    The path and every query name and value are redacted decoded, then encoded again,
+    so a registered secret is masked however the client percent-encoded it.
+    """
     parts = urlsplit(url)
     netloc = parts.netloc
     if "@" in netloc:
         userinfo, _, host = netloc.rpartition("@")
         user = userinfo.split(":", 1)[0]
         netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
+    path = parts.path
+    decoded = unquote(path)
+    if redact(decoded) != decoded:
+        path = quote(redact(decoded), safe="/*")
     query = parts.query
     if query:
-        pairs = parse_qsl(query, keep_blank_values=True)
-        query = urlencode(
-            [(k, MASK if k.lower() in _SENSITIVE_QUERY else v) for k, v in pairs], safe="*"
-        )
-    return redact(urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment)))
+        query = _redact_pairs(query, _SENSITIVE_QUERY)
+    return redact(urlunsplit((parts.scheme, netloc, path, query, parts.fragment)))
+
+
+def _redact_pairs(encoded: str, sensitive: Collection[str]) -> str:
+    """A query or form body, redacted on its decoded names and values, then encoded."""
+    pairs = parse_qsl(encoded, keep_blank_values=True)
+    return urlencode(
+        [(redact(k), MASK if k.lower() in sensitive else redact(v)) for k, v in pairs], safe="*"
+    )
 
 
 def redact_body(body: bytes, content_type: str, limit: int, extra: Collection[str] = ()) -> str:
@@ -66,8 +79,7 @@ def redact_body(body: bytes, content_type: str, limit: int, extra: Collection[st
     elif media.startswith("text/") or media in ("application/x-www-form-urlencoded", ""):
         text = body.decode("utf-8", errors="replace")
         if media == "application/x-www-form-urlencoded":
-            pairs = parse_qsl(text, keep_blank_values=True)
-            text = urlencode([(k, MASK if k.lower() in fields else v) for k, v in pairs], safe="*")
+            text = _redact_pairs(text, fields)
     else:
         return f"<{len(body)} bytes of {media}>"
     text = redact(text)
@@ -77,11 +89,14 @@ def redact_body(body: bytes, content_type: str, limit: int, extra: Collection[st
 
 
 def _mask(value: Any, fields: frozenset[str]) -> Any:
+    """Sensitive fields masked and every string redacted, before the JSON is encoded."""
     if isinstance(value, dict):
         return {
-            k: (MASK if isinstance(k, str) and k.lower() in fields else _mask(v, fields))
+            redact(k): (MASK if k.lower() in fields else _mask(v, fields))
             for k, v in value.items()
         }
     if isinstance(value, list):
         return [_mask(v, fields) for v in value]
+    if isinstance(value, str):
+        return redact(value)
     return value
