@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymodular.secrets import redact
+
 __all__ = ("FieldPath", "Layer", "Path", "Source")
 
 FieldPath = tuple[str, ...]
@@ -63,6 +65,13 @@ class Layer:
     sources: Mapping[Path, Source] = field(default_factory=dict)
     origin: Source | None = None
     skipped: str | None = None
+
+    def __repr__(self) -> str:
+        # Raw feeder data: values of secret fields are registered once validated.
+        return redact(
+            f"Layer(name={self.name!r}, data={self.data!r}, origin={self.origin!r}, "
+            f"skipped={self.skipped!r})"
+        )
 
     @classmethod
     def from_mapping(

@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pymodular.health._status import HealthStatus
+from pymodular.secrets import redact, redact_data
 
 __all__ = ("HealthResult",)
 
@@ -72,7 +73,8 @@ class HealthResult:
         if not details:
             frozen = _NO_DETAILS
         elif isinstance(details, Mapping):
-            frozen = MappingProxyType(dict(details))
+            # Strings in details are masked like the message (inspect() shows them).
+            frozen = MappingProxyType(redact_data(dict(details)))
         else:
             raise TypeError(f"health details must be a mapping, got {type(details).__name__}")
         _set(self, "status", status)
@@ -111,8 +113,6 @@ class HealthResult:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        from pymodular.secrets import redact
-
         return redact(
             f"HealthResult({self.status.value!r}, {self.message!r}, "
             f"timestamp={self.timestamp.isoformat()!r})"

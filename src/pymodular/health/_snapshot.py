@@ -9,6 +9,7 @@ from types import MappingProxyType
 from typing import Any, NamedTuple
 
 from pymodular.health._status import HealthStatus
+from pymodular.secrets import redact
 
 __all__ = ("HealthSnapshot", "ModuleHealth")
 
@@ -32,6 +33,13 @@ class ModuleHealth(NamedTuple):
     details: Mapping[str, Any] = _EMPTY
     gate: bool = False
     duration: float = 0.0
+
+    def __repr__(self) -> str:
+        return redact(
+            f"ModuleHealth(name={self.name!r}, status={self.status.value!r}, "
+            f"message={self.message!r}, optional={self.optional!r}, "
+            f"details={dict(self.details)!r}, gate={self.gate!r})"
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """``{name, status, message, optional, timestamp}``, JSON-serialisable."""
@@ -69,6 +77,15 @@ class HealthSnapshot:
     status_hash: str = ""
     sequence: int = 0
     duration: float = 0.0
+
+    def __repr__(self) -> str:
+        entries = ", ".join(repr(entry) for entry in self.modules)  # each one redacted
+        return redact(
+            f"HealthSnapshot(overall_status={self.overall_status.value!r}, "
+            f"readiness_status={self.readiness_status.value!r}, "
+            f"liveness_status={self.liveness_status.value!r}, "
+            f"generated_at={self.generated_at.isoformat()!r}, modules=({entries}))"
+        )
 
     def module(self, name: str) -> ModuleHealth:
         """The entry named ``name``; ``KeyError`` naming the known entries otherwise."""

@@ -8,7 +8,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from pymodular.modules.router import HTTPException, Request, Router, read_json
-from pymodular.secrets import forget_secret, register_secret
+from pymodular.secrets import MASK, forget_secret, register_secret
 from tests.modules.router.helpers import client
 
 
@@ -176,3 +176,20 @@ async def test_route_body_limits_answer_413() -> None:
     assert within.json() == 10
     assert route_big.json() == 100
     assert unlimited.json() == 1000
+
+
+async def test_an_http_exception_detail_is_redacted_in_the_problem_body() -> None:
+    secret = "hunter2-Problem-7z"
+    register_secret(secret)
+    router = Router()
+
+    @router.get("/fail")
+    async def fail() -> None:
+        raise HTTPException(409, f"cannot log in with {secret}")
+
+    async with client(router) as http:
+        answer = await http.get("/fail")
+    forget_secret(secret)
+    assert answer.status_code == 409
+    assert answer.json()["detail"] == f"cannot log in with {MASK}"
+    assert secret not in answer.text

@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from pymodular.modules._http._asgi import Send
+from pymodular.secrets import redact, redact_data
 
 __all__ = ("PROBLEM_CONTENT_TYPE", "problem_body", "raw_problem_response", "send_problem")
 
@@ -32,13 +33,15 @@ def problem_body(status: int, detail: str | None = None, **extra: Any) -> bytes:
 
     A ``detail`` that only repeats the title (``HTTPException(403)`` carries "Forbidden")
     is left out. ``extra`` adds members (``request_id``, ``errors``); ``None`` values are
-    left out.
+    left out. Registered secrets are masked in the detail and in every member.
     """
     title = _title(status)
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail and detail != title:
-        body["detail"] = detail
-    body.update({key: value for key, value in extra.items() if value is not None})
+        body["detail"] = redact(str(detail))  # an HTTPException may quote a secret
+    for key, value in extra.items():
+        if value is not None:
+            body[key] = redact_data(value)
     return json.dumps(body, separators=(",", ":"), ensure_ascii=False, default=str).encode()
 
 

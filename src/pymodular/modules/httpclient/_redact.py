@@ -92,8 +92,7 @@ def _mask(value: Any, fields: frozenset[str]) -> Any:
     """Sensitive fields masked and every string redacted, before the JSON is encoded."""
     if isinstance(value, dict):
         return {
-            redact(k): (MASK if k.lower() in fields else _mask(v, fields))
-            for k, v in value.items()
+            redact(k): (MASK if k.lower() in fields else _mask(v, fields)) for k, v in value.items()
         }
     if isinstance(value, list):
         return [_mask(v, fields) for v in value]
