@@ -350,7 +350,7 @@ class RabbitRaw(Contender):
             await self.handle(event["data"])
             await message.ack()
 
-        await self.queue.consume(on_message)
+        self.tag = await self.queue.consume(on_message)
 
     async def publish(self, data: dict[str, Any]) -> None:
         message_id, event = _envelope(TOPIC, data)
@@ -366,6 +366,7 @@ class RabbitRaw(Contender):
 
     async def close(self) -> None:
         with contextlib.suppress(Exception):
+            await self.queue.cancel(self.tag)
             await self.queue.delete(if_unused=False, if_empty=False)
             await self.exchange.delete()
         await self.connection.close()

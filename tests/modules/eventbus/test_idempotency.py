@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from pymodular.modules.eventbus import (
     Message,
 )
 from pymodular.modules.eventbus._idempotency import Deduplicator
+from tests._until import until
 
 
 class Clock:
@@ -100,3 +102,44 @@ async def test_the_cache_store_without_a_cache_service_is_a_config_error() -> No
 
     with pytest.raises(EventBusConfigError, match="no cache service"):
         await bus.subscribe("a.b", handler, idempotent=True)
+
+
+@pytest.mark.redis
+async def test_the_cache_store_shares_handled_ids_between_processes_through_a_redis_cache() -> None:
+    from pymodular.modules.cache import Cache
+    from pymodular.modules.cache.backends.redis import RedisBackend
+
+    backend = RedisBackend("redis://127.0.0.1:6379/0")
+    await backend.start()
+    prefix = f"t-dedupe-{uuid.uuid4().hex[:10]}"
+    handled: list[str] = []
+
+    async def charge(message: Message[dict[str, int]]) -> None:
+        handled.append(message.engine)
+
+    buses = [
+        EventBus(
+            {"engines": {name: {"type": "memory"}}, "idempotency": {"store": "cache"}},
+            cache=Cache(backend, prefix=prefix),
+        )
+        for name in ("first", "second")
+    ]
+    try:
+        subs = []
+        for bus in buses:
+            await bus.start()
+            subs.append(
+                await bus.subscribe("orders.paid", charge, group="billing", idempotent=True)
+            )
+        repeat = Message("orders.paid", {"order": 7}, source="/shop", id="order-7-paid")
+        await buses[0].engines["first"].publish(repeat)  # delivered in one process ...
+        await until(lambda: handled == ["first"])
+        await buses[1].engines["second"].publish(repeat.copy())  # ... and again in another
+        await until(lambda: buses[1].deduplicator().skipped == 1)
+        assert handled == ["first"]
+        assert (subs[1].delivered, subs[1].failed) == (1, 0)
+    finally:
+        for bus in buses:
+            await bus.stop()
+        await Cache(backend, prefix=prefix).clear()
+        await backend.close()

@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from pymodular.modules.eventbus import HandlerTimeoutError
-from pymodular.modules.eventbus._workers import Worker, WorkerPool
+from pymodular.modules.eventbus._workers import SKIP, CallPool, Worker, WorkerPool
 from tests._until import until
 
 
@@ -136,3 +136,58 @@ async def test_settle_times_out_and_close_wakes_blocked_putters() -> None:
     await pool.close()
     assert await asyncio.wait_for(blocked, 1) is False  # not added: the pool closed
     assert pool.take_buffered() == [2]
+
+
+async def test_a_call_pool_skips_what_prepare_refuses_and_reports_errors_and_timeouts() -> None:
+    called: list[int] = []
+    failures: list[tuple[int, str]] = []
+
+    async def handler(argument: int) -> None:
+        called.append(argument)
+        if argument == 20:
+            raise ValueError("twenty")
+        if argument == 30:
+            await asyncio.Event().wait()  # hangs: cancelled by the timeout
+        if argument == 40:
+            with contextlib.suppress(asyncio.CancelledError):  # swallows it: still timed out
+                await asyncio.Event().wait()
+
+    def prepare(item: int) -> Any:
+        return SKIP if item == 0 else item * 10
+
+    def failed(item: int, error: BaseException) -> None:
+        failures.append((item, type(error).__name__))
+
+    pool: CallPool[int] = CallPool(
+        handler, prepare, failed, concurrency=1, capacity=10, timeout=0.05, on_crash=print
+    )
+    pool.start()
+    for item in range(6):
+        pool.offer(item)
+    await until(lambda: called == [10, 20, 30, 40, 50])
+    assert await pool.settle(1)
+    assert failures == [(2, "ValueError"), (3, "HandlerTimeoutError"), (4, "HandlerTimeoutError")]
+    await pool.close()
+
+
+async def test_ebb_waits_until_the_workers_took_the_buffer_down_to_the_mark() -> None:
+    release = asyncio.Event()
+
+    async def step(worker: Worker, item: int) -> None:
+        await release.wait()
+
+    pool: WorkerPool[int] = WorkerPool(
+        step, concurrency=1, capacity=10, timeout=None, on_crash=print
+    )
+    for item in range(6):
+        pool.offer(item)
+    pool.start()
+    await until(lambda: pool.in_work == 1)  # 5 buffered
+    ebbed = asyncio.create_task(pool.ebb(2))
+    await asyncio.sleep(0)
+    assert not ebbed.done()
+    release.set()
+    await asyncio.wait_for(ebbed, 1)
+    assert pool.buffered <= 2
+    await pool.ebb(10)  # at or below the mark already: returns at once
+    await pool.close()
