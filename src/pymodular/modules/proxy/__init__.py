@@ -19,6 +19,7 @@ imports neither httptools nor Starlette.
 
 from pymodular.modules.proxy._proxy import ReverseProxy
 from pymodular.modules.proxy.config import (
+    AdminConfig,
     BreakerConfig,
     ForwardedConfig,
     HealthCheckConfig,
@@ -42,6 +43,7 @@ from pymodular.modules.proxy.errors import (
 from pymodular.modules.proxy.module import ProxyModule
 
 __all__ = (
+    "AdminConfig",
     "BreakerConfig",
     "ForwardedConfig",
     "HealthCheckConfig",

@@ -17,6 +17,7 @@ Pure functions and one precomputed plan per route; nothing here does I/O.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pymodular.modules.proxy.config import ForwardedConfig, RouteConfig
@@ -49,6 +50,9 @@ _FORWARDING = frozenset(
     {b"x-forwarded-for", b"x-forwarded-proto", b"x-forwarded-host", b"forwarded"}
 )
 
+_SUSPECT = re.compile(r"[\x00-\x1f\x7f\\]|/\.")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
 BodyFraming = tuple[int, bool]
 """``(content_length, chunked)``: -1 and False for a request without a body."""
 
@@ -75,15 +79,18 @@ def framing_of(headers: list[tuple[bytes, bytes]]) -> BodyFraming:
 def bad_path(path: str) -> str | None:
     """Why ``path`` (decoded) must not reach a target, or None: dot segments
     (``..``, ``.``, also spelled ``%2e``), backslashes, control characters."""
-    for char in path:
-        if char < " " or char == "\x7f":
-            return "the path holds a control character"
-    if "\\" in path:
+    found = _SUSPECT.search(path)
+    if found is None:
+        return None
+    if found.group() == "\\":
         return "the path holds a backslash"
-    for segment in path.split("/"):
-        if segment in ("..", "."):
-            return "the path holds a dot segment ('..' or '.')"
-    return None
+    if found.group() != "/.":
+        return "the path holds a control character"
+    if any(segment in ("..", ".") for segment in path.split("/")):
+        return "the path holds a dot segment ('..' or '.')"
+    if _CONTROL.search(path):  # a harmless "/.well-known" matched first
+        return "the path holds a control character"
+    return "the path holds a backslash" if "\\" in path else None
 
 
 class RequestPlan:

@@ -32,6 +32,7 @@ from pydantic import field_validator, model_validator
 from pymodular.config import ConfigModel, field
 
 __all__ = (
+    "AdminConfig",
     "BreakerConfig",
     "ForwardedConfig",
     "HealthCheckConfig",
@@ -347,6 +348,25 @@ class TenantRoutingConfig(ConfigModel):
         return header.lower()
 
 
+class AdminConfig(ConfigModel):
+    """A read-only JSON view of upstreams, targets, breakers and health, behind auth."""
+
+    enabled: bool = field(False, description="Serve the admin view (needs the auth module)")
+    path: str = field("/_proxy", description="Path of the admin view")
+    roles: list[str] = field(
+        default_factory=lambda: ["admin"],
+        description="Roles a principal needs (every one) to read the view",
+        min_length=1,
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _absolute(cls, path: str) -> str:
+        if not path.startswith("/") or "{" in path or any(c in path for c in "?#\r\n "):
+            raise ValueError("the admin path is an absolute path without parameters")
+        return path
+
+
 class ProxyConfig(ConfigModel):
     """The ``proxy`` section."""
 
@@ -382,6 +402,9 @@ class ProxyConfig(ConfigModel):
             raise ValueError(f"{header!r} is not a valid header name")
         return header.lower() if header else None
 
+    admin: AdminConfig = field(
+        default_factory=AdminConfig, description="Admin view (off by default, behind auth)"
+    )
     drain_timeout: float = field(
         30.0, description="Seconds in-flight proxied requests get when the app stops", gt=0
     )

@@ -67,6 +67,31 @@ class ProxyModule(Module[ProxyConfig]):
             self.proxy.tenant_section = lambda tenant: app.tenants.section(section, tenant=tenant)
         self._mount(self.proxy.apply(self.config))
         self.checks = HealthChecks(self.proxy, emit=self.emit)
+        if self.config.admin.enabled:
+            self._serve_admin()
+
+    def _serve_admin(self) -> None:
+        """The admin view, guarded by the auth module's role guard (fails closed: without
+        the auth middleware the guard answers 500)."""
+        from pymodular.modules.auth import require_roles
+
+        admin = self.config.admin
+
+        async def proxy_admin(request: Any) -> dict[str, Any]:
+            report = await self.health_report()
+            return {
+                "health": {"status": str(report.status), "message": report.message},
+                **self.describe(),
+            }
+
+        self.router.add_route(
+            admin.path,
+            proxy_admin,
+            methods=["GET"],
+            name="proxy.admin",
+            middleware=[require_roles(*admin.roles)],
+            include_in_schema=False,
+        )
 
     def _mount(self, keys: list[MountKey]) -> None:
         assert self.proxy is not None
