@@ -213,7 +213,13 @@ class EventBus:
         tracer = telemetry.tracer
         if tracer.active:
             return await self._publish_traced(tracer, topic, payload, key, headers)
-        engine, message = self._compose(topic, payload, key, headers)
+        engine = self._engine_of.get(topic)  # _compose, inlined for the common message
+        if engine is None:
+            engine = self._engine_for(topic)
+        if key is None and not headers:
+            message = fresh(topic, payload, self._source)
+        else:
+            engine, message = self._compose(topic, payload, key, headers)
         outbox = self.outbox
         if outbox is not None and engine.name in outbox.names:
             return await self._send(engine, message)

@@ -25,7 +25,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from pymodular.modules.eventbus._message import Message
 
-__all__ = ("Adapter", "adapt_handler")
+__all__ = ("Adapter", "adapt_handler", "identity_data")
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -43,7 +43,8 @@ class Adapter:
     wants_message: bool
 
 
-def _identity_data(message: Message[Any]) -> Any:
+def identity_data(message: Message[Any]) -> Any:
+    """The converter of handlers that take the data as it arrived."""
     return message.data
 
 
@@ -77,7 +78,7 @@ def adapt_handler(handler: Handler, model: Any = None) -> Adapter:
         args = typing.get_args(annotation)
         annotation = args[0] if args else None
     if annotation in (None, Any, object, inspect.Parameter.empty):
-        return Adapter(_identity_message if wants_message else _identity_data, None, wants_message)
+        return Adapter(_identity_message if wants_message else identity_data, None, wants_message)
     validate = _validator(annotation)
     if wants_message:
 

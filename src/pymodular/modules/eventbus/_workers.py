@@ -122,6 +122,7 @@ class _Pool(ABC, Generic[I]):
     ) -> None:
         self._on_crash = on_crash
         self.capacity = capacity
+        self._limit = capacity  # what offer admits: 0 once closing
         self.concurrency = concurrency
         self._timeout = timeout
         self._name = name
@@ -171,6 +172,7 @@ class _Pool(ABC, Generic[I]):
     async def close(self) -> None:
         """Cancel the workers (an item in work is abandoned) and wake every waiter."""
         self._closing = True
+        self._limit = 0
         for worker in self._workers:
             worker.close()
             if worker.task is not None:
@@ -189,7 +191,7 @@ class _Pool(ABC, Generic[I]):
     # --- feeding ---------------------------------------------------------------------
     def offer(self, item: I) -> bool:
         """Add ``item`` if there is room; never waits."""
-        if len(self._buffer) >= self.capacity or self._closing:
+        if len(self._buffer) >= self._limit:
             return False
         self._buffer.append(item)
         idle = self._idle

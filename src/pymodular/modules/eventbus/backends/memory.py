@@ -23,7 +23,7 @@ from typing import Any
 
 from pymodular.errors import error_text
 from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
-from pymodular.modules.eventbus._handlers import is_invalid_payload
+from pymodular.modules.eventbus._handlers import identity_data, is_invalid_payload
 from pymodular.modules.eventbus._message import Message
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus._topics import matcher
@@ -178,6 +178,10 @@ class MemoryEngine(EventBusEngine):
         convert = sub.adapter.convert
         report = self._report
 
+        def pass_data(message: Message[Any]) -> Any:  # prepare, when nothing is validated
+            sub.delivered += 1
+            return message.data
+
         def prepare(message: Message[Any]) -> Any:
             try:
                 argument = convert(message)
@@ -198,7 +202,7 @@ class MemoryEngine(EventBusEngine):
 
         pool: CallPool[Message[Any]] = CallPool(
             sub.handler,
-            prepare,
+            pass_data if convert is identity_data else prepare,
             failed,
             traced=traced,
             concurrency=sub.concurrency,
