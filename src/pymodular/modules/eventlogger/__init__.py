@@ -9,12 +9,14 @@
         "outputs": [{"type": "file", "path": "events.jsonl", "max_bytes": 10_000_000}],
     }}])
 
-No extra is needed. Exported: the module, its configuration and the service type. See
+No extra is needed (the ``cloudevents`` output needs the ``cloudevents`` and
+``httpclient`` extras). Exported: the module, its configuration and the service type. See
 ``docs/observability.md``.
 """
 
 from pymodular.modules.eventlogger._writer import EventLogger
 from pymodular.modules.eventlogger.config import (
+    CloudEventsOutputConfig,
     ConsoleOutputConfig,
     EventLoggerConfig,
     FileOutputConfig,
@@ -23,6 +25,7 @@ from pymodular.modules.eventlogger.config import (
 from pymodular.modules.eventlogger.module import EventLoggerModule
 
 __all__ = (
+    "CloudEventsOutputConfig",
     "ConsoleOutputConfig",
     "EventLogger",
     "EventLoggerConfig",

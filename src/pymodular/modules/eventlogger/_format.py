@@ -83,3 +83,25 @@ def formatter(kind: str, masker: LogMasker) -> Formatter:
         return " ".join(parts).replace("\n", "\\n")
 
     return as_text
+
+
+def cloudevents_formatter(
+    mode: str, source: str | None, masker: LogMasker
+) -> Callable[[Event], Any]:
+    """Events as CloudEvents for HTTP, data masked by field name: an ``HTTPMessage`` per
+    event (``structured`` or ``binary``), or structured JSON text (``batch``)."""
+    from dataclasses import replace
+
+    from cloudevents.core.bindings.http import to_binary_event, to_structured_event
+
+    from pymodular.events import to_cloudevent, to_json
+
+    def masked(event: Event) -> Event:
+        if not event.data:
+            return event
+        return replace(event, data={k: masker.mask_field(k, v) for k, v in event.data.items()})
+
+    if mode == "batch":
+        return lambda event: to_json(masked(event), source=source).decode()
+    convert = to_binary_event if mode == "binary" else to_structured_event
+    return lambda event: convert(to_cloudevent(masked(event), source=source))

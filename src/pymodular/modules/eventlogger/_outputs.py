@@ -18,9 +18,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ("FileOutput", "Output", "StreamOutput", "SyslogOutput")
+__all__ = ("CloudEventsOutput", "FileOutput", "Output", "StreamOutput", "SyslogOutput")
 
-Entry = tuple[int, str]
+Entry = tuple[int, Any]  # (level, what the output's formatter made of the event)
 
 
 class Output(ABC):
@@ -150,3 +150,67 @@ class SyslogOutput(Output):
 
     def close(self) -> None:
         self._handler.close()
+
+
+class CloudEventsOutput(Output):
+    """Events POSTed as CloudEvents to ``url``: one request per event (``structured`` or
+    ``binary`` mode; the formatter made each an ``HTTPMessage``) or one per batch
+    (``batch`` mode: ``application/cloudevents-batch+json``; the formatter made JSON text).
+
+    A refused request (a connection error, a timeout, 429 or 5xx) is retried ``retries``
+    times with doubling ``backoff``; then the rest of the batch is given up and ``OSError``
+    raised (the writer counts and reports it). Other 4xx answers are not retried.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        mode: str,
+        headers: dict[str, str],
+        timeout: float,
+        retries: int,
+        backoff: float,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        import httpx
+
+        from pymodular.secrets import redact
+
+        self.name = f"cloudevents:{redact(url)}"
+        self.mode = mode
+        self._url = url
+        self._client = httpx.Client(timeout=timeout, headers=headers)
+        self._retries = retries
+        self._backoff = backoff
+        self._sleep = sleep
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        if self.mode == "batch":
+            body = ("[" + ",".join(text for _, text in entries) + "]").encode()
+            self._post({"content-type": "application/cloudevents-batch+json"}, body)
+            return
+        for _, message in entries:
+            self._post(message.headers, message.body)
+
+    def _post(self, headers: dict[str, str], body: bytes) -> None:
+        import httpx
+
+        for attempt in range(self._retries + 1):
+            try:
+                answer = self._client.post(self._url, headers=headers, content=body)
+            except httpx.HTTPError as exc:
+                problem = f"{type(exc).__name__}: {exc}"
+            else:
+                status = answer.status_code
+                if status < 300:
+                    return
+                if status != 429 and status < 500:
+                    raise OSError(f"{self.name} refused the event: HTTP {status}")
+                problem = f"HTTP {status}"
+            if attempt < self._retries:
+                self._sleep(self._backoff * 2**attempt)
+        raise OSError(f"{self.name} failed after {self._retries + 1} attempts: {problem}")
+
+    def close(self) -> None:
+        self._client.close()

@@ -129,7 +129,8 @@ class EventLogger:
         async with self._writing:
             while buffer:
                 batch = [buffer.popleft() for _ in range(min(self.batch_size, len(buffer)))]
-                await asyncio.to_thread(self._write, batch)
+                for kind, data in await asyncio.to_thread(self._write, batch):
+                    self._emit(kind, **data)  # from the loop: the worker thread has none
         if self._episode_drops:
             count, self._episode_drops = self._episode_drops, 0
             self._emit(
@@ -140,8 +141,10 @@ class EventLogger:
                 buffer_size=self.buffer_size,
             )
 
-    def _write(self, batch: list[Event]) -> None:
-        lines: dict[int, list[tuple[int, str]]] = {}
+    def _write(self, batch: list[Event]) -> list[tuple[str, dict[str, Any]]]:
+        """Write ``batch`` to every output (in a worker thread); the events to emit."""
+        notices: list[tuple[str, dict[str, Any]]] = []
+        lines: dict[int, list[tuple[int, Any]]] = {}
         for output, format_event in self.outputs:
             key = id(format_event)
             entries = lines.get(key)
@@ -154,14 +157,14 @@ class EventLogger:
                 if output.name not in self._failing:
                     self._failing.add(output.name)
                     logger.warning("event output %s failed: %s", output.name, error_text(exc))
-                    self._emit(
-                        "eventlogger.output.error", output=output.name, error=error_text(exc)
-                    )
+                    notice = {"output": output.name, "error": error_text(exc)}
+                    notices.append(("eventlogger.output.error", notice))
                 continue
             if output.name in self._failing:
                 self._failing.discard(output.name)
-                self._emit("eventlogger.output.recovered", output=output.name)
+                notices.append(("eventlogger.output.recovered", {"output": output.name}))
         self.written += len(batch)
+        return notices
 
     async def flush(self, timeout: float) -> bool:
         """Write everything buffered (at most ``timeout`` seconds); False if it ran out."""

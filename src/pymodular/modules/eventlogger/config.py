@@ -19,9 +19,10 @@ from typing import Annotated, Literal, Self
 
 from pydantic import Field, model_validator
 
-from pymodular.config import ConfigModel, field
+from pymodular.config import ConfigModel, Secret, field
 
 __all__ = (
+    "CloudEventsOutputConfig",
     "ConsoleOutputConfig",
     "EventLoggerConfig",
     "FileOutputConfig",
@@ -75,8 +76,29 @@ class SyslogOutputConfig(ConfigModel):
     format: Format | None = field(None, description="This output's format (default: format)")
 
 
+class CloudEventsOutputConfig(ConfigModel):
+    """Events POSTed as CloudEvents to an HTTP endpoint (extras cloudevents, httpclient)."""
+
+    type: Literal["cloudevents"] = field("cloudevents", description="Output kind")
+    url: Secret[str] = field(description="The endpoint (a token in it stays masked)")
+    mode: Literal["structured", "binary", "batch"] = field(
+        "batch",
+        description="structured: one application/cloudevents+json request per event; "
+        "binary: ce-* headers and the data as body; batch: one "
+        "application/cloudevents-batch+json request per batch",
+    )
+    headers: dict[str, Secret[str]] = field(
+        default_factory=dict, description="Headers of every request (tokens: secrets)"
+    )
+    source: str | None = field(None, description="CloudEvents source (default /pymodular/...)")
+    timeout: float = field(5.0, description="Seconds per request", gt=0)
+    retries: int = field(3, description="Retries of a refused request (5xx, 429, errors)", ge=0)
+    backoff: float = field(0.5, description="Seconds before the first retry (doubling)", ge=0)
+
+
 Output = Annotated[
-    ConsoleOutputConfig | FileOutputConfig | SyslogOutputConfig, Field(discriminator="type")
+    ConsoleOutputConfig | FileOutputConfig | SyslogOutputConfig | CloudEventsOutputConfig,
+    Field(discriminator="type"),
 ]
 
 

@@ -9,11 +9,18 @@ from typing import TYPE_CHECKING, Any
 from pymodular.errors import ConfigError, error_text
 from pymodular.events import Event
 from pymodular.logmask import LogMasker
-from pymodular.module import Module
-from pymodular.modules.eventlogger._format import Formatter, formatter
-from pymodular.modules.eventlogger._outputs import FileOutput, Output, StreamOutput, SyslogOutput
+from pymodular.module import Extra, Module
+from pymodular.modules.eventlogger._format import Formatter, cloudevents_formatter, formatter
+from pymodular.modules.eventlogger._outputs import (
+    CloudEventsOutput,
+    FileOutput,
+    Output,
+    StreamOutput,
+    SyslogOutput,
+)
 from pymodular.modules.eventlogger._writer import EventLogger
 from pymodular.modules.eventlogger.config import (
+    CloudEventsOutputConfig,
     ConsoleOutputConfig,
     EventLoggerConfig,
     FileOutputConfig,
@@ -76,6 +83,9 @@ class EventLoggerModule(Module[EventLoggerConfig]):
         formats: dict[str, Formatter] = {}
         outputs: list[tuple[Output, Formatter]] = []
         for index, output_config in enumerate(config.outputs):
+            if isinstance(output_config, CloudEventsOutputConfig):
+                outputs.append(self._cloudevents(index, output_config))
+                continue
             kind = output_config.format or config.format
             if kind not in formats:
                 formats[kind] = formatter(kind, self._masker)
@@ -117,6 +127,20 @@ class EventLoggerModule(Module[EventLoggerConfig]):
                 f"{error_text(exc)}",
                 field=f"{self.name}.outputs.{index}",
             ) from exc
+
+    def _cloudevents(self, index: int, config: CloudEventsOutputConfig) -> tuple[Output, Formatter]:
+        field = f"{self.name}.outputs.{index}"
+        for extra in (Extra("cloudevents"), Extra("httpclient", "httpx")):
+            extra.require("the eventlogger's cloudevents output", field=field, module=self.name)
+        output = CloudEventsOutput(
+            config.url.reveal(),
+            mode=config.mode,
+            headers={name: value.reveal() for name, value in config.headers.items()},
+            timeout=config.timeout,
+            retries=config.retries,
+            backoff=config.backoff,
+        )
+        return output, cloudevents_formatter(config.mode, config.source, self._masker)
 
     async def start(self) -> None:
         """Start writing (the events buffered since ``init`` first)."""
