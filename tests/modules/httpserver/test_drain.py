@@ -133,3 +133,58 @@ async def test_stopping_twice_waits_for_the_same_drain() -> None:
         assert server.draining
         assert not server.running
         await app.stop()
+
+
+async def _read_response(reader: asyncio.StreamReader) -> bytes:
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = next(
+        int(line.split(b":", 1)[1])
+        for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    )
+    return head + await reader.readexactly(length)
+
+
+async def test_a_request_sent_on_an_idle_keep_alive_connection_while_draining_is_answered() -> None:
+    async with serving(hello) as (app, server, events):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = await _read_response(reader)
+        assert b"connection: close" not in first.lower()  # kept alive, now idle
+        stopping = asyncio.create_task(app.stop())
+        await events.wait_for("httpserver.draining")
+        writer.write(b"POST /late HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\nhi")
+        async with asyncio.timeout(10):
+            late = await _read_response(reader)
+            rest = await reader.read()
+        writer.close()
+        await stopping
+    assert late.startswith(b"HTTP/1.1 200")
+    assert b"connection: close" in late.lower()
+    assert rest == b""  # then the server closed it cleanly
+
+
+async def test_responses_during_the_shutdown_delay_say_connection_close() -> None:
+    async with serving(hello, shutdown_delay=0.5) as (app, server, events):
+        async with httpx.AsyncClient(base_url=server.url) as client:
+            before = await client.get("/a")
+            stopping = asyncio.create_task(app.stop())
+            await events.wait_for("httpserver.draining")
+            during = await client.get("/b")
+        await stopping
+    assert before.headers.get("connection") != "close"
+    assert during.headers["connection"] == "close"
+
+
+async def test_a_connection_left_idle_through_the_drain_is_closed_without_waiting_for_keepalive() -> (
+    None
+):
+    async with serving(hello, keepalive_timeout=30) as (app, server, events):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        await _read_response(reader)
+        async with asyncio.timeout(10):
+            await app.stop()
+            assert await reader.read() == b""
+        writer.close()
+    assert events.of("httpserver.stopped")[0].data["cancelled"] == 0

@@ -36,6 +36,8 @@ logger = logging.getLogger("pymodular.httpserver")
 
 _END = b"\r\n\r\n"
 LINGER_SECONDS = 2.0
+DRAIN_IDLE_SECONDS = 1.0
+"""How long a keep-alive connection idle at shutdown stays open for a request already sent."""
 
 
 class _RejectedError(Exception):
@@ -217,11 +219,34 @@ class GuardedProtocol(HttpToolsProtocol):
         cycle = self.cycle
         return cycle is not None and cycle.more_body and not cycle.response_complete
 
+    def begin_drain(self) -> None:
+        """From now on every answer on this connection says ``Connection: close``.
+
+        Called when the server starts draining (before ``shutdown_delay``): clients move
+        to new connections (or other instances) instead of reusing this one. A request
+        already in flight keeps its answer as it is (a client may have pipelined the
+        next one behind it); :meth:`shutdown` deals with the connection afterwards.
+        """
+        self._close_after = True
+
     def shutdown(self) -> None:
+        self._close_after = True
         if self._header_bytes and not self._reading_body():
-            self._close_after = True  # a request is arriving: answer it, then close
+            return  # a request is arriving: answer it, then close
+        cycle = self.cycle
+        if cycle is None or cycle.response_complete:
+            # Idle between requests, but a request may already be on the wire: closing
+            # now would reset it unanswered. Answer what comes soon (with Connection:
+            # close); close once the connection stayed idle for a moment.
+            self.loop.call_later(DRAIN_IDLE_SECONDS, self._close_if_idle)
             return
         super().shutdown()
+
+    def _close_if_idle(self) -> None:
+        cycle = self.cycle
+        if self._header_bytes or (cycle is not None and not cycle.response_complete):
+            return  # a request came: it is answered, then the connection closes
+        self.transport.close()
 
     def abort(self) -> None:
         """Close at once (the shutdown grace period is over)."""

@@ -352,6 +352,10 @@ class HttpServer:
             len(state.connections),
             len(state.tasks),
         )
+        for connection in list(state.connections):
+            begin: Callable[[], None] | None = getattr(connection, "begin_drain", None)
+            if begin is not None:
+                begin()  # answers from now on say Connection: close
         if self.config.shutdown_delay > 0:
             await asyncio.sleep(self.config.shutdown_delay)
         for listener in server.servers:
