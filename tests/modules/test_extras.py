@@ -88,7 +88,7 @@ SERVICE_TYPES = {
         "current_transaction",
     },
     "httpclient": {"HttpClients"},
-    "proxy": {"ReverseProxy"},
+    "proxy": {"CompositePart", "ReverseProxy"},
     "httpserver": {
         "ASGIApp",
         "CertificateFiles",

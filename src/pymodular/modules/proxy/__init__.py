@@ -17,10 +17,12 @@ Needs the ``http`` extra (``pip install "pymodular[http]"``); importing this pac
 imports neither httptools nor Starlette.
 """
 
+from pymodular.modules.proxy._composite import CompositePart
 from pymodular.modules.proxy._proxy import ReverseProxy
 from pymodular.modules.proxy.config import (
     AdminConfig,
     BreakerConfig,
+    CompositeConfig,
     ForwardedConfig,
     HealthCheckConfig,
     OutlierConfig,
@@ -45,6 +47,8 @@ from pymodular.modules.proxy.module import ProxyModule
 __all__ = (
     "AdminConfig",
     "BreakerConfig",
+    "CompositeConfig",
+    "CompositePart",
     "ForwardedConfig",
     "HealthCheckConfig",
     "OutlierConfig",

@@ -12,12 +12,14 @@ from typing import Any
 
 from pymodular.errors import ConfigError
 from pymodular.modules._http import ASGIApp, Receive, Scope, Send
+from pymodular.modules.proxy._composite import Merger, serve_composite
 from pymodular.modules.proxy._forward import forward, problem
 from pymodular.modules.proxy._headers import bad_path, framing_of
 from pymodular.modules.proxy._retry import RetryBudget
-from pymodular.modules.proxy._routing import MountKey, RouteTable
+from pymodular.modules.proxy._routing import MountKey, ProxyRoute, RouteTable
 from pymodular.modules.proxy._target import Target, Upstream
 from pymodular.modules.proxy.config import ProxyConfig
+from pymodular.modules.proxy.errors import ProxyConfigError
 
 __all__ = ("ReverseProxy",)
 
@@ -50,6 +52,7 @@ class ReverseProxy:
         self.tenant_section: Callable[[str], ProxyConfig] | None = None
         """The proxy section of a tenant's configuration (set when tenancy is on)."""
         self._tenants: dict[str, tuple[ProxyConfig, dict[str, Upstream]]] = {}
+        self._mergers: dict[str, Merger] = {}
 
     # -- configuration --------------------------------------------------------------------
 
@@ -88,6 +91,32 @@ class ReverseProxy:
         """Stop using an upstream: idle connections close now, busy ones when released."""
         upstream.close()
         self._retired.append(upstream)
+
+    def add_merger(self, name: str, merger: Merger) -> None:
+        """Register ``merger`` for composite ``merge`` routes that name it (``merger:``)::
+
+            proxy.add_merger("orders_with_users", lambda parts: {...})
+
+        It gets the parts by upstream (:class:`CompositePart`) and returns what is sent
+        as JSON. Register in a module's ``init``; names are unique.
+        """
+        if name in self._mergers:
+            raise ProxyConfigError(f"a merger named {name!r} is registered already")
+        self._mergers[name] = merger
+
+    def merger(self, name: str) -> Merger:
+        """The merger registered as ``name``."""
+        return self._mergers[name]
+
+    def missing_mergers(self) -> list[str]:
+        """Mergers the routes name that nobody registered."""
+        table = self.table
+        named = {
+            r.config.composite.merger
+            for r in (table.routes if table else [])
+            if r.config.composite is not None and r.config.composite.merger is not None
+        }
+        return sorted(named - set(self._mergers))
 
     def upstream(self, name: str) -> Upstream:
         """The upstream ``name`` (KeyError when not configured)."""
@@ -135,23 +164,10 @@ class ReverseProxy:
             return
         upstream = route.upstream
         if self.config.tenant.source != "none":
-            tenant = self._tenant_of(scope)
-            if tenant is None:
-                if self.config.tenant.required:
-                    await problem(scope, send, 400, "the request names no tenant")
-                    return
-            elif not _TENANT.match(tenant):
-                await problem(scope, send, 400, "the tenant id is malformed")
-                return
-            else:
-                try:
-                    upstream = self._tenant_upstream(route.tenant_upstreams, upstream, tenant)
-                except LookupError:
-                    await problem(scope, send, 404, "the tenant is not known")
-                    return
-                except ConfigError:
-                    await problem(scope, send, 503, "the tenant's configuration failed to load")
-                    return
+            found = await self._for_tenant(route, scope, send)
+            if found is None:
+                return  # answered
+            upstream = found
         framing = framing_of(scope["headers"])
         limit = route.max_body_bytes
         if limit is not None and framing[0] > limit:
@@ -160,13 +176,38 @@ class ReverseProxy:
         self.in_flight += 1
         self.stats["requests"] += 1
         try:
-            await forward(
-                self, route, upstream, scope=scope, receive=receive, send=send, framing=framing
-            )
+            if route.composite is not None:
+                await serve_composite(self, route, scope, receive, send)
+            else:
+                await forward(
+                    self, route, upstream, scope=scope, receive=receive, send=send, framing=framing
+                )
         finally:
-            self.in_flight -= 1
-            if not self.in_flight and self._idle is not None:
-                self._idle.set()
+            self._finished()
+
+    async def _for_tenant(self, route: ProxyRoute, scope: Scope, send: Send) -> Upstream | None:
+        """The upstream for the request's tenant; None once a problem was answered."""
+        tenant = self._tenant_of(scope)
+        if tenant is None:
+            if self.config.tenant.required:
+                await problem(scope, send, 400, "the request names no tenant")
+                return None
+            return route.upstream
+        if not _TENANT.match(tenant):
+            await problem(scope, send, 400, "the tenant id is malformed")
+            return None
+        try:
+            return self._tenant_upstream(route.tenant_upstreams, route.upstream, tenant)
+        except LookupError:
+            await problem(scope, send, 404, "the tenant is not known")
+        except ConfigError:
+            await problem(scope, send, 503, "the tenant's configuration failed to load")
+        return None
+
+    def _finished(self) -> None:
+        self.in_flight -= 1
+        if not self.in_flight and self._idle is not None:
+            self._idle.set()
 
     def _tenant_of(self, scope: Scope) -> str | None:
         source = self.config.tenant

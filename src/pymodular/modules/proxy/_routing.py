@@ -30,6 +30,7 @@ class ProxyRoute:
     """One configured route, resolved: its upstreams, rewrite plan and limits."""
 
     __slots__ = (
+        "composite",
         "config",
         "label",
         "max_body_bytes",
@@ -49,7 +50,11 @@ class ProxyRoute:
         self.config = config
         self.label = config.name or f"{config.host or ''}{config.path}"
         self.methods = frozenset(config.methods) if config.methods else None
-        self.upstream = upstreams[config.upstream]
+        self.composite = (
+            [upstreams[name] for name in config.composite.upstreams] if config.composite else None
+        )
+        # A composite route's first upstream stands for it where one is needed (tenants).
+        self.upstream = upstreams[config.upstream_names[0]]
         self.tenant_upstreams = {t: upstreams[u] for t, u in config.tenant_upstreams.items()}
         self.plan = RequestPlan(config, proxy.forwarded, proxy.via, proxy.request_id_header)
         self.timeout = config.timeout
@@ -77,6 +82,7 @@ class ProxyRoute:
             "host": self.config.host,
             "methods": sorted(self.methods) if self.methods else "any",
             "upstream": self.config.upstream,
+            **({"composite": self.config.composite.model_dump()} if self.config.composite else {}),
             "tenant_upstreams": dict(self.config.tenant_upstreams),
         }
 

@@ -34,6 +34,7 @@ from pymodular.config import ConfigModel, field
 __all__ = (
     "AdminConfig",
     "BreakerConfig",
+    "CompositeConfig",
     "ForwardedConfig",
     "HealthCheckConfig",
     "OutlierConfig",
@@ -237,11 +238,39 @@ class UpstreamConfig(ConfigModel):
         raise ValueError("hash_on must be 'header:<name>', 'cookie:<name>' or 'client_ip'")
 
 
+class CompositeConfig(ConfigModel):
+    """A route answered from several upstreams."""
+
+    upstreams: list[str] = field(description="Upstreams asked, in order", min_length=1)
+    strategy: Literal["merge", "first_success", "sequential"] = field(
+        "merge",
+        description="merge: all at once, one JSON object keyed by upstream (or a merger's "
+        "result); first_success: in order, the first answer below 500; sequential: in "
+        "order, each must succeed, the last answer is returned",
+    )
+    merger: str | None = field(
+        None, description="Name of a merger registered with ReverseProxy.add_merger (merge)"
+    )
+    empty_policy: Literal["allow", "skip", "fail"] = field(
+        "allow",
+        description="An empty answer (204 or no body): allow (null when merging), skip "
+        "(left out, or the next one tried), fail (502)",
+    )
+    max_answer_bytes: int = field(
+        1024 * 1024, description="Largest answer read from each upstream (else 502)", ge=1
+    )
+
+
 class RouteConfig(ConfigModel):
     """Requests under ``path`` (and of ``methods``, for ``host``) go to ``upstream``."""
 
     path: str = field(description="Path prefix, matched on whole segments ('/api' not '/apix')")
-    upstream: str = field(description="Name of the upstream (see upstreams)")
+    upstream: str | None = field(
+        None, description="Name of the upstream (see upstreams); or give composite"
+    )
+    composite: CompositeConfig | None = field(
+        None, description="Send to several upstreams and combine their answers"
+    )
     methods: list[str] = field(
         default_factory=list, description="Methods routed (empty: every method)"
     )
@@ -278,6 +307,19 @@ class RouteConfig(ConfigModel):
     tenant_upstreams: dict[str, str] = field(
         default_factory=dict, description="Tenant id -> upstream that serves that tenant"
     )
+
+    @property
+    def upstream_names(self) -> list[str]:
+        """The upstreams the route sends to (one, or a composite's)."""
+        if self.composite is not None:
+            return list(self.composite.upstreams)
+        return [self.upstream] if self.upstream else []
+
+    @model_validator(mode="after")
+    def _one_destination(self) -> Self:
+        if (self.upstream is None) == (self.composite is None):
+            raise ValueError("a route names exactly one of upstream and composite")
+        return self
 
     @field_validator("path")
     @classmethod
@@ -412,7 +454,7 @@ class ProxyConfig(ConfigModel):
     @model_validator(mode="after")
     def _routes_name_upstreams(self) -> Self:
         for route in self.routes:
-            for name in (route.upstream, *route.tenant_upstreams.values()):
+            for name in (*route.upstream_names, *route.tenant_upstreams.values()):
                 if name not in self.upstreams:
                     known = ", ".join(sorted(self.upstreams)) or "none"
                     raise ValueError(

@@ -108,9 +108,23 @@ class ProxyModule(Module[ProxyConfig]):
             self._mounted.add(key)
 
     async def start(self) -> None:
-        """Start the active health checks."""
+        """Check that every merger a route names was registered; start the health checks."""
         assert self.checks is not None
+        self._check_mergers()
         self.checks.sync()
+
+    def _check_mergers(self) -> None:
+        assert self.proxy is not None
+        missing = self.proxy.missing_mergers()
+        if missing:
+            from pymodular.modules.proxy.errors import ProxyConfigError
+
+            raise ProxyConfigError(
+                f"composite routes name mergers nobody registered: {', '.join(missing)}; "
+                "register them with ReverseProxy.add_merger in a module's init",
+                module=self.name,
+                field="proxy.routes",
+            )
 
     async def drain(self) -> None:
         """Refuse new proxied requests and let those in flight finish."""
