@@ -149,6 +149,7 @@ class AcmeSession:
         self.ca_bundle = ca_bundle
         self.timeout = timeout
         self.client: acme_client.ClientV2 | None = None
+        self._network: Any = None
         self.account_uri: str | None = None
         self.created = False
         self._lock = threading.Lock()
@@ -160,9 +161,10 @@ class AcmeSession:
 
     def retry_after(self) -> dt.datetime | None:
         """The Retry-After of the last answer, as a moment."""
-        if self.client is None:
+        network = self.client.net if self.client is not None else self._network
+        if network is None:
             return None
-        value = getattr(self.client.net, "last_retry_after", None)
+        value = getattr(network, "last_retry_after", None)
         return _retry_after(value, dt.datetime.now(dt.UTC))
 
     def open(self) -> None:
@@ -181,6 +183,7 @@ class AcmeSession:
         if self.ca_bundle is not None:
             # requests takes a CA bundle path wherever it takes verify=True.
             network.verify_ssl = self.ca_bundle  # type: ignore[assignment]
+        self._network = network
         directory = acme_client.ClientV2.get_directory(self.directory_url, network)
         client = acme_client.ClientV2(directory, network)
         registration = messages.NewRegistration.from_data(

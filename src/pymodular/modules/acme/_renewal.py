@@ -404,7 +404,10 @@ class Renewer:
             ca_bundle=self.config.ca_bundle,
             timeout=self.config.request_timeout,
         )
-        await asyncio.to_thread(session.open)
+        try:
+            await asyncio.to_thread(session.open)
+        except Exception as exc:  # noqa: BLE001 - classified; a rate limit keeps its Retry-After
+            raise translate(exc, domain=None, retry_after=session.retry_after()) from None
         if session.created:
             self.emit("acme.account.registered", directory=directory)
         self._session = session

@@ -51,7 +51,7 @@ class AcmeModule(Module[AcmeConfig]):
     jitter (tests). Events: ``acme.certificate.{loaded,placeholder,requested,issued,
     renewed,expiring,expired}``, ``acme.order.created``, ``acme.challenge.published``,
     ``acme.authorization.valid``, ``acme.account.{key_created,registered}``,
-    ``acme.renewal.{failed,escalated,recovered,deferred}``.
+    ``acme.renewal.{failed,escalated,recovered,deferred}``, ``acme.reloaded``.
     """
 
     name = "acme"

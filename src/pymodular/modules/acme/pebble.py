@@ -33,6 +33,7 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -291,11 +292,9 @@ class Pebble:
         except OSError:
             return False
 
-    def _wait(self, ready: object, what: str) -> None:
+    def _wait(self, ready: Callable[[], bool], what: str) -> None:
         deadline = time.monotonic() + self.start_timeout
-        check = ready if callable(ready) else None
-        assert check is not None
-        while not check():
+        while not ready():
             process = self._pebble if what == "pebble" else self._dns
             if process is not None and process.poll() is not None:
                 raise PebbleError(f"{what} exited at start: {self.log(what)}")
