@@ -176,9 +176,7 @@ async def test_responses_during_the_shutdown_delay_say_connection_close() -> Non
     assert during.headers["connection"] == "close"
 
 
-async def test_a_connection_left_idle_through_the_drain_is_closed_without_waiting_for_keepalive() -> (
-    None
-):
+async def test_a_connection_idle_through_the_drain_closes_before_its_keepalive_ends() -> None:
     async with serving(hello, keepalive_timeout=30) as (app, server, events):
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         writer.write(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
