@@ -26,10 +26,13 @@ run: $(STAMP_RUN)
 	$(BIN)/python -m examples.showcase
 
 ## test: install everything the tests need, (re)start services, run the gates and the suite
-test: $(STAMP_DEV) system-deps services lint typecheck pytest
+test: $(STAMP_DEV) system-deps npm-deps services lint typecheck pytest
 
 system-deps:
 	@scripts/system-deps.sh
+
+npm-deps:
+	@scripts/npm-deps.sh
 
 services:
 	@scripts/services.sh

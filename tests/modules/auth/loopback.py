@@ -52,13 +52,24 @@ class JwksServer:
         await send({"type": "http.response.body", "body": body})
 
 
-@asynccontextmanager
-async def serve(app: Any) -> AsyncIterator[str]:
-    """Serve ``app`` on 127.0.0.1 (a free port) for the block; yields the base URL."""
+def bound_socket() -> socket.socket:
+    """A socket bound to a free port on 127.0.0.1 (its URL is known before anything serves)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
+    return sock
+
+
+def url_of(sock: socket.socket) -> str:
+    """The base URL of a socket from :func:`bound_socket`."""
+    return f"http://127.0.0.1:{sock.getsockname()[1]}"
+
+
+@asynccontextmanager
+async def serve(app: Any, sock: socket.socket | None = None) -> AsyncIterator[str]:
+    """Serve ``app`` on 127.0.0.1 (``sock``, or a free port) for the block; yields the
+    base URL."""
+    sock = sock or bound_socket()
     config = uvicorn.Config(
         app, lifespan="off", ws="none", log_config=None, log_level="warning", access_log=False
     )
@@ -68,7 +79,7 @@ async def serve(app: Any) -> AsyncIterator[str]:
         await until(lambda: server.started or task.done())
         if task.done():
             task.result()
-        yield f"http://127.0.0.1:{port}"
+        yield url_of(sock)
     finally:
         server.should_exit = True
         await task

@@ -10,7 +10,8 @@
     self.router.get("/notes", middleware=[require_auth(scopes=["notes:read"])])(list_notes)
 
 Bearer JWTs (HS/RS/PS/ES/EdDSA from PEM, JWK, JWK sets or a JWK set fetched and
-refreshed over HTTP), token issuing with refresh
+refreshed over HTTP), OpenID Connect logins (authorization code + PKCE) into sessions
+kept in a signed cookie or the cache, token issuing with refresh
 rotation, API keys, custom authenticators, Argon2 password hashing, and route guards.
 Needs the ``auth`` extra (``pip install "pymodular[auth]"``); the router integration
 needs the ``http`` extra too.
@@ -42,9 +43,18 @@ from pymodular.modules.auth._middleware import (
     require_roles,
     require_scopes,
 )
+from pymodular.modules.auth._oidc import OidcProvider
 from pymodular.modules.auth._password import PasswordHasher
 from pymodular.modules.auth._principal import Principal, current_principal
 from pymodular.modules.auth._revocation import Revocations
+from pymodular.modules.auth._sessions import (
+    CacheSessions,
+    CookieSessions,
+    SessionAuthenticator,
+    Sessions,
+    SessionStore,
+    Signer,
+)
 from pymodular.modules.auth._verifier import JwtVerifier, VerifiedToken
 from pymodular.modules.auth.config import (
     ApiKeyConfig,
@@ -54,7 +64,10 @@ from pymodular.modules.auth.config import (
     IssuingConfig,
     JwtConfig,
     KeyConfig,
+    OidcConfig,
+    OidcProviderConfig,
     PasswordConfig,
+    SessionsConfig,
 )
 from pymodular.modules.auth.errors import (
     AuthConfigError,
@@ -83,9 +96,11 @@ __all__ = (
     "Authenticator",
     "Authenticators",
     "BearerAuthenticator",
+    "CacheSessions",
     "ClaimsMapping",
     "ClaimsPolicy",
     "CombinedKeys",
+    "CookieSessions",
     "ExpiredTokenError",
     "FailureEventsConfig",
     "FailureReporter",
@@ -101,12 +116,20 @@ __all__ = (
     "KeyRing",
     "KeySource",
     "KeysUnavailableError",
+    "OidcConfig",
+    "OidcProvider",
+    "OidcProviderConfig",
     "PasswordConfig",
     "PasswordHasher",
     "Principal",
     "RateLimit",
     "RefreshFamilies",
     "Revocations",
+    "SessionAuthenticator",
+    "SessionStore",
+    "Sessions",
+    "SessionsConfig",
+    "Signer",
     "TokenIssuer",
     "TokenPair",
     "TokenReuseError",

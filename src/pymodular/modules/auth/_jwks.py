@@ -27,6 +27,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Literal
 
+from pymodular.modules.auth._fetch import MAX_ANSWER_BYTES, FetchError, exchange, new_client
 from pymodular.modules.auth._keys import JwtKey, KeyRing, load_jwks
 from pymodular.modules.auth.errors import AuthConfigError, KeysUnavailableError
 from pymodular.secrets import redact
@@ -42,7 +43,6 @@ __all__ = (
 
 logger = logging.getLogger("pymodular.auth")
 
-_MAX_DOCUMENT_BYTES = 1 << 20
 _BACKOFF_BASE = 0.5
 _MAX_ROUNDS = 8
 
@@ -81,10 +81,6 @@ def staleness(
 
 
 # -- fetching ---------------------------------------------------------------------------------
-
-
-class FetchError(Exception):
-    """One fetch of the key set failed; the message says why (never the document)."""
 
 
 def _fingerprint(key: JwtKey) -> str:
@@ -129,7 +125,7 @@ class JwksKeySource:
         refresh_interval: float = 300.0,
         min_refetch: float = 1.0,
         timeout: float = 5.0,
-        max_bytes: int = _MAX_DOCUMENT_BYTES,
+        max_bytes: int = MAX_ANSWER_BYTES,
         client: Any = None,
         clock: Callable[[], float] = time.monotonic,
         on_change: Callable[[list[str], list[str]], None] | None = None,
@@ -234,35 +230,14 @@ class JwksKeySource:
         return True
 
     async def _download(self) -> bytes:
-        import httpx
-
-        client = self._client
-        if client is None:
-            client = self._client = httpx.AsyncClient(
-                timeout=self.timeout, follow_redirects=False, trust_env=False
-            )
-        try:
-            async with asyncio.timeout(self.timeout):
-                async with client.stream(
-                    "GET", self.url, headers={"accept": "application/json"}
-                ) as answer:
-                    if answer.status_code != 200:
-                        raise FetchError(f"the server answered {answer.status_code}")
-                    declared = answer.headers.get("content-length", "")
-                    if declared.isdigit() and int(declared) > self.max_bytes:
-                        raise FetchError(f"the answer is larger than {self.max_bytes} bytes")
-                    body = bytearray()
-                    async for chunk in answer.aiter_bytes():
-                        body += chunk
-                        if len(body) > self.max_bytes:
-                            raise FetchError(f"the answer is larger than {self.max_bytes} bytes")
-                    return bytes(body)
-        except TimeoutError:
-            raise FetchError(f"no answer within {self.timeout:g} s") from None
-        except httpx.HTTPError as exc:
-            raise FetchError(
-                f"{type(exc).__name__}: {redact(str(exc)) or 'request failed'}"
-            ) from None
+        if self._client is None:
+            self._client = new_client(self.timeout)
+        answer = await exchange(
+            self._client, "GET", self.url, timeout=self.timeout, max_bytes=self.max_bytes
+        )
+        if answer.status != 200:
+            raise FetchError(f"the server answered {answer.status}")
+        return answer.body
 
     def _install(self, keys: list[JwtKey]) -> None:
         prints = {k.kid: _fingerprint(k) for k in keys}

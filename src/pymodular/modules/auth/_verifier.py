@@ -120,15 +120,24 @@ class JwtVerifier:
             if principal is not None:
                 return principal
         self.misses += 1
+        return (await self._verify_refetching(token))[2]
+
+    async def decode_async(self, token: str) -> VerifiedToken:
+        """:meth:`decode`, refetching the key set once when the token's ``kid`` is new."""
+        return VerifiedToken(*await self._verify_refetching(token))
+
+    async def _verify_refetching(
+        self, token: str
+    ) -> tuple[Mapping[str, Any], dict[str, Any], Principal, JwtKey]:
         try:
-            return self._verify(token, False)[2]
+            return self._verify(token, False)
         except InvalidTokenError as exc:
             if exc.reason != "unknown_key":
                 raise
             refresh = getattr(self.keys, "refresh_for", None)
             if refresh is None or not await refresh(exc.extra.get("kid")):
                 raise
-        return self._verify(token, True)[2]
+        return self._verify(token, True)
 
     def _cached(self, token: str, entry: _Entry) -> Principal | None:
         now = self.clock()

@@ -28,7 +28,8 @@ reload): ``api_keys.keys`` (rotation) and ``failures``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Self
+import re
+from typing import Any, Literal, Self
 
 from pydantic import field_validator, model_validator
 
@@ -42,8 +43,13 @@ __all__ = (
     "IssuingConfig",
     "JwtConfig",
     "KeyConfig",
+    "OidcConfig",
+    "OidcProviderConfig",
     "PasswordConfig",
+    "SessionsConfig",
 )
+
+_PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 
 
 class KeyConfig(ConfigModel):
@@ -223,6 +229,116 @@ class PasswordConfig(ConfigModel):
     min_length: int = field(8, description="Shortest password accepted for hashing", ge=1)
 
 
+class SessionsConfig(ConfigModel):
+    """Browser sessions after a login (OpenID Connect, or the application's own)."""
+
+    enabled: bool = field(
+        False, description="Accept session cookies (on by itself when OIDC providers are set)"
+    )
+    store: Literal["cookie", "cache"] = field(
+        "cookie",
+        description="'cookie': the whole session in a signed cookie; 'cache': in the cache "
+        "module (service 'cache'), the cookie holding a signed id (logout ends it on the "
+        "server)",
+    )
+    secret: Secret[str] | None = field(
+        None, description="HMAC secret signing the cookies (at least 32 bytes)"
+    )
+    previous_secrets: list[Secret[str]] = field(
+        default_factory=list, description="Older secrets still accepted (rotation)"
+    )
+    cookie: str = field("pymodular_session", description="Session cookie name")
+    ttl_seconds: float = field(8 * 3600.0, description="Session lifetime", gt=0)
+    secure: bool | None = field(
+        None, description="Secure cookies (default: when the request came over https)"
+    )
+    same_site: Literal["lax", "strict"] = field(
+        "lax", description="SameSite of the session cookie (the login cookie is always lax)"
+    )
+    claims: list[str] = field(
+        default_factory=lambda: ["email", "email_verified", "name", "preferred_username"],
+        description="Claims of the login kept in the session (and the principal's claims)",
+    )
+
+    @field_validator("cookie")
+    @classmethod
+    def _cookie_name(cls, name: str) -> str:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", name):
+            raise ValueError("a cookie name is 1-64 letters, digits, '_', '.' or '-'")
+        return name
+
+
+class OidcProviderConfig(ConfigModel):
+    """One OpenID provider to log in with."""
+
+    name: str = field(description="Short name, in the login URL: <prefix>/<name>/login")
+    issuer: str = field(description="The issuer URL (its discovery document must name it)")
+    client_id: str = field(description="This application's client id at the provider")
+    client_secret: Secret[str] | None = field(
+        None, description="The client secret (none: a public client, PKCE only)"
+    )
+    client_auth: Literal["client_secret_basic", "client_secret_post"] = field(
+        "client_secret_basic", description="How the secret is sent to the token endpoint"
+    )
+    scopes: list[str] = field(
+        default_factory=lambda: ["openid", "email", "profile"], description="Scopes asked for"
+    )
+    userinfo: bool = field(True, description="Fetch the userinfo claims after the login")
+    discovery_url: str | None = field(
+        None, description="Discovery document (default: <issuer>/.well-known/openid-configuration)"
+    )
+    roles_claims: list[str] = field(
+        default_factory=lambda: ["roles", "groups"], description="Claims holding roles"
+    )
+    tenant_claims: list[str] = field(
+        default_factory=lambda: ["tenant"], description="Claims holding the tenant id"
+    )
+    leeway_seconds: float = field(60.0, description="Clock skew allowed on the ID token", ge=0)
+    timeout_seconds: float = field(5.0, description="Timeout of each call to the provider", gt=0)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, name: str) -> str:
+        if not _PROVIDER_NAME.match(name):
+            raise ValueError("a provider name is 1-40 lower-case letters, digits, '_' or '-'")
+        return name
+
+    @field_validator("issuer", "discovery_url")
+    @classmethod
+    def _url(cls, url: str | None) -> str | None:
+        if url is not None and not url.startswith(("https://", "http://")):
+            raise ValueError("must be an http(s) URL")
+        return url
+
+
+class OidcConfig(ConfigModel):
+    """OpenID Connect logins (authorization code flow with PKCE, state and nonce)."""
+
+    providers: list[OidcProviderConfig] = field(
+        default_factory=list, description="Providers users can log in with"
+    )
+    route_prefix: str = field("/auth", description="Where the login routes are mounted")
+    public_url: str | None = field(
+        None,
+        description="This application's external base URL, for redirect URIs (default: "
+        "the request's scheme and host)",
+    )
+    after_login: str = field("/", description="Where a login without return_to ends")
+    after_logout: str = field("/", description="Where a logout ends")
+    login_timeout_seconds: float = field(
+        600.0, description="How long a started login may take", gt=0
+    )
+
+    @model_validator(mode="after")
+    def _unique(self) -> Self:
+        names = [p.name for p in self.providers]
+        if len(set(names)) != len(names):
+            raise ValueError("two OIDC providers have the same name")
+        if not self.route_prefix.startswith("/") or self.route_prefix.endswith("/"):
+            raise ValueError("oidc.route_prefix starts with '/' and does not end with one")
+        return self
+
+
 class AuthConfig(ConfigModel):
     """The ``auth`` section."""
 
@@ -244,3 +360,11 @@ class AuthConfig(ConfigModel):
         dynamic=True,
     )
     password: PasswordConfig = field(default_factory=PasswordConfig, description="Password hashing")
+    sessions: SessionsConfig = field(default_factory=SessionsConfig, description="Browser sessions")
+    oidc: OidcConfig = field(default_factory=OidcConfig, description="OpenID Connect logins")
+
+    @model_validator(mode="after")
+    def _sessions_need_a_secret(self) -> Self:
+        if (self.sessions.enabled or self.oidc.providers) and self.sessions.secret is None:
+            raise ValueError("sessions (and OIDC logins) need sessions.secret to sign cookies")
+        return self

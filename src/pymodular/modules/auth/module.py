@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -19,12 +20,22 @@ from pymodular.modules.auth._build import (
     static_keys,
     verifier_from,
 )
+from pymodular.modules.auth._claims import ClaimsMapping
 from pymodular.modules.auth._failures import FailureReporter
+from pymodular.modules.auth._fetch import new_client
 from pymodular.modules.auth._issuer import TokenIssuer
 from pymodular.modules.auth._jwks import CombinedKeys, JwksKeySource
 from pymodular.modules.auth._keys import KeyRing, KeySource
+from pymodular.modules.auth._oidc import OidcProvider
 from pymodular.modules.auth._password import PasswordHasher
 from pymodular.modules.auth._revocation import Revocations
+from pymodular.modules.auth._sessions import (
+    CacheSessions,
+    CookieSessions,
+    Sessions,
+    SessionStore,
+    Signer,
+)
 from pymodular.modules.auth._verifier import JwtVerifier
 from pymodular.modules.auth.config import AuthConfig
 from pymodular.modules.auth.errors import AuthConfigError
@@ -32,6 +43,7 @@ from pymodular.services import Service
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.modules.auth._login import OidcLogin
 
 __all__ = ("Auth", "AuthModule")
 
@@ -52,6 +64,8 @@ class Auth:
     issuer: TokenIssuer | None = None
     api_keys: ApiKeyAuthenticator | None = None
     jwks: JwksKeySource | None = None
+    sessions: Sessions | None = None
+    oidc: OidcLogin | None = None
 
 
 class AuthModule(Module[AuthConfig]):
@@ -76,6 +90,7 @@ class AuthModule(Module[AuthConfig]):
     name = "auth"
     extra = Extra("auth", "joserfc", "cryptography", "argon2")
     router = Dependency(name="router", optional=True)
+    cache = Dependency(name="cache", optional=True)
 
     def __init__(
         self,
@@ -89,6 +104,7 @@ class AuthModule(Module[AuthConfig]):
         self._given = tuple(authenticators)
         self._clock = clock
         self.auth = Auth(revocations=Revocations(clock=clock))
+        self._http: Any = None
 
     def provides(self) -> Sequence[Service[Any]]:
         """The :class:`Auth` service and the authenticator chain."""
@@ -148,6 +164,10 @@ class AuthModule(Module[AuthConfig]):
                 emit=self.emit,
                 clock=self._clock,
             )
+        if config.sessions.enabled or config.oidc.providers:
+            auth.sessions = self._sessions()
+        if config.oidc.providers:
+            auth.oidc = self._oidc(auth.sessions)  # type: ignore[arg-type]
         self._arrange(strict=False)
         router = self.router
         if config.middleware and router is not None and hasattr(router, "use"):
@@ -161,6 +181,83 @@ class AuthModule(Module[AuthConfig]):
                 authenticators=auth.authenticators,
                 failures=auth.failures,
             )
+        if auth.oidc is not None:
+            if router is None:
+                raise AuthConfigError(
+                    "auth.oidc.providers need the router module for their login routes",
+                    field="auth.oidc.providers",
+                )
+            auth.oidc.install(router)
+
+    def _sessions(self) -> Sessions:
+        config = self.config.sessions
+        assert config.secret is not None  # the configuration model requires it
+        signer = Signer(config.secret, *config.previous_secrets)
+        store: SessionStore
+        if config.store == "cache":
+            if self.cache is None:
+                raise AuthConfigError(
+                    "auth.sessions.store is 'cache', but no cache module provides 'cache'",
+                    field="auth.sessions.store",
+                )
+            store = CacheSessions(self.cache, signer, clock=self._clock)
+        else:
+            store = CookieSessions(signer, clock=self._clock)
+        return Sessions(
+            store,
+            signer,
+            cookie=config.cookie,
+            ttl=config.ttl_seconds,
+            secure=config.secure,
+            same_site=config.same_site,
+            clock=self._clock,
+        )
+
+    def _oidc(self, sessions: Sessions) -> OidcLogin:
+        from pymodular.modules.auth._login import OidcLogin
+
+        config = self.config.oidc
+        timeout = max(p.timeout_seconds for p in config.providers)
+        self._http = new_client(timeout)
+        providers: dict[str, OidcProvider] = {}
+        for entry in config.providers:
+
+            def changed(added: list[str], removed: list[str], name: str = entry.name) -> None:
+                self.emit("auth.keys.rotated", source=name, added=added, removed=removed)
+
+            providers[entry.name] = OidcProvider(
+                entry.name,
+                issuer=entry.issuer,
+                client_id=entry.client_id,
+                client_secret=entry.client_secret,
+                client=self._http,
+                scopes=entry.scopes,
+                client_auth=entry.client_auth,
+                userinfo=entry.userinfo,
+                mapping=ClaimsMapping(
+                    roles=tuple(entry.roles_claims), tenant=tuple(entry.tenant_claims)
+                ),
+                discovery_url=entry.discovery_url,
+                leeway=entry.leeway_seconds,
+                timeout=entry.timeout_seconds,
+                jwks_refresh=self.config.jwt.jwks_refresh_seconds,
+                jwks_min_refetch=self.config.jwt.jwks_min_refetch_seconds,
+                clock=self._clock,
+                on_keys_changed=changed,
+            )
+        return OidcLogin(
+            providers,
+            sessions,
+            failures=self.auth.failures,
+            emit=self.emit,
+            prefix=config.route_prefix,
+            public_url=config.public_url,
+            after_login=config.after_login,
+            after_logout=config.after_logout,
+            login_timeout=config.login_timeout_seconds,
+            keep_claims=tuple(self.config.sessions.claims),
+            clock=self._clock,
+        )
 
     def _jwks_source(self, url: str) -> JwksKeySource:
         jwt = self.config.jwt
@@ -187,17 +284,28 @@ class AuthModule(Module[AuthConfig]):
         self._arrange(strict=True)
         if self.auth.jwks is not None:
             await self.auth.jwks.start()
+        if self.auth.oidc is not None:
+            # Discover every provider now; one that cannot be reached is retried at login.
+            providers = self.auth.oidc.providers.values()
+            await asyncio.gather(*(p.metadata() for p in providers), return_exceptions=True)
 
     async def stop(self) -> None:
-        """Stop refreshing the JWK set."""
+        """Stop refreshing key sets; close the connections to identity providers."""
         if self.auth.jwks is not None:
             await self.auth.jwks.aclose()
+        if self.auth.oidc is not None:
+            for provider in self.auth.oidc.providers.values():
+                await provider.aclose()
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
 
     async def health_report(self) -> HealthResult:
-        """Unhealthy without a JWK set to verify with, degraded while serving a stale one."""
+        """Unhealthy without a JWK set to verify with, degraded while serving a stale one
+        or while an identity provider cannot be reached."""
         jwks = self.auth.jwks
         if jwks is None:
-            return HealthResult.healthy()
+            return self._providers_health()
         state = jwks.describe()
         if state["state"] == "missing":
             return HealthResult.unhealthy(
@@ -206,7 +314,26 @@ class AuthModule(Module[AuthConfig]):
         if state["state"] == "stale":
             reason = state["last_error"] or "not refreshed"
             return HealthResult.degraded(f"serving a stale JWK set ({reason})", jwks=state)
+        providers = self._providers_health()
+        if providers.status != providers.status.HEALTHY:
+            return providers
         return HealthResult.healthy(f"{len(state['keys'])} JWK(s)", jwks=state)
+
+    def _providers_health(self) -> HealthResult:
+        oidc = self.auth.oidc
+        if oidc is None:
+            return HealthResult.healthy()
+        troubled = {}
+        for name, provider in oidc.providers.items():
+            keys = provider.keys
+            if not provider.discovered:
+                troubled[name] = provider.last_error or "not discovered yet"
+            elif keys is not None and keys.staleness() != "fresh":
+                troubled[name] = f"stale keys ({keys.last_error or 'not refreshed'})"
+        if troubled:
+            names = ", ".join(sorted(troubled))
+            return HealthResult.degraded(f"identity providers in trouble: {names}", **troubled)
+        return HealthResult.healthy(f"{len(oidc.providers)} identity provider(s)")
 
     def _builtin(self) -> dict[str, Authenticator]:
         auth = self.auth
@@ -215,6 +342,8 @@ class AuthModule(Module[AuthConfig]):
             found["jwt"] = BearerAuthenticator(auth.verifier, realm=self.config.realm)
         if auth.api_keys is not None:
             found["api_key"] = auth.api_keys
+        if auth.sessions is not None:
+            found["session"] = auth.sessions.authenticator
         return found
 
     def _custom(self, *, strict: bool) -> list[Authenticator]:
@@ -294,5 +423,7 @@ class AuthModule(Module[AuthConfig]):
             "issuing": auth.issuer.describe() if auth.issuer else None,
             "api_keys": auth.api_keys.describe() if auth.api_keys else None,
             "jwks": auth.jwks.describe() if auth.jwks else None,
+            "sessions": auth.sessions.describe() if auth.sessions else None,
+            "oidc": auth.oidc.describe() if auth.oidc else None,
             "failures": {"total": auth.failures.total, "suppressed": auth.failures.suppressed},
         }
