@@ -1,0 +1,114 @@
+"""ACME Renewal Information: the CA's suggested window wins over the renewal rule.
+
+Debian's pebble (2.4) does not offer ARI. The test puts a small HTTPS server in front of
+its directory that adds ``renewalInfo`` (draft-ietf-acme-ari) and answers it with a
+window; everything else (accounts, orders, certificates) is pebble's own.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import threading
+import urllib.request
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from pymodular.modules.acme import AcmeModule
+from pymodular.modules.acme.pebble import Pebble, free_port
+from tests.modules.acme.conftest import PebbleFactory, acme_app, acme_section
+
+WINDOW = (dt.timedelta(days=10), dt.timedelta(days=11))
+
+
+class AriFront:
+    """Serves pebble's directory plus ``renewalInfo``; counts the ARI requests."""
+
+    def __init__(self, pebble: Pebble) -> None:
+        self.pebble = pebble
+        self.asked: list[str] = []
+        front = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                if self.path == "/dir":
+                    trusted = ssl.create_default_context(cafile=str(front.pebble.ca_bundle))
+                    with urllib.request.urlopen(front.pebble.directory_url, context=trusted) as r:
+                        directory = json.loads(r.read())
+                    directory["renewalInfo"] = f"{front.url}/ari"
+                    self._json(directory)
+                elif self.path.startswith("/ari/"):
+                    front.asked.append(self.path.removeprefix("/ari/"))
+                    now = dt.datetime.now(dt.UTC)
+                    start, end = (now + WINDOW[0]), (now + WINDOW[1])
+                    self._json(
+                        {
+                            "suggestedWindow": {
+                                "start": start.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                                "end": end.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                            }
+                        }
+                    )
+                else:
+                    self.send_error(404)
+
+            def _json(self, body: object) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(pebble.directory / "cert.pem", pebble.directory / "key.pem")
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def ari_front(pebble: PebbleFactory) -> Iterator[tuple[Pebble, AriFront, int]]:
+    port = free_port()
+    server = pebble(http_port=port, validity=90 * 86400)
+    front = AriFront(server)
+    yield server, front, port
+    front.close()
+
+
+async def test_the_cas_suggested_window_sets_the_renewal_moment(
+    ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
+) -> None:
+    server, front, port = ari_front
+    acme = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir"}
+    async with acme_app(acme, port) as (_, events, _m, _h):
+        issued = await events.wait_for("acme.certificate.issued", timeout=30)
+    renew_at = dt.datetime.fromisoformat(issued.data["renew_at"])
+    now = dt.datetime.now(dt.UTC)
+    assert now + WINDOW[0] - dt.timedelta(minutes=5) <= renew_at <= now + WINDOW[1]
+    assert len(front.asked) == 1  # one ARI request, for the new certificate
+
+
+async def test_without_ari_the_rule_applies(
+    ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
+) -> None:
+    server, front, port = ari_front
+    acme = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir", "ari": False}
+    async with acme_app(acme, port, module=AcmeModule()) as (_, events, _m, _h):
+        issued = await events.wait_for("acme.certificate.issued", timeout=30)
+    renew_at = dt.datetime.fromisoformat(issued.data["renew_at"])
+    assert renew_at > dt.datetime.now(dt.UTC) + dt.timedelta(days=55)  # 90-day rule: ~60 days
+    assert front.asked == []
