@@ -4,6 +4,7 @@ request entry point, provided as the service ``"proxy"``."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import time
 from collections import Counter
@@ -24,6 +25,10 @@ from pymodular.modules.proxy.errors import ProxyConfigError
 __all__ = ("ReverseProxy",)
 
 Emit = Callable[..., Any]
+FlagEvaluator = Callable[[str, str | None, Scope], bool | None]
+"""``evaluator(flag, tenant, scope)``: True, False, or None for no decision."""
+
+logger = logging.getLogger("pymodular.proxy")
 
 _TENANT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -53,6 +58,7 @@ class ReverseProxy:
         """The proxy section of a tenant's configuration (set when tenancy is on)."""
         self._tenants: dict[str, tuple[ProxyConfig, dict[str, Upstream]]] = {}
         self._mergers: dict[str, Merger] = {}
+        self._evaluators: list[tuple[int, int, FlagEvaluator]] = []
 
     # -- configuration --------------------------------------------------------------------
 
@@ -103,6 +109,26 @@ class ReverseProxy:
         if name in self._mergers:
             raise ProxyConfigError(f"a merger named {name!r} is registered already")
         self._mergers[name] = merger
+
+    def add_flag_evaluator(self, evaluator: FlagEvaluator, *, priority: int = 100) -> None:
+        """Ask ``evaluator`` (lower ``priority`` first) whether a route's feature flag is on
+        for a request: ``evaluator(flag, tenant, scope)`` returns True, False, or None for
+        no decision (the next one is asked; ``feature_flags`` in the configuration is the
+        last word, off when absent). An evaluator that raises counts as no decision."""
+        self._evaluators.append((priority, len(self._evaluators), evaluator))
+        self._evaluators.sort(key=lambda entry: entry[:2])
+
+    def flag_on(self, flag: str, tenant: str | None, scope: Scope) -> bool:
+        """Whether ``flag`` is on for this request (see :meth:`add_flag_evaluator`)."""
+        for _, _, evaluator in self._evaluators:
+            try:
+                decision = evaluator(flag, tenant, scope)
+            except Exception:
+                logger.exception("flag evaluator %r failed on flag %r", evaluator, flag)
+                continue
+            if decision is not None:
+                return bool(decision)
+        return self.config.feature_flags.get(flag, False)
 
     def merger(self, name: str) -> Merger:
         """The merger registered as ``name``."""
@@ -163,8 +189,12 @@ class ReverseProxy:
             await problem(scope, send, 400, reason)
             return
         upstream = route.upstream
+        if route.flag is not None and route.flag_upstream is not None:
+            tenant = self._tenant_of(scope) if self.config.tenant.source != "none" else None
+            if self.flag_on(route.flag, tenant, scope):
+                upstream = route.flag_upstream
         if self.config.tenant.source != "none":
-            found = await self._for_tenant(route, scope, send)
+            found = await self._for_tenant(route, upstream, scope, send)
             if found is None:
                 return  # answered
             upstream = found
@@ -185,19 +215,21 @@ class ReverseProxy:
         finally:
             self._finished()
 
-    async def _for_tenant(self, route: ProxyRoute, scope: Scope, send: Send) -> Upstream | None:
+    async def _for_tenant(
+        self, route: ProxyRoute, upstream: Upstream, scope: Scope, send: Send
+    ) -> Upstream | None:
         """The upstream for the request's tenant; None once a problem was answered."""
         tenant = self._tenant_of(scope)
         if tenant is None:
             if self.config.tenant.required:
                 await problem(scope, send, 400, "the request names no tenant")
                 return None
-            return route.upstream
+            return upstream
         if not _TENANT.match(tenant):
             await problem(scope, send, 400, "the tenant id is malformed")
             return None
         try:
-            return self._tenant_upstream(route.tenant_upstreams, route.upstream, tenant)
+            return self._tenant_upstream(route.tenant_upstreams, upstream, tenant)
         except LookupError:
             await problem(scope, send, 404, "the tenant is not known")
         except ConfigError:

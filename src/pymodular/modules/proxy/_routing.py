@@ -32,6 +32,8 @@ class ProxyRoute:
     __slots__ = (
         "composite",
         "config",
+        "flag",
+        "flag_upstream",
         "label",
         "max_body_bytes",
         "methods",
@@ -55,6 +57,8 @@ class ProxyRoute:
         )
         # A composite route's first upstream stands for it where one is needed (tenants).
         self.upstream = upstreams[config.upstream_names[0]]
+        self.flag = config.feature_flag
+        self.flag_upstream = upstreams[config.flag_upstream] if config.flag_upstream else None
         self.tenant_upstreams = {t: upstreams[u] for t, u in config.tenant_upstreams.items()}
         self.plan = RequestPlan(config, proxy.forwarded, proxy.via, proxy.request_id_header)
         self.timeout = config.timeout

@@ -304,21 +304,30 @@ class RouteConfig(ConfigModel):
         None, description="Largest request body forwarded (413); None: the server's limit"
     )
     retry: bool = field(True, description="Apply the retry policy on this route")
+    feature_flag: str | None = field(
+        None, description="Flag that, when on for the request, sends it to flag_upstream"
+    )
+    flag_upstream: str | None = field(None, description="Upstream used while feature_flag is on")
     tenant_upstreams: dict[str, str] = field(
         default_factory=dict, description="Tenant id -> upstream that serves that tenant"
     )
 
     @property
     def upstream_names(self) -> list[str]:
-        """The upstreams the route sends to (one, or a composite's)."""
+        """The upstreams the route sends to (one, or a composite's, and the flag's)."""
         if self.composite is not None:
             return list(self.composite.upstreams)
-        return [self.upstream] if self.upstream else []
+        names = [self.upstream] if self.upstream else []
+        return [*names, self.flag_upstream] if self.flag_upstream else names
 
     @model_validator(mode="after")
     def _one_destination(self) -> Self:
         if (self.upstream is None) == (self.composite is None):
             raise ValueError("a route names exactly one of upstream and composite")
+        if (self.feature_flag is None) != (self.flag_upstream is None):
+            raise ValueError("feature_flag and flag_upstream go together")
+        if self.feature_flag is not None and self.composite is not None:
+            raise ValueError("a composite route cannot switch upstream on a feature flag")
         return self
 
     @field_validator("path")
@@ -444,6 +453,11 @@ class ProxyConfig(ConfigModel):
             raise ValueError(f"{header!r} is not a valid header name")
         return header.lower() if header else None
 
+    feature_flags: dict[str, bool] = field(
+        default_factory=dict,
+        description="Flag values used when no registered evaluator decides",
+        dynamic=True,
+    )
     admin: AdminConfig = field(
         default_factory=AdminConfig, description="Admin view (off by default, behind auth)"
     )
