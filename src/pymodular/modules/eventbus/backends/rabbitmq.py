@@ -165,7 +165,15 @@ class RabbitMqEngine(BrokerEngine):
 
     # --- settling --------------------------------------------------------------------
     async def ack(self, delivery: Delivery) -> None:
-        await delivery.handle.ack()
+        """Queue the ack for the connection's writer and go on (``wait=False``).
+
+        aio-pika's ``message.ack()`` waits until the writer task wrote the frame: a loop
+        round per message in which the worker could have started the next one. An ack
+        lost with the connection is a redelivery, as with any ack in flight.
+        """
+        message = delivery.handle
+        if message.delivery_tag is not None:
+            await message.channel.basic_ack(delivery_tag=message.delivery_tag, wait=False)
 
     async def retry(self, consumer: Consumer, delivery: Delivery, delay: float) -> None:
         async def again() -> None:
