@@ -27,7 +27,7 @@ _TARGET_HELP = (
 
 app_dir_option = click.option(
     "--app-dir",
-    type=click.Path(file_okay=False, path_type=Path),
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
     default=None,
     help="Directory put first on sys.path before importing TARGET (default: current directory).",
 )
@@ -52,7 +52,7 @@ def _output_options(what: str) -> Callable[[Callable[..., Any]], Callable[..., A
     output = click.option(
         "--output",
         "-o",
-        type=click.Path(dir_okay=False, path_type=Path),
+        type=click.Path(path_type=Path),  # a directory is refused by write_file (exit 4)
         help=f"Write {what} to this file instead of standard output.",
     )
     force = click.option("--force", is_flag=True, help="Overwrite --output if it exists.")

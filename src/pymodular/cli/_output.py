@@ -70,6 +70,8 @@ def write_file(path: Path, text: str, *, force: bool, mode: int | None = None) -
         raise FileSystemError(f"{str(path)!r} is a directory; give a file name")
     if path.exists() and not force:
         raise FileSystemError(f"{str(path)!r} exists; pass --force to overwrite it")
+    if path.exists() and not path.is_file():  # a FIFO would block the write forever
+        raise FileSystemError(f"{str(path)!r} is not a regular file; give a file name")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")

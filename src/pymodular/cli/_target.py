@@ -17,7 +17,7 @@ import inspect
 import os
 import re
 import sys
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, redirect_stdout
 from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
@@ -57,7 +57,7 @@ def import_module(name: str, *, app_dir: str | os.PathLike[str] | None = None) -
         raise TargetError(
             f"{name!r} is not an importable module path (expected 'package.module:attribute')"
         )
-    with on_path(app_dir):
+    with on_path(app_dir), _stdout_to_stderr():
         try:
             return importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -75,6 +75,12 @@ def import_module(name: str, *, app_dir: str | os.PathLike[str] | None = None) -
             raise _import_failed(name, exc) from exc
 
 
+def _stdout_to_stderr() -> AbstractContextManager[object]:
+    """While user code loads, what it prints goes to stderr: stdout carries the output
+    (``-f json``) and must stay parseable."""
+    return redirect_stdout(sys.stderr)
+
+
 def _import_file(path: Path) -> ModuleType:
     if not path.is_file():
         raise TargetError(f"no such file: {str(path)!r}")
@@ -88,7 +94,7 @@ def _import_file(path: Path) -> ModuleType:
         raise TargetError(f"{str(path)!r} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    with on_path(path.parent):
+    with on_path(path.parent), _stdout_to_stderr():
         try:
             spec.loader.exec_module(module)
         except KeyboardInterrupt:
@@ -221,7 +227,8 @@ def _call(target: str, factory: Any) -> Any:
     from pymodular.errors import PymodularError
 
     try:
-        return factory()
+        with _stdout_to_stderr():
+            return factory()
     except KeyboardInterrupt:
         raise
     except PymodularError as exc:

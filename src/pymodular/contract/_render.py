@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +24,18 @@ def load(path: str | Path) -> dict[str, Any]:
     too large, or not a pymodular contract, and :class:`OSError` when it cannot be read.
     """
     source = Path(path)
-    with source.open("rb") as handle:
-        raw = handle.read(_MAX_BYTES + 1)  # bounded, whatever size stat() would claim
+    # Opened without blocking and checked after opening: a FIFO is refused, not waited on.
+    fd = os.open(source, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise ContractFormatError(
+                f"{str(source)!r} is not a regular file; not a contract file",
+                source=str(source),
+            )
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            raw = handle.read(_MAX_BYTES + 1)  # bounded, whatever size stat() would claim
+    finally:
+        os.close(fd)
     if len(raw) > _MAX_BYTES:
         raise ContractFormatError(
             f"{str(source)!r} is larger than {_MAX_BYTES // (1024 * 1024)} MiB; "
@@ -36,6 +48,15 @@ def load(path: str | Path) -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise ContractFormatError(
             f"{str(source)!r} is not valid JSON: {exc.msg} at line {exc.lineno}",
+            source=str(source),
+        ) from None
+    except RecursionError:
+        raise ContractFormatError(
+            f"{str(source)!r} is nested too deeply; not a contract file", source=str(source)
+        ) from None
+    except ValueError:  # an integer longer than the interpreter converts
+        raise ContractFormatError(
+            f"{str(source)!r} holds a number too long to read; not a contract file",
             source=str(source),
         ) from None
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
