@@ -72,7 +72,7 @@ def test_a_command_group_alone_prints_its_help(run_cli: Run, args: tuple[str, ..
 
 
 def test_missing_argument_is_a_one_line_usage_error(run_cli: Run) -> None:
-    result = run_cli("inspect")
+    result = run_cli("run")  # inspect takes TARGET or --url (tests/cli/test_remote.py)
     assert result.code == ExitCode.USAGE
     assert "Missing argument 'TARGET'" in one_line(result.err)
 

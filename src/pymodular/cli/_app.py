@@ -188,26 +188,61 @@ def config_describe(
     return ExitCode.OK
 
 
+_URL_OPTION = click.option(
+    "--url",
+    help="Read a running process through its admin endpoints (http://host:port/_admin) "
+    "instead of loading TARGET; the token comes from $PYMODULAR_ADMIN_TOKEN.",
+)
+_TOKEN_ENV_OPTION = click.option(
+    "--token-env",
+    default="PYMODULAR_ADMIN_TOKEN",
+    show_default=True,
+    help="Environment variable holding the admin token (with --url).",
+)
+
+
+def _target_or_url(target: str | None, url: str | None) -> str | None:
+    if (target is None) == (url is None):
+        raise click.UsageError("give TARGET or --url (one of them)")
+    return target
+
+
 @config.command("check", context_settings=_CONTEXT, epilog=_TARGET_HELP)
-@click.argument("target")
+@click.argument("target", required=False)
 @_format_option(("table", "json", "yaml"), "table")
 @click.option(
     "--allow-unknown",
     is_flag=True,
     help="Accept keys no module declares (listed, values hidden) instead of failing.",
 )
+@_URL_OPTION
+@_TOKEN_ENV_OPTION
 @app_dir_option
-def config_check(target: str, fmt: str, allow_unknown: bool, app_dir: Path | None) -> int:
+def config_check(
+    target: str | None,
+    *,
+    fmt: str,
+    allow_unknown: bool,
+    url: str | None,
+    token_env: str,
+    app_dir: Path | None,
+) -> int:
     """Load TARGET's configuration from its real feeders, without starting any module.
 
     Prints each field's value and where it came from (secrets masked); when the
     configuration is invalid, lists every problem at once and exits with 1. A key no
     module declares is a problem even when the application itself only warns about it;
-    its value is never shown.
+    its value is never shown. With --url, shows the configuration a running process
+    uses, read from its admin endpoints.
     """
+    if _target_or_url(target, url) is None:
+        from pymodular.cli._remote import remote_config
+
+        click.echo(remote_config(str(url), fmt, token_env))
+        return ExitCode.OK
     from pymodular.cli._config import check
 
-    text, ok = check(target, fmt, app_dir=app_dir, allow_unknown=allow_unknown)
+    text, ok = check(str(target), fmt, app_dir=app_dir, allow_unknown=allow_unknown)
     click.echo(text)
     return ExitCode.OK if ok else ExitCode.FAILED
 
@@ -216,27 +251,45 @@ def config_check(target: str, fmt: str, allow_unknown: bool, app_dir: Path | Non
 
 
 @cli.command("inspect", context_settings=_CONTEXT, epilog=_TARGET_HELP)
-@click.argument("target")
+@click.argument("target", required=False)
 @_format_option(("table", "json", "yaml", "dot"), "table")
 @click.option(
     "--start",
     is_flag=True,
     help="Start the application, inspect it running (with health), then stop it.",
 )
+@_URL_OPTION
+@_TOKEN_ENV_OPTION
 @app_dir_option
-def inspect_command(target: str, fmt: str, start: bool, app_dir: Path | None) -> int:
+def inspect_command(
+    target: str | None,
+    *,
+    fmt: str,
+    start: bool,
+    url: str | None,
+    token_env: str,
+    app_dir: Path | None,
+) -> int:
     """Show TARGET's modules, services, dependency graph, health and configuration.
 
     Without --start no module runs: configuration is collected and the graph resolved as
-    init would. Exits with 1 when the configuration or the graph has problems.
+    init would. With --url, inspects a running process through its admin endpoints
+    (nothing is loaded or started here). Exits with 1 when the configuration or the
+    graph has problems.
     """
     from pymodular._inspect import to_dot
     from pymodular.cli._inspect import inspect_running, inspect_static, render_table
     from pymodular.cli._output import dump
-    from pymodular.cli._target import load_application
 
-    app = load_application(target, app_dir=app_dir)
-    picture = inspect_running(app) if start else inspect_static(app)
+    if _target_or_url(target, url) is None:
+        from pymodular.cli._remote import remote_inspect
+
+        picture = remote_inspect(str(url), token_env)
+    else:
+        from pymodular.cli._target import load_application
+
+        app = load_application(str(target), app_dir=app_dir)
+        picture = inspect_running(app) if start else inspect_static(app)
     if fmt == "dot":
         click.echo(to_dot(picture))
     else:

@@ -1,0 +1,117 @@
+"""The admin endpoints: off by default, behind a token, masked, log levels at run time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import pytest
+
+from pymodular import Module
+from pymodular.config import ConfigModel, Secret, field
+from pymodular.errors import ConfigError
+from pymodular.modules.admin import AdminModule
+from pymodular.modules.httpserver import HttpServer, HttpServerModule
+from pymodular.modules.router import RouterModule
+from pymodular.testing import EventRecorder, app_harness
+
+TOKEN = "admin-token-0123456789abcdef"
+
+
+class ShopConfig(ConfigModel):
+    api_key: Secret[str] = field(description="Upstream key")
+    greeting: str = field("hello", description="Greeting")
+
+
+class Shop(Module[ShopConfig]):
+    name = "shop"
+
+
+@asynccontextmanager
+async def admin(
+    section: dict[str, Any],
+) -> AsyncIterator[tuple[Any, httpx.AsyncClient, EventRecorder]]:
+    config = {
+        "httpserver": {"host": "127.0.0.1", "port": 0},
+        "admin": section,
+        "shop": {"api_key": "shop-key-5566778899"},
+    }
+    modules = [RouterModule(), Shop(), AdminModule(), HttpServerModule()]
+    async with (
+        app_harness(modules, config=config, health=True) as (app, events),
+        httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http,
+    ):
+        yield app, http, events
+
+
+AUTH = {"authorization": f"Bearer {TOKEN}"}
+
+
+async def test_off_by_default() -> None:
+    async with admin({}) as (_app, http, _events):
+        assert (await http.get("/_admin/inspect", headers=AUTH)).status_code == 404
+
+
+async def test_every_endpoint_refuses_a_request_without_the_token() -> None:
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, _events):
+        for path in ("inspect", "config", "health", "events", "loggers/root"):
+            missing = await http.get(f"/_admin/{path}")
+            wrong = await http.get(f"/_admin/{path}", headers={"authorization": "Bearer nope"})
+            assert (missing.status_code, wrong.status_code) == (401, 401), path
+        assert missing.headers["www-authenticate"].startswith("Bearer")
+        put = await http.put("/_admin/loggers/root", json={"level": "DEBUG"})
+        assert put.status_code == 401
+
+
+async def test_inspect_config_health_and_events_are_served_masked() -> None:
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, _events):
+        inspect = (await http.get("/_admin/inspect", headers=AUTH)).json()
+        config = (await http.get("/_admin/config", headers=AUTH)).json()
+        health = (await http.get("/_admin/health", headers=AUTH)).json()
+        events = (await http.get("/_admin/events?limit=5", headers=AUTH)).json()
+        bad = await http.get("/_admin/events?limit=x", headers=AUTH)
+        everything = str([inspect, config, health, events])
+    assert inspect["state"] == "running"
+    assert {"shop", "admin", "router"} <= {m["name"] for m in inspect["modules"]}
+    fields = {row["path"]: row for row in config["config"]}
+    assert fields["shop.api_key"]["value"] == "**********"
+    assert fields["shop.api_key"]["feeder"] == "dict"
+    assert health["readiness_status"] in {"healthy", "degraded"}
+    assert len(events["events"]) == 5
+    assert bad.status_code == 400
+    assert "shop-key-5566778899" not in everything
+    assert TOKEN not in everything
+
+
+async def test_log_levels_change_at_run_time() -> None:
+    name = "shop.payments.admin-test"
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, events):
+        before = (await http.get(f"/_admin/loggers/{name}", headers=AUTH)).json()
+        changed = await http.put(f"/_admin/loggers/{name}", headers=AUTH, json={"level": "debug"})
+        refused = await http.put(f"/_admin/loggers/{name}", headers=AUTH, json={"level": "LOUD"})
+        event = await events.wait_for("admin.logger.changed")
+    assert before["level"] == "NOTSET"
+    assert changed.json()["level"] == "DEBUG"
+    assert logging.getLogger(name).level == logging.DEBUG
+    assert refused.status_code == 400
+    assert event.data == {"logger": name, "before": "NOTSET", "level": "DEBUG"}
+    logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+@pytest.mark.parametrize(
+    ("section", "message"),
+    [
+        ({"enabled": True}, "token of at least 16"),
+        ({"enabled": True, "token": "short"}, "token of at least 16"),
+        ({"path": "/admin/"}, "no trailing"),
+    ],
+)
+async def test_an_unguarded_or_bad_setting_is_refused(
+    section: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigError, match=message):
+        async with admin(section):
+            pass
