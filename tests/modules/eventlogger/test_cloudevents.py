@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -14,43 +12,13 @@ from cloudevents.core.bindings.http import HTTPMessage, from_http_event
 from pymodular import Module
 from pymodular.modules.eventlogger import EventLogger, EventLoggerModule
 from pymodular.testing import app_harness
-
-
-class Receiver:
-    """Records each request; answers the statuses queued in ``answers`` first, then 202."""
-
-    def __init__(self) -> None:
-        self.requests: list[tuple[dict[str, str], bytes]] = []
-        self.answers: list[int] = []
-        receiver = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                status = receiver.answers.pop(0) if receiver.answers else 202
-                if status < 300:
-                    headers = {k.lower(): v for k, v in self.headers.items()}
-                    receiver.requests.append((headers, body))
-                self.send_response(status)
-                self.send_header("content-length", "0")
-                self.end_headers()
-
-            def log_message(self, message_format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/events?token=ce-tok-31f2"
+from tests._receiver import Receiver, receiving
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
-    thread.join(5)
+    with receiving(Receiver("/events?token=ce-tok-31f2")) as running:
+        yield running
 
 
 class Orders(Module[None]):

@@ -8,9 +8,7 @@ gunzips the body and parses it as ``ExportTraceServiceRequest`` with opentelemet
 from __future__ import annotations
 
 import gzip
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
@@ -26,69 +24,41 @@ from pymodular.modules.router import Request, Router, RouterModule
 from pymodular.modules.tracing import Tracing, TracingModule
 from pymodular.secrets import Secret, forget_secret
 from pymodular.testing import app_harness
+from tests._receiver import Receiver, receiving
 
 TOKEN = "otlp-token-5e6f7a8b9c"
 PATH_SECRET = "pathsecret-1a2b3c4d"
 
 
-class Receiver:
-    """An OTLP/HTTP traces endpoint on a free loopback port."""
+def decode(headers: dict[str, str], body: bytes) -> ExportTraceServiceRequest:
+    if headers.get("content-encoding") == "gzip":
+        body = gzip.decompress(body)
+    request = ExportTraceServiceRequest()
+    request.ParseFromString(body)
+    return request
 
-    def __init__(self) -> None:
-        self.requests: list[ExportTraceServiceRequest] = []
-        self.headers: list[dict[str, str]] = []
-        self.raw: list[bytes] = []
-        self.received = threading.Event()
-        receiver = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers["content-length"]))
-                receiver.raw.append(body)
-                if self.headers.get("content-encoding") == "gzip":
-                    body = gzip.decompress(body)
-                request = ExportTraceServiceRequest()
-                request.ParseFromString(body)
-                receiver.requests.append(request)
-                receiver.headers.append({k.lower(): v for k, v in self.headers.items()})
-                answer = ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200 if self.path == "/v1/traces" else 404)
-                self.send_header("content-type", "application/x-protobuf")
-                self.send_header("content-length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-                receiver.received.set()
-
-            def log_message(self, message_format: str, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/v1/traces"
-
-    def spans(self) -> list[tuple[str, Any, Any]]:
-        """``(service name, scope span, span)`` for every span received."""
-        found = []
-        for request in self.requests:
-            for resource_spans in request.resource_spans:
-                service = next(
-                    a.value.string_value
-                    for a in resource_spans.resource.attributes
-                    if a.key == "service.name"
-                )
-                for scope_spans in resource_spans.scope_spans:
-                    found.extend((service, scope_spans.scope, s) for s in scope_spans.spans)
-        return found
+def received_spans(requests: list[ExportTraceServiceRequest]) -> list[tuple[str, Any, Any]]:
+    """``(service name, scope, span)`` for every span received."""
+    found = []
+    for request in requests:
+        for resource_spans in request.resource_spans:
+            service = next(
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            )
+            for scope_spans in resource_spans.scope_spans:
+                found.extend((service, scope_spans.scope, s) for s in scope_spans.spans)
+    return found
 
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    receiver = Receiver()
-    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
-    thread.start()
-    yield receiver
-    receiver.server.shutdown()
-    receiver.server.server_close()
-    thread.join(5)
+    answer = ExportTraceServiceResponse().SerializeToString()
+    with receiving(Receiver("/v1/traces", status=200, reply=answer,
+                            reply_type="application/x-protobuf")) as running:  # fmt: skip
+        yield running
 
 
 class Items(Module[None]):
@@ -126,7 +96,8 @@ async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver
     finally:
         for secret in secrets:
             forget_secret(secret)
-    spans = receiver.spans()
+    requests = receiver.bodies(decode)
+    spans = received_spans(requests)
     assert {service for service, _, _ in spans} == {"shop"}
     names = [span.name for _, _, span in spans]
     assert names.count("GET /items/{id}") == 2
@@ -137,9 +108,10 @@ async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver
         span for _, _, span in spans if span.name == "GET /items/{id}" and span.status.code == 2
     ]
     assert len(failed) == 1  # STATUS_CODE_ERROR for the 500
-    assert receiver.headers[0]["authorization"] == f"Bearer {TOKEN}"  # sent to the collector
-    assert receiver.headers[0]["content-type"] == "application/x-protobuf"
-    payload = b"".join(r.SerializeToString() for r in receiver.requests)
+    headers = receiver.requests[0][0]
+    assert headers["authorization"] == f"Bearer {TOKEN}"  # sent to the collector
+    assert headers["content-type"] == "application/x-protobuf"
+    payload = b"".join(r.SerializeToString() for r in requests)
     assert PATH_SECRET.encode() not in payload  # not in url.path, names, events or statuses
     assert TOKEN.encode() not in payload
     assert described == {

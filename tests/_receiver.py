@@ -1,0 +1,67 @@
+"""A loopback HTTP receiver for exporter tests: records each POST, answers as told."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+
+class Receiver:
+    """POSTs to ``url`` are recorded as ``(lower-cased headers, body)`` when accepted.
+
+    ``answers`` queues statuses to answer first (refusals are not recorded); after them
+    every request gets ``status`` and ``reply`` (a body, with ``reply_type``).
+    """
+
+    def __init__(
+        self,
+        path: str = "/",
+        *,
+        status: int = 202,
+        reply: bytes = b"",
+        reply_type: str = "application/json",
+    ) -> None:
+        self.requests: list[tuple[dict[str, str], bytes]] = []
+        self.answers: list[int] = []
+        self.received = threading.Event()
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["content-length"]))
+                answer = receiver.answers.pop(0) if receiver.answers else status
+                if answer < 300:
+                    headers = {k.lower(): v for k, v in self.headers.items()}
+                    receiver.requests.append((headers, body))
+                self.send_response(answer)
+                self.send_header("content-type", reply_type)
+                self.send_header("content-length", str(len(reply)))
+                self.end_headers()
+                self.wfile.write(reply)
+                receiver.received.set()
+
+            def log_message(self, message_format: str, *args: Any) -> None:
+                pass  # the test reads what it needs from ``requests``
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+
+    def bodies(self, decode: Callable[[dict[str, str], bytes], Any]) -> list[Any]:
+        """Each accepted body, decoded."""
+        return [decode(headers, body) for headers, body in self.requests]
+
+
+@contextmanager
+def receiving(receiver: Receiver) -> Iterator[Receiver]:
+    """Serve ``receiver`` in a thread for the block."""
+    thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield receiver
+    finally:
+        receiver.server.shutdown()
+        receiver.server.server_close()
+        thread.join(5)
