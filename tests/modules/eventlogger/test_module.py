@@ -149,7 +149,9 @@ async def test_a_full_buffer_drops_the_oldest_and_reports_the_count_once() -> No
     assert logger.describe()["dropped"] == 8
 
 
-async def test_a_failing_output_is_reported_once_and_the_others_go_on(tmp_path: Path) -> None:
+async def test_a_failing_output_is_reported_once_the_others_go_on_and_it_recovers(
+    tmp_path: Path,
+) -> None:
     good = tmp_path / "good.jsonl"
     bad = tmp_path / "bad.jsonl"
     config = {
@@ -169,9 +171,16 @@ async def test_a_failing_output_is_reported_once_and_the_others_go_on(tmp_path: 
         app.module("chatty").emit("chatty.again")
         await logger.flush(5)
         error = await events.wait_for("eventlogger.output.error")
-    assert error.data["output"] == f"file:{bad}"
+        bad.rmdir()  # the disk is back: the next batch reopens the file
+        app.module("chatty").emit("chatty.back")
+        await logger.flush(5)
+        recovered = await events.wait_for("eventlogger.output.recovered")
+        failed_writes = logger.describe()["failed_writes"]
+    assert error.data["output"] == recovered.data["output"] == f"file:{bad}"
     assert len(events.of("eventlogger.output.error")) == 1
     assert {"chatty.more", "chatty.again"} <= {line["type"] for line in read(good)}
+    assert read(bad)[0]["type"] == "chatty.back"  # the outage's own lines are counted lost
+    assert failed_writes >= 2
 
 
 async def test_syslog_lines_reach_a_udp_receiver() -> None:

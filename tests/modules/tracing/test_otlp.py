@@ -120,3 +120,16 @@ async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver
         "sample_ratio": 1.0,
         "active": True,
     }
+
+
+async def test_spans_refused_while_the_collector_is_down_arrive_once_it_is_back(
+    receiver: Receiver,
+) -> None:
+    receiver.answers = [503, 503]  # the collector is restarting: two exports refused
+    config = {"tracing": {"service_name": "shop", "otlp": {"endpoint": receiver.url}}}
+    async with app_harness([TracingModule()], config=config) as (app, _events):
+        with app.services.get(Tracing).span("during the outage"):
+            pass
+    names = [span.name for _, _, span in received_spans(receiver.bodies(decode))]
+    assert "during the outage" in names
+    assert receiver.answers == []  # both refusals were answered, then the retry went through
