@@ -349,3 +349,37 @@ async def test_a_client_leaving_mid_stream_releases_the_upstream_connection() ->
         pool = proxy_of(app).upstream("api").targets[0].pool
         await until(lambda: proxy_of(app).in_flight == 0 and pool.total == 0)
         await until(lambda: up.in_flight == 0)  # the upstream saw its client go too
+
+
+async def test_credentials_and_query_strings_never_reach_events_logs_or_problems(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    token = "tok-8f3a9c2e7b1d4f60a5e9"
+    query_secret = "qs-5d1c8e2a9f7b3e60"
+    caplog.set_level("DEBUG")
+    cut = b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\npartial"
+    async with scripted(cut) as bad, upstream("b") as b:
+        config = section(
+            {"bad": {"targets": [bad.url]}, "dead": {"targets": ["http://127.0.0.1:9"]}},
+            [
+                {"path": "/cut", "upstream": "bad"},
+                {"path": "/dead", "upstream": "dead"},
+            ],
+        )
+        async with (
+            proxying(config) as (app, url, events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            headers = {"Authorization": f"Bearer {token}", "Cookie": f"session={token}"}
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(f"/cut/x?api_key={query_secret}", headers=headers)
+            dead = await client.get(f"/dead/x?api_key={query_secret}", headers=headers)
+            await events.wait_for("proxy.request.failed", count=2)
+            described = str(app.inspect())
+    assert token.encode() in bad.heads[0]  # it was forwarded, as it must be
+    seen = [str(e.data) for e in events.of("proxy.*")]
+    # the server side's records (the test's own httpx client logs its URLs itself)
+    seen += [r.getMessage() for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    seen += [dead.text, described]
+    assert not [text for text in seen if token in text or query_secret in text]
+    assert b.requests == []
