@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pymodular.modules.proxy._target import Upstream
     from pymodular.modules.proxy.config import CompositeConfig
 
-__all__ = ("CompositePart", "Merger", "serve_composite")
+__all__ = ("Caller", "CompositePart", "Merger", "serve_composite")
 
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 
@@ -92,7 +92,9 @@ async def serve_composite(
         await problem(scope, send, 413, f"the request body exceeds {route.max_body_bytes} bytes")
         return
     deadline = proxy.loop.time() + route.timeout
-    call = _Caller(proxy, route, scope=scope, body=body, deadline=deadline, config=config)
+    call = Caller(
+        proxy, route, scope=scope, body=body, deadline=deadline, limit=config.max_answer_bytes
+    )
     try:
         if config.strategy == "merge":
             value = await _merge(proxy, call, route.composite, config)
@@ -115,10 +117,10 @@ async def serve_composite(
     await _send(send, part.status, headers, part.body)
 
 
-class _Caller:
-    """One attempt at one upstream with the request read once."""
+class Caller:
+    """One attempt at one upstream with the request read once (also used for shadows)."""
 
-    __slots__ = ("body", "config", "deadline", "proxy", "route", "scope")
+    __slots__ = ("body", "deadline", "limit", "proxy", "route", "scope")
 
     def __init__(
         self,
@@ -128,14 +130,14 @@ class _Caller:
         scope: Scope,
         body: bytes,
         deadline: float,
-        config: CompositeConfig,
+        limit: int,
     ) -> None:
         self.proxy = proxy
         self.route = route
         self.scope = scope
         self.body = body
         self.deadline = deadline
-        self.config = config
+        self.limit = limit
 
     async def __call__(self, upstream: Upstream) -> CompositePart:
         target = upstream.choose([], None)
@@ -172,10 +174,9 @@ class _Caller:
             size = 0
             while data := await answer.read(read_timeout):
                 size += len(data)
-                if size > self.config.max_answer_bytes:
+                if size > self.limit:
                     raise UpstreamProtocolError(
-                        f"the answer of upstream {upstream.name!r} exceeds "
-                        f"{self.config.max_answer_bytes} bytes",
+                        f"the answer of upstream {upstream.name!r} exceeds {self.limit} bytes",
                         upstream=upstream.name,
                     )
                 chunks.append(data)
@@ -193,7 +194,7 @@ class _Caller:
 
 
 async def _merge(
-    proxy: ReverseProxy, call: _Caller, upstreams: list[Upstream], config: CompositeConfig
+    proxy: ReverseProxy, call: Caller, upstreams: list[Upstream], config: CompositeConfig
 ) -> Any:
     results = await asyncio.gather(*(call(u) for u in upstreams), return_exceptions=True)
     parts: dict[str, CompositePart] = {}
@@ -217,7 +218,7 @@ async def _merge(
 
 
 async def _first_success(
-    call: _Caller, upstreams: list[Upstream], config: CompositeConfig
+    call: Caller, upstreams: list[Upstream], config: CompositeConfig
 ) -> CompositePart:
     reasons = []
     for upstream in upstreams:
@@ -239,7 +240,7 @@ async def _first_success(
 
 
 async def _sequential(
-    call: _Caller, upstreams: list[Upstream], config: CompositeConfig
+    call: Caller, upstreams: list[Upstream], config: CompositeConfig
 ) -> CompositePart:
     last: CompositePart | None = None
     for upstream in upstreams:

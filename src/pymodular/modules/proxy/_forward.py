@@ -35,6 +35,7 @@ from pymodular.modules.proxy.errors import (
 if TYPE_CHECKING:
     from pymodular.modules.proxy._proxy import ReverseProxy
     from pymodular.modules.proxy._routing import ProxyRoute
+    from pymodular.modules.proxy._shadow import AnswerDigest
     from pymodular.modules.proxy._target import Target, Upstream
     from pymodular.modules.proxy._upstream import Answer, Connection
 
@@ -169,6 +170,7 @@ class _Exchange:
         "route",
         "scope",
         "send",
+        "shadowed",
         "stale_retry_used",
         "tried",
         "upstream",
@@ -200,6 +202,9 @@ class _Exchange:
         self.tried: list[Target] = []
         self.attempts = 0
         self.stale_retry_used = False
+        self.shadowed = (
+            route.shadow_upstream is not None and self.body.complete and proxy.sample(route)
+        )
 
     async def run(self) -> None:
         proxy = self.proxy
@@ -270,9 +275,12 @@ class _Exchange:
                 return "backoff"
             self.upstream.record(target, ok=answer.status < 500)
             started = True
-            await _respond(answer, self.route, self.send, self.receive, self.body)
+            digest = self.proxy.digest_for(self.route) if self.shadowed else None
+            await _respond(answer, self.route, self.send, self.receive, self.body, digest=digest)
             target.pool.release(connection, reusable=answer.keep_alive and answer.done)
             connection = None
+            if self.shadowed:
+                self.proxy.shadow(self.route, self.scope, answer.status, digest)
             return None
         except UpstreamError as exc:
             reused = connection is not None and connection.reused
@@ -386,7 +394,13 @@ class _Exchange:
 
 
 async def _respond(
-    answer: Answer, route: ProxyRoute, send: Send, receive: Receive, body: _Body
+    answer: Answer,
+    route: ProxyRoute,
+    send: Send,
+    receive: Receive,
+    body: _Body,
+    *,
+    digest: AnswerDigest | None,
 ) -> None:
     read_timeout = answer.connection.pool.read_timeout
     await send(
@@ -402,6 +416,8 @@ async def _respond(
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
     data = await answer.read(read_timeout)
+    if digest is not None:
+        digest.update(data)
     if answer.done and not answer.chunks:
         await send({"type": "http.response.body", "body": data, "more_body": False})
         return
@@ -410,6 +426,8 @@ async def _respond(
         while data:
             await send({"type": "http.response.body", "body": data, "more_body": True})
             data = await answer.read(read_timeout)
+            if digest is not None:
+                digest.update(data)
     finally:
         if watcher is not None:
             watcher.cancel()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import re
 import time
 from collections import Counter
@@ -18,6 +19,7 @@ from pymodular.modules.proxy._forward import forward, problem
 from pymodular.modules.proxy._headers import bad_path, framing_of
 from pymodular.modules.proxy._retry import RetryBudget
 from pymodular.modules.proxy._routing import MountKey, ProxyRoute, RouteTable
+from pymodular.modules.proxy._shadow import AnswerDigest, mirror
 from pymodular.modules.proxy._target import Target, Upstream
 from pymodular.modules.proxy.config import ProxyConfig
 from pymodular.modules.proxy.errors import ProxyConfigError
@@ -59,6 +61,8 @@ class ReverseProxy:
         self._tenants: dict[str, tuple[ProxyConfig, dict[str, Upstream]]] = {}
         self._mergers: dict[str, Merger] = {}
         self._evaluators: list[tuple[int, int, FlagEvaluator]] = []
+        self._shadows: set[asyncio.Task[None]] = set()
+        self.random: Callable[[], float] = random.random
 
     # -- configuration --------------------------------------------------------------------
 
@@ -129,6 +133,26 @@ class ReverseProxy:
             if decision is not None:
                 return bool(decision)
         return self.config.feature_flags.get(flag, False)
+
+    # -- shadow traffic -------------------------------------------------------------------
+
+    def sample(self, route: ProxyRoute) -> bool:
+        """Whether this request of ``route`` is copied to its shadow upstream."""
+        shadow = route.config.shadow
+        return shadow is not None and self.random() * 100 < shadow.percent
+
+    def digest_for(self, route: ProxyRoute) -> AnswerDigest | None:
+        """A digest of the primary's answer, when the route compares answers."""
+        shadow = route.config.shadow
+        return AnswerDigest() if shadow is not None and shadow.compare else None
+
+    def shadow(
+        self, route: ProxyRoute, scope: Scope, status: int, digest: AnswerDigest | None
+    ) -> None:
+        """Copy the request to the route's shadow upstream, in the background."""
+        task = self.loop.create_task(mirror(self, route, dict(scope), status, digest))
+        self._shadows.add(task)
+        task.add_done_callback(self._shadows.discard)
 
     def merger(self, name: str) -> Merger:
         """The merger registered as ``name``."""
@@ -325,17 +349,21 @@ class ReverseProxy:
         """Refuse new requests (503) and wait up to ``timeout`` seconds for those in
         flight; return how many were still running at the end."""
         self.accepting = False
-        if self.in_flight:
-            self._idle = asyncio.Event()
-            try:
-                async with asyncio.timeout(timeout):
+        try:
+            async with asyncio.timeout(timeout):
+                if self.in_flight:
+                    self._idle = asyncio.Event()
                     await self._idle.wait()
-            except TimeoutError:
-                pass
+                if self._shadows:  # copies of answered requests: let them report
+                    await asyncio.wait(set(self._shadows))
+        except TimeoutError:
+            pass
         return self.in_flight
 
     def close(self) -> None:
-        """Close every pooled connection."""
+        """Close every pooled connection (and abandon shadow copies still running)."""
+        for task in list(self._shadows):
+            task.cancel()
         for tenant in list(self._tenants):
             self.forget_tenant(tenant)
         for upstream in self.upstreams.values():

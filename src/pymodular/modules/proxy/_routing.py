@@ -41,6 +41,7 @@ class ProxyRoute:
         "response_add",
         "response_remove",
         "retry",
+        "shadow_upstream",
         "tenant_upstreams",
         "timeout",
         "upstream",
@@ -57,6 +58,7 @@ class ProxyRoute:
         )
         # A composite route's first upstream stands for it where one is needed (tenants).
         self.upstream = upstreams[config.upstream_names[0]]
+        self.shadow_upstream = upstreams[config.shadow.upstream] if config.shadow else None
         self.flag = config.feature_flag
         self.flag_upstream = upstreams[config.flag_upstream] if config.flag_upstream else None
         self.tenant_upstreams = {t: upstreams[u] for t, u in config.tenant_upstreams.items()}

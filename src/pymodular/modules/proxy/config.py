@@ -41,6 +41,7 @@ __all__ = (
     "ProxyConfig",
     "ProxyRetryConfig",
     "RouteConfig",
+    "ShadowConfig",
     "TargetConfig",
     "TenantRoutingConfig",
     "UpstreamConfig",
@@ -261,6 +262,19 @@ class CompositeConfig(ConfigModel):
     )
 
 
+class ShadowConfig(ConfigModel):
+    """Requests also sent to a second upstream, whose answers are compared, never returned."""
+
+    upstream: str = field(description="Upstream that receives the copies")
+    percent: float = field(
+        100.0, description="Share of requests copied (requests without a body only)", ge=0, le=100
+    )
+    compare: bool = field(True, description="Compare status and body with the primary's answer")
+    max_answer_bytes: int = field(
+        1024 * 1024, description="Largest shadow answer read (a larger one is reported)", ge=1
+    )
+
+
 class RouteConfig(ConfigModel):
     """Requests under ``path`` (and of ``methods``, for ``host``) go to ``upstream``."""
 
@@ -304,6 +318,9 @@ class RouteConfig(ConfigModel):
         None, description="Largest request body forwarded (413); None: the server's limit"
     )
     retry: bool = field(True, description="Apply the retry policy on this route")
+    shadow: ShadowConfig | None = field(
+        None, description="Copy requests to a second upstream and report differences"
+    )
     feature_flag: str | None = field(
         None, description="Flag that, when on for the request, sends it to flag_upstream"
     )
@@ -318,6 +335,8 @@ class RouteConfig(ConfigModel):
         if self.composite is not None:
             return list(self.composite.upstreams)
         names = [self.upstream] if self.upstream else []
+        if self.shadow is not None:
+            names.append(self.shadow.upstream)
         return [*names, self.flag_upstream] if self.flag_upstream else names
 
     @model_validator(mode="after")
@@ -326,8 +345,8 @@ class RouteConfig(ConfigModel):
             raise ValueError("a route names exactly one of upstream and composite")
         if (self.feature_flag is None) != (self.flag_upstream is None):
             raise ValueError("feature_flag and flag_upstream go together")
-        if self.feature_flag is not None and self.composite is not None:
-            raise ValueError("a composite route cannot switch upstream on a feature flag")
+        if self.composite is not None and (self.feature_flag or self.shadow):
+            raise ValueError("a composite route takes no feature flag and no shadow")
         return self
 
     @field_validator("path")

@@ -29,7 +29,8 @@ class ProxyModule(Module[ProxyConfig]):
     CORS, auth, tenant, errors) and the httpserver's limits. Provides ``"proxy"``
     (:class:`ReverseProxy`). Emits ``proxy.circuit.{open,half_open,closed}``,
     ``proxy.target.{healthy,unhealthy,ejected}``, ``proxy.request.{retried,failed}``,
-    ``proxy.upstream.{added,changed,removed}`` and ``proxy.reloaded``.
+    ``proxy.upstream.{added,changed,removed}``, ``proxy.shadow.{compared,failed}`` and
+    ``proxy.reloaded``.
     """
 
     name = "proxy"
