@@ -8,7 +8,9 @@ with request id, CORS and errors middleware, the httpserver, health on) answerin
 - **off**: as in ``bench_http``;
 - **metrics**: plus the metrics module (HTTP metrics middleware, lifecycle observer);
 - **full**: plus the tracing module too (a server span per request, batch processor,
-  an exporter that drops the spans so no network is measured).
+  an exporter that drops the spans so no network is measured);
+- **sampled**: as full with ``tracing.sample_ratio: 0.1`` (one trace in ten recorded; the
+  others cost a non-recording span).
 
 Goal (issue 19): full observability keeps at least 80% of the requests/s with it off
 (the median over rounds of full/off within each round).
@@ -38,7 +40,7 @@ from typing import Any
 from benchmarks._harness import Row, Stats, interleaved, interleaved_async
 from benchmarks.bench_http import interleaved_load, json_routes, per_round
 
-KINDS = ("off", "metrics", "full")
+KINDS = ("off", "metrics", "full", "sampled")
 PAYLOAD = {"message": "hello, world"}
 REPEAT = 41
 BATCH = 200
@@ -78,9 +80,9 @@ def _serve(kind: str, port: int) -> None:
             json_routes(self.router)
 
     modules: list[Module[Any]] = [RouterModule(), Routes()]
-    if kind in ("metrics", "full"):
+    if kind in ("metrics", "full", "sampled"):
         modules.append(MetricsModule())
-    if kind == "full":
+    if kind in ("full", "sampled"):
         modules.append(TracingModule(exporter=DropExporter()))
     modules.append(HttpServerModule())
     config = {
@@ -90,6 +92,8 @@ def _serve(kind: str, port: int) -> None:
             "cors": {"enabled": True, "allow_origins": ["https://app.example.com"]},
         },
     }
+    if kind in ("full", "sampled"):
+        config["tracing"] = {"sample_ratio": 0.1 if kind == "sampled" else 1.0}
     app = Application(modules, feeders=[DictFeeder(config)], health=True)
     raise SystemExit(app.run(loop="uvloop", log_level="WARNING"))
 
@@ -345,6 +349,7 @@ def run() -> list[Row]:
     rates, _p99s, rounds, seconds = interleaved_load("benchmarks.bench_observability", KINDS)
     rate = {k: Stats.of(v) for k, v in rates.items()}
     full = per_round(rates, "full", "off")
+    sampled = per_round(rates, "sampled", "off")
     metrics_only = per_round(rates, "metrics", "off")
     costs = asyncio.run(_middleware_costs())
     records = _record_costs()
@@ -357,10 +362,14 @@ def run() -> list[Row]:
             ours=rate["full"],
             goal=">= 80% of the same stack with observability off",
             met=full >= 0.8,
-            peers={"off": rate["off"], "metrics only": rate["metrics"]},
+            peers={
+                "off": rate["off"],
+                "metrics only": rate["metrics"],
+                "traces sampled 10%": rate["sampled"],
+            },
             unit="req/s",
             note=f"wrk -t2 -c64, {rounds} x {seconds:g} s; per round: full {full:.0%}, "
-            f"metrics only {metrics_only:.0%} of off",
+            f"sampled 10% {sampled:.0%}, metrics only {metrics_only:.0%} of off",
         ),
         Row(
             target="metrics middleware, per request in-process (added to the router's cost)",

@@ -27,8 +27,9 @@ current_module: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_modul
 """(module name, phase) while the lifecycle is inside a module's hook."""
 
 
-current_trace: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_trace", default=None)
-"""(trace id, span id) in hex of the span open in this call chain, for log records."""
+current_trace: ContextVar[tuple[int, int] | None] = ContextVar("pymodular_trace", default=None)
+"""(trace id, span id) of the span open in this call chain, for log records (which show
+them in hex; formatting waits until a record is made)."""
 
 
 def new_correlation_id() -> str:

@@ -140,7 +140,11 @@ def install_record_context() -> None:
         module = current_module.get()
         record.component = module[0] if module else "-"
         trace = current_trace.get()
-        record.trace_id, record.span_id = trace if trace is not None else ("-", "-")
+        if trace is None:
+            record.trace_id = record.span_id = "-"
+        else:
+            record.trace_id = f"{trace[0]:032x}"
+            record.span_id = f"{trace[1]:016x}"
         fields = _fields.get()
         if fields:
             for name, value in fields.items():

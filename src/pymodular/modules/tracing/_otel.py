@@ -99,7 +99,7 @@ class OtelSpan:
         found = span.get_span_context()
         self._tokens = (
             otel_context.attach(trace.set_span_in_context(span, context)),
-            current_trace.set((format(found.trace_id, "032x"), format(found.span_id, "016x"))),
+            current_trace.set((found.trace_id, found.span_id)),
         )
         return self
 
