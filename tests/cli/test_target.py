@@ -197,3 +197,59 @@ def test_debug_shows_the_users_traceback(project: Project, run_cli: Run) -> None
     assert "Traceback (most recent call last)" in result.err
     assert "raises_debug.py" in result.err
     assert result.err.rstrip().splitlines()[-1].startswith("pymodular: error: importing")
+
+
+# -- what `pymodular new app` generates loads by package name and by path --------------------
+
+SCAFFOLD_TARGETS = [
+    "shop_demo",
+    "shop_demo.app",
+    "shop_demo.app:create_app",
+    "shop_demo:create_app",
+    "shop_demo/app.py",
+    "shop_demo/app.py:create_app",
+    "shop_demo/",
+    "./shop_demo/__init__.py",
+]
+
+
+@pytest.fixture
+def scaffolded(project: Project, monkeypatch: pytest.MonkeyPatch) -> Project:
+    """A project made by ``pymodular new app shop-demo``, the working directory its root."""
+    from pymodular.cli._scaffold import scaffold
+
+    made = scaffold("app", "shop-demo", project.root)
+    monkeypatch.chdir(made.root)
+    return Project(made.root)
+
+
+@pytest.mark.usefixtures("scaffolded")
+@pytest.mark.parametrize("target", SCAFFOLD_TARGETS)
+def test_every_command_loads_a_scaffolded_app_by_package_and_by_path(
+    run_cli: Run, target: str
+) -> None:
+    for command in (
+        ("config", "check"),
+        ("config", "sample"),
+        ("config", "describe"),
+        ("inspect",),
+    ):
+        result = run_cli(*command, target)
+        assert result.code == ExitCode.OK, (command, result.err)
+    assert load_application(target).name == "shop-demo"
+
+
+def test_a_file_that_imports_a_module_out_of_reach_is_told_about_app_dir(
+    project: Project, run_cli: Run
+) -> None:
+    project.write("proj/lib_pkg_only/helpers.py", "VALUE = 1\n")
+    project.write(
+        "proj/scripts/main_app.py",
+        "from lib_pkg_only.helpers import VALUE\nfrom service_for_scripts import app\n",
+    )
+    project.write("proj/service_for_scripts.py", apps.SERVICE)
+    _assert_target_error(
+        run_cli, "proj/scripts/main_app.py", "No module named 'lib_pkg_only'", "--app-dir"
+    )
+    result = run_cli("inspect", "proj/scripts/main_app.py", "--app-dir", "proj")
+    assert result.code == ExitCode.OK, result.err

@@ -3,8 +3,10 @@
 A target names a module to import and, after a colon, an attribute in it (dots walk
 into objects: ``main:container.app``). The attribute may be an
 :class:`~pymodular.Application` or a zero-argument callable returning one. Without an
-attribute the names ``app``, ``application`` and ``create_app`` are tried in that order.
-A path to a ``.py`` file works as well (``src/service/main.py:app``).
+attribute the names ``app``, ``application`` and ``create_app`` are tried in that order
+(submodules are skipped: a package's ``app.py`` is not its application). A path works
+as well (``src/service/main.py:app``, ``shop/``): a file inside a package is imported
+under its dotted name from the directory above the package, so its absolute imports work.
 
 Every failure becomes a :class:`TargetError` whose one-line message says what was
 looked for and what was found; the original exception is chained for ``--debug``.
@@ -50,9 +52,9 @@ def on_path(app_dir: str | os.PathLike[str] | None) -> AbstractContextManager[No
 
 
 def import_module(name: str, *, app_dir: str | os.PathLike[str] | None = None) -> ModuleType:
-    """Import the module ``name`` (dotted) or the file ``name`` (``.py`` path)."""
+    """Import the module ``name`` (dotted), or the file or package directory ``name`` (path)."""
     if name.endswith(".py") or os.sep in name or "/" in name:
-        return _import_file(Path(name))
+        return _import_path(Path(name), app_dir)
     if not _MODULE_PATH.match(name):
         raise TargetError(
             f"{name!r} is not an importable module path (expected 'package.module:attribute')"
@@ -81,9 +83,33 @@ def _stdout_to_stderr() -> AbstractContextManager[object]:
     return redirect_stdout(sys.stderr)
 
 
-def _import_file(path: Path) -> ModuleType:
+def _import_path(path: Path, app_dir: str | os.PathLike[str] | None) -> ModuleType:
+    if path.is_dir():
+        if not (path / "__init__.py").is_file():
+            raise TargetError(f"{str(path)!r} is a directory without __init__.py, not a package")
+        path = path / "__init__.py"
     if not path.is_file():
         raise TargetError(f"no such file: {str(path)!r}")
+    dotted = _dotted_name(path.resolve())
+    if dotted is None:
+        return _import_file(path, app_dir)
+    root, name = dotted
+    return import_module(name, app_dir=root)
+
+
+def _dotted_name(path: Path) -> tuple[Path, str] | None:
+    """``(directory above the package, "pkg.sub.mod")`` for a file inside a package."""
+    parts = [] if path.stem == "__init__" else [path.stem]
+    directory = path.parent
+    while (directory / "__init__.py").is_file() and directory.name.isidentifier():
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    if not parts or directory == path.parent:
+        return None
+    return directory, ".".join(parts)
+
+
+def _import_file(path: Path, app_dir: str | os.PathLike[str] | None) -> ModuleType:
     name = path.stem
     if not name.isidentifier():
         raise TargetError(f"{str(path)!r} cannot be imported: {name!r} is not a Python identifier")
@@ -94,7 +120,7 @@ def _import_file(path: Path) -> ModuleType:
         raise TargetError(f"{str(path)!r} cannot be imported")
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module
-    with on_path(path.parent), _stdout_to_stderr():
+    with on_path(app_dir), on_path(path.parent), _stdout_to_stderr():
         try:
             spec.loader.exec_module(module)
         except KeyboardInterrupt:
@@ -106,9 +132,11 @@ def _import_file(path: Path) -> ModuleType:
 
 
 def _import_failed(name: str, exc: BaseException) -> TargetError:
+    hint = "--debug shows the traceback"
+    if isinstance(exc, ModuleNotFoundError):
+        hint = "install it, or run from the directory that holds it or pass --app-dir DIR; " + hint
     return TargetError(
-        f"importing {name!r} failed: {_one_line(exc)} (--debug shows the traceback)",
-        cause=type(exc).__name__,
+        f"importing {name!r} failed: {_one_line(exc)} ({hint})", cause=type(exc).__name__
     )
 
 
@@ -142,8 +170,9 @@ def import_target(target: str, *, app_dir: str | os.PathLike[str] | None = None)
     module = import_module(module_name, app_dir=app_dir)
     if attribute is None:
         for candidate in DEFAULT_ATTRIBUTES:
-            if hasattr(module, candidate):
-                return getattr(module, candidate)
+            value = getattr(module, candidate, None)
+            if value is not None and not isinstance(value, ModuleType):
+                return value
         raise TargetError(
             f"module {module_name!r} has none of the attributes "
             f"{', '.join(DEFAULT_ATTRIBUTES)}; name one: '{module_name}:ATTRIBUTE'"
