@@ -31,7 +31,7 @@ from pymodular.events import Event, EventBus, EventType
 from pymodular.host import Component, StartedHook, StoppingHook
 from pymodular.logs import Logger
 from pymodular.module import Module
-from pymodular.services import Availability, Service, ServiceRegistry
+from pymodular.services import Service, ServiceRegistry
 
 if TYPE_CHECKING:
     from pymodular.application import Application
@@ -128,7 +128,6 @@ class Kernel:
             APP,
             [Service("logger", logger, interface=Logger, description="application logger")],
         )
-        self.services.mark_ready(APP, Availability.INIT)
         # Instance-scoped objects close in the SCOPES stage; a wrapping resolver (tenancy)
         # closes its own objects in the same call.
         self.on_stopping(self.services.close_scoped, stage=StopStage.SCOPES)

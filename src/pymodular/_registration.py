@@ -242,7 +242,7 @@ def register_plugin(kernel: Kernel, plugin: Plugin) -> None:
     _refuse_late(kernel, "plugins")
     records = _checked(kernel, plugin.modules, ())
     try:
-        entries = kernel.services.register(plugin.provider, plugin.services)
+        entries = kernel.services.register(plugin.provider, plugin.services, pending=True)
         kernel.services.mark_ready(plugin.provider, Availability.INIT)
     except PymodularError as exc:
         kernel.services.unregister(plugin.provider)
@@ -292,7 +292,7 @@ def _checked(
     committed: list[ModuleRecord] = []
     try:  # the registry refuses duplicate names; the batch then rolls back whole
         for record in records:
-            record.entries = kernel.services.register(record.name, record.services)
+            record.entries = kernel.services.register(record.name, record.services, pending=True)
             committed.append(record)
     except PymodularError:
         for record in committed:

@@ -69,7 +69,9 @@ def test_get_all_lists_only_services_that_are_ready() -> None:
     memory, redis = MemoryCache(), RedisCache()
     ready(registry, "m", [Service("memory", memory, interface=Cache)])
     registry.register(
-        "r", [Service("redis", factory=lambda: redis, interface=Cache, available="start")]
+        "r",
+        [Service("redis", factory=lambda: redis, interface=Cache, available="start")],
+        pending=True,  # as a module's services are, until its start
     )
     registry.mark_ready("r", Availability.INIT)  # not yet: it is made at start
     assert registry.get_all(Cache) == [memory]

@@ -12,6 +12,7 @@ from pymodular import (
     Application,
     Dependency,
     MissingDependencyError,
+    Module,
     RegistrationError,
     Service,
     ServiceNotFoundError,
@@ -218,7 +219,7 @@ def test_listing_shows_scope_priority_provider_and_interfaces() -> None:
 
 def test_factory_result_must_match_declared_interface() -> None:
     registry = ServiceRegistry()
-    registry.register("bad", [Service("x", factory=object, interface=Cache)])
+    registry.register("bad", [Service("x", factory=object, interface=Cache)], pending=True)
     with pytest.raises(RegistrationError, match="returned a object, not an instance of Cache"):
         registry.mark_ready("bad", Availability.INIT)
 
@@ -293,3 +294,35 @@ async def test_optional_dependency_present_is_injected_and_ordered() -> None:
     async with app:
         assert consumer.cache is memory
         assert app.order == ["cache", "consumer"]
+
+
+async def test_a_service_registered_directly_is_ready_at_once_and_injected() -> None:
+    # Not every service comes from a module: an application may hand over an object it built.
+    cache = MemoryCache()
+    seen: list[Cache] = []
+
+    class Consumer(Module[None]):
+        name = "consumer"
+        cache = Dependency(Cache)
+
+        async def start(self) -> None:
+            seen.append(self.cache)
+
+    app = Application([Consumer()])
+    entries = app.services.register("wiring", [Service("cache", cache, interface=Cache)])
+    assert [e.ready for e in entries] == [True]
+    assert app.services.get("cache") is cache
+    assert app.services.get(Cache) is cache
+    async with app:
+        assert seen == [cache]
+    factory = ServiceRegistry()
+    factory.register("direct", [Service("polite", factory=Polite, interface=Greeter)])
+    assert isinstance(factory.get(Greeter), Polite)
+
+
+def test_a_direct_registration_whose_factory_fails_leaves_nothing_behind() -> None:
+    registry = registry_with(("direct", [Service("first", MemoryCache(), interface=Cache)]))
+    with pytest.raises(RegistrationError, match="returned a object, not an instance of Cache"):
+        registry.register("direct", [Service("x", factory=object, interface=Cache)])
+    assert registry.names() == ["first"]
+    assert isinstance(registry.get(Cache), MemoryCache)

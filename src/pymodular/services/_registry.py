@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar, overload
 from pymodular._context import current_module, current_tenant
 from pymodular.errors import (
     AmbiguousServiceError,
+    PymodularError,
     RegistrationError,
     ServiceNotFoundError,
     ServiceNotReadyError,
@@ -81,13 +82,34 @@ class ServiceRegistry:
 
     # -- registration -------------------------------------------------------------------
 
-    def register(self, provider: str, services: Sequence[Service[Any]]) -> list[ServiceEntry]:
-        """Register ``services`` for ``provider`` all-or-nothing.
+    def register(
+        self, provider: str, services: Sequence[Service[Any]], *, pending: bool = False
+    ) -> list[ServiceEntry]:
+        """Register ``services`` for ``provider`` all-or-nothing; they are ready at once.
 
         Every declaration is validated and every name checked for duplicates (against
-        the registry and within the batch) before anything is stored. Services declared
-        together share one registration moment, so they tie on registration order.
+        the registry and within the batch) before anything is stored; factories run now
+        and a failing one leaves nothing of the batch behind. Services declared together
+        share one registration moment, so they tie on registration order.
+
+        ``pending=True`` is what the application does for a module's services: they are
+        stored but become ready only when :meth:`mark_ready` is called for their
+        availability (after the module's init or start).
         """
+        entries = self._store(provider, services)
+        if pending:
+            return entries
+        try:
+            with self._lock:
+                for availability in Availability:
+                    self._materialise(provider, entries, availability)
+                self._changed()
+        except PymodularError:
+            self._discard(lambda entry: entry in entries)
+            raise
+        return entries
+
+    def _store(self, provider: str, services: Sequence[Service[Any]]) -> list[ServiceEntry]:
         for service in services:
             if not isinstance(service, Service):
                 raise RegistrationError(
@@ -132,17 +154,25 @@ class ServiceRegistry:
 
     def unregister(self, provider: str) -> None:
         """Remove every service of ``provider`` (used to roll back a failed registration)."""
+        self._discard(lambda entry: entry.provider == provider)
+
+    def _discard(self, gone: Callable[[ServiceEntry], bool]) -> None:
         with self._lock:
-            self._entries = [e for e in self._entries if e.provider != provider]
-            self._by_provider.pop(provider, None)
-            self._by_name = {k: e for k, e in self._by_name.items() if e.provider != provider}
+            self._entries = [e for e in self._entries if not gone(e)]
+            for provider in list(self._by_provider):
+                kept_entries = [e for e in self._by_provider[provider] if not gone(e)]
+                if kept_entries:
+                    self._by_provider[provider] = kept_entries
+                else:
+                    del self._by_provider[provider]
+            self._by_name = {k: e for k, e in self._by_name.items() if not gone(e)}
             for index in (self._declared, self._implicit):
                 for key in list(index):
-                    index[key] = [e for e in index[key] if e.provider != provider]
+                    index[key] = [e for e in index[key] if not gone(e)]
                     if not index[key]:
                         del index[key]
             for lookup in list(self._pinned):
-                kept = {t: e for t, e in self._pinned[lookup].items() if e.provider != provider}
+                kept = {t: e for t, e in self._pinned[lookup].items() if not gone(e)}
                 if kept:
                     self._pinned[lookup] = kept
                 else:
@@ -174,32 +204,39 @@ class ServiceRegistry:
         Factories run now; each result is checked against the declared interfaces.
         """
         with self._lock:
-            changed = False
-            for entry in self._by_provider.get(provider, ()):
-                if entry.ready or entry.service.available is not availability:
-                    continue
-                changed = True
-                if entry.scope is not ServiceScope.GLOBAL:
-                    entry.ready = True
-                    continue
-                value = entry.service.instance
-                if value is _NOT_SET:
-                    assert entry.service.factory is not None
-                    value = entry.service.factory()
-                    for iface in entry.service.interfaces:
-                        if not _conforms(value, iface):
-                            raise RegistrationError(
-                                f"module {provider!r}: the factory of service "
-                                f"{entry.name or iface.__qualname__!r} returned a "
-                                f"{type(value).__qualname__}, not an instance of "
-                                f"{iface.__qualname__}",
-                                module=provider,
-                                phase=availability.value,
-                            )
-                self._index_value(entry, value)
-                entry.ready = True
-            if changed:
+            entries = self._by_provider.get(provider, ())
+            if self._materialise(provider, entries, availability):
                 self._changed()
+
+    def _materialise(
+        self, provider: str, entries: Sequence[ServiceEntry], availability: Availability
+    ) -> bool:
+        """Make ``entries`` of ``availability`` ready; whether any changed."""
+        changed = False
+        for entry in entries:
+            if entry.ready or entry.service.available is not availability:
+                continue
+            changed = True
+            if entry.scope is not ServiceScope.GLOBAL:
+                entry.ready = True
+                continue
+            value = entry.service.instance
+            if value is _NOT_SET:
+                assert entry.service.factory is not None
+                value = entry.service.factory()
+                for iface in entry.service.interfaces:
+                    if not _conforms(value, iface):
+                        raise RegistrationError(
+                            f"module {provider!r}: the factory of service "
+                            f"{entry.name or iface.__qualname__!r} returned a "
+                            f"{type(value).__qualname__}, not an instance of "
+                            f"{iface.__qualname__}",
+                            module=provider,
+                            phase=availability.value,
+                        )
+            self._index_value(entry, value)
+            entry.ready = True
+        return changed
 
     def _index_value(self, entry: ServiceEntry, value: Any) -> None:
         entry.value = value

@@ -400,7 +400,7 @@ class TenantRegistry:
                     service=service.name,
                 )
         provider = f"tenant:{tenant}"
-        entries = self._attached.services.register(provider, services)
+        entries = self._attached.services.register(provider, services, pending=True)
         self._attached.services.mark_ready(provider, Availability.INIT)
         self._records[tenant].provided.extend(entries)
 
