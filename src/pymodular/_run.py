@@ -91,8 +91,12 @@ async def _serve(app: Application, stop_requested: asyncio.Event) -> int:
         waiting.cancel()
         logger.exception("%s failed to start", app.name)
         return EXIT_FAILED
+    count = len(app.order)
     logger.info(
-        "%s is running (%d modules); send SIGINT or SIGTERM to stop", app.name, len(app.order)
+        "%s is running (%d module%s); send SIGINT or SIGTERM to stop",
+        app.name,
+        count,
+        "" if count == 1 else "s",
     )
     await waiting
     logger.info("stopping %s", app.name)

@@ -59,6 +59,7 @@ def test_signal_stops_gracefully_with_exit_code_zero(tmp_path: Path, sig: int, l
     assert process.returncode == 0, err
     assert out.strip() == "STOPPED"
     assert "stopping app" in err
+    assert "app is running (1 module);" in err
 
 
 def test_failed_start_exits_non_zero_and_logs_the_cause(tmp_path: Path) -> None:

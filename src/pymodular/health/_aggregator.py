@@ -411,12 +411,21 @@ class HealthAggregator:
         )
         planned = self._host.state in (AppState.DRAINING, AppState.STOPPING, AppState.STOPPED)
         level = logging.INFO if snapshot.readiness_status.serving or planned else logging.WARNING
-        logger.log(
-            level,
-            "health changed: overall %s -> %s, readiness %s -> %s%s",
-            previous.overall_status,
-            snapshot.overall_status,
-            previous.readiness_status,
-            snapshot.readiness_status,
-            f" ({snapshot.readiness_message})" if snapshot.readiness_message else "",
-        )
+        logger.log(level, "health changed: %s", change_text(previous, snapshot))
+
+
+def change_text(previous: HealthSnapshot, snapshot: HealthSnapshot) -> str:
+    """What changed between two snapshots: the statuses that moved, then what stayed."""
+    moved_overall = previous.overall_status is not snapshot.overall_status
+    moved_readiness = previous.readiness_status is not snapshot.readiness_status
+    overall = f"overall {previous.overall_status} -> {snapshot.overall_status}"
+    readiness = f"readiness {previous.readiness_status} -> {snapshot.readiness_status}"
+    if moved_overall and moved_readiness:
+        text = f"{overall}, {readiness}"
+    elif moved_overall:
+        text = f"{overall} (readiness stays {snapshot.readiness_status})"
+    else:
+        text = f"{readiness}, overall stays {snapshot.overall_status}"
+    if moved_readiness and snapshot.readiness_message:
+        text += f" ({snapshot.readiness_message})"
+    return text

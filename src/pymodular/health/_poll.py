@@ -160,8 +160,6 @@ class Poller:
             message = f"timed out after {target.timeout:g} s"
         elif isinstance(item.error, asyncio.CancelledError):
             message = "cancelled"
-        elif isinstance(item.error, TimeoutError):
-            message = "TimeoutError raised by the reporter"
         elif item.error is not None:
             message = error_text(item.error)
         else:

@@ -159,6 +159,21 @@ async def test_a_reporter_that_raises_counts_as_unhealthy_with_its_message() -> 
         assert (entry.status, entry.message) == (U, "ConnectionError: refused by 127.0.0.1:5432")
 
 
+@pytest.mark.parametrize("suspend", [False, True], ids=["at-once", "after-suspending"])
+async def test_a_reporter_raising_its_own_timeout_error_shows_type_and_message(
+    suspend: bool,
+) -> None:
+    async def pinging() -> HealthResult:
+        if suspend:
+            await asyncio.sleep(0)
+        raise TimeoutError("ping took 3.2 s")
+
+    app, _ = make_app(Reporter("db", pinging), timeout=30)
+    async with app:
+        entry = health_of(app).snapshot().module("db")
+        assert (entry.status, entry.message) == (U, "TimeoutError: ping took 3.2 s")
+
+
 async def test_a_reporter_that_raises_after_suspending_counts_as_unhealthy() -> None:
     async def flaky() -> HealthResult:
         await asyncio.sleep(0)
@@ -495,3 +510,24 @@ async def test_a_started_reporter_counts_as_starting_until_its_first_report() ->
         entry = seen[0].module("db")
         assert (entry.status, entry.message, entry.gate) == (U, "starting", True)
         assert health_of(app).snapshot().module("db").status is H
+
+
+async def test_the_change_log_line_names_only_what_changed(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    core = Reporter("core")
+    extra = Reporter("extra", optional=True)
+    app, _ = make_app(core, extra)
+    async with app:
+        await health_of(app).evaluate()
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="pymodular.health"):
+            extra.behaviour = HealthResult.unhealthy("gone")  # optional: readiness unchanged
+            await health_of(app).evaluate()
+            core.behaviour = HealthResult.degraded("slow")
+            await health_of(app).evaluate()
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("health")]
+    assert lines[0] == "health changed: overall healthy -> unhealthy (readiness stays healthy)"
+    assert lines[1].startswith(
+        "health changed: readiness healthy -> degraded, overall stays unhealthy (core: degraded"
+    )
