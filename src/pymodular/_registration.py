@@ -8,8 +8,9 @@ the registry, and when one is refused, the ones declared before it are taken bac
 
 from __future__ import annotations
 
+import inspect
 import re
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -145,6 +146,8 @@ def check_module(
     for dep in module.requires:
         if not isinstance(dep, Dependency):
             raise fail(f"requires holds {dep!r}, which is not a Dependency")
+    _check_config_declaration(module, fail)
+    _check_async_methods(module, fail)
     model = module.config_model
     if model is not None and not (isinstance(model, type) and hasattr(model, "model_fields")):
         raise fail(f"config_model {model!r} is not a pydantic model class")
@@ -194,6 +197,47 @@ def _check_version(module: Module[Any], fail: Any) -> None:
         raise fail(f"min_core_version {wanted!r} is not a version like '1.2.0'") from None
     if needed > parse_version(__version__):
         raise fail(f"it needs pymodular >= {wanted}, but this is pymodular {__version__}")
+
+
+_LIFECYCLE_METHODS = {
+    "init": "async def init(self, app)",
+    "start": "async def start(self)",
+    "stop": "async def stop(self)",
+    "reload": "async def reload(self, diff)",
+    "drain": "async def drain(self)",
+}
+
+
+def _check_config_declaration(
+    module: Module[Any], fail: Callable[[str], RegistrationError]
+) -> None:
+    """Refuse ``config = SomeConfig`` without a model: the section would go unvalidated."""
+    if module.config_model is not None:
+        return
+    for cls in type(module).__mro__:
+        if cls is Module:
+            return
+        given = cls.__dict__.get("config")
+        if given is not None:
+            model = (
+                getattr(given, "__name__", "MyConfig") if isinstance(given, type) else "MyConfig"
+            )
+            raise fail(
+                f"`config = {model}` does not declare the config model (`config` is where "
+                f"the application puts the validated section); write `class {cls.__name__}"
+                f"(Module[{model}])` or `config_model = {model}`"
+            )
+
+
+def _check_async_methods(module: Module[Any], fail: Callable[[str], RegistrationError]) -> None:
+    """Refuse a lifecycle method written without ``async``: the application awaits it."""
+    for method, spelling in _LIFECYCLE_METHODS.items():
+        function = getattr(type(module), method, None)
+        # Only plain functions are judged: a wrapper (``__wrapped__``) may return a coroutine.
+        if not inspect.isfunction(function) or hasattr(function, "__wrapped__"):
+            continue
+        if not inspect.iscoroutinefunction(function):
+            raise fail(f"{method}() must be a coroutine: write `{spelling}`")
 
 
 def section_spec(module: Module[Any], name: str | None = None) -> SectionSpec | None:

@@ -297,6 +297,30 @@ class Module(Generic[ConfigT]):
         """The configuration section key of this module."""
         return self.config_section or self.name
 
+    if not TYPE_CHECKING:  # type checkers keep reporting unknown attributes
+
+        def __getattr__(self, name: str) -> Any:
+            # Only reached when normal lookup failed: explain ``config`` instead of a bare
+            # AttributeError.
+            cls = type(self).__name__
+            declared = next(
+                (c.__dict__[name] for c in type(self).__mro__ if name in c.__dict__), None
+            )
+            if hasattr(declared, "__get__"):
+                # A descriptor (a Dependency, a property) raised: let it say why again.
+                return declared.__get__(self, type(self))
+            if name == "config":
+                if type(self).config_model is None:
+                    raise AttributeError(
+                        f"module {self.name!r} has no configuration: declare its model with "
+                        f"`class {cls}(Module[{cls}Config])` (a ConfigModel subclass)"
+                    )
+                raise AttributeError(
+                    f"module {self.name!r}: self.config is set by the application before init "
+                    "(it is not there in __init__ or outside an application)"
+                )
+            raise AttributeError(f"{cls!r} object has no attribute {name!r}", name=name, obj=self)
+
     def __repr__(self) -> str:
         return f"<{type(self).__qualname__} {self.name!r}>"
 

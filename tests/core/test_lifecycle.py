@@ -21,6 +21,7 @@ from pymodular import (
     Service,
     StateError,
 )
+from pymodular.config import ConfigModel, field
 from pymodular.testing import CallLog, EventRecorder, FakeModule
 from tests._until import until
 
@@ -576,3 +577,60 @@ async def test_a_modules_own_stop_timeout_overrides_the_applications() -> None:
     with pytest.raises(LifecycleError, match="did not finish stop within 0.05 s"):
         await app.stop()
     assert calls.phase("stop") == ["hung", "a"]
+
+
+class GreeterConfig(ConfigModel):
+    greeting: str = field("hello", min_length=1)
+
+
+def test_a_config_model_given_as_config_is_refused_with_the_right_spelling() -> None:
+    class Greeter(Module):  # type: ignore[type-arg]
+        name = "greeter"
+        config = GreeterConfig  # a natural guess that would silently disable validation
+
+    app = Application()
+    with pytest.raises(RegistrationError) as caught:
+        app.register(Greeter())
+    message = caught.value.message
+    assert "module 'greeter' cannot be registered" in message
+    assert "class Greeter(Module[GreeterConfig])" in message
+    assert app.modules == ()
+
+
+@pytest.mark.parametrize("method", ["init", "start", "stop", "reload", "drain"])
+def test_a_lifecycle_method_that_is_not_async_is_refused_naming_it(method: str) -> None:
+    def plain(self: Module[None], *args: object) -> None:
+        return None
+
+    Plain = type("Plain", (Module,), {"name": "plain", method: plain})
+    app = Application()
+    with pytest.raises(RegistrationError) as caught:
+        app.register(Plain())
+    message = caught.value.message
+    assert "module 'plain' cannot be registered" in message
+    assert f"async def {method}(" in message
+
+
+async def test_reading_config_of_a_module_without_a_model_says_how_to_declare_one() -> None:
+    class NoTypeArg(Module):  # type: ignore[type-arg]
+        name = "no-type-arg"
+
+        async def init(self, app: Application) -> None:
+            self.greeting = self.config.greeting
+
+    app = Application([NoTypeArg()])
+    with pytest.raises(LifecycleError) as caught:
+        await app.start()
+    text = str(caught.value)
+    assert "module 'no-type-arg' has no configuration" in text
+    assert "class NoTypeArg(Module[NoTypeArgConfig])" in text
+
+
+def test_reading_config_before_the_application_set_it_says_when_it_is_set() -> None:
+    class Early(Module[GreeterConfig]):
+        name = "early"
+
+    with pytest.raises(AttributeError, match="set by the application before init"):
+        _ = Early().config
+    with pytest.raises(AttributeError, match="'Early' object has no attribute 'nothing'"):
+        _ = Early().nothing  # type: ignore[attr-defined]
