@@ -25,6 +25,10 @@ $(STAMP_DEV): $(BIN)/python $(DEPS)
 run: $(STAMP_RUN)
 	$(BIN)/python -m examples.showcase
 
+## run-prod: the showcase on PostgreSQL, Redis and NATS: three replicas behind the reverse proxy
+run-prod: $(STAMP_RUN) services
+	$(BIN)/python -m examples.showcase.prod
+
 ## test: install everything the tests need, (re)start services, run the gates and the suite
 test: $(STAMP_DEV) system-deps npm-deps services lint typecheck pytest
 

@@ -40,11 +40,12 @@ def run_application(
     *,
     loop: str,
     log_level: int | str | None,
+    log_format: str = "text",
     sighup: Callable[[], None] | None = None,
 ) -> int:
     """Run ``app`` until SIGINT/SIGTERM and return the exit code; SIGHUP calls ``sighup``."""
     if log_level is not None:
-        configure_logging(log_level)
+        configure_logging(log_level, json_lines=log_format == "json")
     with asyncio.Runner(loop_factory=_loop_factory(loop)) as runner:
         return runner.run(_main(app, sighup))
 

@@ -338,17 +338,26 @@ class Application:
     ) -> None:
         await self.stop()
 
-    def run(self, *, loop: str = "auto", log_level: int | str | None = logging.INFO) -> int:
+    def run(
+        self,
+        *,
+        loop: str = "auto",
+        log_level: int | str | None = logging.INFO,
+        log_format: Literal["text", "json"] = "text",
+    ) -> int:
         """Start, block until SIGINT/SIGTERM, stop; return a process exit code.
 
         0 after a clean stop, 1 when start or stop failed (the error is logged), 130
         when interrupted during start. ``loop="auto"`` uses uvloop when installed; with
-        ``dynamic_reload``, SIGHUP reloads the configuration.
+        ``dynamic_reload``, SIGHUP reloads the configuration. ``log_format="json"``
+        writes one JSON object per log record (unless logging is configured already).
         """
         from pymodular._run import run_application
 
         sighup = self._reloader.on_sighup if self._reloader is not None else None
-        return run_application(self, loop=loop, log_level=log_level, sighup=sighup)
+        return run_application(
+            self, loop=loop, log_level=log_level, log_format=log_format, sighup=sighup
+        )
 
     def inspect(self) -> dict[str, Any]:
         """A JSON-serialisable picture of the running app (FR-037)."""

@@ -52,3 +52,20 @@ def test_run_of_an_unknown_target_exits_3(run_cli: Run) -> None:
     result = run_cli("run", "nowhere_at_all:app")
     assert result.code == ExitCode.TARGET
     assert "no module named 'nowhere_at_all'" in one_line(result.err)
+
+
+def test_run_with_json_logs_writes_one_object_per_line(project: Project) -> None:
+    import json
+
+    project.write("service.py", apps.SERVICE)
+    child = Child(
+        [sys.executable, "-m", "pymodular", "run", "service:create_app", "--log-format", "json"],
+        cwd=project.root,
+    )
+    running = json.loads(child.wait_for("is running (2 modules)"))
+    assert child.stop(signal.SIGTERM) == ExitCode.OK
+    records = [json.loads(line) for line in child.stderr.splitlines() if line.strip()]
+    assert {"time", "level", "logger", "message", "correlation_id", "module"} <= set(running)
+    assert running["level"] == "INFO"
+    assert any(r["message"] == "stopping app" for r in records)
+    assert apps.SECRET not in child.stderr

@@ -11,6 +11,9 @@ that finds everything kept.
 from __future__ import annotations
 
 import asyncio
+import base64
+import hashlib
+import hmac
 import signal
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -147,6 +150,12 @@ async def test_auth_failures_and_tenants_kept_apart(showcase: Showcase) -> None:
     assert reader_reads.status_code == 200
     assert reader_writes.status_code == 403
     assert token_for_token.status_code == 403
+    signing = (showcase.data / "keys" / "jwt.secret").read_text().strip()
+    signed, _, signature = token.rpartition(".")
+    expected = hmac.new(signing.encode(), signed.encode(), hashlib.sha256).digest()
+    assert (
+        base64.urlsafe_b64encode(expected).rstrip(b"=").decode() == signature
+    )  # the file's secret
     assert [other_reads.status_code, other_deletes.status_code] == [404, 404]
     assert other_lists == {"items": [], "total": 0}  # globex had none yet
     assert quota == [201, 201, 409]  # globex's own quota, from a tenant variable

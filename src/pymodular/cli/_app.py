@@ -312,8 +312,17 @@ def inspect_command(
     default="info",
     show_default=True,
 )
+@click.option(
+    "--log-format",
+    type=click.Choice(("text", "json")),
+    default="text",
+    show_default=True,
+    help="json: one JSON object per line on stderr (for log collectors in containers).",
+)
 @app_dir_option
-def run_command(target: str, loop: str, log_level: str, app_dir: Path | None) -> int:
+def run_command(
+    target: str, loop: str, log_level: str, log_format: str, app_dir: Path | None
+) -> int:
     """Run TARGET until SIGINT or SIGTERM, then stop it gracefully.
 
     Exits with 0 after a clean stop, 1 when the application failed to start or stop,
@@ -322,7 +331,7 @@ def run_command(target: str, loop: str, log_level: str, app_dir: Path | None) ->
     from pymodular.cli._target import load_application
 
     app = load_application(target, app_dir=app_dir)
-    return app.run(loop=loop, log_level=log_level.upper())
+    return app.run(loop=loop, log_level=log_level.upper(), log_format=log_format)
 
 
 # -- db -------------------------------------------------------------------------------

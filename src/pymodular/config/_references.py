@@ -157,8 +157,7 @@ def resolve_references(
             continue
         prefix, target = parsed
         where = ".".join(path)
-        entries = merged.history.get(path)
-        source = str(entries[-1][0]) if entries else None
+        source = _history_source(merged, path)
         resolver = resolvers.get(prefix)
         if resolver is None:
             known = ", ".join(sorted(resolvers)) or "none"
@@ -207,13 +206,26 @@ def _wants_secret(specs: Mapping[str, SectionSpec], path: Path) -> bool:
     return node is not None and node.children is None and is_secret_type(node.annotation)
 
 
-def _leaves(data: dict[str, Any], prefix: Path) -> Iterator[tuple[Path, dict[str, Any], str, Any]]:
-    for key, value in list(data.items()):
-        path = (*prefix, key)
-        if isinstance(value, dict):
+def _leaves(data: dict[str, Any] | list[Any], prefix: Path) -> Iterator[tuple[Path, Any, Any, Any]]:
+    """Every scalar under ``data``, inside lists too (``keys: [{secret: ${file:...}}]``):
+    its path (list items as their index), its container and its key or index there."""
+    items = list(data.items()) if isinstance(data, dict) else list(enumerate(data))
+    for key, value in items:
+        path = (*prefix, str(key))
+        if isinstance(value, dict | list):
             yield from _leaves(value, path)
         else:
             yield path, data, key, value
+
+
+def _history_source(merged: Merged, path: Path) -> str | None:
+    """Where the value at ``path`` came from (a list item: where its list came from)."""
+    while path:
+        entries = merged.history.get(path)
+        if entries:
+            return str(entries[-1][0])
+        path = path[:-1]
+    return None
 
 
 def resolver_map(resolvers: Sequence[SecretResolver]) -> dict[str, SecretResolver]:

@@ -106,6 +106,39 @@ def test_a_file_reference_reads_a_regular_file_without_its_trailing_newline(
     assert snapshot.section("db").password.reveal() == secret
 
 
+class KeyConfig(ConfigModel):
+    kid: str = field(description="key id")
+    secret: Secret[str] = field(description="shared secret")
+
+
+class KeysConfig(ConfigModel):
+    keys: list[KeyConfig] = field(default_factory=list, description="keys")
+    hosts: list[str] = field(default_factory=list, description="plain values")
+
+
+def test_references_inside_lists_are_resolved_too(tmp_path: Path, secret: str) -> None:
+    path = tmp_path / "signing_key"
+    path.write_text(secret + "\n")
+    used("host-from-env-4kq")
+    data = {"keys": [{"kid": "k1", "secret": f"${{file:{path}}}"}], "hosts": ["${env:HOST}"]}
+    config = Configuration(
+        [DictFeeder({"auth": data})],
+        secret_resolvers=[EnvSecretResolver({"HOST": "host-from-env-4kq"})],
+    )
+    snapshot = config.load([SectionSpec("auth", KeysConfig)])
+    section = snapshot.section("auth")
+    assert section.keys[0].secret.reveal() == secret  # the file's text, not the reference
+    assert section.hosts == ["host-from-env-4kq"]
+    assert redact("signed with host-from-env-4kq") == "signed with **********"
+    assert secret not in json.dumps(snapshot.provenance_table()) + repr(section)
+    missing = Configuration(
+        [DictFeeder({"auth": {"keys": [{"kid": "k1", "secret": "${file:/nonexistent/key}"}]}})]
+    )
+    with pytest.raises(ConfigError) as raised:
+        missing.load([SectionSpec("auth", KeysConfig)])
+    assert raised.value.field == "auth.keys.0.secret"
+
+
 def test_a_reference_must_be_the_whole_value() -> None:
     used("prefix-${env:DB_PASSWORD}")
     snapshot = load({"db": {"password": "prefix-${env:DB_PASSWORD}"}}, environ={})

@@ -1,0 +1,184 @@
+"""``make run-prod``: the showcase on PostgreSQL, Redis and NATS, three replicas behind
+the reverse proxy.
+
+``python -m examples.showcase.prod`` creates the database when it is missing, makes the
+demo credentials, starts the replicas (``python -m examples.showcase`` with
+``config.prod.yaml``, named r1, r2, r3), then serves the front: an application of the
+router, the reverse proxy (round robin, active health checks on ``/readyz``, passive
+ejection, retries of what is safe to retry) and the HTTP server. A replica that dies is
+started again on its port; the proxy's health checks take it out and back in.
+
+SIGTERM or Ctrl-C stops the front first (it stops accepting and finishes the requests it
+forwarded), then sends SIGTERM to every replica, which drains in turn: nothing a client
+was told succeeded is lost.
+
+Environment: ``SHOWCASE_PORT`` (the front, 8080; ``0`` picks one), ``SHOWCASE_REPLICAS``
+(3), ``SHOWCASE_REPLICA_PORTS`` (``8081,8082,8083``; ``0`` for any), ``SHOWCASE_DATABASE_URL``
+(``postgresql://postgres@127.0.0.1:5432/showcase``), ``SHOWCASE_DATA``
+(``var/showcase-prod``), and anything the replicas read (``APP_*``, ``SHOWCASE_CONFIG``
+files applied after ``config.prod.yaml``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from examples.showcase import HERE, LISTENING
+from examples.showcase.demo import write_demo_credentials
+from examples.showcase.front import create_front
+from pymodular.logs import configure_logging
+from pymodular.modules.httpserver import HttpServer
+
+__all__ = ("Replica", "ensure_database", "main", "serve")
+
+PROD_CONFIG = HERE / "config.prod.yaml"
+DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/showcase"
+
+
+@dataclass
+class Replica:
+    """One replica process: its name, port and the process running now."""
+
+    name: str
+    port: int
+    env: dict[str, str]
+    process: asyncio.subprocess.Process | None = None
+    url: str = ""
+    starts: int = 0
+    exits: list[int] = field(default_factory=list)
+
+    async def start(self) -> str:
+        """Start the process; return its URL once it listens."""
+        env = {**self.env, "SHOWCASE_REPLICA": self.name, "APP_HTTPSERVER__PORT": str(self.port)}
+        self.process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "examples.showcase",
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            start_new_session=True,  # Ctrl-C reaches the launcher only: it stops them in order
+        )
+        self.starts += 1
+        assert self.process.stdout is not None
+        async with asyncio.timeout(60):
+            line = (await self.process.stdout.readline()).decode()
+        found = LISTENING.search(line)
+        if not found:
+            code = await self.process.wait()
+            raise RuntimeError(f"replica {self.name} did not start (exit code {code})")
+        self.url = found.group(1)
+        self.port = int(self.url.rsplit(":", 1)[1])  # keep the port across restarts
+        return self.url
+
+    async def stop(self) -> int:
+        """SIGTERM, then the exit code."""
+        process = self.process
+        if process is None or process.returncode is not None:
+            return 0 if process is None else process.returncode or 0
+        process.terminate()
+        return await process.wait()
+
+
+async def ensure_database(url: str) -> None:
+    """Create the database ``url`` names when the server does not have it yet."""
+    import asyncpg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    admin = urlunsplit(parts._replace(scheme="postgresql", path="/postgres"))
+    connection = await asyncpg.connect(admin)
+    try:
+        found = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name)
+        if not found:
+            escaped = name.replace('"', '""')
+            with contextlib.suppress(asyncpg.DuplicateDatabaseError):  # a racing launcher
+                await connection.execute(f'CREATE DATABASE "{escaped}"')
+    finally:
+        await connection.close()
+
+
+async def serve(environ: Mapping[str, str], stop: asyncio.Event) -> int:
+    """Run the replicas and the front until ``stop`` is set; the exit code."""
+    data = Path(environ.get("SHOWCASE_DATA", "var/showcase-prod"))
+    database = environ.get("SHOWCASE_DATABASE_URL", DEFAULT_DATABASE)
+    count = int(environ.get("SHOWCASE_REPLICAS", "3"))
+    ports = [int(p) for p in environ.get("SHOWCASE_REPLICA_PORTS", "8081,8082,8083").split(",")]
+    ports += [0] * (count - len(ports))
+    await ensure_database(database)
+    write_demo_credentials(data)
+    extra = environ.get("SHOWCASE_CONFIG", "")
+    env = {
+        **environ,
+        "SHOWCASE_DATA": str(data),
+        "SHOWCASE_CONFIG": ":".join(p for p in (str(PROD_CONFIG), extra) if p),
+        "APP_DB_DEFAULT_DSN": database,
+    }
+    replicas = [Replica(f"r{n + 1}", ports[n], env) for n in range(count)]
+    urls = list(await asyncio.gather(*(r.start() for r in replicas)))
+    front = create_front(urls, port=int(environ.get("SHOWCASE_PORT", "8080")), environ=environ)
+    await front.start()
+    url = front.services.get(HttpServer).url
+    key = data / "keys" / "acme-admin.key"
+    print(
+        f"showcase (production profile) listening on {url} (Ctrl-C to stop)\n"
+        f"  replicas: {', '.join(f'{r.name} {r.url} (pid {r.process.pid})' for r in replicas if r.process)}\n"  # noqa: E501
+        f"  API docs: {url}/docs\n"
+        f'  try:      curl -H "X-API-Key: $(cat {key})" {url}/api/tasks',
+        flush=True,
+    )
+    watchers = [asyncio.create_task(_supervise(r, stop)) for r in replicas]
+    await stop.wait()
+    await front.stop()  # no new requests; the forwarded ones finish
+    for watcher in watchers:
+        watcher.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    codes = await asyncio.gather(*(r.stop() for r in replicas))
+    print(f"stopped: replicas exited with {list(codes)}", file=sys.stderr, flush=True)
+    return 0 if all(code == 0 for code in codes) else 1
+
+
+async def _supervise(replica: Replica, stop: asyncio.Event) -> None:
+    """Start the replica again when it dies while the front runs."""
+    while not stop.is_set():
+        assert replica.process is not None
+        code = await replica.process.wait()
+        if stop.is_set():
+            return
+        replica.exits.append(code)
+        print(
+            f"replica {replica.name} exited with {code}; starting it again on port {replica.port}",
+            file=sys.stderr,
+            flush=True,
+        )
+        await replica.start()
+        print(
+            f"replica {replica.name} is back (pid {replica.process.pid})",
+            file=sys.stderr,
+            flush=True,
+        )
+
+
+def main() -> int:
+    """Serve until SIGINT or SIGTERM."""
+    configure_logging("INFO")
+
+    async def run() -> int:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        return await serve(os.environ, stop)
+
+    return asyncio.run(run())
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

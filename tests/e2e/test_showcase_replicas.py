@@ -1,0 +1,256 @@
+"""The production profile (``make run-prod``) on this machine's PostgreSQL, Redis and NATS.
+
+``python -m examples.showcase.prod`` runs three replicas behind the reverse proxy, here
+with a private database, Redis key prefix and JetStream stream, every port picked by the
+system. Clients create tasks through the front while one replica is killed; the test
+counts requests per replica, executions of the digest per tick, events recorded and
+writes persisted, sees a change made on one replica invalidate the others' caches, and
+stops everything with SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+import uuid
+from collections import Counter
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+
+from tests._until import until_async
+from tests.e2e.showcase_process import ROOT
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.redis,
+    pytest.mark.nats,
+    pytest.mark.slow,
+    pytest.mark.timeout(120),  # four processes start on a small machine; ~45 s here
+]
+
+SERVER = "postgresql://postgres@127.0.0.1:5432"
+REPLICA_LINE = re.compile(r"(r\d) (http://127\.0\.0\.1:\d+) \(pid (\d+)\)")
+
+
+@dataclass
+class Deployment:
+    process: asyncio.subprocess.Process
+    url: str
+    replicas: dict[str, tuple[str, int]]  # name -> (url, pid)
+    data: Path
+    log: Path
+    database: str
+    token: str
+    pids: set[int] = field(default_factory=set)
+
+    def headers(self) -> dict[str, str]:
+        key = (self.data / "keys" / "acme-admin.key").read_text().strip()
+        return {"X-API-Key": key}
+
+    async def query(self, sql: str) -> list[Any]:
+        import asyncpg
+
+        connection = await asyncpg.connect(f"{SERVER}/{self.database}")
+        try:
+            return list(await connection.fetch(sql))
+        finally:
+            await connection.close()
+
+
+@pytest_asyncio.fixture
+async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    token = uuid.uuid4().hex[:10]
+    database = f"showcase_{token}"
+    log = tmp_path / "launcher.log"
+    env = {
+        **os.environ,
+        "SHOWCASE_DATA": str(tmp_path / "data"),
+        "SHOWCASE_PORT": "0",
+        "SHOWCASE_REPLICA_PORTS": "0,0,0",
+        "SHOWCASE_DATABASE_URL": f"{SERVER}/{database}",
+        "APP_CACHE__KEY_PREFIX": f"showcase_{token}",
+        "APP_EVENTBUS__ENGINES__BROKER__STREAM": f"SHOWCASE_{token.upper()}",
+        "APP_EVENTBUS__ENGINES__BROKER__SUBJECT_PREFIX": f"showcase{token}",
+        "APP_HTTPSERVER__ACCESS_LOG": "false",
+        "APP_DIGEST__EVERY": "1",
+        "PYTHONUNBUFFERED": "1",
+    }
+    with log.open("wb") as stderr:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "examples.showcase.prod",
+            cwd=ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    assert process.stdout is not None
+    running: Deployment | None = None
+    try:
+        async with asyncio.timeout(45):
+            first = (await process.stdout.readline()).decode()
+            second = (await process.stdout.readline()).decode()
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        assert found, f"{first!r}: {log.read_text()[-3000:]}"
+        replicas = {m[0]: (m[1], int(m[2])) for m in REPLICA_LINE.findall(second)}
+        running = Deployment(
+            process, found.group(1), replicas, tmp_path / "data", log, database, token
+        )
+        running.pids = {pid for _, pid in replicas.values()}
+        yield running
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for pid in running.pids if running else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)  # replicas left behind by a failed test
+        await _clean_up(database, token)
+
+
+async def _clean_up(database: str, token: str) -> None:
+    import asyncpg
+    import nats
+    import redis.asyncio
+
+    connection = await asyncpg.connect(f"{SERVER}/postgres")
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await connection.close()
+    client = redis.asyncio.Redis.from_url("redis://127.0.0.1:6379/0")
+    try:
+        keys = [k async for k in client.scan_iter(match=f"showcase_{token}*")]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+    nc = await nats.connect("nats://127.0.0.1:4222")
+    try:
+        await nc.jetstream().delete_stream(f"SHOWCASE_{token.upper()}")
+    except Exception:  # noqa: S110 - never created when the launcher failed early
+        pass
+    finally:
+        await nc.close()
+
+
+async def test_three_replicas_behind_the_proxy_balance_fan_out_and_lose_nothing(
+    deployment: Deployment,
+) -> None:
+    headers = deployment.headers()
+    served: Counter[str] = Counter()
+    acknowledged: set[str] = set()
+    failed: list[int] = []
+    enough = asyncio.Event()
+    back = asyncio.Event()
+    rejoined = asyncio.Event()
+    after_restart: Counter[str] = Counter()
+    stop_load = asyncio.Event()
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=deployment.url, timeout=20) as http:
+            n = 0
+            while not stop_load.is_set():
+                n += 1
+                try:
+                    answer = await http.post("/api/tasks", json={"title": f"t{n}"}, headers=headers)
+                except httpx.TransportError:
+                    failed.append(0)
+                    continue
+                if answer.status_code == 201:
+                    acknowledged.add(answer.json()["id"])
+                    replica = answer.headers["x-replica"]
+                    served[replica] += 1
+                    if sum(served.values()) >= 60:
+                        enough.set()
+                    if back.is_set():
+                        after_restart[replica] += 1
+                        if after_restart["r2"] >= 5:  # the health check let it in again
+                            rejoined.set()
+                else:
+                    failed.append(answer.status_code)
+
+    load = [asyncio.create_task(client()) for _ in range(6)]
+    async with asyncio.timeout(60):
+        await enough.wait()
+        victim_url, victim_pid = deployment.replicas["r2"]
+        os.kill(victim_pid, signal.SIGKILL)  # mid-load
+        await until_async(_logged(deployment, "replica r2 is back"), timeout=30)
+        restarted = re.findall(r"r2 is back \(pid (\d+)\)", deployment.log.read_text())
+        deployment.pids |= {int(pid) for pid in restarted}
+        back.set()
+        await rejoined.wait()
+    stop_load.set()
+    await asyncio.gather(*load)
+
+    # A change on one replica invalidates the copies cached by the others.
+    some = next(iter(acknowledged))
+    r1, r3 = deployment.replicas["r1"][0], deployment.replicas["r3"][0]
+    async with httpx.AsyncClient(timeout=10) as http:
+        for url in (r1, r3):
+            assert (await http.get(f"{url}/api/tasks/{some}", headers=headers)).json()[
+                "version"
+            ] == 1
+        patched = await http.patch(
+            f"{victim_url}/api/tasks/{some}", json={"status": "done"}, headers=headers
+        )
+        assert patched.json()["version"] == 2
+
+        async def everywhere_fresh() -> bool:
+            versions = [
+                (await http.get(f"{url}/api/tasks/{some}", headers=headers)).json()["version"]
+                for url in (r1, r3)
+            ]
+            return versions == [2, 2]
+
+        await until_async(everywhere_fresh, timeout=5)
+
+    # Every persisted write has its event recorded once (NATS, the group "activity").
+    async def events_recorded() -> bool:
+        rows = await deployment.query(
+            "SELECT COUNT(*) AS n FROM tasks t WHERE NOT EXISTS "
+            "(SELECT 1 FROM activity a WHERE a.task_id = t.id AND a.topic = 'tasks.created')"
+        )
+        return rows[0]["n"] == 0
+
+    await until_async(events_recorded, timeout=20)
+    deployment.process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(40):
+        code = await deployment.process.wait()
+    log = deployment.log.read_text()
+
+    persisted = {r["id"] for r in await deployment.query("SELECT id FROM tasks")}
+    created_events = await deployment.query(
+        "SELECT task_id, COUNT(*) AS n FROM activity WHERE topic = 'tasks.created' GROUP BY task_id"
+    )
+    ticks = await deployment.query(
+        "SELECT tenant, tick, COUNT(*) AS n FROM digests GROUP BY tenant, tick"
+    )
+    assert code == 0, log[-3000:]
+    assert "stopped: replicas exited with [0, 0, 0]" in log
+    assert set(served) == {"r1", "r2", "r3"}  # requests per replica
+    assert min(served.values()) >= 5, served
+    assert acknowledged <= persisted  # no acknowledged write lost
+    assert len(persisted - acknowledged) <= len(failed)  # only writes cut off by the kill
+    assert {r["task_id"] for r in created_events} == persisted  # an event per write
+    assert all(r["n"] == 1 for r in created_events)  # recorded once
+    assert len(ticks) >= 2, ticks
+    assert all(r["n"] == 1 for r in ticks), ticks  # one run per tick, across replicas
+
+
+def _logged(deployment: Deployment, text: str) -> Any:
+    async def check() -> bool:
+        return text in deployment.log.read_text()
+
+    return check
