@@ -331,7 +331,11 @@ def run_command(
     from pymodular.cli._target import load_application
 
     app = load_application(target, app_dir=app_dir)
-    return app.run(loop=loop, log_level=log_level.upper(), log_format=log_format)
+    return app.run(
+        loop=loop,
+        log_level=log_level.upper(),
+        log_format="json" if log_format == "json" else "text",
+    )
 
 
 # -- db -------------------------------------------------------------------------------
