@@ -42,7 +42,7 @@ async def example(tmp_path: Path) -> AsyncIterator[Example]:
         **os.environ,
         "APP_HTTPSERVER__PORT": "0",
         "APP_HTTPSERVER__ACCESS_LOG": "false",
-        "APP_HTTPSERVER__SHUTDOWN_DELAY": "0.3",
+        "APP_HTTPSERVER__SHUTDOWN_DELAY": "1",  # time to see readiness turn on a busy machine
         "APP_NOTES__DATA_FILE": str(data_file),
         "APP_NOTES__MAX_WAIT": "0.2",  # schemathesis may ask to long-poll for that long
         "PYTHONUNBUFFERED": "1",
