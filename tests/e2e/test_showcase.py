@@ -230,6 +230,7 @@ async def test_bad_input_gets_a_clear_answer_and_loses_nothing(showcase: Showcas
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(120)  # two starts of the process; ~15 s alone, more on a busy machine
 async def test_sigterm_under_load_loses_nothing_and_a_restart_keeps_it_all(
     tmp_path: Path,
 ) -> None:

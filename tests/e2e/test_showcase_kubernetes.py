@@ -11,6 +11,7 @@ cover the preStop delay and the application's drain.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ from examples.showcase import create_app
 from examples.showcase.tasks import TasksConfig
 
 from pymodular.cli._target import app_specs
+from pymodular.secrets import forget_secret
 from tests.e2e.showcase_process import ROOT
 
 MANIFESTS = ROOT / "examples" / "showcase" / "deploy" / "kubernetes.yaml"
@@ -32,8 +34,11 @@ def _kinds() -> dict[tuple[str, str], dict[str, Any]]:
 
 
 @pytest.fixture
-def manifests() -> dict[tuple[str, str], dict[str, Any]]:
-    return _kinds()
+def manifests() -> Iterator[dict[tuple[str, str], dict[str, Any]]]:
+    kinds = _kinds()
+    yield kinds
+    for value in kinds["Secret", "showcase-secrets"]["stringData"].values():
+        forget_secret(value)  # loading registered them; they must not mask other tests' text
 
 
 def _container(manifests: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
