@@ -225,3 +225,78 @@ async def test_websocket_routes_are_closed_with_policy_violation() -> None:
     await stack({"type": "websocket", "headers": [], "path": "/ws"}, None, send)
     assert sent == [{"type": "websocket.close", "code": 1008}]
     assert isinstance(Principal.of("x"), Principal)
+
+
+async def test_the_openapi_document_declares_the_schemes_and_what_each_route_needs(
+    served: Any,
+) -> None:
+    from openapi_spec_validator import validate
+
+    http, _, _ = served
+    document = (await http.get("/openapi.json")).json()
+    validate(document)
+    assert document["components"]["securitySchemes"] == {
+        "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+        "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+    }
+    paths = document["paths"]
+    both = [{"bearer": []}, {"apiKey": []}]
+    assert paths["/me"]["get"]["security"] == both
+    assert "401" in paths["/me"]["get"]["responses"]
+    assert "403" not in paths["/me"]["get"]["responses"]
+    assert paths["/admin/stats"]["get"]["security"] == both
+    assert "403" in paths["/admin/deep/x"]["get"]["responses"]
+    assert paths["/feed"]["get"]["security"] == [*both, {}]  # anonymous allowed
+    assert "security" not in paths["/public"]["get"]
+    assert "security" not in document  # nothing is required globally
+
+
+class Typed(Module[None]):
+    name = "typed"
+    router = Dependency(Router)
+
+    async def init(self, app: Any) -> None:
+        @self.router.get("/typed/me")
+        async def me(principal: Principal) -> dict[str, Any]:
+            return {"sub": principal.subject, "roles": sorted(principal.roles)}
+
+        @self.router.get("/typed/maybe")
+        async def maybe(principal: Principal | None) -> dict[str, Any]:
+            return {"sub": principal.subject if principal else None}
+
+
+async def test_handlers_take_the_principal_as_a_typed_parameter() -> None:
+    modules = [RouterModule(), AuthModule(), Typed()]
+    async with app_harness(modules, config=CONFIG) as (app, _):
+        auth = app.services.get(Auth)
+        token = auth.issuer.issue("ada", roles=["admin"]).access_token
+        async with client(app.services.get(Router)) as http:
+            me = await http.get("/typed/me", headers=bearer(token))
+            assert me.json() == {"sub": "ada", "roles": ["admin"]}
+            anonymous = await http.get("/typed/me")
+            assert anonymous.status_code == 401
+            assert anonymous.headers["www-authenticate"].startswith('Bearer realm="api"')
+            bad = await http.get("/typed/me", headers=bearer("garbage"))
+            assert bad.status_code == 401
+            assert bad.json()["detail"] == "the credentials were not accepted"
+            assert (await http.get("/typed/maybe")).json() == {"sub": None}
+            maybe = await http.get("/typed/maybe", headers={"X-API-Key": API_KEY})
+            assert maybe.json() == {"sub": "api_key:ci"}
+            document = (await http.get("/openapi.json")).json()
+        assert document["paths"]["/typed/me"]["get"]["security"] == [
+            {"bearer": []},
+            {"apiKey": []},
+        ]
+        assert document["paths"]["/typed/maybe"]["get"]["security"][-1] == {}
+        assert "parameters" not in document["paths"]["/typed/me"]["get"]
+
+
+async def test_a_typed_principal_without_the_middleware_fails_closed() -> None:
+    router = Router()
+
+    @router.get("/me")
+    async def me(principal: Principal) -> dict[str, Any]:
+        return {"sub": principal.subject}
+
+    async with client(router) as http:
+        assert (await http.get("/me")).status_code == 500

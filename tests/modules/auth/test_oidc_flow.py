@@ -140,6 +140,15 @@ async def test_users_log_in_with_either_provider_and_log_out(
             assert (await ada.get("/me")).status_code == 401
             assert (await bob.get("/me")).json()["sub"] == "bob"
 
+        async with s.browser() as anyone:
+            document = (await anyone.get("/openapi.json")).json()
+        schemes = document["components"]["securitySchemes"]
+        assert schemes["session"] == {"type": "apiKey", "in": "cookie", "name": "pymodular_session"}
+        assert schemes["oidc_alpha"] == {
+            "type": "openIdConnect",
+            "openIdConnectUrl": f"{s.issuers['alpha']}/.well-known/openid-configuration",
+        }
+        assert {"session": []} in document["paths"]["/me"]["get"]["security"]
         logins = s.events.of("auth.login")
         assert [(e.data["provider"], e.data["subject"]) for e in logins] == [
             ("alpha", "ada"),

@@ -44,6 +44,7 @@ __all__ = (
     "AuthMiddleware",
     "Guard",
     "optional_auth",
+    "principal_from_scope",
     "principal_of",
     "require_auth",
     "require_roles",
@@ -116,6 +117,40 @@ def principal_of(request: Any) -> Principal:
     if principal is None:
         raise AuthenticationError("the request is not authenticated", reason="anonymous")
     return principal  # type: ignore[no-any-return]
+
+
+def principal_from_scope(scope: Scope, *, optional: bool) -> Principal | None:
+    """The principal for a handler parameter typed ``Principal`` (``| None``: optional).
+
+    Raises an HTTP 401 (with the challenges) when one is required and the request has
+    none, and fails closed (500) when no authentication middleware ran.
+    """
+    from starlette.exceptions import HTTPException
+
+    state = scope.get("state")
+    auth: AuthMiddleware | None = state.get("auth") if state else None
+    if auth is None:
+        logger.error(
+            "a handler of %s takes the principal but no authentication middleware ran: add "
+            "AuthModule (or AuthMiddleware) in front of the routes",
+            scope.get("path"),
+        )
+        raise HTTPException(500, "the server failed to process the request")
+    assert state is not None
+    principal: Principal | None = state["principal"]
+    if principal is not None or optional:
+        return principal
+    error = state["auth_error"]
+    if isinstance(error, KeysUnavailableError):
+        raise HTTPException(503, _UNAVAILABLE, headers={"retry-after": "5"})
+    challenges = auth.authenticators.challenges()
+    detail = _UNAUTHENTICATED
+    if error is not None:
+        challenge = auth.authenticators.challenge_of(getattr(error, "mechanism", None))
+        challenges = [f'{challenge or c}, error="invalid_token"' for c in challenges[:1]]
+        detail = _REJECTED
+    headers = {"www-authenticate": ", ".join(challenges)} if challenges else None
+    raise HTTPException(401, detail, headers=headers)
 
 
 class Guard:
@@ -259,3 +294,16 @@ def require_scopes(*scopes: str, any: bool = False) -> Guard:  # noqa: A002
 def optional_auth() -> Guard:
     """Guard: anonymous requests pass, but credentials that are given must be good."""
     return Guard(required=False)
+
+
+def guard_of(app: Any, *, depth: int = 64) -> Guard | None:
+    """The innermost :class:`Guard` in a route's middleware chain (followed through each
+    wrapper's ``app``), None for a public route."""
+    found: Guard | None = None
+    for _ in range(depth):
+        if isinstance(app, _Guarded):
+            found = app.guard
+        app = getattr(app, "app", None)
+        if app is None:
+            break
+    return found

@@ -22,7 +22,11 @@ class Principal(NamedTuple):
     validity in epoch seconds; :attr:`issued_at`/:attr:`expires_at` give them as
     datetimes (made on access, not on every verification).
 
-    ::
+    A handler parameter typed ``Principal`` receives the request's principal (the route
+    then answers 401 to anonymous requests); ``Principal | None`` receives None for them::
+
+        @router.get("/me")
+        async def me(principal: Principal) -> dict[str, str]: ...
 
         principal.has_roles("admin")                 # every role given
         principal.has_roles("admin", "ops", any=True)
@@ -72,6 +76,14 @@ class Principal(NamedTuple):
     def expires_at(self) -> dt.datetime | None:
         """When the credential stops being valid (UTC), if it says."""
         return None if self.exp is None else dt.datetime.fromtimestamp(self.exp, dt.UTC)
+
+    @classmethod
+    def __from_request__(cls, scope: Any, *, optional: bool = False) -> Principal | None:
+        """A handler parameter typed ``Principal`` gets the request's principal (401 when
+        there is none); typed ``Principal | None``, None for anonymous requests."""
+        from pymodular.modules.auth._middleware import principal_from_scope
+
+        return principal_from_scope(scope, optional=optional)
 
     def has_roles(self, *roles: str, any: bool = False) -> bool:  # noqa: A002 - reads well
         """Whether the principal has every one of ``roles`` (``any=True``: at least one)."""

@@ -181,6 +181,10 @@ class AuthModule(Module[AuthConfig]):
                 authenticators=auth.authenticators,
                 failures=auth.failures,
             )
+        if router is not None and hasattr(router, "openapi"):
+            from pymodular.modules.auth._openapi import security_hook
+
+            router.openapi.add_hook(security_hook(router, self.security_schemes))
         if auth.oidc is not None:
             if router is None:
                 raise AuthConfigError(
@@ -188,6 +192,30 @@ class AuthModule(Module[AuthConfig]):
                     field="auth.oidc.providers",
                 )
             auth.oidc.install(router)
+
+    def security_schemes(self) -> dict[str, dict[str, Any]]:
+        """OpenAPI security schemes of the mechanisms in the chain, by name."""
+        auth = self.auth
+        schemes: dict[str, dict[str, Any]] = {}
+        for authenticator in auth.authenticators.chain:
+            declared = getattr(authenticator, "security_scheme", None)
+            if isinstance(declared, dict):
+                schemes[authenticator.mechanism] = declared
+        if auth.verifier is not None and "jwt" in auth.authenticators.mechanisms:
+            schemes["bearer"] = {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+        if auth.api_keys is not None:
+            header = auth.api_keys.header
+            schemes["apiKey"] = {"type": "apiKey", "in": "header", "name": header}
+        if auth.sessions is not None:
+            cookie = auth.sessions.cookie
+            schemes["session"] = {"type": "apiKey", "in": "cookie", "name": cookie}
+        if auth.oidc is not None:
+            for name, provider in auth.oidc.providers.items():
+                schemes[f"oidc_{name}"] = {
+                    "type": "openIdConnect",
+                    "openIdConnectUrl": provider.discovery_url,
+                }
+        return schemes
 
     def _sessions(self) -> Sessions:
         config = self.config.sessions
@@ -282,6 +310,9 @@ class AuthModule(Module[AuthConfig]):
         """Arrange the chain again, now that every module's services exist; fetch the
         JWK set (a failure is reported by health, and retried)."""
         self._arrange(strict=True)
+        router = self.router
+        if router is not None and hasattr(router, "openapi"):
+            router.openapi.invalidate()  # the chain (and so the schemes) may have grown
         if self.auth.jwks is not None:
             await self.auth.jwks.start()
         if self.auth.oidc is not None:

@@ -29,7 +29,7 @@ from pymodular.modules.router._inputs import (
 from pymodular.modules.router._json import ProblemError, field_errors
 from pymodular.modules.router._params import MISSING
 from pymodular.modules.router._responses import ResponsePlan
-from pymodular.modules.router._signature import HandlerSpec, ParamSpec
+from pymodular.modules.router._signature import HandlerSpec, ParamSpec, made_from_request
 
 __all__ = ("handler_app",)
 
@@ -55,6 +55,7 @@ def handler_app(
     body = spec.body
     requests = tuple(p.name for p in spec.params if p.source == "request")
     injected = spec.of("service")
+    made = tuple((p.name, _maker(p)) for p in spec.of("request_value"))
     answer = plan.answer
     wanted_headers = frozenset(p.key.encode("latin-1") for p in header)
 
@@ -84,6 +85,8 @@ def handler_app(
             request = Request(scope, receive, send)
             for name in requests:
                 kwargs[name] = request
+        for name, make in made:
+            kwargs[name] = make(scope)
         if injected:
             registry = services()
             for param in injected:
@@ -181,6 +184,15 @@ def _has_constant(raw: bytes) -> bool:
             return False  # invalid for another reason: the validator reports it
         return True
     return False
+
+
+def _maker(param: ParamSpec) -> Callable[[Scope], Any]:
+    found = made_from_request(param.annotation)
+    assert found is not None  # the signature reader only gives request_value for these
+    cls, optional = found
+    return functools.partial(
+        cls.__from_request__, optional=optional or param.default is not MISSING
+    )
 
 
 def _service(registry: Any, param: ParamSpec) -> Any:

@@ -5,7 +5,9 @@ Each parameter gets a source, decided in this order:
 1. a marker (``Query()``, ``Header()``, ``Path()``, ``Body()``, ``Inject()``) in
    ``Annotated[...]`` or as the default;
 2. ``Request`` (or a parameter without a type, or typed ``Any``, named ``request`` or
-   being the only one);
+   being the only one); a class with a ``__from_request__(scope, *, optional)`` class
+   method (or such a class ``| None``), which makes the value from the request itself
+   (the auth module's ``Principal`` does);
 3. a name that appears in the path template: a path parameter;
 4. a class some module provides (``is_service``): a service;
 5. a pydantic model, dataclass, TypedDict, or a list/dict/union holding one: the body;
@@ -36,7 +38,14 @@ from typing_extensions import is_typeddict
 from pymodular.modules.router._params import MISSING, Body, Header, Inject, Param, Path, Query
 from pymodular.modules.router.errors import RouteConfigError
 
-__all__ = ("HandlerSpec", "ParamSpec", "caller_namespace", "is_async_callable", "read_signature")
+__all__ = (
+    "HandlerSpec",
+    "ParamSpec",
+    "caller_namespace",
+    "is_async_callable",
+    "made_from_request",
+    "read_signature",
+)
 
 _SCALARS: tuple[type[Any], ...] = (
     str,
@@ -61,7 +70,7 @@ class ParamSpec:
     """One handler parameter: where its value comes from and how it is checked."""
 
     name: str
-    source: Literal["path", "query", "header", "body", "request", "service"]
+    source: Literal["path", "query", "header", "body", "request", "request_value", "service"]
     key: str
     """The wire name: path/query name or alias, lower-case header name."""
     annotation: Any
@@ -191,6 +200,20 @@ def caller_namespace(skip: str = "pymodular.modules.router") -> dict[str, Any]:
     return dict(frame.f_locals) if frame is not None else {}
 
 
+def made_from_request(annotation: Any) -> tuple[Any, bool] | None:
+    """``(cls, optional)`` when ``annotation`` is a class (or a class ``| None``) that makes
+    its value from the request with ``cls.__from_request__(scope, optional=...)``."""
+    if annotation is MISSING:
+        return None
+    members = _members(annotation)
+    if len(members) != 1:
+        return None
+    cls = members[0]
+    if not inspect.isclass(cls) or not callable(getattr(cls, "__from_request__", None)):
+        return None
+    return cls, _NONE in get_args(_strip(annotation))
+
+
 def _unwrap(endpoint: Any) -> Any:
     while isinstance(endpoint, functools.partial):
         endpoint = endpoint.func
@@ -235,6 +258,8 @@ def _param(
         return ParamSpec(name, "query", name, str, default)
     if inspect.isclass(annotation) and issubclass(annotation, HTTPConnection):
         return ParamSpec(name, "request", name, annotation, default)
+    if made_from_request(annotation) is not None:
+        return ParamSpec(name, "request_value", name, annotation, default)
     if name in path_params:
         return _typed(declared, "path", name, converted=path_params[name])
     if inspect.isclass(annotation) and is_service(annotation):
