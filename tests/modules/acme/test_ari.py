@@ -20,6 +20,7 @@ import pytest
 
 from pymodular.modules.acme import AcmeModule
 from pymodular.modules.acme.pebble import Pebble, free_port
+from tests._until import until
 from tests.modules.acme.conftest import PebbleFactory, acme_app, acme_section
 
 WINDOW = (dt.timedelta(days=10), dt.timedelta(days=11))
@@ -112,3 +113,22 @@ async def test_without_ari_the_rule_applies(
     renew_at = dt.datetime.fromisoformat(issued.data["renew_at"])
     assert renew_at > dt.datetime.now(dt.UTC) + dt.timedelta(days=55)  # 90-day rule: ~60 days
     assert front.asked == []
+
+
+async def test_a_certificate_loaded_at_start_follows_the_cas_window_too(
+    ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
+) -> None:
+    server, front, port = ari_front
+    rule = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir", "ari": False}
+    async with acme_app(rule, port) as (_, events, _m, _h):
+        await events.wait_for("acme.certificate.issued", timeout=30)
+    module = AcmeModule()
+    async with acme_app({**rule, "ari": True}, port, module=module) as (_, events, _m, _h):
+        await events.wait_for("acme.certificate.loaded")
+        state = module.renewer.states["www.example.test"]
+        now = dt.datetime.now(dt.UTC)
+        await until(lambda: bool(front.asked), timeout=10)  # the loop's first pass asks
+        await until(lambda: state.due is not None and state.due <= now + WINDOW[1], timeout=10)
+        assert state.due is not None
+        assert now + WINDOW[0] - dt.timedelta(minutes=5) <= state.due <= now + WINDOW[1]
+        assert "acme.account.registered" not in events.types()  # ARI needs no account

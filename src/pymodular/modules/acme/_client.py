@@ -167,8 +167,12 @@ class AcmeSession:
         value = getattr(network, "last_retry_after", None)
         return _retry_after(value, dt.datetime.now(dt.UTC))
 
-    def open(self) -> None:
-        """Fetch the directory and register the account (or find the key's account)."""
+    def open(self, *, register: bool = True) -> None:
+        """Fetch the directory and register the account (or find the key's account).
+
+        ``register=False`` only fetches the directory: enough for renewal information,
+        which is read without an account.
+        """
         from acme import client as acme_client
         from acme import errors as acme_errors
         from acme import messages
@@ -186,6 +190,9 @@ class AcmeSession:
         self._network = network
         directory = acme_client.ClientV2.get_directory(self.directory_url, network)
         client = acme_client.ClientV2(directory, network)
+        if not register:
+            self.client = client
+            return
         registration = messages.NewRegistration.from_data(
             email=self.email, terms_of_service_agreed=True
         )

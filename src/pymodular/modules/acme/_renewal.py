@@ -211,11 +211,13 @@ class Renewer:
         """Renew forever (cancel to stop)."""
         check = dt.timedelta(seconds=self.config.check_interval)
         refreshed = self.clock()
+        await self.ask_ari()
         while True:
             self._wake.clear()  # before the pass: a wake() during it is not lost
             if self.clock() - refreshed >= check:
                 refreshed = self.clock()
                 await self.refresh()
+                await self.ask_ari()
             await self.run_once()
             now = self.clock()
             wait = max((self.next_wake(now) - now).total_seconds(), 0.0)
@@ -233,6 +235,37 @@ class Renewer:
                 await self.load_domain(state)
             except AcmeError as exc:
                 logger.warning("cannot re-read the certificate of %s: %s", state.domain, exc)
+
+    async def ask_ari(self) -> None:
+        """Take the CA's renewal window (ARI) for every certificate served, when offered.
+
+        Reads the directory without an account; a CA that cannot be reached or offers no
+        ARI leaves the renewal rule in place.
+        """
+        bundles = [s for s in self.states.values() if s.valid_bundle is not None]
+        if not self.config.ari or not bundles:
+            return
+        session = AcmeSession(
+            self.config.directory_url,
+            await asyncio.to_thread(generate_key, "ec256"),  # never registered: reads only
+            ca_bundle=self.config.ca_bundle,
+            timeout=self.config.request_timeout,
+        )
+        try:
+            await asyncio.to_thread(session.open, register=False)
+            if not session.has_renewal_info():
+                return
+        except Exception as exc:  # noqa: BLE001 - ARI is advice: without it the rule applies
+            logger.info("renewal information not read (%s); using the renewal rule", exc)
+            return
+        for state in bundles:
+            bundle = state.valid_bundle
+            if bundle is None or bundle.not_after <= self.clock():
+                continue
+            moment = await self._ari(bundle, session)
+            if moment is not None:
+                state.due = min(moment, bundle.not_after)
+        self.wake()
 
     async def run_once(self) -> None:
         """One pass: every domain that is due (or waiting for its first certificate)."""
@@ -321,7 +354,7 @@ class Renewer:
         self.provider.install(domain, bundle)
         state.bundle = bundle
         state.issued += 1
-        state.due = self._moment(bundle, await self._ari(bundle))
+        state.due = self._moment(bundle, await self._ari(bundle, self._session))
         was_escalated = state.escalated
         state.failures, state.next_try, state.last_error = 0, None, None
         state.escalated = state.expired = False
@@ -413,8 +446,9 @@ class Renewer:
         self._session = session
         return session
 
-    async def _ari(self, bundle: CertificateBundle) -> dt.datetime | None:
-        session = self._session
+    async def _ari(
+        self, bundle: CertificateBundle, session: AcmeSession | None
+    ) -> dt.datetime | None:
         if not self.config.ari or session is None:
             return None
         try:
