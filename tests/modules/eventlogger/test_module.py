@@ -221,3 +221,24 @@ async def test_bad_outputs_are_refused_before_anything_starts(
         async with app_harness([EventLoggerModule()], config=config):
             pass
     assert isinstance(raised.value, ConfigError) or isinstance(raised.value.__cause__, ConfigError)
+
+
+async def test_syslog_lines_reach_a_unix_socket(tmp_path: Path) -> None:
+    path = tmp_path / "log.sock"
+    receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    receiver.bind(str(path))
+    receiver.settimeout(5)
+    config = {
+        "eventlogger": {
+            "include": ["chatty.*"],
+            "outputs": [{"type": "syslog", "address": str(path), "facility": "local0"}],
+        }
+    }
+    try:
+        async with app_harness([Chatty(), EventLoggerModule()], config=config):
+            pass
+        datagram = receiver.recv(65536).decode()
+    finally:
+        receiver.close()
+    assert datagram.startswith("<134>pymodular: ")  # local0 (16) * 8 + info (6)
+    assert 'password="[REDACTED]"' in datagram

@@ -206,3 +206,43 @@ async def test_sql_statements_are_client_spans_inside_the_callers_span() -> None
     assert ok.attributes["db.query.text"] == "SELECT '**********' AS x"
     assert failed.status.status_code.name == "ERROR"
     assert "sql-secret-9a8b7c" not in "".join(s.to_json() for s in spans)
+
+
+async def test_each_job_run_is_a_span_and_its_log_records_carry_the_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pymodular.modules.scheduler import RunContext, SchedulerModule, job
+
+    class Nightly(Module[None]):
+        name = "nightly"
+
+        def __init__(self) -> None:
+            self.ran: asyncio.Queue[str] = asyncio.Queue()
+
+        @job(every=0.05)
+        async def report(self, run: RunContext) -> None:
+            logging.getLogger("test.nightly").info("reporting")
+            self.ran.put_nowait(run.job)
+
+        @job(every=0.05)
+        def sync_report(self, run: RunContext) -> None:  # runs in a worker thread
+            logging.getLogger("test.nightly").info("sync reporting")
+
+    nightly = Nightly()
+    config = {"tracing": {"exporter": "memory", "lifecycle": False}}
+    with caplog.at_level(logging.INFO, logger="test.nightly"):
+        async with app_harness([TracingModule(), SchedulerModule(), nightly], config=config) as (
+            app,
+            _events,
+        ):
+            assert await asyncio.wait_for(nightly.ran.get(), 5) == "nightly.report"
+            tracing = app.services.get(Tracing)
+            await until(lambda: {"job nightly.report", "job nightly.sync_report"} <= names(tracing))
+            spans = tracing.finished_spans()
+    run = next(s for s in spans if s.name == "job nightly.report")
+    assert run.attributes["pymodular.job"] == "nightly.report"
+    ids = {format(s.context.trace_id, "032x") for s in spans if s.name.startswith("job ")}
+    records = [r for r in caplog.records if r.name == "test.nightly"]
+    assert all(r.trace_id != "-" for r in records)  # every run's records, the thread's too
+    traced = {r.getMessage() for r in records if r.trace_id in ids}  # runs finished by then
+    assert traced == {"reporting", "sync reporting"}
