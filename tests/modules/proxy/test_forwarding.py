@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 
 import httpx
 
+from tests._until import until
 from tests.modules.proxy.helpers import closed_port, proxying, section, upstream
 
 
@@ -263,3 +265,38 @@ async def test_the_request_id_travels_to_the_target_and_one_comes_back() -> None
     sent = [v for k, v in up.requests[0]["headers"] if k == "x-request-id"]
     assert answer.headers.get_list("x-request-id") == sent
     assert len(sent[0]) == 32
+
+
+async def test_a_head_request_gets_the_targets_headers_and_no_body() -> None:
+    async with (
+        upstream() as up,
+        proxying(_one(up.url)) as (_, url, _events),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        head = await client.head("/api/big/5000")
+        after = await client.get("/api/big/10")
+    assert head.status_code == 200
+    assert head.headers["content-length"] == "5000"
+    assert head.content == b""
+    assert after.content == b"b" * 10  # the next answer was not taken for the HEAD's body
+
+
+async def test_every_connection_busy_past_the_pool_timeout_is_a_503() -> None:
+    config = {"max_connections": 1, "pool_timeout": 0.2}
+    async with upstream() as up:
+        settings = section(
+            {"api": {"targets": [up.url], **config}},
+            [{"path": "/api", "upstream": "api", "timeout": 20}],
+        )
+        async with (
+            proxying(settings) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            hanging = asyncio.create_task(client.get("/api/hang"))
+            await until(lambda: up.in_flight == 1)
+            refused = await client.get("/api/x")
+            up.release.set()
+            assert (await hanging).status_code == 200
+    assert refused.status_code == 503
+    assert refused.headers["retry-after"] == "1"
+    assert "came free" in refused.json()["detail"]

@@ -195,6 +195,11 @@ class Upstream:
             )
         if ok:
             target.outcome_streak = 0
+            if (
+                target.ejections
+                and now > target.ejected_until + self.config.outlier.max_ejection_seconds
+            ):
+                target.ejections = 0  # well behaved for a long while: the next ejection is short
             return
         target.failures += 1
         target.outcome_streak += 1
