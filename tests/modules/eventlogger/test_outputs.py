@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
+
+import pytest
 
 from pymodular.modules.eventlogger._outputs import FileOutput
 
@@ -59,3 +62,21 @@ def test_an_existing_file_is_appended_to(tmp_path: Path) -> None:
     output.write(lines(1))
     output.close()
     assert path.read_text() == "earlier\nevent 0000\n"
+
+
+def test_json_lines_are_the_same_with_and_without_orjson(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import json
+
+    from pymodular.events import Event
+    from pymodular.logmask import LogMasker
+    from pymodular.modules.eventlogger._format import formatter
+
+    event = Event("orders.placed", module="orders", data={"id": 1, "password": "p"})
+    fast = json.loads(formatter("json", LogMasker())(event))
+    monkeypatch.setitem(sys.modules, "orjson", None)
+    plain = json.loads(formatter("json", LogMasker())(event))
+    assert fast == plain
+    assert fast["timestamp"] == event.timestamp.isoformat()
+    assert fast["data"] == {"id": 1, "password": "[REDACTED]"}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pymodular.events import Event
@@ -39,7 +40,11 @@ def _dumps() -> Callable[[Any], str]:
     try:
         import orjson
     except ImportError:
-        return lambda value: json.dumps(value, default=str, separators=(",", ":"))
+
+        def fallback(value: Any) -> Any:
+            return value.isoformat() if isinstance(value, datetime) else str(value)
+
+        return lambda value: json.dumps(value, default=fallback, separators=(",", ":"))
 
     def dumps(value: Any) -> str:
         return orjson.dumps(value, default=str).decode()
@@ -58,10 +63,21 @@ def formatter(kind: str, masker: LogMasker) -> Formatter:
     if kind == "json":
 
         def as_json(event: Event) -> str:
-            record = event.as_dict()
-            record["level"] = level_name(event.type)
-            record["data"] = data_of(event)
-            return dumps(record)
+            # Event.as_dict() without its isoformat: orjson writes datetimes natively (RFC 3339)
+            return dumps(
+                {
+                    "id": event.id,
+                    "type": event.type,
+                    "source": event.source,
+                    "module": event.module,
+                    "phase": event.phase,
+                    "data": data_of(event) if event.data else {},
+                    "correlation_id": event.correlation_id,
+                    "tenant": event.tenant,
+                    "timestamp": event.timestamp,
+                    "level": level_name(event.type),
+                }
+            )
 
         return as_json
 
