@@ -196,3 +196,39 @@ def test_a_session_authenticator_without_cookie_is_anonymous() -> None:
 
     authenticator = SessionAuthenticator(CookieSessions(Signer(SECRET)), cookie="pymodular_session")
     assert asyncio.run(authenticator.authenticate(request())) is None
+
+
+async def test_an_unreachable_provider_degrades_health_and_logins_answer_503() -> None:
+    from pymodular.health import HealthStatus
+    from pymodular.modules.auth import AuthModule
+    from pymodular.modules.router import Router, RouterModule
+    from pymodular.testing import app_harness
+    from tests.modules.auth.loopback import bound_socket, url_of
+    from tests.modules.auth.support import client
+
+    with bound_socket() as closed:  # bound, never listening: connections are refused
+        issuer = url_of(closed)
+        provider = {
+            "name": "down",
+            "issuer": issuer,
+            "client_id": "app",
+            "client_secret": "a client secret that must never show",
+            "timeout_seconds": 1,
+        }
+        config = {"auth": {"sessions": {"secret": SECRET}, "oidc": {"providers": [provider]}}}
+        async with app_harness([RouterModule(), AuthModule()], config=config, health=True) as (
+            app,
+            _,
+        ):
+            report = (await app.health.evaluate()).module("auth")
+            assert report.status == HealthStatus.DEGRADED
+            assert "down" in report.message
+            async with client(app.services.get(Router)) as http:
+                answer = await http.get("/auth/down/login")
+            assert answer.status_code == 503
+            assert answer.headers["retry-after"] == "5"
+            assert issuer not in answer.text
+            described = app.inspect()["auth"]["oidc"]["providers"]["down"]
+            assert described["discovered"] is False
+            assert "ConnectError" in described["last_error"]
+            assert "never show" not in str(app.inspect())
