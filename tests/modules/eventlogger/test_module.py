@@ -242,3 +242,19 @@ async def test_syslog_lines_reach_a_unix_socket(tmp_path: Path) -> None:
         receiver.close()
     assert datagram.startswith("<134>pymodular: ")  # local0 (16) * 8 + info (6)
     assert 'password="[REDACTED]"' in datagram
+
+
+async def test_events_emitted_from_a_worker_thread_are_written(tmp_path: Path) -> None:
+    import asyncio
+
+    path = tmp_path / "events.jsonl"
+    async with app_harness([Chatty(), EventLoggerModule()], config=file_config(path)) as (
+        app,
+        _events,
+    ):
+        chatty = app.module("chatty")
+        await asyncio.to_thread(chatty.emit, "chatty.from_thread", n=1)
+        logger = app.services.get(EventLogger)
+        await logger.flush(5)
+        written = {line["type"] for line in read(path)}
+    assert "chatty.from_thread" in written

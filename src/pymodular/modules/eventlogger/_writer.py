@@ -14,6 +14,7 @@ import asyncio
 import fnmatch
 import logging
 import re
+import threading
 from collections import deque
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -66,6 +67,8 @@ class EventLogger:
         self._buffer: deque[Event] = deque()
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = 0
         self._failing: set[str] = set()
         self._writing = asyncio.Lock()  # one batch at a time reaches the outputs
         self._episode_drops = 0
@@ -104,17 +107,22 @@ class EventLogger:
             self.dropped += 1
             self._episode_drops += 1
         buffer.append(event)
-        wake = self._wake
-        if wake is not None:
-            wake.set()
+        wake, loop = self._wake, self._loop
+        if wake is not None and loop is not None and not wake.is_set():
+            if threading.get_ident() == self._thread:
+                wake.set()
+            else:  # an event emitted from a worker thread (a sync job, a library callback)
+                loop.call_soon_threadsafe(wake.set)
 
     # -- the writer ------------------------------------------------------------------------
 
     def start(self) -> None:
         """Start the writer task (in the running loop); events buffered so far go first."""
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
         self._wake = asyncio.Event()
         self._wake.set()
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="eventlogger")
+        self._task = self._loop.create_task(self._run(), name="eventlogger")
 
     async def _run(self) -> None:
         wake = self._wake
