@@ -180,6 +180,74 @@ class Contender(ABC):
     async def close(self) -> None: ...
 
 
+def _engine(kind: str, token: str) -> dict[str, Any]:
+    """Our engine's settings on each broker, with names of this run's own."""
+    settings: dict[str, dict[str, Any]] = {
+        "nats": {
+            "url": NATS_URL,
+            "stream": f"BENCH_O_{token}",
+            "subject_prefix": f"bo{token}",
+            "storage": "memory",
+        },
+        "rabbitmq": {
+            "url": "amqp://127.0.0.1:5672/",
+            "exchange": f"bench.o.{token}",
+            "queue_prefix": f"bench.o.{token}",
+        },
+        "redis": {"url": REDIS_URL, "key_prefix": f"bench:o:{token}:"},
+        "mqtt": {
+            "url": f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
+            "topic_prefix": f"bench/o/{token}",
+            "client_id": f"bench-o-{token}",
+            "session_expiry": 60,
+        },
+    }
+    return {"type": kind, "prefetch": PREFETCH, **settings[kind]}
+
+
+def _ours(kind: str) -> Callable[[str], Contender]:
+    return lambda token: Ours(token, _engine(kind, token))
+
+
+class FastStreamPeer(Contender):
+    """FastStream on the same broker: ``setup`` makes the broker and its subscriber
+    decorator, ``target`` says where a publish goes, ``forget`` removes the leftovers."""
+
+    label = "FastStream"
+
+    @abstractmethod
+    def setup(self) -> tuple[Any, Callable[[Any], Any]]: ...
+
+    @abstractmethod
+    def target(self, message_id: str) -> dict[str, Any]: ...
+
+    async def forget(self) -> None:
+        return None
+
+    async def start(self) -> None:
+        self.broker, subscriber = self.setup()
+
+        @subscriber
+        async def on_event(event: dict[str, Any]) -> None:
+            await self.handle(event["data"])
+
+        await self.broker.start()
+
+    async def publish(self, data: dict[str, Any]) -> None:
+        message_id, event = _envelope(TOPIC, data)
+        await self.broker.publish(event, **self.target(message_id))
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self.forget_early()
+        with contextlib.suppress(Exception):
+            await self.broker.stop()
+        await self.forget()
+
+    async def forget_early(self) -> None:  # what must go while the broker still runs
+        return None
+
+
 class Ours(Contender):
     label = "ours"
 
@@ -204,20 +272,6 @@ class Ours(Contender):
 
 
 # NATS --------------------------------------------------------------------------------
-def _nats_ours(token: str) -> Contender:
-    return Ours(
-        token,
-        {
-            "type": "nats",
-            "url": NATS_URL,
-            "stream": f"BENCH_O_{token}",
-            "subject_prefix": f"bo{token}",
-            "storage": "memory",
-            "prefetch": PREFETCH,
-        },
-    )
-
-
 class NatsRaw(Contender):
     label = "raw nats-py"
 
@@ -272,13 +326,10 @@ class NatsRaw(Contender):
         await self.nc.close()
 
 
-class NatsFastStream(Contender):
-    label = "FastStream"
-
-    async def start(self) -> None:
+class NatsFastStream(FastStreamPeer):
+    def setup(self) -> tuple[Any, Callable[[Any], Any]]:
         from faststream.nats import JStream, NatsBroker, PullSub, StorageType
 
-        self.broker = NatsBroker(NATS_URL, logger=None)
         self.stream = f"BENCH_F_{self.token}"
         self.subject = f"bf{self.token}.{TOPIC}"
         stream = JStream(
@@ -287,45 +338,24 @@ class NatsFastStream(Contender):
             storage=StorageType.MEMORY,
             duplicate_window=120,
         )
-
+        broker = NatsBroker(NATS_URL, logger=None)
         # FastStream's recommended consumer: a durable pull subscription
-        @self.broker.subscriber(
-            self.subject,
-            stream=stream,
-            durable="bench",
-            pull_sub=PullSub(batch_size=PREFETCH),
-        )
-        async def on_event(event: dict[str, Any]) -> None:
-            await self.handle(event["data"])
-
-        await self.broker.start()
-
-    async def publish(self, data: dict[str, Any]) -> None:
-        message_id, event = _envelope(TOPIC, data)
-        await self.broker.publish(
-            event, self.subject, stream=self.stream, headers={"Nats-Msg-Id": message_id}
+        return broker, broker.subscriber(
+            self.subject, stream=stream, durable="bench", pull_sub=PullSub(batch_size=PREFETCH)
         )
 
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.broker.connection.jetstream().delete_stream(self.stream)  # type: ignore[union-attr]
-        await self.broker.stop()
+    def target(self, message_id: str) -> dict[str, Any]:
+        return {
+            "subject": self.subject,
+            "stream": self.stream,
+            "headers": {"Nats-Msg-Id": message_id},
+        }
+
+    async def forget_early(self) -> None:
+        await self.broker.connection.jetstream().delete_stream(self.stream)
 
 
 # RabbitMQ ----------------------------------------------------------------------------
-def _rabbit_ours(token: str) -> Contender:
-    return Ours(
-        token,
-        {
-            "type": "rabbitmq",
-            "url": "amqp://127.0.0.1:5672/",
-            "exchange": f"bench.o.{token}",
-            "queue_prefix": f"bench.o.{token}",
-            "prefetch": PREFETCH,
-        },
-    )
-
-
 class RabbitRaw(Contender):
     label = "raw aio-pika"
 
@@ -372,10 +402,8 @@ class RabbitRaw(Contender):
         await self.connection.close()
 
 
-class RabbitFastStream(Contender):
-    label = "FastStream"
-
-    async def start(self) -> None:
+class RabbitFastStream(FastStreamPeer):
+    def setup(self) -> tuple[Any, Callable[[Any], Any]]:
         from faststream.rabbit import (
             Channel,
             ExchangeType,
@@ -384,34 +412,24 @@ class RabbitFastStream(Contender):
             RabbitQueue,
         )
 
-        self.broker = RabbitBroker(AMQP_URL, logger=None)
         self.exchange = RabbitExchange(
             f"bench.f.{self.token}", type=ExchangeType.TOPIC, durable=True
         )
         self.queue = RabbitQueue(f"bench.f.{self.token}.bench", durable=True, routing_key=TOPIC)
-
+        broker = RabbitBroker(AMQP_URL, logger=None)
         # the same fetch-ahead as the others (FastStream's default is unlimited)
         channel = Channel(prefetch_count=PREFETCH)
+        return broker, broker.subscriber(self.queue, self.exchange, channel=channel)
 
-        @self.broker.subscriber(self.queue, self.exchange, channel=channel)
-        async def on_event(event: dict[str, Any]) -> None:
-            await self.handle(event["data"])
+    def target(self, message_id: str) -> dict[str, Any]:
+        return {
+            "routing_key": TOPIC,
+            "exchange": self.exchange,
+            "persist": True,
+            "message_id": message_id,
+        }
 
-        await self.broker.start()
-
-    async def publish(self, data: dict[str, Any]) -> None:
-        message_id, event = _envelope(TOPIC, data)
-        await self.broker.publish(
-            event,
-            routing_key=TOPIC,
-            exchange=self.exchange,
-            persist=True,
-            message_id=message_id,
-        )
-
-    async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self.broker.stop()
+    async def forget(self) -> None:
         import aio_pika
 
         connection = await aio_pika.connect(AMQP_URL)
@@ -422,18 +440,6 @@ class RabbitFastStream(Contender):
 
 
 # Redis -------------------------------------------------------------------------------
-def _redis_ours(token: str) -> Contender:
-    return Ours(
-        token,
-        {
-            "type": "redis",
-            "url": REDIS_URL,
-            "key_prefix": f"bench:o:{token}:",
-            "prefetch": PREFETCH,
-        },
-    )
-
-
 class RedisRaw(Contender):
     label = "raw redis-py"
 
@@ -472,29 +478,19 @@ class RedisRaw(Contender):
         await self.redis.aclose()
 
 
-class RedisFastStream(Contender):
-    label = "FastStream"
-
-    async def start(self) -> None:
+class RedisFastStream(FastStreamPeer):
+    def setup(self) -> tuple[Any, Callable[[Any], Any]]:
         from faststream.redis import RedisBroker, StreamSub
 
-        self.broker = RedisBroker(REDIS_URL, logger=None)
         self.stream = f"bench:f:{self.token}:{TOPIC}"
+        broker = RedisBroker(REDIS_URL, logger=None)
+        sub = StreamSub(self.stream, group="bench", consumer="me", max_records=PREFETCH)
+        return broker, broker.subscriber(stream=sub)
 
-        @self.broker.subscriber(
-            stream=StreamSub(self.stream, group="bench", consumer="me", max_records=PREFETCH)
-        )
-        async def on_event(event: dict[str, Any]) -> None:
-            await self.handle(event["data"])
+    def target(self, message_id: str) -> dict[str, Any]:
+        return {"stream": self.stream}
 
-        await self.broker.start()
-
-    async def publish(self, data: dict[str, Any]) -> None:
-        _, event = _envelope(TOPIC, data)
-        await self.broker.publish(event, stream=self.stream)
-
-    async def close(self) -> None:
-        await self.broker.stop()
+    async def forget(self) -> None:
         import redis.asyncio
 
         client = redis.asyncio.Redis.from_url(REDIS_URL)
@@ -503,32 +499,16 @@ class RedisFastStream(Contender):
 
 
 async def _redis_cleanup(token: str) -> None:
+    """Remove the streams and the engine's own keys under this run's prefix."""
     import redis.asyncio
 
-    client = redis.asyncio.Redis.from_url(REDIS_URL)
-    try:
-        keys = [k async for k in client.scan_iter(match=f"bench:o:{token}:*", count=500)]
-        if keys:
-            await client.delete(*keys)
-    finally:
-        await client.aclose()
+    async with redis.asyncio.Redis.from_url(REDIS_URL) as client:
+        doomed = [k async for k in client.scan_iter(match=f"bench:o:{token}:*", count=500)]
+        for start in range(0, len(doomed), 500):
+            await client.delete(*doomed[start : start + 500])
 
 
 # MQTT --------------------------------------------------------------------------------
-def _mqtt_ours(token: str) -> Contender:
-    return Ours(
-        token,
-        {
-            "type": "mqtt",
-            "url": f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
-            "topic_prefix": f"bench/o/{token}",
-            "client_id": f"bench-o-{token}",
-            "session_expiry": 60,
-            "prefetch": PREFETCH,
-        },
-    )
-
-
 class MqttRaw(Contender):
     label = "raw aiomqtt"
 
@@ -565,28 +545,17 @@ class MqttRaw(Contender):
                 await client.__aexit__(None, None, None)
 
 
-class MqttFastStream(Contender):
-    label = "FastStream"
-
-    async def start(self) -> None:
+class MqttFastStream(FastStreamPeer):
+    def setup(self) -> tuple[Any, Callable[[Any], Any]]:
         from faststream.mqtt import MQTTBroker, QoS
 
         self.qos = QoS.AT_LEAST_ONCE
-        self.broker = MQTTBroker(f"mqtt://{MQTT_HOST}:{MQTT_PORT}", logger=None)
         self.topic = f"bench/f/{self.token}/{TOPIC.replace('.', '/')}"
+        broker = MQTTBroker(f"mqtt://{MQTT_HOST}:{MQTT_PORT}", logger=None)
+        return broker, broker.subscriber(self.topic, qos=self.qos, shared="bench")
 
-        @self.broker.subscriber(self.topic, qos=self.qos, shared="bench")
-        async def on_event(event: dict[str, Any]) -> None:
-            await self.handle(event["data"])
-
-        await self.broker.start()
-
-    async def publish(self, data: dict[str, Any]) -> None:
-        _, event = _envelope(TOPIC, data)
-        await self.broker.publish(event, self.topic, qos=self.qos)
-
-    async def close(self) -> None:
-        await self.broker.stop()
+    def target(self, message_id: str) -> dict[str, Any]:
+        return {"topic": self.topic, "qos": self.qos}
 
 
 # --- rounds ----------------------------------------------------------------------------
@@ -722,13 +691,16 @@ def _broker_rows(
 
 
 BROKERS: dict[str, tuple[dict[str, Callable[[str], Contender]], Any]] = {
-    "nats": ({"ours": _nats_ours, "raw": NatsRaw, "faststream": NatsFastStream}, None),
-    "rabbitmq": ({"ours": _rabbit_ours, "raw": RabbitRaw, "faststream": RabbitFastStream}, None),
+    "nats": ({"ours": _ours("nats"), "raw": NatsRaw, "faststream": NatsFastStream}, None),
+    "rabbitmq": (
+        {"ours": _ours("rabbitmq"), "raw": RabbitRaw, "faststream": RabbitFastStream},
+        None,
+    ),
     "redis": (
-        {"ours": _redis_ours, "raw": RedisRaw, "faststream": RedisFastStream},
+        {"ours": _ours("redis"), "raw": RedisRaw, "faststream": RedisFastStream},
         _redis_cleanup,
     ),
-    "mqtt": ({"ours": _mqtt_ours, "raw": MqttRaw, "faststream": MqttFastStream}, None),
+    "mqtt": ({"ours": _ours("mqtt"), "raw": MqttRaw, "faststream": MqttFastStream}, None),
 }
 
 

@@ -7,7 +7,7 @@ import contextlib
 from typing import Any
 
 from pymodular.modules.eventbus import HandlerTimeoutError
-from pymodular.modules.eventbus._workers import SKIP, CallPool, Worker, WorkerPool
+from pymodular.modules.eventbus._workers import SKIP, Calls, Worker, WorkerPool
 from tests._until import until
 
 
@@ -138,7 +138,7 @@ async def test_settle_times_out_and_close_wakes_blocked_putters() -> None:
     assert pool.take_buffered() == [2]
 
 
-async def test_a_call_pool_skips_what_prepare_refuses_and_reports_errors_and_timeouts() -> None:
+async def test_calls_skip_what_prepare_refuses_and_report_errors_and_timeouts() -> None:
     called: list[int] = []
     failures: list[tuple[int, str]] = []
 
@@ -158,8 +158,8 @@ async def test_a_call_pool_skips_what_prepare_refuses_and_reports_errors_and_tim
     def failed(item: int, error: BaseException) -> None:
         failures.append((item, type(error).__name__))
 
-    pool: CallPool[int] = CallPool(
-        handler, prepare, failed, concurrency=1, capacity=10, timeout=0.05, on_crash=print
+    pool: WorkerPool[int] = WorkerPool(
+        Calls(handler, prepare, failed), concurrency=1, capacity=10, timeout=0.05, on_crash=print
     )
     pool.start()
     for item in range(6):

@@ -1,11 +1,10 @@
 """``WorkerPool``: a bounded buffer worked off by N tasks, with cheap handler timeouts.
 
-Every subscription owns one pool. The broker engines put what they fetch into a
-:class:`WorkerPool`, whose workers take items in order and run the owner's ``step`` for
-each (``Worker.call`` runs a handler under the subscription's timeout). The memory
-engine puts published messages into a :class:`CallPool`, whose workers call the
-handler themselves: per message the only coroutine made is the handler's, which is
-what keeps in-process delivery within reach of a bare ``asyncio.Queue``.
+Every subscription owns one pool. The broker engines put what they fetch into it and
+give it a ``step``, run by a worker for each item (``Worker.call`` runs a handler under
+the subscription's timeout). The memory engine gives it :class:`Calls` instead: the
+workers call the handler themselves, so per message the only coroutine made is the
+handler's, which keeps in-process delivery within reach of a bare ``asyncio.Queue``.
 
 Timeouts cost no timer per message: a worker notes when its current call began, and
 one timer per worker, armed only when it was idle and re-armed on expiry for the call
@@ -18,18 +17,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import pymodular.modules._telemetry as telemetry
 from pymodular.modules.eventbus.errors import HandlerTimeoutError
 
-__all__ = ("SKIP", "CallPool", "Worker", "WorkerPool")
+__all__ = ("SKIP", "Calls", "Worker", "WorkerPool")
 
 I = TypeVar("I")  # noqa: E741 - the item type
-SKIP: Any = object()  # what a CallPool's prepare returns for an item not to hand over
+SKIP: Any = object()  # what Calls.prepare returns for an item not to hand over
 _now = time.monotonic  # the timers run on call_later, so any loop's clock epoch works
 
 
@@ -108,11 +107,35 @@ class Worker:
             self._timer = None
 
 
-class _Pool(ABC, Generic[I]):
-    """A buffer of ``capacity`` items (FIFO) worked off by ``concurrency`` workers."""
+@dataclass(frozen=True, slots=True)
+class Calls(Generic[I]):
+    """The work of a pool whose workers call ``handler`` themselves (the memory engine).
+
+    For each item ``prepare(item)`` (plain, not async) returns the handler's argument,
+    or :data:`SKIP` to hand nothing over (it reports why itself); the handler then runs
+    under the timeout (``traced(item, argument)`` instead while tracing runs), and an
+    exception it raised (or a timeout) goes to ``failed(item, error)``. Neither may
+    raise; an exception that escapes anyway is passed to ``on_crash``.
+    """
+
+    handler: Callable[[Any], Awaitable[Any]]
+    prepare: Callable[[I], Any]
+    failed: Callable[[I, BaseException], None]
+    traced: Callable[[I, Any], Awaitable[Any]] | None = None
+
+
+class WorkerPool(Generic[I]):
+    """``concurrency`` workers taking items from a buffer of ``capacity`` (FIFO).
+
+    ``work`` is either ``step(worker, item)``, awaited for each item, which must not
+    raise (it is the owner's place to turn outcomes into acks, counters and events), or
+    :class:`Calls`. An exception that escapes anyway is passed to ``on_crash`` and the
+    worker goes on.
+    """
 
     def __init__(
         self,
+        work: Callable[[Worker, I], Awaitable[None]] | Calls[I],
         *,
         concurrency: int,
         capacity: int,
@@ -120,6 +143,8 @@ class _Pool(ABC, Generic[I]):
         on_crash: Callable[[BaseException], None],
         name: str = "eventbus",
     ) -> None:
+        self._calls = work if isinstance(work, Calls) else None
+        self._step = None if isinstance(work, Calls) else work
         self._on_crash = on_crash
         self.capacity = capacity
         self._limit = capacity  # what offer admits: 0 once closing
@@ -129,14 +154,12 @@ class _Pool(ABC, Generic[I]):
         self._buffer: deque[I] = deque()
         self._idle: deque[asyncio.Future[None]] = deque()  # workers waiting for items
         self._space: deque[asyncio.Future[None]] = deque()  # putters waiting for room
+        self._ebb: asyncio.Future[None] | None = None  # a fetcher waiting for the buffer
+        self._ebb_mark = 0  # ... to hold at most this many items
         self._workers: list[Worker] = []
         self._active = 0  # items taken and not yet finished
         self._settled: asyncio.Event | None = None
         self._closing = False
-
-    @abstractmethod
-    async def _work(self, worker: Worker) -> None:
-        """One worker's loop: take items, work them, wait when there are none."""
 
     # --- lifecycle -------------------------------------------------------------------
     def start(self) -> None:
@@ -170,7 +193,10 @@ class _Pool(ABC, Generic[I]):
         return items
 
     async def close(self) -> None:
-        """Cancel the workers (an item in work is abandoned) and wake every waiter."""
+        """Cancel the workers (an item in work is abandoned) and wake every waiter (a
+        fetcher waiting in :meth:`ebb` included)."""
+        if self._ebb is not None and not self._ebb.done():
+            self._ebb.set_result(None)
         self._closing = True
         self._limit = 0
         for worker in self._workers:
@@ -254,36 +280,6 @@ class _Pool(ABC, Generic[I]):
         if self._settled is not None and not self.pending:
             self._settled.set()
 
-
-class WorkerPool(_Pool[I]):
-    """``concurrency`` workers taking items from a buffer of ``capacity`` (FIFO).
-
-    ``step(worker, item)`` is awaited for each item and must not raise (it is the
-    owner's place to turn outcomes into acks, counters and events); an exception that
-    escapes anyway is passed to ``on_crash`` and the worker goes on.
-    """
-
-    def __init__(
-        self,
-        step: Callable[[Worker, I], Awaitable[None]],
-        *,
-        concurrency: int,
-        capacity: int,
-        timeout: float | None,
-        on_crash: Callable[[BaseException], None],
-        name: str = "eventbus",
-    ) -> None:
-        super().__init__(
-            concurrency=concurrency,
-            capacity=capacity,
-            timeout=timeout,
-            on_crash=on_crash,
-            name=name,
-        )
-        self._step = step
-        self._ebb: asyncio.Future[None] | None = None  # a fetcher waiting for the buffer
-        self._ebb_mark = 0  # ... to hold at most this many items
-
     async def ebb(self, mark: int) -> None:
         """Wait until at most ``mark`` items are buffered (or the pool closes).
 
@@ -299,121 +295,71 @@ class WorkerPool(_Pool[I]):
         finally:
             self._ebb = None
 
-    async def close(self) -> None:
-        """Cancel the workers, wake every waiter (a fetcher waiting to read included)."""
-        if self._ebb is not None and not self._ebb.done():
-            self._ebb.set_result(None)
-        await super().close()
-
+    # --- the workers -----------------------------------------------------------------
     async def _work(self, worker: Worker) -> None:
         buffer = self._buffer
-        step = self._step
-        loop = asyncio.get_running_loop()
-        while True:
-            while buffer:
-                item = buffer.popleft()
-                if self._space:
-                    self._wake_space(1)
-                ebb = self._ebb
-                if ebb is not None and len(buffer) <= self._ebb_mark and not ebb.done():
-                    ebb.set_result(None)
-                self._active += 1
-                try:
-                    await step(worker, item)
-                except Exception as exc:  # noqa: BLE001 - a bug in step must not kill the pool
-                    self._on_crash(exc)
-                finally:
-                    self._active -= 1
-                if self._settled is not None and not buffer and not self._active:
-                    self._settled.set()
-            if self._closing:
-                return
-            future: asyncio.Future[None] = loop.create_future()
-            self._idle.append(future)
-            await future
-
-
-class CallPool(_Pool[I]):
-    """A pool whose workers call ``handler`` themselves, one item at a time each.
-
-    For each item ``prepare(item)`` (plain, not async) returns the handler's argument,
-    or :data:`SKIP` to hand nothing over (it reports why itself); the handler then runs
-    under the timeout (``traced(item, argument)`` instead while tracing runs), and an
-    exception it raised (or a timeout) goes to ``failed(item, error)``. Neither may
-    raise; an exception that escapes anyway is passed to ``on_crash`` and the worker
-    goes on.
-    """
-
-    def __init__(
-        self,
-        handler: Callable[[Any], Awaitable[Any]],
-        prepare: Callable[[I], Any],
-        failed: Callable[[I, BaseException], None],
-        *,
-        traced: Callable[[I, Any], Awaitable[Any]] | None = None,
-        concurrency: int,
-        capacity: int,
-        timeout: float | None,
-        on_crash: Callable[[BaseException], None],
-        name: str = "eventbus",
-    ) -> None:
-        super().__init__(
-            concurrency=concurrency,
-            capacity=capacity,
-            timeout=timeout,
-            on_crash=on_crash,
-            name=name,
-        )
-        self._handler = handler
-        self._prepare = prepare
-        self._failed = failed
-        self._traced = traced
-
-    async def _work(self, worker: Worker) -> None:
-        buffer = self._buffer
-        handler, prepare, failed = self._handler, self._prepare, self._failed
-        traced = self._traced
+        step, calls = self._step, self._calls
         loop = asyncio.get_running_loop()
         timeout = self._timeout
         while True:
             while buffer:
                 item = buffer.popleft()
-                if self._space:
-                    self._wake_space(1)
+                if self._space or self._ebb is not None:
+                    self._taken()
                 self._active += 1
                 try:
-                    argument = prepare(item)
-                    if argument is not SKIP:
-                        if timeout is not None:  # Worker.begin, inlined: once per message
-                            worker._began = _now()
-                            if worker._timer is None:
-                                worker._timer = loop.call_later(timeout, worker._expire)
-                        worker.busy = True
-                        error: BaseException | None = None
-                        try:
-                            if traced is not None and telemetry.tracer.active:
-                                await traced(item, argument)
-                            else:
-                                await handler(argument)
-                        except asyncio.CancelledError:
-                            if not worker.timed_out:
-                                raise
-                        except Exception as exc:  # noqa: BLE001 - a handler's error is data
-                            error = exc
-                        finally:
-                            worker.busy = False
-                        if worker.timed_out:
-                            error = worker.outcome(error)
-                        if error is not None:
-                            failed(item, error)
+                    if calls is None:
+                        await step(worker, item)  # type: ignore[misc]
+                        continue
+                    # Calls: the handler's coroutine is the only one made for the item
+                    argument = calls.prepare(item)
+                    if argument is SKIP:
+                        continue
+                    if timeout is not None:  # Worker.begin, inlined
+                        worker._began = _now()
+                        if worker._timer is None:
+                            worker._timer = loop.call_later(timeout, worker._expire)
+                    worker.busy = True
+                    error: BaseException | None = None
+                    try:
+                        if calls.traced is not None and telemetry.tracer.active:
+                            await calls.traced(item, argument)
+                        else:
+                            await calls.handler(argument)
+                    except asyncio.CancelledError:
+                        if not worker.timed_out:
+                            raise
+                    except Exception as exc:  # noqa: BLE001 - a handler's error is data
+                        error = exc
+                    finally:
+                        worker.busy = False
+                    if worker.timed_out:
+                        error = worker.outcome(error)
+                    if error is not None:
+                        calls.failed(item, error)
                 except Exception as exc:  # noqa: BLE001 - a bug must not kill the pool
                     self._on_crash(exc)
                 finally:
                     self._active -= 1
-                if self._settled is not None and not buffer and not self._active:
-                    self._settled.set()
-            if self._closing:
+                    if self._settled is not None and not buffer and not self._active:
+                        self._settled.set()
+            if not await self._rest(loop):
                 return
-            future: asyncio.Future[None] = loop.create_future()
-            self._idle.append(future)
-            await future
+
+    def _taken(self) -> None:
+        """An item left the buffer: wake a putter waiting for room, and the fetcher
+        waiting in :meth:`ebb` once the buffer is down to its mark."""
+        if self._space:
+            self._wake_space(1)
+        ebb = self._ebb
+        if ebb is not None and len(self._buffer) <= self._ebb_mark and not ebb.done():
+            ebb.set_result(None)
+
+    async def _rest(self, loop: asyncio.AbstractEventLoop) -> bool:
+        """Wait for items; False when the pool is closing instead."""
+        if self._closing:
+            return False
+        future: asyncio.Future[None] = loop.create_future()
+        self._idle.append(future)
+        await future
+        return True

@@ -28,7 +28,7 @@ from pymodular.modules.eventbus._message import Message
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus._topics import matcher
 from pymodular.modules.eventbus._tracing import call_in_span
-from pymodular.modules.eventbus._workers import SKIP, CallPool
+from pymodular.modules.eventbus._workers import SKIP, Calls, WorkerPool
 from pymodular.modules.eventbus.config import MemoryEngineConfig
 from pymodular.modules.eventbus.errors import BusClosedError
 
@@ -42,7 +42,7 @@ class _Member:
 
     __slots__ = ("drops_reported", "last_report", "pool", "sub")
 
-    def __init__(self, sub: Subscription, pool: CallPool[Message[Any]]) -> None:
+    def __init__(self, sub: Subscription, pool: WorkerPool[Message[Any]]) -> None:
         self.sub = sub
         self.pool = pool
         self.last_report = 0.0
@@ -200,11 +200,8 @@ class MemoryEngine(EventBusEngine):
         def traced(message: Message[Any], argument: Any) -> Awaitable[None]:
             return call_in_span(sub, message, argument)
 
-        pool: CallPool[Message[Any]] = CallPool(
-            sub.handler,
-            pass_data if convert is identity_data else prepare,
-            failed,
-            traced=traced,
+        pool: WorkerPool[Message[Any]] = WorkerPool(
+            Calls(sub.handler, pass_data if convert is identity_data else prepare, failed, traced),
             concurrency=sub.concurrency,
             capacity=self.config.queue_size,
             timeout=sub.timeout,
