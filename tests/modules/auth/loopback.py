@@ -52,11 +52,12 @@ class JwksServer:
         await send({"type": "http.response.body", "body": body})
 
 
-def bound_socket() -> socket.socket:
-    """A socket bound to a free port on 127.0.0.1 (its URL is known before anything serves)."""
+def bound_socket(port: int = 0) -> socket.socket:
+    """A socket bound to 127.0.0.1 (a free port by default), so its URL is known before
+    anything serves."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     return sock
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
 
 import httpx
@@ -369,3 +369,49 @@ def test_a_jwks_url_must_be_http() -> None:
 
     with pytest.raises(ValueError, match="http"):
         AuthConfig.model_validate({"jwt": {"jwks_url": "file:///etc/passwd"}})
+
+
+async def test_the_set_recovers_when_a_stopped_endpoint_comes_back_with_rotated_keys() -> None:
+    from tests.modules.auth.loopback import JwksServer, bound_socket
+
+    old, new = es256("old"), es256("new")
+    first = JwksServer()
+    first.publish(old)
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    async with AsyncExitStack() as endpoint:
+        base = await endpoint.enter_async_context(serve(first, sock))
+        config = module_config(f"{base}/jwks", jwks_refresh_seconds=0.1, jwks_timeout_seconds=1)
+        harness = app_harness([AuthModule()], config=config, health=True)
+        async with harness as (app, events):
+            auth = app.services.get(Auth)
+            jwks, verifier = auth.jwks, auth.verifier
+            assert jwks is not None
+            assert verifier is not None
+            assert (await verifier.verify_async(sign(old, "ada"))).subject == "ada"
+            await endpoint.aclose()  # the endpoint stops while the application runs
+            await until(lambda: jwks.failures > 0, timeout=10)
+            report = (await app.health.evaluate()).module("auth")
+            assert report.status == HealthStatus.DEGRADED
+            assert (await verifier.verify_async(sign(old, "bob"))).subject == "bob"
+            again = JwksServer()  # back on the same port; the issuer rotated meanwhile
+            again.publish(old, new)
+            async with serve(again, bound_socket(port)):
+                await until(lambda: jwks.knows("new"), timeout=10)
+                assert (await verifier.verify_async(sign(new, "cy"))).subject == "cy"
+                report = (await app.health.evaluate()).module("auth")
+                assert report.status == HealthStatus.HEALTHY
+            assert events.of("auth.keys.fetch_failed")
+            assert events.of("auth.keys.rotated")[-1].data["added"] == ["new"]
+
+
+async def test_the_module_keeps_the_health_and_reload_contracts() -> None:
+    from pymodular.testing import verify_health_contract, verify_reload_contract
+
+    async with jwks_server() as server:
+        server.publish(es256("k1"))
+        config = module_config(server.url)
+        harness = app_harness([AuthModule()], config=config, health=True, dynamic_reload=True)
+        async with harness as (app, _):
+            assert await verify_health_contract(app, "auth") == []
+            assert await verify_reload_contract(app, "auth") == []
