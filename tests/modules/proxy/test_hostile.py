@@ -383,3 +383,20 @@ async def test_credentials_and_query_strings_never_reach_events_logs_or_problems
     seen += [dead.text, described]
     assert not [text for text in seen if token in text or query_secret in text]
     assert b.requests == []
+
+
+async def test_a_second_answer_in_the_same_bytes_never_reaches_the_client() -> None:
+    split = (
+        b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+        b"HTTP/1.1 302 Found\r\nlocation: https://evil.example\r\ncontent-length: 0\r\n\r\n"
+    )
+    async with (
+        scripted(split) as bad,
+        proxying(_one(bad.url)) as (app, url, _e),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+        answer = await client.get("/api/x")
+        pool = proxy_of(app).upstream("api").targets[0].pool
+        await until(lambda: pool.total == 0)  # that connection is not reused
+    assert (answer.status_code, answer.text) == (200, "ok")
+    assert "location" not in answer.headers

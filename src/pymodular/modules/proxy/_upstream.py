@@ -219,6 +219,13 @@ class Connection(asyncio.Protocol):
 
     # -- httptools callbacks --------------------------------------------------------------
 
+    def on_message_begin(self) -> None:
+        answer = self.answer
+        if answer is not None and answer.status:
+            # A second answer in the bytes of the first (response splitting, or a target
+            # out of step): stop before it touches the first; the connection is closed.
+            raise UpstreamProtocolError("the target sent a second answer to one request")
+
     def on_header(self, name: bytes, value: bytes) -> None:
         answer = self.answer
         assert answer is not None
