@@ -115,3 +115,38 @@ async def test_an_unguarded_or_bad_setting_is_refused(
     with pytest.raises(ConfigError, match=message):
         async with admin(section):
             pass
+
+
+async def test_a_listener_of_its_own_serves_the_admin_routes_apart_from_the_app() -> None:
+    config = {
+        "httpserver": {"host": "127.0.0.1", "port": 0},
+        "admin": {"enabled": True, "token": TOKEN, "port": 0},
+    }
+    modules = [RouterModule(), AdminModule(), HttpServerModule()]
+    async with app_harness(modules, config=config) as (app, _events):
+        module = app.module("admin")
+        admin_url = module.server.url
+        app_url = app.services.get(HttpServer).url
+        async with httpx.AsyncClient() as http:
+            on_admin = await http.get(f"{admin_url}/_admin/inspect", headers=AUTH)
+            on_app = await http.get(f"{app_url}/_admin/inspect", headers=AUTH)
+            refused = await http.get(f"{admin_url}/_admin/inspect")
+    assert admin_url != app_url
+    assert on_admin.json()["state"] == "running"
+    assert on_app.status_code == 404
+    assert refused.status_code == 401
+    assert not module.server.running  # closed with the application
+
+
+async def test_without_a_router_the_admin_module_needs_a_port() -> None:
+    config = {"admin": {"enabled": True, "token": TOKEN}}
+    with pytest.raises(Exception, match="needs the router module, or admin.port"):
+        async with app_harness([AdminModule()], config=config):
+            pass
+    config = {"admin": {"enabled": True, "token": TOKEN, "port": 0}}
+    async with (
+        app_harness([AdminModule()], config=config) as (app, _events),
+        httpx.AsyncClient(base_url=app.module("admin").server.url) as http,
+    ):
+        health = await http.get("/_admin/health", headers=AUTH)
+    assert health.status_code == 404  # the application has no health aggregation

@@ -28,7 +28,15 @@ class AdminConfig(ConfigModel):
         description="Bearer token every admin request must present (required when enabled; "
         "at least 16 characters)",
     )
-    path: str = field("/_admin", description="Prefix of the admin routes on the router")
+    path: str = field("/_admin", description="Prefix of the admin routes")
+    port: int | None = field(
+        None,
+        description="Serve the admin routes on their own listener on this port (0: any free "
+        "one) instead of on the application's router",
+        ge=0,
+        le=65535,
+    )
+    host: str = field("127.0.0.1", description="Address of the admin listener (with port)")
     events: int = field(100, description="Recent events an /events answer holds at most", ge=1)
 
     @model_validator(mode="after")

@@ -6,6 +6,7 @@ import hmac
 import logging
 from typing import TYPE_CHECKING, Any
 
+from pymodular.errors import ConfigError
 from pymodular.module import Dependency, Extra, Module
 from pymodular.modules.admin.config import AdminConfig
 from pymodular.secrets import json_safe
@@ -32,22 +33,42 @@ class AdminModule(Module[AdminConfig]):
     - ``GET /loggers/{name}`` and ``PUT /loggers/{name}`` with ``{"level": "DEBUG"}`` —
       read and change a logger's level at run time (event ``admin.logger.changed``).
 
+    With ``admin.port`` the routes get a listener of their own (``host``:``port``, the
+    server's default limits, no TLS) instead of the application's router; ``server``
+    is then that :class:`~pymodular.modules.httpserver.HttpServer` (its ``url``).
     ``pymodular inspect --url URL`` and ``pymodular config check --url URL`` read these.
     """
 
     name = "admin"
     extra = Extra("http", "starlette")
-    router = Dependency(name="router")
+    router = Dependency(name="router", optional=True)
+
+    def __init__(self, *, name: str | None = None) -> None:
+        if name is not None:
+            self.name = name
+        self.server: Any = None
+        self._own: Any = None
 
     async def init(self, app: Application) -> None:
-        """Add the routes (only when enabled)."""
+        """Add the routes (only when enabled): to the application's router, or to a router
+        of the module's own when ``admin.port`` is set."""
         config = self.config
         if not config.enabled:
             return
         assert config.token is not None  # the config validator requires it when enabled
         token = config.token.reveal().encode()
         base = config.path
-        group = self.router.group(base, name="admin")
+        target = self.router
+        if config.port is not None:
+            from pymodular.modules.router import Router
+
+            target = self._own = Router()
+        elif target is None:
+            raise ConfigError(
+                "the admin module needs the router module, or admin.port for a listener of its own",
+                field=f"{self.section}.port",
+            )
+        group = target.group(base, name="admin")
 
         def allowed(request: Any) -> bool:
             given = request.headers.get("authorization", "")
@@ -77,6 +98,28 @@ class AdminModule(Module[AdminConfig]):
         group.get("/events", include_in_schema=False)(guarded(self._events))
         group.get("/loggers/{name}", include_in_schema=False)(guarded(self._logger))
         group.put("/loggers/{name}", include_in_schema=False)(guarded(self._set_logger))
+
+    async def start(self) -> None:
+        """Open the admin listener (with ``admin.port``)."""
+        if self._own is None:
+            return
+        from pymodular.modules.httpserver import HttpServer, HttpServerConfig
+
+        config = self.config
+        settings = HttpServerConfig(host=config.host, port=config.port or 0)
+        self.server = HttpServer(settings, app=self._own, emit=self.emit)
+        await self.server.start()
+        self.log.info("admin endpoints listen on %s%s", self.server.url, config.path)
+
+    async def drain(self) -> None:
+        """Close the admin listener, letting requests in flight finish."""
+        if self.server is not None:
+            await self.server.drain()
+
+    async def stop(self) -> None:
+        """Close the admin listener (when the drain did not)."""
+        if self.server is not None:
+            await self.server.drain()
 
     async def _inspect(self, request: Any) -> Any:
         return _json(self.app.inspect())
