@@ -300,3 +300,16 @@ async def test_every_connection_busy_past_the_pool_timeout_is_a_503() -> None:
     assert refused.status_code == 503
     assert refused.headers["retry-after"] == "1"
     assert "came free" in refused.json()["detail"]
+
+
+async def test_via_names_the_proxy_both_ways() -> None:
+    async with upstream() as up:
+        config = _one(up.url)
+        config["via"] = "edge"
+        async with (
+            proxying(config) as (_, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            answer = await client.get("/api/x")
+    assert dict(up.requests[0]["headers"])["via"] == "1.1 edge"
+    assert answer.headers["via"] == "1.1 edge"

@@ -188,3 +188,22 @@ async def test_a_tenants_own_configuration_overrides_its_upstream_targets() -> N
     assert unknown.status_code == 404  # the router's tenant resolution refuses it first
     assert list(own) == ["acme"]
     assert list(own["acme"]) == ["shared"]
+
+
+async def test_a_subdomain_names_the_tenant() -> None:
+    async with upstream("a") as a, upstream("b") as b:
+        config = section(
+            {"shared": {"targets": [a.url]}, "own": {"targets": [b.url]}},
+            [{"path": "/", "upstream": "shared", "tenant_upstreams": {"acme": "own"}}],
+            tenant={"source": "subdomain", "domain": "example.com"},
+        )
+        async with (
+            proxying(config) as (_, url, _e),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            acme = await client.get("/x", headers={"Host": "acme.example.com"})
+            apex = await client.get("/x", headers={"Host": "example.com"})
+            deeper = await client.get("/x", headers={"Host": "a.acme.example.com"})
+    assert acme.json()["name"] == "b"
+    assert apex.json()["name"] == "a"
+    assert deeper.json()["name"] == "a"  # only one label below the domain names a tenant
