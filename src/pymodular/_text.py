@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
+import sys
+from typing import Any
 
-__all__ = ("snake_case",)
+__all__ = ("public_label", "snake_case")
 
 _BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -12,3 +14,17 @@ _BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 def snake_case(name: str) -> str:
     """``"RedisCache"`` -> ``"redis_cache"`` (the default attribute or section for a type)."""
     return _BOUNDARY.sub("_", name).lower()
+
+
+def public_label(tp: type[Any]) -> str:
+    """``package.Name`` where the class is exported, rather than its private module path.
+
+    ``pymodular.modules.router._router.Router`` reads ``pymodular.modules.router.Router``:
+    the nearest enclosing package that is imported already and exports the same object.
+    """
+    parts = tp.__module__.split(".")
+    for size in range(1, len(parts)):
+        package = sys.modules.get(".".join(parts[:size]))
+        if package is not None and getattr(package, tp.__qualname__, None) is tp:
+            return f"{package.__name__}.{tp.__qualname__}"
+    return f"{tp.__module__}.{tp.__qualname__}"

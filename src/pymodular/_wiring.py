@@ -5,13 +5,16 @@ Both read the registry only; the application decides when they run.
 
 from __future__ import annotations
 
+import difflib
 import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pymodular._bundled import bundled_hint, bundled_module_of
 from pymodular._context import in_module
 from pymodular._graph import Edge
 from pymodular._registration import ModuleRecord
+from pymodular._text import public_label
 from pymodular.errors import MissingDependencyError
 from pymodular.module import PENDING_DEPENDENCIES, Dependency
 from pymodular.services import Availability, ScopedService, ServiceRegistry, ServiceScope
@@ -31,9 +34,14 @@ def dependency_edges(
     for record in records.values():
         for target in record.module.depends_on:
             if target not in records:
+                close = difflib.get_close_matches(target, list(records), n=1)
+                hint = f"; did you mean {close[0]!r}?" if close else ""
+                bundled = bundled_hint(target)
+                if bundled and not close:
+                    hint = f"; {bundled}"
                 raise MissingDependencyError(
                     f"module {record.name!r} depends on module {target!r}, which is not "
-                    f"registered (registered: {', '.join(records)})",
+                    f"registered (registered: {', '.join(records)}){hint}",
                     module=record.name,
                     phase="resolve",
                 )
@@ -53,8 +61,8 @@ def _service_edges(
             if dep.optional:
                 return []
             raise MissingDependencyError(
-                f"module {record.name!r} requires {dep.describe()}, which no module "
-                f"provides. {services.missing(key, name=name)}",
+                f"module {record.name!r} requires {_requested(dep)}, which no module "
+                f"provides{_why_missing(services, key, name)}",
                 module=record.name,
                 phase="resolve",
                 requested=dep.describe(),
@@ -67,6 +75,23 @@ def _service_edges(
     if entry.provider == app_provider:
         return []
     return [Edge(record.name, entry.provider, "service", label)]
+
+
+def _requested(dep: Dependency[Any]) -> str:
+    if dep.interface is None:
+        return f"service {dep.name!r}"
+    label = public_label(dep.interface)
+    return f"{label} named {dep.name!r}" if dep.name else label
+
+
+def _why_missing(services: ServiceRegistry, key: type[Any] | str, name: str | None) -> str:
+    """``": add RouterModule() ..."`` for a bundled interface, else the registry's near misses."""
+    if isinstance(key, type):
+        bundled = bundled_module_of(key.__module__)
+        if bundled is not None:
+            return f": {bundled_hint(bundled)}"
+    notes = services.missing(key, name=name).extra.get("near_misses") or []
+    return f" ({'; '.join(notes)})" if notes else ""
 
 
 def inject(record: ModuleRecord, services: ServiceRegistry, phase: str) -> None:

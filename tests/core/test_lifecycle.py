@@ -634,3 +634,11 @@ def test_reading_config_before_the_application_set_it_says_when_it_is_set() -> N
         _ = Early().config
     with pytest.raises(AttributeError, match="'Early' object has no attribute 'nothing'"):
         _ = Early().nothing  # type: ignore[attr-defined]
+
+
+def test_a_misspelled_depends_on_gets_a_did_you_mean() -> None:
+    app = Application([FakeModule("database"), FakeModule("api", depends_on=["databse"])])
+    with pytest.raises(MissingDependencyError) as caught:
+        app.resolve()
+    assert "module 'api' depends on module 'databse', which is not registered" in str(caught.value)
+    assert "did you mean 'database'?" in str(caught.value)

@@ -326,3 +326,21 @@ def test_a_direct_registration_whose_factory_fails_leaves_nothing_behind() -> No
         registry.register("direct", [Service("x", factory=object, interface=Cache)])
     assert registry.names() == ["first"]
     assert isinstance(registry.get(Cache), MemoryCache)
+
+
+def test_a_missing_bundled_service_names_the_module_to_add_once_and_publicly() -> None:
+    from pymodular.modules.router import Router
+
+    class Api(Module[None]):
+        name = "api"
+        router = Dependency(Router)
+
+    with pytest.raises(MissingDependencyError) as caught:
+        Application([Api()]).resolve()
+    message = str(caught.value)
+    assert message.startswith(
+        "module 'api' requires pymodular.modules.router.Router, which no module provides"
+    )
+    assert "add RouterModule() (from pymodular.modules.router)" in message
+    assert "._router" not in message
+    assert message.count("module 'api'") == 1

@@ -10,6 +10,7 @@ from typing import Any
 
 import pydantic
 
+from pymodular._bundled import bundled_hint
 from pymodular.config._describe import Node, env_names, model_tree
 from pymodular.config._layer import Path
 from pymodular.config._merge import Entry, Merged
@@ -179,8 +180,7 @@ def unknown_keys(specs: Mapping[str, SectionSpec], merged: Merged) -> Iterator[F
     for key, value in merged.data.items():
         spec = specs.get(key)
         if spec is None:
-            hint = _suggest(key, specs)
-            yield _unknown((key,), f"unknown section{hint}", merged, None)
+            yield _unknown((key,), _unknown_section(key, specs), merged, None)
             continue
         if not isinstance(value, dict):
             continue
@@ -210,7 +210,7 @@ def unknown_reason(specs: Mapping[str, SectionSpec], path: Path) -> str | None:
     """Why no section declares ``path`` (with a did-you-mean hint), or ``None`` if one does."""
     spec = specs.get(path[0])
     if spec is None:
-        return f"unknown section{_suggest(path[0], specs)}"
+        return _unknown_section(path[0], specs)
     start = 2 if spec.instance_aware else 1
     node = model_tree(spec.model)
     for key in path[start:]:
@@ -221,6 +221,15 @@ def unknown_reason(specs: Mapping[str, SectionSpec], path: Path) -> str | None:
             return f"unknown key{_suggest(key, node.children)}"
         node = child
     return None
+
+
+def _unknown_section(key: str, specs: Mapping[str, SectionSpec]) -> str:
+    """Why ``key`` is no section: a close name, or the bundled module that reads it."""
+    close = _suggest(key, specs)
+    bundled = bundled_hint(key)
+    if bundled and not close:
+        return f"unknown section; it is read by the {key} module: {bundled}"
+    return f"unknown section{close}"
 
 
 def _suggest(key: str, known: Mapping[str, Any]) -> str:

@@ -6,7 +6,7 @@ import difflib
 from typing import TYPE_CHECKING, Any
 
 from pymodular._context import current_module
-from pymodular._text import snake_case
+from pymodular._text import public_label, snake_case
 from pymodular.errors import ServiceNotFoundError
 from pymodular.services._service import _NOT_SET, ServiceEntry
 
@@ -56,8 +56,7 @@ def protocol_members(proto: type[Any]) -> list[str]:
     return sorted(names)
 
 
-def _label(tp: type[Any]) -> str:
-    return f"{tp.__module__}.{tp.__qualname__}"
+_label = public_label
 
 
 def _value_of(entry: ServiceEntry) -> Any:

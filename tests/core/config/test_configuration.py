@@ -362,3 +362,13 @@ def test_values_under_unknown_keys_never_show_in_provenance() -> None:
         assert value not in repr(config.snapshot.provenance_records())
     assert rows["database.host"]["value"] == "db"
     assert "unknown" not in rows["database.host"]
+
+
+def test_an_unknown_section_of_a_bundled_module_says_which_module_reads_it() -> None:
+    config = config_with({"database": {"host": "db"}, "httpserver": {"port": 8080}})
+    with pytest.raises(ValidationError) as caught:
+        config.load(SPECS)
+    assert (
+        "httpserver: unknown section; it is read by the httpserver module: "
+        "add HttpServerModule() (from pymodular.modules.httpserver)"
+    ) in str(caught.value)
