@@ -247,6 +247,31 @@ def config_check(
     return ExitCode.OK if ok else ExitCode.FAILED
 
 
+@cli.command("check", context_settings=_CONTEXT, epilog=_TARGET_HELP)
+@click.argument("target")
+@_format_option(("table", "json", "yaml"), "table")
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Accept configuration keys no module declares instead of failing.",
+)
+@app_dir_option
+def check_command(target: str, fmt: str, allow_unknown: bool, app_dir: Path | None) -> int:
+    """Check everything that can be checked without starting TARGET; exit 1 on any problem.
+
+    Module declarations (names, services, extras, core version) as TARGET loads, the
+    configuration from the real feeders (unknown keys included), and the dependency
+    graph: modules named in depends_on, required services and who provides them,
+    ambiguous providers, cycles. No module's code runs. `config check` shows the
+    configuration alone, value by value.
+    """
+    from pymodular.cli._check import check_all
+
+    text, ok = check_all(target, fmt, app_dir=app_dir, allow_unknown=allow_unknown)
+    click.echo(text)
+    return ExitCode.OK if ok else ExitCode.FAILED
+
+
 # -- inspect and run --------------------------------------------------------------------
 
 

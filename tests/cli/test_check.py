@@ -1,0 +1,100 @@
+"""`pymodular check`: everything that can be checked without starting, one exit code."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from pymodular.cli import ExitCode
+from tests.cli import apps
+from tests.cli.conftest import Project, Run
+
+BROKEN = """
+from pymodular import Application, Dependency, Module
+from pymodular.config import ConfigModel, field
+from pymodular.config.feeders import DictFeeder
+
+
+class Store:
+    pass
+
+
+class StorageConfig(ConfigModel):
+    path: str = field(":memory:", description="Where the data lives")
+
+
+class Storage(Module[StorageConfig]):
+    name = "storage"
+
+
+class Api(Module[None]):
+    name = "api"
+    depends_on = ("storgae",)
+    store = Dependency(Store)
+
+
+app = Application(
+    [Storage(), Api()], feeders=[DictFeeder({"storage": {"pathh": "db.sqlite"}})],
+    strict_config=False,
+)
+"""
+
+
+@pytest.mark.usefixtures("service")
+def test_a_sound_app_passes_with_its_start_order(run_cli: Run) -> None:
+    result = run_cli("check", "service:app")
+    assert result.code == ExitCode.OK, result.err
+    assert result.out.splitlines()[0] == "service:app can start: no problems found"
+    assert "start order: database -> api" in result.out
+    report = json.loads(run_cli("check", "service:app", "-f", "json").out)
+    assert report == {
+        "ok": True,
+        "order": ["database", "api"],
+        "sections": ["database"],
+        "problems": [],
+    }
+    assert apps.SECRET not in result.out + result.err
+
+
+def test_config_graph_and_services_problems_are_reported_together(
+    project: Project, run_cli: Run
+) -> None:
+    project.write("broken.py", BROKEN)
+    result = run_cli("check", "broken:app")
+    assert result.code == ExitCode.FAILED
+    assert result.out.splitlines()[0] == "broken:app cannot start (2 problems):"
+    assert "storage.pathh: unknown key; did you mean 'path'?" in result.out
+    assert "did you mean 'storage'?" in result.out
+    report = json.loads(run_cli("check", "broken:app", "-f", "json").out)
+    assert report["ok"] is False
+    assert [p["kind"] for p in report["problems"]] == ["unknown_key", "MissingDependencyError"]
+
+
+def test_a_cycle_fails_the_check_while_config_check_only_judges_configuration(
+    project: Project, run_cli: Run
+) -> None:
+    project.write("cycle_app.py", apps.CYCLE)
+    assert run_cli("config", "check", "cycle_app:app").code == ExitCode.OK
+    result = run_cli("check", "cycle_app:app")
+    assert result.code == ExitCode.FAILED
+    assert "circular dependency" in result.out
+
+
+def test_a_missing_required_service_fails_the_check(project: Project, run_cli: Run) -> None:
+    project.write(
+        "needs_router.py",
+        """
+        from pymodular import Application, Dependency, Module
+        from pymodular.modules.router import Router
+
+        class Api(Module[None]):
+            name = "api"
+            router = Dependency(Router)
+
+        app = Application([Api()])
+        """,
+    )
+    result = run_cli("check", "needs_router:app")
+    assert result.code == ExitCode.FAILED
+    assert "add RouterModule() (from pymodular.modules.router)" in result.out
