@@ -1,0 +1,181 @@
+"""The showcase's read and write endpoints written in FastAPI: the peer of bench_showcase.
+
+The same work as ``examples/showcase`` does for ``GET /api/tasks/{id}`` and
+``POST /api/tasks``, with the same libraries: the API key digests of the same
+``demo.yaml``, the tenant and scopes of the key, an in-process TTL cache, jsonschema-rs
+and the same pydantic models, SQLAlchemy on aiosqlite with one pooled connection, the
+quota count, the task and its event inserted in one transaction (an outbox table), a
+relay task handing committed events to a subscriber that records them in ``activity``.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the annotations.)
+"""
+
+import asyncio
+import datetime as dt
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import jsonschema_rs
+import sqlalchemy as sa
+import uvicorn
+import yaml
+from examples.showcase.demo import write_demo_credentials
+from examples.showcase.models import Task, TaskIn
+from examples.showcase.tables import activity, metadata, tasks
+from fastapi import Depends, FastAPI, Header, HTTPException, Request, Response
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from benchmarks.bench_http import _UVICORN
+
+__all__ = ("serve",)
+
+SCHEMA = Path(__file__).parents[1] / "examples" / "showcase" / "schemas" / "task.json"
+
+
+def serve(data: Path, port: int, seed: dict[str, Any]) -> None:
+    """Serve the two endpoints on ``port`` with the database in ``data``."""
+
+    write_demo_credentials(data)
+    demo = yaml.safe_load((data / "demo.yaml").read_text())
+    keys = {k["hash"].removeprefix("sha256:"): k for k in demo["auth"]["api_keys"]["keys"]}
+    check = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
+    outbox = sa.Table(
+        "outbox",
+        metadata,
+        sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
+        sa.Column("message_id", sa.String(64), nullable=False),
+        sa.Column("topic", sa.String(100), nullable=False),
+        sa.Column("body", sa.LargeBinary, nullable=False),
+    )
+    engine = create_async_engine(
+        f"sqlite+aiosqlite:///{data / 'peer.db'}", pool_size=1, max_overflow=0
+    )
+    cache: dict[tuple[str, str], tuple[float, str, int]] = {}
+    events: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+    wake = asyncio.Event()
+
+    def principal(x_api_key: Annotated[str | None, Header()] = None) -> dict[str, Any]:
+        found = keys.get(hashlib.sha256((x_api_key or "").encode()).hexdigest())
+        if found is None:
+            raise HTTPException(401, "the credentials were not accepted")
+        return found
+
+    def scoped(scope: str) -> Any:
+        def guard(key: Annotated[dict[str, Any], Depends(principal)]) -> str:
+            if scope not in key["scopes"]:
+                raise HTTPException(403, "the request is not allowed")
+            return str(key["tenant"])
+
+        return guard
+
+    async def relay() -> None:
+        while True:
+            await wake.wait()
+            wake.clear()
+            async with engine.begin() as connection:
+                rows = (await connection.execute(sa.select(outbox).order_by(outbox.c.seq))).all()
+                for row in rows:
+                    await events.put(json.loads(row.body))
+                if rows:
+                    await connection.execute(
+                        sa.delete(outbox).where(outbox.c.seq.in_([r.seq for r in rows]))
+                    )
+
+    async def record() -> None:
+        while True:
+            event = await events.get()
+            async with engine.begin() as connection:
+                await connection.execute(
+                    sa.insert(activity).values(
+                        event_id=event["id"],
+                        tenant=event["data"]["tenant"],
+                        topic=event["type"],
+                        task_id=event["data"]["task_id"],
+                        title=event["data"]["title"],
+                        at=dt.datetime.now(dt.UTC),
+                        replica="peer",
+                    )
+                )
+
+    reader, writer = scoped("tasks:read"), scoped("tasks:write")
+    background: list[asyncio.Task[None]] = []
+
+    @asynccontextmanager
+    async def lifespan(api: FastAPI) -> AsyncIterator[None]:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.create_all)
+            await connection.execute(sa.insert(tasks).values(tenant="acme", **seed))
+        background.extend([asyncio.create_task(relay()), asyncio.create_task(record())])
+        yield
+        for task in background:
+            task.cancel()
+        await engine.dispose()
+
+    api = FastAPI(lifespan=lifespan)
+
+    @api.get("/api/tasks/{task_id}")
+    async def read(task_id: str, tenant: Annotated[str, Depends(reader)]) -> Response:
+        hit = cache.get((tenant, task_id))
+        if hit is None or hit[0] < time.monotonic():
+            async with engine.connect() as connection:
+                row = (
+                    await connection.execute(
+                        sa.select(tasks).where(tasks.c.tenant == tenant, tasks.c.id == task_id)
+                    )
+                ).first()
+            if row is None:
+                raise HTTPException(404, f"no task with id {task_id!r}")
+            task = Task.model_validate(row, from_attributes=True)
+            hit = (time.monotonic() + 60, task.model_dump_json(), task.version)
+            cache[(tenant, task_id)] = hit
+        return Response(hit[1], media_type="application/json", headers={"etag": f'"{hit[2]}"'})
+
+    @api.post("/api/tasks", status_code=201)
+    async def create(request: Request, tenant: Annotated[str, Depends(writer)]) -> Response:
+        body = await request.body()
+        try:
+            document = json.loads(body)
+        except ValueError:
+            raise HTTPException(400, "malformed JSON") from None
+        if not check.is_valid(document):
+            raise HTTPException(422, "the request body does not match the schema 'task'")
+        new = TaskIn.model_validate(document)
+        now = dt.datetime.now(dt.UTC)
+        task = Task(id=uuid.uuid4().hex, version=1, created_at=now, updated_at=now, **dict(new))
+        async with engine.begin() as connection:
+            count = await connection.scalar(
+                sa.select(sa.func.count()).select_from(tasks).where(tasks.c.tenant == tenant)
+            )
+            if int(count or 0) >= 100_000_000:
+                raise HTTPException(409, "quota")
+            await connection.execute(
+                sa.insert(tasks).values(
+                    tenant=tenant, **task.model_dump(exclude={"id"}), id=task.id
+                )
+            )
+            event = {
+                "id": uuid.uuid4().hex,
+                "type": "tasks.created",
+                "data": {"tenant": tenant, "task_id": task.id, "title": task.title, "version": 1},
+            }
+            await connection.execute(
+                sa.insert(outbox).values(
+                    message_id=event["id"], topic="tasks.created", body=json.dumps(event).encode()
+                )
+            )
+        wake.set()
+        return Response(
+            task.model_dump_json(),
+            status_code=201,
+            media_type="application/json",
+            headers={"etag": '"1"', "location": f"/api/tasks/{task.id}"},
+        )
+
+    settings = {**_UVICORN, "lifespan": "on"}  # the peer creates its tables and tasks there
+    uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, **settings)).run()
