@@ -26,9 +26,10 @@ import contextlib
 import os
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from examples.showcase import HERE, LISTENING
@@ -123,7 +124,27 @@ async def serve(environ: Mapping[str, str], stop: asyncio.Event) -> int:
     }
     replicas = [Replica(f"r{n + 1}", ports[n], env) for n in range(count)]
     urls = list(await asyncio.gather(*(r.start() for r in replicas)))
-    front = create_front(urls, port=int(environ.get("SHOWCASE_PORT", "8080")), environ=environ)
+    port = int(environ.get("SHOWCASE_PORT", "8080"))
+    try:
+        with _certificates(environ, port) as acme:
+            return await _front(
+                replicas, urls, port=port, environ=environ, acme=acme, data=data, stop=stop
+            )
+    finally:  # the front failed to start, or everything stopped: no replica is left behind
+        await asyncio.gather(*(r.stop() for r in replicas))
+
+
+async def _front(
+    replicas: list[Replica],
+    urls: list[str],
+    *,
+    port: int,
+    environ: Mapping[str, str],
+    acme: dict[str, Any] | None,
+    data: Path,
+    stop: asyncio.Event,
+) -> int:
+    front = create_front(urls, port=port, environ=environ, acme=acme)
     await front.start()
     url = front.services.get(HttpServer).url
     key = data / "keys" / "acme-admin.key"
@@ -131,7 +152,12 @@ async def serve(environ: Mapping[str, str], stop: asyncio.Event) -> int:
         f"showcase (production profile) listening on {url} (Ctrl-C to stop)\n"
         f"  replicas: {', '.join(f'{r.name} {r.url} (pid {r.process.pid})' for r in replicas if r.process)}\n"  # noqa: E501
         f"  API docs: {url}/docs\n"
-        f'  try:      curl -H "X-API-Key: $(cat {key})" {url}/api/tasks',
+        + (
+            f"  HTTPS:    {front.services.get('https').url} (certificates from ACME)\n"
+            if acme
+            else ""
+        )
+        + f'  try:      curl -H "X-API-Key: $(cat {key})" {url}/api/tasks',
         flush=True,
     )
     watchers = [asyncio.create_task(_supervise(r, stop)) for r in replicas]
@@ -164,6 +190,34 @@ async def _supervise(replica: Replica, stop: asyncio.Event) -> None:
             file=sys.stderr,
             flush=True,
         )
+
+
+@contextlib.contextmanager
+def _certificates(environ: Mapping[str, str], port: int) -> Iterator[dict[str, Any] | None]:
+    """The front's ``acme`` settings: none unless ``SHOWCASE_TLS`` asks.
+
+    ``SHOWCASE_TLS=pebble`` starts Debian's pebble on loopback (a test CA whose DNS says
+    every name is 127.0.0.1) for the duration; ``SHOWCASE_ACME_DIRECTORY`` names a real
+    one (``letsencrypt``, ``letsencrypt-staging`` or a URL; the domains in
+    ``SHOWCASE_DOMAINS`` must reach this machine on port 80 for HTTP-01).
+    """
+    https_port = int(environ.get("SHOWCASE_HTTPS_PORT", "8443"))
+    domains = environ.get("SHOWCASE_DOMAINS", "showcase.example.test").split(",")
+    storage = str(Path(environ.get("SHOWCASE_DATA", "var/showcase-prod")) / "certificates")
+    settings = {"domains": domains, "storage_path": storage, "https_port": https_port}
+    if environ.get("SHOWCASE_TLS") == "pebble":
+        from pymodular.modules.acme.pebble import Pebble
+
+        with Pebble(http_port=port) as pebble:
+            yield {
+                **settings,
+                "directory": pebble.directory_url,
+                "ca_bundle": str(pebble.ca_bundle),
+                "email": "ops@example.test",
+            }
+        return
+    directory = environ.get("SHOWCASE_ACME_DIRECTORY")
+    yield None if directory is None else {**settings, "directory": directory}
 
 
 def main() -> int:

@@ -5,7 +5,8 @@ with a private database, Redis key prefix and JetStream stream, every port picke
 system. Clients create tasks through the front while one replica is killed; the test
 counts requests per replica, executions of the digest per tick, events recorded and
 writes persisted, sees a change made on one replica invalidate the others' caches, and
-stops everything with SIGTERM.
+serves HTTPS with a certificate the front obtained from an ACME server (Debian's pebble),
+and stops everything with SIGTERM.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from pymodular.modules.acme.pebble import free_port
 from tests._until import until_async
 from tests.e2e.showcase_process import ROOT
 
@@ -52,6 +54,7 @@ class Deployment:
     database: str
     token: str
     pids: set[int] = field(default_factory=set)
+    https: str = ""
 
     def headers(self) -> dict[str, str]:
         key = (self.data / "keys" / "acme-admin.key").read_text().strip()
@@ -69,13 +72,19 @@ class Deployment:
 
 @pytest_asyncio.fixture
 async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    from pymodular.modules.acme.pebble import Pebble
+
+    if Pebble.missing():
+        pytest.skip(f"pebble's Debian packages are missing: {', '.join(Pebble.missing())}")
     token = uuid.uuid4().hex[:10]
     database = f"showcase_{token}"
     log = tmp_path / "launcher.log"
     env = {
         **os.environ,
         "SHOWCASE_DATA": str(tmp_path / "data"),
-        "SHOWCASE_PORT": "0",
+        "SHOWCASE_PORT": str(free_port()),  # pebble checks HTTP-01 challenges there
+        "SHOWCASE_TLS": "pebble",
+        "SHOWCASE_HTTPS_PORT": str(free_port()),
         "SHOWCASE_REPLICA_PORTS": "0,0,0",
         "SHOWCASE_DATABASE_URL": f"{SERVER}/{database}",
         "APP_CACHE__KEY_PREFIX": f"showcase_{token}",
@@ -101,12 +110,16 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
         async with asyncio.timeout(45):
             first = (await process.stdout.readline()).decode()
             second = (await process.stdout.readline()).decode()
+            lines = [(await process.stdout.readline()).decode() for _ in range(3)]
+        https = re.search(r"HTTPS: +(https://127\.0\.0\.1:\d+)", "".join(lines))
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
         assert found, f"{first!r}: {log.read_text()[-3000:]}"
         replicas = {m[0]: (m[1], int(m[2])) for m in REPLICA_LINE.findall(second)}
+        assert https, lines
         running = Deployment(
             process, found.group(1), replicas, tmp_path / "data", log, database, token
         )
+        running.https = https.group(1)
         running.pids = {pid for _, pid in replicas.values()}
         yield running
     finally:
@@ -216,6 +229,18 @@ async def test_three_replicas_behind_the_proxy_balance_fan_out_and_lose_nothing(
 
         await until_async(everywhere_fresh, timeout=5)
 
+    # HTTPS on the front with a certificate the ACME module obtained from pebble.
+    async def certified() -> bool:
+        return "Pebble" in await _issuer(deployment.https, "showcase.example.test")
+
+    await until_async(certified, timeout=30, interval=0.2)
+    async with httpx.AsyncClient(verify=False, timeout=10) as http:  # noqa: S501 - pebble's CA
+        over_tls = await http.get(
+            f"{deployment.https}/api/tasks/{some}",
+            headers={**headers, "Host": "showcase.example.test"},
+        )
+    assert over_tls.json()["version"] == 2
+
     # Every persisted write has its event recorded once (NATS, the group "activity").
     async def events_recorded() -> bool:
         rows = await deployment.query(
@@ -254,3 +279,23 @@ def _logged(deployment: Deployment, text: str) -> Any:
         return text in deployment.log.read_text()
 
     return check
+
+
+async def _issuer(url: str, name: str) -> str:
+    """The issuer of the certificate ``url`` presents for the server name ``name``."""
+    import ssl
+
+    from cryptography import x509
+
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    host, port = url.removeprefix("https://").rsplit(":", 1)
+    _, writer = await asyncio.open_connection(host, int(port), ssl=context, server_hostname=name)
+    try:
+        der = writer.get_extra_info("ssl_object").getpeercert(binary_form=True)
+    finally:
+        writer.close()
+    certificate = x509.load_der_x509_certificate(der)
+    assert name in str(certificate.subject) or "Pebble" not in str(certificate.issuer)
+    return certificate.issuer.rfc4514_string()
