@@ -258,3 +258,41 @@ async def test_events_emitted_from_a_worker_thread_are_written(tmp_path: Path) -
         await logger.flush(5)
         written = {line["type"] for line in read(path)}
     assert "chatty.from_thread" in written
+
+
+async def test_selected_events_are_published_on_the_event_bus() -> None:
+    import asyncio
+
+    from pymodular.modules.eventbus import EventBus, EventBusModule
+
+    class Auditor(Module[None]):
+        name = "auditor"
+
+        def __init__(self) -> None:
+            self.seen: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+
+        async def start(self) -> None:
+            bus = self.app.services.get(EventBus)
+            await bus.subscribe("ops.events.>", self.seen.put)
+
+    auditor = Auditor()
+    config = {
+        "eventlogger": {
+            "include": ["chatty.*"],
+            "outputs": [{"type": "eventbus", "prefix": "ops.events"}],
+        }
+    }
+    modules = [EventBusModule(), auditor, Chatty(), EventLoggerModule()]
+    async with app_harness(modules, config=config):
+        said = await asyncio.wait_for(auditor.seen.get(), 5)
+    assert said["type"] == "chatty.said"
+    assert said["data"]["password"] == "[REDACTED]"
+    assert said["module"] == "chatty"
+
+
+async def test_an_eventbus_output_without_the_eventbus_module_is_refused() -> None:
+    config = {"eventlogger": {"outputs": [{"type": "eventbus"}]}}
+    with pytest.raises(Exception, match="has no eventbus module") as raised:
+        async with app_harness([EventLoggerModule()], config=config):
+            pass
+    assert isinstance(raised.value, ConfigError) or isinstance(raised.value.__cause__, ConfigError)

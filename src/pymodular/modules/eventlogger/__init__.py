@@ -16,6 +16,7 @@ No extra is needed (the ``cloudevents`` output needs the ``cloudevents`` and
 
 from pymodular.modules.eventlogger._writer import EventLogger
 from pymodular.modules.eventlogger.config import (
+    BusOutputConfig,
     CloudEventsOutputConfig,
     ConsoleOutputConfig,
     EventLoggerConfig,
@@ -25,6 +26,7 @@ from pymodular.modules.eventlogger.config import (
 from pymodular.modules.eventlogger.module import EventLoggerModule
 
 __all__ = (
+    "BusOutputConfig",
     "CloudEventsOutputConfig",
     "ConsoleOutputConfig",
     "EventLogger",

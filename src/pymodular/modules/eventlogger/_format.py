@@ -121,3 +121,14 @@ def cloudevents_formatter(
         return lambda event: to_json(masked(event), source=source).decode()
     convert = to_binary_event if mode == "binary" else to_structured_event
     return lambda event: convert(to_cloudevent(masked(event), source=source))
+
+
+def bus_formatter(masker: LogMasker) -> Callable[[Event], Any]:
+    """Events as ``(type, payload)`` for the event bus, data masked by field name."""
+
+    def as_payload(event: Event) -> tuple[str, dict[str, Any]]:
+        payload = event.as_dict()
+        payload["data"] = {k: masker.mask_field(k, v) for k, v in event.data.items()}
+        return event.type, payload
+
+    return as_payload

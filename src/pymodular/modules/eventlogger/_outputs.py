@@ -18,7 +18,14 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-__all__ = ("CloudEventsOutput", "FileOutput", "Output", "StreamOutput", "SyslogOutput")
+__all__ = (
+    "BusOutput",
+    "CloudEventsOutput",
+    "FileOutput",
+    "Output",
+    "StreamOutput",
+    "SyslogOutput",
+)
 
 Entry = tuple[int, Any]  # (level, what the output's formatter made of the event)
 
@@ -214,3 +221,32 @@ class CloudEventsOutput(Output):
 
     def close(self) -> None:
         self._client.close()
+
+
+class BusOutput(Output):
+    """Events published on the application's event bus as ``<prefix>.<event type>``.
+
+    Written from the worker thread like every output: each publish is handed to the
+    event loop and awaited there (at most ``timeout`` seconds), so the bus's brokers carry
+    the events to other processes as CloudEvents. A publish that fails raises
+    ``OSError`` (counted and reported by the writer).
+    """
+
+    def __init__(self, bus: Any, loop: Any, *, prefix: str, timeout: float) -> None:
+        self.name = f"eventbus:{prefix}"
+        self._bus = bus
+        self._loop = loop
+        self._prefix = prefix
+        self._timeout = timeout
+
+    def write(self, entries: Sequence[Entry]) -> None:
+        import asyncio
+
+        for _, (event_type, payload) in entries:
+            topic = f"{self._prefix}.{event_type}"
+            future = asyncio.run_coroutine_threadsafe(self._bus.publish(topic, payload), self._loop)
+            try:
+                future.result(self._timeout)
+            except Exception as exc:  # any failure of a publish is this output's (re-raised)
+                future.cancel()
+                raise OSError(f"{self.name}: publishing {topic} failed: {exc}") from exc

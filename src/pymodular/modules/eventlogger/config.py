@@ -22,6 +22,7 @@ from pydantic import Field, model_validator
 from pymodular.config import ConfigModel, Secret, field
 
 __all__ = (
+    "BusOutputConfig",
     "CloudEventsOutputConfig",
     "ConsoleOutputConfig",
     "EventLoggerConfig",
@@ -96,8 +97,24 @@ class CloudEventsOutputConfig(ConfigModel):
     backoff: float = field(0.5, description="Seconds before the first retry (doubling)", ge=0)
 
 
+class BusOutputConfig(ConfigModel):
+    """Events published on the application's event bus (the eventbus module)."""
+
+    type: Literal["eventbus"] = field("eventbus", description="Output kind")
+    prefix: str = field(
+        "pymodular.events",
+        description="Topic prefix: event module.started goes to <prefix>.module.started",
+        pattern=r"^[a-z0-9_-]+(\.[a-z0-9_-]+)*$",
+    )
+    timeout: float = field(5.0, description="Seconds one publish may take", gt=0)
+
+
 Output = Annotated[
-    ConsoleOutputConfig | FileOutputConfig | SyslogOutputConfig | CloudEventsOutputConfig,
+    ConsoleOutputConfig
+    | FileOutputConfig
+    | SyslogOutputConfig
+    | CloudEventsOutputConfig
+    | BusOutputConfig,
     Field(discriminator="type"),
 ]
 

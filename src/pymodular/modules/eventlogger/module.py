@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -9,9 +10,15 @@ from typing import TYPE_CHECKING, Any
 from pymodular.errors import ConfigError, error_text
 from pymodular.events import Event
 from pymodular.logmask import LogMasker
-from pymodular.module import Extra, Module
-from pymodular.modules.eventlogger._format import Formatter, cloudevents_formatter, formatter
+from pymodular.module import Dependency, Extra, Module
+from pymodular.modules.eventlogger._format import (
+    Formatter,
+    bus_formatter,
+    cloudevents_formatter,
+    formatter,
+)
 from pymodular.modules.eventlogger._outputs import (
+    BusOutput,
     CloudEventsOutput,
     FileOutput,
     Output,
@@ -20,6 +27,7 @@ from pymodular.modules.eventlogger._outputs import (
 )
 from pymodular.modules.eventlogger._writer import EventLogger
 from pymodular.modules.eventlogger.config import (
+    BusOutputConfig,
     CloudEventsOutputConfig,
     ConsoleOutputConfig,
     EventLoggerConfig,
@@ -52,6 +60,7 @@ class EventLoggerModule(Module[EventLoggerConfig]):
     """
 
     name = "eventlogger"
+    bus = Dependency(name="eventbus", optional=True)  # for an eventbus output
 
     def __init__(self, *, masker: LogMasker | None = None, name: str | None = None) -> None:
         if name is not None:
@@ -85,6 +94,9 @@ class EventLoggerModule(Module[EventLoggerConfig]):
         for index, output_config in enumerate(config.outputs):
             if isinstance(output_config, CloudEventsOutputConfig):
                 outputs.append(self._cloudevents(index, output_config))
+                continue
+            if isinstance(output_config, BusOutputConfig):
+                outputs.append(self._bus_output(index, output_config))
                 continue
             kind = output_config.format or config.format
             if kind not in formats:
@@ -141,6 +153,17 @@ class EventLoggerModule(Module[EventLoggerConfig]):
             backoff=config.backoff,
         )
         return output, cloudevents_formatter(config.mode, config.source, self._masker)
+
+    def _bus_output(self, index: int, config: BusOutputConfig) -> tuple[Output, Formatter]:
+        if self.bus is None:
+            raise ConfigError(
+                f"eventlogger output {index} publishes on the event bus, but the application "
+                "has no eventbus module",
+                field=f"{self.name}.outputs.{index}",
+            )
+        loop = asyncio.get_running_loop()
+        output = BusOutput(self.bus, loop, prefix=config.prefix, timeout=config.timeout)
+        return output, bus_formatter(self._masker)
 
     async def start(self) -> None:
         """Start writing (the events buffered since ``init`` first)."""
