@@ -45,6 +45,10 @@ _values: frozenset[str] = frozenset()
 # Every form redact() masks (each value and its escaped forms), longest first, so a
 # secret that contains another is masked whole.
 _ordered: tuple[str, ...] = ()
+# The same forms grouped per value: ``(value, its forms longest first)``. Every escaped
+# form that differs from the value holds a ``%``, a ``\`` or a ``+``, so a text with
+# none of those is searched for the values alone (most log lines).
+_groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def escaped_forms(text: str) -> frozenset[str]:
@@ -67,11 +71,18 @@ def escaped_forms(text: str) -> frozenset[str]:
     return frozenset(f for f in forms if len(f) >= _MIN_LENGTH)
 
 
-def _order(values: frozenset[str]) -> tuple[str, ...]:
-    forms: set[str] = set()
+def _index(values: frozenset[str]) -> None:
+    """Rebuild ``_ordered`` and ``_groups`` for ``values`` (under ``_lock``)."""
+    global _ordered, _groups  # noqa: PLW0603 - swapped whole, read without the lock
+    groups: list[tuple[str, tuple[str, ...]]] = []
+    every: set[str] = set()
     for value in values:
-        forms |= escaped_forms(value)
-    return tuple(sorted(forms, key=len, reverse=True))
+        forms = tuple(sorted(escaped_forms(value), key=len, reverse=True))
+        groups.append((value, forms))
+        every.update(forms)
+    groups.sort(key=lambda group: len(group[1][0]) if group[1] else 0, reverse=True)
+    _groups = tuple(group for group in groups if group[1])
+    _ordered = tuple(sorted(every, key=len, reverse=True))
 
 
 def register_secret(value: object) -> None:
@@ -79,7 +90,7 @@ def register_secret(value: object) -> None:
 
     Its escaped forms (see :func:`escaped_forms`) are masked as well.
     """
-    global _values, _ordered  # noqa: PLW0603 - one process-wide set, swapped atomically
+    global _values  # noqa: PLW0603 - one process-wide set, swapped atomically
     texts = _texts_of(value)
     if texts <= _values:
         return  # nothing new (every validation of a known secret lands here): no copy
@@ -87,7 +98,7 @@ def register_secret(value: object) -> None:
         new = _values | texts
         if new != _values:
             _values = new
-            _ordered = _order(new)
+            _index(new)
     # From the first secret on, every log record in the process is scrubbed of them,
     # with or without an Application (idempotent; cheap once installed).
     from pymodular.logs import install_record_context
@@ -97,10 +108,10 @@ def register_secret(value: object) -> None:
 
 def forget_secret(value: object) -> None:
     """Stop masking ``value`` (used when a secret is rotated out and tests reset state)."""
-    global _values, _ordered  # noqa: PLW0603
+    global _values  # noqa: PLW0603
     with _lock:
         _values = _values - _texts_of(value)
-        _ordered = _order(_values)
+        _index(_values)
 
 
 def is_registered(value: object) -> bool:
@@ -111,12 +122,18 @@ def is_registered(value: object) -> bool:
 
 def redact(text: str) -> str:
     """Return ``text`` with every registered secret value replaced by :data:`MASK`."""
-    ordered = _ordered
-    if not ordered or not text:
+    groups = _groups
+    if not groups or not text:
         return text
-    for secret in ordered:
-        if secret in text:
-            text = text.replace(secret, MASK)
+    if "%" in text or "\\" in text or "+" in text:  # an escaped form may be there
+        for _, forms in groups:
+            for form in forms:
+                if form in text:
+                    text = text.replace(form, MASK)
+        return text
+    for value, _ in groups:
+        if value in text:
+            text = text.replace(value, MASK)
     return text
 
 
