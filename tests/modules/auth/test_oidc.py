@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pymodular.modules.auth import AuthConfig, InvalidTokenError, Principal
 from pymodular.modules.auth._fetch import FetchError
@@ -101,6 +103,7 @@ def test_id_token_nonce_and_authorized_party_are_checked() -> None:
         ({"aud": "app"}, "nonce"),
         ({"nonce": "other", "aud": "app"}, "nonce"),
         ({"nonce": 1, "aud": "app"}, "nonce"),
+        ({"nonce": "nönce", "aud": "app"}, "nonce"),
         ({"nonce": "n", "aud": ["app", "api"]}, "audience"),
         ({"nonce": "n", "aud": "app", "azp": "someone-else"}, "audience"),
     ]:
@@ -232,3 +235,14 @@ async def test_an_unreachable_provider_degrades_health_and_logins_answer_503() -
             assert described["discovered"] is False
             assert "ConnectError" in described["last_error"]
             assert "never show" not in str(app.inspect())
+
+
+@settings(max_examples=300, deadline=None)
+@given(value=st.text(max_size=300), header=st.binary(max_size=300))
+def test_hostile_cookies_are_refused_without_errors(value: str, header: bytes) -> None:
+    signer = Signer(SECRET)
+    assert signer.unsign("session", value, 0.0) is None
+    found = read_cookie({"headers": [(b"cookie", header)]}, "pymodular_session")
+    assert found is None or isinstance(found, str)
+    assert LoginRequest.from_dict({"p": value, "s": value}) is None
+    assert safe_return_to(value, "/") in (value, "/")

@@ -161,7 +161,7 @@ def check_id_claims(claims: Mapping[str, Any], *, nonce: str, client_id: str) ->
     """The ID token checks a JWT verifier does not make (OpenID Connect Core 3.1.3.7):
     the ``nonce`` of this login, and ``azp`` when it names more than one audience."""
     got = claims.get("nonce")
-    if not isinstance(got, str) or not secrets.compare_digest(got, nonce):
+    if not isinstance(got, str) or not secrets.compare_digest(got.encode(), nonce.encode()):
         raise InvalidTokenError(
             "the ID token's nonce is not this login's", reason="nonce", mechanism="oidc"
         )

@@ -60,8 +60,8 @@ class Signer:
     def unsign(self, purpose: str, value: str, now: float) -> dict[str, Any] | None:
         """The data of a value :meth:`sign` made, unexpired (``exp``); None otherwise."""
         payload, dot, signature = value.partition(".")
-        if not dot or len(value) > MAX_COOKIE_BYTES:
-            return None
+        if not dot or len(value) > MAX_COOKIE_BYTES or not value.isascii():
+            return None  # (compare_digest refuses non-ASCII text: it is never ours anyway)
         if not any(
             hmac.compare_digest(self._mac(key, purpose, payload), signature) for key in self._keys
         ):
