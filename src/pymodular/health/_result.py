@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from pymodular.health._status import HealthStatus
-from pymodular.secrets import redact, redact_data
+from pymodular.secrets import redact
 
 __all__ = ("HealthResult",)
 
@@ -16,6 +16,17 @@ __all__ = ("HealthResult",)
 _UTC = dt.UTC
 _NO_DETAILS: Mapping[str, Any] = MappingProxyType({})
 _set = object.__setattr__
+
+
+def _masked(value: Any) -> Any:
+    """``value`` with registered secrets masked in every string, containers kept as given."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {k: _masked(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(_masked(v) for v in value) if type(value) in (list, tuple) else value
+    return value
 
 
 def _now() -> dt.datetime:
@@ -74,7 +85,7 @@ class HealthResult:
             frozen = _NO_DETAILS
         elif isinstance(details, Mapping):
             # Strings in details are masked like the message (inspect() shows them).
-            frozen = MappingProxyType(redact_data(dict(details)))
+            frozen = MappingProxyType({k: _masked(v) for k, v in details.items()})
         else:
             raise TypeError(f"health details must be a mapping, got {type(details).__name__}")
         _set(self, "status", status)
