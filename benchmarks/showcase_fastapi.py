@@ -5,7 +5,9 @@ The same work as ``examples/showcase`` does for ``GET /api/tasks/{id}`` and
 ``demo.yaml``, the tenant and scopes of the key, an in-process TTL cache, jsonschema-rs
 and the same pydantic models, SQLAlchemy on aiosqlite with one pooled connection, the
 quota count, the task and its event inserted in one transaction (an outbox table), a
-relay task handing committed events to a subscriber that records them in ``activity``.
+relay task handing committed events to a subscriber that records them in ``activity``;
+and around every request what the showcase's router does: a request id, the replica's
+name, Prometheus request metrics by route template.
 
 (No ``from __future__ import annotations`` here: FastAPI reads the annotations.)
 """
@@ -14,6 +16,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -22,6 +25,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import jsonschema_rs
+import prometheus_client
 import sqlalchemy as sa
 import uvicorn
 import yaml
@@ -33,7 +37,59 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from benchmarks.bench_http import _UVICORN
 
-__all__ = ("serve",)
+__all__ = ("Observed", "serve")
+
+REQUESTS = prometheus_client.Counter(
+    "http_requests_total", "HTTP requests", ("method", "route", "status")
+)
+DURATION = prometheus_client.Histogram(
+    "http_request_duration_seconds", "HTTP request duration", ("method", "route", "status")
+)
+REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+
+
+class Observed:
+    """What the showcase's router does around every request, as pure ASGI middleware:
+    a request id (the client's when well-formed, else a new one) in the answer, the
+    replica's name, and the request counted and timed by method, route template and
+    status (prometheus_client)."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        incoming = dict(scope["headers"]).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        status = 500
+
+        async def send_observed(message: Any) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (b"x-request-id", request_id.encode()),
+                    (b"x-replica", b"peer"),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_observed)
+        finally:
+            route = scope.get("route")
+            labels = (scope["method"], getattr(route, "path", "<unmatched>"), str(status))
+            REQUESTS.labels(*labels).inc()
+            DURATION.labels(*labels).observe(time.perf_counter() - started)
+
+
+def metrics() -> Response:
+    """The Prometheus exposition."""
+    return Response(prometheus_client.generate_latest(), media_type="text/plain; version=0.0.4")
+
 
 SCHEMA = Path(__file__).parents[1] / "examples" / "showcase" / "schemas" / "task.json"
 
@@ -118,6 +174,8 @@ def serve(data: Path, port: int, seed: dict[str, Any]) -> None:
         await engine.dispose()
 
     api = FastAPI(lifespan=lifespan)
+    api.add_middleware(Observed)
+    api.get("/metrics")(metrics)
 
     @api.get("/api/tasks/{task_id}")
     async def read(task_id: str, tenant: Annotated[str, Depends(reader)]) -> Response:
