@@ -77,12 +77,15 @@ class AuthModule(Module[AuthConfig]):
     configured ``order``. When a router is present it installs
     :class:`AuthMiddleware` on it (name ``auth``, inside the error middleware and before
     tenant resolution, so a principal can name the tenant); routes are
-    then guarded with :func:`require_auth` and friends.
+    then guarded with :func:`require_auth` and friends. With ``oidc.providers`` it adds
+    the login, callback and logout routes and the ``session`` authenticator; the
+    router's OpenAPI document gets the security schemes of the chain.
 
     Provides ``"auth"`` (:class:`Auth`) and ``"auth.authenticators"``
     (:class:`Authenticators`). With ``jwt.jwks_url`` it fetches the JWK set at start,
     refreshes it in the background and reports a stale or missing set in its health.
-    Emits ``auth.failure`` (rate limited), ``auth.keys.rotated``, ``auth.keys.fetch_failed``,
+    Emits ``auth.failure`` (rate limited), ``auth.login``, ``auth.logout``,
+    ``auth.keys.rotated``, ``auth.keys.fetch_failed``,
     ``auth.token.issued``, ``auth.token.refreshed``, ``auth.token.reuse_detected``,
     ``auth.api_key.rotated`` and ``auth.api_keys.changed``.
     """
