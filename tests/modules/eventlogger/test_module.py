@@ -183,23 +183,25 @@ async def test_a_failing_output_is_reported_once_the_others_go_on_and_it_recover
     assert failed_writes >= 2
 
 
+async def first_datagram(receiver: socket.socket, output: dict[str, Any]) -> str:
+    """Run an app whose event logger sends chatty's events to ``output``; the first line."""
+    receiver.settimeout(5)
+    config = {"eventlogger": {"include": ["chatty.*"], "outputs": [output]}}
+    try:
+        async with app_harness([Chatty(), EventLoggerModule()], config=config):
+            pass
+        return receiver.recv(65536).decode()
+    finally:
+        receiver.close()
+
+
 async def test_syslog_lines_reach_a_udp_receiver() -> None:
     receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     receiver.bind(("127.0.0.1", 0))
     receiver.settimeout(5)
     port = receiver.getsockname()[1]
-    config = {
-        "eventlogger": {
-            "include": ["chatty.*"],
-            "outputs": [{"type": "syslog", "address": f"127.0.0.1:{port}", "tag": "shop"}],
-        }
-    }
-    try:
-        async with app_harness([Chatty(), EventLoggerModule()], config=config):
-            pass
-        datagram = receiver.recv(65536).decode()
-    finally:
-        receiver.close()
+    output = {"type": "syslog", "address": f"127.0.0.1:{port}", "tag": "shop"}
+    datagram = await first_datagram(receiver, output)
     assert datagram.startswith("<14>shop: ")  # facility user (1) * 8 + info (6)
     assert "chatty.said module=chatty" in datagram
 
@@ -227,19 +229,8 @@ async def test_syslog_lines_reach_a_unix_socket(tmp_path: Path) -> None:
     path = tmp_path / "log.sock"
     receiver = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     receiver.bind(str(path))
-    receiver.settimeout(5)
-    config = {
-        "eventlogger": {
-            "include": ["chatty.*"],
-            "outputs": [{"type": "syslog", "address": str(path), "facility": "local0"}],
-        }
-    }
-    try:
-        async with app_harness([Chatty(), EventLoggerModule()], config=config):
-            pass
-        datagram = receiver.recv(65536).decode()
-    finally:
-        receiver.close()
+    output = {"type": "syslog", "address": str(path), "facility": "local0"}
+    datagram = await first_datagram(receiver, output)
     assert datagram.startswith("<134>pymodular: ")  # local0 (16) * 8 + info (6)
     assert 'password="[REDACTED]"' in datagram
 

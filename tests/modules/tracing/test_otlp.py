@@ -61,16 +61,20 @@ def receiver() -> Iterator[Receiver]:
         yield running
 
 
-class Items(Module[None]):
+class Catalog(Module[None]):
+    """Items by id; ``broken`` fails with a secret in its message."""
+
     name = "items"
     router = Dependency(Router)
 
     async def init(self, app: Any) -> None:
-        @self.router.get("/items/{id}")
         async def item(request: Request) -> dict[str, str]:
-            if request.path_params["id"] == "broken":
+            found = request.path_params["id"]
+            if found == "broken":
                 raise RuntimeError(f"cannot use {PATH_SECRET}")
-            return {"id": request.path_params["id"]}
+            return {"id": found}
+
+        self.router.get("/items/{id}")(item)
 
 
 async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver: Receiver) -> None:
@@ -83,7 +87,7 @@ async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver
         },
     }
     try:
-        modules = [TracingModule(), RouterModule(), Items(), HttpServerModule()]
+        modules = [TracingModule(), RouterModule(), Catalog(), HttpServerModule()]
         async with app_harness(modules, config=config) as (app, _events):
             async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
                 assert (await http.get(f"/items/{PATH_SECRET}")).status_code == 200
