@@ -246,3 +246,16 @@ async def test_each_job_run_is_a_span_and_its_log_records_carry_the_ids(
     assert all(r.trace_id != "-" for r in records)  # every run's records, the thread's too
     traced = {r.getMessage() for r in records if r.trace_id in ids}  # runs finished by then
     assert traced == {"reporting", "sync reporting"}
+
+
+async def test_unsampled_requests_record_nothing_and_a_sampled_caller_is_followed() -> None:
+    async with traced({"sample_ratio": 0.0, "lifecycle": False}) as (app, tracing):
+        async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+            plain = await http.get("/audit/1")
+            followed = await http.get("/audit/2", headers={"traceparent": CALLER})  # sampled: 01
+            unsampled = CALLER[:-2] + "00"
+            declined = await http.get("/audit/3", headers={"traceparent": unsampled})
+        spans = [s for s in tracing.finished_spans() if s.name == "GET /audit/{id}"]
+    assert (plain.status_code, followed.status_code, declined.status_code) == (200, 200, 200)
+    assert [s.attributes["url.path"] for s in spans] == ["/audit/2"]
+    assert spans[0].context.trace_id == int(CALLER_TRACE, 16)

@@ -66,7 +66,16 @@ class OtelTracer(Tracer):
 class OtelSpan:
     """One span, current between ``__enter__`` and ``__exit__``."""
 
-    __slots__ = ("_attributes", "_kind", "_name", "_parent", "_span", "_tokens", "_tracer")
+    __slots__ = (
+        "_attributes",
+        "_kind",
+        "_name",
+        "_parent",
+        "_recording",
+        "_span",
+        "_tokens",
+        "_tracer",
+    )
 
     def __init__(
         self,
@@ -96,6 +105,7 @@ class OtelSpan:
             kind=_KINDS[self._kind],
             attributes=attributes,
         )
+        self._recording = span.is_recording()  # an unsampled span: attributes cost nothing
         found = span.get_span_context()
         self._tokens = (
             otel_context.attach(trace.set_span_in_context(span, context)),
@@ -110,7 +120,7 @@ class OtelSpan:
         tb: TracebackType | None,
     ) -> None:
         span = self._span
-        if error is not None:
+        if error is not None and self._recording:
             self._record(error)
         current_trace.reset(self._tokens[1])
         otel_context.detach(self._tokens[0])
@@ -125,13 +135,16 @@ class OtelSpan:
         self._span.set_status(Status(StatusCode.ERROR, text[:_MAX_TEXT]))
 
     def set_attribute(self, key: str, value: Any) -> None:
-        self._span.set_attribute(key, scrubbed(value))
+        if self._recording:
+            self._span.set_attribute(key, scrubbed(value))
 
     def rename(self, name: str) -> None:
-        self._span.update_name(secrets.redact(name))
+        if self._recording:
+            self._span.update_name(secrets.redact(name))
 
     def fail(self, description: str) -> None:
-        self._span.set_status(Status(StatusCode.ERROR, secrets.redact(description)[:_MAX_TEXT]))
+        if self._recording:
+            self._span.set_status(Status(StatusCode.ERROR, secrets.redact(description)[:_MAX_TEXT]))
 
     @property
     def ids(self) -> tuple[str, str] | None:
