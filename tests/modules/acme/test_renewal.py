@@ -177,3 +177,26 @@ async def test_short_lived_certificates_are_renewed_by_the_loops_own_timer(
         assert leaf.serial_number in {int(bundle.serial, 16)} | {
             int(e.data["serial"], 16) for e in events.of("acme.certificate.renewed")
         }
+
+
+async def test_the_https_listener_starts_with_a_placeholder_while_the_ca_is_unreachable(
+    pebble: PebbleFactory, tmp_path: Path
+) -> None:
+    port = free_port()
+    server = pebble(http_port=port)
+    server.stop()  # down before the application starts
+    async with acme_app(acme_section(server, tmp_path), port) as (app, events, _, https):
+        await events.wait_for("acme.renewal.failed", timeout=30)
+        placeholder = await presented(https.port, DOMAIN)
+        assert placeholder.issuer == placeholder.subject  # self-signed stand-in
+        health = (await app.health.evaluate()).module("acme")
+        assert health.status == "degraded"
+        assert "waiting for a first certificate" in health.message
+        escalation = await events.wait_for("acme.renewal.escalated", timeout=30)
+        assert escalation.data["days_left"] is None  # nothing valid is served yet
+
+        await asyncio.to_thread(server.start)
+        await events.wait_for("acme.certificate.issued", timeout=30)
+        issued = await presented(https.port, DOMAIN, server.roots())
+        assert issued.issuer != issued.subject
+        assert (await app.health.evaluate()).module("acme").status == "healthy"

@@ -227,13 +227,13 @@ class AcmeModule(Module[AcmeConfig]):
         for domain, state in renewer.states.items():
             bundle = state.valid_bundle
             if bundle is None:
-                waiting.append(domain)
+                waiting.append(f"{domain} (orders failing)" if state.failures else domain)
             elif bundle.not_after <= now:
                 expired.append(domain)
             else:
                 days.append(bundle.remaining(now).total_seconds() / 86400)
-            if state.escalated:
-                escalated.append(domain)
+                if state.escalated:
+                    escalated.append(domain)
         details: dict[str, Any] = {"domains": len(renewer.states)}
         if days:
             details["min_days_left"] = round(min(days), 3)
