@@ -311,3 +311,32 @@ async def _activity_count(showcase: Showcase) -> int:
 
     with sqlite3.connect(showcase.data / "showcase.db") as connection:
         return int(connection.execute("SELECT COUNT(*) FROM activity").fetchone()[0])
+
+
+async def test_sighup_reloads_a_tenants_file_without_a_restart(tmp_path: Path) -> None:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "acme.yaml").write_text("tasks: {max_tasks: 5000}\n")
+    (tenants / "globex.yaml").write_text("tasks: {max_tasks: 1}\n")
+    showcase = await start_showcase(tmp_path / "data", {"SHOWCASE_TENANTS": str(tenants)})
+    try:
+        globex = showcase.headers("globex-admin")
+        async with httpx.AsyncClient(base_url=showcase.url, timeout=10) as http:
+            first = await http.post("/api/tasks", json={"title": "one"}, headers=globex)
+            full = await http.post("/api/tasks", json={"title": "two"}, headers=globex)
+            (tenants / "globex.yaml").write_text("tasks: {max_tasks: 3}\n")
+            showcase.process.send_signal(signal.SIGHUP)
+            answers: list[int] = []
+
+            async def raised() -> bool:
+                answer = await http.post("/api/tasks", json={"title": "two"}, headers=globex)
+                answers.append(answer.status_code)
+                return answer.status_code == 201
+
+            await until_async(raised, timeout=15, interval=0.2)
+        assert await showcase.stop() == 0
+    finally:
+        await showcase.kill()
+    assert (first.status_code, full.status_code) == (201, 409)
+    assert set(answers) <= {409, 201}  # refused until the reload, never an error
+    assert showcase.process.returncode == 0
