@@ -14,9 +14,10 @@ and time, the same JSON bytes on the wire) and waits for the broker's confirmati
 (JetStream ack with ``Nats-Msg-Id``, a persistent message under publisher confirms,
 the Redis reply, a QoS 1 PUBACK); a group consumer (durable consumer, durable queue,
 consumer group, shared subscription) parses the JSON, calls a no-op handler with the
-data and acknowledges after it returned, one handler call at a time, 64 messages
-fetched ahead. ``WINDOW`` publishers run at once, each awaiting its publishes in turn.
-The latency of a message is from just before its publish to its handler call.
+data and acknowledges after it returned, 64 messages fetched ahead (ours one handler
+call at a time; raw aio-pika runs each delivery as its own task, as it always does).
+``WINDOW`` publishers run at once, each awaiting its publishes in turn. The latency of
+a message is from just before its publish to its handler call.
 
 A round publishes ``COUNT`` messages and ends when all were handled; the contenders'
 rounds alternate (ours, raw, FastStream, ours, ...) so machine noise falls on each
