@@ -167,3 +167,13 @@ async def test_middleware_changes_are_events() -> None:
         removed = [e.data for e in events.of("router.middleware.removed")]
     assert {"name": "t", "order": 1000} in added
     assert removed == [{"name": "t"}]
+
+
+async def test_every_middleware_in_the_stack_is_announced_the_builtin_errors_included() -> None:
+    module = RouterModule()
+    async with app_harness([module], config={}) as (app, events):
+        await app.events.flush()
+        announced = [e.data["name"] for e in events.of("router.middleware.added")]
+        installed = list(module.router.middleware)
+    assert "errors" in announced
+    assert sorted(announced) == sorted(installed)

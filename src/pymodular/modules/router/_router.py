@@ -134,6 +134,13 @@ class Router(RouteRegistrar):
         """Global middleware names, outermost first."""
         return [s.name for s in ordered(self._specs.values())]
 
+    def announce(self, emit: Callable[..., Any]) -> None:
+        """Send events through ``emit`` from now on, first announcing the middleware that
+        is installed already (the built-in ``errors`` is, from the start)."""
+        self.emit = emit
+        for spec in ordered(self._specs.values()):
+            emit("router.middleware.added", name=spec.name, order=spec.order)
+
     def _rebuild(self) -> None:
         self._app = build_middleware_stack(self._dispatch, self._specs.values())
 

@@ -85,7 +85,7 @@ class RouterModule(Module[RouterConfig]):
 
         config = self.config
         router = self.router
-        router.emit = self.emit
+        router.announce(self.emit)
         router.services = app.services
         router.base_path = config.base_path
         router.redirect_slashes = config.redirect_slashes
