@@ -121,6 +121,6 @@ def find_cycle(nodes: Sequence[str], edges: Sequence[Edge]) -> list[Edge]:
 
 
 def format_cycle(cycle: Sequence[Edge]) -> str:
-    """``cycle: api -(service Database)-> db -(module)-> migrations -(module)-> api``."""
+    """``cycle: api -(interface shop.Database)-> db -(module)-> migrations -(module)-> api``."""
     parts = [cycle[0].source, *(f"-({e.describe()})-> {e.target}" for e in cycle)]
     return "cycle: " + " ".join(parts)

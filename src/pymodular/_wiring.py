@@ -68,13 +68,14 @@ def _service_edges(
                 requested=dep.describe(),
             )
         entry = services.entry(key, name=name)
-    label = dep.describe() if dep.interface is not None else str(dep.name)
+    # By type the edge is an interface, named by its public path; by name, a service.
+    kind, label = ("interface", _requested(dep)) if dep.interface else ("service", str(dep.name))
     if entry.provider == record.name:
         # A module may use its own service optionally; requiring it is a self-cycle.
-        return [] if dep.optional else [Edge(record.name, record.name, "service", label)]
+        return [] if dep.optional else [Edge(record.name, record.name, kind, label)]
     if entry.provider == app_provider:
         return []
-    return [Edge(record.name, entry.provider, "service", label)]
+    return [Edge(record.name, entry.provider, kind, label)]
 
 
 def _requested(dep: Dependency[Any]) -> str:

@@ -131,7 +131,7 @@ class CircularDependencyError(DependencyError):
 
     ``chain`` lists the modules along it, back to the first; ``edges`` has one
     ``(source, target, kind)`` triple per step, the kind as the message shows it
-    (``module``, ``service Database``, ``interface Clock``).
+    (``module``, ``service sessions``, ``interface shop.Database``).
     """
 
     def __init__(

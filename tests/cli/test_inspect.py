@@ -24,7 +24,7 @@ def test_table_lists_modules_services_dependencies_and_configuration(run_cli: Ru
     services = out.split("SERVICES", 1)[1].split("DEPENDENCIES", 1)[0]
     assert "db      Database    global  3         database" in services
     assert "api -> database  (module)" in out
-    assert "api -> database  (service Database)" in out
+    assert "api -> database  (interface service.Database)" in out
     assert "database.pool      3" in out
 
 
@@ -42,7 +42,7 @@ def test_json_is_the_application_picture_without_running_modules(run_cli: Run) -
     assert (db["scope"], db["priority"], db["provider"]) == ("global", 3, "database")
     assert db["interfaces"] == ["service.Database"]
     kinds = {(e["from"], e["to"], e["kind"]) for e in picture["graph"]["edges"]}
-    assert kinds == {("api", "database", "module"), ("api", "database", "service")}
+    assert kinds == {("api", "database", "module"), ("api", "database", "interface")}
     assert picture["problems"] == []
 
 
@@ -61,7 +61,7 @@ def test_dot_output_is_a_graphviz_digraph(run_cli: Run) -> None:
     assert lines[0] == 'digraph "app" {'
     assert lines[-1] == "}"
     assert '  "api" -> "database";' in lines
-    assert '  "api" -> "database" [style=dashed, label="Database"];' in lines
+    assert '  "api" -> "database" [style=dashed, label="service.Database"];' in lines
     assert any(line.startswith('  "database" [label="database\\nregistered"') for line in lines)
 
 

@@ -38,7 +38,7 @@ async def test_inspect_shows_modules_services_and_graph() -> None:
     assert db_service["provider"] == "db"
     assert db_service["interfaces"] == [f"{__name__}.Database"]
     edges = {(e["from"], e["to"], e["kind"]) for e in picture["graph"]["edges"]}
-    assert edges == {("api", "cache", "module"), ("api", "db", "service")}
+    assert edges == {("api", "cache", "module"), ("api", "db", "interface")}
     await app.stop()
     assert app.inspect()["modules"][0]["state"] == "stopped"
 

@@ -85,7 +85,7 @@ async def test_required_service_creates_an_edge_to_its_provider() -> None:
     await app.init()
     assert app.order == ["provider", "consumer"]
     assert [(e.source, e.target, e.kind) for e in app.edges] == [
-        ("consumer", "provider", "service")
+        ("consumer", "provider", "interface")
     ]
 
 
@@ -106,7 +106,7 @@ async def test_cycle_across_three_modules_reports_the_whole_chain_and_starts_not
     with pytest.raises(CircularDependencyError) as info:
         await app.start()
     assert str(info.value) == (
-        "circular dependency detected: cycle: api -(service Database)-> db "
+        f"circular dependency detected: cycle: api -(interface {__name__}.Database)-> db "
         "-(module)-> migrations -(module)-> api"
     )
     assert info.value.chain == ("api", "db", "migrations", "api")
@@ -642,3 +642,30 @@ def test_a_misspelled_depends_on_gets_a_did_you_mean() -> None:
         app.resolve()
     assert "module 'api' depends on module 'databse', which is not registered" in str(caught.value)
     assert "did you mean 'database'?" in str(caught.value)
+
+
+async def test_a_cycle_tells_a_by_name_edge_from_a_by_type_edge() -> None:
+    calls = CallLog()
+    app = Application(
+        [
+            make(
+                "api",
+                calls,
+                requires=[Dependency(Database)],
+                provides=[Service("sessions", object())],
+            ),
+            make(
+                "db",
+                calls,
+                requires=[Dependency(name="sessions")],
+                provides=[Service("db", Database(), interface=Database)],
+            ),
+        ]
+    )
+    with pytest.raises(CircularDependencyError) as info:
+        app.resolve()
+    assert str(info.value) == (
+        f"circular dependency detected: cycle: api -(interface {__name__}.Database)-> db "
+        "-(service sessions)-> api"
+    )
+    assert [kind.split()[0] for _, _, kind in info.value.edges] == ["interface", "service"]
