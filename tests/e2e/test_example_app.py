@@ -118,8 +118,27 @@ async def test_bad_input_gets_the_right_status_and_a_problem(example: Example) -
             "wrong method": await http.request("PURGE", example.api),
             "unknown route": await http.get(f"{example.url}/api/nothing"),
             "huge headers": await http.get(example.api, headers={"x-big": "a" * 40_000}),
+            "huge number": await http.post(
+                example.api,
+                content=b'{"title": ' + b"9" * 5000 + b"}",
+                headers={"content-type": "application/json"},
+            ),
         }
         still = await http.get(example.api)
+    port = int(example.url.rsplit(":", 1)[1])
+    targets = [
+        b"GET http://x:99999999/ HTTP/1.1",
+        b"GET http://evil.example HTTP/1.1",
+        b"GET http://[::1/ HTTP/1.1",
+        b"CONNECT 127.0.0.1:443 HTTP/1.1",
+    ]
+    for line in targets:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(line + b"\r\nHost: x\r\nConnection: close\r\n\r\n")
+        async with asyncio.timeout(10):
+            raw = await reader.read()
+        writer.close()
+        assert raw.startswith(b"HTTP/1.1 400"), (line, raw[:80])
     statuses = {name: a.status_code for name, a in answers.items()}
     assert statuses == {
         "invalid json": 400,
@@ -130,6 +149,7 @@ async def test_bad_input_gets_the_right_status_and_a_problem(example: Example) -
         "wrong method": 405,
         "unknown route": 404,
         "huge headers": 431,
+        "huge number": 400,
     }
     for name, answer in answers.items():
         assert answer.headers["content-type"] == "application/problem+json", name
