@@ -211,6 +211,5 @@ class RouteTable:
                 if path == prefix or path.startswith(prefix + "/") or not prefix:
                     if route.enabled:
                         return route, None, _NONE, False
-                    disabled = True
-                    break
+                    disabled = True  # as if it did not exist: a shorter mount may serve
         return None, None, allowed, disabled
