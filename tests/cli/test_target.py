@@ -47,10 +47,13 @@ def test_python_file_path_is_accepted(project: Project) -> None:
 
 
 def test_app_dir_is_searched_first(project: Project) -> None:
-    project.write("elsewhere/service_dir.py", apps.SERVICE)
-    assert isinstance(
-        load_application("service_dir:app", app_dir=project.root / "elsewhere"), Application
+    project.write("service_dir.py", apps.SERVICE)  # in the working directory: not this one
+    project.write(
+        "elsewhere/service_dir.py",
+        "from pymodular import Application\napp = Application(name='from-app-dir')\n",
     )
+    found = load_application("service_dir:app", app_dir=project.root / "elsewhere")
+    assert found.name == "from-app-dir"
 
 
 def test_section_specs_accept_apps_modules_classes_models_and_lists(project: Project) -> None:

@@ -126,7 +126,9 @@ CertFactory = Callable[[str], tuple[Path, Path]]
 def make_cert_factory(directory: Path) -> CertFactory:
     """Self-signed EC certificates for a name (also valid for 127.0.0.1), via openssl."""
     if shutil.which("openssl") is None:
-        pytest.skip("the openssl command is needed to make test certificates")
+        pytest.fail(
+            "the openssl command makes the test certificates: scripts/system-deps.sh installs it"
+        )
 
     def make(name: str) -> tuple[Path, Path]:
         cert, key = directory / f"{name}.crt", directory / f"{name}.key"
