@@ -42,8 +42,8 @@ services:
 	@scripts/services.sh
 
 lint: $(STAMP_DEV)
-	$(BIN)/ruff check src tests examples benchmarks
-	$(BIN)/ruff format --check src tests examples benchmarks
+	$(BIN)/ruff check src tests examples benchmarks scripts
+	$(BIN)/ruff format --check src tests examples benchmarks scripts
 
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy src
@@ -57,6 +57,10 @@ pytest: $(STAMP_DEV)
 ## bench: every performance target with peers side by side
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks
+
+## mutation: mutants of the core files against their nearest tests, a score per file (not in `make test`)
+mutation: $(STAMP_DEV)
+	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
 ## lock: regenerate constraints.txt from a fresh resolution of the dev extra
 lock:

@@ -107,5 +107,6 @@ def _merge(
 def _take_subtree(history: dict[Path, list[Entry]], path: Path) -> list[Entry]:
     """Remove the history below ``path`` (a leaf now replaces that subtree); return winners."""
     size = len(path)
-    below = [p for p in history if len(p) > size and p[:size] == path]
+    # ``path`` itself has no history while a mapping is there: > and >= are the same here.
+    below = [p for p in history if len(p) > size and p[:size] == path]  # pragma: no mutate
     return [history.pop(p)[-1] for p in below]
