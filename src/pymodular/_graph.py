@@ -53,7 +53,8 @@ def topological_order(nodes: Sequence[str], edges: Sequence[Edge]) -> list[str]:
             if remaining[dependent] == 0:
                 heapq.heappush(ready, index[dependent])
     if len(order) != len(nodes):
-        left = [n for n in nodes if remaining[n] > 0]
+        # (>= 0 would search the placed nodes too and find the same cycle, only slower)
+        left = [n for n in nodes if remaining[n] > 0]  # pragma: no mutate
         cycle = find_cycle(left, edges)
         chain = [e.source for e in cycle] + [cycle[0].source]
         raise CircularDependencyError(

@@ -119,3 +119,22 @@ def test_a_pinned_service_is_found_for_the_tenant_named_by_instance() -> None:
         registry.get(Cache, instance="globex")
     with pytest.raises(ServiceNotFoundError):
         registry.get(Cache)
+
+
+def test_unregistering_one_provider_leaves_every_other_providers_services_as_they_were() -> None:
+    registry = ServiceRegistry()
+    kept, gone = MemoryCache(), RedisCache()
+    ready(registry, "keep", [Service("memory", kept, interface=Cache)])
+    ready(registry, "drop", [Service("redis", gone, interface=Cache, priority=5)])
+    assert registry.get(Cache) is gone
+    registry.unregister("drop")
+    assert registry.get(Cache) is kept  # the declared index still lists it
+    assert registry.get(MemoryCache) is kept  # and the implicit one
+    assert registry.get("memory") is kept
+    assert [e.provider for e in registry.entries()] == ["keep"]
+    assert [e.name for e in registry.entries(provider="keep")] == ["memory"]
+    assert registry.entries(provider="drop") == []
+    with pytest.raises(ServiceNotFoundError):
+        registry.get(RedisCache)
+    with pytest.raises(ServiceNotFoundError):
+        registry.get("redis")

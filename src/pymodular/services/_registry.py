@@ -147,7 +147,12 @@ class ServiceRegistry:
                     continue
                 for iface in entry.service.interfaces:
                     self._declared.setdefault(iface, []).append(entry)
-                if entry.service.has_instance and entry.scope is ServiceScope.GLOBAL:
+                # A factory's value is indexed when it is made (mark_ready) and overwrites
+                # anything indexed here, so `or` would only index a placeholder early.
+                made = (
+                    entry.service.has_instance and entry.scope is ServiceScope.GLOBAL
+                )  # pragma: no mutate
+                if made:
                     self._index_value(entry, entry.service.instance)
             self._changed()
             return entries
@@ -280,7 +285,9 @@ class ServiceRegistry:
         :class:`~pymodular.errors.ServiceNotReadyError` (with the provider's phase).
         """
         fast_key: object = key if name is None else (key, name)
-        if instance is None:
+        # The cache holds only global values of unpinned keys, which the slow path returns
+        # for any instance too: the test saves time, it decides nothing.
+        if instance is None:  # pragma: no mutate
             try:
                 return self._fast[fast_key]
             except KeyError:

@@ -234,3 +234,9 @@ def test_the_highest_priority_then_last_listed_feeder_sets_the_value(values: lis
     record = snapshot.provenance("s.value")
     assert record.source.feeder == f"f{len(values) - 1}"
     assert [o.value for o in record.overrode] == list(reversed(values[:-1]))
+
+
+def test_the_default_limit_is_thirty_two_levels() -> None:
+    assert merge_layers([Layer.from_mapping(_nested(32))]).data == _nested(32)
+    with pytest.raises(ConfigError, match="expected at most 32 levels"):
+        merge_layers([Layer.from_mapping(_nested(33))])
