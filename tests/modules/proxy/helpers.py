@@ -142,18 +142,18 @@ async def _send(send: Any, status: int, body: bytes, media: bytes = b"applicatio
     await send({"type": "http.response.body", "body": body})
 
 
-def _bound() -> socket.socket:
+def _bound(port: int = 0) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # TCP_NODELAY
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
+    sock.bind(("127.0.0.1", port))
     sock.listen(128)
     return sock
 
 
 @asynccontextmanager
-async def upstream(name: str = "a") -> AsyncIterator[Upstream]:
-    """An echo upstream on uvicorn, on a free loopback port."""
-    sock = _bound()
+async def upstream(name: str = "a", *, port: int = 0) -> AsyncIterator[Upstream]:
+    """An echo upstream on uvicorn, on a free loopback port (or on ``port``)."""
+    sock = _bound(port)
     state = Upstream(name, sock.getsockname()[1])
     config = uvicorn.Config(
         echo_app(state),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from contextlib import AsyncExitStack
 from typing import Any
 
 import httpx
@@ -195,3 +196,30 @@ async def test_with_every_target_out_the_answer_is_503_with_retry_after() -> Non
     assert "no target of upstream 'pool'" in answer.json()["detail"]
     assert health.status == "unhealthy"
     assert a.requests == []
+
+
+async def test_a_target_stopped_and_restarted_on_its_port_is_served_again() -> None:
+    first_running = AsyncExitStack()
+    first = await first_running.enter_async_context(upstream("first"))
+    try:
+        config = section({"pool": _pool(first.url)}, [{"path": "/", "upstream": "pool"}])
+        async with (
+            proxying(config) as (app, url, events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            before = await client.get("/x")
+            pool = proxy_of(app).upstream("pool").targets[0].pool
+            assert pool.total == 1
+            await first_running.aclose()  # the target stops
+            await until(lambda: pool.total == 0)  # it closed the pooled connection
+            down = await client.get("/x")
+            async with upstream("second", port=first.port) as second:
+                back = await client.get("/x")
+            failed = await events.wait_for("proxy.request.failed")
+    finally:
+        await first_running.aclose()
+    assert before.json()["name"] == "first"
+    assert down.status_code == 502
+    assert "cannot connect" in failed.data["reason"]
+    assert back.json()["name"] == "second"
+    assert len(second.requests) == 1
