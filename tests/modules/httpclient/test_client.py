@@ -246,3 +246,24 @@ def test_keepalive_connections_cannot_exceed_connections() -> None:
         HttpClientConfig(max_connections=2, max_keepalive_connections=3)
     with pytest.raises(ValueError, match="must start with http"):
         HttpClientConfig(base_url="ftp://x")
+
+
+async def test_a_refused_connection_says_what_failed_where_and_keeps_the_httpx_cause() -> None:
+    from pymodular.modules.httpclient import HttpRequestError
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = sock.getsockname()[1]
+    async with clients({"default": FAST}) as (_app, named, _events, _upstream, _url):
+        with pytest.raises(httpx.ConnectError) as caught:
+            await named.default.get(f"http://u:pw-9876@127.0.0.1:{dead}/items?token=t-5544")
+    error = caught.value
+    assert isinstance(error, HttpRequestError)
+    text = str(error)
+    assert text.startswith(f"GET http://u:{MASK}@127.0.0.1:{dead}/items?token={MASK} failed:")
+    assert f"connection refused by 127.0.0.1:{dead}" in text
+    assert "after 3 attempts" in text
+    assert "pw-9876" not in text
+    assert "t-5544" not in text
+    assert isinstance(error.__cause__, httpx.ConnectError)
+    assert (error.method, error.address, error.attempts) == ("GET", f"127.0.0.1:{dead}", 3)

@@ -180,3 +180,21 @@ def test_a_ca_file_that_cannot_be_loaded_is_a_config_error(tmp_path: Path) -> No
         HttpClientConfigError, match=r"httpclient\.api\.ca_file .* cannot be loaded"
     ):
         build_client("api", HttpClientConfig(ca_file=str(missing)))
+
+
+async def test_a_read_timeout_names_the_request_the_server_and_the_limit() -> None:
+    from pymodular.modules.httpclient import HttpRequestError
+
+    settings = {**NO_RETRY, "read_timeout": 0.2}
+    async with stalled_client(settings) as (client, stall, _events):
+        with pytest.raises(httpx.ReadTimeout) as caught:
+            await client.get("/slow")
+        stall.release.set()
+    error = caught.value
+    assert isinstance(error, HttpRequestError)
+    assert isinstance(error.__cause__, httpx.ReadTimeout)
+    port = client.base_url.port
+    assert str(error) == (
+        f"GET http://127.0.0.1:{port}/slow failed: no answer from 127.0.0.1:{port} "
+        "within the read timeout of 0.2 s (ReadTimeout)"
+    )

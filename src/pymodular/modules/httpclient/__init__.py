@@ -20,7 +20,11 @@ from pymodular.modules.httpclient.config import (
     LoggingConfig,
     RetryConfig,
 )
-from pymodular.modules.httpclient.errors import HttpClientConfigError, UnknownClientError
+from pymodular.modules.httpclient.errors import (
+    HttpClientConfigError,
+    HttpRequestError,
+    UnknownClientError,
+)
 from pymodular.modules.httpclient.module import HttpClientModule
 
 __all__ = (
@@ -29,6 +33,7 @@ __all__ = (
     "HttpClientConfigError",
     "HttpClientModule",
     "HttpClients",
+    "HttpRequestError",
     "LoggingConfig",
     "RetryConfig",
     "UnknownClientError",

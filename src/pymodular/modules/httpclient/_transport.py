@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 
 import pymodular.modules._telemetry as telemetry
+from pymodular.modules.httpclient._failures import classify
 from pymodular.modules.httpclient._redact import redact_url
 from pymodular.modules.httpclient._retry import (
     RetryPolicy,
@@ -95,7 +96,10 @@ class RetryTransport(httpx.AsyncBaseTransport):
                     attempt += 1
                     continue
                 self._failed(request, attempt, error=f"{kind}: {exc}")
-                raise
+                classified = classify(exc, request, attempt)
+                if classified is exc:
+                    raise
+                raise classified from exc
             status = response.status_code
             if should_retry(
                 policy, method=method, attempt=attempt, status=status, replayable=replayable
