@@ -43,6 +43,13 @@ class Kit:
         raise AssertionError(f"{self.kind} has no broker to read from")
 
 
+# A broker on a loaded machine (CI runs the suite four workers wide on two cores) can
+# take seconds to accept a connection or confirm a publish; these scenarios are about
+# delivery, not about how long a broker takes, so their bounds leave room for that.
+# The scenarios that are about a broker being unreachable set their own, short ones.
+BROKER_BOUNDS = {"connect_timeout": 30.0, "publish_timeout": 30.0}
+
+
 class MemoryKit(Kit):
     """The in-process engine: nothing to isolate or clean."""
 
@@ -81,6 +88,7 @@ class NatsKit(Kit):
             "subject_prefix": f"t{self.token}",
             "storage": "memory",
             "ack_wait": 2.0,
+            **BROKER_BOUNDS,
             **overrides,
         }
 
@@ -131,6 +139,7 @@ class RabbitMqKit(Kit):
             "exchange": f"t.{self.token}",
             "queue_prefix": f"t.{self.token}",
             "queue_expiry": 60.0,
+            **BROKER_BOUNDS,
             **overrides,
         }
 
@@ -189,6 +198,7 @@ class RedisKit(Kit):
             "claim_idle": 1.0,
             "discovery_interval": 0.2,
             "block": 0.5,
+            **BROKER_BOUNDS,
             **overrides,
         }
 
@@ -239,6 +249,7 @@ class MqttKit(Kit):
             "topic_prefix": f"t/{self.token}",
             "client_id": f"t-{self.token}",
             "session_expiry": 60,
+            **BROKER_BOUNDS,
             **overrides,
         }
 

@@ -153,7 +153,16 @@ async def test_consecutive_failures_eject_a_target_for_a_while() -> None:
 
 
 async def test_active_checks_take_an_unhealthy_target_out_and_bring_it_back() -> None:
-    checks = {"enabled": True, "interval": 0.05, "healthy_threshold": 1, "unhealthy_threshold": 1}
+    # What takes a target out here is the status its check is answered with; the check's
+    # timeout is far beyond what a loaded machine needs, so that b, which stays healthy,
+    # is never taken out by one slow check (one failure suffices at this threshold).
+    checks = {
+        "enabled": True,
+        "interval": 0.05,
+        "timeout": 30,
+        "healthy_threshold": 1,
+        "unhealthy_threshold": 1,
+    }
     async with upstream("a") as a, upstream("b") as b:
         config = section(
             {"pool": _pool(a.url, b.url, health_check=checks)},
@@ -163,13 +172,13 @@ async def test_active_checks_take_an_unhealthy_target_out_and_bring_it_back() ->
             proxying(config) as (app, url, events),
             httpx.AsyncClient(base_url=url) as client,
         ):
-            await until(lambda: a.checks > 0 and b.checks > 0)
+            await until(lambda: a.checks > 0 and b.checks > 0, timeout=30)
             a.healthy = False
-            down = await events.wait_for("proxy.target.unhealthy")
+            down = await events.wait_for("proxy.target.unhealthy", timeout=30)
             names = [(await client.get("/x")).json()["name"] for _ in range(4)]
             assert (await app.health.evaluate()).module("proxy").status == "degraded"
             a.healthy = True
-            up = await events.wait_for("proxy.target.healthy")
+            up = await events.wait_for("proxy.target.healthy", timeout=30)
             back = [(await client.get("/x")).json()["name"] for _ in range(4)]
     assert down.data["target"] == up.data["target"] == f"127.0.0.1:{a.port}"
     assert "503" in down.data["reason"]
