@@ -264,3 +264,32 @@ def test_the_page_needs_the_document_and_paths_must_be_plain() -> None:
         Router().serve_openapi(None, docs_path="/docs")
     with pytest.raises(RouteConfigError, match="must start with '/'"):
         Router().serve_openapi("openapi.json")
+
+
+@pytest.mark.parametrize("base_path", ["", "/api"])
+async def test_the_root_leads_a_newcomer_to_the_docs_page(base_path: str) -> None:
+    config = {"router": {"base_path": base_path}}
+    async with app_harness([RouterModule()], config=config) as (app, _):
+        router = app.services.get(Router)
+        async with client(router) as http:
+            root = await http.get("/")
+            head = await http.head("/")
+            posted = await http.post("/")
+    assert root.status_code == 307
+    assert root.headers["location"] == f"{base_path}/docs"
+    assert head.status_code == 307
+    assert posted.status_code in (404, 405)
+
+
+async def test_a_route_of_its_own_at_the_root_wins_and_the_redirect_can_be_turned_off() -> None:
+    async with app_harness([RouterModule()], config={}) as (app, _):
+        router = app.services.get(Router)
+        router.get("/")(lambda: {"hello": "world"})
+        async with client(router) as http:
+            assert (await http.get("/")).json() == {"hello": "world"}
+    config = {"router": {"root_redirect": False}}
+    async with (
+        app_harness([RouterModule()], config=config) as (app, _),
+        client(app.services.get(Router)) as http,
+    ):
+        assert (await http.get("/")).status_code == 404

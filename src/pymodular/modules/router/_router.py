@@ -81,6 +81,8 @@ class Router(RouteRegistrar):
         self._lifespans: list[Lifespan] = []
         self._started: list[Lifespan] = []
         self._lifespans_began = False
+        self.root_redirect: str | None = None
+        """Where ``GET /`` redirects (below the base path) when no route answers ``/``."""
         self.openapi = OpenAPI(lambda: self._table, base_path=lambda: self.base_path)
         """The OpenAPI document of the routes (see :meth:`serve_openapi`)."""
         self.use(
@@ -328,6 +330,18 @@ class Router(RouteRegistrar):
 
     # -- dispatch ------------------------------------------------------------------------
 
+    async def _redirect_root(self, scope: Scope, send: Send, root: str, base: str) -> bool:
+        """Send a newcomer at ``/`` to the docs page, unless a route of ours answers ``/``."""
+        if scope["method"] not in ("GET", "HEAD") or self.root_redirect is None:
+            return False
+        if not base and self._table.match("/", scope["method"])[0] is not None:
+            return False
+        location = (root + base + self.root_redirect).encode("latin-1", "replace")
+        headers = [(b"location", location), (b"content-length", b"0")]
+        await send({"type": "http.response.start", "status": 307, "headers": headers})
+        await send({"type": "http.response.body", "body": b""})
+        return True
+
     async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
@@ -337,6 +351,9 @@ class Router(RouteRegistrar):
         path: str = scope["path"]
         root = scope.get("root_path", "")
         base = self.base_path
+        at_root = kind == "http" and path in (root, root + "/")
+        if at_root and await self._redirect_root(scope, send, root, base):
+            return
         if base:
             root = root + base
             scope["root_path"] = root

@@ -171,6 +171,11 @@ class RouterConfig(ConfigModel):
     redirect_slashes: bool = field(
         True, description="Redirect /items/ to /items (and back) when only the other exists"
     )
+    root_redirect: bool = field(
+        True,
+        description="GET / redirects to the docs page when no route answers / (and the "
+        "page is served)",
+    )
     max_body_bytes: int | None = field(
         1024 * 1024,
         description="Largest request body a route reads (413 above); routes and groups "

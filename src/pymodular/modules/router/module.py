@@ -147,6 +147,8 @@ class RouterModule(Module[RouterConfig]):
             self.router.serve_openapi(
                 openapi.path, docs_path=openapi.docs_path if openapi.docs_enabled else None
             )
+            if openapi.docs_enabled and self.config.root_redirect:
+                self.router.root_redirect = openapi.docs_path
         await self.router.startup()  # mounted apps' lifespans, in mount order
         unknown = self.router.apply_disabled(self.config.disabled_routes)
         if unknown:
