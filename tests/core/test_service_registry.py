@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import abc
 from typing import Any
 
 import pytest
@@ -11,21 +10,7 @@ from pymodular import RegistrationError, Service, ServiceNotFoundError
 from pymodular._context import current_tenant
 from pymodular.errors import ScopedServiceError
 from pymodular.services import Availability, ServiceRegistry
-
-
-class Cache(abc.ABC):
-    @abc.abstractmethod
-    def get(self, key: str) -> str | None: ...
-
-
-class MemoryCache(Cache):
-    def get(self, key: str) -> str | None:
-        return None
-
-
-class RedisCache(Cache):
-    def get(self, key: str) -> str | None:
-        return "redis"
+from tests.core.test_services import Cache, MemoryCache, RedisCache
 
 
 def ready(registry: ServiceRegistry, provider: str, services: list[Service[Any]]) -> None:

@@ -357,13 +357,18 @@ async def test_a_factory_that_asks_for_itself_is_reported_as_a_cycle(make_app) -
     await app.stop()
 
 
-async def test_objects_provided_for_one_tenant_are_invisible_to_others(make_app) -> None:
+async def _app_with_a_vip_for_acme(make_app) -> tuple[Any, Store]:
     app = make_app(tenancy=tenants("acme", "globex"))
     await app.start()
     special = Store("acme", app.module("store").config, [])
     app.tenants.provide(
         "acme", Service("vip", special, interface=Store, scope="tenant", tenant="acme")
     )
+    return app, special
+
+
+async def test_objects_provided_for_one_tenant_are_invisible_to_others(make_app) -> None:
+    app, special = await _app_with_a_vip_for_acme(make_app)
     with app.tenants.use("acme"):
         assert app.services.get("vip") is special
         assert app.services.get(Store) is special  # ahead of the factory, for acme only
@@ -573,12 +578,7 @@ def _provider(*services: Service[Any], name: str = "provider") -> Module[None]:
 
 
 async def test_an_object_provided_for_a_tenant_is_found_by_naming_that_tenant(make_app) -> None:
-    app = make_app(tenancy=tenants("acme", "globex"))
-    await app.start()
-    special = Store("acme", app.module("store").config, [])
-    app.tenants.provide(
-        "acme", Service("vip", special, interface=Store, scope="tenant", tenant="acme")
-    )
+    app, special = await _app_with_a_vip_for_acme(make_app)
     with app.tenants.use("acme"):
         assert app.services.get(Store, instance="acme") is special
         assert app.services.get("vip", instance="acme") is special
