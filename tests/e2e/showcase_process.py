@@ -42,6 +42,32 @@ class Showcase:
             await self.process.wait()
 
 
+async def spawn(
+    module: str, env: Mapping[str, str], log: Path, *, timeout: float = 30
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start ``python -m MODULE`` from the repository's root, its stderr appended to
+    ``log``; return the process and the first line it printed on stdout."""
+    with log.open("ab") as stderr:  # a file: an unread pipe could fill up and stall the server
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            module,
+            cwd=ROOT,
+            env=dict(env),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+        )
+    assert process.stdout is not None
+    try:
+        async with asyncio.timeout(timeout):
+            line = (await process.stdout.readline()).decode()
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    return process, line
+
+
 async def start_showcase(
     data: Path, env: Mapping[str, str] | None = None, *, log_name: str = "stderr.log"
 ) -> Showcase:
@@ -56,24 +82,7 @@ async def start_showcase(
         "PYTHONUNBUFFERED": "1",
         **(env or {}),
     }
-    with log.open("ab") as stderr:  # a file: an unread pipe could fill up and stall the server
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "examples.showcase",
-            cwd=ROOT,
-            env=environ,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    assert process.stdout is not None
-    try:
-        async with asyncio.timeout(30):
-            line = (await process.stdout.readline()).decode()
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
+    process, line = await spawn("examples.showcase", environ, log)
     found = LISTENING.search(line)
     if not found:
         process.kill()

@@ -20,6 +20,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.e2e.showcase_process import spawn
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,20 +49,8 @@ async def example(tmp_path: Path) -> AsyncIterator[Example]:
         "APP_NOTES__MAX_WAIT": "0.2",  # schemathesis may ask to long-poll for that long
         "PYTHONUNBUFFERED": "1",
     }
-    with log.open("wb") as stderr:  # a file: an unread pipe could fill up and stall the server
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "examples.app",
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
-    assert process.stdout is not None
+    process, line = await spawn("examples.app", env, log)
     try:
-        async with asyncio.timeout(30):
-            line = (await process.stdout.readline()).decode()
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)/api/notes", line)
         assert found, f"unexpected first line: {line!r}; stderr: {log.read_text()[-2000:]}"
         yield Example(process, found.group(1), data_file, log)

@@ -16,7 +16,6 @@ import contextlib
 import os
 import re
 import signal
-import sys
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -30,7 +29,7 @@ import pytest_asyncio
 
 from pymodular.modules.acme.pebble import free_port
 from tests._until import until_async
-from tests.e2e.showcase_process import ROOT
+from tests.e2e.showcase_process import spawn
 
 pytestmark = [
     pytest.mark.postgres,
@@ -94,21 +93,11 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
         "APP_DIGEST__EVERY": "1",
         "PYTHONUNBUFFERED": "1",
     }
-    with log.open("wb") as stderr:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "examples.showcase.prod",
-            cwd=ROOT,
-            env=env,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=stderr,
-        )
+    process, first = await spawn("examples.showcase.prod", env, log, timeout=45)
     assert process.stdout is not None
     running: Deployment | None = None
     try:
-        async with asyncio.timeout(45):
-            first = (await process.stdout.readline()).decode()
+        async with asyncio.timeout(15):
             second = (await process.stdout.readline()).decode()
             lines = [(await process.stdout.readline()).decode() for _ in range(3)]
         https = re.search(r"HTTPS: +(https://127\.0\.0\.1:\d+)", "".join(lines))
