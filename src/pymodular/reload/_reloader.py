@@ -39,6 +39,8 @@ if TYPE_CHECKING:
 
 __all__ = ("Reloader",)
 
+_AUTOMATIC = frozenset({ReloadTrigger.FILE, ReloadTrigger.RETRY})
+
 logger = logging.getLogger("pymodular.reload")
 
 _WATCH = Extra("reload", "watchfiles")
@@ -305,7 +307,9 @@ class Reloader:
         )
         if success:
             self._succeeded()
-        else:
+        elif _AUTOMATIC.intersection(triggers):
+            # The breaker guards automatic reloads; a failed SIGHUP or API reload was asked
+            # for by someone who sees its result, and pauses nothing.
             self._failed()
         return result
 

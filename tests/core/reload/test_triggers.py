@@ -14,6 +14,7 @@ import pytest
 
 from pymodular import Application
 from pymodular.config.feeders import DictFeeder, DirectoryFeeder, DotEnvFeeder, YamlFeeder
+from pymodular.errors import ConfigError
 from pymodular.health import HealthStatus
 from pymodular.reload import (
     ConfigWatcher,
@@ -247,3 +248,25 @@ async def test_an_explicit_reload_runs_even_while_automatic_ones_are_paused() ->
         await events.wait_for(E.RESUMED, 10.0)
         assert cache.config.ttl == 4
         assert reloader_of(app)._retry is None  # the pending retry was cancelled
+
+
+async def test_failed_signal_and_api_reloads_never_pause_automatic_reloading(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    data: dict[str, Any] = {"cache": {"ttl": 1}}
+    cache = Recording("cache", CacheConfig, [])
+    app, _ = make_app([cache], data, health=True, breaker_threshold=1, breaker_base_delay=60)
+    events = waiter(app)
+    async with app:
+        reloader = reloader_of(app)
+        data["cache"]["ttl"] = "broken"
+        reloader.on_sighup()
+        await events.wait_for(E.COMPLETED, 10.0)
+        with pytest.raises(ConfigError):
+            await app.reload()
+        assert not reloader.breaker.is_open
+        assert app.health is not None
+        entry = (await app.health.evaluate()).module("config-reload")
+        assert entry.message.startswith("last reload failed")
+    assert not [e for e in events.events if e.type == E.PAUSED]
+    assert "paused" not in caplog.text
