@@ -23,9 +23,9 @@ logger = logging.getLogger("pymodular.tracing")
 class TracingModule(Module[TracingConfig]):
     """The ``tracing`` module (section ``tracing``; extra ``tracing``).
 
-    From its ``init`` on, the bundled modules record spans: the router a server span per
-    request (continuing an incoming W3C ``traceparent``), the HTTP client a client span
-    per call (sending ``traceparent``), the event bus a producer span per publish (the
+    From its ``init`` to its ``stop``, the bundled modules record spans: the router a
+    server span per request (continuing an incoming W3C ``traceparent``), the HTTP client
+    a client span per call (sending ``traceparent``), the event bus a producer span per publish (the
     context travels in the message's CloudEvents ``traceparent`` attribute, across
     brokers) and a consumer span per delivery, the scheduler a span per run. Lifecycle
     phases become spans from the core's events. Log records carry ``trace_id`` and
@@ -146,7 +146,17 @@ class TracingModule(Module[TracingConfig]):
         )
 
     async def stop(self) -> None:
-        """Export what has finished so far (the rest goes once the application stopped)."""
+        """Stop recording the modules' spans and export what has finished so far.
+
+        Requests in flight finished during the drain stage, before any module stops; the
+        lifecycle spans still come from events until the application has stopped. The
+        tracer is uninstalled here, not only then, so that it never outlives the
+        application (a stopped event that is never delivered cannot leave it behind).
+        """
+        import pymodular.modules._telemetry as telemetry
+
+        if self._seam is not None:
+            telemetry.uninstall(self._seam)
         if self._tracing is not None:
             await asyncio.to_thread(self._tracing.force_flush, self.config.otlp.timeout)
 
