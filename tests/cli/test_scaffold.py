@@ -286,3 +286,11 @@ def test_generated_app_configuration_checks_clean(
     assert done.returncode == 0, done.stderr
     assert re.search(r"greeter\.api_key +\*{10} +env ACME_SHOP_GREETER__API_KEY", done.stdout)
     assert "key-from-env-42" not in done.stdout + done.stderr
+
+
+def test_the_generated_app_logs_each_request_while_developing(tmp_path: Path) -> None:
+    import yaml
+
+    made = scaffold("app", "acme-log", tmp_path)
+    settings = yaml.safe_load((made.root / "config.yaml").read_text(encoding="utf-8"))
+    assert settings["httpserver"]["access_log"] is True
