@@ -260,3 +260,13 @@ def test_values_under_unknown_keys_are_never_printed(project: Project, run_cli: 
     table = run_cli("config", "check", "typo:app", "--allow-unknown").out
     assert "did you mean 'database'?" in table
     assert "did you mean 'password'?" in table
+
+
+@pytest.mark.usefixtures("service")
+def test_check_changed_shows_only_the_values_that_were_set(run_cli: Run) -> None:
+    result = run_cli("config", "check", "service:app", "--changed")
+    assert result.code == ExitCode.OK
+    fields = [line.split()[0] for line in result.out.splitlines()[2:] if line.strip()]
+    assert fields == ["database.password", "database.pool"]  # database.dsn is its default
+    report = json.loads(run_cli("config", "check", "service:app", "--changed", "-f", "json").out)
+    assert [row["path"] for row in report["fields"]] == ["database.password", "database.pool"]

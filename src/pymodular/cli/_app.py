@@ -215,6 +215,7 @@ def _target_or_url(target: str | None, url: str | None) -> str | None:
     is_flag=True,
     help="Accept keys no module declares (listed, values hidden) instead of failing.",
 )
+@click.option("--changed", is_flag=True, help="Show only the fields some source set (no defaults).")
 @_URL_OPTION
 @_TOKEN_ENV_OPTION
 @app_dir_option
@@ -223,6 +224,7 @@ def config_check(
     *,
     fmt: str,
     allow_unknown: bool,
+    changed: bool,
     url: str | None,
     token_env: str,
     app_dir: Path | None,
@@ -242,7 +244,9 @@ def config_check(
         return ExitCode.OK
     from pymodular.cli._config import check
 
-    text, ok = check(str(target), fmt, app_dir=app_dir, allow_unknown=allow_unknown)
+    text, ok = check(
+        str(target), fmt, app_dir=app_dir, allow_unknown=allow_unknown, changed=changed
+    )
     click.echo(text)
     return ExitCode.OK if ok else ExitCode.FAILED
 

@@ -87,12 +87,18 @@ def describe(targets: list[str], fmt: str, *, env_prefix: str = "", app_dir: App
 
 
 def check(
-    target: str, fmt: str, *, app_dir: AppDir = None, allow_unknown: bool = False
+    target: str,
+    fmt: str,
+    *,
+    app_dir: AppDir = None,
+    allow_unknown: bool = False,
+    changed: bool = False,
 ) -> tuple[str, bool]:
     """Collect ``target``'s configuration from its feeders without starting any module.
 
-    Unknown keys fail the check unless ``allow_unknown``. Returns the report and whether
-    the configuration is valid.
+    Unknown keys fail the check unless ``allow_unknown``; ``changed`` leaves out the
+    fields still on their defaults. Returns the report and whether the configuration is
+    valid.
     """
     from pymodular.cli._target import app_specs, load_application
     from pymodular.errors import ConfigError
@@ -114,6 +120,8 @@ def check(
 
         return dump(data, fmt, render_table=render_errors), False
     rows = snapshot.provenance_table()
+    if changed:
+        rows = [row for row in rows if row["feeder"] != "default"]
     skipped = [{"feeder": name, "reason": reason} for name, reason in snapshot.skipped]
     data = {"valid": True, "sections": [s.name for s in specs], "fields": rows, "skipped": skipped}
 
