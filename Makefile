@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 DEPS := pyproject.toml constraints.txt
 
-.PHONY: run run-prod test lint typecheck pytest bench services system-deps lock clean
+.PHONY: run run-prod test lint typecheck pytest reliability bench services system-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,13 @@ PYTEST_WORKERS ?= 4
 
 pytest: $(STAMP_DEV)
 	$(BIN)/pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+
+## reliability: the reliability suite (tests/reliability), then its table, kept in docs/reliability.md
+reliability: $(STAMP_DEV)
+	@rm -rf var/reliability; status=0; \
+	RELIABILITY_REPORT=var/reliability $(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/reliability $(PYTEST_ARGS) || status=$$?; \
+	echo; $(BIN)/python -m tests.reliability.report var/reliability docs/reliability.md || status=1; \
+	exit $$status
 
 ## bench: every performance target with peers side by side
 bench: $(STAMP_DEV)

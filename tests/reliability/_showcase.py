@@ -1,0 +1,151 @@
+"""The showcase's production profile on private PostgreSQL, Redis and NATS servers.
+
+One replica (``python -m examples.showcase`` with ``config.prod.yaml``) whose database,
+cache and event bus are servers this test started on free loopback ports, so it may stop,
+kill and restart them under load. Also: a client load that keeps every answer, and the
+counts read straight from PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests._servers.nats import NatsServer
+from tests._servers.postgres import PostgresServer
+from tests._servers.redis import RedisServer
+from tests.e2e.showcase_process import ROOT, Showcase, start_showcase
+
+PROD_CONFIG = ROOT / "examples" / "showcase" / "config.prod.yaml"
+FAST = {"APP_DIGEST__EVERY": "1", "APP_SCHEDULER__POLL_INTERVAL": "0.2"}
+
+
+@dataclass
+class Services:
+    postgres: PostgresServer
+    redis: RedisServer
+    nats: NatsServer
+
+    def env(self) -> dict[str, str]:
+        """What points the production profile at these servers."""
+        return {
+            "SHOWCASE_CONFIG": str(PROD_CONFIG),
+            "APP_DB_DEFAULT_DSN": self.postgres.url,
+            "APP_CACHE__REDIS__URL": self.redis.url,
+            "APP_EVENTBUS__ENGINES__BROKER__URL": self.nats.url,
+            **FAST,
+        }
+
+    async def query(self, sql: str) -> list[Any]:
+        import asyncpg
+
+        connection = await asyncpg.connect(self.postgres.url)
+        try:
+            return list(await connection.fetch(sql))
+        finally:
+            await connection.close()
+
+    async def task_ids(self) -> set[str]:
+        return {row["id"] for row in await self.query("SELECT id FROM tasks")}
+
+    async def activity(self) -> Counter[str]:
+        """Activity rows per task id (one ``tasks.created`` event per created task)."""
+        rows = await self.query("SELECT task_id FROM activity WHERE topic = 'tasks.created'")
+        return Counter(row["task_id"] for row in rows)
+
+
+async def start_prod_showcase(
+    data: Path,
+    services: Services,
+    env: Mapping[str, str] | None = None,
+    log_name: str = "stderr.log",
+) -> Showcase:
+    return await start_showcase(data, {**services.env(), **(env or {})}, log_name=log_name)
+
+
+@dataclass
+class Load:
+    """Clients creating tasks until told to stop; every answer is classified and kept."""
+
+    url: str
+    headers: dict[str, str]
+    clients: int = 8
+    acknowledged: set[str] = field(default_factory=set)
+    statuses: Counter[int] = field(default_factory=Counter)
+    refused: int = 0  # connection refused or reset before an answer: not accepted
+    bad: list[str] = field(default_factory=list)  # answers that break the rules
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    stop_on_refusal: bool = False
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+    _progress: asyncio.Condition = field(default_factory=asyncio.Condition)
+
+    def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._client(n)) for n in range(self.clients)]
+
+    async def reached(self, count: int, timeout: float = 30) -> None:
+        """Wait until ``count`` more tasks than now were acknowledged."""
+        target = len(self.acknowledged) + count
+        async with asyncio.timeout(timeout), self._progress:
+            await self._progress.wait_for(lambda: len(self.acknowledged) >= target)
+
+    async def finish(self, timeout: float = 30) -> None:
+        self.stop.set()
+        async with asyncio.timeout(timeout):
+            await asyncio.gather(*self._tasks)
+
+    async def _client(self, worker: int) -> None:
+        async with httpx.AsyncClient(base_url=self.url, timeout=30) as http:
+            n = 0
+            while not self.stop.is_set():
+                n += 1
+                try:
+                    answer = await http.post(
+                        "/api/tasks", json={"title": f"w{worker}-{n}"}, headers=self.headers
+                    )
+                except httpx.TransportError:
+                    self.refused += 1
+                    if self.stop_on_refusal:
+                        return
+                    await asyncio.sleep(0.05)  # the server is away: do not spin
+                    continue
+                self.statuses[answer.status_code] += 1
+                self.classify(answer)
+                if answer.status_code == 201:
+                    self.acknowledged.add(answer.json()["id"])
+                    async with self._progress:
+                        self._progress.notify_all()
+                elif answer.status_code == 503 and self.stop_on_refusal:
+                    return
+
+    def classify(self, answer: httpx.Response) -> None:
+        """201, or a 503 problem with ``Retry-After``; never a 500, never a traceback."""
+        if answer.status_code == 201:
+            return
+        text = answer.text
+        if answer.status_code != 503:
+            self.bad.append(f"{answer.status_code}: {text[:300]}")
+        elif "retry-after" not in answer.headers:
+            self.bad.append(f"503 without Retry-After: {text[:300]}")
+        if "Traceback" in text or 'File "' in text:
+            self.bad.append(f"traceback in a {answer.status_code}: {text[:300]}")
+
+
+async def start_services(postgres: Any, redis: Any, nats: Any) -> Services:
+    """Boot the three private servers in parallel (each factory closes its own)."""
+    pg, rd, nt = await asyncio.gather(postgres(), redis(), nats())
+    return Services(pg, rd, nt)
+
+
+async def health(url: str) -> dict[str, Any]:
+    async with httpx.AsyncClient(base_url=url, timeout=5) as http:
+        answer = await http.get("/health")
+    with contextlib.suppress(ValueError):
+        return {"status_code": answer.status_code, **answer.json()}
+    return {"status_code": answer.status_code}
