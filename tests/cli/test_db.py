@@ -160,3 +160,45 @@ def test_hostile_messages_and_revisions_are_refused_without_touching_anything(
         refused = run_cli("db", "upgrade", "shop", revision)
         assert refused.code == ExitCode.FAILED
         assert "Can't locate revision" in one_line(refused.err)
+
+
+def test_current_exits_pending_and_names_the_revisions_a_deploy_would_apply(
+    project: Project, run_cli: Run
+) -> None:
+    shop(project)
+    assert run_cli("db", "revision", "shop", "-m", "first").code == ExitCode.OK
+    [first] = (project.root / "migrations" / "versions").glob("*_first.py")
+    assert run_cli("db", "upgrade", "shop").code == ExitCode.OK
+    assert run_cli("db", "current", "shop").code == ExitCode.OK
+    assert run_cli("db", "revision", "shop", "-m", "second").code == ExitCode.OK
+    assert run_cli("db", "revision", "shop", "-m", "third").code == ExitCode.OK
+    versions = project.root / "migrations" / "versions"
+    [second] = versions.glob("*_second.py")
+    [third] = versions.glob("*_third.py")
+    at, two, three = (path.name.split("_")[0] for path in (first, second, third))
+
+    pending = run_cli("db", "current", "shop")
+    assert pending.code == ExitCode.PENDING
+    assert pending.code not in (ExitCode.OK, ExitCode.FAILED)
+    assert one_line(pending.out) == (
+        f"connection 'default': at {at} (pending: the database is at {at}; the scripts' "
+        f"head is {three}); pending: {two}, {three}"
+    )
+    as_json = run_cli("db", "current", "shop", "--format", "json")
+    assert as_json.code == ExitCode.PENDING
+    report = json.loads(as_json.out)
+    assert (report["standing"], report["current"], report["pending"]) == (
+        "pending",
+        [at],
+        [two, three],
+    )
+
+    assert run_cli("db", "upgrade", "shop").code == ExitCode.OK
+    done = run_cli("db", "current", "shop", "--format", "json")
+    assert done.code == ExitCode.OK
+    assert json.loads(done.out)["pending"] == []
+
+    third.unlink()  # the database is now at a revision the scripts do not contain
+    diverged = run_cli("db", "current", "shop")
+    assert diverged.code == ExitCode.FAILED
+    assert f"diverged: the database is at revision {three}" in one_line(diverged.out)

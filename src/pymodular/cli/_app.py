@@ -85,7 +85,8 @@ def cli(state: State, debug: bool) -> None:
     """Scaffold, configure, inspect and run pymodular applications.
 
     Exit codes: 0 ok, 1 a check found problems (or the app failed), 2 usage error,
-    3 TARGET could not be loaded, 4 file-system error, 130 interrupted.
+    3 TARGET could not be loaded, 4 file-system error, 5 migrations pending
+    (`db current`), 130 interrupted.
     Shell completion: see `pymodular completion --help`.
     """
     state.debug = state.debug or debug
@@ -448,11 +449,16 @@ def db_downgrade(
 def db_current(
     target: str, fmt: str, connection: str, module_name: str | None, app_dir: Path | None
 ) -> int:
-    """Show the database's revision, the scripts' head, and whether it is current."""
+    """Show the database's revision, the scripts' head, and whether it is current.
+
+    Exits with 0 when the database is current, 5 when migrations are pending (naming the
+    revisions an upgrade would apply) and 1 when the database and the scripts diverged.
+    """
     from pymodular.cli._db import current
 
-    click.echo(current(target, fmt, connection=connection, module=module_name, app_dir=app_dir))
-    return ExitCode.OK
+    text, code = current(target, fmt, connection=connection, module=module_name, app_dir=app_dir)
+    click.echo(text)
+    return code
 
 
 @db.command("history", context_settings=_CONTEXT, epilog=_TARGET_HELP)

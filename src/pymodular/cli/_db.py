@@ -6,6 +6,8 @@ runs one migration operation on it. Failures map to the exit codes of
 :class:`~pymodular.cli.ExitCode`: a connection name that is not configured or a
 connection without migrations is a usage error (2), a TARGET without a database module
 a target error (3), everything the database or the scripts refuse a failure (1).
+``db current`` itself exits with 5 when migrations are pending and 1 when the database
+and the scripts have diverged, so a deploy script can gate on it.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from pymodular.cli._errors import TargetError, UsageError
+from pymodular.cli._errors import ExitCode, TargetError, UsageError
 from pymodular.cli._output import Column, dump, table
 
 if TYPE_CHECKING:
@@ -26,6 +28,12 @@ __all__ = ("current", "history", "move", "revision")
 
 T = TypeVar("T")
 AppDir = str | os.PathLike[str] | None
+
+STANDING_EXIT = {
+    "current": ExitCode.OK,
+    "pending": ExitCode.PENDING,
+    "diverged": ExitCode.FAILED,
+}
 
 HISTORY_COLUMNS: list[Column] = [
     ("revision", "REVISION"),
@@ -114,8 +122,12 @@ def _shown(revisions: tuple[str, ...]) -> str:
     return ", ".join(revisions) or "base"
 
 
-def current(target: str, fmt: str, *, connection: str, module: str | None, app_dir: AppDir) -> str:
-    """The database's revision beside the scripts' head, and where it stands."""
+def current(
+    target: str, fmt: str, *, connection: str, module: str | None, app_dir: AppDir
+) -> tuple[str, ExitCode]:
+    """The database's revision beside the scripts' head, where it stands, and the exit
+    code that says so: 0 current, 5 pending (the revisions an upgrade applies are named),
+    1 diverged."""
 
     async def work(migrations: Migrations) -> dict[str, Any]:
         state = await migrations.state()
@@ -125,17 +137,19 @@ def current(target: str, fmt: str, *, connection: str, module: str | None, app_d
             "heads": list(state.heads),
             "standing": state.standing,
             "reason": state.reason,
+            "pending": list(state.pending),
         }
 
     report = _run(target, connection, work, module_name=module, app_dir=app_dir)
 
     def render(data: dict[str, Any]) -> str:
-        return (
+        line = (
             f"connection {data['connection']!r}: at {_shown(tuple(data['current']))} "
             f"({data['standing']}: {data['reason']})"
         )
+        return f"{line}; pending: {', '.join(data['pending'])}" if data["pending"] else line
 
-    return dump(report, fmt, render_table=render)
+    return dump(report, fmt, render_table=render), STANDING_EXIT[report["standing"]]
 
 
 def history(target: str, fmt: str, *, connection: str, module: str | None, app_dir: AppDir) -> str:

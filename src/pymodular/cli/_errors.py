@@ -35,6 +35,8 @@ class ExitCode(enum.IntEnum):
     """The TARGET or PACKAGE could not be imported, or is not an application/module."""
     FILESYSTEM = 4
     """A path already exists (without ``--force``), cannot be written or read."""
+    PENDING = 5
+    """``db current``: the database is behind its migration scripts (an upgrade is due)."""
     INTERNAL = 70
     """An unexpected error inside pymodular itself (``--debug`` shows the traceback)."""
     INTERRUPTED = 130

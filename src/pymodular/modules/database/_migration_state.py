@@ -10,7 +10,7 @@ diverged   the scripts have several heads, or the database is at a revision the
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -27,14 +27,16 @@ class MigrationState:
     reason: str
     database: tuple[str, ...]
     heads: tuple[str, ...]
+    pending: tuple[str, ...] = ()
+    """When ``pending``: the revisions an upgrade to the head applies, oldest first."""
 
 
 def migration_state(
-    database: Collection[str], heads: Collection[str], known: Collection[str]
+    database: Collection[str], heads: Collection[str], known: Mapping[str, Collection[str]]
 ) -> MigrationState:
     """Compare the ``database``'s current revisions with the scripts' ``heads``.
 
-    ``known`` holds every revision the scripts contain.
+    ``known`` maps every revision the scripts contain to its down revisions.
     """
     at, tops = tuple(sorted(database)), tuple(sorted(heads))
 
@@ -57,4 +59,34 @@ def migration_state(
     if set(at) == set(tops):
         return state("current", f"at {tops[0]}" if tops else "no migrations")
     shown = ", ".join(at) if at else "no revision"
-    return state("pending", f"the database is at {shown}; the scripts' head is {tops[0]}")
+    return MigrationState(
+        "pending",
+        f"the database is at {shown}; the scripts' head is {tops[0]}",
+        at,
+        tops,
+        _between(known, at, tops),
+    )
+
+
+def _ancestry(known: Mapping[str, Collection[str]], tops: Collection[str]) -> list[str]:
+    """``tops`` and every revision below them, each after all of its down revisions."""
+    order: list[str] = []
+    seen: set[str] = set()
+    for top in sorted(tops):
+        stack: list[tuple[str, bool]] = [(top, False)]
+        while stack:
+            revision, expanded = stack.pop()
+            if expanded:
+                order.append(revision)
+            elif revision not in seen and revision in known:
+                seen.add(revision)
+                stack.append((revision, True))
+                stack.extend((down, False) for down in sorted(known[revision], reverse=True))
+    return order
+
+
+def _between(
+    known: Mapping[str, Collection[str]], database: Collection[str], heads: Collection[str]
+) -> tuple[str, ...]:
+    applied = set(_ancestry(known, database))
+    return tuple(revision for revision in _ancestry(known, heads) if revision not in applied)

@@ -305,7 +305,10 @@ class Migrations:
 
     async def _state(self, conn: AsyncConnection) -> MigrationState:
         script = self._script()
-        known = {rev.revision for rev in self._guard(script.walk_revisions, "reading scripts")}
+        known = {
+            rev.revision: as_tuple(rev.down_revision)
+            for rev in self._guard(script.walk_revisions, "reading scripts")
+        }
         heads = tuple(script.get_heads())
         database = await conn.run_sync(self._current_sync)
         await conn.commit()
