@@ -11,6 +11,13 @@ import os
 import socket
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests state what holds, not how fast: a deadline per example, or a check that
+# generating the data is quick, measures only how loaded the machine is (CI runs the suite
+# four workers wide on two cores). Every other health check stays on.
+settings.register_profile("suite", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("suite")
 
 # Private server instances for fault tests (``private_redis`` ...): see tests/_servers.
 pytest_plugins = ("tests._servers.fixtures",)
