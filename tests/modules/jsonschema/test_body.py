@@ -181,3 +181,31 @@ async def test_bodies_are_checked_on_routes_served_over_http() -> None:
     assert bad.status_code == 422
     assert bad.json()["errors"][0]["message"] == "must be of type integer"
     assert len(bad.headers["x-request-id"]) == 32
+
+
+async def test_the_route_body_limit_answers_413_before_the_validation_reads_the_body() -> None:
+    router = Router()
+    check = service().body("order")  # the schema accepts far larger documents
+    reached: list[Any] = []
+
+    @router.post("/orders", middleware=[check], max_body_bytes=64)
+    async def create(request: Request) -> dict[str, Any]:
+        reached.append(await request.body())
+        return {"created": True}
+
+    oversized = json.dumps({"id": 0, "note": "n" * 200}).encode()  # would also be a 422
+
+    async def chunks() -> Any:  # no Content-Length: the limit applies to what arrives
+        for _ in range(5):
+            yield oversized[:50]
+
+    async with client(router) as http:
+        declared = await http.post("/orders", content=oversized)
+        streamed = await http.post("/orders", content=chunks())
+        small = await http.post("/orders", json={"id": 0})
+    for answer in (declared, streamed):
+        assert answer.status_code == 413
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"] == "the request body exceeds 64 bytes"
+    assert small.status_code == 422  # under the limit the schema still decides
+    assert reached == []

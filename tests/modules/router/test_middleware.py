@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 
+from pymodular.modules._http import Message, Receive, Scope, Send
 from pymodular.modules.httpserver import ASGIApp
-from pymodular.modules.router import BUILTIN_ORDER, RouteConfigError, Router, RouterModule
+from pymodular.modules.router import (
+    BUILTIN_ORDER,
+    RouteConfigError,
+    Router,
+    RouterModule,
+    replay,
+)
 from pymodular.modules.router._stack import build_middleware_stack, middleware_spec
 from pymodular.testing import app_harness
 from tests.modules.router.helpers import Tag, client, ok
@@ -177,3 +187,82 @@ async def test_every_middleware_in_the_stack_is_announced_the_builtin_errors_inc
         installed = list(module.router.middleware)
     assert "errors" in announced
     assert sorted(announced) == sorted(installed)
+
+
+class ReadsTheBody:
+    """Route middleware that reads the whole body first (as validation middleware does)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        if not body.startswith(b"{"):
+            raise HTTPException(422, "the body is not an object")
+        await self.app(scope, replay(body, receive), send)
+
+
+def body_reading_router() -> Router:
+    router = Router()
+    router.add_route("/own", ok, methods=["POST"], middleware=[ReadsTheBody], max_body_bytes=100)
+    router.add_route("/default", ok, methods=["POST"], middleware=[ReadsTheBody])
+    group = router.group("/grouped", max_body_bytes=100)
+    group.use(ReadsTheBody)
+    group.add_route("/typed", typed_ok, methods=["POST"])
+    router.max_body_bytes = 200
+    return router
+
+
+async def typed_ok(items: list[int]) -> dict[str, int]:
+    return {"count": len(items)}
+
+
+@pytest.mark.parametrize(
+    ("path", "limit"), [("/own", 100), ("/default", 200), ("/grouped/typed", 100)]
+)
+async def test_the_body_limit_answers_413_before_route_middleware_reads_the_body(
+    path: str, limit: int
+) -> None:
+    router = body_reading_router()
+
+    async def chunks() -> Any:  # no Content-Length: the limit applies to what arrives
+        for _ in range(10):
+            yield b"x" * 30
+
+    async with client(router) as http:
+        declared = await http.post(path, content=b"x" * (limit + 1))
+        streamed = await http.post(path, content=chunks())
+        fits = await http.post(path, content=b"[" + b" " * (limit - 2) + b"]")
+    for answer in (declared, streamed):
+        assert answer.status_code == 413
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"] == f"the request body exceeds {limit} bytes"
+    assert fits.status_code == 422  # under the limit the middleware decides
+
+
+async def test_an_oversized_streamed_body_is_not_read_past_the_limit() -> None:
+    router = body_reading_router()
+    pulled: list[int] = []
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        pulled.append(30)
+        return {"type": "http.request", "body": b"x" * 30, "more_body": len(pulled) < 1000}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
+        "scheme": "http", "path": "/own", "raw_path": b"/own", "root_path": "",
+        "query_string": b"", "headers": [(b"host", b"test")], "server": ("test", 80),
+        "client": ("127.0.0.1", 1234),
+    }  # fmt: skip
+    await router(scope, receive, send)
+    assert sent[0]["status"] == 413
+    assert sum(pulled) <= 100 + 30  # at most the message that passed the limit

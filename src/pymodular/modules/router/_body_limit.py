@@ -1,12 +1,28 @@
-"""Request body limits per route (413), on top of the server's hard limit."""
+"""Request body limits per route (413), on top of the server's hard limit.
+
+A route whose handler runs behind route or group middleware gets the limit outside that
+middleware (:func:`limit_body`), so middleware that reads the body (schema validation)
+sees a 413 before it reads more than the limit; a route without middleware checks the
+limit in the handler itself and pays no extra layer.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from starlette.exceptions import HTTPException
 
-from pymodular.modules._http import Message, Receive, Scope
+from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ("BodyTooLargeError", "declared_length", "limited_receive")
+__all__ = (
+    "BodyTooLargeError",
+    "bounded_receive",
+    "declared_length",
+    "limit_body",
+    "limited_receive",
+)
+
+_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 class BodyTooLargeError(HTTPException):
@@ -42,3 +58,27 @@ def limited_receive(receive: Receive, limit: int) -> Receive:
         return message
 
     return receive_limited
+
+
+def bounded_receive(scope: Scope, receive: Receive, limit: Callable[[], int | None]) -> Receive:
+    """``receive`` under the route's ``limit()``: a larger declared Content-Length fails
+    at once, a larger streamed body as it arrives; ``receive`` itself without a limit or
+    for methods without a body."""
+    if scope["method"] in _NO_BODY:
+        return receive
+    max_bytes = limit()
+    if max_bytes is None:
+        return receive
+    length = declared_length(scope)
+    if length is not None and length > max_bytes:
+        raise BodyTooLargeError(max_bytes)
+    return limited_receive(receive, max_bytes)
+
+
+def limit_body(app: ASGIApp, limit: Callable[[], int | None]) -> ASGIApp:
+    """``app`` (a route's middleware chain) with the route's body limit applied first."""
+
+    async def limited(scope: Scope, receive: Receive, send: Send) -> None:
+        await app(scope, bounded_receive(scope, receive, limit), send)
+
+    return limited

@@ -12,7 +12,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from pymodular.modules._http import ASGIApp, Receive, Scope, Send
-from pymodular.modules.router._body_limit import BodyTooLargeError, declared_length, limited_receive
+from pymodular.modules.router._body_limit import bounded_receive
 from pymodular.modules.router._handlers import Services, handler_app
 from pymodular.modules.router._responses import ResponsePlan
 from pymodular.modules.router._signature import HandlerSpec
@@ -20,8 +20,6 @@ from pymodular.modules.router._signature import HandlerSpec
 __all__ = ("Endpoint", "endpoint_app", "is_asgi_app")
 
 Endpoint = Callable[..., Any]
-
-_NO_BODY = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def is_asgi_app(endpoint: Any) -> bool:
@@ -55,13 +53,7 @@ def endpoint_app(
     answer = plan.answer
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["method"] not in _NO_BODY:
-            max_bytes = limit()
-            if max_bytes is not None:
-                length = declared_length(scope)
-                if length is not None and length > max_bytes:
-                    raise BodyTooLargeError(max_bytes)
-                receive = limited_receive(receive, max_bytes)
+        receive = bounded_receive(scope, receive, limit)
         result = await call(Request(scope, receive, send))
         await answer(result, scope, receive, send)
 

@@ -16,6 +16,7 @@ from starlette.convertors import (
 from starlette.routing import Mount
 
 from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
+from pymodular.modules.router._body_limit import limit_body
 from pymodular.modules.router._endpoint import Endpoint, endpoint_app, is_asgi_app
 from pymodular.modules.router._mount import ErrorShape, MountedApp
 from pymodular.modules.router._params import MISSING
@@ -141,16 +142,20 @@ class RouteRegistrar:
             )
 
         def build() -> ASGIApp:
-            app: Any = endpoint
-            if route.handler is not None and route.answers is not None:
-                app = endpoint_app(
-                    endpoint,
-                    route.handler,
-                    route.answers,
-                    limit=limit,
-                    services=router.get_services,
-                )
-            return _wrap_groups(build_middleware_stack(app, specs), group)
+            if route.handler is None or route.answers is None:
+                return _wrap_groups(build_middleware_stack(endpoint, specs), group)
+            # Middleware may read the body before the handler: the limit then goes
+            # outside it (one check per request), else the handler checks it itself.
+            behind = bool(specs) or _has_group_middleware(group)
+            app = endpoint_app(
+                endpoint,
+                route.handler,
+                route.answers,
+                limit=_no_limit if behind else limit,
+                services=router.get_services,
+            )
+            chain = _wrap_groups(build_middleware_stack(app, specs), group)
+            return limit_body(chain, limit) if behind else chain
 
         route.build = build
         route.rebuild()
@@ -343,6 +348,18 @@ class RouteGroup(RouteRegistrar):
 
     def __repr__(self) -> str:
         return f"<RouteGroup {self.prefix!r}>"
+
+
+def _no_limit() -> None:
+    return None
+
+
+def _has_group_middleware(group: RouteGroup | None) -> bool:
+    while group is not None:
+        if group._specs:
+            return True
+        group = group.parent
+    return False
 
 
 def _wrap_groups(app: ASGIApp, group: RouteGroup | None) -> ASGIApp:
