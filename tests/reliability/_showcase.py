@@ -9,7 +9,6 @@ counts read straight from PostgreSQL.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -95,6 +94,12 @@ class Load:
         async with asyncio.timeout(timeout), self._progress:
             await self._progress.wait_for(lambda: len(self.acknowledged) >= target)
 
+    async def answered(self, count: int, timeout: float = 30) -> None:
+        """Wait until ``count`` more answers than now came back, whatever their status."""
+        target = self.statuses.total() + count
+        async with asyncio.timeout(timeout), self._progress:
+            await self._progress.wait_for(lambda: self.statuses.total() >= target)
+
     async def finish(self, timeout: float = 30) -> None:
         self.stop.set()
         async with asyncio.timeout(timeout):
@@ -119,9 +124,9 @@ class Load:
                 self.classify(answer)
                 if answer.status_code == 201:
                     self.acknowledged.add(answer.json()["id"])
-                    async with self._progress:
-                        self._progress.notify_all()
-                elif answer.status_code == 503 and self.stop_on_refusal:
+                async with self._progress:
+                    self._progress.notify_all()
+                if answer.status_code == 503 and self.stop_on_refusal:
                     return
 
     def classify(self, answer: httpx.Response) -> None:
@@ -143,9 +148,10 @@ async def start_services(postgres: Any, redis: Any, nats: Any) -> Services:
     return Services(pg, rd, nt)
 
 
-async def health(url: str) -> dict[str, Any]:
+async def module_health(url: str) -> dict[str, str]:
+    """Each module's status from ``/health`` (``overall`` for the whole process)."""
     async with httpx.AsyncClient(base_url=url, timeout=5) as http:
         answer = await http.get("/health")
-    with contextlib.suppress(ValueError):
-        return {"status_code": answer.status_code, **answer.json()}
-    return {"status_code": answer.status_code}
+    report = answer.json()
+    statuses = {m["name"]: m["status"] for m in report["modules"]}
+    return {**statuses, "overall": report["overall_status"]}

@@ -193,3 +193,36 @@ async def test_an_http_exception_detail_is_redacted_in_the_problem_body() -> Non
     assert answer.status_code == 409
     assert answer.json()["detail"] == f"cannot log in with {MASK}"
     assert secret not in answer.text
+
+
+async def test_an_unavailable_service_is_a_503_with_retry_after(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from pymodular.modules.database.errors import DatabaseUnavailableError
+
+    router = Router()
+
+    @router.get("/down")
+    async def down(request: Request) -> None:
+        raise DatabaseUnavailableError("connection 'default' (postgresql db:5432/app) refused")
+
+    @router.get("/refused")
+    async def refused(request: Request) -> None:
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    with caplog.at_level(logging.WARNING, logger="pymodular.router"):
+        async with client(router) as http:
+            answers = [await http.get("/down"), await http.get("/refused")]
+    for answer in answers:
+        assert answer.status_code == 503
+        assert answer.headers["retry-after"] == "1"
+        assert answer.headers["content-type"] == "application/problem+json"
+        assert answer.json()["detail"] == (
+            "a service this request needs is unavailable; retry later"
+        )
+        assert "postgresql" not in answer.text
+        assert "Connection refused" not in answer.text
+    logged = [r for r in caplog.records if r.name == "pymodular.router"]
+    assert [r.levelno for r in logged] == [logging.WARNING, logging.WARNING]
+    assert all(r.exc_info is None for r in logged)  # a known condition, no traceback
+    assert "DatabaseUnavailableError: connection 'default'" in logged[0].getMessage()

@@ -16,6 +16,9 @@ __all__ = ("ErrorMiddleware", "request_id_of", "send_request_problem")
 
 logger = logging.getLogger("pymodular.router")
 
+UNAVAILABLE = "a service this request needs is unavailable; retry later"
+RETRY_AFTER = b"1"  # seconds: the modules reconnect within about that
+
 
 def request_id_of(scope: Scope) -> str | None:
     """The request id the request id middleware gave this request, if any."""
@@ -34,10 +37,14 @@ class ErrorMiddleware:
     """Turns exceptions into problem responses.
 
     :class:`~starlette.exceptions.HTTPException` keeps its status, detail and headers.
-    Any other exception is logged with its traceback and answered 500 with a generic
-    detail; the traceback goes into the answer only while ``debug()`` is true. When
-    the response had already begun, the exception propagates and the server closes
-    the connection (a half-sent body cannot be repaired).
+    A :class:`ConnectionError` (what the database, cache and event bus raise when their
+    server is unreachable: ``DatabaseUnavailableError``, ``CacheUnavailableError``,
+    ``BrokerUnavailableError``) is answered 503 with ``Retry-After`` and logged as a
+    warning without a traceback: the request may succeed once the service is back
+    (decision 0340). Any other exception is logged with its traceback and answered 500
+    with a generic detail; the traceback goes into the answer only while ``debug()`` is
+    true. When the response had already begun, the exception propagates and the server
+    closes the connection (a half-sent body cannot be repaired).
     """
 
     __slots__ = ("app", "debug")
@@ -69,6 +76,21 @@ class ErrorMiddleware:
                 headers=headers,
                 request_id=request_id_of(scope),
                 **extra,
+            )
+        except ConnectionError as exc:
+            logger.warning(
+                "%s %s: a service is unavailable: %s",
+                scope.get("method"),
+                scope.get("path"),
+                redact(f"{type(exc).__name__}: {exc}"),
+            )
+            await self._answer(
+                exc,
+                send,
+                503,
+                UNAVAILABLE,
+                headers=[(b"retry-after", RETRY_AFTER)],
+                request_id=request_id_of(scope),
             )
         except Exception as exc:
             logger.exception("unhandled error in %s %s", scope.get("method"), scope.get("path"))
