@@ -98,10 +98,31 @@ def _returns_something(node: ast.Return) -> bool:
     return value is not None and not (isinstance(value, ast.Constant) and value.value is None)
 
 
+# Options that shape a class, not what its code does: mutants of them are equivalent.
+_SHAPE_OPTIONS = {"repr", "slots", "frozen", "eq", "order", "kw_only", "compare", "hash"}
+
+
+def _shape_only(tree: ast.AST) -> set[int]:
+    """Ids of nodes inside decorators and class-shaping keyword options (never mutated)."""
+    found: set[int] = set()
+    for node in ast.walk(tree):
+        roots: list[ast.AST] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            roots.extend(node.decorator_list)
+        if isinstance(node, ast.keyword) and node.arg in _SHAPE_OPTIONS:
+            roots.append(node.value)
+        for root in roots:
+            found.update(id(inner) for inner in ast.walk(root))
+    return found
+
+
 def _candidates(tree: ast.AST, skipped: set[int]) -> list[tuple[ast.AST, str]]:
     """Every node one operator could change, with a description of the change."""
     found: list[tuple[ast.AST, str]] = []
+    shape = _shape_only(tree)
     for node in ast.walk(tree):
+        if id(node) in shape:
+            continue
         first = getattr(node, "lineno", 0)
         last = getattr(node, "end_lineno", None) or first
         if skipped.intersection(range(first, last + 1)):  # a pragma on any of its lines

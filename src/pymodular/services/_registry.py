@@ -147,12 +147,10 @@ class ServiceRegistry:
                     continue
                 for iface in entry.service.interfaces:
                     self._declared.setdefault(iface, []).append(entry)
-                # A factory's value is indexed when it is made (mark_ready) and overwrites
-                # anything indexed here, so `or` would only index a placeholder early.
-                made = (
-                    entry.service.has_instance and entry.scope is ServiceScope.GLOBAL
-                )  # pragma: no mutate
-                if made:
+                # A factory's value is indexed when it is made (mark_ready), and mark_ready indexes
+                # every global value too: changing this test only moves when indexing happens.
+                made_global = entry.scope is ServiceScope.GLOBAL  # pragma: no mutate
+                if entry.service.has_instance and made_global:  # pragma: no mutate
                     self._index_value(entry, entry.service.instance)
             self._changed()
             return entries

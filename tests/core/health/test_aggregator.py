@@ -479,6 +479,10 @@ async def test_secrets_never_show_in_snapshots_events_inspect_or_logs(
     assert all("pw-4f9a-health-leak" not in text for text in texts)
 
 
+def test_the_least_message_limit_is_sixty_four() -> None:
+    assert HealthOptions(max_message_length=64).max_message_length == 64
+
+
 @pytest.mark.parametrize(
     ("options", "error"),
     [
