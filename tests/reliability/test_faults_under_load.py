@@ -11,6 +11,7 @@ while NATS was away — was recorded once by the subscriber.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from pathlib import Path
 
@@ -82,7 +83,8 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
         async def delivered() -> bool:
             return acknowledged <= set(await services.activity())
 
-        await until_async(delivered, timeout=20, interval=0.2)
+        with contextlib.suppress(TimeoutError):  # what is missing then is counted as lost
+            await until_async(delivered, timeout=45, interval=0.2)
         assert await showcase.stop() == 0
     finally:
         await showcase.kill()
