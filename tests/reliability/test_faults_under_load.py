@@ -15,6 +15,7 @@ import contextlib
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests._servers._base import PrivateServer
@@ -85,6 +86,11 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
 
         with contextlib.suppress(TimeoutError):  # what is missing then is counted as lost
             await until_async(delivered, timeout=45, interval=0.2)
+        async with httpx.AsyncClient(base_url=showcase.url, timeout=10) as http:
+            pages = [
+                (await http.get(path, headers=showcase.headers())).text
+                for path in ("/", "/health", "/metrics", "/openapi.json", "/api/activity")
+            ]
         assert await showcase.stop() == 0
     finally:
         await showcase.kill()
@@ -110,7 +116,12 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
     assert acknowledged <= persisted  # no committed write lost
     assert set(activity) >= acknowledged
     assert set(activity.values()) == {1}  # each event recorded once
-    assert "Traceback" not in showcase.log.read_text()
+    log = showcase.log.read_text()
+    assert "Traceback" not in log
+    for key_file in (showcase.data / "keys").iterdir():  # API keys and the JWT secret
+        secret = key_file.read_text().strip()
+        assert secret not in log
+        assert not any(secret in page for page in pages)
 
 
 @pytest.mark.timeout(120)
