@@ -105,7 +105,7 @@ async def test_log_levels_change_at_run_time() -> None:
     ("section", "message"),
     [
         ({"enabled": True}, "token of at least 16"),
-        ({"enabled": True, "token": "short"}, "token of at least 16"),
+        ({"enabled": True, "token": "sh0rt-k3y"}, "token of at least 16"),
         ({"path": "/admin/"}, "no trailing"),
     ],
 )

@@ -29,7 +29,7 @@ def test_each_key_type_verifies_only_its_own_family() -> None:
 
 def test_short_secrets_small_rsa_keys_and_mismatched_algorithms_are_config_errors() -> None:
     with pytest.raises(AuthConfigError, match="at least 32"):
-        JwtKey.hmac("short")
+        JwtKey.hmac("sh0rt-k3y")
     small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
     pem = small.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo

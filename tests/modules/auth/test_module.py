@@ -82,7 +82,7 @@ async def test_an_order_naming_no_authenticator_fails_start() -> None:
 @pytest.mark.parametrize(
     ("section", "message"),
     [
-        ({"jwt": {"keys": [{"secret": "short"}]}}, "at least 32"),
+        ({"jwt": {"keys": [{"secret": "sh0rt-k3y"}]}}, "at least 32"),
         ({"jwt": {"keys": [{"secret": SECRET, "public_key": "x"}]}}, "exactly one"),
         ({"jwt": {"keys": [{"file": "/nonexistent/key.pem"}]}}, "cannot read"),
         ({"jwt": {"algorithms": ["none"]}}, "unsupported algorithms"),

@@ -127,7 +127,7 @@ def test_signed_values_are_bound_to_purpose_expiry_and_secret() -> None:
     assert rotated.unsign("session", value, 100.0) is not None  # the old one still verifies
     assert Signer("x" * 40).unsign("session", value, 100.0) is None
     with pytest.raises(Exception, match="at least 32 bytes"):
-        Signer("short")
+        Signer("sh0rt-k3y")
 
 
 def test_cookies_are_http_only_and_read_back() -> None:
