@@ -81,6 +81,9 @@ def test_invert_swaps_old_and_new() -> None:
     assert back.old("read_timeout") == 7.5
     assert back.paths == DIFF.paths
     assert invert(back) == DIFF
+    assert back.scope == "httpserver"
+    assert invert(back).scope == "httpserver"  # no scope given: the diff's own is kept
+    assert invert(back, scope="router").scope == "router"
 
 
 def test_unscoped_diff_uses_absolute_paths_only() -> None:

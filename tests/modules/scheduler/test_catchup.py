@@ -165,3 +165,14 @@ def test_decisions_describe_themselves_for_events() -> None:
 def test_invalid_policies_are_schedule_errors(kwargs: dict[str, object]) -> None:
     with pytest.raises(ScheduleError):
         CatchUpPolicy(**kwargs)  # type: ignore[arg-type]
+
+
+def test_a_bound_of_one_run_is_allowed_and_runs_only_the_newest_tick() -> None:
+    decision = decide_catch_up(MINUTE, T0, T0 + 600, CatchUpPolicy(CatchUp.BOUNDED, max_runs=1))
+    assert decision.run == (T0 + 600,)
+
+
+def test_a_tick_due_exactly_now_runs() -> None:
+    decision = decide_catch_up(MINUTE, T0, T0 + 60, CatchUpPolicy(CatchUp.ALL))
+    assert decision.run == (T0 + 60,)
+    assert not decision.late
