@@ -134,3 +134,35 @@ async def test_route_events_carry_the_routes_labels() -> None:
         "routes": ["GET|PUT /items/{id}"],
         "source": "api",
     }
+
+
+def host_mount(host: str, path: str = "/", *, enabled: bool = True) -> Route:
+    made = Route(path, None, None, object(), host=host)
+    made.enabled = enabled
+    return made
+
+
+def test_host_mounts_match_exact_hosts_before_wildcards_whatever_the_order() -> None:
+    wildcard, exact = host_mount("*.example.com"), host_mount("api.example.com")
+    routes = table(wildcard, exact)
+    assert routes.match_host("api.example.com", "/x") is exact
+    assert routes.match_host("www.example.com", "/x") is wildcard
+    assert routes.match_host("deep.www.example.com", "/") is wildcard
+    assert routes.match_host("example.com", "/") is None  # the wildcard needs a label
+    assert routes.match_host("badexample.com", "/") is None
+    assert routes.match_host("other.org", "/") is None
+    assert len(routes) == 2
+    assert list(routes) == [wildcard, exact]
+
+
+def test_a_host_mount_serves_its_path_prefix_only_and_not_while_disabled() -> None:
+    docs = host_mount("docs.example.com", "/v1")
+    routes = table(docs)
+    assert routes.match_host("docs.example.com", "/v1") is docs
+    assert routes.match_host("docs.example.com", "/v1/page") is docs
+    assert routes.match_host("docs.example.com", "/v10") is None
+    assert routes.match_host("docs.example.com", "/") is None
+    assert (
+        table(host_mount("docs.example.com", enabled=False)).match_host("docs.example.com", "/")
+        is None
+    )

@@ -176,3 +176,15 @@ def test_a_tick_due_exactly_now_runs() -> None:
     decision = decide_catch_up(MINUTE, T0, T0 + 60, CatchUpPolicy(CatchUp.ALL))
     assert decision.run == (T0 + 60,)
     assert not decision.late
+
+
+def test_no_grace_is_allowed_and_a_negative_one_is_not() -> None:
+    assert CatchUpPolicy(grace=0).grace == 0
+    with pytest.raises(ScheduleError):
+        CatchUpPolicy(grace=-0.5)
+    assert CatchUpPolicy(CatchUp.WINDOW, window=0.5).window == 0.5
+
+
+def test_a_decision_with_nothing_due_is_not_late() -> None:
+    decision = decide_catch_up(MINUTE, None, T0, CatchUpPolicy(CatchUp.ALL))
+    assert (decision.run, decision.late, decision.skipped) == ((), False, None)
