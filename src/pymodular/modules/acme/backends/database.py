@@ -21,6 +21,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from pymodular.modules._sqltables import OwnedTables
 from pymodular.modules.acme._store import CertificateStore, StoredCertificate, directory_key
 from pymodular.modules.acme.errors import CertificateStoreError
 from pymodular.secrets import Secret
@@ -28,7 +29,7 @@ from pymodular.secrets import Secret
 __all__ = ("DatabaseStore",)
 
 
-class DatabaseStore(CertificateStore):
+class DatabaseStore(OwnedTables, CertificateStore):
     """Keys and certificates in tables named ``<table_prefix>_accounts`` and so on.
 
     Give ``engine`` (a SQLAlchemy ``AsyncEngine``, e.g. the database module's) or ``url``
@@ -107,37 +108,10 @@ class DatabaseStore(CertificateStore):
         self._tables = (accounts, certificates, locks)
         self._meta = meta
 
-    async def close(self) -> None:
-        """Dispose of the engine when this store created it."""
-        if self._owns_engine and self._engine is not None:
-            engine, self._engine = self._engine, None
-            self._tables = None
-            await engine.dispose()
-
-    async def drop(self) -> None:
-        """Drop the store's tables (tests and teardown)."""
-        if self._tables is not None:
-            async with self._errors("drop its tables"), self._engine.begin() as conn:
-                await conn.run_sync(self._meta.drop_all)
-
-    @asynccontextmanager
-    async def _errors(self, operation: str) -> AsyncIterator[None]:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            yield
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            orig = getattr(exc, "orig", None) or exc
-            raise CertificateStoreError(
-                f"the database certificate store failed to {operation}: {type(orig).__name__}"
-            ) from None
-
-    @asynccontextmanager
-    async def _begin(self, operation: str) -> AsyncIterator[Any]:
-        if self._tables is None:
-            await self.open()
-        async with self._errors(operation), self._engine.begin() as conn:
-            yield conn
+    def _failure(self, operation: str, cause: BaseException) -> Exception:
+        return CertificateStoreError(
+            f"the database certificate store failed to {operation}: {type(cause).__name__}"
+        )
 
     async def _upsert(self, table: Any, key: str, key_value: str, **values: Any) -> None:
         async with self._begin(f"write {table.name}") as conn:

@@ -19,10 +19,9 @@ DSN. Driver errors become ``JobStoreError``; DSNs are never part of a message.
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
+from pymodular.modules._sqltables import OwnedTables
 from pymodular.modules.scheduler._backend import JobStore
 from pymodular.modules.scheduler._records import JobInfo, JobState, RunRecord
 from pymodular.modules.scheduler.errors import JobStoreError
@@ -31,7 +30,7 @@ from pymodular.secrets import Secret
 __all__ = ("DatabaseStore",)
 
 
-class DatabaseStore(JobStore):
+class DatabaseStore(OwnedTables, JobStore):
     """Job state in SQL tables named ``<table_prefix>_jobs`` and so on.
 
     Give ``engine`` (a SQLAlchemy ``AsyncEngine``, e.g. the database module's) or ``url``
@@ -113,39 +112,12 @@ class DatabaseStore(JobStore):
         self._tables = (jobs, leases, history, requests)
         self._meta = meta
 
-    async def close(self) -> None:
-        """Dispose of the engine if this store created it."""
-        if self._owns_engine and self._engine is not None:
-            engine, self._engine = self._engine, None
-            self._tables = None
-            await engine.dispose()
-
-    async def drop(self) -> None:
-        """Drop the store's tables (tests and teardown)."""
-        if self._tables is not None:
-            async with self._errors("drop its tables"), self._engine.begin() as conn:
-                await conn.run_sync(self._meta.drop_all)
-
-    @asynccontextmanager
-    async def _errors(self, operation: str) -> AsyncIterator[None]:
-        from sqlalchemy.exc import SQLAlchemyError
-
-        try:
-            yield
-        except (SQLAlchemyError, OSError, TimeoutError) as exc:
-            orig = getattr(exc, "orig", None) or exc
-            raise JobStoreError(
-                f"database job store ({self.describe()['dialect']}) failed to {operation}: "
-                f"{type(orig).__name__}",
-                store="database",
-            ) from exc
-
-    @asynccontextmanager
-    async def _begin(self, operation: str) -> AsyncIterator[Any]:
-        if self._tables is None:
-            await self.open()
-        async with self._errors(operation), self._engine.begin() as conn:
-            yield conn
+    def _failure(self, operation: str, cause: BaseException) -> Exception:
+        return JobStoreError(
+            f"database job store ({self.describe()['dialect']}) failed to {operation}: "
+            f"{type(cause).__name__}",
+            store="database",
+        )
 
     @staticmethod
     def _state(row: Any) -> JobState:
