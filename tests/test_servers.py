@@ -30,11 +30,14 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def refused(port: int) -> bool:
+    """True once nothing listens on the port; a reset means a listener is still closing."""
     try:
         with socket.create_connection(("127.0.0.1", port), timeout=1.0):
             return False
     except ConnectionRefusedError:
         return True
+    except ConnectionResetError:
+        return False
 
 
 def unique(prefix: str) -> str:
