@@ -1,9 +1,11 @@
-"""The showcase's production profile on private PostgreSQL, Redis and NATS servers.
+"""The showcase's production profile on private PostgreSQL, Redis and NATS (or RabbitMQ)
+servers.
 
 One replica (``python -m examples.showcase`` with ``config.prod.yaml``) whose database,
 cache and event bus are servers this test started on free loopback ports, so it may stop,
-kill and restart them under load. Also: a client load that keeps every answer, and the
-counts read straight from PostgreSQL.
+kill and restart them under load. With a RabbitMQ node as the bus, the production profile
+is rewritten into a copy whose broker engine is ``rabbitmq``. Also: a client load that
+keeps every answer, and the counts read straight from PostgreSQL.
 """
 
 from __future__ import annotations
@@ -16,9 +18,11 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import yaml
 
 from tests._servers.nats import NatsServer
 from tests._servers.postgres import PostgresServer
+from tests._servers.rabbitmq import RabbitMqServer
 from tests._servers.redis import RedisServer
 from tests.e2e.showcase_process import ROOT, Showcase, start_showcase
 
@@ -30,17 +34,22 @@ FAST = {"APP_DIGEST__EVERY": "1", "APP_SCHEDULER__POLL_INTERVAL": "0.2"}
 class Services:
     postgres: PostgresServer
     redis: RedisServer
-    nats: NatsServer
+    bus: NatsServer | RabbitMqServer
+    config: Path = PROD_CONFIG
 
     def env(self) -> dict[str, str]:
         """What points the production profile at these servers."""
         return {
-            "SHOWCASE_CONFIG": str(PROD_CONFIG),
+            "SHOWCASE_CONFIG": str(self.config),
             "APP_DB_DEFAULT_DSN": self.postgres.url,
             "APP_CACHE__REDIS__URL": self.redis.url,
-            "APP_EVENTBUS__ENGINES__BROKER__URL": self.nats.url,
+            "APP_EVENTBUS__ENGINES__BROKER__URL": self.bus.url,
             **FAST,
         }
+
+    @property
+    def bus_name(self) -> str:
+        return "RabbitMQ" if isinstance(self.bus, RabbitMqServer) else "NATS"
 
     async def query(self, sql: str) -> list[Any]:
         import asyncpg
@@ -142,10 +151,34 @@ class Load:
             self.bad.append(f"traceback in a {answer.status_code}: {text[:300]}")
 
 
-async def start_services(postgres: Any, redis: Any, nats: Any) -> Services:
-    """Boot the three private servers in parallel (each factory closes its own)."""
-    pg, rd, nt = await asyncio.gather(postgres(), redis(), nats())
-    return Services(pg, rd, nt)
+async def start_services(
+    postgres: Any, redis: Any, bus: Any, config_dir: Path | None = None
+) -> Services:
+    """Boot the three private servers in parallel (each factory closes its own).
+
+    When ``bus`` boots RabbitMQ nodes, ``config_dir`` receives the production profile
+    with its broker engine switched to RabbitMQ.
+    """
+    pg, rd, broker = await asyncio.gather(postgres(), redis(), bus())
+    if not isinstance(broker, RabbitMqServer):
+        return Services(pg, rd, broker)
+    if config_dir is None:
+        raise ValueError("a RabbitMQ bus needs a directory for its copy of the profile")
+    return Services(pg, rd, broker, rabbitmq_profile(config_dir))
+
+
+def rabbitmq_profile(directory: Path) -> Path:
+    """``config.prod.yaml`` with the broker engine on RabbitMQ (its own exchange and queues)."""
+    profile = yaml.safe_load(PROD_CONFIG.read_text(encoding="utf-8"))
+    profile["eventbus"]["engines"]["broker"] = {
+        "type": "rabbitmq",
+        "exchange": "showcase.events",
+        "queue_prefix": "showcase",
+    }
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / "config.rabbitmq.yaml"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    return path
 
 
 async def module_health(url: str) -> dict[str, str]:

@@ -1,12 +1,13 @@
-"""Faults under load: PostgreSQL, Redis and NATS stopped and restarted, one at a time,
-while eight clients create tasks on the showcase's production profile.
+"""Faults under load: PostgreSQL, Redis and the broker (NATS, and RabbitMQ in a second
+scenario) stopped and restarted, one at a time, while eight clients create tasks on the
+showcase's production profile.
 
 Proves: the process stays up and keeps answering; ``/health`` reports the affected module
 unhealthy while its server is away and the whole process healthy again within 5 s of the
 server's return, without a restart; every answer is a 201 or a classified 503 problem
 with ``Retry-After`` (never a 500, never a traceback); every task acknowledged before,
 during and after the faults is a row in PostgreSQL, and its event — kept in the outbox
-while NATS was away — was recorded once by the subscriber.
+while the broker was away — was recorded once by the subscriber.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
             for module, server in (
                 ("cache", services.redis),
                 ("database", services.postgres),
-                ("eventbus", services.nats),
+                ("eventbus", services.bus),
             ):
                 took = await _fault(services, showcase.url, load, server, module)
                 recoveries[module] = max(took, recoveries.get(module, 0.0))
@@ -98,10 +99,11 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
     activity = await services.activity()
     lost = len(acknowledged - persisted) + len(acknowledged - set(activity))
     answers = ", ".join(f"{n} x {s}" for s, n in sorted(load.statuses.items()))
+    name = "faults under load" if services.bus_name == "NATS" else "faults under load, RabbitMQ"
     record(
-        "faults under load" if cycles == 1 else f"faults under load ({cycles} cycles)",
+        name if cycles == 1 else f"{name} ({cycles} cycles)",
         load=f"8 clients, {load.statuses.total()} requests ({answers})",
-        faults=f"stop/restart Redis, PostgreSQL, NATS one at a time, x{cycles}",
+        faults=f"stop/restart Redis, PostgreSQL, {services.bus_name} one at a time, x{cycles}",
         outcome=(
             "app up; slowest recovery to healthy "
             + ", ".join(f"{m} {t:.1f} s" for m, t in recoveries.items())
@@ -129,6 +131,17 @@ async def test_each_server_stopped_and_restarted_under_load(
     tmp_path: Path, private_postgres, private_redis, private_nats
 ) -> None:
     services = await start_services(private_postgres, private_redis, private_nats)
+    await _scenario(tmp_path, services, cycles=1)
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.timeout(150)
+async def test_each_server_stopped_and_restarted_under_load_on_rabbitmq(
+    tmp_path: Path, private_postgres, private_redis, private_rabbitmq
+) -> None:
+    services = await start_services(
+        private_postgres, private_redis, private_rabbitmq, config_dir=tmp_path
+    )
     await _scenario(tmp_path, services, cycles=1)
 
 

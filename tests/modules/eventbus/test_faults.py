@@ -5,6 +5,7 @@ returned arrives (duplicates allowed: at least once); publishers ride out the re
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
@@ -89,9 +90,22 @@ async def test_redis_restart_mid_stream_loses_no_acknowledged_message(private_re
 
 @pytest.mark.slow
 async def test_rabbitmq_restart_mid_stream_loses_no_acknowledged_message(
-    private_rabbitmq: Any,
+    private_rabbitmq: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    from pymodular.modules.eventbus.backends.rabbitmq import CLIENT_LOGGERS
+
+    caplog.set_level(logging.INFO)
+    caplog.set_level(logging.DEBUG, logger="aiormq.connection")
     await _restart_mid_stream("rabbitmq", await private_rabbitmq())
+    # The outage is reported once by the engine; the client's own records of it are
+    # one-line DEBUG records, kept only for the logger where DEBUG is on.
+    client = [r for r in caplog.records if r.name in CLIENT_LOGGERS]
+    assert {r.name for r in client} == {"aiormq.connection"}
+    assert all(r.levelno == logging.DEBUG and r.exc_info is None for r in client)
+    assert any(getattr(r, "client_level", "DEBUG") != "DEBUG" for r in client)
+    assert "Traceback" not in caplog.text
+    lost = [r for r in caplog.records if "lost its connection" in r.getMessage()]
+    assert len(lost) == 1
 
 
 @pytest.mark.parametrize("kind", ["nats", "redis", "rabbitmq", "mqtt"])

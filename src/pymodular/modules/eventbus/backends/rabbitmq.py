@@ -14,11 +14,16 @@
   connection drops before acknowledging gets its messages requeued by the broker
   (counted as one more attempt). The connection is robust: aio-pika reconnects and
   restores channels, queues, bindings and consumers. Lag is the queue's ready count.
+- The engine reports a lost and a restored connection itself (one warning each, the
+  ``eventbus.engine.*`` events, health). aio-pika and aiormq log the same outage once per
+  reconnection attempt, some records with a traceback; :class:`ClientChatter` turns those
+  records into one-line DEBUG records, kept only where DEBUG is enabled.
 """
 
 from __future__ import annotations
 
 import hashlib
+import logging
 from typing import Any
 
 import aio_pika
@@ -30,7 +35,7 @@ from pymodular.modules.eventbus._consumer import Consumer, Delivery
 from pymodular.modules.eventbus._topics import amqp_binding
 from pymodular.modules.eventbus.config import RabbitMqEngineConfig
 
-__all__ = ("ATTEMPT_HEADER", "TOPIC_HEADER", "RabbitMqEngine", "queue_name")
+__all__ = ("ATTEMPT_HEADER", "TOPIC_HEADER", "ClientChatter", "RabbitMqEngine", "queue_name")
 
 ATTEMPT_HEADER = "x-pymodular-attempt"
 TOPIC_HEADER = "x-pymodular-topic"  # a retried copy is routed by queue name, not by topic
@@ -41,6 +46,39 @@ def queue_name(prefix: str, group: str, pattern: str) -> str:
     """The durable queue of a group on a pattern."""
     digest = hashlib.sha1(pattern.encode(), usedforsecurity=False).hexdigest()[:10]
     return f"{prefix}.{group}.{digest}"
+
+
+# The client loggers that report connection losses and reconnection attempts.
+CLIENT_LOGGERS = (
+    "aiormq.connection",
+    "aio_pika.connection",
+    "aio_pika.robust_connection",
+    "aio_pika.tools",
+)
+
+
+class ClientChatter(logging.Filter):
+    """Demotes the client library's connection records to one-line DEBUG records; the
+    level it gave is kept in the record's ``client_level`` attribute."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno > logging.DEBUG:
+            record.client_level = record.levelname
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            record.msg = f"{record.getMessage()} ({type(error).__name__}: {error})"
+            record.args = None
+        record.exc_info = record.exc_text = None
+        return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+def quiet_client_loggers() -> None:
+    """Put :class:`ClientChatter` on the client loggers once."""
+    for name in CLIENT_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, ClientChatter) for f in logger.filters):
+            logger.addFilter(ClientChatter())
 
 
 def _number(value: object) -> int:
@@ -70,6 +108,7 @@ class RabbitMqEngine(BrokerEngine):
 
     # --- connection ------------------------------------------------------------------
     async def connect(self) -> None:
+        quiet_client_loggers()
         config = self.config
         options: dict[str, Any] = {
             "timeout": config.connect_timeout,
