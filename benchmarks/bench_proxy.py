@@ -18,9 +18,11 @@ wrk (``-t2 -c64``, pinned to the other core than the proxy) loads each in
 ratios are the median over rounds of the ratio within a round. Goal (issue 17): at least
 0.2x nginx's requests/s and ahead of both Python proxies.
 
-A last row measures the upstream client alone, in process: 64 concurrent requests to the
+A row measures the upstream client alone, in process: 64 concurrent requests to the
 backend with our pooled httptools client, aiohttp's ``ClientSession`` and
-``httpx.AsyncClient`` (decision 0220 chose the client on this).
+``httpx.AsyncClient`` (decision 0220 chose the client on this). The last row times
+WebSocket messages relayed by the proxy beside a direct connection and nginx's
+WebSocket proxy (``benchmarks/_proxy_websocket.py``).
 
 Run alone: ``.venv/bin/python -m benchmarks proxy``.
 """
@@ -40,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from benchmarks._harness import Row, Stats, interleaved_async
+from benchmarks._proxy_websocket import websocket_row
 from benchmarks.bench_http import _free_port, _wait_ready, interleaved_load, per_round
 
 KINDS = ("ours", "nginx", "aiohttp", "httpx")
@@ -269,6 +272,7 @@ def run() -> list[Row]:
         rows = _load_rows(rates, p99s, rounds, seconds)
         rows.append(_cpu_row(cpu))
         rows.append(_client_row(port))
+        rows.append(websocket_row())
     finally:
         backend.terminate()
         backend.wait(timeout=15)

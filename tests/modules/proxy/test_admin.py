@@ -60,7 +60,11 @@ async def test_the_admin_view_shows_targets_breakers_and_health_to_admins_only()
     assert anonymous.status_code == 401
     assert viewer.status_code == 403
     view = ops.json()
-    assert view["health"] == {"status": "healthy", "message": "1 upstream(s)"}
+    assert view["health"] == {
+        "status": "healthy",
+        "message": "1 upstream(s), 0 WebSocket(s) open",
+    }
+    assert view["websockets"] == {"open": 0, "by_target": {}}
     target = view["upstreams"]["pool"]["targets"][0]
     assert (target["url"], target["circuit"], target["state"]) == (up.url, "closed", "serving")
     assert OPS not in ops.text

@@ -286,3 +286,38 @@ def protocol_for(
     """A protocol class bound to one server's limits, counters, clock and close callback."""
     namespace = {"limits": limits, "stats": stats, "clock": clock, "closed": [on_closed]}
     return type("ServerProtocol", (GuardedProtocol,), namespace)
+
+
+def websocket_protocol() -> type[asyncio.Protocol] | str:
+    """The WebSocket protocol the server speaks after an upgrade: uvicorn's (on the
+    ``websockets`` package) closing connections with 1001 "going away" when the server
+    stops (uvicorn's own says 1012 "service restart"); ``"auto"`` without the package."""
+    try:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import (
+            WebSocketsSansIOProtocol,
+        )
+    except ImportError:
+        return "auto"
+
+    class GoingAwayProtocol(WebSocketsSansIOProtocol):
+        """uvicorn's WebSocket protocol; a stopping server closes with 1001, and an
+        upgrade answered with an HTTP response (the denial extension) is complete."""
+
+        async def send(self, message: Any) -> None:
+            await super().send(message)
+            if message["type"] == "websocket.http.response.body" and not message.get(
+                "more_body", False
+            ):
+                self.handshake_complete = True  # uvicorn would log it as never answered
+
+        def shutdown(self) -> None:
+            if self.close_sent or not self.handshake_complete:
+                super().shutdown()
+                return
+            self.stop_keepalive()
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1001})
+            self.conn.send_close(1001, "the server is stopping")
+            self.transport.write(b"".join(self.conn.data_to_send()))
+            self.transport.close()
+
+    return GoingAwayProtocol

@@ -164,7 +164,7 @@ class HttpServer:
             return
         import uvicorn  # the module's extra was checked when it was registered
 
-        from pymodular.modules.httpserver._protocol import protocol_for
+        from pymodular.modules.httpserver._protocol import protocol_for, websocket_protocol
 
         config = self.config
         tls = self._make_tls() if config.tls.enabled else None
@@ -178,7 +178,7 @@ class HttpServer:
                 host=config.host,
                 port=config.port,
                 http=protocol,
-                ws="auto",
+                ws=websocket_protocol(),
                 lifespan="off",
                 log_config=None,
                 access_log=False,

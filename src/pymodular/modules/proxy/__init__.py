@@ -33,6 +33,7 @@ from pymodular.modules.proxy.config import (
     TargetConfig,
     TenantRoutingConfig,
     UpstreamConfig,
+    WebSocketConfig,
 )
 from pymodular.modules.proxy.errors import (
     ProxyConfigError,
@@ -69,4 +70,5 @@ __all__ = (
     "UpstreamError",
     "UpstreamProtocolError",
     "UpstreamTimeoutError",
+    "WebSocketConfig",
 )

@@ -21,6 +21,7 @@ from pymodular.modules.proxy._retry import RetryBudget
 from pymodular.modules.proxy._routing import MountKey, ProxyRoute, RouteTable
 from pymodular.modules.proxy._shadow import AnswerDigest, mirror
 from pymodular.modules.proxy._target import Target, Upstream
+from pymodular.modules.proxy._websocket import WebSocketSession, serve_websocket, until_closed
 from pymodular.modules.proxy.config import ProxyConfig
 from pymodular.modules.proxy.errors import ProxyConfigError
 
@@ -62,6 +63,8 @@ class ReverseProxy:
         self._mergers: dict[str, Merger] = {}
         self._evaluators: list[tuple[int, int, FlagEvaluator]] = []
         self._shadows: set[asyncio.Task[None]] = set()
+        self.websockets: set[WebSocketSession] = set()
+        """The WebSocket connections being relayed now."""
         self.random: Callable[[], float] = random.random
 
     # -- configuration --------------------------------------------------------------------
@@ -188,40 +191,10 @@ class ReverseProxy:
 
     async def serve(self, key: MountKey, scope: Scope, receive: Receive, send: Send) -> None:
         """Proxy one request that reached mount point ``key``."""
-        table = self.table
-        assert table is not None
-        method: str = scope["method"]
-        route, allowed = table.find(key, method)
-        if route is None:
-            if allowed:
-                await problem(
-                    scope,
-                    send,
-                    405,
-                    f"{method} is not allowed on {scope['path']}",
-                    headers=[(b"allow", ", ".join(allowed).encode("latin-1"))],
-                )
-            else:
-                await problem(scope, send, 404, f"no route matches {method} {scope['path']}")
-            return
-        if not self.accepting:
-            await problem(scope, send, 503, "the proxy is draining")
-            return
-        reason = bad_path(scope["path"])
-        if reason is not None:
-            self.stats["refused"] += 1
-            await problem(scope, send, 400, reason)
-            return
-        upstream = route.upstream
-        if route.flag is not None and route.flag_upstream is not None:
-            tenant = self._tenant_of(scope) if self.config.tenant.source != "none" else None
-            if self.flag_on(route.flag, tenant, scope):
-                upstream = route.flag_upstream
-        if self.config.tenant.source != "none":
-            found = await self._for_tenant(route, upstream, scope, send)
-            if found is None:
-                return  # answered
-            upstream = found
+        resolved = await self.resolve(key, scope, send, scope["method"])
+        if resolved is None:
+            return  # answered
+        route, upstream = resolved
         framing = framing_of(scope["headers"])
         limit = route.max_body_bytes
         if limit is not None and framing[0] > limit:
@@ -238,6 +211,46 @@ class ReverseProxy:
                 )
         finally:
             self._finished()
+
+    async def resolve(
+        self, key: MountKey, scope: Scope, send: Send, method: str
+    ) -> tuple[ProxyRoute, Upstream] | None:
+        """The route and upstream of a request at mount point ``key`` (feature flag and
+        tenant applied); None once a problem was answered (404, 405, 400, 503)."""
+        table = self.table
+        assert table is not None
+        route, allowed = table.find(key, method)
+        if route is None:
+            if allowed:
+                await problem(
+                    scope,
+                    send,
+                    405,
+                    f"{method} is not allowed on {scope['path']}",
+                    headers=[(b"allow", ", ".join(allowed).encode("latin-1"))],
+                )
+            else:
+                await problem(scope, send, 404, f"no route matches {method} {scope['path']}")
+            return None
+        if not self.accepting:
+            await problem(scope, send, 503, "the proxy is draining")
+            return None
+        reason = bad_path(scope["path"])
+        if reason is not None:
+            self.stats["refused"] += 1
+            await problem(scope, send, 400, reason)
+            return None
+        upstream = route.upstream
+        if route.flag is not None and route.flag_upstream is not None:
+            tenant = self._tenant_of(scope) if self.config.tenant.source != "none" else None
+            if self.flag_on(route.flag, tenant, scope):
+                upstream = route.flag_upstream
+        if self.config.tenant.source != "none":
+            found = await self._for_tenant(route, upstream, scope, send)
+            if found is None:
+                return None  # answered
+            upstream = found
+        return route, upstream
 
     async def _for_tenant(
         self, route: ProxyRoute, upstream: Upstream, scope: Scope, send: Send
@@ -349,8 +362,12 @@ class ReverseProxy:
         """Refuse new requests (503) and wait up to ``timeout`` seconds for those in
         flight; return how many were still running at the end."""
         self.accepting = False
+        for session in list(self.websockets):
+            session.close("the proxy is stopping")
         try:
             async with asyncio.timeout(timeout):
+                if self.websockets:
+                    await until_closed(self.websockets)
                 if self.in_flight:
                     self._idle = asyncio.Event()
                     await self._idle.wait()
@@ -387,8 +404,15 @@ class ReverseProxy:
                 if own
             },
             "retry_budget": {"requests": requests, "retries": retries},
+            "websockets": self._websocket_counts(),
             "stats": dict(self.stats),
         }
+
+    def _websocket_counts(self) -> dict[str, Any]:
+        by_target: Counter[str] = Counter(
+            f"{s.upstream.name} {s.target.label}" for s in self.websockets
+        )
+        return {"open": len(self.websockets), "by_target": dict(by_target)}
 
 
 class _MountPoint:
@@ -404,4 +428,4 @@ class _MountPoint:
         if scope["type"] == "http":
             await self.proxy.serve(self.key, scope, receive, send)
         elif scope["type"] == "websocket":
-            await send({"type": "websocket.close", "code": 1011, "reason": "not proxied"})
+            await serve_websocket(self.proxy, self.key, scope, receive, send)

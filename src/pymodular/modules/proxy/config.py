@@ -45,6 +45,7 @@ __all__ = (
     "TargetConfig",
     "TenantRoutingConfig",
     "UpstreamConfig",
+    "WebSocketConfig",
 )
 
 Balancer = Literal["round_robin", "weighted", "least_outstanding", "power_of_two", "hash"]
@@ -275,6 +276,23 @@ class ShadowConfig(ConfigModel):
     )
 
 
+class WebSocketConfig(ConfigModel):
+    """WebSocket upgrades on a route: relayed to a target, messages both ways."""
+
+    enabled: bool = field(True, description="Relay WebSocket upgrades (off: refused with 403)")
+    idle_timeout: float = field(
+        300.0, description="Seconds without a message either way before both sides are closed", gt=0
+    )
+    max_message_bytes: int = field(
+        16 * 1024 * 1024,
+        description="Largest message accepted from the target (larger: closed with 1009)",
+        ge=1,
+    )
+    ping_interval: float | None = field(
+        20.0, description="Seconds between pings to the target (None: no pings)", gt=0
+    )
+
+
 class RouteConfig(ConfigModel):
     """Requests under ``path`` (and of ``methods``, for ``host``) go to ``upstream``."""
 
@@ -327,6 +345,9 @@ class RouteConfig(ConfigModel):
     flag_upstream: str | None = field(None, description="Upstream used while feature_flag is on")
     tenant_upstreams: dict[str, str] = field(
         default_factory=dict, description="Tenant id -> upstream that serves that tenant"
+    )
+    websocket: WebSocketConfig = field(
+        default_factory=WebSocketConfig, description="WebSocket upgrades on this route"
     )
 
     @property

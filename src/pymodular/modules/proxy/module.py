@@ -29,8 +29,8 @@ class ProxyModule(Module[ProxyConfig]):
     CORS, auth, tenant, errors) and the httpserver's limits. Provides ``"proxy"``
     (:class:`ReverseProxy`). Emits ``proxy.circuit.{open,half_open,closed}``,
     ``proxy.target.{healthy,unhealthy,ejected}``, ``proxy.request.{retried,failed}``,
-    ``proxy.upstream.{added,changed,removed}``, ``proxy.shadow.{compared,failed}`` and
-    ``proxy.reloaded``.
+    ``proxy.upstream.{added,changed,removed}``, ``proxy.shadow.{compared,failed}``,
+    ``proxy.websocket.{closed,refused,failed}`` and ``proxy.reloaded``.
     """
 
     name = "proxy"
@@ -174,7 +174,10 @@ class ProxyModule(Module[ProxyConfig]):
         if out:
             summary = "; ".join(f"{n}: {', '.join(t)}" for n, t in out.items())
             return HealthResult.degraded(f"targets out of rotation: {summary}", out=out)
-        return HealthResult.healthy(f"{len(upstreams)} upstream(s)")
+        sockets = len(proxy.websockets)
+        return HealthResult.healthy(
+            f"{len(upstreams)} upstream(s), {sockets} WebSocket(s) open", websockets=sockets
+        )
 
     def describe(self) -> dict[str, Any]:
         """Routes, upstreams with every target's state, the retry budget and counters."""
