@@ -12,8 +12,11 @@ chunk size or an invalid status line fails the answer as :class:`UpstreamProtoco
 An :class:`Answer` is one response being read: its head, then body chunks. While more
 than ``HIGH_WATER`` bytes wait for the client, reading from the target pauses (the
 client's slowness reaches the target as TCP back-pressure instead of memory). Each wait
-has a timer (``read_timeout``): a silent target fails the answer with
-:class:`UpstreamTimeoutError`.
+has a deadline (``read_timeout``): a silent target fails the answer with
+:class:`UpstreamTimeoutError`. The deadlines of a pool's waiting answers share one
+timer, set for the earliest of them, instead of a timer armed and cancelled per wait
+(decision 0223): answers nearly always come long before their deadline, so the timer
+rarely fires, and when it does it fails the expired waits and moves to the next deadline.
 
 A :class:`Pool` keeps each target's idle connections (last used first), opens new ones
 up to ``max_connections`` and makes callers wait (``pool_timeout``) beyond that.
@@ -39,6 +42,9 @@ __all__ = ("HIGH_WATER", "Answer", "Connection", "Pool")
 
 HIGH_WATER = 256 * 1024
 LOW_WATER = 64 * 1024
+_DEADLINE_SLACK = 0.001
+"""A timer may fire a little before its time (millisecond clocks): within this, a
+deadline counts as passed rather than arming the timer again for a sliver."""
 
 
 class Answer:
@@ -48,6 +54,7 @@ class Answer:
         "buffered",
         "chunks",
         "connection",
+        "deadline",
         "done",
         "error",
         "framed",
@@ -57,6 +64,7 @@ class Answer:
         "keep_alive",
         "no_body",
         "status",
+        "wait_timeout",
         "waiter",
     )
 
@@ -74,6 +82,8 @@ class Answer:
         self.informational = False
         self.error: Exception | None = None
         self.waiter: asyncio.Future[None] | None = None
+        self.deadline = 0.0
+        self.wait_timeout = 0.0
 
     # -- fed by the connection -------------------------------------------------------------
 
@@ -90,23 +100,26 @@ class Answer:
     # -- read by the proxy -------------------------------------------------------------------
 
     async def _wait(self, timeout: float) -> None:
-        connection = self.connection
-        loop = connection.loop
-        waiter = self.waiter = loop.create_future()
-        timer = loop.call_later(timeout, self._timed_out, waiter, timeout)
+        pool = self.connection.pool
+        waiter = self.waiter = pool.loop.create_future()
+        self.wait_timeout = timeout
+        pool.watch(self, pool.loop.time() + timeout)
         try:
             await waiter
         finally:
-            timer.cancel()
+            pool.watching.discard(self)
             self.waiter = None
 
-    def _timed_out(self, waiter: asyncio.Future[None], timeout: float) -> None:
-        if not waiter.done():
+    def timed_out(self) -> None:
+        """The deadline of the current wait passed (called by the pool's timer)."""
+        waiter = self.waiter
+        if waiter is not None and not waiter.done():
+            pool = self.connection.pool
             self.fail(
                 UpstreamTimeoutError(
-                    f"target {self.connection.pool.label} sent nothing for {timeout:g}s",
-                    upstream=self.connection.pool.upstream,
-                    target=self.connection.pool.label,
+                    f"target {pool.label} sent nothing for {self.wait_timeout:g}s",
+                    upstream=pool.upstream,
+                    target=pool.label,
                 )
             )
 
@@ -348,6 +361,39 @@ class Pool:
         self.total = 0
         self.closed = False
         self._waiters: deque[asyncio.Future[Connection | None]] = deque()
+        self.watching: set[Answer] = set()
+        """Answers waiting for bytes from the target, each with its ``deadline``."""
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
+
+    # -- read deadlines -------------------------------------------------------------------
+
+    def watch(self, answer: Answer, deadline: float) -> None:
+        """Fail ``answer``'s current wait at ``deadline`` unless it ended before."""
+        answer.deadline = deadline
+        self.watching.add(answer)
+        if self._timer is None or deadline < self._timer_at:
+            self._arm(deadline)
+
+    def _arm(self, at: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer_at = at
+        self._timer = self.loop.call_at(at, self._expire)
+
+    def _expire(self) -> None:
+        """Fail the waits whose deadline passed; set the timer for the next one."""
+        self._timer = None
+        now = self.loop.time() + _DEADLINE_SLACK
+        earliest = 0.0
+        for answer in list(self.watching):
+            if answer.deadline <= now:
+                self.watching.discard(answer)
+                answer.timed_out()
+            elif not earliest or answer.deadline < earliest:
+                earliest = answer.deadline
+        if earliest:
+            self._arm(earliest)
 
     async def acquire(self) -> Connection:
         """A connection to the target: an idle one, a new one, or one freed in time."""
@@ -458,6 +504,9 @@ class Pool:
         for connection in list(self.idle):
             connection.close()
             self.discard(connection)
+        if not self.watching and self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
     def describe(self) -> dict[str, Any]:
         return {"open": self.total, "idle": len(self.idle), "waiting": len(self._waiters)}
