@@ -1,0 +1,76 @@
+"""How answers reach the socket: the head travels with the first body bytes, yet a
+stream's head is never held back waiting for a body, and uvicorn's framing rules hold."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.modules.httpserver.helpers import body_of, raw, serving, status_of
+
+
+async def _read_head(reader: asyncio.StreamReader) -> bytes:
+    async with asyncio.timeout(10):
+        return await reader.readuntil(b"\r\n\r\n")
+
+
+async def test_a_stream_s_head_arrives_before_its_first_body_message() -> None:
+    head_seen = asyncio.Event()
+
+    async def stream(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await head_seen.wait()  # only the client having read the head lets the body go
+        await send({"type": "http.response.body", "body": b"tick", "more_body": True})
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async with serving(stream) as (_app, server, _events):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            head = await _read_head(reader)
+            head_seen.set()
+            async with asyncio.timeout(10):
+                body = await reader.readuntil(b"0\r\n\r\n")
+        finally:
+            writer.close()
+    assert head.startswith(b"HTTP/1.1 200 ")
+    assert b"transfer-encoding: chunked\r\n" in head
+    assert body == b"4\r\ntick\r\n0\r\n\r\n"
+
+
+async def test_small_and_large_answers_arrive_whole_with_their_framing() -> None:
+    large = bytes(range(256)) * 1024  # 256 KiB: sent behind the head, not copied into it
+
+    async def answer(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = large if scope["path"] == "/large" else b"small"
+        headers = [(b"content-length", str(len(body)).encode()), (b"connection", b"close")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async with serving(answer) as (_app, server, _events):
+        small = await raw(server.port, b"GET /small HTTP/1.1\r\nHost: x\r\n\r\n")
+        whole = await raw(server.port, b"GET /large HTTP/1.1\r\nHost: x\r\n\r\n")
+        head_only = await raw(server.port, b"HEAD /small HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(small) == 200
+    assert body_of(small) == b"small"
+    assert body_of(whole) == large
+    assert b"content-length: 5\r\n" in head_only
+    assert body_of(head_only) == b""
+
+
+async def test_a_header_value_with_a_line_break_is_never_written() -> None:
+    async def injecting(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"x-note", b"ok\r\nset-cookie: stolen=1"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async with serving(injecting) as (_app, server, _events):
+        answer = await raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"stolen" not in answer
+    assert answer == b""  # the answer had begun: the connection closes with nothing sent
