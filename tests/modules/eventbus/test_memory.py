@@ -217,3 +217,28 @@ async def test_the_same_object_reaches_memory_subscribers_without_serialisation(
         await bus.publish("obj.x", payload)
         await until(lambda: got)
     assert got[0] is payload
+
+
+@pytest.mark.parametrize("mode", ["drop", "block"])
+async def test_a_publisher_in_a_tight_loop_lets_the_workers_run_every_256_messages(
+    mode: str,
+) -> None:
+    bus = memory_bus(queue_size=1000, delivery_mode=mode)
+    handled: list[int] = []
+    seen_by_publisher: list[int] = []
+
+    async def record(data: int) -> None:
+        handled.append(data)
+
+    async with bus:
+        sub = await bus.subscribe("tight.loop", record)
+        for n in range(600):
+            await bus.publish("tight.loop", n)
+            seen_by_publisher.append(len(handled))
+        await until(lambda: len(handled) == 600)
+    # the worker ran after the 256th and the 512th publish, not only when the queue was full
+    assert seen_by_publisher[254] == 0
+    assert seen_by_publisher[255] == 256
+    assert seen_by_publisher[511] == 512
+    assert handled == list(range(600))
+    assert (sub.received, sub.delivered, sub.dropped) == (600, 600, 0)

@@ -20,7 +20,7 @@ async def test_items_are_worked_in_order_and_offer_respects_capacity() -> None:
     pool: WorkerPool[int] = WorkerPool(
         step, concurrency=1, capacity=3, timeout=None, on_crash=print
     )
-    assert [pool.offer(n) for n in range(4)] == [True, True, True, False]
+    assert [pool.offer(n) for n in range(4)] == [1, 2, 3, 0]  # buffered after; 0: full
     pool.start()
     await until(lambda: done == [0, 1, 2])
     assert await pool.settle(1)

@@ -116,12 +116,17 @@ class Calls(Generic[I]):
     under the timeout (``traced(item, argument)`` instead while tracing runs), and an
     exception it raised (or a timeout) goes to ``failed(item, error)``. Neither may
     raise; an exception that escapes anyway is passed to ``on_crash``.
+
+    With ``plain`` set (an object with a ``delivered`` counter, the subscription),
+    ``prepare`` is not called: the handler gets ``item.data`` as it is and the worker
+    counts ``plain.delivered`` itself, a function call less per item.
     """
 
     handler: Callable[[Any], Awaitable[Any]]
     prepare: Callable[[I], Any]
     failed: Callable[[I, BaseException], None]
     traced: Callable[[I, Any], Awaitable[Any]] | None = None
+    plain: Any = None
 
 
 class WorkerPool(Generic[I]):
@@ -157,7 +162,7 @@ class WorkerPool(Generic[I]):
         self._ebb: asyncio.Future[None] | None = None  # a fetcher waiting for the buffer
         self._ebb_mark = 0  # ... to hold at most this many items
         self._workers: list[Worker] = []
-        self._active = 0  # items taken and not yet finished
+        self._active = 0  # items taken and not yet finished (steps; Calls: busy workers)
         self._settled: asyncio.Event | None = None
         self._closing = False
 
@@ -215,18 +220,21 @@ class WorkerPool(Generic[I]):
         self._space.clear()
 
     # --- feeding ---------------------------------------------------------------------
-    def offer(self, item: I) -> bool:
-        """Add ``item`` if there is room; never waits."""
-        if len(self._buffer) >= self._limit:
-            return False
-        self._buffer.append(item)
+    def offer(self, item: I) -> int:
+        """Add ``item`` if there is room; never waits. Returns how many items are
+        buffered now (the item included), or 0 when it was full."""
+        buffer = self._buffer
+        count = len(buffer)
+        if count >= self._limit:
+            return 0
+        buffer.append(item)
         idle = self._idle
         while idle:
             future = idle.popleft()
             if not future.done():
                 future.set_result(None)
                 break
-        return True
+        return count + 1
 
     async def put(self, item: I, timeout: float | None = None) -> bool:
         """Add ``item``, waiting (at most ``timeout`` s, None: no limit) for room."""
@@ -261,12 +269,14 @@ class WorkerPool(Generic[I]):
     @property
     def in_work(self) -> int:
         """Items a worker has taken and not finished."""
+        if self._calls is not None:  # prepare is plain: only a handler call is ever in work
+            return sum(worker.busy for worker in self._workers)
         return self._active
 
     @property
     def pending(self) -> int:
         """Buffered plus in work."""
-        return len(self._buffer) + self._active
+        return len(self._buffer) + self.in_work
 
     def _wake_space(self, count: int) -> None:
         space = self._space
@@ -297,10 +307,13 @@ class WorkerPool(Generic[I]):
 
     # --- the workers -----------------------------------------------------------------
     async def _work(self, worker: Worker) -> None:
+        if self._calls is not None:
+            await self._call(worker, self._calls)
+            return
         buffer = self._buffer
-        step, calls = self._step, self._calls
+        step = self._step
+        assert step is not None
         loop = asyncio.get_running_loop()
-        timeout = self._timeout
         while True:
             while buffer:
                 item = buffer.popleft()
@@ -308,24 +321,54 @@ class WorkerPool(Generic[I]):
                     self._taken()
                 self._active += 1
                 try:
-                    if calls is None:
-                        await step(worker, item)  # type: ignore[misc]
-                        continue
-                    # Calls: the handler's coroutine is the only one made for the item
-                    argument = calls.prepare(item)
-                    if argument is SKIP:
-                        continue
-                    if timeout is not None:  # Worker.begin, inlined
+                    await step(worker, item)
+                except Exception as exc:  # noqa: BLE001 - a bug must not kill the pool
+                    self._on_crash(exc)
+                finally:
+                    self._active -= 1
+                    if self._settled is not None and not buffer and not self._active:
+                        self._settled.set()
+            if not await self._rest(loop):
+                return
+
+    async def _call(self, worker: Worker, calls: Calls[I]) -> None:
+        """The worker loop of :class:`Calls`: the handler's coroutine is the only one
+        made per item (``Worker.call`` and ``begin``, inlined)."""
+        buffer = self._buffer
+        loop = asyncio.get_running_loop()
+        take, timeout, handler, prepare, failed, traced, plain = (
+            buffer.popleft,
+            self._timeout,
+            calls.handler,
+            calls.prepare,
+            calls.failed,
+            calls.traced,
+            calls.plain,
+        )
+        while True:
+            while buffer:
+                item = take()
+                if self._space or self._ebb is not None:
+                    self._taken()
+                try:
+                    if plain is not None:
+                        plain.delivered += 1
+                        argument = item.data  # type: ignore[attr-defined]
+                    else:
+                        argument = prepare(item)
+                        if argument is SKIP:
+                            continue
+                    if timeout is not None:
                         worker._began = _now()
                         if worker._timer is None:
                             worker._timer = loop.call_later(timeout, worker._expire)
-                    worker.busy = True
+                    worker.busy = True  # in work (in_work counts busy workers)
                     error: BaseException | None = None
                     try:
-                        if calls.traced is not None and telemetry.tracer.active:
-                            await calls.traced(item, argument)
+                        if traced is not None and telemetry.tracer.active:
+                            await traced(item, argument)
                         else:
-                            await calls.handler(argument)
+                            await handler(argument)
                     except asyncio.CancelledError:
                         if not worker.timed_out:
                             raise
@@ -336,12 +379,11 @@ class WorkerPool(Generic[I]):
                     if worker.timed_out:
                         error = worker.outcome(error)
                     if error is not None:
-                        calls.failed(item, error)
+                        failed(item, error)
                 except Exception as exc:  # noqa: BLE001 - a bug must not kill the pool
                     self._on_crash(exc)
                 finally:
-                    self._active -= 1
-                    if self._settled is not None and not buffer and not self._active:
+                    if self._settled is not None and not buffer and not self.in_work:
                         self._settled.set()
             if not await self._rest(loop):
                 return

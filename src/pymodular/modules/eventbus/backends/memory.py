@@ -35,6 +35,17 @@ from pymodular.modules.eventbus.errors import BusClosedError
 __all__ = ("MemoryEngine",)
 
 _ROUTE_CACHE_LIMIT = 10_000
+# A publish that brings a queue to a multiple of this many messages yields to the event
+# loop once: the workers then take the messages while they are young (a publisher in a
+# tight loop would otherwise queue a whole queue_size of them before anything runs, and
+# every message that outlives a young-generation collection makes the full ones come
+# sooner), and other tasks get their turn.
+_YIELD_EVERY = 256
+
+
+def _pause() -> Awaitable[None]:
+    """What a publish awaits to let the loop run once (see ``_YIELD_EVERY``)."""
+    return asyncio.sleep(0)
 
 
 class _Member:
@@ -78,7 +89,7 @@ class MemoryEngine(EventBusEngine):
         self._members: dict[str, _Member] = {}  # by subscription id
         self._targets: list[_Member | _Group] = []
         self._groups: dict[tuple[str, str], _Group] = {}
-        self._routes: dict[str, tuple[_Member | _Group, ...]] = {}
+        self._routes: dict[str, _Member | tuple[_Member | _Group, ...]] = {}
         self._turn = 0
         self._running = False
         self._mode = config.delivery_mode
@@ -100,41 +111,45 @@ class MemoryEngine(EventBusEngine):
     def publish_nowait(self, message: Message[Any]) -> Awaitable[None] | None:
         """Queue ``message`` wherever there is room, without a coroutine; in the waiting
         modes, return an awaitable that waits for room in the full queues."""
-        if not self._running:
-            raise BusClosedError(f"the memory engine {self.name!r} is not running")
+        route = self._routes.get(message.topic)  # empty while stopped: _route raises
+        if route is None:
+            route = self._route(message.topic)
         message.engine = self.name
         self.published += 1
-        targets = self._routes.get(message.topic)
-        if targets is None:
-            targets = self._route(message.topic)
-        count = len(targets)
-        if count == 1:
-            target = targets[0]
-            member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
-            member.sub.received += 1
-            if member.pool.offer(message):
-                return None
+        if type(route) is _Member:  # the common case: one subscription without a group
+            route.sub.received += 1
+            queued = route.pool.offer(message)
+            if queued:
+                return None if queued % _YIELD_EVERY else _pause()
             if self._mode == "drop":
-                self._dropped(member)
+                self._dropped(route)
                 return None
-            return self._wait([member], message)
+            return self._wait([route], message)
+        targets: tuple[_Member | _Group, ...] = route  # type: ignore[assignment]
+        count = len(targets)
         if not count:
             return None
         self._turn += 1
         first = self._turn % count
         full: list[_Member] | None = None
+        pause = False
         for index in range(first, first + count):
             target = targets[index % count]
             member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
             member.sub.received += 1
-            if not member.pool.offer(message):
-                if self._mode == "drop":
-                    self._dropped(member)
-                    continue
-                if full is None:
-                    full = []
-                full.append(member)
-        return None if full is None else self._wait(full, message)
+            queued = member.pool.offer(message)
+            if queued:
+                pause = pause or not queued % _YIELD_EVERY
+                continue
+            if self._mode == "drop":
+                self._dropped(member)
+                continue
+            if full is None:
+                full = []
+            full.append(member)
+        if full is not None:
+            return self._wait(full, message)
+        return _pause() if pause else None
 
     async def _wait(self, full: list[_Member], message: Message[Any]) -> None:
         """Block or timeout mode: wait for room in each full queue, in turn."""
@@ -160,7 +175,11 @@ class MemoryEngine(EventBusEngine):
             )
             member.drops_reported = dropped
 
-    def _route(self, topic: str) -> tuple[_Member | _Group, ...]:
+    def _route(self, topic: str) -> _Member | tuple[_Member | _Group, ...]:
+        """Where ``topic`` goes: its subscription, when it is one without a group, else
+        every matching target (members and groups); cached."""
+        if not self._running:
+            raise BusClosedError(f"the memory engine {self.name!r} is not running")
         found = tuple(
             target
             for target in self._targets
@@ -168,8 +187,9 @@ class MemoryEngine(EventBusEngine):
         )
         if len(self._routes) >= _ROUTE_CACHE_LIMIT:
             self._routes.clear()
-        self._routes[topic] = found
-        return found
+        route = found[0] if len(found) == 1 and type(found[0]) is _Member else found
+        self._routes[topic] = route
+        return route
 
     # --- subscribing -----------------------------------------------------------------
     async def subscribe(self, subscription: Subscription) -> None:
@@ -177,10 +197,6 @@ class MemoryEngine(EventBusEngine):
         sub = subscription
         convert = sub.adapter.convert
         report = self._report
-
-        def pass_data(message: Message[Any]) -> Any:  # prepare, when nothing is validated
-            sub.delivered += 1
-            return message.data
 
         def prepare(message: Message[Any]) -> Any:
             try:
@@ -201,7 +217,13 @@ class MemoryEngine(EventBusEngine):
             return call_in_span(sub, message, argument)
 
         pool: WorkerPool[Message[Any]] = WorkerPool(
-            Calls(sub.handler, pass_data if convert is identity_data else prepare, failed, traced),
+            Calls(
+                sub.handler,
+                prepare,
+                failed,
+                traced,
+                plain=sub if convert is identity_data else None,
+            ),
             concurrency=sub.concurrency,
             capacity=self.config.queue_size,
             timeout=sub.timeout,
@@ -283,6 +305,7 @@ class MemoryEngine(EventBusEngine):
     async def stop(self) -> None:
         """Drop what is still queued (counted), cancel what still runs."""
         self._running = False
+        self._routes.clear()  # publish finds no route and refuses
         members = list(self._members.values())
         for member in members:
             member.sub.dropped += len(member.pool.take_buffered())
