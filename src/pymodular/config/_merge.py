@@ -24,10 +24,15 @@ Entry = tuple[Source, Any]
 
 @dataclass(slots=True)
 class Merged:
-    """Merged data plus, per leaf path, every ``(source, value)`` that set it, oldest first."""
+    """Merged data plus, per leaf path, every ``(source, value)`` that set it, oldest first.
+
+    ``mappings`` names the source that first made each mapping, so a key whose mapping
+    holds no leaf (``bogus: {}``) can still be located.
+    """
 
     data: dict[str, Any] = field(default_factory=dict)
     history: dict[Path, list[Entry]] = field(default_factory=dict)
+    mappings: dict[Path, Source] = field(default_factory=dict)
 
 
 def merge_layers(layers: Iterable[Layer], *, max_depth: int = DEFAULT_MAX_DEPTH) -> Merged:
@@ -85,6 +90,7 @@ def _merge(
                 if existing is not NOT_GIVEN:
                     history.pop(path, None)
                 existing = target[key] = {}
+                merged.mappings.setdefault(path, source)
             _merge(
                 merged,
                 existing,

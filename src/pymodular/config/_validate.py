@@ -12,7 +12,7 @@ import pydantic
 
 from pymodular._bundled import bundled_hint
 from pymodular.config._describe import Node, env_names, model_tree
-from pymodular.config._layer import Path
+from pymodular.config._layer import Path, Source
 from pymodular.config._merge import Entry, Merged
 from pymodular.config._problems import FieldError, source_of, summarize_input
 from pymodular.config._sentinel import NOT_GIVEN
@@ -88,7 +88,7 @@ def validate_sections(
             continue
         if not spec.instance_aware:
             values[spec.name] = _validate_one(
-                spec, raw, (spec.name,), history=history, env_prefix=env_prefix, problems=problems
+                spec, raw, (spec.name,), merged, env_prefix=env_prefix, problems=problems
             )
             continue
         instances: dict[str, Any] = {}
@@ -98,7 +98,7 @@ def validate_sections(
                 continue
             base = (spec.name, instance)
             instances[instance] = _validate_one(
-                spec, data, base, history=history, env_prefix=env_prefix, problems=problems
+                spec, data, base, merged, env_prefix=env_prefix, problems=problems
             )
         values[spec.name] = instances
     return values, problems
@@ -108,8 +108,8 @@ def _validate_one(
     spec: SectionSpec,
     data: dict[str, Any],
     base: Path,
+    merged: Merged,
     *,
-    history: Mapping[Path, list[Entry]],
     env_prefix: str | None,
     problems: list[FieldError],
 ) -> Any:
@@ -117,7 +117,7 @@ def _validate_one(
         return spec.model.model_validate(data)
     except pydantic.ValidationError as exc:
         problems.extend(
-            _field_error(spec, base, error, history, env_prefix)
+            _field_error(spec, base, error, merged, env_prefix)
             for error in exc.errors(include_url=False)
         )
     return None
@@ -127,7 +127,7 @@ def _field_error(
     spec: SectionSpec,
     base: Path,
     error: Any,
-    history: Mapping[Path, list[Entry]],
+    merged: Merged,
     env_prefix: str | None,
 ) -> FieldError:
     path = (*base, *(str(part) for part in error["loc"]))
@@ -144,20 +144,34 @@ def _field_error(
         return FieldError(dotted, reason, None, None, kind, spec.name, spec.module)
     got = None if secret else summarize_input(error.get("input"))
     return FieldError(
-        dotted, str(error["msg"]), source_at(history, path), got, kind, spec.name, spec.module
+        dotted,
+        str(error["msg"]),
+        source_at(merged.history, path, merged.mappings),
+        got,
+        kind,
+        spec.name,
+        spec.module,
     )
 
 
-def source_at(history: Mapping[Path, list[Entry]], path: Path) -> str | None:
-    """The source of ``path`` (or an ancestor), else of the first value set below it.
+def source_at(
+    history: Mapping[Path, list[Entry]],
+    path: Path,
+    mappings: Mapping[Path, Source] | None = None,
+) -> str | None:
+    """The source of ``path`` (or an ancestor), else of the first value set below it,
+    else of the mapping at ``path`` (from ``mappings``, see :class:`Merged`).
 
-    A mapping given where a scalar belongs (``dsn: {a: 1}``) records only its leaves.
+    A mapping given where a scalar belongs (``dsn: {a: 1}``) records only its leaves, and
+    an empty one (``dsn: {}``) none at all.
     """
     source = source_of(history, path)
     if source is None:
         size = len(path)
         first = next((p for p in history if p[:size] == path), None)
         source = history[first][-1][0].location if first else None
+    if source is None and mappings and path in mappings:
+        source = mappings[path].location
     return source
 
 
@@ -238,7 +252,7 @@ def _suggest(key: str, known: Mapping[str, Any]) -> str:
 
 
 def _unknown(path: Path, reason: str, merged: Merged, spec: SectionSpec | None) -> FieldError:
-    source = source_at(merged.history, path)
+    source = source_at(merged.history, path, merged.mappings)
     module = spec.module if spec else None
     section = spec.name if spec else None
     return FieldError(".".join(path), reason, source, None, "unknown_key", section, module)
