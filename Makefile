@@ -7,7 +7,7 @@ STAMP_RUN := $(VENV)/.stamp-run
 STAMP_DEV := $(VENV)/.stamp-dev
 DEPS := pyproject.toml constraints.txt
 
-.PHONY: run run-prod test lint typecheck pytest reliability bench services system-deps lock clean
+.PHONY: run run-prod test lint typecheck pytest reliability fuzz bench services system-deps lock clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -60,6 +60,11 @@ reliability: $(STAMP_DEV)
 	RELIABILITY_REPORT=var/reliability $(BIN)/pytest -q -n $(PYTEST_WORKERS) tests/reliability $(PYTEST_ARGS) || status=$$?; \
 	echo; $(BIN)/python -m tests.reliability.report var/reliability docs/reliability.md || status=1; \
 	exit $$status
+
+## fuzz: the fuzzing suite (tests/fuzz) on its long profile, no per-test timeout (not in `make test`)
+FUZZ_SCALE ?= 50
+fuzz: $(STAMP_DEV)
+	PYMODULAR_FUZZ=soak PYMODULAR_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/pytest -n $(PYTEST_WORKERS) --timeout=0 tests/fuzz $(PYTEST_ARGS)
 
 ## bench: every performance target with peers side by side
 bench: $(STAMP_DEV)
