@@ -159,42 +159,24 @@ def test_summaries_of_huge_integers_name_their_size() -> None:
 
 
 @pytest.mark.parametrize(
-    ("feeder", "name", "text"),
+    ("feeder", "name", "text", "where"),
     [
-        (JsonFeeder, "c.json", '{"bogus": {}}'),
-        (YamlFeeder, "c.yaml", "bogus: {}\n"),
-        (TomlFeeder, "c.toml", "[bogus]\n"),
+        (JsonFeeder, "c.json", '{"bogus": {}}', "bogus"),
+        (YamlFeeder, "c.yaml", "bogus: {}\n", "bogus"),
+        (TomlFeeder, "c.toml", "[bogus]\n", "bogus"),
+        (JsonFeeder, "c.json", '{"store": {"dsn": {}}}', "store.dsn"),
+        (YamlFeeder, "c.yaml", "store:\n  dsn: {}\n", "store.dsn"),
+        (TomlFeeder, "c.toml", "[store.dsn]\n", "store.dsn"),
     ],
 )
-def test_an_unknown_section_holding_an_empty_mapping_names_its_file(
-    tmp_path: Path, feeder: type[FileFeeder], name: str, text: str
+def test_an_empty_mapping_as_an_unknown_section_or_for_a_scalar_names_its_file(
+    tmp_path: Path, feeder: type[FileFeeder], name: str, text: str, where: str
 ) -> None:
     path = tmp_path / name
     path.write_text(text)
     with pytest.raises(ConfigError) as caught:
         Configuration([feeder(path)]).load(SPECS)
     (problem,) = caught.value.errors
-    assert problem.path == "bogus"
-    assert problem.source is not None
-    assert str(path) in problem.source
-
-
-@pytest.mark.parametrize(
-    ("feeder", "name", "text"),
-    [
-        (JsonFeeder, "c.json", '{"store": {"dsn": {}}}'),
-        (YamlFeeder, "c.yaml", "store:\n  dsn: {}\n"),
-        (TomlFeeder, "c.toml", "[store.dsn]\n"),
-    ],
-)
-def test_an_empty_mapping_given_for_a_scalar_names_its_file(
-    tmp_path: Path, feeder: type[FileFeeder], name: str, text: str
-) -> None:
-    path = tmp_path / name
-    path.write_text(text)
-    with pytest.raises(ConfigError) as caught:
-        Configuration([feeder(path)]).load(SPECS)
-    (problem,) = caught.value.errors
-    assert problem.path == "store.dsn"
+    assert problem.path == where
     assert problem.source is not None
     assert str(path) in problem.source
