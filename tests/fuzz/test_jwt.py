@@ -204,5 +204,6 @@ def test_every_alg_spelling_and_signing_key_gives_a_principal_only_when_honest(
         ),
     )
 )
+@example(token=b64url_encode(b'{"alg":"HS256"}') + ".\x80.")
 def test_mangled_segments_and_encodings_give_only_classified_errors(token: str) -> None:
     _check(token)

@@ -130,7 +130,10 @@ def split_compact(token: object, max_length: int) -> tuple[Mapping[str, Any], st
     header = _headers.get(head)
     if header is None:
         header = _parse_header(head)
-    signing_input = token[: len(head) + len(body) + 1].encode("ascii", "strict")
+    try:
+        signing_input = token[: len(head) + len(body) + 1].encode("ascii", "strict")
+    except UnicodeEncodeError:  # the body is decoded only after the signature checks
+        raise InvalidTokenError("a token segment is not ASCII", reason="malformed") from None
     return header, body, signing_input, b64url_decode(signature)
 
 
