@@ -24,6 +24,7 @@ from pymodular.modules.proxy.config import ForwardedConfig, RouteConfig
 
 __all__ = (
     "HOP_BY_HOP",
+    "REWRITTEN_PATH",
     "BodyFraming",
     "RequestPlan",
     "bad_path",
@@ -52,6 +53,9 @@ _FORWARDING = frozenset(
 
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f\\]|/\.")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+REWRITTEN_PATH = "pymodular.proxy.path"
+"""Scope key of the path a templated route sends upstream (set when the route matched)."""
 
 BodyFraming = tuple[int, bool]
 """``(content_length, chunked)``: -1 and False for a request without a body."""
@@ -106,6 +110,7 @@ class RequestPlan:
         "route_prefix",
         "set_lines",
         "strip",
+        "templated",
         "via",
     )
 
@@ -117,6 +122,7 @@ class RequestPlan:
         request_id: str | None = None,
     ) -> None:
         self.strip = route.strip_prefix or route.replace_prefix is not None
+        self.templated = "{" in route.path or route.rewrite is not None
         self.route_prefix = route.path.rstrip("/")
         self.replace_prefix = (route.replace_prefix or "").rstrip("/").encode("latin-1")
         self.host_mode = route.host_header if route.host_header in ("preserve", "target") else ""
@@ -145,7 +151,9 @@ class RequestPlan:
         """The request target sent upstream: the target's prefix, the path (with the
         route's prefix stripped or replaced) and the query."""
         raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
-        if self.strip:
+        if self.templated:
+            raw = scope[REWRITTEN_PATH]
+        elif self.strip:
             root: str = scope.get("root_path", "")
             if not root.endswith(self.route_prefix):  # the prefix itself: not mounted below
                 root += self.route_prefix

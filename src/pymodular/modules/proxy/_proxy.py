@@ -219,7 +219,7 @@ class ReverseProxy:
         tenant applied); None once a problem was answered (404, 405, 400, 503)."""
         table = self.table
         assert table is not None
-        route, allowed = table.find(key, method)
+        route, allowed = table.find(key, method, scope)
         if route is None:
             if allowed:
                 await problem(

@@ -12,8 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymodular.modules.proxy._headers import RequestPlan
+from pymodular.modules.proxy._headers import REWRITTEN_PATH, RequestPlan
 from pymodular.modules.proxy._target import Upstream
+from pymodular.modules.proxy._template import PathTemplate, literal_prefix
 from pymodular.modules.proxy.config import ProxyConfig, RouteConfig
 
 __all__ = ("MountKey", "ProxyRoute", "RouteTable", "mount_key")
@@ -23,7 +24,8 @@ MountKey = tuple[str | None, str]
 
 
 def mount_key(route: RouteConfig) -> MountKey:
-    return (route.host.lower() if route.host else None, route.path)
+    """Where a route is mounted: its host and its path's literal prefix."""
+    return (route.host.lower() if route.host else None, literal_prefix(route.path))
 
 
 class ProxyRoute:
@@ -42,6 +44,7 @@ class ProxyRoute:
         "response_remove",
         "retry",
         "shadow_upstream",
+        "template",
         "tenant_upstreams",
         "timeout",
         "upstream",
@@ -52,6 +55,11 @@ class ProxyRoute:
     ) -> None:
         self.config = config
         self.label = config.name or f"{config.host or ''}{config.path}"
+        self.template = (
+            PathTemplate(config.path, config.rewrite)
+            if "{" in config.path or config.rewrite is not None
+            else None
+        )
         self.methods = frozenset(config.methods) if config.methods else None
         self.composite = (
             [upstreams[name] for name in config.composite.upstreams] if config.composite else None
@@ -82,9 +90,38 @@ class ProxyRoute:
         self.response_remove |= frozenset(name for name, _ in add if name != b"via") | own
         self.response_add = add
 
+    def rewrite(self, scope: Any) -> bytes | None:
+        """The path sent upstream (before the target's prefix) when the request's path
+        matches this route's template; None when it does not match."""
+        template = self.template
+        assert template is not None
+        raw: bytes = scope.get("raw_path") or scope["path"].encode("utf-8")
+        root: str = scope.get("root_path", "")
+        mount = template.mount.rstrip("/")
+        if mount and root.endswith(mount):
+            root = root[: -len(mount)]
+        base = root.encode("utf-8")
+        relative = (raw[len(base) :] if raw.startswith(base) else raw).decode("latin-1")
+        found = template.match(relative)
+        if found is None:
+            return None
+        params, end = found
+        config = self.config
+        if template.rewrite is not None:
+            start = template.rewritten(params)
+        elif config.replace_prefix is not None:
+            start = config.replace_prefix.rstrip("/")
+        elif config.strip_prefix:
+            start = ""
+        else:
+            return raw
+        path = start + relative[end:]
+        return (path if path.startswith("/") else "/" + path).encode("latin-1")
+
     def describe(self) -> dict[str, Any]:
         return {
             "path": self.config.path,
+            **({"rewrite": self.config.rewrite} if self.config.rewrite else {}),
             "host": self.config.host,
             "methods": sorted(self.methods) if self.methods else "any",
             "upstream": self.config.upstream,
@@ -107,16 +144,28 @@ class RouteTable:
         self.mounts: dict[MountKey, list[ProxyRoute]] = {}
         for route, route_config in zip(self.routes, config.routes, strict=True):
             self.mounts.setdefault(mount_key(route_config), []).append(route)
+        for routes in self.mounts.values():  # templates decide before plain prefixes
+            routes.sort(key=lambda route: route.template is None)
 
-    def find(self, key: MountKey, method: str) -> tuple[ProxyRoute | None, list[str]]:
-        """The route of mount ``key`` for ``method``; else None and the methods it has."""
+    def find(
+        self, key: MountKey, method: str, scope: Any = None
+    ) -> tuple[ProxyRoute | None, list[str]]:
+        """The route of mount ``key`` for ``method`` (and the path in ``scope``: a
+        templated route's rewritten path is left in it); else None and the methods
+        the routes whose path matched have."""
         routes = self.mounts.get(key)
         if not routes:
             return None, []
-        for route in routes:
-            if route.methods is None or method in route.methods:
-                return route, []
         allowed: set[str] = set()
         for route in routes:
+            if route.template is not None:
+                path = route.rewrite(scope)
+                if path is None:
+                    continue
+                if route.methods is None or method in route.methods:
+                    scope[REWRITTEN_PATH] = path
+                    return route, []
+            elif route.methods is None or method in route.methods:
+                return route, []
             allowed |= route.methods or set()
         return None, sorted(allowed)

@@ -296,7 +296,10 @@ class WebSocketConfig(ConfigModel):
 class RouteConfig(ConfigModel):
     """Requests under ``path`` (and of ``methods``, for ``host``) go to ``upstream``."""
 
-    path: str = field(description="Path prefix, matched on whole segments ('/api' not '/apix')")
+    path: str = field(
+        description="Path prefix, matched on whole segments ('/api' not '/apix'); may hold "
+        "parameters in the router's syntax: '/users/{id}/orders', '/api/{rest:path}'"
+    )
     upstream: str | None = field(
         None, description="Name of the upstream (see upstreams); or give composite"
     )
@@ -311,6 +314,11 @@ class RouteConfig(ConfigModel):
     strip_prefix: bool = field(False, description="Remove the matched prefix before forwarding")
     replace_prefix: str | None = field(
         None, description="Put this prefix in place of the matched one (implies stripping)"
+    )
+    rewrite: str | None = field(
+        None,
+        description="Path put in place of the matched part, with the path's parameters: "
+        "'/v2/customers/{id}/orders' (what followed the match and the query are kept)",
     )
     host_header: str = field(
         "preserve",
@@ -373,9 +381,22 @@ class RouteConfig(ConfigModel):
     @field_validator("path")
     @classmethod
     def _prefix(cls, path: str) -> str:
-        if not path.startswith("/") or "{" in path or any(c in path for c in "?#\r\n "):
-            raise ValueError("a route path is a prefix like '/api/users' (no parameters)")
-        return path.rstrip("/") or "/"
+        from pymodular.modules.proxy._template import check_template
+
+        if any(c in path for c in "?#\r\n "):
+            raise ValueError("a route path is a prefix like '/api/users' or '/users/{id}'")
+        return check_template(path)
+
+    @model_validator(mode="after")
+    def _rewrite_parameters(self) -> Self:
+        if self.rewrite is None:
+            return self
+        from pymodular.modules.proxy._template import check_rewrite, parameters
+
+        if self.strip_prefix or self.replace_prefix is not None:
+            raise ValueError("rewrite replaces strip_prefix and replace_prefix: give one")
+        check_rewrite(self.rewrite, parameters(self.path))
+        return self
 
     @field_validator("replace_prefix")
     @classmethod
