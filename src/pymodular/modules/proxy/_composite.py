@@ -4,7 +4,9 @@
   name (JSON bodies parsed, others as text, empty ones null) — or whatever a merger
   registered with :meth:`ReverseProxy.add_merger` makes of the parts;
 - ``first_success``: in order, the first answer below 500 is returned as it is;
-- ``sequential``: in order, each must answer below 500; the last answer is returned.
+- ``sequential``: in order, each must answer below 500; the last answer is returned
+  (with ``steps``, a pipeline: each step sends what the previous answer says; see
+  ``_pipeline.py``).
 
 Answers are read whole (at most ``max_answer_bytes`` each) and the client's body (if
 any) once, so every upstream gets the same request. Each call is one attempt on one
@@ -35,7 +37,7 @@ if TYPE_CHECKING:
     from pymodular.modules.proxy._target import Upstream
     from pymodular.modules.proxy.config import CompositeConfig
 
-__all__ = ("Caller", "CompositePart", "Merger", "serve_composite")
+__all__ = ("Caller", "CompositeFailedError", "CompositePart", "Merger", "serve_composite")
 
 _FRAMING = frozenset({b"content-length", b"transfer-encoding"})
 
@@ -71,7 +73,9 @@ Merger = Callable[[Mapping[str, CompositePart]], Any]
 """Makes the JSON-serialisable answer of a ``merge`` route from its parts by upstream."""
 
 
-class _CompositeFailedError(Exception):
+class CompositeFailedError(Exception):
+    """A composite route cannot answer (502 with ``detail``)."""
+
     def __init__(self, detail: str) -> None:
         super().__init__(detail)
         self.detail = detail
@@ -103,9 +107,13 @@ async def serve_composite(
             return
         if config.strategy == "first_success":
             part = await _first_success(call, route.composite, config)
+        elif config.steps is not None:
+            from pymodular.modules.proxy._pipeline import run_pipeline
+
+            part = await run_pipeline(call, route.composite, config)
         else:
             part = await _sequential(call, route.composite, config)
-    except _CompositeFailedError as failed:
+    except CompositeFailedError as failed:
         proxy.stats["failed"] += 1
         await problem(scope, send, 502, failed.detail)
         return
@@ -120,7 +128,7 @@ async def serve_composite(
 class Caller:
     """One attempt at one upstream with the request read once (also used for shadows)."""
 
-    __slots__ = ("body", "deadline", "limit", "proxy", "route", "scope")
+    __slots__ = ("body", "deadline", "limit", "path", "proxy", "route", "scope")
 
     def __init__(
         self,
@@ -131,6 +139,7 @@ class Caller:
         body: bytes,
         deadline: float,
         limit: int,
+        path: bytes | None = None,
     ) -> None:
         self.proxy = proxy
         self.route = route
@@ -138,6 +147,20 @@ class Caller:
         self.body = body
         self.deadline = deadline
         self.limit = limit
+        self.path = path
+        """The path and query sent (after the target's prefix); None: the route's."""
+
+    def with_request(self, scope: Scope, body: bytes, path: bytes | None) -> Caller:
+        """A caller sending another request (a pipeline step's) within the same deadline."""
+        return Caller(
+            self.proxy,
+            self.route,
+            scope=scope,
+            body=body,
+            deadline=self.deadline,
+            limit=self.limit,
+            path=path,
+        )
 
     async def __call__(self, upstream: Upstream) -> CompositePart:
         target = upstream.choose([], None)
@@ -157,9 +180,12 @@ class Caller:
                 if body or scope["method"] in ("POST", "PUT", "PATCH")
                 else (-1, False)
             )
-            head = plan.head(
-                scope, plan.target_path(scope, target.prefix_bytes), target.host_header, framing
+            path = (
+                target.prefix_bytes + self.path
+                if self.path is not None
+                else plan.target_path(scope, target.prefix_bytes)
             )
+            head = plan.head(scope, path, target.host_header, framing)
             answer = connection.start(head, no_body=scope["method"] == "HEAD")
             if body:
                 await connection.write(body)
@@ -203,12 +229,12 @@ async def _merge(
             if not isinstance(result, UpstreamError):
                 raise result
             if config.empty_policy != "skip":
-                raise _CompositeFailedError(f"upstream {upstream.name!r} failed: {result}")
+                raise CompositeFailedError(f"upstream {upstream.name!r} failed: {result}")
             continue
         if result.status >= 500 or (result.empty and config.empty_policy != "allow"):
             if config.empty_policy == "skip":
                 continue
-            raise _CompositeFailedError(
+            raise CompositeFailedError(
                 f"upstream {upstream.name!r} answered {result.status} or nothing"
             )
         parts[upstream.name] = result
@@ -232,11 +258,11 @@ async def _first_success(
             continue
         if part.empty and config.empty_policy != "allow":
             if config.empty_policy == "fail":
-                raise _CompositeFailedError(f"upstream {upstream.name!r} answered nothing")
+                raise CompositeFailedError(f"upstream {upstream.name!r} answered nothing")
             reasons.append(f"{upstream.name}: empty")
             continue
         return part
-    raise _CompositeFailedError("no upstream answered successfully (" + "; ".join(reasons) + ")")
+    raise CompositeFailedError("no upstream answered successfully (" + "; ".join(reasons) + ")")
 
 
 async def _sequential(
@@ -247,15 +273,15 @@ async def _sequential(
         try:
             part = await call(upstream)
         except UpstreamError as exc:
-            raise _CompositeFailedError(f"upstream {upstream.name!r} failed: {exc}") from None
+            raise CompositeFailedError(f"upstream {upstream.name!r} failed: {exc}") from None
         if part.status >= 500:
-            raise _CompositeFailedError(f"upstream {upstream.name!r} answered {part.status}")
+            raise CompositeFailedError(f"upstream {upstream.name!r} answered {part.status}")
         if part.empty and config.empty_policy == "fail":
-            raise _CompositeFailedError(f"upstream {upstream.name!r} answered nothing")
+            raise CompositeFailedError(f"upstream {upstream.name!r} answered nothing")
         if not (part.empty and config.empty_policy == "skip"):
             last = part
     if last is None:
-        raise _CompositeFailedError("every upstream answered nothing")
+        raise CompositeFailedError("every upstream answered nothing")
     return last
 
 

@@ -24,6 +24,7 @@ from pymodular.modules.proxy.config import ForwardedConfig, RouteConfig
 
 __all__ = (
     "HOP_BY_HOP",
+    "PATH_PARAMS",
     "REWRITTEN_PATH",
     "BodyFraming",
     "RequestPlan",
@@ -56,6 +57,8 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 REWRITTEN_PATH = "pymodular.proxy.path"
 """Scope key of the path a templated route sends upstream (set when the route matched)."""
+PATH_PARAMS = "pymodular.proxy.params"
+"""Scope key of the parameters a templated route captured (as sent, percent-encoded)."""
 
 BodyFraming = tuple[int, bool]
 """``(content_length, chunked)``: -1 and False for a request without a body."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from pymodular.modules.proxy._headers import REWRITTEN_PATH, RequestPlan
+from pymodular.modules.proxy._headers import PATH_PARAMS, REWRITTEN_PATH, RequestPlan
 from pymodular.modules.proxy._target import Upstream
 from pymodular.modules.proxy._template import PathTemplate, literal_prefix
 from pymodular.modules.proxy.config import ProxyConfig, RouteConfig
@@ -106,6 +106,7 @@ class ProxyRoute:
         if found is None:
             return None
         params, end = found
+        scope[PATH_PARAMS] = params
         config = self.config
         if template.rewrite is not None:
             start = template.rewritten(params)

@@ -38,6 +38,7 @@ __all__ = (
     "ForwardedConfig",
     "HealthCheckConfig",
     "OutlierConfig",
+    "PipelineStep",
     "ProxyConfig",
     "ProxyRetryConfig",
     "RouteConfig",
@@ -240,10 +241,84 @@ class UpstreamConfig(ConfigModel):
         raise ValueError("hash_on must be 'header:<name>', 'cookie:<name>' or 'client_ip'")
 
 
+class PipelineStep(ConfigModel):
+    """One step of a ``sequential`` composite: what is sent to its upstream, which may use
+    the previous step's answer (``{previous.status}``, ``{previous.header.<name>}``,
+    ``{previous.body.<field>.<field>}``) and the route path's parameters (``{params.<name>}``)."""
+
+    upstream: str = field(description="Upstream asked in this step")
+    method: str | None = field(None, description="Method sent (default: the client's)")
+    path: str | None = field(
+        None,
+        description="Path (and query) sent, with placeholders: '/orders?user={previous.body.id}' "
+        "(default: the client's, rewritten by the route)",
+    )
+    body: Literal["client", "previous", "none"] = field(
+        "client",
+        description="Body sent: the client's, the previous answer's (with its content type) "
+        "or none",
+    )
+    headers: dict[str, str] = field(
+        default_factory=dict, description="Request headers set, with placeholders"
+    )
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, method: str | None) -> str | None:
+        if method is not None and not _TOKEN.match(method):
+            raise ValueError(f"{method!r} is not an HTTP method")
+        return method.upper() if method else None
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, path: str | None) -> str | None:
+        from pymodular.modules.proxy._pipeline import check_placeholders
+
+        if path is not None:
+            if not path.startswith("/") or any(c in path for c in "#\r\n "):
+                raise ValueError(f"step path {path!r} must start with '/' and hold no spaces")
+            check_placeholders(path)
+        return path
+
+    @field_validator("headers")
+    @classmethod
+    def _headers(cls, headers: dict[str, str]) -> dict[str, str]:
+        from pymodular.modules.proxy._pipeline import check_placeholders
+
+        for value in headers.values():
+            check_placeholders(value)
+        return _check_headers(headers)
+
+
 class CompositeConfig(ConfigModel):
     """A route answered from several upstreams."""
 
     upstreams: list[str] = field(description="Upstreams asked, in order", min_length=1)
+    steps: list[PipelineStep] | None = field(
+        None,
+        description="For sequential: what each step sends, using the previous answer "
+        "(upstreams then defaults to the steps' upstreams)",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _upstreams_of_steps(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("steps") and "upstreams" not in data:
+            steps = data["steps"]
+            if isinstance(steps, list) and all(isinstance(step, dict) for step in steps):
+                return {**data, "upstreams": [step.get("upstream") for step in steps]}
+        return data
+
+    @model_validator(mode="after")
+    def _steps_are_sequential(self) -> Self:
+        if self.steps is None:
+            return self
+        if self.strategy != "sequential":
+            raise ValueError("steps are for the sequential strategy")
+        if [step.upstream for step in self.steps] != self.upstreams:
+            raise ValueError("upstreams must name the steps' upstreams, in order (or be left out)")
+        return self
+
     strategy: Literal["merge", "first_success", "sequential"] = field(
         "merge",
         description="merge: all at once, one JSON object keyed by upstream (or a merger's "
@@ -386,6 +461,28 @@ class RouteConfig(ConfigModel):
         if any(c in path for c in "?#\r\n "):
             raise ValueError("a route path is a prefix like '/api/users' or '/users/{id}'")
         return check_template(path)
+
+    @model_validator(mode="after")
+    def _step_parameters(self) -> Self:
+        if self.composite is None or not self.composite.steps:
+            return self
+        from pymodular.modules.proxy._pipeline import placeholders
+        from pymodular.modules.proxy._template import parameters
+
+        captured = parameters(self.path)
+        if self.composite.steps[0].body == "previous":
+            raise ValueError("step 1 has no previous answer to send")
+        for number, step in enumerate(self.composite.steps, 1):
+            for text in (step.path or "", *step.headers.values()):
+                for source, name in placeholders(text):
+                    if source == "params" and name not in captured:
+                        raise ValueError(
+                            f"step {number} uses {{params.{name}}}, which the route path "
+                            f"{self.path!r} does not capture"
+                        )
+                    if source == "previous" and number == 1:
+                        raise ValueError("step 1 has no previous answer to use")
+        return self
 
     @model_validator(mode="after")
     def _rewrite_parameters(self) -> Self:
