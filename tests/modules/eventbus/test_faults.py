@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from pymodular.modules.eventbus import EventBus, Message, PublishError
-from tests._until import until
+from tests._until import until, until_async
 from tests.conformance.eventbus.kits import EventLog
 
 TOTAL = 240
@@ -203,3 +203,58 @@ async def test_a_nats_subscription_without_a_group_is_recreated_from_where_it_wa
         for n in range(10, 15):
             await bus.publish("solo.items", {"n": n})
         await until(lambda: sorted(set(got)) == list(range(15)), timeout=30)
+
+
+@pytest.mark.parametrize("idempotent", [False, True], ids=["plain", "idempotent"])
+async def test_redis_a_lost_ack_is_redelivered_to_the_only_member_of_the_group(
+    private_redis: Any, idempotent: bool
+) -> None:
+    import redis.asyncio
+
+    from pymodular.modules.eventbus.backends.redis import RedisEngine, group_name
+
+    server = await private_redis()
+    config = broker_config("redis", server.url) | {"claim_idle": 0.5}
+    bus = EventBus({"engines": {"redis": config}})
+    engine = bus.engines["redis"]
+    assert isinstance(engine, RedisEngine)
+    calls: list[tuple[int, int]] = []  # (n, attempt) of each handler call
+    killed = asyncio.Event()
+
+    async def handle(message: Message[dict[str, int]]) -> None:
+        calls.append((message.data["n"], message.attempt))
+        if message.data["n"] == 1 and not killed.is_set():
+            await server.akill()  # the connection goes between the handler's end and XACK
+            killed.set()
+
+    client = redis.asyncio.Redis.from_url(server.url)
+    stream, group = "faults:lost.acks", group_name("solo", "lost.acks")
+
+    async def nothing_pending() -> bool:
+        return (await client.xpending(stream, group))["pending"] == 0
+
+    try:
+        async with bus:
+            sub = await bus.subscribe("lost.acks", handle, group="solo", idempotent=idempotent)
+            await bus.publish("lost.acks", {"n": 0})
+            await until(lambda: calls == [(0, 1)], timeout=30)
+            await until_async(nothing_pending, timeout=30)  # n=0 is acknowledged
+            await bus.publish("lost.acks", {"n": 1})
+            await until(killed.is_set, timeout=30)
+            # the XACK of n=1 failed for want of a server: the entry stays pending for us
+            await until(lambda: engine._acker is None and not engine._unacked, timeout=30)
+            await server.astart()  # the same data: n=1 is still pending for this member
+            await until(lambda: engine.connected, timeout=30)
+            await bus.publish("lost.acks", {"n": 2})
+            redelivered = [] if idempotent else [(1, 2)]
+            expected = sorted([(0, 1), (1, 1), (2, 1), *redelivered])
+            await until(lambda: sorted(calls) == expected, timeout=30)
+            if idempotent:  # redelivered, recognised and acknowledged without the handler
+                await until(lambda: bus.deduplicator().skipped == 1, timeout=30)
+            await until_async(nothing_pending, timeout=30)
+            await until(lambda: sub.delivered == 4, timeout=30)
+    finally:
+        await client.aclose()
+    assert sub.received == sub.delivered == 4  # n=1 twice, each delivery accounted
+    assert sub.failed == sub.dropped == 0
+    assert sorted(calls) == expected  # nothing more came after all was acknowledged

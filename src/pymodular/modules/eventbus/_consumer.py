@@ -86,6 +86,7 @@ class Consumer:
         )
         self.in_work: set[Delivery] = set()
         self.held: set[asyncio.Task[None]] = set()  # deliveries waiting for their retry
+        self.retrying: set[Delivery] = set()  # ... and those deliveries
         self.fetcher: asyncio.Task[None] | None = None
         self.fetching = True
 
@@ -203,14 +204,22 @@ class Consumer:
         """Run ``redo()`` (which returns the delivery to feed again, or None) after ``delay``."""
 
         async def later() -> None:
-            await asyncio.sleep(delay)
-            again = await redo()
-            if again is not None:
-                await self.feed(again)
+            try:
+                await asyncio.sleep(delay)
+                again = await redo()
+                if again is not None:
+                    await self.feed(again)
+            finally:
+                self.retrying.discard(delivery)
 
+        self.retrying.add(delivery)
         task = asyncio.get_running_loop().create_task(later())
         self.held.add(task)
         task.add_done_callback(self.held.discard)
+
+    def in_process(self) -> list[Delivery]:
+        """The deliveries this process holds: buffered, in work, waiting for a retry."""
+        return [*self.pool.peek_buffered(), *self.in_work, *self.retrying]
 
     # --- stopping --------------------------------------------------------------------
     async def stop_fetching(self) -> None:

@@ -189,6 +189,10 @@ class WorkerPool(Generic[I]):
             return False
         return True
 
+    def peek_buffered(self) -> list[I]:
+        """The items not yet taken by a worker (a copy; they stay buffered)."""
+        return list(self._buffer)
+
     def take_buffered(self) -> list[I]:
         """Remove and return the items not yet taken by a worker."""
         items = list(self._buffer)

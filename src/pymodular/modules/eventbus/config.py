@@ -162,8 +162,9 @@ class RabbitMqEngineConfig(BrokerEngineConfig):
 
 
 class RedisEngineConfig(BrokerEngineConfig):
-    """Redis Streams: one stream per topic; groups are consumer groups; pending entries of
-    a vanished consumer are reclaimed after ``claim_idle``."""
+    """Redis Streams: one stream per topic; groups are consumer groups; pending entries
+    nobody holds (a vanished consumer's, a lost acknowledgement's) are reclaimed after
+    ``claim_idle``."""
 
     type: Literal["redis"] = field("redis", description="Redis Streams engine")
     url: str = field("redis://127.0.0.1:6379/0", description="Server URL (with the database)")
@@ -174,7 +175,8 @@ class RedisEngineConfig(BrokerEngineConfig):
     claim_idle: float = field(
         30.0,
         description="Seconds a delivered, unacknowledged entry stays with its consumer "
-        "before another member of the group takes it over (a crashed consumer's entries)",
+        "before a member of the group (another, or the same one when it no longer holds "
+        "the entry: its XACK was lost) claims it; checked every claim_idle / 2",
         gt=0,
     )
     max_length: int | None = field(
