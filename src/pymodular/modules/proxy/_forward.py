@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import pymodular.modules._telemetry as telemetry
@@ -137,7 +138,7 @@ def _hash_key(upstream: Upstream, scope: Scope) -> bytes | None:
     return None
 
 
-async def forward(
+def forward(
     proxy: ReverseProxy,
     route: ProxyRoute,
     upstream: Upstream,
@@ -146,12 +147,13 @@ async def forward(
     receive: Receive,
     send: Send,
     framing: BodyFraming,
-) -> None:
-    """Proxy one request on ``route`` to ``upstream`` (see the module docstring)."""
+) -> Coroutine[Any, Any, None]:
+    """Proxy one request on ``route`` to ``upstream`` (see the module docstring): the
+    coroutine to await (the exchange's own, without a frame of this function's)."""
     exchange = _Exchange(
         proxy, route, upstream, scope=scope, receive=receive, send=send, framing=framing
     )
-    await exchange.run()
+    return exchange.run()
 
 
 class _Exchange:

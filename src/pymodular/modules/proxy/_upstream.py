@@ -89,8 +89,11 @@ class Answer:
 
     def _wake(self) -> None:
         waiter = self.waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
+        if waiter is not None:
+            self.waiter = None
+            self.connection.pool.watching.discard(self)
+            if not waiter.done():
+                waiter.set_result(None)
 
     def fail(self, error: Exception) -> None:
         if self.error is None and not self.done:
@@ -99,16 +102,16 @@ class Answer:
 
     # -- read by the proxy -------------------------------------------------------------------
 
-    async def _wait(self, timeout: float) -> None:
+    def _waiting(self, timeout: float) -> asyncio.Future[None]:
+        """A future woken by the next bytes (or the end, or a failure) of the answer,
+        with a deadline ``timeout`` seconds away. Awaited directly (no coroutine frame
+        per wait); :meth:`_wake` forgets the wait, and a wait abandoned by cancellation
+        is forgotten when the connection closes or its deadline passes."""
         pool = self.connection.pool
         waiter = self.waiter = pool.loop.create_future()
         self.wait_timeout = timeout
         pool.watch(self, pool.loop.time() + timeout)
-        try:
-            await waiter
-        finally:
-            pool.watching.discard(self)
-            self.waiter = None
+        return waiter
 
     def timed_out(self) -> None:
         """The deadline of the current wait passed (called by the pool's timer)."""
@@ -126,7 +129,7 @@ class Answer:
     async def head(self, timeout: float) -> None:
         """Wait for the status line and headers (``status`` and ``headers`` are set)."""
         while not self.status and self.error is None:
-            await self._wait(timeout)
+            await self._waiting(timeout)
         if self.error is not None:
             raise self.error
 
@@ -137,7 +140,7 @@ class Answer:
                 raise self.error
             if self.done:
                 return b""
-            await self._wait(timeout)
+            await self._waiting(timeout)
         chunks = self.chunks
         data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()
