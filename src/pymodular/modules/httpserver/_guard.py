@@ -27,6 +27,7 @@ class Limits:
     body_read_timeout: float = 30.0
     max_header_bytes: int = 32 * 1024
     max_body_bytes: int = 10 * 1024 * 1024
+    keepalive_timeout: float = 5.0
 
 
 @dataclass(slots=True)
@@ -49,7 +50,8 @@ class ServerStats:
 
 
 def sweep_interval(limits: Limits) -> float:
-    """How often to look for stalled clients: a quarter of the shortest read timeout,
-    kept between 50 ms and 1 s so short test timeouts stay precise and long ones cheap."""
-    shortest = min(limits.header_read_timeout, limits.body_read_timeout)
+    """How often to look for stalled clients and idle keep-alive connections: a quarter
+    of the shortest of those timeouts, kept between 50 ms and 1 s so short test timeouts
+    stay precise and long ones cheap."""
+    shortest = min(limits.header_read_timeout, limits.body_read_timeout, limits.keepalive_timeout)
     return min(1.0, max(0.05, shortest / 4))

@@ -8,7 +8,8 @@ On top of uvicorn's HTTP/1.1 handling this adds, per connection:
 - read timeouts for slow clients (408): the headers must arrive within
   ``header_read_timeout`` of the request's first byte (or of the connection opening),
   and a body may not stall longer than ``body_read_timeout``; a server-wide sweep
-  checks them, so no timer is armed per request;
+  checks them and closes keep-alive connections idle past ``keepalive_timeout``, so no
+  timer is armed per request (uvicorn arms and cancels one per answer for keep-alive);
 - problem+json answers instead of uvicorn's plain-text ones for malformed requests;
 - a graceful shutdown that lets a request whose headers are still arriving finish;
 - an answer's head written together with its first body bytes (one ``send`` system call
@@ -81,6 +82,7 @@ class GuardedProtocol(HttpToolsProtocol):
         self._body_bytes = 0
         self._close_after = False
         self._lingering = False
+        self._idle_since = 0.0
 
     # -- connection ----------------------------------------------------------------------
 
@@ -97,6 +99,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # the answer is sent; discard what the client still sends
+        self._idle_since = 0.0
         if self.timeout_keep_alive_task is not None:
             self._unset_keepalive_if_required()
         cycle = self.cycle
@@ -151,6 +154,18 @@ class GuardedProtocol(HttpToolsProtocol):
         # it the coalescing send. The classes share their layout (no slots, same fields).
         cycle.__class__ = CoalescingCycle
         super()._start_asgi_task(cycle, app)
+
+    def on_response_complete(self) -> None:
+        # uvicorn's, with its keep-alive timer replaced by a stamp the sweep reads.
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        else:
+            self._idle_since = self.clock.now or 1e-9
 
     # -- parser callbacks ----------------------------------------------------------------
 
@@ -230,6 +245,8 @@ class GuardedProtocol(HttpToolsProtocol):
             if now - self._body_seen > limit:
                 self.stats.timed_out += 1
                 self.reject(408, f"the request body stalled for more than {limit:g} s")
+        elif self._idle_since and now - self._idle_since > self.timeout_keep_alive:
+            self.timeout_keep_alive_handler()  # idle between requests for too long
 
     def _reading_body(self) -> bool:
         cycle = self.cycle

@@ -290,6 +290,7 @@ class HttpServer:
         self.limits.body_read_timeout = config.body_read_timeout
         self.limits.max_header_bytes = config.max_header_bytes
         self.limits.max_body_bytes = config.max_body_bytes
+        self.limits.keepalive_timeout = config.keepalive_timeout
 
     def apply(self, config: HttpServerConfig) -> list[str]:
         """Apply a new configuration's dynamic fields; return the names that changed.
