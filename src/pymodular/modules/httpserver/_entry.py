@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any
 
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send, send_problem
@@ -58,24 +58,23 @@ class Entry:
         self.in_flight = in_flight
         self.limit = limit
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # Not a coroutine function: it returns the coroutine to await, so the request's
+        # task runs one frame fewer on every resume (decision 0224).
         if scope["type"] == "http":
             kind = self.probes.get(scope["path"])
             if kind is not None and _probe_answered(scope):
                 if scope["method"] in ("GET", "HEAD"):
-                    await self._probe(kind, send)
-                else:
-                    await _probe_methods(scope["method"], send)
-                return
+                    return self._probe(kind, send)
+                return _probe_methods(scope["method"], send)
             if self.limit is not None and self.in_flight() > self.limit:
-                await send_problem(
+                return send_problem(
                     send,
                     503,
                     "the server is at its concurrency limit; retry shortly",
                     headers=[(b"retry-after", b"1")],
                 )
-                return
-        await self.app(scope, receive, send)
+        return self.app(scope, receive, send)
 
     async def _probe(self, kind: str, send: Send) -> None:
         status, body = probe_response(self.application, kind, draining=self.draining())

@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules._http import ASGIApp
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send
 from pymodular.modules.httpserver._bind import bind_sockets
 from pymodular.modules.httpserver._entry import AccessLog, Entry, not_found_app
 from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats, sweep_interval
@@ -92,9 +92,16 @@ class HttpServer:
     def asgi(self) -> ASGIApp:
         """The server's outermost ASGI app (health probes, load shedding, the served app):
         what the sockets feed, for driving the whole stack in-process."""
-        if self._entry is None:
+        entry = self._entry
+        if entry is None:
             raise RuntimeError("the server has not started")
-        return self._entry
+
+        async def app(scope: Scope, receive: Receive, send: Send) -> None:
+            # A coroutine function, so that servers guessing the ASGI version (uvicorn,
+            # hypercorn, granian) see ASGI 3: Entry itself returns its coroutine.
+            await entry(scope, receive, send)
+
+        return app
 
     @property
     def draining(self) -> bool:
@@ -175,6 +182,7 @@ class HttpServer:
             self._entry = self._build_entry(config)
             uv_config = uvicorn.Config(
                 self._entry,
+                interface="asgi3",  # Entry returns its coroutine: uvicorn cannot guess
                 host=config.host,
                 port=config.port,
                 http=protocol,

@@ -270,7 +270,16 @@ class _Exchange:
         started = False
         try:
             connection = await target.pool.acquire()
-            answer = await self._exchange(connection, target)
+            answer = self._start(connection, target)
+            if not self.body.complete:
+                await self._pump(connection, answer)
+            # The head wait inline (not in a helper coroutine): every frame between the
+            # task and this await is walked again when the answer wakes it.
+            timeout = self._head_timeout(target)
+            while not answer.status and answer.error is None:
+                await answer.waiting(timeout)
+            if answer.error is not None:
+                raise answer.error
             if self._retry_status(answer.status):
                 self.upstream.record(target, ok=False)
                 self._retrying(target, f"status {answer.status}")
@@ -305,10 +314,9 @@ class _Exchange:
                 if not started:
                     self.upstream.forget_outcome(target)
 
-    async def _exchange(self, connection: Connection, target: Target) -> Answer:
-        """Send the request and wait for the answer's head."""
-        route = self.route
-        plan = route.plan
+    def _start(self, connection: Connection, target: Target) -> Answer:
+        """Send the request head; the answer to wait for."""
+        plan = self.route.plan
         scope = self.scope
         head = plan.head(
             scope,
@@ -316,22 +324,27 @@ class _Exchange:
             target.host_header,
             self.framing,
         )
-        answer = connection.start(head, no_body=self.method == "HEAD")
-        if not self.body.complete:
-            try:
-                await self.body.pump(connection)
-            except UpstreamClosedError:
-                if not answer.status:  # an early answer (a 413, say) is still an answer
-                    raise
+        return connection.start(head, no_body=self.method == "HEAD")
+
+    async def _pump(self, connection: Connection, answer: Answer) -> None:
+        """Stream the client's body to the target."""
+        try:
+            await self.body.pump(connection)
+        except UpstreamClosedError:
+            if not answer.status:  # an early answer (a 413, say) is still an answer
+                raise
+
+    def _head_timeout(self, target: Target) -> float:
+        """How long the answer's head may take: the read timeout, within the route's."""
         remaining = self.deadline - self.proxy.loop.time()
         if remaining <= 0:
+            route = self.route
             raise UpstreamTimeoutError(
                 f"route {route.label!r} timed out after {route.timeout:g}s",
                 upstream=self.upstream.name,
                 target=target.label,
             )
-        await answer.head(min(self.upstream.config.read_timeout, remaining))
-        return answer
+        return min(self.upstream.config.read_timeout, remaining)
 
     def _retry_status(self, status: int) -> bool:
         proxy = self.proxy

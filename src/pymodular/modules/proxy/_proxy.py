@@ -9,7 +9,7 @@ import random
 import re
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from pymodular.errors import ConfigError
@@ -424,8 +424,8 @@ class _MountPoint:
         self.proxy = proxy
         self.key = key
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            await self.proxy.serve(self.key, scope, receive, send)
-        elif scope["type"] == "websocket":
-            await serve_websocket(self.proxy, self.key, scope, receive, send)
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        # Returns the coroutine to await (no frame of its own on every resume).
+        if scope["type"] == "websocket":
+            return serve_websocket(self.proxy, self.key, scope, receive, send)
+        return self.proxy.serve(self.key, scope, receive, send)  # "http": the mount filters

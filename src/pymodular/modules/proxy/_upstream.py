@@ -102,7 +102,7 @@ class Answer:
 
     # -- read by the proxy -------------------------------------------------------------------
 
-    def _waiting(self, timeout: float) -> asyncio.Future[None]:
+    def waiting(self, timeout: float) -> asyncio.Future[None]:
         """A future woken by the next bytes (or the end, or a failure) of the answer,
         with a deadline ``timeout`` seconds away. Awaited directly (no coroutine frame
         per wait); :meth:`_wake` forgets the wait, and a wait abandoned by cancellation
@@ -129,7 +129,7 @@ class Answer:
     async def head(self, timeout: float) -> None:
         """Wait for the status line and headers (``status`` and ``headers`` are set)."""
         while not self.status and self.error is None:
-            await self._waiting(timeout)
+            await self.waiting(timeout)
         if self.error is not None:
             raise self.error
 
@@ -140,7 +140,7 @@ class Answer:
                 raise self.error
             if self.done:
                 return b""
-            await self._waiting(timeout)
+            await self.waiting(timeout)
         chunks = self.chunks
         data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from starlette.convertors import (
@@ -238,10 +238,10 @@ class RouteRegistrar:
         mount = Mount(full, app=served)
         group = self._group
 
-        async def mounted(scope: Scope, receive: Receive, send: Send) -> None:
+        def mounted(scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
             _, child = mount.matches(scope)
             scope.update(child)
-            await served(scope, receive, send)
+            return served(scope, receive, send)
 
         route = Route(full, None, name, app, group, host=_host(host))
         route.build = lambda: _wrap_groups(mounted, group)

@@ -46,7 +46,7 @@ ErrorShape = Literal["problem", "keep"]
 class MountedApp:
     """The ASGI app a mount serves (see the module docstring)."""
 
-    __slots__ = ("app", "errors", "label", "lifespan", "services")
+    __slots__ = ("app", "errors", "label", "lifespan", "reshape", "services")
 
     def __init__(
         self,
@@ -62,6 +62,7 @@ class MountedApp:
         self.services = services
         self.lifespan = lifespan
         self.errors = errors
+        self.reshape = errors == "problem"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
@@ -71,26 +72,24 @@ class MountedApp:
             self.lifespan.serve(scope)
         token = current_services.set(self.services())
         try:
-            if kind == "http":
-                await self._http(scope, receive, send)
-            else:
+            if kind != "http":
                 await self.app(scope, receive, send)
+                return
+            # HTTP inline here (not a method of its own): one frame fewer per resume.
+            answer = _Answer(send, reshape=self.reshape, request_id=request_id_of(scope))
+            try:
+                await self.app(scope, receive, answer.send)
+            except Exception:
+                if answer.started:
+                    # It answered (its own 500, say) and raised after: the answer stands.
+                    logger.exception(
+                        "unhandled error in %s (%s %s)", self.label, scope["method"], scope["path"]
+                    )
+                    return
+                raise  # nothing was sent: the error middleware logs it and answers
+            await answer.finish()
         finally:
             current_services.reset(token)
-
-    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        answer = _Answer(send, reshape=self.errors == "problem", request_id=request_id_of(scope))
-        try:
-            await self.app(scope, receive, answer.send)
-        except Exception:
-            if answer.started:
-                # It answered (its own 500, say) and raised after: the answer stands.
-                logger.exception(
-                    "unhandled error in %s (%s %s)", self.label, scope["method"], scope["path"]
-                )
-                return
-            raise  # nothing was sent: the error middleware logs it and answers
-        await answer.finish()
 
 
 class _Answer:
