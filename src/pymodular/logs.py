@@ -24,6 +24,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pymodular import secrets
 from pymodular._context import correlation_id, current_module, current_tenant, current_trace
+from pymodular._credentials import scrub_credentials
 from pymodular.logmask import LogMasker, extra_fields
 from pymodular.secrets import json_safe
 
@@ -35,6 +36,7 @@ __all__ = (
     "configure_logging",
     "install_record_context",
     "log_fields",
+    "scrub_logger",
 )
 
 
@@ -50,6 +52,31 @@ class Logger(Protocol):
 
 
 _installed = False
+
+# Loggers of libraries that print URLs and headers of their own (top-level name ->
+# scrubber of the rendered message), applied where records are made (decision 0345).
+_scrubbers: dict[str, Callable[[str], str]] = {
+    "httpx": scrub_credentials,
+    "httpcore": scrub_credentials,
+}
+
+
+def scrub_logger(name: str, scrub: Callable[[str], str]) -> None:
+    """Pass the message of every record logged under ``name`` (and its children) through
+    ``scrub`` when the record is made.
+
+    For a library whose log lines may carry credentials that are not registered secrets
+    (a token in a query string, a cookie in a response header). The record factory does
+    it, so every handler gets the scrubbed text — whatever its filters, whichever
+    logger levels are set. ``name`` is a top-level logger name (``"httpx"``); ``httpx``
+    and ``httpcore`` are scrubbed with :func:`pymodular._credentials.scrub_credentials`
+    from the start. Takes effect once :func:`install_record_context` has run (any
+    Application, any registered secret, :func:`configure_logging`).
+    """
+    if "." in name:
+        raise ValueError(f"scrub_logger takes a top-level logger name, not {name!r}")
+    _scrubbers[name] = scrub
+
 
 _fields: ContextVar[Mapping[str, Any]] = ContextVar(
     "pymodular_log_fields", default=MappingProxyType({})
@@ -150,6 +177,9 @@ def install_record_context() -> None:
             for name, value in fields.items():
                 if name not in record.__dict__:
                     record.__dict__[name] = value
+        scrub = _scrubbers.get(record.name.partition(".")[0])
+        if scrub is not None:
+            _rewrite(record, scrub)
         if secrets._ordered:
             _scrub(record)
         return record
@@ -158,15 +188,19 @@ def install_record_context() -> None:
     _installed = True
 
 
-def _scrub(record: logging.LogRecord) -> None:
+def _rewrite(record: logging.LogRecord, scrub: Callable[[str], str]) -> None:
     try:
         message = record.getMessage()
     except (TypeError, ValueError):
         message = str(record.msg)
-    clean = secrets.redact(message)
+    clean = scrub(message)
     if clean != message:
         record.msg = clean
         record.args = None
+
+
+def _scrub(record: logging.LogRecord) -> None:
+    _rewrite(record, secrets.redact)
     if record.exc_info and record.exc_info[1] is not None:
         text = logging.Formatter().formatException(record.exc_info)
         cleaned = secrets.redact(text)

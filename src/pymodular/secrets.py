@@ -7,6 +7,13 @@ process-wide redaction set, so :func:`redact` can mask text that merely *contain
 it (a DSN with a password, an error message quoting a header). From the first
 registered secret on, log records of the whole process are scrubbed too
 (:func:`pymodular.logs.install_record_context`).
+
+How much of a text is masked depends on the secret's length (:func:`masking_of`):
+values of :data:`MIN_ANYWHERE` characters or more are masked wherever they appear;
+shorter ones from :data:`MIN_TOKEN` characters on only as a whole token (not touching a
+letter, digit or ``_``), so a password ``cat`` is masked in ``u:cat@host`` but
+``concatenate`` survives; shorter still, a value is not masked at all. Configuration
+warns about secret fields whose values are short (see decision 0345).
 """
 
 from __future__ import annotations
@@ -14,9 +21,10 @@ from __future__ import annotations
 import datetime as dt
 import enum
 import json
+import re
 import threading
 from collections.abc import Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Generic, TypeVar, get_args
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 from urllib.parse import quote, quote_plus
 
 if TYPE_CHECKING:
@@ -25,18 +33,26 @@ if TYPE_CHECKING:
 
 __all__ = (
     "MASK",
+    "MIN_ANYWHERE",
+    "MIN_TOKEN",
     "Secret",
     "escaped_forms",
     "forget_secret",
     "is_registered",
     "json_safe",
+    "masking_of",
     "redact",
     "redact_data",
     "register_secret",
 )
 
 MASK = "**********"
-_MIN_LENGTH = 3  # shorter values would mask ordinary words everywhere
+MIN_ANYWHERE = 8
+"""Secrets at least this long are masked wherever they appear, even inside a word."""
+MIN_TOKEN = 3
+"""Shorter secrets are never masked; from this length on, as whole tokens only."""
+
+Masking = Literal["anywhere", "token", "never"]
 
 T = TypeVar("T")
 
@@ -45,10 +61,24 @@ _values: frozenset[str] = frozenset()
 # Every form redact() masks (each value and its escaped forms), longest first, so a
 # secret that contains another is masked whole.
 _ordered: tuple[str, ...] = ()
-# The same forms grouped per value: ``(value, its forms longest first)``. Every escaped
-# form that differs from the value holds a ``%``, a ``\`` or a ``+``, so a text with
-# none of those is searched for the values alone (most log lines).
+# The forms of the values masked anywhere, grouped per value: ``(value, its forms longest
+# first)``. Every escaped form that differs from the value holds a ``%``, a ``\`` or a
+# ``+``, so a text with none of those is searched for the values alone (most log lines).
 _groups: tuple[tuple[str, tuple[str, ...]], ...] = ()
+# The forms of the short values, masked as whole tokens by one pattern (None: none).
+_tokens: re.Pattern[str] | None = None
+
+
+def masking_of(value: str) -> Masking:
+    """How :func:`redact` masks ``value``: ``anywhere``, as a whole ``token``, or ``never``.
+
+    A short value masked inside words would garble ordinary text (a password ``ab``
+    in ``table``) and tell a reader where it occurs; as a whole token it is still masked
+    where secrets usually show (``user:cat@host``, ``key=cat``, ``"cat"``).
+    """
+    if len(value) >= MIN_ANYWHERE:
+        return "anywhere"
+    return "token" if len(value) >= MIN_TOKEN else "never"
 
 
 def escaped_forms(text: str) -> frozenset[str]:
@@ -68,20 +98,28 @@ def escaped_forms(text: str) -> frozenset[str]:
         repr(text)[1:-1],
         repr(text + "'\"")[1:-4],  # in a repr that escapes single quotes
     }
-    return frozenset(f for f in forms if len(f) >= _MIN_LENGTH)
+    return frozenset(f for f in forms if len(f) >= MIN_TOKEN)
 
 
 def _index(values: frozenset[str]) -> None:
-    """Rebuild ``_ordered`` and ``_groups`` for ``values`` (under ``_lock``)."""
-    global _ordered, _groups  # noqa: PLW0603 - swapped whole, read without the lock
+    """Rebuild ``_ordered``, ``_groups`` and ``_tokens`` for ``values`` (under ``_lock``)."""
+    global _ordered, _groups, _tokens  # noqa: PLW0603 - swapped whole, read without the lock
     groups: list[tuple[str, tuple[str, ...]]] = []
+    short: set[str] = set()
     every: set[str] = set()
     for value in values:
         forms = tuple(sorted(escaped_forms(value), key=len, reverse=True))
-        groups.append((value, forms))
         every.update(forms)
+        if masking_of(value) == "anywhere":
+            groups.append((value, forms))
+        else:
+            short.update(forms)
     groups.sort(key=lambda group: len(group[1][0]) if group[1] else 0, reverse=True)
     _groups = tuple(group for group in groups if group[1])
+    _tokens = None
+    if short:
+        alternatives = "|".join(re.escape(f) for f in sorted(short, key=len, reverse=True))
+        _tokens = re.compile(rf"(?<!\w)(?:{alternatives})(?!\w)")
     _ordered = tuple(sorted(every, key=len, reverse=True))
 
 
@@ -121,20 +159,24 @@ def is_registered(value: object) -> bool:
 
 
 def redact(text: str) -> str:
-    """Return ``text`` with every registered secret value replaced by :data:`MASK`."""
+    """Return ``text`` with every registered secret value replaced by :data:`MASK`.
+
+    Short values are replaced only where they stand as whole tokens (:func:`masking_of`).
+    """
     groups = _groups
-    if not groups or not text:
+    tokens = _tokens
+    if not text or (not groups and tokens is None):
         return text
     if "%" in text or "\\" in text or "+" in text:  # an escaped form may be there
         for _, forms in groups:
             for form in forms:
                 if form in text:
                     text = text.replace(form, MASK)
-        return text
-    for value, _ in groups:
-        if value in text:
-            text = text.replace(value, MASK)
-    return text
+    else:
+        for value, _ in groups:
+            if value in text:
+                text = text.replace(value, MASK)
+    return text if tokens is None else tokens.sub(MASK, text)
 
 
 def redact_data(value: Any) -> Any:
@@ -190,10 +232,10 @@ def _texts_of(value: object) -> frozenset[str]:
         except UnicodeDecodeError:
             return frozenset()
     if isinstance(value, str):
-        return frozenset({value}) if len(value) >= _MIN_LENGTH else frozenset()
+        return frozenset({value}) if len(value) >= MIN_TOKEN else frozenset()
     if isinstance(value, int | float) and not isinstance(value, bool):
         text = str(value)
-        return frozenset({text}) if len(text) >= _MIN_LENGTH else frozenset()
+        return frozenset({text}) if len(text) >= MIN_TOKEN else frozenset()
     if isinstance(value, Mapping):
         value = value.values()  # the values are the secrets, not the keys
     if isinstance(value, Iterable):

@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from pymodular import Application, Dependency, Logger, Module
-from pymodular.logs import JsonFormatter
-from pymodular.secrets import Secret
+from pymodular import Application, Dependency, Logger, Module, logs
+from pymodular._credentials import scrub_credentials
+from pymodular.logs import JsonFormatter, install_record_context, scrub_logger
+from pymodular.secrets import MASK, Secret
 
 
 class ListLogger:
@@ -94,3 +95,51 @@ async def test_modules_can_require_the_logger_service_by_its_protocol() -> None:
         assert needy.logger is custom
         assert app.order == ["needy"]
     assert ("info", "injected") in custom.lines
+
+
+def test_credentials_in_urls_and_header_pairs_are_scrubbed() -> None:
+    line = (
+        "HTTP Request: GET https://u:pw-Zq1@api.test/v1?token=tk-Zq1&page=2 "
+        "\"HTTP/1.1 200 OK\" receive_response_headers.complete return_value=(b'HTTP/1.1', "
+        "200, b'OK', [(b'Set-Cookie', b'sid=ck-Zq1'), (b'Content-Type', b'text/plain')])"
+    )
+    shown = scrub_credentials(line)
+    for credential in ("pw-Zq1", "tk-Zq1", "ck-Zq1"):
+        assert credential not in shown
+    assert "page=2" in shown
+    assert "(b'Content-Type', b'text/plain')" in shown
+    assert f"(b'Set-Cookie', b'{MASK}')" in shown
+
+
+def test_third_party_records_are_scrubbed_for_every_handler_and_level() -> None:
+    install_record_context()
+    seen: list[str] = []
+
+    class Keep(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            seen.append(record.getMessage())
+
+    keep = Keep()
+    library = logging.getLogger("httpcore.http11")
+    library.addHandler(keep)
+    library.setLevel(logging.DEBUG)
+    try:
+        library.debug("send %s", "https://api.test/?api_key=k-Xw2")
+    finally:
+        library.removeHandler(keep)
+        library.setLevel(logging.NOTSET)
+    assert seen == [f"send https://api.test/?api_key={MASK}"]
+
+
+def test_scrub_logger_adds_a_library_and_takes_top_level_names_only() -> None:
+    install_record_context()
+    scrub_logger("securitytestlib", lambda text: text.replace("hidden-Vb3", "[gone]"))
+    try:
+        record = logging.getLogRecordFactory()(
+            "securitytestlib.inner", logging.INFO, __file__, 1, "x=%s", ("hidden-Vb3",), None
+        )
+    finally:
+        del logs._scrubbers["securitytestlib"]
+    assert record.getMessage() == "x=[gone]"
+    with pytest.raises(ValueError, match="top-level"):
+        scrub_logger("a.b", str)

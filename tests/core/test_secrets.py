@@ -12,11 +12,14 @@ import sys
 import pydantic
 import pytest
 
+from pymodular.config import ConfigModel, Configuration, SectionSpec, field
+from pymodular.config.feeders import DictFeeder
 from pymodular.secrets import (
     MASK,
     Secret,
     forget_secret,
     is_registered,
+    masking_of,
     redact,
     redact_data,
     register_secret,
@@ -74,6 +77,56 @@ def test_a_secret_containing_another_is_masked_whole() -> None:
 def test_very_short_values_are_not_registered() -> None:
     register_secret("ab")
     assert redact("tab and cab") == "tab and cab"
+    assert masking_of("ab") == "never"
+
+
+def test_short_values_are_masked_only_as_whole_tokens() -> None:
+    register_secret("Cat7")
+    try:
+        assert masking_of("Cat7") == "token"
+        text = "dsn=postgres://u:Cat7@h key=Cat7 'Cat7' \"Cat7\" Cat7"
+        assert redact(text) == f"dsn=postgres://u:{MASK}@h key={MASK} '{MASK}' \"{MASK}\" {MASK}"
+        words = "Cat77 xCat7 Cat7_x my_Cat7 Cat7y concatenated"
+        assert redact(words) == words
+    finally:
+        forget_secret("Cat7")
+
+
+def test_short_values_are_masked_as_tokens_in_their_escaped_forms() -> None:
+    register_secret("p&s w")
+    try:
+        assert redact("pw=p%26s%20w;") == f"pw={MASK};"
+        assert redact("pw=p%26s%20wx;") == "pw=p%26s%20wx;"
+    finally:
+        forget_secret("p&s w")
+
+
+def test_values_from_eight_characters_on_are_masked_inside_words_too() -> None:
+    register_secret("Long8chr")
+    try:
+        assert masking_of("Long8chr") == "anywhere"
+        assert redact("xLong8chrx") == f"x{MASK}x"
+    finally:
+        forget_secret("Long8chr")
+
+
+def test_configuration_warns_about_short_secret_values_by_field_and_never_shows_them(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    class Keys(ConfigModel):
+        short: Secret[str] = field(description="A short one")
+        tiny: Secret[str] = field(description="A tiny one")
+        good: Secret[str] = field(description="A long one")
+
+    values = {"short": "Hx9z", "tiny": "q1", "good": "long-enough-Tz8"}
+    with caplog.at_level(logging.WARNING, logger="pymodular.config"):
+        Configuration([DictFeeder({"keyed": values})]).load([SectionSpec("keyed", Keys)])
+    warned = [r.getMessage() for r in caplog.records if r.name == "pymodular.config"]
+    forget_secret("Hx9z")
+    assert any("keyed.short" in line and "whole word" in line for line in warned), warned
+    assert any("keyed.tiny" in line and "too short to be masked" in line for line in warned)
+    assert not any("keyed.good" in line for line in warned)
+    assert not any("Hx9z" in line or "q1 " in line for line in warned)
 
 
 def test_copies_share_the_value_and_pickling_is_refused() -> None:

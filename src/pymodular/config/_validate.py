@@ -18,7 +18,7 @@ from pymodular.config._problems import FieldError, source_of, summarize_input
 from pymodular.config._sentinel import NOT_GIVEN
 from pymodular.config._spec import SectionSpec
 from pymodular.errors import PymodularError
-from pymodular.secrets import register_secret
+from pymodular.secrets import MIN_ANYWHERE, masking_of, register_secret
 
 __all__ = (
     "AppValidator",
@@ -60,6 +60,8 @@ def register_secret_inputs(
 
     Values ``ignore`` accepts are skipped: a secret reference is not itself a secret
     (provenance shows it); what it resolved to was registered when it was resolved.
+    A value too short to be masked everywhere is registered all the same, with a
+    warning naming the field (never the value).
     """
     for path, entries in merged.history.items():
         spec = specs.get(path[0])
@@ -70,6 +72,32 @@ def register_secret_inputs(
             for _, value in entries:
                 if not ignore(value):
                     register_secret(value)
+                    _warn_if_short(path, value)
+
+
+def _warn_if_short(path: Path, value: object) -> None:
+    """Log that a secret value is too short to be masked inside words (or at all)."""
+    if not isinstance(value, str) or not value:
+        return
+    masking = masking_of(value)
+    if masking == "anywhere":
+        return
+    where = ".".join(path)
+    if masking == "token":
+        logger.warning(
+            "secret field %s has a value shorter than %d characters: logs, errors and "
+            "answers mask it only where it stands as a whole word; use a longer value",
+            where,
+            MIN_ANYWHERE,
+        )
+    else:
+        logger.warning(
+            "secret field %s has a value of %d characters or fewer: it is too short to be "
+            "masked anywhere; use a value of at least %d characters",
+            where,
+            len(value),
+            MIN_ANYWHERE,
+        )
 
 
 def validate_sections(

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
+from pymodular._credentials import add_sensitive_headers
 from pymodular.modules.httpclient._redact import redact_body, redact_headers, redact_url
 from pymodular.modules.httpclient.config import LoggingConfig
 
@@ -25,6 +26,16 @@ class LogHooks:
     def __init__(self, client: str, config: LoggingConfig) -> None:
         self.client = client
         self.config = config
+
+    @property
+    def config(self) -> LoggingConfig:
+        """The logging settings; their ``redact_headers`` are masked in httpcore's lines too."""
+        return self._config
+
+    @config.setter
+    def config(self, config: LoggingConfig) -> None:
+        add_sensitive_headers(config.redact_headers)
+        self._config = config
 
     def hooks(self) -> dict[str, list[Callable[..., Awaitable[None]]]]:
         """The ``event_hooks`` argument for :class:`httpx.AsyncClient`."""

@@ -5,8 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import Collection, Iterable
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
+from pymodular._credentials import (
+    SENSITIVE_FIELDS,
+    SENSITIVE_HEADERS,
+    redact_pairs,
+    redact_url,
+    sensitive_header,
+)
 from pymodular.secrets import MASK, redact
 
 __all__ = (
@@ -17,51 +23,13 @@ __all__ = (
     "redact_url",
 )
 
-SENSITIVE_HEADERS = frozenset(
-    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
-)
-SENSITIVE_FIELDS = frozenset(
-    {"password", "token", "secret", "access_token", "refresh_token", "client_secret", "api_key"}
-)
-_SENSITIVE_QUERY = SENSITIVE_FIELDS | {"key", "apikey", "code", "signature", "sig"}
-
 
 def redact_headers(
     headers: Iterable[tuple[str, str]], extra: Collection[str] = ()
 ) -> list[tuple[str, str]]:
     """Headers with sensitive values masked (names compared case-insensitively)."""
-    masked = SENSITIVE_HEADERS | {h.lower() for h in extra}
-    return [(k, MASK if k.lower() in masked else redact(v)) for k, v in headers]
-
-
-def redact_url(url: str) -> str:
-    """``url`` with a password in its userinfo and sensitive query values masked.
-
-    The path and every query name and value are redacted decoded, then encoded again,
-    so a registered secret is masked however the client percent-encoded it.
-    """
-    parts = urlsplit(url)
-    netloc = parts.netloc
-    if "@" in netloc:
-        userinfo, _, host = netloc.rpartition("@")
-        user = userinfo.split(":", 1)[0]
-        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
-    path = parts.path
-    decoded = unquote(path)
-    if redact(decoded) != decoded:
-        path = quote(redact(decoded), safe="/*")
-    query = parts.query
-    if query:
-        query = _redact_pairs(query, _SENSITIVE_QUERY)
-    return redact(urlunsplit((parts.scheme, netloc, path, query, parts.fragment)))
-
-
-def _redact_pairs(encoded: str, sensitive: Collection[str]) -> str:
-    """A query or form body, redacted on its decoded names and values, then encoded."""
-    pairs = parse_qsl(encoded, keep_blank_values=True)
-    return urlencode(
-        [(redact(k), MASK if k.lower() in sensitive else redact(v)) for k, v in pairs], safe="*"
-    )
+    lowered = {h.lower() for h in extra}
+    return [(k, MASK if sensitive_header(k, lowered) else redact(v)) for k, v in headers]
 
 
 def redact_body(body: bytes, content_type: str, limit: int, extra: Collection[str] = ()) -> str:
@@ -79,7 +47,7 @@ def redact_body(body: bytes, content_type: str, limit: int, extra: Collection[st
     elif media.startswith("text/") or media in ("application/x-www-form-urlencoded", ""):
         text = body.decode("utf-8", errors="replace")
         if media == "application/x-www-form-urlencoded":
-            text = _redact_pairs(text, fields)
+            text = redact_pairs(text, fields)
     else:
         return f"<{len(body)} bytes of {media}>"
     text = redact(text)

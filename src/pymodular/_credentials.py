@@ -1,0 +1,110 @@
+"""Credentials that are not registered secrets, masked in URLs and header lists (no I/O).
+
+A token in a query string, a password in a URL's userinfo or a cookie in a response
+header belongs to whoever sent it, not to the configuration, so :func:`~pymodular.secrets.redact`
+does not know it. These functions mask such values by *where* they stand: the framework's
+own request logs use them, and so does the log record factory for the records of HTTP
+libraries (``httpx``, ``httpcore``) that print URLs and headers themselves
+(:func:`pymodular.logs.scrub_logger`, decision 0345).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Iterable
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
+
+from pymodular.secrets import MASK, redact
+
+__all__ = (
+    "SENSITIVE_FIELDS",
+    "SENSITIVE_HEADERS",
+    "SENSITIVE_QUERY",
+    "add_sensitive_headers",
+    "redact_pairs",
+    "redact_url",
+    "scrub_credentials",
+    "sensitive_header",
+)
+
+SENSITIVE_HEADERS = frozenset(
+    {"authorization", "proxy-authorization", "cookie", "set-cookie", "x-api-key"}
+)
+"""Header names whose values are always masked in logs."""
+SENSITIVE_FIELDS = frozenset(
+    {"password", "token", "secret", "access_token", "refresh_token", "client_secret", "api_key"}
+)
+"""Field names (JSON bodies, forms) whose values are always masked in logs."""
+SENSITIVE_QUERY = SENSITIVE_FIELDS | {"key", "apikey", "code", "signature", "sig"}
+"""Query parameter names whose values are always masked in logged URLs."""
+
+# Header names configured as sensitive anywhere in the process (an HTTP client's
+# ``redact_headers``): the record factory masks them in third-party log lines too.
+_extra_headers: frozenset[str] = frozenset()
+
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>()\[\]{},]+")
+# httpcore's debug lines show headers as a list of ``(b'name', b'value')`` pairs.
+_BYTE_PAIR = re.compile(r"""\((b?)(['"])([^'"]*)\2,\s*(b?)(['"])((?:[^'"\\]|\\.)*)\5\)""")
+
+
+def add_sensitive_headers(names: Iterable[str]) -> None:
+    """Mask the values of these headers too, in every log line :func:`scrub_credentials` sees."""
+    global _extra_headers  # noqa: PLW0603 - swapped whole, read without a lock
+    lowered = frozenset(n.lower() for n in names)
+    if not lowered <= _extra_headers:
+        _extra_headers = _extra_headers | lowered
+
+
+def sensitive_header(name: str, extra: Collection[str] = ()) -> bool:
+    """Whether the value of header ``name`` is masked (compared case-insensitively)."""
+    lowered = name.lower()
+    return lowered in SENSITIVE_HEADERS or lowered in _extra_headers or lowered in extra
+
+
+def redact_url(url: str) -> str:
+    """``url`` with a password in its userinfo and sensitive query values masked.
+
+    The path and every query name and value are redacted decoded, then encoded again,
+    so a registered secret is masked however the client percent-encoded it.
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (an invalid IPv6 literal): registered secrets only
+        return redact(url)
+    netloc = parts.netloc
+    if "@" in netloc:
+        userinfo, _, host = netloc.rpartition("@")
+        user = userinfo.split(":", 1)[0]
+        netloc = f"{user}:{MASK}@{host}" if ":" in userinfo else f"{user}@{host}"
+    path = parts.path
+    decoded = unquote(path)
+    if redact(decoded) != decoded:
+        path = quote(redact(decoded), safe="/*")
+    query = parts.query
+    if query:
+        query = redact_pairs(query, SENSITIVE_QUERY)
+    return redact(urlunsplit((parts.scheme, netloc, path, query, parts.fragment)))
+
+
+def redact_pairs(encoded: str, sensitive: Collection[str]) -> str:
+    """A query or form body, redacted on its decoded names and values, then encoded."""
+    pairs = parse_qsl(encoded, keep_blank_values=True)
+    return urlencode(
+        [(redact(k), MASK if k.lower() in sensitive else redact(v)) for k, v in pairs], safe="*"
+    )
+
+
+def scrub_credentials(text: str) -> str:
+    """``text`` (a log line) with credentials in URLs and in header pairs masked."""
+    if "://" in text:
+        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+    if "(" in text:
+        text = _BYTE_PAIR.sub(_masked_pair, text)
+    return text
+
+
+def _masked_pair(match: re.Match[str]) -> str:
+    if not sensitive_header(match.group(3)):
+        return match.group(0)
+    b1, q1, name, b2, q2, _ = match.groups()
+    return f"({b1}{q1}{name}{q1}, {b2}{q2}{MASK}{q2})"
