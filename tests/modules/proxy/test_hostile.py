@@ -31,36 +31,9 @@ def _port(url: str) -> int:
 # -- hostile clients ------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "path",
-    [
-        "/api/../admin",
-        "/api/%2e%2e/admin",
-        "/api/..%2fadmin",
-        "/api/./x",
-        "/api/..%5cadmin",
-        "/api/x%00.txt",
-    ],
-)
-async def test_path_traversal_attempts_never_reach_a_target(path: str) -> None:
-    async with upstream() as up, proxying(_one(up.url)) as (_, url, _e):
-        answer = await raw(
-            _port(url), f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
-        )
-    assert status_of(answer) in (400, 404)
-    assert up.requests == []
-
-
-async def test_a_request_carrying_both_content_length_and_chunked_is_refused_whole() -> None:
-    smuggled = (
-        b"POST /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 60\r\n"
-        b"Transfer-Encoding: chunked\r\n\r\n"
-        b"0\r\n\r\nGET /api/smuggled HTTP/1.1\r\nHost: x\r\n\r\n"
-    )
-    async with upstream() as up, proxying(_one(up.url)) as (_, url, _e):
-        answer = await raw(_port(url), smuggled)
-    assert status_of(answer) == 400
-    assert [r["path"] for r in up.requests] == []
+# Path traversal in every spelling, header injection and request smuggling (CL.TE,
+# TE.CL, duplicate Content-Length and Host, obs-fold, NUL, bare CR) against a backend
+# that records raw bytes: tests/security/test_proxy_edge.py.
 
 
 async def test_a_body_that_looks_like_a_request_stays_a_body_upstream() -> None:
@@ -82,22 +55,6 @@ async def test_a_body_that_looks_like_a_request_stays_a_body_upstream() -> None:
         ("/api/x", len(inner)),
         ("/api/y", len(inner)),
     ]
-
-
-@pytest.mark.parametrize(
-    "head",
-    [
-        b"GET /api/x HTTP/1.1\r\nHost: x\r\nX-Evil: a\rInjected: b\r\n\r\n",
-        b"GET /api/x HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
-        b"GET /api/x HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\nX: \x00\r\n\r\n",
-        b"GET /api/x HTTP/1.1\r\nHost: x\r\nX-Folded: a\r\n b\r\n\r\n",
-    ],
-)
-async def test_malformed_heads_are_answered_400_and_never_forwarded(head: bytes) -> None:
-    async with upstream() as up, proxying(_one(up.url)) as (_, url, _e):
-        answer = await raw(_port(url), head)
-    assert status_of(answer) == 400
-    assert up.requests == []
 
 
 async def test_oversized_headers_are_answered_431_at_the_edge() -> None:

@@ -173,6 +173,7 @@ class GuardedProtocol(HttpToolsProtocol):
         url = self.url
         if url[:1] != b"/" or not url.isascii():  # origin-form ASCII targets need no check
             _check_target(url)
+        _check_head(self.parser.get_http_version(), self.headers)
         self._header_started = 0.0
         self._header_bytes = 0
         self._tail = b""
@@ -423,6 +424,25 @@ def _check_target(url: bytes) -> None:
     path = parsed.path if parsed is not None else None
     if not path or not path.startswith(b"/") or not path.isascii():
         raise _RejectedError(400, "the request target is not a valid URL path; expected /path")
+
+
+def _check_head(version: str, headers: list[tuple[bytes, bytes]]) -> None:
+    """Refuse heads whose meaning a server behind us could read differently (RFC 9112).
+
+    A request line without a version (HTTP/0.9: what follows would be read as headers
+    by one parser and as a body by another), an HTTP/1.1 request without exactly one
+    ``Host`` (§3.2), and ``Transfer-Encoding`` on HTTP/1.0 (§6.1: faulty framing).
+    """
+    if version == "1.1":
+        hosts = sum(1 for name, _ in headers if name == b"host")
+        if hosts != 1:
+            detail = "no Host header" if hosts == 0 else "more than one Host header"
+            raise _RejectedError(400, f"the HTTP/1.1 request has {detail}; expected one")
+    elif version == "1.0":
+        if any(name == b"transfer-encoding" for name, _ in headers):
+            raise _RejectedError(400, "Transfer-Encoding is not allowed on an HTTP/1.0 request")
+    else:
+        raise _RejectedError(400, f"HTTP/{version} requests are not served; use HTTP/1.1")
 
 
 def _length(value: bytes) -> int:

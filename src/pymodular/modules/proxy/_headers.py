@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import unquote, unquote_to_bytes
 
 from pymodular.modules.proxy.config import ForwardedConfig, RouteConfig
 
@@ -54,6 +55,7 @@ _FORWARDING = frozenset(
 
 _SUSPECT = re.compile(r"[\x00-\x1f\x7f\\]|/\.")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_REDECODES = 3  # "%25252e" is "." after three more decodings; nobody encodes more
 
 REWRITTEN_PATH = "pymodular.proxy.path"
 """Scope key of the path a templated route sends upstream (set when the route matched)."""
@@ -83,9 +85,40 @@ def framing_of(headers: list[tuple[bytes, bytes]]) -> BodyFraming:
     return length, False
 
 
-def bad_path(path: str) -> str | None:
-    """Why ``path`` (decoded) must not reach a target, or None: dot segments
-    (``..``, ``.``, also spelled ``%2e``), backslashes, control characters."""
+def bad_path(path: str, raw: bytes | None = None) -> str | None:
+    """Why a request path must not reach a target, or None.
+
+    ``path`` is the decoded path: dot segments (``..``, ``.``, also spelled ``%2e``, also
+    with ``;parameters`` as some servers read them), backslashes, control characters.
+    ``raw`` is the path as the client sent it, forwarded as is: it must decode to valid
+    UTF-8 (overlong forms such as ``%c0%ae`` for ``.`` are not), and decoding it again
+    must not reveal any of the above (double encoding: ``%252e%252e`` is ``..`` to a
+    target that decodes twice).
+    """
+    reason = _bad_decoded(path)
+    if reason is not None or raw is None or b"%" not in raw:
+        return reason
+    try:
+        decoded = unquote_to_bytes(raw).decode("utf-8")
+    except UnicodeDecodeError:
+        return "the path is not valid UTF-8 once decoded (an overlong or broken sequence)"
+    for _ in range(_REDECODES):
+        try:
+            again = unquote(decoded, errors="strict")
+        except UnicodeDecodeError:
+            return "the path hides bytes that are not UTF-8 in double encoding"
+        if again == decoded:
+            return None
+        if _bad_decoded(again) is not None:
+            return (
+                "the path hides a dot segment, a backslash or a control character "
+                "in double encoding"
+            )
+        decoded = again
+    return "the path is encoded more times than any client does"
+
+
+def _bad_decoded(path: str) -> str | None:
     found = _SUSPECT.search(path)
     if found is None:
         return None
@@ -93,7 +126,7 @@ def bad_path(path: str) -> str | None:
         return "the path holds a backslash"
     if found.group() != "/.":
         return "the path holds a control character"
-    if any(segment in ("..", ".") for segment in path.split("/")):
+    if any(segment.split(";", 1)[0] in ("..", ".") for segment in path.split("/")):
         return "the path holds a dot segment ('..' or '.')"
     if _CONTROL.search(path):  # a harmless "/.well-known" matched first
         return "the path holds a control character"

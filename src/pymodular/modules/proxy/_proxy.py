@@ -235,7 +235,7 @@ class ReverseProxy:
         if not self.accepting:
             await problem(scope, send, 503, "the proxy is draining")
             return None
-        reason = bad_path(scope["path"])
+        reason = bad_path(scope["path"], scope.get("raw_path"))
         if reason is not None:
             self.stats["refused"] += 1
             await problem(scope, send, 400, reason)

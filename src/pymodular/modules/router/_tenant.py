@@ -57,10 +57,15 @@ class _Source:
 
     def _by_header(self, scope: Scope) -> tuple[str | None, str | None]:
         name = self.header
+        found: str | None = None
         for key, value in scope["headers"]:
             if key == name:
-                return value.decode("latin-1").strip(), None
-        return None, None
+                if found is not None:
+                    # Two headers: a proxy in front may pick the other one. Joined, they
+                    # are no valid id, so the request is refused (400), never guessed.
+                    return f"{found},{value.decode('latin-1').strip()}", None
+                found = value.decode("latin-1").strip()
+        return found, None
 
     def _by_subdomain(self, scope: Scope) -> tuple[str | None, str | None]:
         host = ""

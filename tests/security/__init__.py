@@ -1,0 +1,1 @@
+"""Security suite: attacks over real HTTP and real services, secrets seeded everywhere."""
