@@ -11,18 +11,20 @@ libraries (``httpx``, ``httpcore``) that print URLs and headers themselves
 from __future__ import annotations
 
 import re
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit, urlunsplit
 
-from pymodular.secrets import MASK, redact
+from pymodular.secrets import MASK, redact, register_secret
 
 __all__ = (
     "SENSITIVE_FIELDS",
     "SENSITIVE_HEADERS",
     "SENSITIVE_QUERY",
     "add_sensitive_headers",
+    "credential_header",
     "redact_pairs",
     "redact_url",
+    "register_header_credentials",
     "scrub_credentials",
     "sensitive_header",
 )
@@ -59,6 +61,29 @@ def sensitive_header(name: str, extra: Collection[str] = ()) -> bool:
     """Whether the value of header ``name`` is masked (compared case-insensitively)."""
     lowered = name.lower()
     return lowered in SENSITIVE_HEADERS or lowered in _extra_headers or lowered in extra
+
+
+_CREDENTIAL_WORDS = ("auth", "token", "secret", "key", "password", "signature", "cookie", "session")
+
+
+def credential_header(name: str) -> bool:
+    """Whether a header named ``name`` carries a credential: a sensitive header, or one
+    whose name holds ``auth``, ``token``, ``secret``, ``key``, ``password``,
+    ``signature``, ``cookie`` or ``session`` (``X-Upstream-Token``, ``X-Api-Key``)."""
+    lowered = name.lower()
+    return sensitive_header(lowered) or any(word in lowered for word in _CREDENTIAL_WORDS)
+
+
+def register_header_credentials(headers: Mapping[str, str]) -> None:
+    """Register the values of configured headers that carry credentials as secrets (and,
+    for ``Scheme credentials`` values, the credentials alone), so that a configuration
+    dump, an inspection or a log line shows them masked."""
+    for name, value in headers.items():
+        if credential_header(name) and value:
+            register_secret(value)
+            scheme, _, credentials = value.partition(" ")
+            if credentials and scheme.isalpha():
+                register_secret(credentials.strip())
 
 
 def redact_url(url: str) -> str:

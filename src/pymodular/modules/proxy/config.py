@@ -29,6 +29,7 @@ from typing import Any, Literal, Self
 
 from pydantic import field_validator, model_validator
 
+from pymodular._credentials import register_header_credentials
 from pymodular.config import ConfigModel, field
 
 __all__ = (
@@ -71,6 +72,9 @@ _HOP_BY_HOP = frozenset(
 
 
 def _check_headers(headers: dict[str, str]) -> dict[str, str]:
+    # An upstream credential set here (Authorization, X-Api-Key, ...) is masked wherever
+    # configuration shows (inspect, config check, events, errors) like a Secret field's.
+    register_header_credentials(headers)
     for name, value in headers.items():
         if not _TOKEN.match(name):
             raise ValueError(f"{name!r} is not a valid header name")
