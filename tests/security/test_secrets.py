@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import json
 import logging
 import os
@@ -41,6 +42,7 @@ from pymodular.modules.auth import JwtKey
 from pymodular.modules.httpserver import HttpServer
 from pymodular.modules.tracing import Tracing
 from pymodular.testing import EventRecorder
+from tests.conformance.eventbus.kits import NatsKit
 from tests.modules.proxy.helpers import closed_port
 from tests.security.secrets_app import create_app
 
@@ -82,7 +84,7 @@ def encodings(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= 8}
 
 
-def write_sources(root: Path, upstream_port: int, client_port: int) -> dict[str, str]:
+def write_sources(root: Path, upstream_port: int, client_port: int, bus: NatsKit) -> dict[str, str]:
     """Every configuration file of the application under ``root``; the environment to add."""
     s = SECRETS
     bearer = "Bearer " + s["directory (proxy header)"]
@@ -106,8 +108,8 @@ def write_sources(root: Path, upstream_port: int, client_port: int) -> dict[str,
         f"    dsn: postgresql://postgres:{s['yaml (database dsn)']}@127.0.0.1:5432/test\n"
         "eventbus:\n"
         "  engines:\n"
-        "    broker: {type: nats, url: 'nats://probe@127.0.0.1:4222', stream: SECPROBE,\n"
-        "             subject_prefix: secprobe, storage: memory}\n"
+        f"    broker: {{type: nats, url: 'nats://probe@127.0.0.1:4222', stream: {bus.stream},\n"
+        f"             subject_prefix: t{bus.token}, storage: memory}}\n"
         "  default_engine: broker\n"
         "httpclient:\n"
         "  default:\n"
@@ -226,7 +228,8 @@ def leaks(texts: dict[str, str]) -> dict[str, list[str]]:
 async def test_secrets_from_every_source_never_show_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every_log_record: Everything
 ) -> None:
-    env = write_sources(tmp_path, closed_port(), closed_port())
+    bus = NatsKit("nats")
+    env = write_sources(tmp_path, closed_port(), closed_port(), bus)
     monkeypatch.chdir(tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -237,7 +240,9 @@ async def test_secrets_from_every_source_never_show_anywhere(
     admin = {"Authorization": f"Bearer {SECRETS['file (admin token)']}"}
     jwt = JwtKey.hmac(SECRETS["toml (jwt hs key)"], kid="main", alg="HS256")
     good_token = jwt.sign({"alg": "HS256", "kid": "main"}, {"sub": "ada", "exp": 4_000_000_000})
-    async with app:
+    async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(bus.cleanup)
+        await stack.enter_async_context(app)
         url = app.services.get(HttpServer).url
         requests: list[tuple[str, str, dict[str, str]]] = [
             ("GET", path, {})
