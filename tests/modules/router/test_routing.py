@@ -77,6 +77,16 @@ async def test_a_missing_or_extra_trailing_slash_redirects() -> None:
     assert (to_folder.status_code, to_folder.headers["location"]) == (307, "/folder/")
 
 
+async def test_a_slash_redirect_percent_encodes_what_a_location_header_cannot_hold() -> None:
+    router = Router()
+    router.get("/items/{name}/")(ok)
+    async with client(router) as http:
+        control = await http.get("/items/%1F%20%C3%A9%25")
+        query = await http.get("/items/a", params={"q": "x y"})
+    assert (control.status_code, control.headers["location"]) == (307, "/items/%1F%20%C3%A9%25/")
+    assert query.headers["location"] == "/items/a/?q=x+y"
+
+
 async def test_slash_redirects_can_be_turned_off() -> None:
     router = Router(redirect_slashes=False)
     router.get("/plain")(ok)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import re
+import urllib.parse
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -411,8 +413,7 @@ class Router(RouteRegistrar):
         )
 
     async def _redirect(self, scope: Scope, send: Send, path: str) -> None:
-        query = scope.get("query_string", b"")
-        location = path.encode() + (b"?" + query if query else b"")
+        location = redirect_location(path, scope.get("query_string", b""))
         await send(
             {
                 "type": "http.response.start",
@@ -421,6 +422,23 @@ class Router(RouteRegistrar):
             }
         )
         await send({"type": "http.response.body", "body": b""})
+
+
+# What a Location header may carry as is: RFC 3986 unreserved and sub-delims, '/', ':',
+# '@'; the query keeps the client's own percent-encoding, only bytes a header cannot hold
+# are encoded.
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_NOT_VISIBLE = re.compile(rb"[^\x21-\x7e]")
+
+
+def redirect_location(path: str, query: bytes) -> bytes:
+    """The Location of a redirect to the decoded ``path`` with the raw ``query``:
+    percent-encoded, so a path holding control characters or spaces (``%1F`` in the
+    request) makes a valid header, not a failed answer."""
+    location = urllib.parse.quote(path, safe=_PATH_SAFE).encode("ascii")
+    if query:
+        location += b"?" + _NOT_VISIBLE.sub(lambda m: b"%%%02X" % m.group()[0], query)
+    return location
 
 
 def _host_of(scope: Scope) -> str:
