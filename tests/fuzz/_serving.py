@@ -57,7 +57,7 @@ def exchange(port: int, request: bytes, *, timeout: float = ANSWER_TIMEOUT) -> A
         # The server may answer and close before reading everything: read that answer.
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(request)
-        sock.shutdown(socket.SHUT_WR)
+        # No half-close: a proxy rightly takes the client's FIN for a client gone away.
         while True:
             try:
                 chunk = sock.recv(65536)

@@ -313,3 +313,16 @@ async def test_via_names_the_proxy_both_ways() -> None:
             answer = await client.get("/api/x")
     assert dict(up.requests[0]["headers"])["via"] == "1.1 edge"
     assert answer.headers["via"] == "1.1 edge"
+
+
+def test_every_connection_header_of_an_answer_drops_the_names_it_lists() -> None:
+    from pymodular.modules.proxy._headers import response_headers
+
+    answer = [
+        (b"connection", b"x-first"),
+        (b"x-first", b"1"),
+        (b"x-second", b"2"),
+        (b"connection", b"x-second"),
+        (b"x-kept", b"3"),
+    ]
+    assert response_headers(answer, remove=frozenset(), add=[]) == [(b"x-kept", b"3")]

@@ -217,8 +217,8 @@ class RequestPlan:
         prior_for: list[bytes] = []
         prior_forwarded: list[bytes] = []
         for name, value in headers:
-            if name == b"connection":
-                listed = connection_tokens(value)
+            if name == b"connection":  # several Connection headers list names together
+                listed = connection_tokens(value) | (listed or set())
             elif name == b"host":
                 client_host = value
             elif name == b"x-forwarded-for":
@@ -279,9 +279,14 @@ class RequestPlan:
             node = b'"[' + address + b']"' if b":" in address else address
             element = b"for=" + node + b";proto=" + scheme
             if client_host:
-                element += b';host="' + client_host.replace(b'"', b"") + b'"'
+                element += b";host=" + _quoted(client_host)
             chain = [*prior_forwarded, element] if forwarded.trust_incoming else [element]
             lines += (b"forwarded: ", b", ".join(chain), b"\r\n")
+
+
+def _quoted(value: bytes) -> bytes:
+    """``value`` as an RFC 9110 quoted-string: a client's ``\\`` or ``"`` cannot end it early."""
+    return b'"' + value.replace(b"\\", b"\\\\").replace(b'"', b'\\"') + b'"'
 
 
 def response_headers(
@@ -295,7 +300,7 @@ def response_headers(
     listed: set[bytes] | None = None
     for name, value in headers:
         if name == b"connection":
-            listed = connection_tokens(value)
+            listed = connection_tokens(value) | (listed or set())
     kept = [
         (name, value)
         for name, value in headers
