@@ -9,6 +9,7 @@ code-supplied values that cannot even be printed are all reported, never raised 
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -180,3 +181,22 @@ def test_an_empty_mapping_as_an_unknown_section_or_for_a_scalar_names_its_file(
     assert problem.path == where
     assert problem.source is not None
     assert str(path) in problem.source
+
+
+@pytest.mark.parametrize("written", ["!{}", "!<tag:example.com,2000:{}> x", "!{} [1, 2]"])
+def test_a_secret_read_as_a_yaml_tag_stays_out_of_the_error(tmp_path: Path, written: str) -> None:
+    secret = "Q" + uuid.uuid4().hex  # never loaded before: no registry can mask it
+    path = tmp_path / "c.yaml"
+    path.write_text("store:\n  dsn: " + written.format(secret) + "\n")
+    with pytest.raises(ConfigError) as caught:
+        Configuration([YamlFeeder(path)]).load(SPECS)
+    assert secret not in str(caught.value)
+    assert f"{path}:2" in str(caught.value)
+    assert "quote it" in str(caught.value)
+
+
+def test_a_standard_yaml_tag_is_still_named(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("store:\n  dsn: !!python/object:os.system x\n")
+    with pytest.raises(ConfigError, match="unknown or unsafe tag '!!python/object:os.system'"):
+        Configuration([YamlFeeder(path)]).load(SPECS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import yaml
@@ -45,7 +46,7 @@ class YamlFeeder(FileFeeder):
             mark = exc.problem_mark or exc.context_mark
             line = mark.line + 1 if mark else None
             column = f" column {mark.column + 1}" if mark else ""
-            problem = exc.problem or exc.context or "invalid YAML"
+            problem = _untagged(exc.problem or exc.context or "invalid YAML")
             raise self.error(
                 f"invalid YAML at{column}: {problem}; expected valid YAML", line
             ) from None
@@ -57,6 +58,29 @@ class YamlFeeder(FileFeeder):
             ) from None
         finally:
             loader.dispose()
+
+
+_UNKNOWN_TAG = re.compile(r"could not determine a constructor for the tag '([^']*)'")
+_STANDARD_TAG = "tag:yaml.org,2002:"
+
+
+def _untagged(problem: str) -> str:
+    """PyYAML's problem text without a local tag's name.
+
+    An unquoted value that starts with ``!`` is read as a tag, and PyYAML quotes the tag
+    in its message: ``password: !s3cret`` would put the password in the error. Only the
+    standard ``!!name`` tags are named.
+    """
+    found = _UNKNOWN_TAG.search(problem)
+    if found is None:
+        return problem
+    tag = found.group(1)
+    if tag.startswith(_STANDARD_TAG):
+        return f"unknown or unsafe tag '!!{tag.removeprefix(_STANDARD_TAG)}'"
+    return (
+        "a tag this loader does not take (a value that starts with '!' is read as a tag: "
+        "quote it if it is text)"
+    )
 
 
 class _Builder:
