@@ -8,6 +8,8 @@ what it acknowledged survives the kill, and the tests check that none of it is l
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from typing import Any
 
 import pytest
@@ -165,3 +167,24 @@ async def test_a_local_tier_serves_during_the_outage_and_never_serves_stale_valu
         assert replayed.data["invalidated"] >= 3
         assert await cache.get_many(["changed", "kept", "removed"]) == {"kept": "old"}
         assert (await app.health.evaluate()).module("cache").status == "healthy"
+
+
+async def test_a_server_that_stops_answering_fails_calls_within_the_timeout_and_recovers(
+    private_redis: ServerFactory[RedisServer],
+) -> None:
+    server = await private_redis()
+    async with cache_app(redis_section(server.url, redis={"timeout": 0.3})) as (_, cache, events):
+        await cache.set("kept", 1, ttl=None)
+        assert server.pid is not None
+        os.kill(server.pid, signal.SIGSTOP)  # alive, connected, silent
+        try:
+            with pytest.raises(CacheUnavailableError) as refused:
+                await cache.get_many(["kept"])  # the operation's timeout, not a hang
+            assert "no reply within 0.3 s" in str(refused.value)
+            await events.wait_for("cache.backend.down")
+        finally:
+            os.kill(server.pid, signal.SIGCONT)
+        await events.wait_for("cache.backend.up", timeout=10)
+        assert await cache.get("kept") == 1
+        await cache.set("after", 2)
+        assert await cache.get_many(["kept", "after"]) == {"kept": 1, "after": 2}

@@ -215,17 +215,27 @@ class Cache(Generic[T]):
     async def get_many(self, keys: Iterable[str]) -> dict[str, T]:
         """The values found among ``keys`` (missing ones are absent), in one round trip."""
         wanted = list(dict.fromkeys(keys))
-        full = self._full
-        found = await self._shared.backend.get_many([full(k, "get_many") for k in wanted])
+        shared = self._shared
+        limit = shared.policy.max_key_length
+        prefix = self._prefix
+        # _full() inlined: one check per key, then the full keys in one comprehension.
+        for key in wanted:
+            if type(key) is not str or not 0 < len(key) <= limit or not key.isprintable():
+                raise bad_key(key, limit, "get_many")
+        found = await shared.backend.get_many([prefix + key for key in wanted])
         loads = self._loads
-        result: dict[str, T] = {}
         try:
+            result: dict[str, T] = {
+                key: loads(data)
+                for key, data in zip(wanted, found, strict=True)
+                if data is not None
+            }
+        except (TypeError, ValueError):
             for key, data in zip(wanted, found, strict=True):
                 if data is not None:
-                    result[key] = loads(data)
-        except (TypeError, ValueError):
-            self._decode(key, data, "get_many")  # type: ignore[arg-type] # raises
-        stats = self._shared.stats
+                    self._decode(key, data, "get_many")  # raises for the first bad one
+            raise
+        stats = shared.stats
         stats.hits += len(result)
         stats.misses += len(wanted) - len(result)
         return result

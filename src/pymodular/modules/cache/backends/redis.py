@@ -1,7 +1,12 @@
 """The redis engine: redis.asyncio with classified errors, fast failure and self-recovery.
 
 Every operation is one command or one pipeline (``get_many`` is ``MGET``, ``set_many``
-a pipeline of ``SET ... PX``, ``delete_many`` one ``DEL``). When the server cannot be
+a pipeline of ``SET ... PX``, ``delete_many`` one ``DEL``). The hot commands (``GET``,
+``MGET``, ``SET``) are written in wire form here and sent on a pooled connection,
+skipping redis-py's per-command layer (argument encoding, retry wrapper, metrics hooks,
+response callbacks), which costs more client time than the command's own reply parsing
+(decision 0125). Every command runs under one ``asyncio.timeout`` of ``timeout``
+seconds instead of per-socket timeouts. When the server cannot be
 reached the engine marks itself down, emits ``cache.backend.down`` and from then on
 fails every call at once with :class:`CacheUnavailableError`, without touching the
 network, while a background task pings every ``retry_interval`` seconds; the first
@@ -61,6 +66,28 @@ def _ms(ttl: float) -> int:
     return max(1, math.ceil(ttl * 1000))
 
 
+def _bulk(part: bytes) -> bytes:
+    return b"$%d\r\n%b\r\n" % (len(part), part)
+
+
+def _packed(*parts: bytes) -> bytes:
+    """A command in RESP wire form (an array of bulk strings)."""
+    return b"*%d\r\n%b" % (len(parts), b"".join([_bulk(part) for part in parts]))
+
+
+def _packed_keys(command: bytes, keys: Sequence[str]) -> bytes:
+    """``command`` followed by ``keys``, in wire form."""
+    text = "".join([f"${len(key)}\r\n{key}\r\n" for key in keys])
+    if text.isascii():  # then characters are bytes, so the lengths above hold
+        return b"*%d\r\n%b%b" % (len(keys) + 1, _bulk(command), text.encode())
+    return _packed(command, *(key.encode() for key in keys))
+
+
+_GET = b"*2\r\n$3\r\nGET\r\n"
+_SET = _bulk(b"SET")
+_PX = _bulk(b"PX")
+
+
 class RedisBackend(CacheBackend):
     """A Redis-backed cache engine (``backend: redis``)."""
 
@@ -92,10 +119,13 @@ class RedisBackend(CacheBackend):
             password=raw_password or in_url,
             max_connections=max_connections + 2,  # + the subscriber and the reconnection ping
             socket_connect_timeout=connect_timeout,
-            socket_timeout=timeout,
+            # No per-socket timeout: redis-py would wrap every send in ``wait_for`` (a task
+            # per command); each operation runs under one ``asyncio.timeout`` instead.
+            socket_timeout=None,
             retry=Retry(NoBackoff(), 1),  # one immediate retry replaces a stale connection
         )
         self._client = aioredis.Redis.from_pool(pool)  # owns the pool: aclose() closes it
+        self._pool = pool
         kwargs = pool.connection_kwargs
         where = kwargs.get("path") or f"{kwargs.get('host', '?')}:{kwargs.get('port', '?')}"
         self.server = f"{where}/{kwargs.get('db', 0)}"
@@ -150,39 +180,92 @@ class RedisBackend(CacheBackend):
             raise self._refusal(operation)
         gate = self._gate
         if gate.locked():
-            try:
-                async with asyncio.timeout(self._timeout):
-                    await gate.acquire()
-            except TimeoutError:
-                _discard(call)
-                raise self._error(
-                    operation,
-                    f"no free connection within {self._timeout} s "
-                    "(raise cache.redis.max_connections for such bursts)",
-                ) from None
+            await self._wait_for_connection(operation, call)
         else:
             await gate.acquire()  # free: returns at once
         try:
-            return await call
-        except rex.AuthenticationError as exc:
-            raise self._error(operation, f"authentication failed: {error_text(exc)}") from exc
-        except _UNREACHABLE as exc:
+            async with asyncio.timeout(self._timeout):
+                return await call
+        except (rex.RedisError, OSError) as exc:
+            raise self._failure(operation, exc) from exc
+        finally:
+            gate.release()
+
+    async def _exchange(self, operation: str, packed: bytes) -> Any:
+        """Send one command in wire form on a pooled connection and read its reply.
+
+        The same gate, timeout, failure handling and single immediate retry (for a
+        stale connection after a server restart) as :meth:`_command`, without
+        redis-py's command layer.
+        """
+        tracer = telemetry.tracer
+        if not tracer.active:
+            return await self._roundtrip(operation, packed)
+        attributes = {"db.system.name": "redis", "db.operation.name": operation}
+        with tracer.span(f"cache {operation}", kind="client", attributes=attributes):
+            return await self._roundtrip(operation, packed)
+
+    async def _roundtrip(self, operation: str, packed: bytes) -> Any:
+        if self._down_since is not None:
+            raise self._refusal(operation)
+        gate = self._gate
+        if gate.locked():
+            await self._wait_for_connection(operation, None)
+        else:
+            await gate.acquire()  # free: returns at once
+        pool = self._pool
+        try:
+            async with asyncio.timeout(self._timeout):
+                for retry in (False, True):
+                    connection = await pool.get_connection()  # type: ignore[no-untyped-call]
+                    try:
+                        await connection.send_packed_command(packed, check_health=False)
+                        return await connection.read_response()
+                    except (rex.ConnectionError, rex.TimeoutError, OSError):
+                        # redis-py has closed the connection; a stale one (the server
+                        # restarted) gets one immediate retry on a fresh connection.
+                        if retry:
+                            raise
+                    finally:
+                        await pool.release(connection)
+        except (rex.RedisError, OSError) as exc:
+            raise self._failure(operation, exc) from exc
+        finally:
+            gate.release()
+        raise AssertionError("unreachable")  # pragma: no cover - the loop returns or raises
+
+    async def _wait_for_connection(self, operation: str, call: Awaitable[Any] | None) -> None:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._gate.acquire()
+        except TimeoutError:
+            if call is not None:
+                _discard(call)
+            raise self._error(
+                operation,
+                f"no free connection within {self._timeout} s "
+                "(raise cache.redis.max_connections for such bursts)",
+            ) from None
+
+    def _failure(self, operation: str, exc: BaseException) -> BaseException:
+        """The classified error for a failed command (marks the engine down if unreachable)."""
+        if isinstance(exc, TimeoutError):  # the operation's asyncio.timeout expired
+            exc = rex.TimeoutError(f"no reply within {self._timeout:g} s")
+        if isinstance(exc, rex.AuthenticationError):
+            return self._error(operation, f"authentication failed: {error_text(exc)}")
+        if isinstance(exc, _UNREACHABLE):
             self._mark_down(exc)
-            raise self._refusal(operation) from exc
-        except rex.ResponseError as exc:
+            return self._refusal(operation)
+        if isinstance(exc, rex.ResponseError):
             message = str(exc)
             if "not an integer" in message or "overflow" in message:
-                raise CacheValueError(
+                return CacheValueError(
                     f"{operation}: the stored value is not an integer or the result "
                     "leaves the 64-bit range",
                     reason="not_integer",
                     operation=operation,
-                ) from exc
-            raise self._error(operation, error_text(exc)) from exc
-        except rex.RedisError as exc:
-            raise self._error(operation, error_text(exc)) from exc
-        finally:
-            gate.release()
+                )
+        return self._error(operation, error_text(exc))
 
     def _error(self, operation: str, what: str) -> CacheBackendError:
         return CacheBackendError(
@@ -217,7 +300,8 @@ class RedisBackend(CacheBackend):
             await asyncio.sleep(self.retry_interval)
             await pool.disconnect()
             try:
-                await self._client.ping()
+                async with asyncio.timeout(self._timeout):
+                    await self._client.ping()
             except (rex.RedisError, OSError) as exc:
                 self._down_error = error_text(exc)
                 continue
@@ -234,8 +318,11 @@ class RedisBackend(CacheBackend):
 
     async def get(self, key: str) -> bytes | None:
         """``GET``."""
-        # bytes (the client does not decode); the stubs also allow str
-        return await self._run("get", self._client.get(key))  # type: ignore[arg-type]
+        data = key.encode()
+        reply: bytes | None = await self._exchange(
+            "get", b"%b$%d\r\n%b\r\n" % (_GET, len(data), data)
+        )
+        return reply
 
     async def get_with_ttl(self, key: str) -> tuple[bytes | None, float | None]:
         """``GET`` and ``PTTL`` in one round trip."""
@@ -249,12 +336,16 @@ class RedisBackend(CacheBackend):
         """``MGET``."""
         if not keys:
             return []
-        # bytes (the client does not decode); the stubs also allow str
-        return await self._run("get_many", self._client.mget(keys))  # type: ignore[arg-type]
+        found: list[bytes | None] = await self._exchange("get_many", _packed_keys(b"MGET", keys))
+        return found
 
     async def set(self, key: str, value: bytes, ttl: float | None) -> None:
         """``SET`` with ``PX``."""
-        await self._run("set", self._client.set(key, value, px=None if ttl is None else _ms(ttl)))
+        head = _SET + _bulk(key.encode()) + _bulk(value)
+        if ttl is None:
+            await self._exchange("set", b"*3\r\n" + head)
+        else:
+            await self._exchange("set", b"*5\r\n%b%b%b" % (head, _PX, _bulk(b"%d" % _ms(ttl))))
 
     async def set_many(self, items: Sequence[tuple[str, bytes]], ttl: float | None) -> None:
         """``MSET`` without a TTL, else one pipeline of ``SET ... PX``."""
@@ -330,7 +421,8 @@ class RedisBackend(CacheBackend):
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.subscribe(channel)
+                async with asyncio.timeout(self._timeout):
+                    await pubsub.subscribe(channel)
                 while True:
                     message = await pubsub.get_message(timeout=self.retry_interval)
                     if message is None:
