@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
+import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
+from typing import ClassVar
 
 import pytest
 
+from tests._servers._base import ServerError
 from tests._servers.fixtures import ServerFactory, _factory
+from tests._servers.mariadb import MariaDbServer
 from tests._servers.postgres import PostgresServer, _bin_dir, _startup
 
 
@@ -95,6 +100,94 @@ def private_postgres_pair() -> Iterator[Callable[[], Awaitable[tuple[PostgresSer
         return primary, standby.start()
 
     async def make() -> tuple[PostgresServer, ...]:
+        return await asyncio.to_thread(boot)
+
+    yield make
+    for server in reversed(made):
+        server.close()
+
+
+class PrimaryMariaDb(MariaDbServer):
+    """A private MariaDB writing a row-based binary log, so that replicas can follow it."""
+
+    binaries: ClassVar[tuple[str, ...]] = (*MariaDbServer.binaries, "mariadb")
+
+    def command(self) -> list[str]:
+        command = [arg for arg in super().command() if arg != "--skip-log-bin"]
+        return [
+            *command,
+            "--server-id=1",
+            f"--log-bin={self.directory / 'binlog'}",
+            "--binlog-format=ROW",
+        ]
+
+    def sql(self, statements: str) -> str:
+        """Run ``statements`` with the ``mariadb`` client over the server's socket."""
+        done = subprocess.run(  # noqa: S603 - fixed client command line
+            [
+                "mariadb",
+                "--no-defaults",
+                f"--socket={self.directory / 'mariadb.sock'}",
+                "--user=root",
+                "--batch",
+                "--skip-column-names",
+                f"--execute={statements}",
+            ],
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=30,
+        )
+        if done.returncode != 0:
+            raise ServerError(f"mariadb client failed: {done.stderr.strip()}")
+        return done.stdout
+
+
+class ReplicaMariaDb(PrimaryMariaDb):
+    """A private MariaDB replicating ``primary`` over loopback (binlog replication)."""
+
+    def __init__(self, primary: PrimaryMariaDb) -> None:
+        super().__init__()
+        self.primary = primary
+
+    def command(self) -> list[str]:
+        command = [arg for arg in super().command() if not arg.startswith("--server-id")]
+        return [*command, "--server-id=2", f"--relay-log={self.directory / 'relay'}"]
+
+    def follow(self) -> None:
+        """Point replication at the primary and start both replication threads."""
+        self.sql(
+            f"CHANGE MASTER TO MASTER_HOST='{self.primary.host}', "
+            f"MASTER_PORT={self.primary.port}, MASTER_USER='root', MASTER_PASSWORD='', "
+            "MASTER_CONNECT_RETRY=1; START SLAVE"
+        )
+
+
+@pytest.fixture
+def private_mariadb_pair() -> Iterator[
+    Callable[[], Awaitable[tuple[PrimaryMariaDb, ReplicaMariaDb]]]
+]:
+    """``primary, replica = await private_mariadb_pair()``: a private MariaDB and a second
+    one replicating it; both closed after the test."""
+    missing = ReplicaMariaDb.missing()
+    if missing:
+        reason = f"private mariadb servers need {', '.join(missing)}"
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{reason} (CI=true: run `make system-deps`)")
+        pytest.skip(reason)
+    made: list[PrimaryMariaDb] = []
+
+    def boot() -> tuple[PrimaryMariaDb, ReplicaMariaDb]:
+        primary = PrimaryMariaDb()
+        made.append(primary)
+        primary.start()
+        replica = ReplicaMariaDb(primary)
+        made.append(replica)
+        replica.start()
+        replica.follow()
+        return primary, replica
+
+    async def make() -> tuple[PrimaryMariaDb, ReplicaMariaDb]:
         return await asyncio.to_thread(boot)
 
     yield make

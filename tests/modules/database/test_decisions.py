@@ -56,6 +56,18 @@ def test_the_module_takes_the_worst_connection_and_names_the_troubled_ones() -> 
     assert judge(CONFIG, Probe(True, latency=0.0, lag=math.inf)).details["replica_lag_s"] is None
 
 
+def test_an_unreachable_replica_that_its_primary_falls_back_for_is_degraded_not_unhealthy() -> None:
+    down = Probe(False, error="refused")
+    covered = judge(CONFIG, down, fallback_for="default")
+    assert covered.status == "degraded"
+    assert covered.reason == (
+        "replica unreachable, read-only transactions run on 'default': refused"
+    )
+    assert covered.details["error"] == "refused"
+    assert judge(CONFIG, down).status == "unhealthy"
+    assert judge(CONFIG, Probe(True, latency=0.0), fallback_for="default").status == "healthy"
+
+
 def test_pool_arguments_follow_the_settings_except_for_an_in_memory_database() -> None:
     pool = PoolConfig(size=7, max_overflow=2, timeout=3.0, recycle=None, pre_ping=False)
     assert pool_arguments(pool, in_memory=False) == {

@@ -101,6 +101,10 @@ class ConnectionEntry:
             self.engine, expire_on_commit=False
         )
         self._retired: list[GatedPool] = []
+        self.unreachable_since: float | None = None
+        """As a replica: when routing found it unreachable (monotonic), until it answers."""
+        self.skipped_until = 0.0
+        """As a replica: read-only transactions go to the primary until then (monotonic)."""
         self._listen()
 
     # -- wiring ------------------------------------------------------------------------
@@ -261,7 +265,7 @@ class ConnectionEntry:
         old, self.config = self.config, config
         changed = [
             key
-            for key in ("pool", "statement_timeout", "health")
+            for key in ("pool", "statement_timeout", "health", "replica_fallback", "replica_retry")
             if getattr(old, key) != getattr(config, key)
         ]
         if ("pool" in changed or "statement_timeout" in changed) and not self.in_memory:
@@ -311,6 +315,9 @@ class ConnectionEntry:
             },
             "statement_timeout": self.config.statement_timeout,
             "replica": self.config.replica,
+            "unreachable_for_s": None
+            if self.unreachable_since is None
+            else round(time.monotonic() - self.unreachable_since, 3),
         }
 
 

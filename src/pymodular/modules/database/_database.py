@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
 from types import TracebackType
@@ -21,7 +22,12 @@ from pymodular.modules.database._transaction import (
     take_callbacks,
 )
 from pymodular.modules.database.config import DEFAULT_CONNECTION
-from pymodular.modules.database.errors import DatabaseStoppingError, UnknownConnectionError
+from pymodular.modules.database.errors import (
+    DatabaseError,
+    DatabaseStoppingError,
+    DatabaseUnavailableError,
+    UnknownConnectionError,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -131,12 +137,60 @@ class Database:
             f"no database connection named {name!r} (configured: {known})", connection=name
         )
 
-    def _route(self, name: str, read_only: bool) -> ConnectionEntry:
+    def _route(self, name: str, read_only: bool) -> tuple[ConnectionEntry, ConnectionEntry | None]:
+        """Where a transaction opens, and where it falls back if that is an unreachable replica.
+
+        A replica found unreachable is skipped for the primary's ``replica_retry`` seconds.
+        """
         entry = self.entry(name)
-        replica = entry.config.replica
-        if read_only and replica is not None:
-            return self.entry(replica)
-        return entry
+        config = entry.config
+        if not read_only or config.replica is None:
+            return entry, None
+        replica = self.entry(config.replica)
+        if not config.replica_fallback:
+            return replica, None
+        if replica.skipped_until > time.monotonic():
+            return entry, None
+        return replica, entry
+
+    def _replica_unreachable(
+        self, primary: ConnectionEntry, replica: ConnectionEntry, error: DatabaseError
+    ) -> None:
+        """``replica`` did not answer: skip it for a while; say so once per outage."""
+        now = time.monotonic()
+        replica.skipped_until = now + primary.config.replica_retry
+        if replica.unreachable_since is not None:
+            return
+        replica.unreachable_since = now
+        self._log.warning(
+            "replica %r of connection %r is unreachable; read-only transactions run on %r "
+            "(retrying the replica every %g s): %s",
+            replica.name,
+            primary.name,
+            primary.name,
+            primary.config.replica_retry,
+            error.message,
+        )
+        self._emit(
+            "database.replica.down",
+            connection=primary.name,
+            replica=replica.name,
+            error=error.message,
+        )
+
+    def _replica_reachable(self, primary: ConnectionEntry, replica: ConnectionEntry) -> None:
+        since = replica.unreachable_since
+        if since is None:
+            return
+        replica.unreachable_since = None
+        downtime = round(time.monotonic() - since, 3)
+        self._log.info("replica %r of connection %r is back", replica.name, primary.name)
+        self._emit(
+            "database.replica.up",
+            connection=primary.name,
+            replica=replica.name,
+            downtime_s=downtime,
+        )
 
     # -- lifecycle (driven by the module) ------------------------------------------------
 
@@ -226,20 +280,23 @@ class TransactionScope:
             )
         else:
             db = self._db
-            entry = self._entry = db._route(self._name, self._read_only)
+            entry, fallback = db._route(self._name, self._read_only)
             db._enter()
-            session = entry.sessionmaker()
             try:
-                connection = await session.connection()
-                if self._read_only:
-                    await entry.backend.begin_read_only(connection)
-            except BaseException as error:
-                await _discard(session)
+                try:
+                    session = await _begin(entry, self._read_only)
+                except DatabaseUnavailableError as error:
+                    if fallback is None:
+                        raise
+                    db._replica_unreachable(fallback, entry, error)
+                    entry, fallback = fallback, None
+                    session = await _begin(entry, self._read_only)
+            except BaseException:
                 db._leave()
-                translated = entry.translate(error, "opening a transaction")
-                if translated is not None:
-                    raise translated from error
                 raise
+            if fallback is not None:
+                db._replica_reachable(fallback, entry)
+            self._entry = entry
             txn = Transaction(session, self._name, read_only=self._read_only, routed_to=entry.name)
         self._txn = txn
         self._token = push(txn)
@@ -305,6 +362,22 @@ class TransactionScope:
                 await savepoint.rollback()
             except Exception:  # noqa: BLE001 - the body's error is the one to raise
                 self._db._log.debug("rolling back a savepoint failed", exc_info=True)
+
+
+async def _begin(entry: ConnectionEntry, read_only: bool) -> AsyncSession:
+    """A session of ``entry`` holding a connection (read-only when asked); errors classified."""
+    session = entry.sessionmaker()
+    try:
+        connection = await session.connection()
+        if read_only:
+            await entry.backend.begin_read_only(connection)
+    except BaseException as error:
+        await _discard(session)
+        translated = entry.translate(error, "opening a transaction")
+        if translated is not None:
+            raise translated from error
+        raise
+    return session
 
 
 def _is_sql(error: BaseException) -> bool:

@@ -3,7 +3,8 @@
 Per connection:
 
 - **unhealthy** when the ping failed or timed out (the server is unreachable, refuses
-  the credentials, ...);
+  the credentials, ...), except for a replica whose primary falls back to itself for
+  read-only transactions (``replica_fallback``): that one is **degraded**;
 - **degraded** when the pool is saturated (at least ``health.saturation`` of its
   capacity in use; the ping is skipped then, and callers waiting are reported) or
   when the connection is a replica lagging more than ``health.max_lag`` seconds;
@@ -40,8 +41,13 @@ class Verdict:
         return f"Verdict({self.status!r}, {self.reason!r})"
 
 
-def judge(config: ConnectionConfig, probe: Any) -> Verdict:
-    """The verdict for one connection's ``probe`` (a :class:`~._connection.Probe`)."""
+def judge(config: ConnectionConfig, probe: Any, fallback_for: str | None = None) -> Verdict:
+    """The verdict for one connection's ``probe`` (a :class:`~._connection.Probe`).
+
+    ``fallback_for`` names the connection whose read-only transactions this one serves
+    as a replica with ``replica_fallback``: unreachable, it is degraded (the reads run
+    there meanwhile), not unhealthy.
+    """
     details: dict[str, Any] = {
         "reachable": probe.reachable,
         "in_use": probe.in_use,
@@ -54,6 +60,13 @@ def judge(config: ConnectionConfig, probe: Any) -> Verdict:
         details["replica_lag_s"] = None if math.isinf(probe.lag) else round(probe.lag, 3)
     if not probe.reachable:
         details["error"] = probe.error
+        if fallback_for is not None:
+            return Verdict(
+                "degraded",
+                f"replica unreachable, read-only transactions run on {fallback_for!r}: "
+                f"{probe.error}",
+                details,
+            )
         return Verdict("unhealthy", f"unreachable: {probe.error}", details)
     if probe.skipped_ping:
         waiting = f", {probe.waiting} waiting" if probe.waiting else ""

@@ -17,7 +17,7 @@ Environment (instance-aware, prefix ``DB``): ``DB_DEFAULT_DSN``, ``DB_REPORTING_
 ``DB_DEFAULT_PASSWORD``, ``DB_DEFAULT_POOL__SIZE=20`` (with an ``EnvFeeder``
 prefix in front when it has one). A ``default`` connection always exists: an in-memory
 SQLite database unless configured. Dynamic fields (hot reload): ``pool``,
-``statement_timeout`` and ``health``.
+``statement_timeout``, ``health``, ``replica_fallback`` and ``replica_retry``.
 """
 
 from __future__ import annotations
@@ -162,6 +162,19 @@ class ConnectionConfig(ConfigModel):
     )
     replica: str | None = field(
         None, description="Name of the connection that read-only transactions use"
+    )
+    replica_fallback: bool = field(
+        True,
+        description="While the replica is unreachable, read-only transactions run on this "
+        "connection and the replica's health is degraded (false: they fail, unhealthy)",
+        dynamic=True,
+    )
+    replica_retry: float = field(
+        5.0,
+        description="Seconds read-only transactions skip a replica found unreachable "
+        "before they try it again",
+        gt=0,
+        dynamic=True,
     )
     pool: PoolConfig = field(default_factory=PoolConfig, description="Connection pool")
     health: ConnectionHealthConfig = field(

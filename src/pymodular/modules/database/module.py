@@ -14,7 +14,11 @@ from pymodular.modules.database._backend import DATABASE_BACKENDS, backend_name_
 from pymodular.modules.database._database import Database
 from pymodular.modules.database._health import judge, judge_all
 from pymodular.modules.database.config import DEFAULT_CONNECTION, ConnectionConfig
-from pymodular.modules.database.errors import DatabaseConfigError, UnknownConnectionError
+from pymodular.modules.database.errors import (
+    DatabaseConfigError,
+    DatabaseUnavailableError,
+    UnknownConnectionError,
+)
 from pymodular.services import Service, ServiceScope
 
 if TYPE_CHECKING:
@@ -51,12 +55,14 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
     Start pings every connection and fails with a classified error (unreachable, bad
     credentials, missing database) that never shows the DSN or password. Health is a
     ping per connection under ``health.ping_timeout``, degraded when a pool is
-    saturated or a replica lags. Drain refuses new transactions and waits for the open
-    ones; stop closes the pools. Reload applies ``pool``, ``statement_timeout`` and
-    ``health`` without dropping work in flight.
+    saturated, a replica lags, or a replica with ``replica_fallback`` is unreachable
+    (its read-only transactions then run on the primary; decision 0148). Drain refuses
+    new transactions and waits for the open ones; stop closes the pools. Reload applies
+    ``pool``, ``statement_timeout``, ``health`` and the replica settings without
+    dropping work in flight.
 
-    Emits ``database.connected``, ``database.draining``, ``database.reloaded`` and
-    ``database.on_commit.failed``.
+    Emits ``database.connected``, ``database.draining``, ``database.reloaded``,
+    ``database.replica.down`` / ``.up`` and ``database.on_commit.failed``.
     """
 
     name = "database"
@@ -156,9 +162,18 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
         """Open a connection to every database (failing start, classified, if one fails)."""
         from pymodular.modules.database._migrations import Migrations
 
+        covered = self._fallbacks()
         try:
             for entry in self._entries():
-                await entry.ping(entry.config.connect_timeout)
+                try:
+                    await entry.ping(entry.config.connect_timeout)
+                except DatabaseUnavailableError as error:
+                    primary = covered.get(entry.name)
+                    if primary is None or entry.config.migrations.directory is not None:
+                        raise
+                    # Its primary serves the reads until it answers (decision 0148).
+                    self.database._replica_unreachable(self.database.entry(primary), entry, error)
+                    continue
                 self.emit(
                     "database.connected",
                     connection=entry.name,
@@ -248,7 +263,11 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
         entries = self._entries()
         with self.database._bypass():
             probes = await asyncio.gather(*(entry.probe() for entry in entries))
-        verdicts = {e.name: judge(e.config, p) for e, p in zip(entries, probes, strict=True)}
+        covered = self._fallbacks()
+        verdicts = {
+            e.name: judge(e.config, p, covered.get(e.name))
+            for e, p in zip(entries, probes, strict=True)
+        }
         status, message = judge_all(verdicts)
         details = {name: verdict.details for name, verdict in verdicts.items()}
         return HealthResult(status, message, details=details)
@@ -259,6 +278,14 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
             "state": self.database.state,
             "active_transactions": self.database.active,
             "connections": {entry.name: entry.describe() for entry in self._entries()},
+        }
+
+    def _fallbacks(self) -> dict[str, str]:
+        """Replica name -> the connection that runs its read-only work while it is down."""
+        return {
+            entry.config.replica: entry.name
+            for entry in self._entries()
+            if entry.config.replica is not None and entry.config.replica_fallback
         }
 
     def _entries(self) -> list[ConnectionEntry]:
