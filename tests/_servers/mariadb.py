@@ -21,21 +21,26 @@ class MariaDbServer(PrivateServer):
         return str(self.directory / "data")
 
     def prepare(self) -> None:
-        done = subprocess.run(  # noqa: S603 - fixed command line
-            [
-                "mariadb-install-db",
-                "--no-defaults",
-                f"--datadir={self.data_dir}",
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=120,
+        _run(
+            "mariadb-install-db",
+            "--no-defaults",
+            f"--datadir={self.data_dir}",
+            f"--tmpdir={self.directory}",
+            "--user=root",
+            "--auth-root-authentication-method=normal",
         )
-        if done.returncode != 0:
-            raise ServerError(f"mariadb-install-db failed:\n{done.stdout}{done.stderr}")
+
+    def sql(self, statements: str) -> str:
+        """Run ``statements`` with the ``mariadb`` client over the server's socket; its output."""
+        return _run(
+            "mariadb",
+            "--no-defaults",
+            f"--socket={self.directory / 'mariadb.sock'}",
+            "--user=root",
+            "--batch",
+            "--skip-column-names",
+            f"--execute={statements}",
+        )
 
     def command(self) -> list[str]:
         return [
@@ -46,6 +51,9 @@ class MariaDbServer(PrivateServer):
             f"--bind-address={self.host}",
             f"--socket={self.directory / 'mariadb.sock'}",
             f"--pid-file={self.directory / 'mariadb.pid'}",
+            # Its own temporary files: servers bootstrapping side by side in the shared
+            # /tmp have been seen to lose each other's internal temporary tables.
+            f"--tmpdir={self.directory}",
             "--user=root",
             "--skip-log-bin",
             # The redo log is written (not fsynced) at each commit: a killed server loses
@@ -60,6 +68,15 @@ class MariaDbServer(PrivateServer):
     @property
     def url(self) -> str:
         return f"mysql://root@{self.host}:{self.port}/{self.database}"
+
+
+def _run(*command: str) -> str:
+    done = subprocess.run(  # noqa: S603 - fixed command lines
+        command, capture_output=True, text=True, check=False, timeout=120
+    )
+    if done.returncode != 0:
+        raise ServerError(f"{command[0]} failed:\n{done.stdout}{done.stderr}")
+    return done.stdout
 
 
 def _greeting(received: bytes) -> bool | None:

@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import shutil
-import subprocess
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
 from typing import ClassVar
 
 import pytest
 
-from tests._servers._base import ServerError
 from tests._servers.fixtures import ServerFactory, _factory
 from tests._servers.mariadb import MariaDbServer
 from tests._servers.postgres import PostgresServer, _bin_dir, _startup
@@ -121,27 +118,6 @@ class PrimaryMariaDb(MariaDbServer):
             "--binlog-format=ROW",
         ]
 
-    def sql(self, statements: str) -> str:
-        """Run ``statements`` with the ``mariadb`` client over the server's socket."""
-        done = subprocess.run(  # noqa: S603 - fixed client command line
-            [
-                "mariadb",
-                "--no-defaults",
-                f"--socket={self.directory / 'mariadb.sock'}",
-                "--user=root",
-                "--batch",
-                "--skip-column-names",
-                f"--execute={statements}",
-            ],
-            capture_output=True,
-            text=True,
-            check=False,
-            timeout=30,
-        )
-        if done.returncode != 0:
-            raise ServerError(f"mariadb client failed: {done.stderr.strip()}")
-        return done.stdout
-
 
 class ReplicaMariaDb(PrimaryMariaDb):
     """A private MariaDB replicating ``primary`` over loopback (binlog replication)."""
@@ -164,25 +140,22 @@ class ReplicaMariaDb(PrimaryMariaDb):
 
 
 @pytest.fixture
-def private_mariadb_pair() -> Iterator[
-    Callable[[], Awaitable[tuple[PrimaryMariaDb, ReplicaMariaDb]]]
-]:
+def mariadb_primaries() -> Iterator[ServerFactory[PrimaryMariaDb]]:
+    """Factory of private MariaDB primaries (skipped, or failed on CI, without the binaries)."""
+    yield from _factory(PrimaryMariaDb)
+
+
+@pytest.fixture
+def private_mariadb_pair(
+    mariadb_primaries: ServerFactory[PrimaryMariaDb],
+) -> Callable[[], Awaitable[tuple[PrimaryMariaDb, ReplicaMariaDb]]]:
     """``primary, replica = await private_mariadb_pair()``: a private MariaDB and a second
     one replicating it; both closed after the test."""
-    missing = ReplicaMariaDb.missing()
-    if missing:
-        reason = f"private mariadb servers need {', '.join(missing)}"
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{reason} (CI=true: run `make system-deps`)")
-        pytest.skip(reason)
-    made: list[PrimaryMariaDb] = []
 
     def boot() -> tuple[PrimaryMariaDb, ReplicaMariaDb]:
-        primary = PrimaryMariaDb()
-        made.append(primary)
-        primary.start()
+        primary = mariadb_primaries.sync()
         replica = ReplicaMariaDb(primary)
-        made.append(replica)
+        mariadb_primaries.made.append(replica)  # closed with the primary
         replica.start()
         replica.follow()
         return primary, replica
@@ -190,6 +163,4 @@ def private_mariadb_pair() -> Iterator[
     async def make() -> tuple[PrimaryMariaDb, ReplicaMariaDb]:
         return await asyncio.to_thread(boot)
 
-    yield make
-    for server in reversed(made):
-        server.close()
+    return make

@@ -75,6 +75,16 @@ class Reader:
         await until_async(seen, timeout=timeout)
 
 
+async def seeded(db: Database, table: str) -> Reader:
+    """``table`` with one row, written on the primary and seen on the replica."""
+    async with db.transaction() as session:
+        await session.execute(text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
+        await session.execute(text(f"INSERT INTO {table} VALUES (1)"))
+    reader = Reader(db, table)
+    await reader.until(("replica", 2, 1))  # replication is asynchronous
+    return reader
+
+
 def pair_section(primary: PrimaryMariaDb, replica: ReplicaMariaDb, **default: Any) -> Any:
     return {
         "default": {"dsn": primary.url, "replica": "replica", **default},
@@ -90,11 +100,7 @@ async def test_read_only_transactions_read_the_replica_and_health_sees_replicati
     section = pair_section(primary, replica)
     async with app_harness([DatabaseModule()], config={"database": section}) as (app, _):
         db = app.services.get(Database)
-        async with db.transaction() as session:
-            await session.execute(text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
-            await session.execute(text(f"INSERT INTO {table} VALUES (1)"))
-        reader = Reader(db, table)
-        await reader.until(("replica", 2, 1))  # replication is asynchronous
+        reader = await seeded(db, table)
 
         healthy = await wait_for_status(app, HealthStatus.HEALTHY)
         assert healthy.details["replica"]["replica_lag_s"] == 0.0
@@ -125,11 +131,7 @@ async def test_while_the_replica_is_down_reads_run_on_the_primary_and_return_to_
     section = pair_section(primary, replica, replica_retry=0.2)
     async with app_harness([DatabaseModule()], config={"database": section}) as (app, events):
         db = app.services.get(Database)
-        async with db.transaction() as session:
-            await session.execute(text(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY)"))
-            await session.execute(text(f"INSERT INTO {table} VALUES (1)"))
-        reader = Reader(db, table)
-        await reader.until(("replica", 2, 1))
+        reader = await seeded(db, table)
 
         await replica.akill()  # a crash of the replica
         assert await reader.read() == ("default", 1, 1)  # no error: the primary serves it
