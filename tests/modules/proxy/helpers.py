@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import json
 import socket
+import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -44,10 +45,11 @@ class Upstream:
     failing: bool = False
     """While True every other request is answered 503."""
     checks: int = 0
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
 
 def echo_app(state: Upstream) -> Callable[..., Awaitable[None]]:
@@ -151,10 +153,13 @@ def _bound(port: int = 0) -> socket.socket:
 
 
 @asynccontextmanager
-async def upstream(name: str = "a", *, port: int = 0) -> AsyncIterator[Upstream]:
-    """An echo upstream on uvicorn, on a free loopback port (or on ``port``)."""
+async def upstream(
+    name: str = "a", *, port: int = 0, tls: ssl.SSLContext | None = None
+) -> AsyncIterator[Upstream]:
+    """An echo upstream on uvicorn, on a free loopback port (or on ``port``); HTTPS with
+    the server context ``tls``."""
     sock = _bound(port)
-    state = Upstream(name, sock.getsockname()[1])
+    state = Upstream(name, sock.getsockname()[1], scheme="https" if tls else "http")
     config = uvicorn.Config(
         echo_app(state),
         lifespan="off",
@@ -163,6 +168,7 @@ async def upstream(name: str = "a", *, port: int = 0) -> AsyncIterator[Upstream]
         http="httptools",
         access_log=False,
         timeout_keep_alive=30,
+        ssl_context_factory=(lambda _config, _default: tls) if tls is not None else None,
     )
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server._serve(sockets=[sock]))

@@ -126,7 +126,7 @@ def test_configured_headers_with_control_characters_are_refused() -> None:
 @pytest.mark.parametrize(
     "url",
     [
-        "https://x.example",
+        "https://user:pw@x.example",
         "http://user:pw@x.example",
         "http://x.example/?q=1",
         "ftp://x",

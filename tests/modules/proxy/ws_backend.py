@@ -42,10 +42,11 @@ class WsBackend:
     closes: list[tuple[int | None, str]] = field(default_factory=list)
     """Close codes and reasons the backend received from the proxy, in order."""
     handshakes: int = 0
+    scheme: str = "http"
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
 
 def _refusal(connection: ServerConnection, request: Request) -> Response | None:
@@ -120,7 +121,7 @@ async def ws_backend(name: str = "ws", **options: Any) -> AsyncIterator[WsBacken
         **options,
     )
     port = server.sockets[0].getsockname()[1] if hasattr(server, "sockets") else 0
-    state = WsBackend(name, server, port)
+    state = WsBackend(name, server, port, scheme="https" if options.get("ssl") else "http")
     handler = _handler(state)
     try:
         yield state

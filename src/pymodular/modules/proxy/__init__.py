@@ -34,6 +34,7 @@ from pymodular.modules.proxy.config import (
     TargetConfig,
     TenantRoutingConfig,
     UpstreamConfig,
+    UpstreamTLSConfig,
     WebSocketConfig,
 )
 from pymodular.modules.proxy.errors import (
@@ -71,6 +72,7 @@ __all__ = (
     "UpstreamConnectError",
     "UpstreamError",
     "UpstreamProtocolError",
+    "UpstreamTLSConfig",
     "UpstreamTimeoutError",
     "WebSocketConfig",
 )

@@ -62,7 +62,11 @@ async def check_target(
     try:
         async with asyncio.timeout(timeout):
             _, protocol = await loop.create_connection(
-                lambda: Connection(pool), target.host, target.port
+                lambda: Connection(pool),
+                target.host,
+                target.port,
+                ssl=pool.ssl,
+                server_hostname=pool.server_name,
             )
             assert isinstance(protocol, Connection)
             connection = protocol

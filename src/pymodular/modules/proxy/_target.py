@@ -9,6 +9,7 @@ already tried are left out while others remain.
 
 from __future__ import annotations
 
+import ssl
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -24,16 +25,16 @@ Emit = Callable[..., Any]
 
 
 def parse_url(url: str) -> tuple[str, int, str]:
-    """``http://host:port/prefix`` as ``(host, port, prefix)``; ValueError when unusable."""
+    """``http(s)://host:port/prefix`` as ``(host, port, prefix)``; ValueError when unusable."""
     parts = urlsplit(url)
-    if parts.scheme != "http":
-        raise ValueError(f"target {url!r}: only http:// targets are supported")
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"target {url!r}: only http:// and https:// targets are supported")
     if not parts.hostname:
         raise ValueError(f"target {url!r} has no host")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ValueError(f"target {url!r}: no query, fragment or credentials in a target URL")
     try:
-        port = parts.port or 80
+        port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError as exc:
         raise ValueError(f"target {url!r}: {exc}") from None
     host = parts.hostname
@@ -65,6 +66,8 @@ class Target:
         "prefix",
         "prefix_bytes",
         "requests",
+        "server_name",
+        "ssl",
         "upstream",
         "weight",
     )
@@ -78,9 +81,14 @@ class Target:
         self.weight = config.weight
         self.host, self.port, self.prefix = parse_url(config.url)
         self.prefix_bytes = self.prefix.encode("latin-1")
-        self.host_header = (self.host if self.port == 80 else f"{self.host}:{self.port}").encode(
-            "latin-1"
-        )
+        secure = config.url.startswith("https:")
+        default_port = 443 if secure else 80
+        self.host_header = (
+            self.host if self.port == default_port else f"{self.host}:{self.port}"
+        ).encode("latin-1")
+        self.ssl = upstream.tls_context() if secure else None
+        """The TLS context of an https target (None: plain HTTP)."""
+        self.server_name = upstream.config.tls.server_name or self.host
         self.outstanding = 0
         self.requests = 0
         self.failures = 0
@@ -103,6 +111,8 @@ class Target:
             idle_timeout=limits.idle_timeout,
             read_timeout=limits.read_timeout,
             max_header_bytes=limits.max_response_header_bytes,
+            ssl=self.ssl,
+            server_name=self.server_name,
         )
 
     @property
@@ -125,6 +135,7 @@ class Target:
         requests, failures = self.breaker.window(now)
         return {
             "url": self.key,
+            "tls": self.ssl is not None,
             "state": self.state(now),
             "healthy": self.healthy,
             "circuit": self.breaker.state,
@@ -144,12 +155,21 @@ class Upstream:
         self.name = name
         self.config = config
         self._emit = emit
+        self._tls: ssl.SSLContext | None = None
         self.targets = [Target(self, t, emit) for t in config.targets]
         self.balancer: Balancer = make_balancer(config.balancer, self.targets)
         kind, _, key_name = config.hash_on.partition(":")
         self.hash_kind = kind if config.balancer == "hash" else ""
         self.hash_name = key_name.encode("latin-1")
         self.clock: Callable[[], float] = time.monotonic
+
+    def tls_context(self) -> ssl.SSLContext:
+        """The TLS context of this upstream's https targets (built once)."""
+        if self._tls is None:
+            from pymodular.modules.proxy._tls import client_context
+
+            self._tls = client_context(self.config.tls, upstream=self.name)
+        return self._tls
 
     def choose(self, tried: Sequence[Target], key: bytes | None) -> Target | None:
         """The target for the next attempt, or None when none is eligible."""
@@ -235,10 +255,20 @@ class Upstream:
 
     def describe(self) -> dict[str, Any]:
         now = self.clock()
-        return {
+        described: dict[str, Any] = {
             "balancer": self.config.balancer,
             "targets": [t.describe(now) for t in self.targets],
         }
+        if self._tls is not None:
+            tls = self.config.tls
+            described["tls"] = {
+                "verify": tls.verify,
+                "ca_file": tls.ca_file,
+                "client_certificate": tls.client_cert_file,
+                "server_name": tls.server_name,
+                "min_version": tls.min_version,
+            }
+        return described
 
     def close(self) -> None:
         for target in self.targets:

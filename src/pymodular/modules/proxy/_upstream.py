@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import ssl as ssl_module
 from collections import deque
 from typing import Any, cast
 
@@ -348,9 +349,14 @@ class Pool:
         idle_timeout: float,
         read_timeout: float,
         max_header_bytes: int,
+        ssl: ssl_module.SSLContext | None = None,
+        server_name: str | None = None,
     ) -> None:
         self.host = host
         self.port = port
+        self.ssl = ssl
+        """TLS context for an https target (None: plain HTTP)."""
+        self.server_name = server_name if ssl is not None else None
         self.upstream = upstream
         self.label = f"{host}:{port}"
         self.max_connections = max_connections
@@ -441,7 +447,11 @@ class Pool:
         try:
             async with asyncio.timeout(self.connect_timeout):
                 _, protocol = await self.loop.create_connection(
-                    lambda: Connection(self), self.host, self.port
+                    lambda: Connection(self),
+                    self.host,
+                    self.port,
+                    ssl=self.ssl,
+                    server_hostname=self.server_name,
                 )
         except TimeoutError:
             self.total -= 1

@@ -272,8 +272,12 @@ async def _handshake(
     websocket = route.config.websocket
     factory = _connection_factory(path.decode("latin-1"), headers)
     try:
+        secure = target.ssl is not None
+        tls: dict[str, Any] = (
+            {"ssl": target.ssl, "server_hostname": target.server_name} if secure else {}
+        )
         return await connect(
-            f"ws://{target.host}:{target.port}/",
+            f"{'wss' if secure else 'ws'}://{target.host}:{target.port}/",
             subprotocols=scope.get("subprotocols") or None,
             compression=None,
             open_timeout=max(timeout, 0.001),
@@ -283,6 +287,7 @@ async def _handshake(
             user_agent_header=None,
             proxy=None,
             create_connection=cast("type[ClientConnection]", factory),
+            **tls,
         )
     except InvalidStatus:
         raise

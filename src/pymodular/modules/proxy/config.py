@@ -30,7 +30,7 @@ from typing import Any, Literal, Self
 from pydantic import field_validator, model_validator
 
 from pymodular._credentials import register_header_credentials
-from pymodular.config import ConfigModel, field
+from pymodular.config import ConfigModel, Secret, field
 
 __all__ = (
     "AdminConfig",
@@ -47,6 +47,7 @@ __all__ = (
     "TargetConfig",
     "TenantRoutingConfig",
     "UpstreamConfig",
+    "UpstreamTLSConfig",
     "WebSocketConfig",
 )
 
@@ -88,7 +89,9 @@ def _check_headers(headers: dict[str, str]) -> dict[str, str]:
 class TargetConfig(ConfigModel):
     """One backend of an upstream."""
 
-    url: str = field(description="http://host:port of the backend (a path is a prefix)")
+    url: str = field(
+        description="http://host:port or https://host:port of the backend (a path is a prefix)"
+    )
     weight: int = field(1, description="Share of requests for the weighted balancer", ge=1)
 
     @field_validator("url")
@@ -190,6 +193,45 @@ class ProxyRetryConfig(ConfigModel):
         return [m.upper() for m in methods]
 
 
+class UpstreamTLSConfig(ConfigModel):
+    """TLS to an upstream's ``https://`` targets."""
+
+    verify: bool = field(
+        True, description="Verify the target's certificate and host name (off: any certificate)"
+    )
+    ca_file: str | None = field(
+        None, description="PEM bundle of the CAs trusted for targets (default: the system's)"
+    )
+    client_cert_file: str | None = field(
+        None, description="PEM certificate (chain) presented to targets that ask for one"
+    )
+    client_key_file: str | None = field(None, description="PEM private key of client_cert_file")
+    client_key_password: Secret[str] | None = field(
+        None, description="Password of an encrypted client_key_file"
+    )
+    server_name: str | None = field(
+        None,
+        description="Name sent as SNI and verified in the certificate (default: the target's "
+        "host; an IP address is verified against the certificate's IP entries, without SNI)",
+    )
+    min_version: Literal["1.2", "1.3"] = field("1.2", description="Oldest TLS version spoken")
+
+    @model_validator(mode="after")
+    def _key_with_certificate(self) -> Self:
+        if (self.client_cert_file is None) != (self.client_key_file is None):
+            raise ValueError("client_cert_file and client_key_file go together")
+        if self.client_key_password is not None and self.client_key_file is None:
+            raise ValueError("client_key_password needs client_key_file")
+        return self
+
+    @field_validator("server_name")
+    @classmethod
+    def _host_name(cls, name: str | None) -> str | None:
+        if name is not None and not re.fullmatch(r"[A-Za-z0-9.\-]+", name):
+            raise ValueError(f"server_name {name!r} is not a host name")
+        return name
+
+
 class UpstreamConfig(ConfigModel):
     """A group of targets behind one balancer."""
 
@@ -227,6 +269,9 @@ class UpstreamConfig(ConfigModel):
     )
     circuit_breaker: BreakerConfig = field(
         default_factory=BreakerConfig, description="Circuit breaker per target"
+    )
+    tls: UpstreamTLSConfig = field(
+        default_factory=UpstreamTLSConfig, description="TLS to https:// targets"
     )
 
     @field_validator("targets", mode="before")
