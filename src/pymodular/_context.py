@@ -6,6 +6,7 @@ They live in one place so that logs, events and errors read the same values (FR-
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from contextvars import ContextVar
 
 __all__ = (
@@ -15,6 +16,7 @@ __all__ = (
     "current_trace",
     "in_module",
     "new_correlation_id",
+    "set_trace_source",
 )
 
 correlation_id: ContextVar[str | None] = ContextVar("pymodular_correlation_id", default=None)
@@ -27,9 +29,30 @@ current_module: ContextVar[tuple[str, str] | None] = ContextVar("pymodular_modul
 """(module name, phase) while the lifecycle is inside a module's hook."""
 
 
-current_trace: ContextVar[tuple[int, int] | None] = ContextVar("pymodular_trace", default=None)
-"""(trace id, span id) of the span open in this call chain, for log records (which show
-them in hex; formatting waits until a record is made)."""
+TraceIds = Callable[[], "tuple[int, int] | None"]
+
+
+def _no_trace() -> tuple[int, int] | None:
+    return None
+
+
+_trace_source: TraceIds = _no_trace
+
+
+def current_trace() -> tuple[int, int] | None:
+    """(trace id, span id) of the span open in this call chain, for log records (which
+    show them in hex; formatting waits until a record is made); None outside any span.
+
+    The ids come from the tracer in force (:func:`set_trace_source`): the core keeps no
+    context variable of its own, so a span costs its tracer one context switch, not two.
+    """
+    return _trace_source()
+
+
+def set_trace_source(source: TraceIds | None) -> None:
+    """Read the current span's ids with ``source`` (None: no tracing, no ids)."""
+    global _trace_source  # noqa: PLW0603 - one tracer per process, like the log record factory
+    _trace_source = source or _no_trace
 
 
 def new_correlation_id() -> str:

@@ -166,7 +166,7 @@ def install_record_context() -> None:
         record.tenant = current_tenant.get() or "-"
         module = current_module.get()
         record.component = module[0] if module else "-"
-        trace = current_trace.get()
+        trace = current_trace()
         if trace is None:
             record.trace_id = record.span_id = "-"
         else:

@@ -70,8 +70,9 @@ class TracingModule(Module[TracingConfig]):
         from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 
         import pymodular.modules._telemetry as telemetry
+        from pymodular._context import set_trace_source
         from pymodular.modules.tracing._lifecycle import LifecycleSpans
-        from pymodular.modules.tracing._otel import OtelTracer
+        from pymodular.modules.tracing._otel import OtelTracer, current_ids
 
         config = self.config
         provider = TracerProvider(
@@ -83,9 +84,10 @@ class TracingModule(Module[TracingConfig]):
         if exporter is not None:
             provider.add_span_processor(self._processor(exporter))
         otel = provider.get_tracer("pymodular")
-        self._seam = OtelTracer(otel)
+        self._seam = OtelTracer(otel, ratio=config.sample_ratio)
         self._tracing = Tracing(self._seam, provider, exporter)
         telemetry.install(self._seam)
+        set_trace_source(current_ids)  # log records carry the ids of the current span
         app.events.subscribe(
             LifecycleSpans(otel, spans=config.lifecycle, on_stopped=self._shutdown),
             "application.*",
@@ -153,18 +155,20 @@ class TracingModule(Module[TracingConfig]):
         tracer is uninstalled here, not only then, so that it never outlives the
         application (a stopped event that is never delivered cannot leave it behind).
         """
-        import pymodular.modules._telemetry as telemetry
-
-        if self._seam is not None:
-            telemetry.uninstall(self._seam)
+        self._uninstall()
         if self._tracing is not None:
             await asyncio.to_thread(self._tracing.force_flush, self.config.otlp.timeout)
 
-    async def _shutdown(self) -> None:
+    def _uninstall(self) -> None:
         import pymodular.modules._telemetry as telemetry
+        from pymodular._context import set_trace_source
 
-        if self._seam is not None:
+        if self._seam is not None and telemetry.tracer is self._seam:
             telemetry.uninstall(self._seam)
+            set_trace_source(None)
+
+    async def _shutdown(self) -> None:
+        self._uninstall()
         if self._tracing is not None:
             await asyncio.to_thread(self._tracing.provider.shutdown)
 
