@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
 from pymodular.events import Event
@@ -17,11 +18,13 @@ _ERROR_ENDINGS = (".error", ".failed", ".failure", ".escalated")
 _WARNING_ENDINGS = (".backpressure", ".dropped", ".down", ".exceeded", ".retrying", ".full")
 
 
+@lru_cache(maxsize=4096)  # event types are few
 def level_name(event_type: str) -> str:
     """The level name of an event type (``INFO`` ...)."""
     return logging.getLevelName(level_of(event_type))
 
 
+@lru_cache(maxsize=4096)
 def level_of(event_type: str) -> int:
     """The logging level of an event type: errors, warnings, configuration details, info."""
     if event_type.endswith(_ERROR_ENDINGS):
@@ -34,6 +37,7 @@ def level_of(event_type: str) -> int:
 
 
 Formatter = Callable[[Event], str]
+_PLAIN = frozenset({int, float, bool, type(None)})
 
 
 def _dumps() -> Callable[[Any], str]:
@@ -57,8 +61,15 @@ def formatter(kind: str, masker: LogMasker) -> Formatter:
     its data masked by field name (the event already redacted registered secrets)."""
     dumps = _dumps()
 
+    strategy_for = masker.strategy_for
+    mask_field = masker.mask_field
+
     def data_of(event: Event) -> dict[str, Any]:
-        return {k: masker.mask_field(k, v) for k, v in event.data.items()}
+        # a number under a field name no rule names is what mask_field would return
+        return {
+            k: v if type(v) in _PLAIN and strategy_for(k) is None else mask_field(k, v)
+            for k, v in event.data.items()
+        }
 
     if kind == "json":
 

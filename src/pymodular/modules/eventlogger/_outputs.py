@@ -89,7 +89,7 @@ class FileOutput(Output):
         return file
 
     def write(self, entries: Sequence[Entry]) -> None:
-        data = "".join(f"{line}\n" for _, line in entries).encode("utf-8", "replace")
+        data = ("\n".join([line for _, line in entries]) + "\n").encode("utf-8", "replace")
         file = self._file or self._open()
         if self._size and self._due(len(data)):
             self.rotate()

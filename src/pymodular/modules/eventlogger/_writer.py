@@ -4,8 +4,10 @@ The observer is a direct subscription (called inside ``emit``): it filters, appe
 deque, and wakes the writer. When the deque holds ``buffer_size`` events the oldest is
 dropped and counted; the count goes out as one ``eventlogger.event.dropped`` event when
 the writer has caught up (an episode), so the logger's own events can never make it
-drop more. Batches are formatted and written in a worker thread; a failing output is
-reported once per episode (``eventlogger.output.error``) and the others go on.
+drop more. Each time it wakes, the writer takes everything buffered and hands it, in one
+hop, to the logger's own writer thread, which formats it and writes it in batches of
+``batch_size`` lines, one ``write`` per batch and output; a failing output is reported
+once per episode (``eventlogger.output.error``) and the others go on.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import re
 import threading
 from collections import deque
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from pymodular.errors import error_text
@@ -69,6 +72,7 @@ class EventLogger:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread = 0
+        self._executor: ThreadPoolExecutor | None = None
         self._failing: set[str] = set()
         self._writing = asyncio.Lock()  # one batch at a time reaches the outputs
         self._episode_drops = 0
@@ -122,6 +126,7 @@ class EventLogger:
         self._thread = threading.get_ident()
         self._wake = asyncio.Event()
         self._wake.set()
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="eventlogger")
         self._task = self._loop.create_task(self._run(), name="eventlogger")
 
     async def _run(self) -> None:
@@ -134,11 +139,15 @@ class EventLogger:
 
     async def _write_buffered(self) -> None:
         buffer = self._buffer
+        popleft = buffer.popleft
         async with self._writing:
             while buffer:
-                batch = [buffer.popleft() for _ in range(min(self.batch_size, len(buffer)))]
-                for kind, data in await asyncio.to_thread(self._write, batch):
-                    self._emit(kind, **data)  # from the loop: the worker thread has none
+                # popleft, not a copy and clear: an emitter thread may append meanwhile
+                events = [popleft() for _ in range(len(buffer))]
+                loop = asyncio.get_running_loop()
+                notices = await loop.run_in_executor(self._executor, self._write_all, events)
+                for kind, data in notices:
+                    self._emit(kind, **data)  # from the loop: the writer thread has none
         if self._episode_drops:
             count, self._episode_drops = self._episode_drops, 0
             self._emit(
@@ -148,6 +157,14 @@ class EventLogger:
                 reason="buffer_full_oldest_dropped",
                 buffer_size=self.buffer_size,
             )
+
+    def _write_all(self, events: list[Event]) -> list[tuple[str, dict[str, Any]]]:
+        """Write ``events`` in batches of ``batch_size`` (in the writer thread)."""
+        size = self.batch_size
+        notices: list[tuple[str, dict[str, Any]]] = []
+        for start in range(0, len(events), size):
+            notices.extend(self._write(events[start : start + size]))
+        return notices
 
     def _write(self, batch: list[Event]) -> list[tuple[str, dict[str, Any]]]:
         """Write ``batch`` to every output (in a worker thread); the events to emit."""
@@ -191,8 +208,12 @@ class EventLogger:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         self._wake = None
-        for output, _ in self.outputs:
-            await asyncio.to_thread(output.close)
+        loop = asyncio.get_running_loop()
+        for output, _ in self.outputs:  # in the writer thread: after a batch still in flight
+            await loop.run_in_executor(self._executor, output.close)
+        executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)  # idle: its last task has run
 
     def describe(self) -> dict[str, Any]:
         """Counters and outputs, for ``app.inspect()``."""

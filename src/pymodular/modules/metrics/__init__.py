@@ -9,13 +9,20 @@
     orders.labels("web").inc()
 
 Needs ``pip install "pymodular[metrics]"`` (prometheus_client, imported when the module
-initialises). Exported: the module, its configuration, its error, the service types
-(``Metrics``, ``Instrument``) and the cardinality guard. See ``docs/observability.md``.
+initialises); ``metrics.otel`` also exports through the OpenTelemetry metrics SDK
+(``pip install "pymodular[tracing]"``). Exported: the module, its configuration, its
+error, the service types (``Metrics``, ``Instrument``) and the cardinality guard. See
+``docs/observability.md``.
 """
 
 from pymodular.modules.metrics._cardinality import OVERFLOW, CardinalityGuard, Exceeded
 from pymodular.modules.metrics._metrics import Instrument, Metrics
-from pymodular.modules.metrics.config import CardinalityConfig, HttpMetricsConfig, MetricsConfig
+from pymodular.modules.metrics.config import (
+    CardinalityConfig,
+    HttpMetricsConfig,
+    MetricsConfig,
+    OtelMetricsConfig,
+)
 from pymodular.modules.metrics.errors import MetricsError
 from pymodular.modules.metrics.module import MetricsModule
 
@@ -30,4 +37,5 @@ __all__ = (
     "MetricsConfig",
     "MetricsError",
     "MetricsModule",
+    "OtelMetricsConfig",
 )

@@ -4,57 +4,81 @@ Labels are bounded by construction: ``route`` is the matched route's template (t
 router records it in ``scope["route_path"]``; unmatched paths are ``<unmatched>``),
 ``method`` is one of the standard methods or ``OTHER``, ``status`` the response code.
 The ``tenant`` label is opt-in and goes through the cardinality guard like every label.
+
+The middleware runs on the event loop only, so it keeps its numbers in plain objects, one
+per label combination, updated without locks (a dict lookup, two additions and a
+bucket's increment per request); the registry reads them when it is scraped, as it reads
+the modules' own counters. A label combination passes the guard (and the secret scrub)
+when it is first seen and again at most once a second while it is in use, so the
+guard's window stays accurate without a guard call per request.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left
+from collections.abc import Iterable
 from time import perf_counter
 from typing import Any
 
+from pymodular import secrets
 from pymodular._context import current_tenant
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules.metrics._cardinality import OVERFLOW
 from pymodular.modules.metrics._metrics import Metrics
 
-__all__ = ("UNMATCHED", "HttpMetricsMiddleware")
+__all__ = ("DEFAULT_BUCKETS", "UNMATCHED", "HttpMetricsMiddleware", "HttpStats")
 
 UNMATCHED = "<unmatched>"
 _METHODS = frozenset(
     {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
 )
+DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
+"""prometheus_client's default latency bounds, seconds."""
+_RECHECK = 1.0  # seconds a label combination is served before the guard sees it again
+
+
+class _Series:
+    """The numbers of one label combination (written by the event loop only)."""
+
+    __slots__ = ("attributes", "buckets", "checked", "labels", "total")
+
+    def __init__(self, labels: tuple[str, ...], buckets: int, attributes: Any) -> None:
+        self.labels = labels
+        self.attributes = attributes  # the OpenTelemetry attributes, built once
+        self.total = 0.0
+        self.buckets = [0] * buckets  # per bound, then +Inf; not cumulative
+        self.checked = 0.0
 
 
 class HttpMetricsMiddleware:
     """Counts requests (``http_requests_total``), times them
     (``http_request_duration_seconds``) and tracks those in flight
-    (``http_requests_in_flight``). Websocket and lifespan scopes pass untouched."""
+    (``http_requests_in_flight``). Websocket and lifespan scopes pass untouched.
 
-    __slots__ = ("_duration", "_in_flight", "_requests", "app", "tenant_label")
+    ``stats`` holds the numbers; the router builds its middleware again whenever its stack
+    changes, so the module makes them once and hands them to every build.
+    """
+
+    __slots__ = ("_bounds", "_series", "_stats", "app", "tenant_label")
 
     def __init__(
         self,
         app: ASGIApp,
         *,
-        metrics: Metrics,
+        metrics: Metrics | None = None,
+        stats: HttpStats | None = None,
         tenant_label: bool = False,
         buckets: tuple[float, ...] | None = None,
     ) -> None:
+        if stats is None:
+            if metrics is None:
+                raise TypeError("HttpMetricsMiddleware needs metrics or stats")
+            stats = HttpStats(metrics, tenant_label=tenant_label, buckets=buckets)
         self.app = app
-        self.tenant_label = tenant_label
-        labels = (
-            ("method", "route", "status", "tenant")
-            if tenant_label
-            else ("method", "route", "status")
-        )
-        self._requests = metrics.counter("http_requests_total", "HTTP requests answered", labels)
-        self._duration = metrics.histogram(
-            "http_request_duration_seconds",
-            "Time from request to the end of the response",
-            labels,
-            buckets=buckets,
-        )
-        self._in_flight = metrics.gauge(
-            "http_requests_in_flight", "HTTP requests being served"
-        ).unlabelled
+        self.tenant_label = stats.tenant_label
+        self._stats = stats
+        self._series = stats.by_key
+        self._bounds = stats.bounds
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -71,20 +95,115 @@ class HttpMetricsMiddleware:
                 tenant = current_tenant.get()  # set inside, by the tenant middleware
             await send(message)
 
-        in_flight = self._in_flight
-        in_flight.inc()
+        stats = self._stats
+        stats.in_flight += 1
         try:
             await self.app(scope, receive, send_status)
         finally:
-            in_flight.dec()
-            elapsed = perf_counter() - started
-            method = scope["method"]
-            labels: tuple[Any, ...] = (
-                method if method in _METHODS else "OTHER",
-                scope.get("route_path") or UNMATCHED,
-                str(status),
+            stats.in_flight -= 1
+            ended = perf_counter()
+            elapsed = ended - started
+            key = (
+                (scope["method"], scope.get("route_path"), status, tenant)
+                if self.tenant_label
+                else (scope["method"], scope.get("route_path"), status)
             )
-            if self.tenant_label:
-                labels = (*labels, tenant or "")
-            self._requests.labels(*labels).inc()
-            self._duration.labels(*labels).observe(elapsed)
+            series = self._series.get(key)
+            if series is None or ended - series.checked >= _RECHECK:
+                series = stats.admit(key, ended)
+            series.total += elapsed
+            series.buckets[bisect_left(self._bounds, elapsed)] += 1
+            if stats.otel is not None:
+                stats.otel.record(elapsed, series.attributes)
+
+
+class HttpStats:
+    """The HTTP metrics' numbers, one :class:`_Series` per label combination, read by the
+    registry at scrape time (and by the OpenTelemetry reader when it collects)."""
+
+    def __init__(
+        self,
+        metrics: Metrics,
+        *,
+        tenant_label: bool = False,
+        buckets: tuple[float, ...] | None = None,
+    ) -> None:
+        self.tenant_label = tenant_label
+        self._metrics = metrics
+        self._label_names = (
+            ("method", "route", "status", "tenant")
+            if tenant_label
+            else ("method", "route", "status")
+        )
+        self.bounds = tuple(buckets) if buckets else DEFAULT_BUCKETS
+        """The latency histogram's bucket bounds, seconds."""
+        self._requests_name = metrics.full_name("http_requests_total")
+        self._duration_name = metrics.full_name("http_request_duration_seconds")
+        self.by_key: dict[tuple[Any, ...], _Series] = {}  # raw labels -> series
+        self._admitted: dict[tuple[str, ...], _Series] = {}  # labels recorded -> series
+        self.in_flight = 0
+        """Requests being served now."""
+        self.otel = metrics.otel.http(self) if metrics.otel is not None else None
+        metrics.collector(
+            self._collect,
+            names=(
+                self._requests_name,
+                self._duration_name,
+                metrics.full_name("http_requests_in_flight"),
+            ),
+        )
+
+    def admit(self, key: tuple[Any, ...], now: float) -> _Series:
+        """The series of ``key``: its labels folded, scrubbed and passed by the guard."""
+        method = key[0] if key[0] in _METHODS else "OTHER"
+        raw: tuple[str, ...] = (method, key[1] or UNMATCHED, str(key[2]))
+        if self.tenant_label:
+            raw = (*raw, key[3] or "")
+        guard = self._metrics.guard
+        clock = self._metrics.clock()
+        labels = tuple(
+            guard.admit(self._requests_name, name, secrets.redact(value), clock)
+            for name, value in zip(self._label_names, raw, strict=True)
+        )
+        for name, value in zip(self._label_names, raw, strict=True):
+            guard.admit(self._duration_name, name, secrets.redact(value), clock)
+        series = self._admitted.get(labels)
+        if series is None:
+            attributes = self.otel.attributes(labels) if self.otel is not None else None
+            series = self._admitted[labels] = _Series(labels, len(self.bounds) + 1, attributes)
+        if OVERFLOW not in labels:  # capped combinations are not cached: they are unbounded
+            series.checked = now
+            self.by_key[key] = series
+        return series
+
+    def _collect(self) -> Iterable[Any]:
+        from prometheus_client.core import (
+            CounterMetricFamily,
+            GaugeMetricFamily,
+            HistogramMetricFamily,
+        )
+        from prometheus_client.utils import floatToGoString
+
+        names = list(self._label_names)
+        requests = CounterMetricFamily(self._requests_name, "HTTP requests answered", labels=names)
+        duration = HistogramMetricFamily(
+            self._duration_name, "Time from request to the end of the response", labels=names
+        )
+        bounds = [*(floatToGoString(b) for b in self.bounds), "+Inf"]  # type: ignore[no-untyped-call]
+        for series in list(self._admitted.values()):
+            counts = list(series.buckets)
+            requests.add_metric(list(series.labels), sum(counts))
+            cumulative, running = [], 0
+            for bound, count in zip(bounds, counts, strict=True):
+                running += count
+                cumulative.append((bound, running))
+            duration.add_metric(list(series.labels), cumulative, series.total)
+        in_flight = GaugeMetricFamily(
+            self._metrics.full_name("http_requests_in_flight"), "HTTP requests being served"
+        )
+        in_flight.add_metric([], self.in_flight)
+        return [requests, duration, in_flight]
+
+    def series(self) -> list[tuple[tuple[str, ...], int]]:
+        """``(labels, requests)`` per label combination recorded so far."""
+        return [(s.labels, sum(s.buckets)) for s in list(self._admitted.values())]

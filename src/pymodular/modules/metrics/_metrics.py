@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymodular import secrets
 from pymodular.modules.metrics._cardinality import OVERFLOW, CardinalityGuard
 from pymodular.modules.metrics.errors import MetricsError
+
+if TYPE_CHECKING:
+    from pymodular.modules.metrics._otel import OtelMetrics
 
 __all__ = ("Instrument", "Metrics")
 
@@ -25,7 +28,16 @@ class Instrument:
     cached, so a repeated label combination costs one dict lookup.
     """
 
-    __slots__ = ("_children", "_clock", "_guard", "_metric", "kind", "label_names", "name")
+    __slots__ = (
+        "_children",
+        "_clock",
+        "_guard",
+        "_metric",
+        "_mirror",
+        "kind",
+        "label_names",
+        "name",
+    )
 
     def __init__(
         self,
@@ -36,8 +48,10 @@ class Instrument:
         label_names: tuple[str, ...],
         guard: CardinalityGuard,
         clock: Callable[[], float],
+        mirror: Any = None,
     ) -> None:
         self._metric = metric
+        self._mirror = mirror  # an OpenTelemetry histogram recording the same observations
         self.name = name
         self.kind = kind
         self.label_names = label_names
@@ -61,6 +75,9 @@ class Instrument:
             for label, value in zip(self.label_names, values, strict=True)
         )
         child = self._metric.labels(*admitted)
+        if self._mirror is not None:
+            attributes = dict(zip(self.label_names, admitted, strict=True))
+            child = _Mirrored(child, self._mirror, attributes)
         if OVERFLOW not in admitted:  # capped combinations are not cached: they are unbounded
             self._children[values] = (child, now)
         return child
@@ -68,7 +85,32 @@ class Instrument:
     @property
     def unlabelled(self) -> Any:
         """The metric itself, for a metric declared without labels."""
+        if self._mirror is not None:
+            return _Mirrored(self._metric, self._mirror, {})
         return self._metric
+
+    @property
+    def metric(self) -> Any:
+        """The prometheus_client metric behind the instrument."""
+        return self._metric
+
+
+class _Mirrored:
+    """A histogram child whose observations also go to an OpenTelemetry histogram."""
+
+    __slots__ = ("_attributes", "_child", "_mirror")
+
+    def __init__(self, child: Any, mirror: Any, attributes: dict[str, str]) -> None:
+        self._child = child
+        self._mirror = mirror
+        self._attributes = attributes
+
+    def observe(self, amount: float, exemplar: dict[str, str] | None = None) -> None:
+        self._child.observe(amount, exemplar)
+        self._mirror.record(amount, self._attributes)
+
+    def time(self) -> Any:
+        return self._child.time()
 
 
 class Metrics:
@@ -95,6 +137,7 @@ class Metrics:
         guard: CardinalityGuard | None = None,
         registry: Any = None,
         clock: Callable[[], float] = time.monotonic,
+        otel: OtelMetrics | None = None,
     ) -> None:
         from prometheus_client import CollectorRegistry
 
@@ -102,7 +145,10 @@ class Metrics:
         self.guard = guard or CardinalityGuard()
         self.registry = registry if registry is not None else CollectorRegistry()
         self.clock = clock
+        self.otel = otel
+        """The OpenTelemetry side, when the module exports through a ``MeterProvider``."""
         self._instruments: dict[str, Instrument] = {}
+        self._collected: set[str] = set()
 
     def full_name(self, name: str) -> str:
         """``name`` with the namespace prefix."""
@@ -152,6 +198,9 @@ class Metrics:
             metric = factory(full, documentation, label_names, registry=self.registry, **options)
         except ValueError as exc:
             raise MetricsError(f"metric {full!r} cannot be declared: {exc}") from exc
+        mirror = None
+        if self.otel is not None:
+            mirror = self.otel.mirror(kind, full, documentation, metric, options.get("buckets"))
         instrument = Instrument(
             metric,
             name=full,
@@ -159,13 +208,19 @@ class Metrics:
             label_names=label_names,
             guard=self.guard,
             clock=self.clock,
+            mirror=mirror,
         )
         self._instruments[full] = instrument
         return instrument
 
-    def collector(self, collect: Callable[[], Iterable[Any]]) -> None:
-        """Add ``collect``: called at each scrape, it yields metric families."""
-        self.registry.register(_Collector(collect))
+    def collector(self, collect: Callable[[], Iterable[Any]], *, names: Sequence[str] = ()) -> None:
+        """Add ``collect``: called at each scrape, it yields metric families.
+
+        ``names``, when given, are the metrics it yields: the registry then refuses an
+        instrument of the same name, and :attr:`instruments` lists them.
+        """
+        self.registry.register(_Collector(collect, tuple(names)))
+        self._collected.update(names)
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The registry in the text format ``accept`` asks for: ``(body, content type)``."""
@@ -177,19 +232,23 @@ class Metrics:
     @property
     def instruments(self) -> list[str]:
         """The full names of the declared instruments."""
-        return sorted(self._instruments)
+        return sorted({*self._instruments, *self._collected})
 
 
 class _Collector:
     """Adapts a callable to prometheus_client's collector protocol."""
 
-    __slots__ = ("_collect",)
+    __slots__ = ("_collect", "_names")
 
-    def __init__(self, collect: Callable[[], Iterable[Any]]) -> None:
+    def __init__(self, collect: Callable[[], Iterable[Any]], names: tuple[str, ...]) -> None:
         self._collect = collect
+        self._names = names
 
     def collect(self) -> Iterable[Any]:
         return self._collect()
 
     def describe(self) -> list[Any]:
-        return []  # values read at scrape time: nothing to check for clashes ahead
+        """Families without samples, named: what the registry checks clashes against."""
+        from prometheus_client.metrics_core import Metric
+
+        return [Metric(name, "", "untyped") for name in self._names]

@@ -10,13 +10,13 @@
 
 from __future__ import annotations
 
-from typing import Self
+from typing import Literal, Self
 
 from pydantic import model_validator
 
-from pymodular.config import ConfigModel, field
+from pymodular.config import ConfigModel, Secret, field
 
-__all__ = ("CardinalityConfig", "HttpMetricsConfig", "MetricsConfig")
+__all__ = ("CardinalityConfig", "HttpMetricsConfig", "MetricsConfig", "OtelMetricsConfig")
 
 
 class CardinalityConfig(ConfigModel):
@@ -57,6 +57,27 @@ class HttpMetricsConfig(ConfigModel):
         return self
 
 
+class OtelMetricsConfig(ConfigModel):
+    """Export the metrics through the OpenTelemetry metrics SDK too (extra ``tracing``)."""
+
+    enabled: bool = field(False, description="Also export through an OpenTelemetry MeterProvider")
+    exporter: Literal["otlp", "console"] = field(
+        "otlp", description="Where the periodic reader sends the metrics: OTLP/HTTP or stdout"
+    )
+    endpoint: str = field(
+        "http://127.0.0.1:4318/v1/metrics", description="The collector's OTLP/HTTP metrics URL"
+    )
+    headers: dict[str, Secret[str]] = field(
+        default_factory=dict,
+        description="Headers sent with every export (authorization tokens: secrets, masked)",
+    )
+    interval: float = field(60.0, description="Seconds between exports", gt=0)
+    timeout: float = field(10.0, description="Seconds one export may take", gt=0)
+    service_name: str | None = field(
+        None, description="The service.name resource attribute (default: the application's name)"
+    )
+
+
 class MetricsConfig(ConfigModel):
     """The ``metrics`` section."""
 
@@ -74,6 +95,10 @@ class MetricsConfig(ConfigModel):
     )
     cardinality: CardinalityConfig = field(
         default_factory=CardinalityConfig, description="Cardinality guard"
+    )
+    otel: OtelMetricsConfig = field(
+        default_factory=OtelMetricsConfig,
+        description="OpenTelemetry metrics export (Prometheus stays the default)",
     )
 
     @model_validator(mode="after")

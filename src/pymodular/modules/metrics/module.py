@@ -37,10 +37,12 @@ class MetricsModule(Module[MetricsConfig]):
     extra = Extra("metrics", "prometheus_client")
     router = Dependency(name="router", optional=True)
 
-    def __init__(self, *, name: str | None = None) -> None:
+    def __init__(self, *, reader: Any = None, name: str | None = None) -> None:
         if name is not None:
             self.name = name
+        self._given_reader = reader
         self._metrics: Metrics | None = None
+        self._meter_provider: Any = None
 
     @property
     def metrics(self) -> Metrics:
@@ -71,7 +73,10 @@ class MetricsModule(Module[MetricsConfig]):
             cap=config.cardinality.cap,
             on_exceeded=self._exceeded,
         )
-        metrics = self._metrics = Metrics(namespace=config.namespace, guard=guard)
+        otel = None
+        if config.otel.enabled or self._given_reader is not None:
+            otel = self._otel(app)
+        metrics = self._metrics = Metrics(namespace=config.namespace, guard=guard, otel=otel)
         app.events.subscribe(LifecycleMetrics(metrics), name=f"{self.name}:lifecycle")
         app.on_started(self._collect_modules)
         router = self.router
@@ -80,18 +85,78 @@ class MetricsModule(Module[MetricsConfig]):
         if config.path is not None:
             router.get(config.path, name="metrics", include_in_schema=False)(self._exposition)
         if config.http.enabled:
-            from pymodular.modules.metrics._http import HttpMetricsMiddleware
+            from pymodular.modules.metrics._http import HttpMetricsMiddleware, HttpStats
             from pymodular.modules.router import BUILTIN_ORDER
 
             buckets = config.http.buckets
-            router.use(
-                HttpMetricsMiddleware,
-                name="metrics",
-                order=BUILTIN_ORDER["metrics"],
-                metrics=metrics,
+            stats = HttpStats(
+                metrics,
                 tenant_label=config.http.tenant_label,
                 buckets=tuple(buckets) if buckets is not None else None,
             )
+            router.use(
+                HttpMetricsMiddleware, name="metrics", order=BUILTIN_ORDER["metrics"], stats=stats
+            )
+
+    def _otel(self, app: Application) -> Any:
+        """A ``MeterProvider`` with the configured (or given) reader, and its meter."""
+        try:
+            from opentelemetry.sdk.metrics import MeterProvider
+            from opentelemetry.sdk.resources import Resource
+        except ImportError as exc:
+            from pymodular.errors import ConfigError
+
+            raise ConfigError(
+                'metrics.otel needs the OpenTelemetry SDK: pip install "pymodular[tracing]"'
+            ) from exc
+        from pymodular.modules.metrics._otel import OtelMetrics
+
+        config = self.config.otel
+        reader = self._given_reader or self._reader()
+        self._meter_provider = MeterProvider(
+            metric_readers=[reader],
+            resource=Resource.create({"service.name": config.service_name or app.name}),
+            shutdown_on_exit=False,  # shut down when the module stops, not at exit
+        )
+        return OtelMetrics(self._meter_provider.get_meter("pymodular"))
+
+    def _reader(self) -> Any:
+        from opentelemetry.sdk.metrics.export import (
+            ConsoleMetricExporter,
+            PeriodicExportingMetricReader,
+        )
+
+        config = self.config.otel
+        if config.exporter == "console":
+            exporter: Any = ConsoleMetricExporter()
+        else:
+            from opentelemetry.exporter.otlp.proto.http.metric_exporter import (
+                OTLPMetricExporter,
+            )
+
+            exporter = OTLPMetricExporter(
+                endpoint=config.endpoint,
+                headers={name: value.reveal() for name, value in config.headers.items()},
+                timeout=config.timeout,
+            )
+        return PeriodicExportingMetricReader(
+            exporter,
+            export_interval_millis=config.interval * 1000,
+            export_timeout_millis=config.timeout * 1000,
+        )
+
+    @property
+    def meter_provider(self) -> Any:
+        """The OpenTelemetry ``MeterProvider`` (None unless ``metrics.otel`` is on)."""
+        return self._meter_provider
+
+    async def stop(self) -> None:
+        """Export the OpenTelemetry metrics a last time and shut the provider down."""
+        provider, self._meter_provider = self._meter_provider, None
+        if provider is not None:
+            import asyncio
+
+            await asyncio.to_thread(provider.shutdown, self.config.otel.timeout * 1000)
 
     async def _collect_modules(self) -> None:
         from pymodular.modules.metrics._framework import ModuleCollectors
