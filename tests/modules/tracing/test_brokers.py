@@ -39,7 +39,7 @@ async def test_a_consumer_span_continues_the_publishers_trace_across_a_broker(
     prefix = f"TRACE{os.urandom(4).hex().upper()}"
     settings = {k: v.format(prefix=prefix) if isinstance(v, str) else v for k, v in engine.items()}
     config = {
-        "tracing": {"exporter": "memory", "lifecycle": False},
+        "tracing": {"exporter": "memory", "lifecycle": False, "sample_ratio": 1.0},
         "eventbus": {"engines": {"broker": settings}},
     }
     try:
@@ -94,7 +94,7 @@ async def test_redis_cache_commands_are_client_spans_without_keys_or_values() ->
 
     prefix = f"trace{os.urandom(4).hex()}"
     config = {
-        "tracing": {"exporter": "memory", "lifecycle": False},
+        "tracing": {"exporter": "memory", "lifecycle": False, "sample_ratio": 1.0},
         "cache": {"backend": "redis", "key_prefix": prefix},
     }
     async with app_harness([TracingModule(), CacheModule()], config=config) as (app, _events):

@@ -83,6 +83,7 @@ async def test_spans_reach_an_otlp_receiver_as_protobuf_without_secrets(receiver
         "httpserver": {"host": "127.0.0.1", "port": 0},
         "tracing": {
             "service_name": "shop",
+            "sample_ratio": 1.0,
             "otlp": {"endpoint": receiver.url, "headers": {"authorization": f"Bearer {TOKEN}"}},
         },
     }
@@ -130,7 +131,8 @@ async def test_spans_refused_while_the_collector_is_down_arrive_once_it_is_back(
     receiver: Receiver,
 ) -> None:
     receiver.answers = [503, 503]  # the collector is restarting: two exports refused
-    config = {"tracing": {"service_name": "shop", "otlp": {"endpoint": receiver.url}}}
+    otlp = {"endpoint": receiver.url}
+    config = {"tracing": {"service_name": "shop", "otlp": otlp, "sample_ratio": 1.0}}
     async with app_harness([TracingModule()], config=config) as (app, _events):
         with app.services.get(Tracing).span("during the outage"):
             pass

@@ -22,7 +22,7 @@ async def test_the_target_receives_the_hops_traceparent_and_the_proxy_is_measure
     async with upstream() as up:
         config: dict[str, Any] = {
             "httpserver": {"host": "127.0.0.1", "port": 0},
-            "tracing": {"exporter": "memory", "lifecycle": False},
+            "tracing": {"exporter": "memory", "lifecycle": False, "sample_ratio": 1.0},
             "proxy": section({"api": {"targets": [up.url]}}, [{"path": "/api", "upstream": "api"}]),
         }
         modules = [

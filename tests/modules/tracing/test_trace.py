@@ -67,7 +67,7 @@ class Auditor(Module[None]):
 async def traced(config: dict[str, Any] | None = None) -> AsyncIterator[tuple[Any, Tracing]]:
     settings = {
         "httpserver": {"host": "127.0.0.1", "port": 0},
-        "tracing": {"exporter": "memory", **(config or {})},
+        "tracing": {"exporter": "memory", "sample_ratio": 1.0, **(config or {})},
     }
     modules = [
         TracingModule(),
@@ -181,7 +181,7 @@ async def test_sql_statements_are_client_spans_inside_the_callers_span() -> None
     from pymodular.modules.database import Database, DatabaseModule
 
     secret = Secret("sql-secret-9a8b7c")
-    config = {"tracing": {"exporter": "memory", "lifecycle": False}}
+    config = {"tracing": {"exporter": "memory", "lifecycle": False, "sample_ratio": 1.0}}
     try:
         async with app_harness([TracingModule(), DatabaseModule()], config=config) as (app, _):
             tracing = app.services.get(Tracing)
@@ -229,7 +229,7 @@ async def test_each_job_run_is_a_span_and_its_log_records_carry_the_ids(
             logging.getLogger("test.nightly").info("sync reporting")
 
     nightly = Nightly()
-    config = {"tracing": {"exporter": "memory", "lifecycle": False}}
+    config = {"tracing": {"exporter": "memory", "lifecycle": False, "sample_ratio": 1.0}}
     with caplog.at_level(logging.INFO, logger="test.nightly"):
         async with app_harness([TracingModule(), SchedulerModule(), nightly], config=config) as (
             app,
@@ -259,3 +259,32 @@ async def test_unsampled_requests_record_nothing_and_a_sampled_caller_is_followe
     assert (plain.status_code, followed.status_code, declined.status_code) == (200, 200, 200)
     assert [s.attributes["url.path"] for s in spans] == ["/audit/2"]
     assert spans[0].context.trace_id == int(CALLER_TRACE, 16)
+
+
+async def test_an_unsampled_request_leaves_the_whole_chain_unsampled_but_logs_its_ids(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.INFO, logger="test.orders"):
+        async with traced({"sample_ratio": 0.0, "lifecycle": False}) as (app, tracing):
+            async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+                assert (await http.post("/orders/7")).status_code == 200
+            # the consumer called back over HTTP: the decision travelled with the message
+            # and in the client's traceparent, so the callee did not start a trace either
+            assert await asyncio.wait_for(app.module("auditor").done.get(), 5) == "7"
+            recorded = tracing.finished_spans()
+    assert recorded == []
+    (record,) = [r for r in caplog.records if r.name == "test.orders"]
+    assert record.trace_id != "-"  # the ids exist; nothing was recorded
+    assert record.span_id != "-"
+
+
+async def test_the_default_ratio_records_about_one_new_trace_in_ten() -> None:
+    from pymodular.modules.tracing import TracingConfig
+
+    assert TracingConfig().sample_ratio == 0.1
+    async with traced({"lifecycle": False, "sample_ratio": 0.1}) as (app, tracing):
+        for _ in range(2000):
+            with tracing.span("unit"):
+                pass
+        recorded = len(tracing.finished_spans())
+    assert 120 <= recorded <= 280  # 200 expected; ids are random (binomial, sd 13.4)

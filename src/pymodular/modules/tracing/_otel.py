@@ -3,9 +3,9 @@
 A seam span is the cheapest span the SDK's pipeline accepts. The sampling decision
 (parent-based: a parent's decision is followed, a new trace is kept when the low 64 bits
 of its random id fall under the ratio's bound, exactly as ``TraceIdRatioBased``) is made
-before any span object exists. An unsampled span is one ``NonRecordingSpan`` put in the
-context, so its children and the requests it makes carry the "not sampled" decision on.
-A sampled span is one object that collects its attributes in a plain dict and, when it
+before anything is recorded. An unsampled span is put in the context recording nothing,
+so its children and the requests it makes carry the "not sampled" decision on.
+A sampled span collects its attributes in a plain dict and, when it
 ends, hands one ``ReadableSpan`` to the provider's span processors (the batch processor,
 then the exporter) — what the SDK's own span would hand them, without its lock, bounded
 attribute mapping and per-attribute validation. One context variable is set per span:
@@ -25,7 +25,6 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace import (
-    NonRecordingSpan,
     SpanContext,
     SpanKind,
     Status,
@@ -115,9 +114,9 @@ class OtelTracer(Tracer):
 class OtelSpan(trace.Span):
     """One span, current between ``__enter__`` and ``__exit__``.
 
-    While sampled it is also the OpenTelemetry span in the context (``trace.
-    get_current_span()`` returns it to code inside, which may add attributes or events);
-    otherwise a ``NonRecordingSpan`` carries the ids and the decision.
+    It is also the OpenTelemetry span in the context: ``trace.get_current_span()``
+    returns it to code inside, which may add attributes or events while it is sampled;
+    unsampled, it records nothing and carries the ids and the decision.
     """
 
     __slots__ = (
@@ -171,7 +170,7 @@ class OtelSpan(trace.Span):
             flags = _ROOT_SAMPLED if sampled else _ROOT_DROPPED
             state = None
             self._parent = None
-        ids = self._context = SpanContext(
+        self._context = SpanContext(
             trace_id, _new_id(64), is_remote=False, trace_flags=flags, trace_state=state
         )
         if sampled:
@@ -186,10 +185,8 @@ class OtelSpan(trace.Span):
             self._events: list[Event] | tuple[()] = ()
             self._parent_context = context
             tracer.processor.on_start(self, parent_context=context)
-            current: trace.Span = self
-        else:
-            current = NonRecordingSpan(ids)
-        self._token = otel_context.attach(trace.set_span_in_context(current, context))
+        # unsampled, it is a span that records nothing and carries the ids and decision on
+        self._token = otel_context.attach(trace.set_span_in_context(self, context))
         return self
 
     def __exit__(

@@ -55,9 +55,9 @@ class TracingConfig(ConfigModel):
     otlp: OtlpConfig = field(default_factory=OtlpConfig, description="The OTLP/HTTP exporter")
     batch: BatchConfig = field(default_factory=BatchConfig, description="The batch processor")
     sample_ratio: float = field(
-        1.0,
+        0.1,
         description="Share of new traces recorded (a trace continued from a caller follows "
-        "the caller's decision)",
+        "the caller's decision; 1.0 records every request, e.g. in development)",
         ge=0.0,
         le=1.0,
     )
