@@ -65,3 +65,11 @@ def receiving(receiver: Receiver) -> Iterator[Receiver]:
         receiver.server.shutdown()
         receiver.server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def otlp_receiving(path: str, answer: bytes) -> Iterator[Receiver]:
+    """An OTLP/HTTP receiver on ``path`` answering 200 with the protobuf ``answer``."""
+    receiver = Receiver(path, status=200, reply=answer, reply_type="application/x-protobuf")
+    with receiving(receiver) as running:
+        yield running

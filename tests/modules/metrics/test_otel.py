@@ -23,7 +23,7 @@ from pymodular.modules.metrics import Metrics, MetricsModule
 from pymodular.modules.router import RouterModule
 from pymodular.secrets import Secret, forget_secret
 from pymodular.testing import app_harness
-from tests._receiver import Receiver, receiving
+from tests._receiver import Receiver, otlp_receiving
 from tests.modules.metrics.test_module import SERVER, Items
 
 TOKEN = "metrics-token-7c1d2e3f4a"
@@ -96,8 +96,7 @@ def decode(headers: dict[str, str], body: bytes) -> ExportMetricsServiceRequest:
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     answer = ExportMetricsServiceResponse().SerializeToString()
-    with receiving(Receiver("/v1/metrics", status=200, reply=answer,
-                            reply_type="application/x-protobuf")) as running:  # fmt: skip
+    with otlp_receiving("/v1/metrics", answer) as running:
         yield running
 
 

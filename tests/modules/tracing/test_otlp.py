@@ -24,7 +24,7 @@ from pymodular.modules.router import Request, Router, RouterModule
 from pymodular.modules.tracing import Tracing, TracingModule
 from pymodular.secrets import Secret, forget_secret
 from pymodular.testing import app_harness
-from tests._receiver import Receiver, receiving
+from tests._receiver import Receiver, otlp_receiving
 
 TOKEN = "otlp-token-5e6f7a8b9c"
 PATH_SECRET = "pathsecret-1a2b3c4d"
@@ -55,9 +55,7 @@ def received_spans(requests: list[ExportTraceServiceRequest]) -> list[tuple[str,
 
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
-    answer = ExportTraceServiceResponse().SerializeToString()
-    with receiving(Receiver("/v1/traces", status=200, reply=answer,
-                            reply_type="application/x-protobuf")) as running:  # fmt: skip
+    with otlp_receiving("/v1/traces", ExportTraceServiceResponse().SerializeToString()) as running:
         yield running
 
 

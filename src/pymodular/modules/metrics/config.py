@@ -14,7 +14,8 @@ from typing import Literal, Self
 
 from pydantic import model_validator
 
-from pymodular.config import ConfigModel, Secret, field
+from pymodular.config import ConfigModel, field
+from pymodular.modules._otlp import OtlpHttpConfig
 
 __all__ = ("CardinalityConfig", "HttpMetricsConfig", "MetricsConfig", "OtelMetricsConfig")
 
@@ -57,7 +58,7 @@ class HttpMetricsConfig(ConfigModel):
         return self
 
 
-class OtelMetricsConfig(ConfigModel):
+class OtelMetricsConfig(OtlpHttpConfig):
     """Export the metrics through the OpenTelemetry metrics SDK too (extra ``tracing``)."""
 
     enabled: bool = field(False, description="Also export through an OpenTelemetry MeterProvider")
@@ -67,12 +68,7 @@ class OtelMetricsConfig(ConfigModel):
     endpoint: str = field(
         "http://127.0.0.1:4318/v1/metrics", description="The collector's OTLP/HTTP metrics URL"
     )
-    headers: dict[str, Secret[str]] = field(
-        default_factory=dict,
-        description="Headers sent with every export (authorization tokens: secrets, masked)",
-    )
     interval: float = field(60.0, description="Seconds between exports", gt=0)
-    timeout: float = field(10.0, description="Seconds one export may take", gt=0)
     service_name: str | None = field(
         None, description="The service.name resource attribute (default: the application's name)"
     )

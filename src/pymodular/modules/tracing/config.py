@@ -14,22 +14,18 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pymodular.config import ConfigModel, Secret, field
+from pymodular.config import ConfigModel, field
+from pymodular.modules._otlp import OtlpHttpConfig
 
 __all__ = ("BatchConfig", "OtlpConfig", "TracingConfig")
 
 
-class OtlpConfig(ConfigModel):
+class OtlpConfig(OtlpHttpConfig):
     """Where the OTLP/HTTP exporter sends spans (protobuf over HTTP)."""
 
     endpoint: str = field(
         "http://127.0.0.1:4318/v1/traces", description="The collector's OTLP/HTTP traces URL"
     )
-    headers: dict[str, Secret[str]] = field(
-        default_factory=dict,
-        description="Headers sent with every export (authorization tokens: secrets, masked)",
-    )
-    timeout: float = field(10.0, description="Seconds one export may take", gt=0)
     compression: Literal["none", "gzip"] = field("gzip", description="Body compression")
 
 

@@ -1,0 +1,17 @@
+"""What the OTLP/HTTP exporters of the tracing and metrics modules share in configuration."""
+
+from __future__ import annotations
+
+from pymodular.config import ConfigModel, Secret, field
+
+__all__ = ("OtlpHttpConfig",)
+
+
+class OtlpHttpConfig(ConfigModel):
+    """Headers and timeout of an OTLP/HTTP export (the endpoint is each exporter's own)."""
+
+    headers: dict[str, Secret[str]] = field(
+        default_factory=dict,
+        description="Headers sent with every export (authorization tokens: secrets, masked)",
+    )
+    timeout: float = field(10.0, description="Seconds one export may take", gt=0)
