@@ -42,7 +42,7 @@ from pymodular.modules.auth import JwtKey
 from pymodular.modules.httpserver import HttpServer
 from pymodular.modules.tracing import Tracing
 from pymodular.testing import EventRecorder
-from tests.conformance.eventbus.kits import NatsKit
+from tests.conformance.eventbus.kits import NatsKit, RabbitMqKit
 from tests.modules.proxy.helpers import closed_port
 from tests.security.secrets_app import create_app
 
@@ -339,3 +339,60 @@ async def test_secrets_from_every_source_never_show_anywhere(
     assert "httpcore" in texts["logs"]
     found = leaks(texts)
     assert found == {}, json.dumps(found, indent=1)
+
+
+REFUSED = {
+    "rabbitmq url": "rabbitUrlPw-Vd82Kx",
+    "rabbitmq password": 'rabbitFieldPw+/="p"&-Yt47',
+}
+
+
+@pytest.mark.rabbitmq
+async def test_a_broker_refusing_the_password_fails_the_start_without_showing_it(
+    every_log_record: Everything,
+) -> None:
+    """RabbitMQ refuses both passwords (aio_pika and aiormq log at DEBUG); the failed
+    start's error chain, traceback, events and every log line hold neither. (The
+    ``username``/``password`` fields were once ignored: aio-pika drops its login
+    arguments when given a URL, so the engine connected as ``guest``.)"""
+    from pymodular import Application
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.modules.eventbus import EventBusModule
+
+    engine = RabbitMqKit("rabbitmq").engine_config(connect_timeout=5.0)
+    texts: dict[str, str] = {}
+    for name, overrides in {
+        "url": {"url": f"amqp://guest:{REFUSED['rabbitmq url']}@127.0.0.1:5672/"},
+        "field": {"username": "guest", "password": REFUSED["rabbitmq password"]},
+    }.items():
+        broker = {**engine, **overrides}
+        config = {"eventbus": {"engines": {"broker": broker}, "default_engine": "broker"}}
+        app = Application([EventBusModule()], feeders=[DictFeeder(config)])
+        recorder = EventRecorder()
+        app.events.subscribe(recorder, name="recorder")
+        with pytest.raises(PymodularError) as caught:
+            await app.start()
+        await app.stop()
+        await app.events.flush()
+        texts[f"{name}: error"] = "".join(traceback.format_exception(caught.value))
+        texts[f"{name}: events"] = "\n".join(
+            f"{e.type} {json.dumps(e.data, default=repr)}" for e in recorder.events
+        )
+        texts[f"{name}: inspect"] = json.dumps(app.inspect(), default=str)
+    good = {**engine, "username": "guest", "password": "guest"}
+    config = {"eventbus": {"engines": {"broker": good}, "default_engine": "broker"}}
+    async with Application([EventBusModule()], feeders=[DictFeeder(config)]):
+        pass  # the right password in the fields connects
+    texts["logs"] = "\n".join(every_log_record.lines)
+    assert "could not connect" in texts["url: error"]
+    assert "could not connect" in texts["field: error"]
+    assert "aiormq" in texts["logs"] or "aio_pika" in texts["logs"]
+    found = {
+        where: [
+            source
+            for source, secret in REFUSED.items()
+            if any(f in text for f in encodings(secret))
+        ]
+        for where, text in texts.items()
+    }
+    assert {where: hit for where, hit in found.items() if hit} == {}

@@ -81,6 +81,24 @@ def quiet_client_loggers() -> None:
             logger.addFilter(ClientChatter())
 
 
+def _with_credentials(config: RabbitMqEngineConfig) -> Any:
+    """The URL to connect to, with ``username`` and ``password`` put in it.
+
+    aio-pika ignores its ``login`` and ``password`` arguments when it is given a URL,
+    so configured credentials passed that way were silently replaced by the URL's (or
+    by ``guest``). The result is a ``yarl.URL``: its text is only ever built by the
+    client, and the password is a registered secret wherever it shows.
+    """
+    from yarl import URL
+
+    url = URL(config.url)
+    if config.username:
+        url = url.with_user(config.username)
+    if config.password is not None:
+        url = url.with_user(url.user or "guest").with_password(config.password.reveal())
+    return url
+
+
 def _number(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 1
 
@@ -115,11 +133,7 @@ class RabbitMqEngine(BrokerEngine):
             "reconnect_interval": config.reconnect_delay,
             "client_properties": {"connection_name": f"pymodular-eventbus-{self.name}"},
         }
-        if config.username:
-            options["login"] = config.username
-        if config.password is not None:
-            options["password"] = config.password.reveal()
-        self.connection = await aio_pika.connect_robust(config.url, **options)
+        self.connection = await aio_pika.connect_robust(_with_credentials(config), **options)
         self.connection.close_callbacks.add(self._on_closed)
         self.connection.reconnect_callbacks.add(self._on_reconnected)
         self.channel = await self.connection.channel(publisher_confirms=True)
