@@ -25,6 +25,7 @@ from pymodular.modules.auth import AuthModule, principal_of, require_auth
 from pymodular.modules.cache import Cache, CacheModule
 from pymodular.modules.database import Database, DatabaseModule
 from pymodular.modules.eventbus import EventBus, EventBusModule
+from pymodular.modules.eventlogger import EventLoggerModule
 from pymodular.modules.httpclient import HttpClientModule, HttpClients
 from pymodular.modules.httpserver import HttpServerModule
 from pymodular.modules.metrics import MetricsModule
@@ -101,6 +102,7 @@ def create_app() -> Application:
             MetricsModule(),
             TracingModule(),
             AdminModule(),
+            EventLoggerModule(),
             Probe(),
         ],
         feeders=[

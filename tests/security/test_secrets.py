@@ -56,6 +56,8 @@ SECRETS = {
     "yaml (database dsn)": "yamlPw-Kq7Lm2Xv9Rt4",
     "yaml (own section)": 'baseVault+/="b"&-Gg73',
     "toml (jwt hs key)": 'tomlHs+/"key" & \\ a key of 48 bytes, Zx81-padding!',
+    "toml (event sink url)": "tomlSinkUrlTok-Lp39Fe",
+    "toml (event sink header)": 'tomlSinkHdr+/="h"&-Qw62',
     "json (api key)": 'pmk_json+/"k"&\\-Wd51JmQ8',
     "dotenv (redis url)": "dotenvRedisPw-Hb62Ny",
     "env (broker password)": "envNatsPw-Tc93Gw",
@@ -84,7 +86,9 @@ def encodings(secret: str) -> set[str]:
     return {form for form in forms if len(form) >= 8}
 
 
-def write_sources(root: Path, upstream_port: int, client_port: int, bus: NatsKit) -> dict[str, str]:
+def write_sources(
+    root: Path, upstream_port: int, client_port: int, bus: NatsKit, sink_port: int
+) -> dict[str, str]:
     """Every configuration file of the application under ``root``; the environment to add."""
     s = SECRETS
     bearer = "Bearer " + s["directory (proxy header)"]
@@ -123,6 +127,15 @@ def write_sources(root: Path, upstream_port: int, client_port: int, bus: NatsKit
     )
     (root / "config.toml").write_text(
         f'[[auth.jwt.keys]]\nkid = "main"\nalg = "HS256"\nsecret = {hs_key}\n'
+        "[[eventlogger.outputs]]\n"
+        'type = "cloudevents"\n'
+        f'url = "http://127.0.0.1:{sink_port}/ingest?token={s["toml (event sink url)"]}"\n'
+        "retries = 0\n"
+        "timeout = 1.0\n"
+        f"headers = {{authorization = {json.dumps(s['toml (event sink header)'])}}}\n"
+        "[[eventlogger.outputs]]\n"
+        'type = "file"\n'
+        'path = "events.log"\n'
     )
     (root / "config.json").write_text(
         json.dumps(
@@ -229,7 +242,7 @@ async def test_secrets_from_every_source_never_show_anywhere(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, every_log_record: Everything
 ) -> None:
     bus = NatsKit("nats")
-    env = write_sources(tmp_path, closed_port(), closed_port(), bus)
+    env = write_sources(tmp_path, closed_port(), closed_port(), bus, closed_port())
     monkeypatch.chdir(tmp_path)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -326,6 +339,7 @@ async def test_secrets_from_every_source_never_show_anywhere(
     ):
         texts[" ".join(args)] = await cli(*args, env=env, cwd=tmp_path)
     texts["logs"] = "\n".join(every_log_record.lines)
+    texts["event log file"] = (tmp_path / "events.log").read_text()
     texts["events"] = "\n".join(
         f"{e.type} {json.dumps(e.data, default=repr)} {e!r}" for e in recorder.events
     )
@@ -335,6 +349,7 @@ async def test_secrets_from_every_source_never_show_anywhere(
         for s in spans
     )
     assert spans, "the memory exporter recorded no span"
+    assert "config.reload" in texts["event log file"]
     assert "sqlalchemy" in texts["logs"]
     assert "httpcore" in texts["logs"]
     found = leaks(texts)
