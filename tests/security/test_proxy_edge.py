@@ -157,3 +157,23 @@ async def test_header_injection_and_smuggling_are_400_and_never_forwarded(edge: 
     leaked = {name: got for name, (_, got) in outcomes.items() if got}
     assert leaked == {}
     assert {name: status for name, (status, _) in outcomes.items() if status != 400} == {}
+
+
+async def test_ordinary_encoded_paths_still_reach_the_backend_as_sent(edge: Any) -> None:
+    port, backend = edge
+    paths = [
+        "/api/caf%C3%A9",
+        "/api/100%25",
+        "/api/a%20b",
+        "/api/%41bc",
+        "/api/.well-known/x",
+        "/api/x;y=1",
+        "/api/..x/y..",
+        "/api/%2541",
+    ]
+    reached = {}
+    for path in paths:
+        request = f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode()
+        status, got = await _attack(port, backend, request)
+        reached[path] = (status, [r.split(b" ", 2)[1].decode() for r in got])
+    assert reached == {path: (200, [path]) for path in paths}

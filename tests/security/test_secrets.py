@@ -41,6 +41,7 @@ from pymodular.errors import PymodularError
 from pymodular.modules.auth import JwtKey
 from pymodular.modules.httpserver import HttpServer
 from pymodular.modules.tracing import Tracing
+from pymodular.secrets import forget_secret
 from pymodular.testing import EventRecorder
 from tests.conformance.eventbus.kits import NatsKit, RabbitMqKit
 from tests.modules.proxy.helpers import closed_port
@@ -396,8 +397,11 @@ async def test_a_broker_refusing_the_password_fails_the_start_without_showing_it
         texts[f"{name}: inspect"] = json.dumps(app.inspect(), default=str)
     good = {**engine, "username": "guest", "password": "guest"}
     config = {"eventbus": {"engines": {"broker": good}, "default_engine": "broker"}}
-    async with Application([EventBusModule()], feeders=[DictFeeder(config)]):
-        pass  # the right password in the fields connects
+    try:
+        async with Application([EventBusModule()], feeders=[DictFeeder(config)]):
+            pass  # the right password in the fields connects
+    finally:
+        forget_secret("guest")  # registered by the configuration; other tests print it
     texts["logs"] = "\n".join(every_log_record.lines)
     assert "could not connect" in texts["url: error"]
     assert "could not connect" in texts["field: error"]
