@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from pymodular.modules.acme.errors import CertificateDataError
 
@@ -108,11 +108,12 @@ def parse_bundle(
     matching unencrypted private key (the message never quotes the key).
     """
     from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
 
     try:
         chain = x509.load_pem_x509_certificates(fullchain_pem)
-    except ValueError as exc:
+    except (ValueError, x509.InvalidVersion) as exc:
         raise CertificateDataError(f"the certificate chain is not PEM: {exc}") from None
     if not chain:
         raise CertificateDataError("the certificate chain holds no certificate")
@@ -123,6 +124,23 @@ def parse_bundle(
         raise CertificateDataError(
             "the private key is not an unencrypted PEM key (its content is not shown)"
         ) from None
+    try:
+        # A damaged leaf parses lazily: its key, extensions or dates fail when first read.
+        return _bundle(leaf, key, fullchain_pem, key_pem, placeholder=placeholder)
+    except CertificateDataError:
+        raise
+    except (ValueError, TypeError, UnsupportedAlgorithm) as exc:
+        raise CertificateDataError(
+            f"the certificate cannot be read ({type(exc).__name__}: {exc})"
+        ) from None
+
+
+def _bundle(
+    leaf: Any, key: Any, fullchain_pem: bytes, key_pem: bytes, *, placeholder: bool
+) -> CertificateBundle:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
     public = serialization.PublicFormat.SubjectPublicKeyInfo
     der = serialization.Encoding.DER
     if key.public_key().public_bytes(der, public) != leaf.public_key().public_bytes(der, public):

@@ -47,23 +47,36 @@ def account_jwk(key_pem: bytes) -> tuple[JWK, JWASignature]:
     raise AcmeOrderError("the account key must be an EC or RSA key")
 
 
+LONGEST_RETRY_AFTER = dt.timedelta(days=7)
+"""A server's Retry-After further away than this is taken as this (the longest rate-limit
+window a public CA uses); a later one is a bug or hostile, and would stop renewal."""
+
+
 def _retry_after(value: str | None, now: dt.datetime) -> dt.datetime | None:
+    """The moment a Retry-After header (seconds or an HTTP date) names, at most
+    :data:`LONGEST_RETRY_AFTER` after ``now``; None when absent or unreadable."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return now + dt.timedelta(seconds=int(value))
+    latest = now + LONGEST_RETRY_AFTER
+    if value.isascii() and value.isdigit():  # not "²" or "٣": digits int() refuses
+        if len(value) > 9:  # more than 31 years: the cap, without a huge int
+            return latest
+        return min(now + dt.timedelta(seconds=int(value)), latest)
     try:
         moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=dt.UTC)
+    return min(moment, latest)
 
 
 def translate(
     exc: BaseException, *, domain: str | None, retry_after: dt.datetime | None
 ) -> Exception:
     """The module's error for what the ``acme`` library or the network raised."""
+    import josepy
     import requests
     from acme import errors as acme_errors
     from acme import messages
@@ -94,6 +107,10 @@ def translate(
             f"the CA did not issue the certificate: {exc.error.detail}",
             acme_type=exc.error.typ,
             domain=domain,
+        )
+    if isinstance(exc, josepy.errors.DeserializationError):
+        return AcmeOrderError(
+            f"the ACME server answered with a document that cannot be read: {exc}", domain=domain
         )
     if isinstance(exc, acme_errors.ClientError) and not isinstance(exc, acme_errors.NonceError):
         return AcmeOrderError(f"the ACME server answered unexpectedly: {exc}", domain=domain)
@@ -188,7 +205,7 @@ class AcmeSession:
             # requests takes a CA bundle path wherever it takes verify=True.
             network.verify_ssl = self.ca_bundle  # type: ignore[assignment]
         self._network = network
-        directory = acme_client.ClientV2.get_directory(self.directory_url, network)
+        directory = self._directory(network)
         client = acme_client.ClientV2(directory, network)
         if not register:
             self.client = client
@@ -207,6 +224,29 @@ class AcmeSession:
             self.created = False
         self.account_uri = account.uri
         self.client = client
+
+    def _directory(self, network: Any) -> messages.Directory:
+        """The directory document; one that is not JSON, or not an ACME directory (a
+        list, wrong types), is an :class:`AcmeOrderError` saying so."""
+        import josepy
+        import requests
+        from acme import client as acme_client
+
+        url = self.directory_url
+        try:
+            return acme_client.ClientV2.get_directory(url, network)
+        except requests.exceptions.JSONDecodeError:
+            raise AcmeOrderError(
+                f"the ACME directory {url} answered with something that is not JSON; "
+                "expected an ACME directory (check the directory URL)"
+            ) from None
+        except requests.RequestException:
+            raise
+        except (TypeError, ValueError, KeyError, AttributeError, josepy.errors.Error) as exc:
+            raise AcmeOrderError(
+                f"the ACME directory {url} answered with JSON that is not an ACME directory "
+                f"({type(exc).__name__}); check the directory URL"
+            ) from None
 
     def _client(self) -> acme_client.ClientV2:
         if self.client is None:
