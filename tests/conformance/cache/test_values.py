@@ -52,6 +52,22 @@ async def test_set_replaces_and_delete_reports_whether_the_key_was_there(
     assert await cache.get("k") is None
 
 
+async def test_keys_beyond_ascii_are_distinct_and_read_back_alone_and_in_bulk(
+    cache: Cache[Any],
+) -> None:
+    # Characters of several byte lengths, beside ASCII keys in the same call.
+    keys = ["plain", "café", "日本語", "emoji 🗝", "x" * 300 + "é", "Straße"]
+    await cache.set_many({key: index for index, key in enumerate(keys)})
+    await cache.set("naïve", "single", ttl=60)
+    assert await cache.get("naïve") == "single"
+    assert await cache.get("naive") is None
+    assert await cache.get_many([*keys, "cafe", "naïve"]) == {
+        **{key: index for index, key in enumerate(keys)},
+        "naïve": "single",
+    }
+    assert await cache.get_many(["日本語", "plain"]) == {"日本語": 2, "plain": 0}
+
+
 async def test_bulk_operations_handle_many_keys_in_one_call(cache: Cache[Any]) -> None:
     await cache.set_many({f"k{i}": {"i": i} for i in range(100)})
     found = await cache.get_many([f"k{i}" for i in range(0, 120, 2)])
