@@ -6,14 +6,16 @@ demo credentials, starts the replicas (``python -m examples.showcase`` with
 ``config.prod.yaml``, named r1, r2, r3), then serves the front: an application of the
 router, the reverse proxy (round robin, active health checks on ``/readyz``, passive
 ejection, retries of what is safe to retry) and the HTTP server. A replica that dies is
-started again on its port; the proxy's health checks take it out and back in.
+started again on its port; a start that fails is retried with a backoff (logged) while
+the others serve; the proxy's health checks take it out and back in.
 
 SIGTERM or Ctrl-C stops the front first (it stops accepting and finishes the requests it
 forwarded), then sends SIGTERM to every replica, which drains in turn: nothing a client
 was told succeeded is lost.
 
 Environment: ``SHOWCASE_PORT`` (the front, 8080; ``0`` picks one), ``SHOWCASE_REPLICAS``
-(3), ``SHOWCASE_REPLICA_PORTS`` (``8081,8082,8083``; ``0`` for any), ``SHOWCASE_DATABASE_URL``
+(3), ``SHOWCASE_REPLICA_PORTS`` (``8081,8082,8083``; ``0`` for any),
+``SHOWCASE_RESTART_BACKOFF`` (``0.5,30``), ``SHOWCASE_DATABASE_URL``
 (``postgresql://postgres@127.0.0.1:5432/showcase``), ``SHOWCASE_DATA``
 (``var/showcase-prod``), and anything the replicas read (``APP_*``, ``SHOWCASE_CONFIG``
 files applied after ``config.prod.yaml``).
@@ -26,6 +28,7 @@ import contextlib
 import os
 import signal
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,10 +41,46 @@ from examples.showcase.front import create_front
 from pymodular.logs import configure_logging
 from pymodular.modules.httpserver import HttpServer
 
-__all__ = ("Replica", "ensure_database", "main", "serve")
+__all__ = ("Backoff", "Replica", "ReplicaStartError", "ensure_database", "main", "serve")
 
 PROD_CONFIG = HERE / "config.prod.yaml"
 DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/showcase"
+START_TIMEOUT = 60.0
+"""Seconds a starting replica has to print the line with its URL."""
+
+
+class ReplicaStartError(RuntimeError):
+    """A replica process exited, or stayed silent, instead of listening."""
+
+
+@dataclass(frozen=True)
+class Backoff:
+    """Delays between attempts to start a replica again: ``first`` doubled after each
+    failure up to ``longest``. A replica that served ``settle`` seconds or more before
+    it died is started again at once (its failures are forgotten).
+
+    ``SHOWCASE_RESTART_BACKOFF`` sets ``first,longest`` (default ``0.5,30``).
+    """
+
+    first: float = 0.5
+    longest: float = 30.0
+    settle: float = 60.0
+
+    @classmethod
+    def parse(cls, text: str | None) -> Backoff:
+        """From ``"first,longest"``; the defaults when ``text`` is empty."""
+        if not text:
+            return cls()
+        first, longest = (float(part) for part in text.split(","))
+        if not 0 < first <= longest:
+            raise ValueError(f"SHOWCASE_RESTART_BACKOFF={text!r}: expected 0 < first <= longest")
+        return cls(first, longest)
+
+    def delay(self, failures: int) -> float:
+        """Seconds to wait before the next attempt after ``failures`` in a row (0: none)."""
+        if failures <= 0:
+            return 0.0
+        return min(self.longest, self.first * 2 ** min(failures - 1, 32))
 
 
 @dataclass
@@ -55,11 +94,16 @@ class Replica:
     url: str = ""
     starts: int = 0
     exits: list[int] = field(default_factory=list)
+    started_at: float = 0.0
 
     async def start(self) -> str:
-        """Start the process; return its URL once it listens."""
+        """Start the process; return its URL once it listens.
+
+        Raises :class:`ReplicaStartError` when it exits or stays silent for
+        ``START_TIMEOUT`` seconds instead (a process that stays silent is killed).
+        """
         env = {**self.env, "SHOWCASE_REPLICA": self.name, "APP_HTTPSERVER__PORT": str(self.port)}
-        self.process = await asyncio.create_subprocess_exec(
+        self.process = process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
             "examples.showcase",
@@ -68,15 +112,23 @@ class Replica:
             start_new_session=True,  # Ctrl-C reaches the launcher only: it stops them in order
         )
         self.starts += 1
-        assert self.process.stdout is not None
-        async with asyncio.timeout(60):
-            line = (await self.process.stdout.readline()).decode()
+        assert process.stdout is not None
+        try:
+            async with asyncio.timeout(START_TIMEOUT):
+                line = (await process.stdout.readline()).decode()
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+            raise ReplicaStartError(
+                f"replica {self.name} printed nothing within {START_TIMEOUT:g} s (killed)"
+            ) from None
         found = LISTENING.search(line)
         if not found:
-            code = await self.process.wait()
-            raise RuntimeError(f"replica {self.name} did not start (exit code {code})")
+            code = await process.wait()
+            raise ReplicaStartError(f"replica {self.name} did not start (exit code {code})")
         self.url = found.group(1)
         self.port = int(self.url.rsplit(":", 1)[1])  # keep the port across restarts
+        self.started_at = time.monotonic()
         return self.url
 
     async def stop(self) -> int:
@@ -160,7 +212,8 @@ async def _front(
         + f'  try:      curl -H "X-API-Key: $(cat {key})" {url}/api/tasks',
         flush=True,
     )
-    watchers = [asyncio.create_task(_supervise(r, stop)) for r in replicas]
+    backoff = Backoff.parse(environ.get("SHOWCASE_RESTART_BACKOFF"))
+    watchers = [asyncio.create_task(_supervise(r, stop, backoff)) for r in replicas]
     await stop.wait()
     await front.stop()  # no new requests; the forwarded ones finish
     for watcher in watchers:
@@ -171,25 +224,49 @@ async def _front(
     return 0 if all(code == 0 for code in codes) else 1
 
 
-async def _supervise(replica: Replica, stop: asyncio.Event) -> None:
-    """Start the replica again when it dies while the front runs."""
+async def _supervise(replica: Replica, stop: asyncio.Event, backoff: Backoff) -> None:
+    """Start the replica again whenever it dies while the front runs.
+
+    A start that fails (its port is held, the database refuses, ...) is retried after
+    the backoff's delay, doubling up to its longest, for as long as the front runs; each
+    failure is logged with the next delay. The proxy's health checks keep the replica
+    out meanwhile, and the others serve.
+    """
+    failures = 0
     while not stop.is_set():
         assert replica.process is not None
         code = await replica.process.wait()
         if stop.is_set():
             return
         replica.exits.append(code)
-        print(
-            f"replica {replica.name} exited with {code}; starting it again on port {replica.port}",
-            file=sys.stderr,
-            flush=True,
-        )
-        await replica.start()
-        print(
-            f"replica {replica.name} is back (pid {replica.process.pid})",
-            file=sys.stderr,
-            flush=True,
-        )
+        if time.monotonic() - replica.started_at >= backoff.settle:
+            failures = 0
+        _say(f"replica {replica.name} exited with {code}; starting it again on port {replica.port}")
+        while True:
+            delay = backoff.delay(failures)
+            if delay:
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(delay):
+                        await stop.wait()
+                if stop.is_set():
+                    return
+            try:
+                await replica.start()
+            except (ReplicaStartError, OSError) as error:
+                failures += 1
+                _say(
+                    f"replica {replica.name} failed to start (attempt {failures}): {error}; "
+                    f"retrying in {backoff.delay(failures):g} s"
+                )
+                continue
+            break
+        failures += 1  # a crash soon after this start waits before the next one
+        assert replica.process is not None
+        _say(f"replica {replica.name} is back (pid {replica.process.pid})")
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
 
 
 @contextlib.contextmanager

@@ -16,6 +16,7 @@ import contextlib
 import os
 import re
 import signal
+import socket
 import uuid
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -288,3 +289,129 @@ async def _issuer(url: str, name: str) -> str:
     certificate = x509.load_der_x509_certificate(der)
     assert name in str(certificate.subject) or "Pebble" not in str(certificate.issuer)
     return certificate.issuer.rfc4514_string()
+
+
+@pytest_asyncio.fixture
+async def two_replicas(tmp_path: Path) -> AsyncIterator[Deployment]:
+    """The launcher with two replicas, no HTTPS, and a short restart backoff."""
+    token = uuid.uuid4().hex[:10]
+    database = f"showcase_{token}"
+    log = tmp_path / "launcher.log"
+    env = {
+        **os.environ,
+        "SHOWCASE_DATA": str(tmp_path / "data"),
+        "SHOWCASE_PORT": "0",
+        "SHOWCASE_REPLICAS": "2",
+        "SHOWCASE_REPLICA_PORTS": "0,0",
+        "SHOWCASE_RESTART_BACKOFF": "0.5,2",
+        "SHOWCASE_DATABASE_URL": f"{SERVER}/{database}",
+        "APP_CACHE__KEY_PREFIX": f"showcase_{token}",
+        "APP_EVENTBUS__ENGINES__BROKER__STREAM": f"SHOWCASE_{token.upper()}",
+        "APP_EVENTBUS__ENGINES__BROKER__SUBJECT_PREFIX": f"showcase{token}",
+        "APP_HTTPSERVER__ACCESS_LOG": "false",
+        "PYTHONUNBUFFERED": "1",
+    }
+    process, first = await spawn("examples.showcase.prod", env, log, timeout=45)
+    assert process.stdout is not None
+    running: Deployment | None = None
+    try:
+        async with asyncio.timeout(15):
+            second = (await process.stdout.readline()).decode()
+        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
+        assert found, f"{first!r}: {log.read_text()[-3000:]}"
+        replicas = {m[0]: (m[1], int(m[2])) for m in REPLICA_LINE.findall(second)}
+        running = Deployment(
+            process, found.group(1), replicas, tmp_path / "data", log, database, token
+        )
+        running.pids = {pid for _, pid in replicas.values()}
+        yield running
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+        for pid in running.pids if running else ():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+        await _clean_up(database, token)
+
+
+def _hold(port: int) -> socket.socket | None:
+    """A listening socket on ``port`` of loopback, or None while the port is in use."""
+    holder = socket.socket()
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        holder.bind(("127.0.0.1", port))
+    except OSError:
+        holder.close()
+        return None
+    holder.listen()
+    return holder
+
+
+async def test_a_replica_that_fails_to_restart_is_retried_and_rejoins(
+    two_replicas: Deployment,
+) -> None:
+    deployment = two_replicas
+    headers = deployment.headers()
+    url, pid = deployment.replicas["r2"]
+    port = int(url.rsplit(":", 1)[1])
+    served: Counter[str] = Counter()
+    failed: list[int] = []
+    outage = asyncio.Event()
+    done = asyncio.Event()
+
+    async def client() -> None:
+        async with httpx.AsyncClient(base_url=deployment.url, timeout=20) as http:
+            while not done.is_set():
+                try:
+                    answer = await http.get("/api/tasks?limit=1", headers=headers)
+                except httpx.TransportError:
+                    failed.append(0)
+                    continue
+                if answer.status_code != 200:
+                    failed.append(answer.status_code)
+                elif outage.is_set():
+                    served[answer.headers["x-replica"]] += 1
+
+    load = [asyncio.create_task(client()) for _ in range(3)]
+    holder: socket.socket | None = None
+    try:
+        os.kill(pid, signal.SIGKILL)
+
+        # The port is free the moment the process is gone; the restarted replica needs a
+        # second or more to import before it binds, so the test takes the port first.
+        async def held() -> bool:
+            nonlocal holder
+            holder = holder or _hold(port)
+            return holder is not None
+
+        await until_async(held, timeout=10, interval=0.005)
+        outage.set()
+        await until_async(_logged(deployment, "replica r2 failed to start (attempt 1)"), 30)
+        await until_async(_logged(deployment, "replica r2 failed to start (attempt 2)"), 30)
+        assert served["r1"] > 0  # the other one serves meanwhile
+        assert served["r2"] == 0
+        assert holder is not None
+        holder.close()
+        holder = None
+        await until_async(_logged(deployment, "replica r2 is back"), timeout=30)
+        restarted = re.findall(r"r2 is back \(pid (\d+)\)", deployment.log.read_text())
+        deployment.pids |= {int(p) for p in restarted}
+
+        async def rejoined() -> bool:
+            return served["r2"] >= 3
+
+        await until_async(rejoined, timeout=20)
+    finally:
+        done.set()
+        await asyncio.gather(*load)
+        if holder is not None:
+            holder.close()
+    log = deployment.log.read_text()
+    assert re.search(r"failed to start \(attempt 1\): .*retrying in 0\.5 s", log), log[-2000:]
+    assert re.search(r"failed to start \(attempt 2\): .*retrying in 1 s", log), log[-2000:]
+    assert f"r2 exited with -9; starting it again on port {port}" in log
+    assert len(failed) <= 3, failed  # at most what was in flight on r2 when it was killed
+    deployment.process.send_signal(signal.SIGTERM)
+    async with asyncio.timeout(40):
+        assert await deployment.process.wait() == 0

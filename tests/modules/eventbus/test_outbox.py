@@ -280,3 +280,32 @@ async def test_memory_events_left_in_the_table_reach_the_next_process_subscriber
         await until(lambda: got and bus.outbox is not None and bus.outbox.relayed == 1, timeout=5)
         assert got == [sent]
         assert await rows(app.services.get(Database), "eventbus_outbox") == 0
+
+
+async def test_a_full_memory_queue_is_waited_for_outside_the_relay_transaction(
+    tmp_path: Path,
+) -> None:
+    """SQLite with one pooled connection, a queue of one, and a subscriber that writes
+    in its own transaction: the relay must not hold the connection while it waits for
+    room, or the subscriber could never make any (until the pool timeout)."""
+    config = memory_sections(tmp_path / "app.db", batch=50)
+    config["database"]["default"]["pool"] = {"size": 1, "max_overflow": 0, "timeout": 30}
+    config["eventbus"]["engines"]["local"]["queue_size"] = 1
+    async with running(config) as (_, db, bus):
+        async with db.transaction() as session:
+            await session.execute(sa.text("CREATE TABLE seen (id TEXT PRIMARY KEY)"))
+        got: list[str] = []
+
+        async def record(message: Message[Any]) -> None:
+            async with db.transaction() as session:
+                await session.execute(sa.text("INSERT INTO seen VALUES (:id)"), {"id": message.id})
+            got.append(message.id)
+
+        await bus.subscribe("orders.>", record, concurrency=1)
+        async with db.transaction():  # ten rows relayed in one batch, to a queue of one
+            sent = [(await bus.publish("orders.created", {"order": n})).id for n in range(10)]
+        await until(lambda: len(got) == 10, timeout=10)
+        assert got == sent
+        assert bus.outbox is not None
+        await until(lambda: bus.outbox is not None and bus.outbox.relayed == 10, timeout=5)
+        assert await rows(db, "eventbus_outbox") == 0

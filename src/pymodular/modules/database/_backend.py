@@ -149,6 +149,10 @@ class DatabaseBackend(ABC):
         """Driver arguments for every new connection (the connect timeout, ...)."""
         return {}
 
+    def engine_options(self, config: ConnectionConfig) -> dict[str, Any]:
+        """Further keyword arguments of the engine (e.g. the DBAPI ``module`` to use)."""
+        return {}
+
     def connect_params(  # noqa: B027 - an optional hook
         self, config: ConnectionConfig, params: dict[str, Any]
     ) -> None:

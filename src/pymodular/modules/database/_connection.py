@@ -90,6 +90,7 @@ class ConnectionEntry:
                 pool_recycle=arguments["recycle"],
                 pool_pre_ping=arguments["pre_ping"],
                 connect_args=backend.connect_args(config),
+                **backend.engine_options(config),
             )
         except (exc.ArgumentError, TypeError, ValueError) as error:
             raise DatabaseConfigError(

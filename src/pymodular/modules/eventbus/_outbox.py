@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
@@ -157,8 +158,14 @@ class Outbox:
                 await asyncio.sleep(min(self.config.poll_interval, 0.1 * 2 ** min(failures, 6)))
 
     async def relay_once(self) -> int:
-        """Send one batch of pending rows in order; delete the sent ones. Rows read."""
+        """Send one batch of pending rows in order; delete the sent ones. Rows read.
+
+        An in-process engine whose queue is full (``delivery_mode: block``) is waited
+        for after the transaction ends, never inside it: its subscribers may need the
+        same database connection to make room (SQLite has one).
+        """
         table = self.table
+        waiting: Any = None
         async with self.database.transaction(self.config.connection) as session:
             rows = (
                 await session.execute(
@@ -182,7 +189,7 @@ class Outbox:
                     )
                     continue
                 try:
-                    await self._send(engine, topic, bytes(body), message_id)
+                    waiting = await self._send(engine, topic, bytes(body), message_id)
                 except Exception as exc:  # noqa: BLE001 - the rest waits for the next round
                     self.context.log.warning(
                         "eventbus: outbox relay could not publish %s to %r: %s",
@@ -192,20 +199,28 @@ class Outbox:
                     )
                     break
                 sent.append(seq)
+                if waiting is not None:
+                    break  # handed over; the rest once the engine has room again
             if sent:
                 await self.forget(session, sent)
         self.relayed += len(sent)
+        if waiting is not None:
+            await waiting
+            return self.config.batch  # look again: more rows may be pending
         return len(rows)
 
     @staticmethod
-    async def _send(engine: EventBusEngine, topic: str, body: bytes, message_id: str) -> None:
+    async def _send(
+        engine: EventBusEngine, topic: str, body: bytes, message_id: str
+    ) -> Awaitable[None] | None:
         """Hand one row to its engine: a broker with the id to deduplicate on; an
-        in-process engine (named in ``outbox.engines``) as the message it was."""
+        in-process engine (named in ``outbox.engines``) as the message it was. Returns
+        what is left to wait for when an in-process engine's queue is full."""
         if isinstance(engine, BrokerEngine):
             await engine.send_reliably(topic, body, message_id)
             engine.published += 1
-            return
-        await engine.publish(decode(body, topic=topic, engine=engine.name))
+            return None
+        return engine.publish_nowait(decode(body, topic=topic, engine=engine.name))
 
     async def forget(self, session: Any, sequence_numbers: list[int]) -> None:
         """Delete the rows that were published."""

@@ -9,7 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules.database._backend import DatabaseBackend, ErrorKind
+from pymodular.modules.database._backend import DatabaseBackend, ErrorKind, dsn_of
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -30,8 +30,13 @@ class SQLiteBackend(DatabaseBackend):
 
     An in-memory database lives in its one connection: its pool holds exactly one
     connection, so transactions take turns (pool settings other than ``timeout`` do not
-    apply). Statement timeout: a progress handler interrupts a statement that runs
-    longer. Read-only transactions are not enforced by the server. Migration lock: an
+    apply). Statements go to aiosqlite's thread in one trip each (see
+    ``_sqlite_driver``). Statement timeout: a progress handler interrupts a statement
+    that runs longer; it is installed only on connections opened while a timeout is
+    configured (a reload that sets one replaces the pool), and always on an in-memory
+    database, which keeps its connection: the handler calls into Python, so it costs
+    the driver's thread a turn at the interpreter lock every few thousand steps.
+    Read-only transactions are not enforced by the server. Migration lock: an
     exclusive ``flock`` on ``<database file>.migrations.lock``.
     """
 
@@ -49,6 +54,11 @@ class SQLiteBackend(DatabaseBackend):
     def is_in_memory(self, url: URL) -> bool:
         return url.database in (None, "", ":memory:") or url.query.get("mode") == "memory"
 
+    def engine_options(self, config: ConnectionConfig) -> dict[str, Any]:
+        from pymodular.modules.database._sqlite_driver import OneTripDBAPI
+
+        return {"module": OneTripDBAPI()}
+
     def on_connect(
         self,
         dbapi_connection: Any,
@@ -56,6 +66,9 @@ class SQLiteBackend(DatabaseBackend):
         current: Callable[[], ConnectionConfig],
         dialect: Any,
     ) -> None:
+        config = current()
+        if config.statement_timeout is None and not self._in_memory(config):
+            return  # no timeout to enforce on this connection's lifetime
         clock: list[float | None] = [None]
         info[_CLOCK] = clock
 
@@ -69,6 +82,11 @@ class SQLiteBackend(DatabaseBackend):
         dbapi_connection.run_async(
             lambda raw: raw.set_progress_handler(interrupt_when_late, _PROGRESS_STEPS)
         )
+
+    def _in_memory(self, config: ConnectionConfig) -> bool:
+        from sqlalchemy.engine import make_url
+
+        return self.is_in_memory(make_url(dsn_of(config)))
 
     def on_statement(self, info: dict[Any, Any], running: bool) -> None:
         clock = info.get(_CLOCK)
