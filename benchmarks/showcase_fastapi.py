@@ -5,7 +5,9 @@ The same work as ``examples/showcase`` does for ``GET /api/tasks/{id}`` and
 ``demo.yaml``, the tenant and scopes of the key, an in-process TTL cache, jsonschema-rs
 and the same pydantic models, SQLAlchemy on aiosqlite with one pooled connection, the
 quota count, the task and its event inserted in one transaction (an outbox table), a
-relay task handing committed events to a subscriber that records them in ``activity``;
+relay task handing committed events (the same CloudEvents envelope in a table of the
+same columns and unique id as the event bus's outbox) to a subscriber that checks them
+against the same pydantic model and records them in ``activity``;
 and around every request what the showcase's router does: a request id, the replica's
 name, Prometheus request metrics by route template.
 
@@ -29,6 +31,7 @@ import prometheus_client
 import sqlalchemy as sa
 import uvicorn
 import yaml
+from examples.showcase.activity import TaskEvent
 from examples.showcase.demo import write_demo_credentials
 from examples.showcase.models import Task, TaskIn
 from examples.showcase.tables import activity, metadata, tasks
@@ -101,13 +104,15 @@ def serve(data: Path, port: int, seed: dict[str, Any]) -> None:
     demo = yaml.safe_load((data / "demo.yaml").read_text())
     keys = {k["hash"].removeprefix("sha256:"): k for k in demo["auth"]["api_keys"]["keys"]}
     check = jsonschema_rs.validator_for(json.loads(SCHEMA.read_text()))
-    outbox = sa.Table(
+    outbox = sa.Table(  # the columns and the unique id of the event bus's outbox table
         "outbox",
         metadata,
         sa.Column("seq", sa.Integer, primary_key=True, autoincrement=True),
-        sa.Column("message_id", sa.String(64), nullable=False),
-        sa.Column("topic", sa.String(100), nullable=False),
+        sa.Column("message_id", sa.String(128), nullable=False, unique=True),
+        sa.Column("engine", sa.String(64), nullable=False),
+        sa.Column("topic", sa.String(255), nullable=False),
         sa.Column("body", sa.LargeBinary, nullable=False),
+        sa.Column("created", sa.Float, nullable=False),
     )
     engine = create_async_engine(
         f"sqlite+aiosqlite:///{data / 'peer.db'}", pool_size=1, max_overflow=0
@@ -135,7 +140,9 @@ def serve(data: Path, port: int, seed: dict[str, Any]) -> None:
             await wake.wait()
             wake.clear()
             async with engine.begin() as connection:
-                rows = (await connection.execute(sa.select(outbox).order_by(outbox.c.seq))).all()
+                rows = (
+                    await connection.execute(sa.select(outbox).order_by(outbox.c.seq).limit(100))
+                ).all()
                 for row in rows:
                     await events.put(json.loads(row.body))
                 if rows:
@@ -146,14 +153,15 @@ def serve(data: Path, port: int, seed: dict[str, Any]) -> None:
     async def record() -> None:
         while True:
             event = await events.get()
+            data = TaskEvent.model_validate(event["data"])
             async with engine.begin() as connection:
                 await connection.execute(
                     sa.insert(activity).values(
                         event_id=event["id"],
-                        tenant=event["data"]["tenant"],
+                        tenant=data.tenant,
                         topic=event["type"],
-                        task_id=event["data"]["task_id"],
-                        title=event["data"]["title"],
+                        task_id=data.task_id,
+                        title=data.title,
                         at=dt.datetime.now(dt.UTC),
                         replica="peer",
                     )
@@ -217,14 +225,23 @@ def serve(data: Path, port: int, seed: dict[str, Any]) -> None:
                     tenant=tenant, **task.model_dump(exclude={"id"}), id=task.id
                 )
             )
-            event = {
+            event = {  # the CloudEvents envelope the event bus writes
+                "specversion": "1.0",
                 "id": uuid.uuid4().hex,
+                "source": "/pymodular/showcase",
                 "type": "tasks.created",
+                "time": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+                "datacontenttype": "application/json",
+                "partitionkey": tenant,
                 "data": {"tenant": tenant, "task_id": task.id, "title": task.title, "version": 1},
             }
             await connection.execute(
                 sa.insert(outbox).values(
-                    message_id=event["id"], topic="tasks.created", body=json.dumps(event).encode()
+                    message_id=event["id"],
+                    engine="local",
+                    topic="tasks.created",
+                    body=json.dumps(event).encode(),
+                    created=time.time(),
                 )
             )
         wake.set()
