@@ -6,8 +6,10 @@ in ``var/showcase/`` (``SHOWCASE_DATA`` moves it). ``make run-prod`` runs the sa
 application on PostgreSQL, Redis and NATS (``config.prod.yaml``). In a container run
 ``pymodular run examples.showcase:create_app --log-format json``.
 
-Configuration, later wins: the built-in paths, ``config.yaml``, ``<data>/demo.yaml``
-when it exists, every file in ``SHOWCASE_CONFIG`` (separated by ``:``), then ``APP_*``
+Configuration, later wins: the built-in paths, ``config.yaml``, ``config.tracing.yaml``
+with the exporter when tracing is on (``OTEL_EXPORTER_OTLP_ENDPOINT``, or
+``SHOWCASE_TRACING=console|memory``; see ``observability.py``), ``<data>/demo.yaml`` when
+it exists, every file in ``SHOWCASE_CONFIG`` (separated by ``:``), then ``APP_*``
 variables (``APP_HTTPSERVER__PORT=9000``; ``..._FILE`` reads a value from a file).
 """
 
@@ -22,6 +24,7 @@ from examples.showcase.activity import ActivityModule
 from examples.showcase.demo import DEMO_FILE, write_demo_credentials
 from examples.showcase.digest import DigestModule
 from examples.showcase.home import HomeModule
+from examples.showcase.observability import LogsModule, tracing_settings
 from examples.showcase.tasks import TasksModule
 from pymodular import Application
 from pymodular.config.feeders import DictFeeder, EnvFeeder, YamlFeeder
@@ -34,12 +37,14 @@ from pymodular.modules.jsonschema import JsonSchemaModule
 from pymodular.modules.metrics import MetricsModule
 from pymodular.modules.router import RouterModule
 from pymodular.modules.scheduler import SchedulerModule
+from pymodular.modules.tracing import TracingModule
 from pymodular.tenancy import TenancyOptions
 
-__all__ = ("CONFIG_FILE", "HERE", "LISTENING", "create_app", "main")
+__all__ = ("CONFIG_FILE", "HERE", "LISTENING", "TRACING_FILE", "create_app", "main")
 
 HERE = Path(__file__).resolve().parent
 CONFIG_FILE = HERE / "config.yaml"
+TRACING_FILE = HERE / "config.tracing.yaml"
 DEFAULT_DATA = "var/showcase"
 LISTENING = re.compile(r"listening on (https?://[^\s]+)")
 """The first line a starting showcase prints, with its URL."""
@@ -58,6 +63,9 @@ def create_app(environ: Mapping[str, str] | None = None) -> Application:
         },
     }
     feeders = [DictFeeder(built_in), YamlFeeder(CONFIG_FILE)]
+    tracing = tracing_settings(env)
+    if tracing is not None:
+        feeders += [YamlFeeder(TRACING_FILE), DictFeeder({"tracing": tracing})]
     if (data / DEMO_FILE).exists():
         feeders.append(YamlFeeder(data / DEMO_FILE))
     feeders += [YamlFeeder(Path(p)) for p in env.get("SHOWCASE_CONFIG", "").split(":") if p]
@@ -65,6 +73,8 @@ def create_app(environ: Mapping[str, str] | None = None) -> Application:
     tenants = env.get("SHOWCASE_TENANTS", str(HERE / "tenants"))
     app = Application(
         [
+            *([TracingModule()] if tracing is not None else []),
+            LogsModule(),
             DatabaseModule(),
             CacheModule(),
             EventBusModule(),

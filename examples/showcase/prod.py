@@ -80,7 +80,7 @@ class Backoff:
         """Seconds to wait before the next attempt after ``failures`` in a row (0: none)."""
         if failures <= 0:
             return 0.0
-        return min(self.longest, self.first * 2 ** min(failures - 1, 32))
+        return min(self.longest, self.first * 2.0 ** min(failures - 1, 32))
 
 
 @dataclass
@@ -95,6 +95,7 @@ class Replica:
     starts: int = 0
     exits: list[int] = field(default_factory=list)
     started_at: float = 0.0
+    _relay: asyncio.Task[None] | None = None
 
     async def start(self) -> str:
         """Start the process; return its URL once it listens.
@@ -129,6 +130,7 @@ class Replica:
         self.url = found.group(1)
         self.port = int(self.url.rsplit(":", 1)[1])  # keep the port across restarts
         self.started_at = time.monotonic()
+        self._relay = asyncio.create_task(_forward(process.stdout, f"[{self.name}] "))
         return self.url
 
     async def stop(self) -> int:
@@ -263,6 +265,14 @@ async def _supervise(replica: Replica, stop: asyncio.Event, backoff: Backoff) ->
         failures += 1  # a crash soon after this start waits before the next one
         assert replica.process is not None
         _say(f"replica {replica.name} is back (pid {replica.process.pid})")
+
+
+async def _forward(stream: asyncio.StreamReader, prefix: str) -> None:
+    """Copy what a replica prints after its first line to stderr (console spans, say):
+    an unread pipe would fill up and stall the replica."""
+    async for line in stream:
+        sys.stderr.write(prefix + line.decode(errors="replace"))
+    sys.stderr.flush()
 
 
 def _say(line: str) -> None:

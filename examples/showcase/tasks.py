@@ -10,6 +10,7 @@ and only if the change committed.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -30,6 +31,8 @@ from pymodular.modules.router import Header, HTTPException, Query, Response, Rou
 
 __all__ = ("TasksConfig", "TasksModule")
 
+_log = logging.getLogger("showcase.tasks")
+
 SCHEMA = "task"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "task.json"
 
@@ -49,6 +52,12 @@ class TasksConfig(ConfigModel):
     max_tasks: int = field(10_000, description="Tasks one tenant may keep", ge=1)
     cache_ttl: float = field(
         60.0, description="Seconds a task read stays cached", gt=0, dynamic=True
+    )
+    log_changes: bool = field(
+        True,
+        description="Log one INFO line per change (logger showcase.tasks; the title passes "
+        "the log masker, the notes are a field the logs section redacts)",
+        dynamic=True,
     )
 
 
@@ -134,6 +143,7 @@ class TasksModule(Module[TasksConfig]):
                 raise HTTPException(409, f"this tenant keeps {quota} tasks at most")
             await session.execute(sa.insert(tasks).values(tenant=tenant, **_columns(task)))
             await self._publish("tasks.created", tenant, task)
+        self._logged("created", tenant, task)
         response = _answer(task, status=201)
         response.headers["location"] = f"/api/tasks/{task.id}"
         return response
@@ -177,6 +187,7 @@ class TasksModule(Module[TasksConfig]):
             )
             await self._publish("tasks.deleted", tenant, task)
         await self._forget(tenant, task_id)
+        self._logged("deleted", tenant, task)
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -200,6 +211,7 @@ class TasksModule(Module[TasksConfig]):
             )
             await self._publish("tasks.updated", tenant, task)
         await self._forget(tenant, task_id)
+        self._logged("updated", tenant, task)
         return _answer(task)
 
     async def _locked(self, session: Any, tenant: str, task_id: str, if_match: str | None) -> Task:
@@ -237,6 +249,19 @@ class TasksModule(Module[TasksConfig]):
             {"tenant": tenant, "task_id": task.id, "title": task.title, "version": task.version},
             key=tenant,
         )
+
+    def _logged(self, change: str, tenant: str, task: Task) -> None:
+        """One line per committed change: what a support engineer greps for."""
+        if self.config.log_changes and _log.isEnabledFor(logging.INFO):
+            _log.info(
+                "task %s %s (tenant %s, version %d): %s",
+                task.id,
+                change,
+                tenant,
+                task.version,
+                task.title,
+                extra={"task_id": task.id, "notes": task.notes},
+            )
 
     def _cache(self, tenant: str) -> Cache[Any]:
         view = self._views.get(tenant)
