@@ -70,29 +70,23 @@ class Deployment:
             await connection.close()
 
 
-@pytest_asyncio.fixture
-async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
-    from pymodular.modules.acme.pebble import Pebble
-
-    if Pebble.missing():
-        pytest.skip(f"pebble's Debian packages are missing: {', '.join(Pebble.missing())}")
+@contextlib.asynccontextmanager
+async def _launched(tmp_path: Path, settings: dict[str, str]) -> AsyncIterator[Deployment]:
+    """Run the launcher with a private database, key prefix and stream, plus ``settings``;
+    read what it prints up to the ``try:`` line; kill and clean up whatever is left."""
     token = uuid.uuid4().hex[:10]
     database = f"showcase_{token}"
     log = tmp_path / "launcher.log"
     env = {
         **os.environ,
         "SHOWCASE_DATA": str(tmp_path / "data"),
-        "SHOWCASE_PORT": str(free_port()),  # pebble checks HTTP-01 challenges there
-        "SHOWCASE_TLS": "pebble",
-        "SHOWCASE_HTTPS_PORT": str(free_port()),
-        "SHOWCASE_REPLICA_PORTS": "0,0,0",
         "SHOWCASE_DATABASE_URL": f"{SERVER}/{database}",
         "APP_CACHE__KEY_PREFIX": f"showcase_{token}",
         "APP_EVENTBUS__ENGINES__BROKER__STREAM": f"SHOWCASE_{token.upper()}",
         "APP_EVENTBUS__ENGINES__BROKER__SUBJECT_PREFIX": f"showcase{token}",
         "APP_HTTPSERVER__ACCESS_LOG": "false",
-        "APP_DIGEST__EVERY": "1",
         "PYTHONUNBUFFERED": "1",
+        **settings,
     }
     process, first = await spawn("examples.showcase.prod", env, log, timeout=45)
     assert process.stdout is not None
@@ -100,16 +94,17 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
     try:
         async with asyncio.timeout(15):
             second = (await process.stdout.readline()).decode()
-            lines = [(await process.stdout.readline()).decode() for _ in range(3)]
-        https = re.search(r"HTTPS: +(https://127\.0\.0\.1:\d+)", "".join(lines))
+            lines = [(await process.stdout.readline()).decode()]
+            while not lines[-1].lstrip().startswith("try:"):
+                lines.append((await process.stdout.readline()).decode())
         found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
         assert found, f"{first!r}: {log.read_text()[-3000:]}"
         replicas = {m[0]: (m[1], int(m[2])) for m in REPLICA_LINE.findall(second)}
-        assert https, lines
         running = Deployment(
             process, found.group(1), replicas, tmp_path / "data", log, database, token
         )
-        running.https = https.group(1)
+        https = re.search(r"HTTPS: +(https://127\.0\.0\.1:\d+)", "".join(lines))
+        running.https = https.group(1) if https else ""
         running.pids = {pid for _, pid in replicas.values()}
         yield running
     finally:
@@ -120,6 +115,24 @@ async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)  # replicas left behind by a failed test
         await _clean_up(database, token)
+
+
+@pytest_asyncio.fixture
+async def deployment(tmp_path: Path) -> AsyncIterator[Deployment]:
+    from pymodular.modules.acme.pebble import Pebble
+
+    if Pebble.missing():
+        pytest.skip(f"pebble's Debian packages are missing: {', '.join(Pebble.missing())}")
+    settings = {
+        "SHOWCASE_PORT": str(free_port()),  # pebble checks HTTP-01 challenges there
+        "SHOWCASE_TLS": "pebble",
+        "SHOWCASE_HTTPS_PORT": str(free_port()),
+        "SHOWCASE_REPLICA_PORTS": "0,0,0",
+        "APP_DIGEST__EVERY": "1",
+    }
+    async with _launched(tmp_path, settings) as running:
+        assert running.https, running.log.read_text()[-3000:]
+        yield running
 
 
 async def _clean_up(database: str, token: str) -> None:
@@ -294,45 +307,14 @@ async def _issuer(url: str, name: str) -> str:
 @pytest_asyncio.fixture
 async def two_replicas(tmp_path: Path) -> AsyncIterator[Deployment]:
     """The launcher with two replicas, no HTTPS, and a short restart backoff."""
-    token = uuid.uuid4().hex[:10]
-    database = f"showcase_{token}"
-    log = tmp_path / "launcher.log"
-    env = {
-        **os.environ,
-        "SHOWCASE_DATA": str(tmp_path / "data"),
+    settings = {
         "SHOWCASE_PORT": "0",
         "SHOWCASE_REPLICAS": "2",
         "SHOWCASE_REPLICA_PORTS": "0,0",
         "SHOWCASE_RESTART_BACKOFF": "0.5,2",
-        "SHOWCASE_DATABASE_URL": f"{SERVER}/{database}",
-        "APP_CACHE__KEY_PREFIX": f"showcase_{token}",
-        "APP_EVENTBUS__ENGINES__BROKER__STREAM": f"SHOWCASE_{token.upper()}",
-        "APP_EVENTBUS__ENGINES__BROKER__SUBJECT_PREFIX": f"showcase{token}",
-        "APP_HTTPSERVER__ACCESS_LOG": "false",
-        "PYTHONUNBUFFERED": "1",
     }
-    process, first = await spawn("examples.showcase.prod", env, log, timeout=45)
-    assert process.stdout is not None
-    running: Deployment | None = None
-    try:
-        async with asyncio.timeout(15):
-            second = (await process.stdout.readline()).decode()
-        found = re.search(r"listening on (http://127\.0\.0\.1:\d+)", first)
-        assert found, f"{first!r}: {log.read_text()[-3000:]}"
-        replicas = {m[0]: (m[1], int(m[2])) for m in REPLICA_LINE.findall(second)}
-        running = Deployment(
-            process, found.group(1), replicas, tmp_path / "data", log, database, token
-        )
-        running.pids = {pid for _, pid in replicas.values()}
+    async with _launched(tmp_path, settings) as running:
         yield running
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
-        for pid in running.pids if running else ():
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-        await _clean_up(database, token)
 
 
 def _hold(port: int) -> socket.socket | None:
