@@ -337,16 +337,18 @@ def _eventlogger_rates() -> dict[str, Stats]:
         for i in range(EVENTS)
     ]
     rates: dict[str, list[float]] = {"ours": [], "stdlib logging": []}
+    cpu_rates: list[float] = []
     with tempfile.TemporaryDirectory() as tmp:
 
         async def ours(path: Path) -> float:
             output = FileOutput(path, max_bytes=0)
             logger = EventLogger([(output, formatter("json", LogMasker()))], buffer_size=EVENTS)
-            began = time.perf_counter()
+            began, cpu = time.perf_counter(), time.process_time()
             logger.start()
             for event in events:
                 logger(event)
             await logger.close(60)
+            cpu_rates.append(EVENTS / (time.process_time() - cpu))  # both threads' CPU
             return EVENTS / (time.perf_counter() - began)
 
         class Dumps(logging.Formatter):
@@ -367,7 +369,8 @@ def _eventlogger_rates() -> dict[str, Stats]:
         for round_ in range(7):
             rates["ours"].append(asyncio.run(ours(Path(tmp) / f"ours{round_}.jsonl")))
             rates["stdlib logging"].append(plain(Path(tmp) / f"plain{round_}.jsonl"))
-    return {k: Stats.of(v) for k, v in rates.items()}
+    found = {k: Stats.of(v) for k, v in rates.items()}
+    return {**found, "ours per CPU second": Stats.of(cpu_rates)}
 
 
 def served(
@@ -470,7 +473,8 @@ def run() -> list[Row]:
             met=written["ours"].median >= 100_000,
             peers={"stdlib logging FileHandler + json.dumps": written["stdlib logging"]},
             unit="events/s",
-            note=f"{EVENTS} events handed over, then flushed and closed; 7 rounds",
+            note=f"{EVENTS} events handed over, then flushed and closed; 7 rounds; "
+            f"{written['ours per CPU second'].median:,.0f} events per CPU second of the process",
         ),
     ]
 
