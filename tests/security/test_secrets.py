@@ -122,7 +122,7 @@ def write_sources(
         "    auth_token: ${env:CLIENT_TOKEN}\n"
         "    logging: {level: body}\n"
         "    retries: {max_attempts: 1}\n"
-        "tracing: {exporter: memory}\n"
+        "tracing: {exporter: memory, sample_ratio: 1.0}\n"
         "metrics: {}\n"
         f"vault: {{api_secret: {json.dumps(s['yaml (own section)'])}}}\n"
     )
