@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING, Any
 
+import pymodular.modules._telemetry as telemetry
 from pymodular.errors import error_text
 from pymodular.modules.eventbus._handlers import is_invalid_payload
 from pymodular.modules.eventbus._message import Message, decode
@@ -89,6 +90,11 @@ class Consumer:
         self.retrying: set[Delivery] = set()  # ... and those deliveries
         self.fetcher: asyncio.Task[None] | None = None
         self.fetching = True
+        self.closing = False
+        self.direct = 0  # deliveries running in the broker client's task (deliver)
+        self._spare: list[Worker] = []  # their workers, for reuse
+        self._here: set[Worker] = set()  # ... and those running now
+        self._direct_done: asyncio.Event | None = None
 
     # --- one delivery ----------------------------------------------------------------
     async def _step(self, worker: Worker, delivery: Delivery) -> None:
@@ -120,9 +126,20 @@ class Consumer:
                 await self._dead_letter(delivery, message, exc, kind="invalid")
                 return
             sub.delivered += 1
-            error = await call_handler(worker, sub, message, argument)
+            if telemetry.tracer.active:
+                error = await call_handler(worker, sub, message, argument)
+            else:  # call_handler without a span, inlined: one coroutine less
+                error = await worker.call(sub.handler, argument)
             if error is None:
-                await engine.settle(engine.ack, delivery)
+                try:  # engine.settle(engine.ack, ...), inlined likewise
+                    await engine.ack(delivery)
+                except Exception as exc:  # noqa: BLE001 - the broker redelivers it
+                    engine.context.log.debug(
+                        "eventbus: %s engine %r: ack failed: %s",
+                        engine.kind,
+                        engine.name,
+                        error_text(exc),
+                    )
                 return
             sub.failed += 1
             if delivery.attempt >= sub.max_attempts:
@@ -200,6 +217,44 @@ class Consumer:
         if not await self.pool.put(delivery):
             await self.engine.settle(self.engine.release, delivery)  # closing: give it back
 
+    async def deliver(self, delivery: Delivery) -> None:
+        """From the broker client's own task: handle the delivery right there when a
+        slot is free and nothing waits before it (no task switch to a worker), else
+        :meth:`feed` it. The engine calls this only where blocking that task for the
+        handler's time holds up nothing else (a task per message, or concurrency 1)."""
+        pool = self.pool
+        if not (self.fetching and pool.vacant()):
+            await self.feed(delivery)
+            return
+        self.sub.received += 1
+        spare = self._spare
+        worker = spare.pop() if spare else Worker(asyncio.get_running_loop(), self.sub.timeout)
+        worker.task = asyncio.current_task()
+        self.direct += 1
+        self._here.add(worker)
+        try:
+            await pool.run_here(worker, delivery)
+        finally:
+            self.direct -= 1
+            self._here.discard(worker)
+            worker.task = None
+            spare.append(worker)
+            if not self.direct and self._direct_done is not None:
+                self._direct_done.set()
+
+    async def direct_done(self, timeout: float | None) -> bool:
+        """Wait (at most ``timeout`` s) until no delivery runs in a client's task."""
+        if self._direct_done is None:
+            self._direct_done = asyncio.Event()
+        try:
+            async with asyncio.timeout(timeout):
+                while self.direct:
+                    self._direct_done.clear()
+                    await self._direct_done.wait()
+        except TimeoutError:
+            return False
+        return True
+
     def hold(self, delivery: Delivery, delay: float, redo: Any) -> None:
         """Run ``redo()`` (which returns the delivery to feed again, or None) after ``delay``."""
 
@@ -245,11 +300,16 @@ class Consumer:
 
     async def close(self) -> None:
         """Cancel what still runs and give every unsettled delivery back to the broker."""
+        self.closing = True
         await self.stop_fetching()
         for task in list(self.held):
             task.cancel()
         leftovers = self.pool.take_buffered()
         running = list(self.in_work)
         await self.pool.close()
+        for worker in list(self._here):  # deliveries running in the client's tasks
+            if worker.task is not None:
+                worker.task.cancel()
+        await self.direct_done(None)
         for delivery in (*running, *leftovers):
             await self.engine.settle(self.engine.release, delivery)

@@ -310,14 +310,15 @@ def decode(body: bytes | bytearray, *, topic: str, engine: str = "") -> Message[
     }
     key = event.get(KEY_EXTENSION)
     when = event.get("time")
-    return Message(
-        topic,
-        data,
-        source=event["source"],
-        id=event["id"],
-        time=when if isinstance(when, str) else 0.0,
-        key=key if isinstance(key, str) else None,
-        headers=MappingProxyType(extensions) if extensions else None,
-        type=event["type"],
-        engine=engine,
-    )
+    message: Message[Any] = _new(Message)  # Message(...) without binding ten keywords
+    message.topic = topic
+    message.data = data
+    message.source = event["source"]
+    message._id = event["id"]
+    message._time = when if isinstance(when, str) else 0.0
+    message.key = key if isinstance(key, str) else None
+    message.headers = MappingProxyType(extensions) if extensions else _NO_HEADERS
+    message._type = event["type"]
+    message.attempt = 1
+    message.engine = engine
+    return message

@@ -318,8 +318,9 @@ class WorkerPool(Generic[I]):
         step = self._step
         assert step is not None
         loop = asyncio.get_running_loop()
+        concurrency = self.concurrency
         while True:
-            while buffer:
+            while buffer and self._active < concurrency:  # run_here calls take slots too
                 item = buffer.popleft()
                 if self._space or self._ebb is not None:
                     self._taken()
@@ -391,6 +392,33 @@ class WorkerPool(Generic[I]):
                         self._settled.set()
             if not await self._rest(loop):
                 return
+
+    def vacant(self) -> bool:
+        """Whether an item would start at once: nothing buffered, a slot free (steps)."""
+        return not self._buffer and self._active < self.concurrency and not self._closing
+
+    async def run_here(self, worker: Worker, item: I) -> None:
+        """Work ``item`` with ``step`` in the calling task, in one of the pool's slots
+        (the caller checked :meth:`vacant`): no task switch to a worker. ``worker`` is
+        the caller's own (its ``task`` the calling task, which a timeout cancels)."""
+        step = self._step
+        assert step is not None
+        self._active += 1
+        try:
+            await step(worker, item)
+        except Exception as exc:  # noqa: BLE001 - a bug must not kill the caller
+            self._on_crash(exc)
+        finally:
+            self._active -= 1
+            if self._buffer:  # fed meanwhile: a worker may take it now
+                idle = self._idle
+                while idle:
+                    future = idle.popleft()
+                    if not future.done():
+                        future.set_result(None)
+                        break
+            elif self._settled is not None and not self._active:
+                self._settled.set()
 
     def _taken(self) -> None:
         """An item left the buffer: wake a putter waiting for room, and the fetcher

@@ -159,7 +159,10 @@ class NatsEngine(BrokerEngine):
 
     async def _resubscribe(self, consumer: Consumer) -> None:
         state: _State = consumer.state
-        await self.settle(self.pause, consumer)
+        # a handler running in the old subscription's task finishes first (its ack is
+        # void anyway: the server lost the consumer and redelivers after ack_wait)
+        await consumer.direct_done(self.config.ack_wait)
+        await self.settle(self._unsubscribe, consumer)
         await self._bind(consumer, resume=state.last_seq if not state.durable else 0)
 
     # --- publishing ------------------------------------------------------------------
@@ -220,7 +223,17 @@ class NatsEngine(BrokerEngine):
             state.name = state.subscription._consumer
 
     async def pause(self, consumer: Consumer) -> None:
-        """Stop the server pushing to this process (unacknowledged ones come back)."""
+        """Stop the server pushing to this process (unacknowledged ones come back).
+
+        While a handler runs in the subscription's own task (concurrency 1, see
+        :meth:`_deliver`) unsubscribing would cancel it: the subscription stays until
+        :meth:`close_consumer`, and what it delivers meanwhile is given back at once.
+        """
+        if consumer.direct and not consumer.closing:
+            return
+        await self._unsubscribe(consumer)
+
+    async def _unsubscribe(self, consumer: Consumer) -> None:
         state: _State | None = consumer.state
         if state is not None and state.subscription is not None:
             subscription, state.subscription = state.subscription, None
@@ -239,10 +252,18 @@ class NatsEngine(BrokerEngine):
             attempt, sequence = 1, 0
         state: _State = consumer.state
         state.last_seq = max(state.last_seq, sequence)
-        await consumer.feed(Delivery(msg.data, msg.subject[self._cut :], attempt, msg))
+        delivery = Delivery(msg.data, msg.subject[self._cut :], attempt, msg)
+        if not consumer.fetching:  # draining: the subscription lingers for a handler
+            await self.settle(self.release, delivery)
+        elif consumer.sub.concurrency == 1:
+            # handled in this subscription's task (when nothing waits before it), as a
+            # raw nats-py callback would be: no hand-over to a worker task
+            await consumer.deliver(delivery)
+        else:
+            await consumer.feed(delivery)
 
     async def close_consumer(self, consumer: Consumer, *, forget: bool) -> None:
-        await self.pause(consumer)
+        await self._unsubscribe(consumer)
         state: _State | None = consumer.state
         if forget and state is not None and not state.durable and state.name and self.js:
             with contextlib.suppress(nats.js.errors.NotFoundError):
