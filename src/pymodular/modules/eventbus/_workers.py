@@ -232,13 +232,18 @@ class WorkerPool(Generic[I]):
         if count >= self._limit:
             return 0
         buffer.append(item)
+        if self._idle:
+            self._wake_idle()
+        return count + 1
+
+    def _wake_idle(self) -> None:
+        """Wake one worker waiting for items."""
         idle = self._idle
         while idle:
             future = idle.popleft()
             if not future.done():
                 future.set_result(None)
-                break
-        return count + 1
+                return
 
     async def put(self, item: I, timeout: float | None = None) -> bool:
         """Add ``item``, waiting (at most ``timeout`` s, None: no limit) for room."""
@@ -411,12 +416,7 @@ class WorkerPool(Generic[I]):
         finally:
             self._active -= 1
             if self._buffer:  # fed meanwhile: a worker may take it now
-                idle = self._idle
-                while idle:
-                    future = idle.popleft()
-                    if not future.done():
-                        future.set_result(None)
-                        break
+                self._wake_idle()
             elif self._settled is not None and not self._active:
                 self._settled.set()
 
