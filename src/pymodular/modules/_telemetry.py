@@ -57,6 +57,12 @@ class NoSpan:
         """``(trace id, span id)`` as hex, or None when nothing is recorded."""
         return None
 
+    @property
+    def recording(self) -> bool:
+        """Whether the span records (false when tracing is off or the trace unsampled):
+        a caller may skip work that only feeds attributes."""
+        return False
+
 
 _NO_SPAN = NoSpan()
 

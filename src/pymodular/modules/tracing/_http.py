@@ -38,20 +38,21 @@ class TracingMiddleware:
                         parent = {}
                     parent[key.decode("latin-1")] = value.decode("latin-1")
         method = scope["method"]
-        status = 500
+        with tracer.span(method, kind="server", parent=parent) as span:
+            if not span.recording:  # unsampled: the ids are in the context, nothing to add
+                await self.app(scope, receive, send)
+                return
+            span.set_attribute("http.request.method", method)
+            span.set_attribute("url.path", scope["path"])
+            span.set_attribute("url.scheme", scope.get("scheme", "http"))
+            status = 500
 
-        async def send_status(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
+            async def send_status(message: Message) -> None:
+                nonlocal status
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                await send(message)
 
-        attributes = {
-            "http.request.method": method,
-            "url.path": scope["path"],
-            "url.scheme": scope.get("scheme", "http"),
-        }
-        with tracer.span(method, kind="server", attributes=attributes, parent=parent) as span:
             try:
                 await self.app(scope, receive, send_status)
             finally:

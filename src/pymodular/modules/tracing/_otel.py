@@ -124,6 +124,7 @@ class OtelSpan(trace.Span):
         "_context",
         "_end",
         "_events",
+        "_ids",
         "_kind",
         "_name",
         "_parent",
@@ -170,9 +171,8 @@ class OtelSpan(trace.Span):
             flags = _ROOT_SAMPLED if sampled else _ROOT_DROPPED
             state = None
             self._parent = None
-        self._context = SpanContext(
-            trace_id, _new_id(64), is_remote=False, trace_flags=flags, trace_state=state
-        )
+        self._ids = (trace_id, _new_id(64), flags, state)
+        self._context: SpanContext | None = None  # built when asked for (often never)
         if sampled:
             self._recording = True
             self._start = time_ns()
@@ -218,8 +218,12 @@ class OtelSpan(trace.Span):
 
     @property
     def ids(self) -> tuple[str, str] | None:
-        found = self._context
-        return format(found.trace_id, "032x"), format(found.span_id, "016x")
+        trace_id, span_id = self._ids[:2]
+        return format(trace_id, "032x"), format(span_id, "016x")
+
+    @property
+    def recording(self) -> bool:
+        return self._recording
 
     # -- OpenTelemetry's span API, for code that finds this span in the context ------------
 
@@ -256,7 +260,13 @@ class OtelSpan(trace.Span):
         return self._recording and self._end is None
 
     def get_span_context(self) -> SpanContext:
-        return self._context
+        found = self._context
+        if found is None:
+            trace_id, span_id, flags, state = self._ids
+            found = self._context = SpanContext(
+                trace_id, span_id, is_remote=False, trace_flags=flags, trace_state=state
+            )
+        return found
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         if not self._recording or self._end is not None:
@@ -289,7 +299,7 @@ class OtelSpan(trace.Span):
         tracer.processor.on_end(
             ReadableSpan(
                 name=self._name,
-                context=self._context,
+                context=self.get_span_context(),
                 parent=self._parent,
                 resource=tracer.resource,
                 attributes=self._attributes,
