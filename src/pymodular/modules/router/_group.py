@@ -236,11 +236,28 @@ class RouteRegistrar:
             app, label=label, services=router.get_services, lifespan=runner, errors=errors
         )
         mount = Mount(full, app=served)
+        prefix = mount.path  # without a trailing slash
+        below = prefix + "/"
         group = self._group
 
         def mounted(scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
-            _, child = mount.matches(scope)
-            scope.update(child)
+            # What Starlette's Mount.matches gives a parameterless prefix, without its
+            # regex and dictionaries: the app's root_path extended by the prefix.
+            root_path: str = scope.get("root_path", "")
+            path: str = scope["path"]
+            if root_path and path.startswith(root_path):  # Starlette's get_route_path
+                if path == root_path:
+                    path = ""
+                elif path[len(root_path)] == "/":
+                    path = path[len(root_path) :]
+            if "\n" in path:  # the regex's own notion of a line end: let it decide
+                scope.update(mount.matches(scope)[1])
+            elif path.startswith(below):
+                params = scope.get("path_params")
+                scope["path_params"] = dict(params) if params else {}
+                scope.setdefault("app_root_path", root_path)
+                scope["root_path"] = root_path + prefix
+                scope["endpoint"] = served
             return served(scope, receive, send)
 
         route = Route(full, None, name, app, group, host=_host(host))

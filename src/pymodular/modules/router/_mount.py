@@ -108,7 +108,14 @@ class _Answer:
         self.waiting: tuple[Message, Message] | None = None
         """A complete reshaped answer, sent once the app returned without raising."""
 
-    async def send(self, message: Message) -> None:
+    def send(self, message: Message) -> Awaitable[None]:
+        if not self.reshape:  # passed on as it is: the server's awaitable, no coroutine
+            if message["type"] == "http.response.start":
+                self.started = True
+            return self.send_on(message)
+        return self._send(message)
+
+    async def _send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
             if self.reshape and should_reshape(message["status"], message.get("headers", ())):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable
 
 from pymodular._context import correlation_id, new_correlation_id
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
@@ -57,10 +58,11 @@ class RequestIdMiddleware:
             state["request_id"] = request_id
         header = (self.header, request_id.encode("latin-1"))
 
-        async def send_with_id(message: Message) -> None:
+        def send_with_id(message: Message) -> Awaitable[None]:
+            # Returns the server's own awaitable: no coroutine of ours per message.
             if message["type"] == "http.response.start":
                 message["headers"] = [*message.get("headers", ()), header]
-            await send(message)
+            return send(message)
 
         token = correlation_id.set(request_id)
         try:
