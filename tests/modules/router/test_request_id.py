@@ -125,3 +125,33 @@ def test_generated_ids_are_32_hex_digits() -> None:
     ids = {new_request_id() for _ in range(1000)}
     assert len(ids) == 1000
     assert all(re.fullmatch(r"[0-9a-f]{32}", i) for i in ids)
+
+
+def test_fresh_ids_are_unique_across_threads_and_a_forked_child() -> None:
+    import os
+    import threading
+
+    made: list[str] = []
+
+    def draw() -> None:
+        made.extend(new_request_id() for _ in range(2000))  # past several 4 KiB refills
+
+    threads = [threading.Thread(target=draw) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(set(made)) == len(made) == 8000
+    assert all(re.fullmatch(r"[0-9a-f]{32}", made_id) for made_id in made)
+
+    reader, writer = os.pipe()
+    child = os.fork()
+    if child == 0:  # the child draws from its own randomness, not the parent's pool
+        os.write(writer, new_request_id().encode())
+        os._exit(0)
+    os.close(writer)
+    os.waitpid(child, 0)
+    with os.fdopen(reader) as pipe:
+        childs = pipe.read()
+    assert re.fullmatch(r"[0-9a-f]{32}", childs)
+    assert childs != new_request_id()

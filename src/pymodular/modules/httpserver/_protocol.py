@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from itertools import chain, repeat
 from typing import Any, ClassVar
 
 import httptools
@@ -368,30 +369,35 @@ class CoalescingCycle(RequestResponseCycle):
     def _encode_head(self, message: Message) -> bytes:
         """The status line and headers, with uvicorn's framing decisions recorded."""
         status: int = message["status"]
-        content = [STATUS_LINE[status]]
-        names: list[bytes] = []
-        values: list[bytes] = []
-        close = False
-        for raw_name, value in (*self.default_headers, *message.get("headers", ())):
-            names.append(raw_name)
-            values.append(value)
-            name = raw_name.lower()
-            if name == b"content-length" and self.chunked_encoding is None:
-                self.expected_content_length = int(value.decode())
-                self.chunked_encoding = False
-            elif name == b"transfer-encoding" and value.lower() == b"chunked":
-                self.expected_content_length = 0
-                self.chunked_encoding = True
-            elif name == b"connection" and b"close" in _tokens(value):
-                self.keep_alive = False
-                close = True
-            content += (name, b": ", value, b"\r\n")
+        headers = [*self.default_headers, *message.get("headers", ())]
+        names = [header[0] for header in headers]
+        values = [header[1] for header in headers]
         # One scan over all names and one over all values (character classes: joining
         # cannot create or hide a match).
         if HEADER_RE.search(b"".join(names)):
             raise RuntimeError("Invalid HTTP header name.")
         if HEADER_VALUE_RE.search(b"".join(values)):
             raise RuntimeError("Invalid HTTP header value.")
+        lowered = b"\n".join(names).lower().split(b"\n") if names else []
+        close = False
+        if b"transfer-encoding" in lowered or b"connection" in lowered:
+            for name, value in zip(lowered, values, strict=True):  # uvicorn's rules, in order
+                if name == b"content-length" and self.chunked_encoding is None:
+                    self.expected_content_length = int(value.decode())
+                    self.chunked_encoding = False
+                elif name == b"transfer-encoding" and value.lower() == b"chunked":
+                    self.expected_content_length = 0
+                    self.chunked_encoding = True
+                elif name == b"connection" and b"close" in _tokens(value):
+                    self.keep_alive = False
+                    close = True
+        elif b"content-length" in lowered:  # the usual answer: the first one counts
+            self.expected_content_length = int(values[lowered.index(b"content-length")])
+            self.chunked_encoding = False
+        content = [
+            STATUS_LINE[status],
+            *chain.from_iterable(zip(lowered, repeat(b": "), values, repeat(b"\r\n"))),
+        ]
         if not self.keep_alive and not close:
             content.append(b"connection: close\r\n")
         if (
