@@ -28,6 +28,7 @@ from pymodular.modules.database import Database
 from pymodular.modules.eventbus import EventBus
 from pymodular.modules.jsonschema import JsonSchemaService
 from pymodular.modules.router import Header, HTTPException, Query, Response, Router
+from pymodular.modules.router import Path as PathParam
 
 __all__ = ("TasksConfig", "TasksModule")
 
@@ -43,6 +44,12 @@ IfMatch = Annotated[
         description='"<version>" the task must be at, or *',
         pattern=r'^\s*(\*|"\d+")\s*$',
     ),
+]
+
+# Ids are made by uuid4().hex: anything else names no task, and is refused before it
+# reaches a cache key or a query.
+TaskId = Annotated[
+    str, PathParam(pattern=r"^[0-9a-f]{32}$", description="The task's id (32 hex digits)")
 ]
 
 
@@ -148,7 +155,7 @@ class TasksModule(Module[TasksConfig]):
         response.headers["location"] = f"/api/tasks/{task.id}"
         return response
 
-    async def get_task(self, task_id: str) -> Response:
+    async def get_task(self, task_id: TaskId) -> Response:
         """One task (cached), with its version in ETag."""
         tenant = request_tenant()
         cache = self._cache(tenant)
@@ -164,12 +171,14 @@ class TasksModule(Module[TasksConfig]):
             headers={"etag": f'"{cached["version"]}"'},
         )
 
-    async def replace_task(self, task_id: str, new: TaskIn, if_match: IfMatch = None) -> Response:
+    async def replace_task(
+        self, task_id: TaskId, new: TaskIn, if_match: IfMatch = None
+    ) -> Response:
         """Replace a task's fields (fields not given take their defaults)."""
         return await self._change(task_id, dict(new), if_match)
 
     async def patch_task(
-        self, task_id: str, patch: TaskPatch, if_match: IfMatch = None
+        self, task_id: TaskId, patch: TaskPatch, if_match: IfMatch = None
     ) -> Response:
         """Change only the fields given."""
         changes = patch.model_dump(exclude_unset=True)
@@ -177,7 +186,7 @@ class TasksModule(Module[TasksConfig]):
             raise HTTPException(422, "only due can be set to null")
         return await self._change(task_id, changes, if_match)
 
-    async def delete_task(self, task_id: str, if_match: IfMatch = None) -> None:
+    async def delete_task(self, task_id: TaskId, if_match: IfMatch = None) -> None:
         """Delete a task."""
         tenant = request_tenant()
         async with self.db.transaction() as session:
