@@ -28,7 +28,9 @@ from tests._until import until_async
 
 from .conftest import PrimaryMariaDb, ReplicaMariaDb
 
-pytestmark = [pytest.mark.mariadb, pytest.mark.slow]
+# Two MariaDB servers boot per test (each runs mariadb-install-db first): on two busy
+# cores that alone can take most of the default 60 s.
+pytestmark = [pytest.mark.mariadb, pytest.mark.slow, pytest.mark.timeout(240)]
 
 
 async def report(app: Any) -> Any:
