@@ -191,3 +191,38 @@ async def test_ebb_waits_until_the_workers_took_the_buffer_down_to_the_mark() ->
     assert pool.buffered <= 2
     await pool.ebb(10)  # at or below the mark already: returns at once
     await pool.close()
+
+
+async def test_run_here_takes_a_slot_the_workers_respect_and_settle_waits_for_it() -> None:
+    running: list[int] = []
+    most = 0
+    gates = {n: asyncio.Event() for n in range(2)}
+
+    async def step(worker: Worker, item: int) -> None:
+        nonlocal most
+        running.append(item)
+        most = max(most, len(running))
+        await gates[item].wait()
+        running.remove(item)
+
+    pool: WorkerPool[int] = WorkerPool(
+        step, concurrency=1, capacity=10, timeout=None, on_crash=print
+    )
+    pool.start()
+    assert pool.vacant()
+    here = asyncio.create_task(pool.run_here(Worker(asyncio.get_running_loop(), None), 0))
+    await until(lambda: running == [0])
+    assert not pool.vacant() and pool.in_work == 1
+    pool.offer(1)  # buffered: the only slot is taken by the call in the caller's task
+    settled = asyncio.create_task(pool.settle(5))
+    for _ in range(5):  # loop turns in which a woken worker would have taken it
+        await asyncio.sleep(0)
+    assert running == [0]
+    gates[0].set()
+    await here
+    await until(lambda: running == [1])  # a worker takes it once the slot is free
+    assert not settled.done()
+    gates[1].set()
+    assert await settled
+    assert most == 1
+    await pool.close()
