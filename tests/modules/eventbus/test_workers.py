@@ -212,7 +212,8 @@ async def test_run_here_takes_a_slot_the_workers_respect_and_settle_waits_for_it
     assert pool.vacant()
     here = asyncio.create_task(pool.run_here(Worker(asyncio.get_running_loop(), None), 0))
     await until(lambda: running == [0])
-    assert not pool.vacant() and pool.in_work == 1
+    assert not pool.vacant()
+    assert pool.in_work == 1
     pool.offer(1)  # buffered: the only slot is taken by the call in the caller's task
     settled = asyncio.create_task(pool.settle(5))
     for _ in range(5):  # loop turns in which a woken worker would have taken it
