@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import sys
@@ -193,7 +194,9 @@ async def test_a_backend_killed_mid_stream_closes_the_client_with_1014() -> None
     assert "cannot be connected to" in failed.data["reason"]
 
 
-async def test_stopping_the_proxy_closes_both_sides_with_1001() -> None:
+async def test_stopping_the_proxy_closes_both_sides_with_1001(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async with ws_backend("a") as a:
         async with proxying(_route([a.url])) as (_app, url, events):
             clients = [await connect(_ws(url) + "/chat/echo") for _ in range(3)]
@@ -205,6 +208,9 @@ async def test_stopping_the_proxy_closes_both_sides_with_1001() -> None:
     assert codes == [1001, 1001, 1001]
     assert [code for code, _ in a.closes] == [1001, 1001, 1001]
     assert len(events.of("proxy.websocket.closed")) == 3
+    # The drain saw the WebSockets end: it did not wait out its grace period.
+    assert events.of("httpserver.stopped")[0].data["cancelled"] == 0
+    assert not [r for r in caplog.records if "shutdown grace" in r.getMessage()]
 
 
 async def test_an_idle_connection_is_closed_on_both_sides() -> None:
@@ -222,7 +228,9 @@ async def test_an_idle_connection_is_closed_on_both_sides() -> None:
     assert closed.data["by"] == "idle"
 
 
-async def test_a_backend_refusing_the_upgrade_has_its_answer_passed_back() -> None:
+async def test_a_backend_refusing_the_upgrade_has_its_answer_passed_back(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
     async with ws_backend("a") as a, proxying(_route([a.url])) as (_app, url, events):
         with pytest.raises(InvalidStatus) as forbidden:
             await connect(_ws(url) + "/chat/refuse/403")
@@ -235,6 +243,8 @@ async def test_a_backend_refusing_the_upgrade_has_its_answer_passed_back() -> No
     assert answer.headers["x-refused"] == "yes"
     assert missing.value.response.status_code == 404
     assert refused.data["status"] == 404
+    # The server takes an upgrade answered with HTTP as answered (no error logged).
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
 
 
 async def test_unreachable_targets_answer_502_and_open_the_breaker() -> None:

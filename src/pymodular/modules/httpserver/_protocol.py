@@ -466,10 +466,11 @@ def protocol_for(
     return type("ServerProtocol", (GuardedProtocol,), namespace)
 
 
-def websocket_protocol() -> type[asyncio.Protocol] | str:
+def websocket_protocol(on_closed: Callable[[], None]) -> type[asyncio.Protocol] | str:
     """The WebSocket protocol the server speaks after an upgrade: uvicorn's (on the
     ``websockets`` package) closing connections with 1001 "going away" when the server
-    stops (uvicorn's own says 1012 "service restart"); ``"auto"`` without the package."""
+    stops (uvicorn's own says 1012 "service restart") and calling ``on_closed`` when a
+    connection ends (the drain waits for the last one); ``"auto"`` without the package."""
     try:
         from uvicorn.protocols.websockets.websockets_sansio_impl import (
             WebSocketsSansIOProtocol,
@@ -487,6 +488,10 @@ def websocket_protocol() -> type[asyncio.Protocol] | str:
                 "more_body", False
             ):
                 self.handshake_complete = True  # uvicorn would log it as never answered
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            super().connection_lost(exc)
+            on_closed()
 
         def shutdown(self) -> None:
             if self.close_sent or not self.handshake_complete:

@@ -186,7 +186,7 @@ class HttpServer:
                 host=config.host,
                 port=config.port,
                 http=protocol,
-                ws=websocket_protocol(),
+                ws=websocket_protocol(self._connection_closed),
                 lifespan="off",
                 log_config=None,
                 access_log=False,

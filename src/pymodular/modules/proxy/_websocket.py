@@ -67,6 +67,8 @@ _HANDSHAKE = frozenset(
 _DENIAL = "websocket.http.response"
 _GONE = 1001
 _BAD_GATEWAY = 1014
+_CLOSE_WAIT = 10.0
+"""Seconds the target's close may take to reach the client once sending to it failed."""
 
 
 def _to_target(code: int) -> int:
@@ -407,6 +409,10 @@ class WebSocketSession:
                     break
                 if loop.time() - self.last >= idle:
                     self.close("idle timeout")
+            if up.done() and not down.done() and not self.client_closed:
+                # Sending to the target failed because it closed: its close frame (or
+                # loss) is being passed to the client by the other direction.
+                await asyncio.wait({down}, timeout=_CLOSE_WAIT)
             if self.stop.done() and not (up.done() or down.done()):
                 reason = self.stop.result()
                 self._ended_by("idle" if reason == "idle timeout" else "proxy", _GONE)
