@@ -498,8 +498,9 @@ def websocket_protocol(on_closed: Callable[[], None]) -> type[asyncio.Protocol] 
                 super().shutdown()
                 return
             self.stop_keepalive()
-            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1001})
-            self.conn.send_close(1001, "the server is stopping")
+            reason = "the server is stopping"
+            self.queue.put_nowait({"type": "websocket.disconnect", "code": 1001, "reason": reason})
+            self.conn.send_close(1001, reason)
             self.transport.write(b"".join(self.conn.data_to_send()))
             self.transport.close()
 
