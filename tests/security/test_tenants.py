@@ -7,8 +7,10 @@ HTTP; the handler's tenant-scoped service writes it to the tenant's cache view, 
 table row (under PostgreSQL row-level security keyed by the tenant of the transaction)
 and to the bus (subject ``tenants.<id>.markers``). Then every tenant reads everything it
 can: its cache view (its own key and keys spelled to reach others'), every row of the
-table, every message it received. Each must see its own marker and no other; requests
-naming two tenants, or none, are refused. All tenants run concurrently.
+table, every message it received — and opens its neighbour's cache view through the
+application's cache, which the strict guard refuses (403). Each must see its own marker
+and no other; requests naming two tenants, or none, are refused. All tenants run
+concurrently.
 
 The database and the bus know nothing of tenants: their isolation here is the
 tenant-scoped service the framework resolves per request (the id comes from the tenant
@@ -29,7 +31,7 @@ import pytest
 from sqlalchemy import text
 
 from pymodular import Dependency, Module, Service
-from pymodular.modules.cache import CacheModule, TenantCache
+from pymodular.modules.cache import Cache, CacheModule, TenantCache
 from pymodular.modules.database import Database, DatabaseModule
 from pymodular.modules.eventbus import EventBus, EventBusModule, Message
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
@@ -129,8 +131,14 @@ class Markers(Module[None]):
             at = TENANTS.index(markers.tenant)
             return await markers.everything(TENANTS[max(0, at - 5) : at + 6])
 
+        async def reach(other: str, markers: TenantMarkers) -> dict[str, Any]:
+            # The application's cache opened for another tenant, from this tenant's
+            # request: the strict guard refuses (403), it never answers.
+            return {"marker": await self.app.services.get(Cache).for_tenant(other).get("marker")}
+
         self.router.put("/marker")(put)
         self.router.get("/everything")(everything)
+        self.router.get("/reach/{other}")(reach)
 
     async def start(self) -> None:
         async with self.db.engine().begin() as connection:
@@ -169,9 +177,11 @@ class Markers(Module[None]):
 
 
 def client(url: str) -> httpx.AsyncClient:
-    """A client of its own per phase: a kept-alive connection left idle between phases
-    may be closed by the server just as it is reused."""
-    return httpx.AsyncClient(base_url=url, limits=httpx.Limits(max_connections=32), timeout=60)
+    """A client of its own per phase, dropping idle connections well before the server's
+    keep-alive timeout (5 s): one the server closes just as it is reused is a read error
+    on a loaded machine, not a finding."""
+    limits = httpx.Limits(max_connections=32, keepalive_expiry=1.0)
+    return httpx.AsyncClient(base_url=url, limits=limits, timeout=60)
 
 
 @pytest.fixture
@@ -248,14 +258,22 @@ async def test_500_tenants_read_only_their_own_through_http_cache_rows_and_bus(
         assert answer.status_code == 200, answer.text
         return tenant, answer.json()
 
+    async def reach(tenant: str) -> int:
+        other = TENANTS[(TENANTS.index(tenant) + 1) % len(TENANTS)]
+        answer = await http.get(f"/reach/{other}", headers={"X-Tenant-ID": tenant})
+        assert marker_of(other) not in answer.text
+        return answer.status_code
+
     async with client(url) as http:
         seen = dict(await _each(TENANTS, read))
+        reached = await _each(TENANTS, reach)
     wrong = {
         tenant: what
         for tenant, what in seen.items()
         if what != {k: [marker_of(tenant)] for k in ("cache", "rows", "messages")}
     }
     assert wrong == {}
+    assert set(reached) == {403}
     assert markers.mismatched == []
     assert sorted(markers.inbox) == TENANTS
 

@@ -13,6 +13,7 @@ from pymodular import Application
 from pymodular.config.feeders import DictFeeder
 from pymodular.modules.cache import Cache, CacheModule, TenantCache
 from pymodular.tenancy import TenancyOptions, TenantContextError
+from pymodular.tenancy.errors import TenantIsolationError
 
 ENGINES = [
     pytest.param("memory", id="memory"),
@@ -105,3 +106,29 @@ async def test_the_tenant_cache_needs_a_tenant_context_under_the_strict_guard(
     await acme.set("note", "by an admin job")
     with app.tenants.use(TENANTS[5]):
         assert await app.services.get(TenantCache).get("note") == "by an admin job"
+
+
+@pytest.mark.parametrize("guard", ["strict", "permissive", "disabled"])
+async def test_code_of_one_tenant_opening_another_tenants_cache_meets_the_guard(
+    guard: str,
+) -> None:
+    app = Application(
+        [CacheModule()],
+        tenancy=TenancyOptions(tenants={"acme": {}, "globex": {}}, environ={}, guard=guard),
+    )
+    async with app:
+        cache = app.services.get(Cache)
+        await cache.for_tenant("globex").set("plan", "globex's")  # outside any tenant: admin
+        await cache.for_tenant("acme").set("plan", "acme's")
+        async with app.tenants.use("acme"):
+            if guard == "strict":
+                with pytest.raises(TenantIsolationError):
+                    cache.for_tenant("globex")
+                seen = None
+            else:
+                seen = await cache.for_tenant("globex").get("plan")
+            own = await cache.for_tenant("acme").get("plan")
+        violations = [v.kind for v in app.tenants.guard.violations()]
+    assert own == "acme's"
+    assert seen == {"strict": None, "permissive": "acme's", "disabled": "globex's"}[guard]
+    assert violations == ([] if guard == "disabled" else ["cross_tenant"])

@@ -27,6 +27,7 @@ from pymodular.modules.cache.errors import CacheUnavailableError, CacheValueErro
 if TYPE_CHECKING:
     from pymodular.modules.cache._backend import CacheBackend
     from pymodular.modules.cache._decorator import CachedFunction, KeyBuilder
+    from pymodular.tenancy import TenantGuard
 
 __all__ = ("Cache", "CacheStats", "TenantCache")
 
@@ -52,9 +53,12 @@ class CacheStats:
 class _Shared:
     """What every view of one cache shares; ``policy`` is swapped on reload."""
 
-    __slots__ = ("backend", "flights", "peek", "policy", "root_prefix", "stats")
+    __slots__ = ("admit", "backend", "flights", "peek", "policy", "root_prefix", "stats")
 
     def __init__(self, backend: CacheBackend, policy: CachePolicy, root_prefix: str) -> None:
+        # Which tenant's view code running now may have when it asks for ``requested``'s
+        # (the application's tenant guard; None: any, as without tenancy).
+        self.admit: Callable[[str], str] | None = None
         self.backend = backend
         self.peek = None if backend.get_nowait is None else backend.get_nowait  # a bound method
         self.policy = policy
@@ -140,11 +144,31 @@ class Cache(Generic[T]):
         """A view reading values back as ``type_`` (pydantic models round-trip)."""
         return self._view(type(self), self._prefix, serializer or TypedSerializer(type_))
 
+    def guard_tenants(self, guard: TenantGuard) -> None:
+        """Put :meth:`for_tenant` under the application's tenant ``guard`` (every view
+        shares it; the cache module does this when the application has tenancy)."""
+        from pymodular._context import current_tenant
+        from pymodular.tenancy import GuardMode
+
+        def admit(requested: str) -> str:
+            current = current_tenant.get()
+            if current is None or current == requested:
+                return requested
+            guard.cross_tenant("the cache", current, requested)  # strict raises here
+            return requested if guard.mode is GuardMode.DISABLED else current
+
+        self._shared.admit = admit
+
     def for_tenant(self, tenant: str | None) -> TenantCache[T]:
         """The view of ``tenant``'s keys, disjoint from the application's and other tenants'.
 
         ``None`` gives the view shared by code running without a tenant under a
         permissive guard (keys ``<key_prefix>:s:...``), never a tenant's.
+
+        Inside one tenant's context, asking for another tenant's view goes through the
+        application's tenant guard: ``strict`` raises ``TenantIsolationError``,
+        ``permissive`` records the violation and gives the current tenant's own view.
+        Code outside any tenant context (administration, jobs) may open any tenant's.
         """
         root = self._shared.root_prefix
         if tenant is None:
@@ -152,6 +176,9 @@ class Cache(Generic[T]):
         else:
             from pymodular.tenancy import check_tenant_id
 
+            admit = self._shared.admit
+            if admit is not None:
+                tenant = admit(tenant)
             prefix = f"{root}t:{check_tenant_id(tenant)}:"
         return self._view(TenantCache, prefix, self._serializer)  # type: ignore[return-value]
 

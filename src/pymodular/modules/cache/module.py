@@ -88,6 +88,8 @@ class CacheModule(Module[CacheConfig]):
             policy=CachePolicy.from_config(config),
             serializer=self._serializer,
         )
+        if app.tenancy_enabled:
+            self._cache.guard_tenants(app.tenants.guard)
 
     async def start(self) -> None:
         """Connect the engine and start its background work.
