@@ -339,3 +339,30 @@ def test_websocket_settings_are_validated() -> None:
         ProxyConfig.model_validate(
             _route(["http://127.0.0.1:1"], websocket={"max_message_bytes": 0})
         )
+
+
+async def test_feature_flags_choose_the_backend_and_composites_refuse_upgrades() -> None:
+    async with ws_backend("stable") as stable, ws_backend("canary") as canary:
+        config = section(
+            {"stable": {"targets": [stable.url]}, "canary": {"targets": [canary.url]}},
+            [
+                {
+                    "path": "/chat",
+                    "upstream": "stable",
+                    "feature_flag": "new-chat",
+                    "flag_upstream": "canary",
+                },
+                {"path": "/both", "composite": {"upstreams": ["stable", "canary"]}},
+            ],
+        )
+        async with proxying(config) as (app, url, _events):
+            async with connect(_ws(url) + "/chat/hello") as client:
+                before = json.loads(await client.recv())["name"]
+            proxy_of(app).config.feature_flags["new-chat"] = True
+            async with connect(_ws(url) + "/chat/hello") as client:
+                after = json.loads(await client.recv())["name"]
+            with pytest.raises(InvalidStatus) as composite:
+                await connect(_ws(url) + "/both/hello")
+    assert (before, after) == ("stable", "canary")
+    assert composite.value.response.status_code == 403
+    assert stable.handshakes == canary.handshakes == 1
