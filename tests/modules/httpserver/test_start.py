@@ -223,3 +223,16 @@ async def test_the_heap_that_exists_after_start_is_frozen_out_of_gc_scans() -> N
         untouched = gc.get_freeze_count()
     assert frozen > 1000
     assert untouched == 0
+
+
+async def test_the_young_generation_threshold_is_raised_after_start_unless_zero() -> None:
+    import gc
+
+    gc.set_threshold(700, 10, 10)
+    async with serving(hello):
+        raised = gc.get_threshold()
+    gc.set_threshold(700, 10, 10)
+    async with serving(hello, gc_young_threshold=0):
+        kept = gc.get_threshold()
+    assert raised == (10_000, 10, 10)
+    assert kept == (700, 10, 10)

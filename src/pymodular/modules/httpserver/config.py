@@ -153,4 +153,13 @@ class HttpServerConfig(ConfigModel):
             "garbage-collector scans (gc.freeze): shorter collection pauses under load"
         ),
     )
+    gc_young_threshold: int = field(
+        10_000,
+        ge=0,
+        description=(
+            "Once the application has started, allocations between collections of the "
+            "young generation (Python's default is 700; 0 keeps whatever is set): fewer "
+            "scans of the objects of requests still in flight"
+        ),
+    )
     root_path: str = field("", description="ASGI root_path when mounted below a prefix")
