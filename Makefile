@@ -61,10 +61,20 @@ reliability: $(STAMP_DEV)
 	echo; $(BIN)/python -m tests.reliability.report var/reliability docs/reliability.md || status=1; \
 	exit $$status
 
-## fuzz: the fuzzing suite (tests/fuzz) on its long profile, no per-test timeout (not in `make test`)
+## fuzz: the fuzzing suite (tests/fuzz) on its long profile, then atheris on each parser (not in `make test`)
 FUZZ_SCALE ?= 50
+ATHERIS_SECONDS ?= 120
+ATHERIS_TARGETS ?= jwt yaml json toml cron
 fuzz: $(STAMP_DEV)
 	PYMODULAR_FUZZ=soak PYMODULAR_FUZZ_SCALE=$(FUZZ_SCALE) $(BIN)/pytest -n $(PYTEST_WORKERS) --timeout=0 tests/fuzz $(PYTEST_ARGS)
+	@mkdir -p var/atheris; for target in $(ATHERIS_TARGETS); do \
+		log=var/atheris/$$target.log; \
+		if $(BIN)/python scripts/fuzz_atheris.py $$target -max_total_time=$(ATHERIS_SECONDS) \
+			-rss_limit_mb=2048 -artifact_prefix=var/atheris/$$target- -print_final_stats=1 >$$log 2>&1; \
+		then echo "atheris $$target: $$(grep -E '^#[0-9]+[[:space:]]+DONE' $$log)"; \
+		else echo "atheris $$target FAILED (input saved as var/atheris/$$target-crash-*):"; \
+			tail -n 40 $$log; exit 1; fi; \
+	done
 
 ## bench: every performance target with peers side by side
 bench: $(STAMP_DEV)

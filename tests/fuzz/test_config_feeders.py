@@ -235,6 +235,8 @@ SEEDS = [
     "\x00",
     "store:\n  ? [a, b]\n  : c\n",
     '{"bogus": {}}',
+    "store: {pool: !!int }\n",  # found by atheris: PyYAML's IndexError
+    "store: {pool: !!bool maybe, dsn: !!timestamp }\n",
 ]
 
 

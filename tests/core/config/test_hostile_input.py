@@ -43,6 +43,9 @@ UNCONVERTIBLE = [
     (YamlFeeder, "c.yaml", f"store:\n  pool: {HUGE}\n", 2),
     (YamlFeeder, "c.yaml", f"store:\n  tags:\n    - 1\n    - {HUGE}\n", 3),
     (YamlFeeder, "c.yaml", f"{HUGE}: 1\n", 1),
+    (YamlFeeder, "c.yaml", "store:\n  pool: !!int\n", 2),
+    (YamlFeeder, "c.yaml", "store:\n  pool: !!bool maybe\n", 2),
+    (YamlFeeder, "c.yaml", "store:\n  dsn: !!timestamp\n", 2),
     (JsonFeeder, "c.json", f'{{\n  "store": {{\n    "pool": {HUGE}\n  }}\n}}', 3),
     (TomlFeeder, "c.toml", f"[store]\ndsn = 'x'\npool = {HUGE}\n", 3),
 ]
@@ -51,7 +54,17 @@ UNCONVERTIBLE = [
 @pytest.mark.parametrize(
     ("feeder", "name", "text", "line"),
     UNCONVERTIBLE,
-    ids=["yaml-date", "yaml-int", "yaml-list-int", "yaml-key-int", "json-int", "toml-int"],
+    ids=[
+        "yaml-date",
+        "yaml-int",
+        "yaml-list-int",
+        "yaml-key-int",
+        "yaml-empty-int",
+        "yaml-bool",
+        "yaml-empty-timestamp",
+        "json-int",
+        "toml-int",
+    ],
 )
 def test_values_python_cannot_hold_are_config_errors_at_their_line(
     tmp_path: Path, feeder: type[FileFeeder], name: str, text: str, line: int

@@ -127,13 +127,16 @@ class _Builder:
         """Construct a key or value; a value Python cannot hold is an error at its line.
 
         ``2024-02-30`` (a date that does not exist) and integers longer than the
-        interpreter converts raise ``ValueError`` inside PyYAML's constructors.
+        interpreter converts raise ``ValueError`` inside PyYAML's constructors; an
+        explicit tag on a value it does not fit (``!!int`` on nothing, ``!!bool maybe``,
+        ``!!timestamp`` on nothing) raises ``IndexError``, ``KeyError`` or
+        ``AttributeError`` there.
         """
         try:
             if isinstance(node, yaml.ScalarNode):
                 return self.scalar(node)
             return self.loader.construct_object(node, deep=True)
-        except (ValueError, ArithmeticError, TypeError) as exc:
+        except (ValueError, ArithmeticError, TypeError, LookupError, AttributeError) as exc:
             text = node.value if isinstance(node, yaml.ScalarNode) else ""
             raise self.feeder.error(
                 f"cannot read this value: {value_problem(exc, text)}",
