@@ -137,3 +137,24 @@ async def test_spans_refused_while_the_collector_is_down_arrive_once_it_is_back(
     names = [span.name for _, _, span in received_spans(receiver.bodies(decode))]
     assert "during the outage" in names
     assert receiver.answers == []  # both refusals were answered, then the retry went through
+
+
+async def test_a_collector_that_never_answers_holds_the_stop_for_the_export_timeout_only() -> None:
+    import socket
+    import time
+
+    with socket.socket() as probe:  # a port nothing listens on: every export is refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    otlp = {"endpoint": f"http://127.0.0.1:{port}/v1/traces", "timeout": 4.0}
+    config = {"tracing": {"service_name": "shop", "otlp": otlp, "sample_ratio": 1.0}}
+    async with app_harness([TracingModule()], config=config) as (app, _events):
+        for n in range(50):
+            with app.services.get(Tracing).span(f"lost {n}"):
+                pass
+        stopping = time.monotonic()
+    took = time.monotonic() - stopping
+    # Without a bound the stop's flush and the final shutdown each retry for the export
+    # timeout (8 s and more); with it the whole stop gets one export timeout and at most
+    # one last second.
+    assert took < 4.0 + 1.0 + 1.5, took

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from pymodular.module import Dependency, Extra, Module
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = ("TracingModule",)
 
 logger = logging.getLogger("pymodular.tracing")
+_LAST_CALL = 1.0  # seconds the final shutdown gets even when the stop's deadline has passed
 
 
 class TracingModule(Module[TracingConfig]):
@@ -157,7 +159,9 @@ class TracingModule(Module[TracingConfig]):
         """
         self._uninstall()
         if self._tracing is not None:
-            await asyncio.to_thread(self._tracing.force_flush, self.config.otlp.timeout)
+            timeout = self.config.otlp.timeout
+            self._deadline = time.monotonic() + timeout
+            await self._bounded(self._tracing.force_flush, timeout)
 
     def _uninstall(self) -> None:
         import pymodular.modules._telemetry as telemetry
@@ -170,7 +174,34 @@ class TracingModule(Module[TracingConfig]):
     async def _shutdown(self) -> None:
         self._uninstall()
         if self._tracing is not None:
-            await asyncio.to_thread(self._tracing.provider.shutdown)
+            deadline = getattr(self, "_deadline", None)
+            left = self.config.otlp.timeout if deadline is None else deadline - time.monotonic()
+            await self._bounded(self._tracing.provider.shutdown, max(left, _LAST_CALL))
+
+    async def _bounded(self, call: Callable[[], object], timeout: float) -> None:
+        """Run a blocking flush or shutdown in a thread, waiting at most ``timeout``.
+
+        OpenTelemetry's batch processor exports everything on a flush and its OTLP
+        exporter retries a collector that does not answer until its own timeout, per
+        batch; a stop would wait that long twice and more. Past ``timeout`` the exporter
+        is shut down, which ends its retries at once: the spans still queued are dropped,
+        with a warning.
+        """
+        assert self._tracing is not None
+        work = asyncio.ensure_future(asyncio.to_thread(call))
+        done, _ = await asyncio.wait({work}, timeout=timeout)
+        if work in done:
+            work.result()
+            return
+        exporter = self._tracing.exporter
+        logger.warning(
+            "tracing: the exporter did not finish within %.1f s; spans not yet exported "
+            "are dropped",
+            timeout,
+        )
+        if exporter is not None:
+            await asyncio.to_thread(exporter.shutdown)
+        await work  # its exports now fail at once
 
     def describe(self) -> dict[str, Any]:
         """The exporter and sampling in force (the endpoint without credentials)."""
