@@ -195,7 +195,8 @@ async def served() -> AsyncIterator[tuple[str, Markers]]:
         "cache": {
             "backend": "redis",
             "key_prefix": f"sec-{token}",
-            "redis": {"max_connections": 64},
+            # 500 tenants at once on a loaded machine: isolation is judged, not latency
+            "redis": {"max_connections": 64, "timeout": 10, "connect_timeout": 10},
         },
         "database": {"default": {"dsn": PG, "pool": {"size": 16}}},
         "eventbus": kit.bus_config(),
