@@ -34,6 +34,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -214,9 +215,15 @@ def interleaved_load(
     ready: dict[str, str] | None = None,
     strict: bool = False,
     cpu: dict[str, list[float]] | None = None,
+    settle: Callable[[str], None] | None = None,
 ) -> tuple[dict[str, list[float]], dict[str, list[float]], int, float]:
     """Start ``python -m MODULE KIND PORT`` for each kind, load them with wrk in
     interleaved rounds; return requests/s and p99 per kind, rounds and seconds per round.
+
+    ``settle``, when given, is called with the kind after each of its rounds and returns
+    once the server finished the work those requests started (events recorded, say);
+    the time it took counts in the round, so a server cannot look faster by leaving work
+    for after the measurement.
 
     ``ready`` maps a kind to the GET path that answers 200 once it serves. ``cpu``, when
     given, receives per kind and round the CPU seconds the server's processes (the one
@@ -243,15 +250,22 @@ def interleaved_load(
             _wait_ready(ports[kind], processes[kind], path=(ready or {}).get(kind, "/json"))
         for kind in kinds:  # warm-up: imports, caches, connection setup
             _wrk(ports[kind], 2, path, script, strict=strict)
+            if settle is not None:
+                settle(kind)
         for _ in range(rounds):
             for kind in kinds:
                 before = _cpu_seconds(processes[kind].pid)
                 rate, p99 = _wrk(ports[kind], seconds, path, script, strict=strict)
+                served = rate * seconds
+                if settle is not None:
+                    started = time.perf_counter()
+                    settle(kind)
+                    rate = served / (seconds + time.perf_counter() - started)
                 rates[kind].append(rate)
                 p99s[kind].append(p99)
                 if cpu is not None:
                     spent = _cpu_seconds(processes[kind].pid) - before
-                    cpu.setdefault(kind, []).append(spent / max(1.0, rate * seconds))
+                    cpu.setdefault(kind, []).append(spent / max(1.0, served))
     finally:
         for process in processes.values():
             process.terminate()
