@@ -92,3 +92,31 @@ async def test_driver_errors_and_streamed_results_are_sqlalchemy_s(db: Database)
         streamed = await session.stream(sa.select(items.c.name).order_by(items.c.seq))
         names = [row.name async for row in streamed]
     assert names == ["a", "b", "c"]  # "d" went with the rolled-back transaction
+
+
+async def test_journal_mode_and_synchronous_apply_to_every_new_connection(tmp_path: Path) -> None:
+    config = {
+        "database": {
+            "default": {
+                "dsn": f"sqlite:///{tmp_path / 'app.db'}",
+                "sqlite": {"journal_mode": "wal", "synchronous": "normal"},
+                "pool": {"size": 2},
+            }
+        }
+    }
+    async with Application([DatabaseModule()], feeders=[DictFeeder(config)]) as app:
+        db = app.services.get(Database)
+        seen = []
+        for _ in range(2):
+            async with db.engine().connect() as connection:
+                mode = await connection.exec_driver_sql("PRAGMA journal_mode")
+                sync = await connection.exec_driver_sql("PRAGMA synchronous")
+                seen.append((mode.scalar(), sync.scalar()))
+    assert seen == [("wal", 1), ("wal", 1)]  # synchronous: 1 is normal
+
+
+async def test_sqlite_settings_are_checked() -> None:
+    from pymodular.modules.database import ConnectionConfig
+
+    with pytest.raises(ValueError, match="journal_mode"):
+        ConnectionConfig.model_validate({"sqlite": {"journal_mode": "off; DROP TABLE x"}})

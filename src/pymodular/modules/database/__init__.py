@@ -26,6 +26,7 @@ from pymodular.modules.database.config import (
     ConnectionHealthConfig,
     MigrationsConfig,
     PoolConfig,
+    SQLiteConfig,
 )
 from pymodular.modules.database.errors import (
     DatabaseAuthenticationError,
@@ -65,6 +66,7 @@ __all__ = (
     "OnCommit",
     "PoolConfig",
     "PoolTimeoutError",
+    "SQLiteConfig",
     "StatementTimeoutError",
     "Transaction",
     "TransactionScope",

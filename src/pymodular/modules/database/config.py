@@ -35,6 +35,7 @@ __all__ = (
     "ConnectionHealthConfig",
     "MigrationsConfig",
     "PoolConfig",
+    "SQLiteConfig",
 )
 
 DEFAULT_CONNECTION = "default"
@@ -135,6 +136,22 @@ class MigrationsConfig(ConfigModel):
         return value
 
 
+class SQLiteConfig(ConfigModel):
+    """SQLite settings applied to each new connection (``PRAGMA``); unset: SQLite's own."""
+
+    journal_mode: Literal["delete", "truncate", "persist", "wal"] | None = field(
+        None,
+        description="wal: readers do not block the writer and a commit appends to one log "
+        "(the database file remembers it); default: SQLite's (delete)",
+    )
+    synchronous: Literal["off", "normal", "full", "extra"] | None = field(
+        None,
+        description="When SQLite waits for the disk: full (every commit durable), normal "
+        "(in wal mode a power loss may undo the last commits, a crash of the process "
+        "never does); default: SQLite's (full)",
+    )
+
+
 class ConnectionConfig(ConfigModel):
     """One named connection."""
 
@@ -182,6 +199,9 @@ class ConnectionConfig(ConfigModel):
     )
     migrations: MigrationsConfig = field(
         default_factory=MigrationsConfig, description="Alembic migrations"
+    )
+    sqlite: SQLiteConfig = field(
+        default_factory=SQLiteConfig, description="SQLite only: journal mode and syncing"
     )
 
     @field_validator("dsn")

@@ -67,6 +67,21 @@ class SQLiteBackend(DatabaseBackend):
         dialect: Any,
     ) -> None:
         config = current()
+        pragmas = [
+            f"PRAGMA {name} = {value}"
+            for name, value in (
+                ("journal_mode", config.sqlite.journal_mode),
+                ("synchronous", config.sqlite.synchronous),
+            )
+            if value is not None
+        ]
+        if pragmas:
+            cursor = dbapi_connection.cursor()
+            try:
+                for pragma in pragmas:  # literals from a closed set: nothing to bind
+                    cursor.execute(pragma)
+            finally:
+                cursor.close()
         if config.statement_timeout is None and not self._in_memory(config):
             return  # no timeout to enforce on this connection's lifetime
         clock: list[float | None] = [None]
