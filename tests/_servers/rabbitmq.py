@@ -125,3 +125,12 @@ def take_rabbitmq(timeout: float | None = None) -> RabbitMqServer:
         if _spare is None:
             _boot_spare()
     return server
+
+
+def settle_spare() -> None:
+    """Wait until the spare node booting in the background is up (or failed), so that a
+    timing-sensitive scenario does not share the CPU with an Erlang boot."""
+    with _spare_lock:
+        spare = _spare
+    if spare is not None:
+        spare.exception(timeout=RabbitMqServer.start_timeout)  # waits; keeps the node

@@ -22,7 +22,7 @@ import yaml
 
 from tests._servers.nats import NatsServer
 from tests._servers.postgres import PostgresServer
-from tests._servers.rabbitmq import RabbitMqServer
+from tests._servers.rabbitmq import RabbitMqServer, settle_spare
 from tests._servers.redis import RedisServer
 from tests.e2e.showcase_process import ROOT, Showcase, start_showcase
 
@@ -164,6 +164,9 @@ async def start_services(
         return Services(pg, rd, broker)
     if config_dir is None:
         raise ValueError("a RabbitMQ bus needs a directory for its copy of the profile")
+    # The fixture boots a spare node for the next test: let it finish before the load and
+    # the faults, whose recovery times are measured.
+    await asyncio.to_thread(settle_spare)
     return Services(pg, rd, broker, rabbitmq_profile(config_dir))
 
 
