@@ -74,3 +74,17 @@ async def test_a_header_value_with_a_line_break_is_never_written() -> None:
         answer = await raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert b"stolen" not in answer
     assert answer == b""  # the answer had begun: the connection closes with nothing sent
+
+
+async def test_a_header_name_with_a_space_is_refused_every_time() -> None:
+    async def bad_name(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        headers = [(b"x bad", b"1"), (b"content-length", b"2")]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    async with serving(bad_name) as (_app, server, _events):
+        first = await raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        again = await raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert first == again == b""  # never a head with the bad name, the second time either

@@ -370,17 +370,14 @@ class CoalescingCycle(RequestResponseCycle):
         """The status line and headers, with uvicorn's framing decisions recorded."""
         status: int = message["status"]
         headers = [*self.default_headers, *message.get("headers", ())]
-        names = [header[0] for header in headers]
         values = [header[1] for header in headers]
-        # One scan over all names and one over all values (character classes: joining
-        # cannot create or hide a match).
-        if HEADER_RE.search(b"".join(names)):
-            raise RuntimeError("Invalid HTTP header name.")
+        # One scan over all values (a character class: joining cannot create or hide a
+        # match); the names are checked once per distinct list of names (_names_plan).
         if HEADER_VALUE_RE.search(b"".join(values)):
             raise RuntimeError("Invalid HTTP header value.")
-        lowered = b"\n".join(names).lower().split(b"\n") if names else []
+        lowered, length_at, special = _names_plan(tuple([header[0] for header in headers]))
         close = False
-        if b"transfer-encoding" in lowered or b"connection" in lowered:
+        if special:
             for name, value in zip(lowered, values, strict=True):  # uvicorn's rules, in order
                 if name == b"content-length" and self.chunked_encoding is None:
                     self.expected_content_length = int(value.decode())
@@ -391,8 +388,8 @@ class CoalescingCycle(RequestResponseCycle):
                 elif name == b"connection" and b"close" in _tokens(value):
                     self.keep_alive = False
                     close = True
-        elif b"content-length" in lowered:  # the usual answer: the first one counts
-            self.expected_content_length = int(values[lowered.index(b"content-length")])
+        elif length_at >= 0:  # the usual answer: the first content-length counts
+            self.expected_content_length = int(values[length_at])
             self.chunked_encoding = False
         content = [
             STATUS_LINE[status],
@@ -409,6 +406,29 @@ class CoalescingCycle(RequestResponseCycle):
             content.append(b"transfer-encoding: chunked\r\n")
         content.append(b"\r\n")
         return b"".join(content)
+
+
+_NamesPlan = tuple[list[bytes], int, bool]
+_names_plans: dict[tuple[bytes, ...], _NamesPlan] = {}
+_NAMES_PLANS_MAX = 512
+
+
+def _names_plan(names: tuple[bytes, ...]) -> _NamesPlan:
+    """For an answer's header names: the names lower-cased, where the first
+    ``content-length`` is (-1: none), and whether ``transfer-encoding`` or
+    ``connection`` is among them. Checked and computed once per distinct list of names
+    (a route answers with the same names every time), for at most 512 lists."""
+    plan = _names_plans.get(names)
+    if plan is None:
+        if HEADER_RE.search(b"".join(names)):  # a character class: joining is exact
+            raise RuntimeError("Invalid HTTP header name.")
+        lowered = b"\n".join(names).lower().split(b"\n") if names else []
+        length_at = lowered.index(b"content-length") if b"content-length" in lowered else -1
+        special = b"transfer-encoding" in lowered or b"connection" in lowered
+        plan = (lowered, length_at, special)
+        if len(_names_plans) < _NAMES_PLANS_MAX:
+            _names_plans[names] = plan
+    return plan
 
 
 def _tokens(value: bytes) -> list[bytes]:

@@ -119,6 +119,8 @@ def bad_path(path: str, raw: bytes | None = None) -> str | None:
 
 
 def _bad_decoded(path: str) -> str | None:
+    if path.isprintable() and "/." not in path and "\\" not in path:
+        return None  # the usual path, told in three C-level scans (no control character)
     found = _SUSPECT.search(path)
     if found is None:
         return None
