@@ -124,6 +124,27 @@ def test_a_certificate_of_an_unknown_x509_version_is_a_certificate_data_error() 
         parse_bundle(_pem(version_two), GOOD.key_pem)
 
 
+def test_a_certificate_with_a_serial_number_that_is_not_positive_is_refused() -> None:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    key = serialization.load_pem_private_key(GOOD.key_pem, password=None)
+    leaf = x509.load_pem_x509_certificate(GOOD.fullchain_pem)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(leaf.subject)
+        .issuer_name(leaf.issuer)
+        .public_key(leaf.public_key())
+        .serial_number(1)
+        .not_valid_before(leaf.not_valid_before_utc)
+        .not_valid_after(leaf.not_valid_after_utc)
+    )
+    der = builder.sign(key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)  # type: ignore[arg-type]
+    zero = der.replace(b"\x02\x01\x01", b"\x02\x01\x00", 1)  # serial 1 -> 0, re-signed not
+    with pytest.raises(CertificateDataError):
+        parse_bundle(_pem(zero), GOOD.key_pem)
+
+
 # -- a hostile ACME server -------------------------------------------------------------
 
 

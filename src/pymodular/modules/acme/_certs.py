@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -110,11 +111,18 @@ def parse_bundle(
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization
+    from cryptography.utils import CryptographyDeprecationWarning
 
     try:
-        chain = x509.load_pem_x509_certificates(fullchain_pem)
+        with warnings.catch_warnings():
+            # What RFC 5280 forbids (a serial that is not positive) is refused, not
+            # warned about on every load.
+            warnings.simplefilter("error", CryptographyDeprecationWarning)
+            chain = x509.load_pem_x509_certificates(fullchain_pem)
     except (ValueError, x509.InvalidVersion) as exc:
         raise CertificateDataError(f"the certificate chain is not PEM: {exc}") from None
+    except CryptographyDeprecationWarning as exc:
+        raise CertificateDataError(f"the certificate is not valid under RFC 5280: {exc}") from None
     if not chain:
         raise CertificateDataError("the certificate chain holds no certificate")
     leaf = chain[0]
