@@ -430,7 +430,8 @@ async def _respond(
     if answer.done and not answer.chunks:
         await send({"type": "http.response.body", "body": b"", "more_body": False})
         return
-    data = await answer.read(read_timeout)
+    # The usual small answer arrived whole with its head: taken without a wait.
+    data = answer.take() if answer.chunks else await answer.read(read_timeout)
     if digest is not None:
         digest.update(data)
     if answer.done and not answer.chunks:

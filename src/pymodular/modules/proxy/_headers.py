@@ -299,15 +299,16 @@ def response_headers(
 ) -> list[tuple[bytes, bytes]]:
     """A target's answer headers as sent to the client: hop-by-hop ones and ``remove``
     dropped, ``add`` appended."""
-    listed: set[bytes] | None = None
-    for name, value in headers:
-        if name == b"connection":
-            listed = connection_tokens(value) | (listed or set())
-    kept = [
-        (name, value)
-        for name, value in headers
-        if name not in HOP_BY_HOP and name not in remove and (listed is None or name not in listed)
-    ]
+    kept = [header for header in headers if header[0] not in HOP_BY_HOP]
+    if len(kept) < len(headers):  # hop-by-hop ones went: a Connection may name more
+        listed: set[bytes] = set()
+        for name, value in headers:
+            if name == b"connection":
+                listed |= connection_tokens(value)
+        if listed:
+            kept = [header for header in kept if header[0] not in listed]
+    if remove:
+        kept = [header for header in kept if header[0] not in remove]
     if add:
         kept.extend(add)
     return kept

@@ -142,6 +142,10 @@ class Answer:
             if self.done:
                 return b""
             await self.waiting(timeout)
+        return self.take()
+
+    def take(self) -> bytes:
+        """The body bytes that arrived (some did: ``chunks`` is not empty)."""
         chunks = self.chunks
         data = chunks.popleft() if len(chunks) == 1 else b"".join(chunks)
         chunks.clear()

@@ -76,7 +76,9 @@ class MountedApp:
                 await self.app(scope, receive, send)
                 return
             # HTTP inline here (not a method of its own): one frame fewer per resume.
-            answer = _Answer(send, reshape=self.reshape, request_id=request_id_of(scope))
+            reshape = self.reshape
+            request_id = request_id_of(scope) if reshape else None
+            answer = _Answer(send, reshape=reshape, request_id=request_id)
             try:
                 await self.app(scope, receive, answer.send)
             except Exception:
