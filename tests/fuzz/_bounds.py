@@ -3,7 +3,9 @@
 Two hypothesis profiles, chosen by ``PYMODULAR_FUZZ``:
 
 - ``ci`` (the default, what ``make test`` runs): each test's own example count, sized
-  so the whole of ``tests/fuzz`` takes about a minute on two xdist workers.
+  so the whole of ``tests/fuzz`` takes about a minute on two xdist workers. Under
+  ``CI=true`` the inputs are derandomized (the same commit draws the same cases), so a
+  CI verdict is reproducible; elsewhere every run draws new ones.
 - ``soak`` (``PYMODULAR_FUZZ=soak``, what ``make fuzz`` runs): 50 times as many
   examples (``PYMODULAR_FUZZ_SCALE`` overrides the factor), the same per-case bounds.
 
@@ -34,6 +36,7 @@ SCALE = int(os.environ.get("PYMODULAR_FUZZ_SCALE", "50" if PROFILE == "soak" els
 # verdict; the bounds below (CPU time per case, a timeout per request) are the verdict.
 settings.register_profile(
     "fuzz-ci",
+    derandomize=os.environ.get("CI", "").lower() == "true",
     deadline=None,
     suppress_health_check=[
         HealthCheck.too_slow,
@@ -43,7 +46,11 @@ settings.register_profile(
     print_blob=True,
 )
 settings.register_profile(
-    "fuzz-soak", parent=settings.get_profile("fuzz-ci"), print_blob=True, report_multiple_bugs=True
+    "fuzz-soak",
+    parent=settings.get_profile("fuzz-ci"),
+    derandomize=False,
+    print_blob=True,
+    report_multiple_bugs=True,
 )
 _PARENT = settings.get_profile(f"fuzz-{PROFILE}")
 
