@@ -420,3 +420,11 @@ def test_a_directory_that_is_no_acme_directory_says_so(
 ) -> None:
     error = _order_once(hostile_ca, acme, Hostility(stage="directory", body=b"[]"))
     assert "JSON that is not an ACME directory" in error
+
+
+def test_an_order_answer_that_is_no_order_says_so(
+    hostile_ca: tuple[HostileCA, Path], acme: tuple[AcmeModule, Any, Any]
+) -> None:
+    error = _order_once(hostile_ca, acme, Hostility(stage="order", status=201, body=b"[]"))
+    assert "JSON that is not an order" in error
+    assert "NoneType" not in error

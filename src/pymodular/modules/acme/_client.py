@@ -8,9 +8,11 @@ order flow (:mod:`._order`) calls these through ``asyncio.to_thread``.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import email.utils
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 from pymodular.modules.acme.errors import (
@@ -264,28 +266,33 @@ class AcmeSession:
 
     def new_order(self, csr_pem: bytes) -> messages.OrderResource:
         """Create an order for the CSR's names (with its authorizations)."""
-        return self._client().new_order(csr_pem)
+        with _expecting("an order (with its authorizations)"):
+            return self._client().new_order(csr_pem)
 
     def answer(self, challenge: messages.ChallengeBody, response: Any) -> None:
         """Tell the CA the challenge is ready."""
-        self._client().answer_challenge(challenge, response)
+        with _expecting("a challenge"):
+            self._client().answer_challenge(challenge, response)
 
     def poll(self, authorization: messages.AuthorizationResource) -> messages.AuthorizationResource:
         """The authorization's current state."""
-        updated, _ = self._client().poll(authorization)
+        with _expecting("an authorization"):
+            updated, _ = self._client().poll(authorization)
         return updated
 
     def finalize(self, order: messages.OrderResource) -> messages.OrderResource:
         """Send the CSR (the order must be ready)."""
-        return self._client().begin_finalization(order)
+        with _expecting("a finalized order"):
+            return self._client().begin_finalization(order)
 
     def order_state(self, order: messages.OrderResource) -> messages.Order:
         """The order's current body."""
         from acme import messages
 
         client = self._client()
-        response = client.net.post(order.uri, None, new_nonce_url=client.directory["newNonce"])
-        state: messages.Order = messages.Order.from_json(response.json())
+        with _expecting("an order"):
+            response = client.net.post(order.uri, None, new_nonce_url=client.directory["newNonce"])
+            state: messages.Order = messages.Order.from_json(response.json())
         return state
 
     def download(self, url: str) -> str:
@@ -303,3 +310,25 @@ class AcmeSession:
 
     def __repr__(self) -> str:
         return f"AcmeSession({self.directory_url!r}, account={self.account_uri!r})"
+
+
+@contextlib.contextmanager
+def _expecting(what: str) -> Iterator[None]:
+    """A CA's answer that is JSON of the wrong shape (a list, wrong types, missing fields)
+    is an :class:`AcmeOrderError` naming what was expected, not the library's TypeError.
+    The CA's problem documents and transport errors pass through unchanged."""
+    import josepy
+    import requests
+
+    try:
+        yield
+    except requests.exceptions.JSONDecodeError:
+        raise AcmeOrderError(
+            f"the ACME server answered with something that is not JSON; expected {what}"
+        ) from None
+    except requests.RequestException:
+        raise
+    except (TypeError, ValueError, KeyError, AttributeError, josepy.errors.Error) as exc:
+        raise AcmeOrderError(
+            f"the ACME server answered with JSON that is not {what} ({type(exc).__name__})"
+        ) from None
