@@ -252,6 +252,7 @@ def interleaved_load(
             _wrk(ports[kind], 2, path, script, strict=strict)
             if settle is not None:
                 settle(kind)
+            _quiesce(processes[kind].pid)
         for _ in range(rounds):
             for kind in kinds:
                 before = _cpu_seconds(processes[kind].pid)
@@ -266,6 +267,7 @@ def interleaved_load(
                 if cpu is not None:
                     spent = _cpu_seconds(processes[kind].pid) - before
                     cpu.setdefault(kind, []).append(spent / max(1.0, served))
+                _quiesce(processes[kind].pid)
     finally:
         for process in processes.values():
             process.terminate()
@@ -275,6 +277,20 @@ def interleaved_load(
             except subprocess.TimeoutExpired:
                 process.kill()
     return rates, p99s, rounds, seconds
+
+
+def _quiesce(pid: int, timeout: float = 10.0) -> None:
+    """Return once ``pid`` (and its children) stopped using CPU: a server still working
+    off requests wrk abandoned at the end of its round would otherwise share the core
+    with the next contender's first requests (1% of a 2 s round is 20 ms: its p99)."""
+    deadline = time.monotonic() + timeout
+    last = _cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.05)
+        now = _cpu_seconds(pid)
+        if now - last < 0.005:  # under 10% of a core over the interval
+            return
+        last = now
 
 
 def _cpu_seconds(pid: int) -> float:
