@@ -230,25 +230,13 @@ class AcmeSession:
     def _directory(self, network: Any) -> messages.Directory:
         """The directory document; one that is not JSON, or not an ACME directory (a
         list, wrong types), is an :class:`AcmeOrderError` saying so."""
-        import josepy
-        import requests
         from acme import client as acme_client
 
         url = self.directory_url
-        try:
+        with _expecting(
+            "an ACME directory", f"the ACME directory {url}", "check the directory URL"
+        ):
             return acme_client.ClientV2.get_directory(url, network)
-        except requests.exceptions.JSONDecodeError:
-            raise AcmeOrderError(
-                f"the ACME directory {url} answered with something that is not JSON; "
-                "expected an ACME directory (check the directory URL)"
-            ) from None
-        except requests.RequestException:
-            raise
-        except (TypeError, ValueError, KeyError, AttributeError, josepy.errors.Error) as exc:
-            raise AcmeOrderError(
-                f"the ACME directory {url} answered with JSON that is not an ACME directory "
-                f"({type(exc).__name__}); check the directory URL"
-            ) from None
 
     def _client(self) -> acme_client.ClientV2:
         if self.client is None:
@@ -313,22 +301,23 @@ class AcmeSession:
 
 
 @contextlib.contextmanager
-def _expecting(what: str) -> Iterator[None]:
+def _expecting(what: str, who: str = "the ACME server", hint: str = "") -> Iterator[None]:
     """A CA's answer that is JSON of the wrong shape (a list, wrong types, missing fields)
     is an :class:`AcmeOrderError` naming what was expected, not the library's TypeError.
     The CA's problem documents and transport errors pass through unchanged."""
     import josepy
     import requests
 
+    tail = f"; {hint}" if hint else ""
     try:
         yield
     except requests.exceptions.JSONDecodeError:
         raise AcmeOrderError(
-            f"the ACME server answered with something that is not JSON; expected {what}"
+            f"{who} answered with something that is not JSON; expected {what}{tail}"
         ) from None
     except requests.RequestException:
         raise
     except (TypeError, ValueError, KeyError, AttributeError, josepy.errors.Error) as exc:
         raise AcmeOrderError(
-            f"the ACME server answered with JSON that is not {what} ({type(exc).__name__})"
+            f"{who} answered with JSON that is not {what} ({type(exc).__name__}){tail}"
         ) from None
