@@ -15,3 +15,7 @@ class OtlpHttpConfig(ConfigModel):
         description="Headers sent with every export (authorization tokens: secrets, masked)",
     )
     timeout: float = field(10.0, description="Seconds one export may take", gt=0)
+
+    def revealed_headers(self) -> dict[str, str]:
+        """The headers in clear, for the exporter only (never to be printed)."""
+        return {name: value.reveal() for name, value in self.headers.items()}

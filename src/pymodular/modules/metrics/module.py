@@ -136,7 +136,7 @@ class MetricsModule(Module[MetricsConfig]):
 
             exporter = OTLPMetricExporter(
                 endpoint=config.endpoint,
-                headers={name: value.reveal() for name, value in config.headers.items()},
+                headers=config.revealed_headers(),
                 timeout=config.timeout,
             )
         return PeriodicExportingMetricReader(

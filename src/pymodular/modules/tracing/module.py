@@ -46,6 +46,7 @@ class TracingModule(Module[TracingConfig]):
         self._given_exporter = exporter
         self._tracing: Tracing | None = None
         self._seam: Any = None
+        self._deadline: float | None = None  # when the stop's wait on the exporter ends
 
     @property
     def tracing(self) -> Tracing:
@@ -118,7 +119,7 @@ class TracingModule(Module[TracingConfig]):
             otlp = config.otlp
             return OTLPSpanExporter(
                 endpoint=otlp.endpoint,
-                headers={name: value.reveal() for name, value in otlp.headers.items()},
+                headers=otlp.revealed_headers(),
                 timeout=otlp.timeout,
                 compression=Compression.Gzip
                 if otlp.compression == "gzip"
@@ -174,7 +175,7 @@ class TracingModule(Module[TracingConfig]):
     async def _shutdown(self) -> None:
         self._uninstall()
         if self._tracing is not None:
-            deadline = getattr(self, "_deadline", None)
+            deadline = self._deadline
             left = self.config.otlp.timeout if deadline is None else deadline - time.monotonic()
             await self._bounded(self._tracing.provider.shutdown, max(left, _LAST_CALL))
 
