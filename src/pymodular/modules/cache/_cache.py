@@ -148,14 +148,11 @@ class Cache(Generic[T]):
         """Put :meth:`for_tenant` under the application's tenant ``guard`` (every view
         shares it; the cache module does this when the application has tenancy)."""
         from pymodular._context import current_tenant
-        from pymodular.tenancy import GuardMode
 
         def admit(requested: str) -> str:
             current = current_tenant.get()
-            if current is None or current == requested:
-                return requested
-            guard.cross_tenant("the cache", current, requested)  # strict raises here
-            return requested if guard.mode is GuardMode.DISABLED else current
+            admitted = guard.admit("the cache", current, requested)  # strict raises here
+            return admitted if admitted is not None else (current or requested)
 
         self._shared.admit = admit
 
