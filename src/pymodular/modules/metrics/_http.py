@@ -24,7 +24,7 @@ from pymodular import secrets
 from pymodular._context import current_tenant
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 from pymodular.modules.metrics._cardinality import OVERFLOW
-from pymodular.modules.metrics._metrics import Metrics
+from pymodular.modules.metrics._metrics import _RECHECK, Metrics
 
 __all__ = ("DEFAULT_BUCKETS", "UNMATCHED", "HttpMetricsMiddleware", "HttpStats")
 
@@ -34,7 +34,6 @@ _METHODS = frozenset(
 )
 DEFAULT_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0)
 """prometheus_client's default latency bounds, seconds."""
-_RECHECK = 1.0  # seconds a label combination is served before the guard sees it again
 
 
 class _Series:
@@ -161,12 +160,15 @@ class HttpStats:
             raw = (*raw, key[3] or "")
         guard = self._metrics.guard
         clock = self._metrics.clock()
-        labels = tuple(
-            guard.admit(self._requests_name, name, secrets.redact(value), clock)
+        redacted = [
+            (name, secrets.redact(value))
             for name, value in zip(self._label_names, raw, strict=True)
+        ]
+        labels = tuple(
+            guard.admit(self._requests_name, name, value, clock) for name, value in redacted
         )
-        for name, value in zip(self._label_names, raw, strict=True):
-            guard.admit(self._duration_name, name, secrets.redact(value), clock)
+        for name, value in redacted:  # the duration histogram's own cardinality count
+            guard.admit(self._duration_name, name, value, clock)
         series = self._admitted.get(labels)
         if series is None:
             attributes = self.otel.attributes(labels) if self.otel is not None else None
