@@ -1,6 +1,6 @@
 """HTTP plumbing the bundled HTTP modules share (private: not part of the public API).
 
-- ASGI type aliases and the :class:`ASGIApp` protocol (``_asgi``);
+- ASGI type aliases, the :class:`ASGIApp` protocol and a request's id (``_asgi``);
 - problem details (RFC 9457) bodies and answers (``_problem``);
 - running an ASGI app's lifespan inside the module lifecycle (``_lifespan``);
 - the service registry of the request being served, for mounted apps (``_bridge``).
@@ -9,7 +9,14 @@ The router and the httpserver import these from here; neither imports the other'
 internals, and nothing here imports a third-party package.
 """
 
-from pymodular.modules._http._asgi import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http._asgi import (
+    ASGIApp,
+    Message,
+    Receive,
+    Scope,
+    Send,
+    request_id_of,
+)
 from pymodular.modules._http._bridge import current_services
 from pymodular.modules._http._lifespan import Lifespan
 from pymodular.modules._http._problem import (
@@ -30,5 +37,6 @@ __all__ = (
     "current_services",
     "problem_body",
     "raw_problem_response",
+    "request_id_of",
     "send_problem",
 )

@@ -22,3 +22,9 @@ class ASGIApp(Protocol):
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None: ...
+
+
+def request_id_of(scope: Scope) -> str | None:
+    """The request id the server's request id middleware gave this request, if any."""
+    state = scope.get("state")
+    return state.get("request_id") if state else None

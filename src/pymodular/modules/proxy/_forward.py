@@ -23,7 +23,7 @@ from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import pymodular.modules._telemetry as telemetry
-from pymodular.modules._http import Receive, Scope, Send, send_problem
+from pymodular.modules._http import Receive, Scope, Send, request_id_of, send_problem
 from pymodular.modules.proxy._headers import BodyFraming, response_headers
 from pymodular.modules.proxy._retry import backoff
 from pymodular.modules.proxy.errors import (
@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pymodular.modules.proxy._target import Target, Upstream
     from pymodular.modules.proxy._upstream import Answer, Connection
 
-__all__ = ("ClientGoneError", "forward", "request_id_of")
+__all__ = ("ClientGoneError", "forward", "hash_key")
 
 logger = logging.getLogger("pymodular.proxy")
 
@@ -53,11 +53,6 @@ class ClientGoneError(Exception):
 
 class BodyTooLargeError(Exception):
     """The client's streamed body passed the route's limit."""
-
-
-def request_id_of(scope: Scope) -> str | None:
-    state = scope.get("state")
-    return state.get("request_id") if state else None
 
 
 async def problem(
@@ -116,7 +111,8 @@ class _Body:
             await connection.write(b"0\r\n\r\n")
 
 
-def _hash_key(upstream: Upstream, scope: Scope) -> bytes | None:
+def hash_key(upstream: Upstream, scope: Scope) -> bytes | None:
+    """What the upstream's consistent hashing keys on for this request (None: no key)."""
     kind = upstream.hash_kind
     if not kind:
         return None
@@ -199,7 +195,7 @@ class _Exchange:
         self.method: str = scope["method"]
         self.body = _Body(receive, framing, route.max_body_bytes)
         self.idempotent = route.retry and self.method in proxy.retry.methods and self.body.complete
-        self.key = _hash_key(upstream, scope)
+        self.key = hash_key(upstream, scope)
         self.deadline = proxy.loop.time() + route.timeout
         self.tried: list[Target] = []
         self.attempts = 0

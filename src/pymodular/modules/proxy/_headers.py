@@ -21,6 +21,7 @@ import re
 from typing import Any
 from urllib.parse import unquote, unquote_to_bytes
 
+from pymodular.modules._http import request_id_of
 from pymodular.modules.proxy.config import ForwardedConfig, RouteConfig
 
 __all__ = (
@@ -245,8 +246,7 @@ class RequestPlan:
         if self.via is not None:
             lines += (b"via: 1.1 ", self.via, b"\r\n")
         if self.request_id is not None:
-            state = scope.get("state")
-            request_id = state.get("request_id") if state else None
+            request_id = request_id_of(scope)
             if request_id:
                 lines += (self.request_id, b": ", request_id.encode("latin-1"), b"\r\n")
         lines.append(self.set_lines)

@@ -9,7 +9,7 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from pymodular.modules._http import ASGIApp, Receive, Scope, Send, send_problem
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send, request_id_of, send_problem
 from pymodular.secrets import redact
 
 __all__ = ("ErrorMiddleware", "request_id_of", "send_request_problem")
@@ -18,12 +18,6 @@ logger = logging.getLogger("pymodular.router")
 
 UNAVAILABLE = "a service this request needs is unavailable; retry later"
 RETRY_AFTER = b"1"  # seconds: the modules reconnect within about that
-
-
-def request_id_of(scope: Scope) -> str | None:
-    """The request id the request id middleware gave this request, if any."""
-    state = scope.get("state")
-    return state.get("request_id") if state else None
 
 
 async def send_request_problem(

@@ -30,8 +30,8 @@ from pymodular.modules._http import (
     Scope,
     Send,
     current_services,
+    request_id_of,
 )
-from pymodular.modules.router._errors import request_id_of
 from pymodular.modules.router._foreign import MAX_REWRITTEN_BYTES, problem_from, should_reshape
 
 __all__ = ("ErrorShape", "MountedApp", "service_dependency")
