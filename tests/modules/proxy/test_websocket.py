@@ -366,3 +366,19 @@ async def test_feature_flags_choose_the_backend_and_composites_refuse_upgrades()
     assert (before, after) == ("stable", "canary")
     assert composite.value.response.status_code == 403
     assert stable.handshakes == canary.handshakes == 1
+
+
+async def test_a_sticky_upstream_keeps_each_clients_websockets_on_one_target() -> None:
+    upstream = {"targets": [], "balancer": "hash", "hash_on": "header:x-user"}
+    async with ws_backend("a") as a, ws_backend("b") as b:
+        upstream["targets"] = [a.url, b.url]
+        routes = [{"path": "/chat", "upstream": "chat"}]
+        async with proxying(section({"chat": upstream}, routes)) as (_app, url, _events):
+            chosen: dict[str, set[str]] = {}
+            for user in [f"user-{n}" for n in range(13)] * 3:  # odd: rotation would move them
+                async with connect(
+                    _ws(url) + "/chat/hello", additional_headers={"x-user": user}
+                ) as client:
+                    chosen.setdefault(user, set()).add(json.loads(await client.recv())["name"])
+    assert all(len(names) == 1 for names in chosen.values()), chosen  # sticky per user
+    assert set().union(*chosen.values()) == {"a", "b"}  # and users spread over both

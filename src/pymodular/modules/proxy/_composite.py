@@ -22,7 +22,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pymodular.modules._http import Receive, Scope, Send
-from pymodular.modules.proxy._forward import BodyTooLargeError, ClientGoneError, problem
+from pymodular.modules.proxy._forward import (
+    BodyTooLargeError,
+    ClientGoneError,
+    hash_key,
+    problem,
+)
 from pymodular.modules.proxy._headers import response_headers
 from pymodular.modules.proxy.errors import (
     UpstreamConnectError,
@@ -163,7 +168,7 @@ class Caller:
         )
 
     async def __call__(self, upstream: Upstream) -> CompositePart:
-        target = upstream.choose([], None)
+        target = upstream.choose([], hash_key(upstream, self.scope))
         if target is None:
             raise UpstreamConnectError(
                 f"no target of upstream {upstream.name!r} is available now", upstream=upstream.name

@@ -33,7 +33,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from pymodular.modules._http import Message, Receive, Scope, Send
-from pymodular.modules.proxy._forward import problem
+from pymodular.modules.proxy._forward import hash_key, problem
 from pymodular.modules.proxy._headers import response_headers
 from pymodular.modules.proxy._retry import backoff
 from pymodular.modules.proxy.errors import (
@@ -175,11 +175,12 @@ async def _open(
 
     tried: list[Target] = []
     attempts = 0
+    key = hash_key(upstream, scope)  # a sticky upstream keeps its WebSockets sticky too
     deadline = proxy.loop.time() + route.timeout
     proxy.budget.request(proxy.loop.time())
     while True:
         attempts += 1
-        target = upstream.choose(tried, None)
+        target = upstream.choose(tried, key)
         if target is None:
             proxy.stats["unavailable"] += 1
             await problem(
