@@ -56,9 +56,6 @@ def protocol_members(proto: type[Any]) -> list[str]:
     return sorted(names)
 
 
-_label = public_label
-
-
 def _value_of(entry: ServiceEntry) -> Any:
     if entry.value is not _NOT_SET:
         return entry.value
@@ -78,12 +75,12 @@ def _near_misses_for_type(registry: ServiceRegistry, key: type[Any]) -> list[str
         for tp in types:
             if tp is not key and tp.__name__ == key.__name__:
                 notes.append(
-                    f"{who} is a {_label(tp)}, a different class with the same name as "
-                    f"{_label(key)} (the same code imported under two module paths?)"
+                    f"{who} is a {public_label(tp)}, a different class with the same name as "
+                    f"{public_label(key)} (the same code imported under two module paths?)"
                 )
                 break
             if tp is not key and isinstance(tp, type) and issubclass(key, tp):
-                notes.append(f"{who} is a {_label(tp)}, a base of {key.__name__}, not one")
+                notes.append(f"{who} is a {public_label(tp)}, a base of {key.__name__}, not one")
                 break
         if is_protocol and value is not _NOT_SET and members:
             missing = [m for m in members if not hasattr(value, m)]
@@ -117,7 +114,7 @@ def explain_missing(
         if close:
             notes.append("similar names: " + ", ".join(repr(c) for c in close))
     else:
-        requested = _label(key) + (f" named {name!r}" if name else "")
+        requested = public_label(key) + (f" named {name!r}" if name else "")
         if name is not None:
             others = [e.name or "<unnamed>" for e in registry.candidates(key)]
             if others:

@@ -118,14 +118,14 @@ class AdminModule(Module[AdminConfig]):
 
     async def stop(self) -> None:
         """Close the admin listener (when the drain did not)."""
-        if self.server is not None:
-            await self.server.drain()
+        await self.drain()
 
     async def _inspect(self, request: Any) -> Any:
         return _json(self.app.inspect())
 
     async def _config(self, request: Any) -> Any:
-        return _json({"config": self.app.inspect().get("config", [])})
+        # Served while the application runs: its configuration is loaded.
+        return _json({"config": self.app.config.provenance_table()})
 
     async def _health(self, request: Any) -> Any:
         from starlette.responses import JSONResponse

@@ -102,8 +102,6 @@ class OidcLogin:
 
     async def callback(self, request: Request) -> Response:
         """Where the provider sends the browser back: completes the login."""
-        from starlette.exceptions import HTTPException
-
         provider = self._provider(request)
         clear = self._login_cookie(request, "", 0)
         try:
