@@ -100,9 +100,7 @@ class GuardedProtocol(HttpToolsProtocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return  # the answer is sent; discard what the client still sends
-        self._idle_since = 0.0
-        if self.timeout_keep_alive_task is not None:
-            self._unset_keepalive_if_required()
+        self._idle_since = 0.0  # uvicorn's keep-alive timer is never armed (the sweep is)
         cycle = self.cycle
         if cycle is None or not cycle.more_body:  # between requests or reading headers
             if not self._header_started:
