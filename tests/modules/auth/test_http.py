@@ -282,6 +282,11 @@ async def test_handlers_take_the_principal_as_a_typed_parameter() -> None:
             assert (await http.get("/typed/maybe")).json() == {"sub": None}
             maybe = await http.get("/typed/maybe", headers={"X-API-Key": API_KEY})
             assert maybe.json() == {"sub": "api_key:ci"}
+            # Optional, like optional_auth(): credentials that are sent must be good.
+            rejected = await http.get("/typed/maybe", headers=bearer("garbage"))
+            assert rejected.status_code == 401
+            assert rejected.json()["detail"] == "the credentials were not accepted"
+            assert 'error="invalid_token"' in rejected.headers["www-authenticate"]
             document = (await http.get("/openapi.json")).json()
         assert document["paths"]["/typed/me"]["get"]["security"] == [
             {"bearer": []},

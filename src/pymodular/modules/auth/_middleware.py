@@ -27,7 +27,7 @@ keys could not be fetched               503     ``Retry-After``
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pymodular.modules._http import ASGIApp, Receive, Scope, Send, send_problem
@@ -137,20 +137,38 @@ def principal_from_scope(scope: Scope, *, optional: bool) -> Principal | None:
         )
         raise HTTPException(500, "the server failed to process the request")
     assert state is not None
+    verdict = _verdict(auth, state, required=not optional)
+    if verdict is not None:
+        status, detail, headers = verdict
+        joined: dict[str, str] = {}
+        for name, value in headers:  # one header of each name, values joined
+            key = name.decode()
+            joined[key] = f"{joined[key]}, {value.decode()}" if key in joined else value.decode()
+        raise HTTPException(status, detail, headers=joined or None)
     principal: Principal | None = state["principal"]
-    if principal is not None or optional:
-        return principal
+    return principal
+
+
+def _verdict(
+    auth: AuthMiddleware, state: Mapping[str, Any], *, required: bool
+) -> tuple[int, str, list[tuple[bytes, bytes]]] | None:
+    """The answer a request gets before its handler, or None to let it through: 503 while
+    the keys cannot be fetched, 401 for credentials that were sent and rejected (always)
+    and for no credentials where they are ``required``. Roles and scopes are the guard's."""
     error = state["auth_error"]
-    if isinstance(error, KeysUnavailableError):
-        raise HTTPException(503, _UNAVAILABLE, headers={"retry-after": "5"})
-    challenges = auth.authenticators.challenges()
-    detail = _UNAUTHENTICATED
     if error is not None:
+        if isinstance(error, KeysUnavailableError):
+            return 503, _UNAVAILABLE, [(b"retry-after", b"5")]
         challenge = auth.authenticators.challenge_of(getattr(error, "mechanism", None))
-        challenges = [f'{challenge or c}, error="invalid_token"' for c in challenges[:1]]
-        detail = _REJECTED
-    headers = {"www-authenticate": ", ".join(challenges)} if challenges else None
-    raise HTTPException(401, detail, headers=headers)
+        challenges = [challenge] if challenge else auth.authenticators.challenges()
+        invalid = [
+            (b"www-authenticate", f'{c}, error="invalid_token"'.encode()) for c in challenges
+        ]
+        return 401, _REJECTED, invalid
+    if required and state["principal"] is None:
+        challenged = [(b"www-authenticate", c.encode()) for c in auth.authenticators.challenges()]
+        return 401, _UNAUTHENTICATED, challenged
+    return None
 
 
 class Guard:
@@ -219,30 +237,12 @@ class _Guarded:
             return
         assert state is not None
         guard = self.guard
-        error = state["auth_error"]
-        if error is not None:
-            if isinstance(error, KeysUnavailableError):
-                await _answer(scope, send, 503, _UNAVAILABLE, [(b"retry-after", b"5")])
-                return
-            challenge = auth.authenticators.challenge_of(getattr(error, "mechanism", None))
-            challenges = [challenge] if challenge else auth.authenticators.challenges()
-            await _answer(
-                scope,
-                send,
-                401,
-                _REJECTED,
-                [(b"www-authenticate", f'{c}, error="invalid_token"'.encode()) for c in challenges],
-            )
+        verdict = _verdict(auth, state, required=guard.required)
+        if verdict is not None:
+            await _answer(scope, send, *verdict)
             return
         principal: Principal | None = state["principal"]
-        if principal is None:
-            if guard.required:
-                headers = [
-                    (b"www-authenticate", c.encode()) for c in auth.authenticators.challenges()
-                ]
-                await _answer(scope, send, 401, _UNAUTHENTICATED, headers)
-                return
-        elif not guard.allows(principal):
+        if principal is not None and not guard.allows(principal):
             auth.failures.report(
                 ForbiddenError(
                     f"{principal.subject!r} lacks what {guard.__name__} asks for",
