@@ -26,6 +26,7 @@ class Receiver:
     ) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
+        self.retry_after: str | None = None  # sent with every refusal when set
         self.received = threading.Event()
         receiver = self
 
@@ -37,6 +38,8 @@ class Receiver:
                     headers = {k.lower(): v for k, v in self.headers.items()}
                     receiver.requests.append((headers, body))
                 self.send_response(answer)
+                if answer >= 300 and receiver.retry_after is not None:
+                    self.send_header("retry-after", receiver.retry_after)
                 self.send_header("content-type", reply_type)
                 self.send_header("content-length", str(len(reply)))
                 self.end_headers()

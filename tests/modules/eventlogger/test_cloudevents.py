@@ -90,3 +90,32 @@ async def test_a_receiver_that_keeps_refusing_is_reported_and_nothing_else_stall
     assert "failed after 3 attempts: HTTP 500" in error.data["error"]
     assert "ce-tok-31f2" not in json.dumps(error.data)  # the URL's token is a secret
     assert receiver.requests == []
+
+
+def test_a_receiver_asking_to_wait_is_waited_for_with_the_shared_backoff(
+    receiver: Receiver,
+) -> None:
+    from pymodular.modules.eventlogger._outputs import RETRY_WAIT_MAX, CloudEventsOutput
+
+    waits: list[float] = []
+    output = CloudEventsOutput(
+        receiver.url,
+        mode="batch",
+        headers={},
+        timeout=5,
+        retries=3,
+        backoff=0.5,
+        sleep=waits.append,
+    )
+    try:
+        receiver.answers = [429, 503, 503]
+        receiver.retry_after = "3"
+        output.write([(None, '{"id": 1}')])
+        receiver.retry_after = "3600"  # an hour: capped
+        receiver.answers = [429]
+        output.write([(None, '{"id": 2}')])
+    finally:
+        output.close()
+    # Retry-After wins over the doubling 0.5 s backoff when longer; never past the cap.
+    assert waits == [3.0, 3.0, 3.0, RETRY_WAIT_MAX]
+    assert [body for _, body in receiver.requests] == [b'[{"id": 1}]', b'[{"id": 2}]']

@@ -1,7 +1,8 @@
 """HTTP plumbing the bundled HTTP modules share (private: not part of the public API).
 
 - ASGI type aliases, the :class:`ASGIApp` protocol and a request's id (``_asgi``);
-- problem details (RFC 9457) bodies and answers (``_problem``);
+- problem details (RFC 9457) bodies and answers (``_problem``), ``Retry-After`` read
+  (``_retry_after``);
 - running an ASGI app's lifespan inside the module lifecycle (``_lifespan``);
 - the service registry of the request being served, for mounted apps (``_bridge``).
 
@@ -25,6 +26,7 @@ from pymodular.modules._http._problem import (
     raw_problem_response,
     send_problem,
 )
+from pymodular.modules._http._retry_after import retry_after_seconds
 
 __all__ = (
     "PROBLEM_CONTENT_TYPE",
@@ -38,5 +40,6 @@ __all__ = (
     "problem_body",
     "raw_problem_response",
     "request_id_of",
+    "retry_after_seconds",
     "send_problem",
 )

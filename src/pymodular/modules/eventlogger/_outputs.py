@@ -159,14 +159,19 @@ class SyslogOutput(Output):
         self._handler.close()
 
 
+RETRY_WAIT_MAX = 10.0  # seconds: the longest wait between two tries of one request
+
+
 class CloudEventsOutput(Output):
     """Events POSTed as CloudEvents to ``url``: one request per event (``structured`` or
     ``binary`` mode; the formatter made each an ``HTTPMessage``) or one per batch
     (``batch`` mode: ``application/cloudevents-batch+json``; the formatter made JSON text).
 
     A refused request (a connection error, a timeout, 429 or 5xx) is retried ``retries``
-    times with doubling ``backoff``; then the rest of the batch is given up and ``OSError``
-    raised (the writer counts and reports it). Other 4xx answers are not retried.
+    times with doubling ``backoff``, or after the receiver's ``Retry-After`` when it asks
+    for longer, at most ``RETRY_WAIT_MAX`` seconds; then the rest of the batch is given up
+    and ``OSError`` raised (the writer counts and reports it). Other 4xx answers are not
+    retried.
     """
 
     def __init__(
@@ -203,7 +208,10 @@ class CloudEventsOutput(Output):
     def _post(self, headers: dict[str, str], body: bytes) -> None:
         import httpx
 
+        from pymodular.modules._http import retry_after_seconds
+
         for attempt in range(self._retries + 1):
+            retry_after = None
             try:
                 answer = self._client.post(self._url, headers=headers, content=body)
             except httpx.HTTPError as exc:
@@ -215,8 +223,10 @@ class CloudEventsOutput(Output):
                 if status != 429 and status < 500:
                     raise OSError(f"{self.name} refused the event: HTTP {status}")
                 problem = f"HTTP {status}"
+                retry_after = retry_after_seconds(answer.headers.get("retry-after"))
             if attempt < self._retries:
-                self._sleep(self._backoff * 2**attempt)
+                doubled = self._backoff * 2**attempt
+                self._sleep(min(RETRY_WAIT_MAX, max(doubled, retry_after or 0.0)))
         raise OSError(f"{self.name} failed after {self._retries + 1} attempts: {problem}")
 
     def close(self) -> None:

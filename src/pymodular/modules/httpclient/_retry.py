@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import email.utils
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC
 
+from pymodular.modules._http import retry_after_seconds
 from pymodular.modules.httpclient.config import IDEMPOTENT
 
 __all__ = ("RetryPolicy", "backoff_delay", "retry_after_seconds", "should_retry")
@@ -74,19 +72,3 @@ def backoff_delay(
     if retry_after is not None and policy.respect_retry_after:
         delay = min(policy.backoff_max, max(delay, retry_after))
     return max(0.0, delay)
-
-
-def retry_after_seconds(value: str | None, now: Callable[[], float] = time.time) -> float | None:
-    """Parse a Retry-After header (seconds or an HTTP date); None when absent or invalid."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, float(when.timestamp() - now()))
