@@ -67,6 +67,17 @@ def _free_udp_and_tcp_port() -> int:
     raise PebbleError("no loopback port is free for both UDP and TCP")
 
 
+def _distinct(pick: Callable[[], int], taken: set[int]) -> int:
+    """A port from ``pick`` not in ``taken`` (a probe's port is free again once it closes,
+    so two picks in a row may return the same one)."""
+    for _ in range(50):
+        port = pick()
+        if port not in taken:
+            taken.add(port)
+            return port
+    raise PebbleError("no distinct loopback ports are free")
+
+
 def _run(command: list[str], cwd: Path) -> None:
     done = subprocess.run(command, cwd=cwd, capture_output=True, check=False, timeout=60)  # noqa: S603
     if done.returncode != 0:
@@ -96,10 +107,11 @@ class Pebble:
         self.validity = validity
         self.always_valid = always_valid
         self.start_timeout = start_timeout
-        self.port = free_port()
-        self.management_port = free_port()
-        self.dns_port = _free_udp_and_tcp_port()
-        self.challtestsrv_port = free_port()
+        taken: set[int] = set()
+        self.port = _distinct(free_port, taken)
+        self.management_port = _distinct(free_port, taken)
+        self.dns_port = _distinct(_free_udp_and_tcp_port, taken)
+        self.challtestsrv_port = _distinct(free_port, taken)
         self.directory = Path(tempfile.mkdtemp(prefix="pymodular-pebble-"))
         self._pebble: subprocess.Popen[bytes] | None = None
         self._dns: subprocess.Popen[bytes] | None = None
