@@ -6,6 +6,7 @@ receiver that parses the real ``ExportMetricsServiceRequest`` protobuf.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,12 +19,19 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client.parser import text_string_to_metric_families
 
+from pymodular import Dependency, Module
+from pymodular.modules.cache import CacheModule
+from pymodular.modules.eventbus import EventBus, EventBusModule
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
 from pymodular.modules.metrics import Metrics, MetricsModule
+from pymodular.modules.metrics._framework import FAMILIES
 from pymodular.modules.router import RouterModule
+from pymodular.modules.scheduler import Scheduler, SchedulerModule
 from pymodular.secrets import Secret, forget_secret
+from pymodular.services import Service
 from pymodular.testing import app_harness
 from tests._receiver import Receiver, otlp_receiving
+from tests._until import until, until_async
 from tests.modules.metrics.test_module import SERVER, Items
 
 TOKEN = "metrics-token-7c1d2e3f4a"
@@ -145,3 +153,166 @@ async def test_without_the_option_no_meter_provider_exists() -> None:
     async with app_harness(modules, config=SERVER) as (app, _events):
         assert app.services.get(Metrics).otel is None
         assert app.module("metrics").meter_provider is None
+
+
+# --- the families read at scrape time ------------------------------------------------
+
+AUDIT_TOKEN = "audit-bus-key-5e9a1c"
+
+
+class Shop(Module[None]):
+    """Cache, event bus and scheduler at work; a second bus whose name holds a secret."""
+
+    name = "shop"
+    cache = Dependency(name="cache")
+    bus = Dependency(EventBus)
+    scheduler = Dependency(Scheduler)
+
+    def __init__(self) -> None:
+        self.audit = EventBus()
+        self.handled: list[Any] = []
+        self.release = asyncio.Event()
+        self.running = asyncio.Event()
+
+    def provides(self) -> list[Service[Any]]:
+        return [Service(f"audit-{AUDIT_TOKEN}", factory=lambda: self.audit, interface=EventBus)]
+
+    async def init(self, app: Any) -> None:
+        async def slow() -> None:
+            self.running.set()
+            await self.release.wait()
+
+        self.scheduler.add(slow, id="slow", every=3600)
+
+    async def start(self) -> None:
+        await self.audit.start()
+
+        async def handle(message: Any) -> None:
+            self.handled.append(message)
+
+        await self.bus.subscribe("orders.*", handle)
+
+    async def drain(self) -> None:
+        self.release.set()
+
+    async def stop(self) -> None:
+        await self.audit.stop()
+
+    async def work(self) -> None:
+        await self.cache.set("k", 1)
+        await self.cache.get("k")
+        await self.cache.get("missing")
+        for i in range(3):
+            await self.bus.publish("orders.placed", {"n": i})
+        await self.audit.publish("audit.seen", {"n": 1})
+        await until(lambda: len(self.handled) == 3)
+        await self.scheduler.run_now("slow")
+        await until(self.running.is_set)
+
+
+SCRAPE_TIME = {
+    family: Metrics().exposed_name(declared)
+    for family, declared in ((d.name, d) for group in FAMILIES.values() for d in group)
+}
+SHOP_FAMILIES = [
+    SCRAPE_TIME[name]
+    for name in ("cache_operations", "eventbus_messages", "scheduler_jobs_running",
+                 "scheduler_backlog")
+]  # fmt: skip
+
+
+def shop_modules(metrics: MetricsModule) -> list[Module[Any]]:
+    return [RouterModule(), CacheModule(), EventBusModule(), SchedulerModule(), metrics,
+            Shop(), HttpServerModule()]  # fmt: skip
+
+
+def prometheus_values(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+        if s.name in SHOP_FAMILIES
+    }
+
+
+async def test_scrape_time_families_reach_the_reader_with_the_values_of_the_scrape() -> None:
+    reader = InMemoryMetricReader()
+    secret = Secret(AUDIT_TOKEN)
+    try:
+        async with app_harness(shop_modules(MetricsModule(reader=reader)), config=SERVER) as (
+            app,
+            _events,
+        ):
+            await app.module("shop").work()
+            async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+                scrape = (await http.get("/metrics")).text
+            data = reader.get_metrics_data()  # the same moment: nothing changed meanwhile
+    finally:
+        forget_secret(secret)
+    assert data is not None
+    exported: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
+    units = {}
+    for resource in data.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name in SHOP_FAMILIES:
+                    units[metric.name] = metric.unit
+                    monotonic = getattr(metric.data, "is_monotonic", False)  # a Sum's
+                    assert monotonic == metric.name.endswith("_total")
+                    for point in metric.data.data_points:
+                        key = tuple(sorted(point.attributes.items()))
+                        exported[(metric.name, key)] = point.value
+    scraped = prometheus_values(scrape)
+    assert exported == scraped
+    assert units == {
+        "pymodular_cache_operations_total": "{operation}",
+        "pymodular_eventbus_messages_total": "{message}",
+        "pymodular_scheduler_jobs_running": "{run}",
+        "pymodular_scheduler_backlog": "{run}",
+    }
+    hits = ("pymodular_cache_operations_total", (("cache", "cache"), ("result", "hits")))
+    assert exported[hits] == 1
+    delivered = (("bus", "eventbus"), ("outcome", "delivered"))
+    assert exported[("pymodular_eventbus_messages_total", delivered)] == 3
+    assert exported[("pymodular_scheduler_jobs_running", (("scheduler", "scheduler"),))] == 1
+    buses = {dict(key)["bus"] for name, key in exported if name.endswith("messages_total")}
+    assert len(buses) == 2  # the audit bus too, its name masked:
+    assert AUDIT_TOKEN not in str(exported)
+    assert AUDIT_TOKEN not in scrape
+
+
+async def test_scrape_time_families_are_exported_over_otlp(receiver: Receiver) -> None:
+    config = {
+        **SERVER,
+        "metrics": {"otel": {"enabled": True, "endpoint": receiver.url, "interval": 0.2}},
+    }
+    async with app_harness(shop_modules(MetricsModule()), config=config) as (app, _events):
+        await app.module("shop").work()
+        async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
+            scraped = prometheus_values((await http.get("/metrics")).text)
+            # the periodic reader collects in its own thread: exports that follow the
+            # scrape carry its values (nothing changes while the job is held)
+            seen = len(receiver.requests)
+            await until_async(lambda: _later(receiver, seen), timeout=10)
+    last = decode(*receiver.requests[seen])
+    exported: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
+    units = {}
+    for resource in last.resource_metrics:
+        for scope in resource.scope_metrics:
+            for metric in scope.metrics:
+                if metric.name not in SHOP_FAMILIES:
+                    continue
+                units[metric.name] = metric.unit
+                kind = metric.WhichOneof("data")
+                assert kind == ("sum" if metric.name.endswith("_total") else "gauge")
+                for point in getattr(metric, kind).data_points:
+                    key = tuple(sorted((a.key, a.value.string_value) for a in point.attributes))
+                    value = point.as_int if point.HasField("as_int") else point.as_double
+                    exported[(metric.name, key)] = value
+    assert exported == scraped
+    assert set(units) == set(SHOP_FAMILIES)
+    assert exported[("pymodular_scheduler_jobs_running", (("scheduler", "scheduler"),))] == 1
+
+
+async def _later(receiver: Receiver, seen: int) -> bool:
+    return len(receiver.requests) > seen

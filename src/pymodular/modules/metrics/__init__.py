@@ -11,12 +11,12 @@
 Needs ``pip install "pymodular[metrics]"`` (prometheus_client, imported when the module
 initialises); ``metrics.otel`` also exports through the OpenTelemetry metrics SDK
 (``pip install "pymodular[tracing]"``). Exported: the module, its configuration, its
-error, the service types (``Metrics``, ``Instrument``) and the cardinality guard. See
+error, the service types (``Metrics``, ``Instrument``, ``Family``) and the cardinality guard. See
 ``docs/observability.md``.
 """
 
 from pymodular.modules.metrics._cardinality import OVERFLOW, CardinalityGuard, Exceeded
-from pymodular.modules.metrics._metrics import Instrument, Metrics
+from pymodular.modules.metrics._metrics import Family, Instrument, Metrics
 from pymodular.modules.metrics.config import (
     CardinalityConfig,
     HttpMetricsConfig,
@@ -31,6 +31,7 @@ __all__ = (
     "CardinalityConfig",
     "CardinalityGuard",
     "Exceeded",
+    "Family",
     "HttpMetricsConfig",
     "Instrument",
     "Metrics",

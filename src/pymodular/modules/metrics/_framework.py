@@ -3,7 +3,9 @@ modules' counters (cache, event bus, database pools, scheduler) read at scrape t
 
 Reading counters the modules keep anyway costs their hot paths nothing; only a scrape
 pays. Module names, job ids, cache and connection names are labels: they come from
-configuration and code, and still pass the cardinality guard.
+configuration and code, and still pass the secret redaction and the cardinality guard.
+Each family is declared once (:data:`FAMILIES`): the Prometheus collector builds it,
+and with OpenTelemetry on the same collector feeds an observable instrument of each.
 """
 
 from __future__ import annotations
@@ -13,14 +15,15 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from pymodular import secrets
 from pymodular.events import Event
-from pymodular.modules.metrics._metrics import Metrics
+from pymodular.modules.metrics._metrics import Family, Metrics
 from pymodular.services import ServiceScope
 
 if TYPE_CHECKING:
     from pymodular.services import ServiceRegistry
 
-__all__ = ("LifecycleMetrics", "ModuleCollectors")
+__all__ = ("FAMILIES", "LifecycleMetrics", "ModuleCollectors")
 
 _PHASES = {
     "module.initialised": ("init", "module.initialising"),
@@ -99,6 +102,73 @@ def _globals(services: ServiceRegistry, interface: type[Any]) -> list[tuple[str,
     ]
 
 
+_CACHE_OPERATIONS = Family(
+    "cache_operations", "counter", "Cache operations by result", ("cache", "result"),
+    "{operation}",
+)  # fmt: skip
+_EVENTBUS_MESSAGES = Family(
+    "eventbus_messages", "counter", "Event bus messages by outcome", ("bus", "outcome"),
+    "{message}",
+)  # fmt: skip
+_POOL = Family(
+    "database_pool_connections",
+    "gauge",
+    "Pooled database connections by state (waiting: callers waiting for one)",
+    ("database", "connection", "state"),
+    "{connection}",
+)
+_TRANSACTIONS = Family(
+    "database_transactions_active", "gauge", "Open transactions", ("database",),
+    "{transaction}",
+)  # fmt: skip
+_RUNNING = Family(
+    "scheduler_jobs_running", "gauge", "Job runs in progress", ("scheduler",), "{run}"
+)
+_BACKLOG = Family(
+    "scheduler_backlog", "gauge", "Runs due and waiting for a worker", ("scheduler",), "{run}"
+)
+_PROXY_REQUESTS = Family(
+    "proxy_requests",
+    "counter",
+    "Proxied requests by outcome (requests: all; the others: what went wrong)",
+    ("proxy", "outcome"),
+    "{request}",
+)
+_TARGET_REQUESTS = Family(
+    "proxy_target_requests",
+    "counter",
+    "Requests sent to each upstream target, and those that failed",
+    ("proxy", "upstream", "target", "result"),
+    "{request}",
+)
+_OUTSTANDING = Family(
+    "proxy_target_outstanding",
+    "gauge",
+    "Requests in flight at each upstream target",
+    ("proxy", "upstream", "target"),
+    "{request}",
+)
+_CIRCUIT = Family(
+    "proxy_target_circuit_open",
+    "gauge",
+    "1 while a target's circuit breaker is not closed",
+    ("proxy", "upstream", "target"),
+    "1",
+)
+_IN_FLIGHT = Family(
+    "proxy_requests_in_flight", "gauge", "Requests being proxied", ("proxy",), "{request}"
+)
+
+FAMILIES: dict[str, tuple[Family, ...]] = {
+    "cache": (_CACHE_OPERATIONS,),
+    "eventbus": (_EVENTBUS_MESSAGES,),
+    "database": (_POOL, _TRANSACTIONS),
+    "scheduler": (_RUNNING, _BACKLOG),
+    "proxy": (_PROXY_REQUESTS, _TARGET_REQUESTS, _OUTSTANDING, _CIRCUIT, _IN_FLIGHT),
+}
+"""The families each bundled module's collector yields, by the module's package."""
+
+
 class ModuleCollectors:
     """Scrape-time collectors over the bundled modules' services."""
 
@@ -118,144 +188,103 @@ class ModuleCollectors:
         }
         for package, collect in collectors.items():
             if f"pymodular.modules.{package}" in sys.modules:
-                self.metrics.collector(collect)
+                self.metrics.collector(collect, families=FAMILIES[package])
 
-    def _admitted(self, metric: str, label: str, value: str) -> str:
-        return self.metrics.guard.admit(metric, label, value, self.metrics.clock())
+    def _label(self, metric: Any, label: str, value: str) -> str:
+        """``value`` as shown: secrets masked, then past the cardinality guard."""
+        return self.metrics.guard.admit(
+            metric.name, label, secrets.redact(value), self.metrics.clock()
+        )
 
     def cache(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily
-
         from pymodular.modules.cache import Cache
 
         found = _globals(self.services, Cache)
         if not found:
             return
-        family = CounterMetricFamily(
-            self.metrics.full_name("cache_operations"),
-            "Cache operations by result",
-            labels=("cache", "result"),
-        )
+        family = self.metrics.family(_CACHE_OPERATIONS)
         for label, cache in found:
-            shown = self._admitted(family.name, "cache", label)
+            shown = self._label(family, "cache", label)
             for result, count in cache.stats.as_dict().items():
                 family.add_metric((shown, result), count)
         yield family
 
     def eventbus(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily
-
         from pymodular.modules.eventbus import EventBus
 
         found = _globals(self.services, EventBus)
         if not found:
             return
-        family = CounterMetricFamily(
-            self.metrics.full_name("eventbus_messages"),
-            "Event bus messages by outcome",
-            labels=("bus", "outcome"),
-        )
+        family = self.metrics.family(_EVENTBUS_MESSAGES)
         for label, bus in found:
-            shown = self._admitted(family.name, "bus", label)
+            shown = self._label(family, "bus", label)
             for outcome, count in bus.stats().items():
                 if isinstance(count, int):
                     family.add_metric((shown, outcome), count)
         yield family
 
     def database(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
         from pymodular.modules.database import Database
 
         found = _globals(self.services, Database)
         if not found:
             return
-        pool = GaugeMetricFamily(
-            self.metrics.full_name("database_pool_connections"),
-            "Pooled database connections by state (waiting: callers waiting for one)",
-            labels=("database", "connection", "state"),
-        )
-        active = GaugeMetricFamily(
-            self.metrics.full_name("database_transactions_active"),
-            "Open transactions",
-            labels=("database",),
-        )
+        pool = self.metrics.family(_POOL)
+        active = self.metrics.family(_TRANSACTIONS)
         for label, db in found:
-            active.add_metric((label,), db.active)
+            shown = self._label(active, "database", label)
+            active.add_metric((shown,), db.active)
             for connection in db.names:
+                named = self._label(pool, "connection", connection)
                 counters = db.entry(connection).describe()["pool"]
                 for state in ("in_use", "idle", "waiting"):
                     value = counters.get(state)
                     if isinstance(value, int):
-                        pool.add_metric((label, connection, state), value)
+                        pool.add_metric((shown, named, state), value)
         yield pool
         yield active
 
     def scheduler(self) -> Iterator[Any]:
-        from prometheus_client.core import GaugeMetricFamily
-
         from pymodular.modules.scheduler import Scheduler
 
         found = _globals(self.services, Scheduler)
         if not found:
             return
-        running = GaugeMetricFamily(
-            self.metrics.full_name("scheduler_jobs_running"),
-            "Job runs in progress",
-            labels=("scheduler",),
-        )
-        backlog = GaugeMetricFamily(
-            self.metrics.full_name("scheduler_backlog"),
-            "Runs due and waiting for a worker",
-            labels=("scheduler",),
-        )
+        running = self.metrics.family(_RUNNING)
+        backlog = self.metrics.family(_BACKLOG)
         for label, scheduler in found:
             facts = scheduler.describe()
-            running.add_metric((label,), facts.get("running", 0))
-            backlog.add_metric((label,), facts.get("backlog", 0))
+            shown = self._label(running, "scheduler", label)
+            running.add_metric((shown,), facts.get("running", 0))
+            backlog.add_metric((shown,), facts.get("backlog", 0))
         yield running
         yield backlog
 
     def proxy(self) -> Iterator[Any]:
-        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
-
         from pymodular.modules.proxy import ReverseProxy
 
         found = _globals(self.services, ReverseProxy)
         if not found:
             return
-        name = self.metrics.full_name
-        outcomes = CounterMetricFamily(
-            name("proxy_requests"),
-            "Proxied requests by outcome (requests: all; the others: what went wrong)",
-            labels=("proxy", "outcome"),
-        )
-        target_requests = CounterMetricFamily(
-            name("proxy_target_requests"),
-            "Requests sent to each upstream target, and those that failed",
-            labels=("proxy", "upstream", "target", "result"),
-        )
-        outstanding = GaugeMetricFamily(
-            name("proxy_target_outstanding"),
-            "Requests in flight at each upstream target",
-            labels=("proxy", "upstream", "target"),
-        )
-        circuit = GaugeMetricFamily(
-            name("proxy_target_circuit_open"),
-            "1 while a target's circuit breaker is not closed",
-            labels=("proxy", "upstream", "target"),
-        )
-        in_flight = GaugeMetricFamily(
-            name("proxy_requests_in_flight"), "Requests being proxied", labels=("proxy",)
-        )
+        family = self.metrics.family
+        outcomes = family(_PROXY_REQUESTS)
+        target_requests = family(_TARGET_REQUESTS)
+        outstanding = family(_OUTSTANDING)
+        circuit = family(_CIRCUIT)
+        in_flight = family(_IN_FLIGHT)
         for label, proxy in found:
             facts = proxy.describe()
-            in_flight.add_metric((label,), facts.get("in_flight", 0))
+            shown = self._label(in_flight, "proxy", label)
+            in_flight.add_metric((shown,), facts.get("in_flight", 0))
             for outcome, count in facts.get("stats", {}).items():
-                outcomes.add_metric((label, outcome), count)
+                outcomes.add_metric((shown, outcome), count)
             for upstream, described in facts.get("upstreams", {}).items():
                 for target in described.get("targets", []):
-                    key = (label, upstream, str(target.get("url", "")))
+                    key = (
+                        shown,
+                        self._label(target_requests, "upstream", upstream),
+                        self._label(target_requests, "target", str(target.get("url", ""))),
+                    )
                     target_requests.add_metric((*key, "sent"), target.get("requests", 0))
                     target_requests.add_metric((*key, "failed"), target.get("failures", 0))
                     outstanding.add_metric(key, target.get("outstanding", 0))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from pymodular import secrets
 from pymodular.modules.metrics._cardinality import OVERFLOW, CardinalityGuard
@@ -13,11 +13,29 @@ from pymodular.modules.metrics.errors import MetricsError
 if TYPE_CHECKING:
     from pymodular.modules.metrics._otel import OtelMetrics
 
-__all__ = ("Instrument", "Metrics")
+__all__ = ("Family", "Instrument", "Metrics")
 
 _RECHECK = (
     1.0  # seconds a label combination is served from the cache before the guard sees it again
 )
+
+
+class Family(NamedTuple):
+    """A metric family a collector yields at scrape time, declared ahead.
+
+    The Prometheus side builds it with :meth:`Metrics.family`; with OpenTelemetry on,
+    :meth:`Metrics.collector` declares an observable instrument of the same name (a
+    counter's name ends in ``_total``, as exposed), labels as attributes and ``unit``,
+    whose callback reads the collector's samples of this family.
+    """
+
+    name: str
+    """Without the namespace prefix and, for a counter, without ``_total``."""
+    kind: Literal["counter", "gauge"]
+    documentation: str
+    labels: tuple[str, ...] = ()
+    unit: str = ""
+    """The OpenTelemetry unit (UCUM; ``{request}``-style annotations for counts)."""
 
 
 class Instrument:
@@ -213,14 +231,40 @@ class Metrics:
         self._instruments[full] = instrument
         return instrument
 
-    def collector(self, collect: Callable[[], Iterable[Any]], *, names: Sequence[str] = ()) -> None:
+    def collector(
+        self,
+        collect: Callable[[], Iterable[Any]],
+        *,
+        names: Sequence[str] = (),
+        families: Sequence[Family] = (),
+    ) -> None:
         """Add ``collect``: called at each scrape, it yields metric families.
 
         ``names``, when given, are the metrics it yields: the registry then refuses an
-        instrument of the same name, and :attr:`instruments` lists them.
+        instrument of the same name, and :attr:`instruments` lists them. ``families``
+        declares what it yields (built with :meth:`family`): their names count as
+        ``names``, and with OpenTelemetry on each becomes an observable instrument that
+        reads ``collect`` when the reader collects.
         """
-        self.registry.register(_Collector(collect, tuple(names)))
-        self._collected.update(names)
+        shown = [*names, *(self.exposed_name(f) for f in families)]
+        self.registry.register(_Collector(collect, tuple(shown)))
+        self._collected.update(shown)
+        if self.otel is not None:
+            for family in families:
+                self.otel.observe(self.exposed_name(family), self.full_name(family.name),
+                                  family, collect)  # fmt: skip
+
+    def family(self, declared: Family) -> Any:
+        """An empty prometheus_client metric family for ``declared``, to add samples to."""
+        from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+
+        kind = CounterMetricFamily if declared.kind == "counter" else GaugeMetricFamily
+        return kind(self.full_name(declared.name), declared.documentation, labels=declared.labels)
+
+    def exposed_name(self, declared: Family) -> str:
+        """The name ``declared`` has in the exposition (``_total`` on counters)."""
+        full = self.full_name(declared.name)
+        return f"{full}_total" if declared.kind == "counter" else full
 
     def exposition(self, accept: str | None = None) -> tuple[bytes, str]:
         """The registry in the text format ``accept`` asks for: ``(body, content type)``."""
