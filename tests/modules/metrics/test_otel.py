@@ -290,11 +290,12 @@ async def test_scrape_time_families_are_exported_over_otlp(receiver: Receiver) -
         await app.module("shop").work()
         async with httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http:
             scraped = prometheus_values((await http.get("/metrics")).text)
-            # the periodic reader collects in its own thread: exports that follow the
-            # scrape carry its values (nothing changes while the job is held)
+            # the periodic reader collects, then posts, in its own thread: the first
+            # export received after the scrape may have been collected before it, the
+            # second was collected after (nothing changes while the job is held)
             seen = len(receiver.requests)
-            await until_async(lambda: _later(receiver, seen), timeout=10)
-    last = decode(*receiver.requests[seen])
+            await until_async(lambda: _later(receiver, seen + 1), timeout=10)
+    last = decode(*receiver.requests[seen + 1])
     exported: dict[tuple[str, tuple[tuple[str, Any], ...]], float] = {}
     units = {}
     for resource in last.resource_metrics:
