@@ -19,7 +19,10 @@ access log), loaded by wrk (``-t2 -c64``) in interleaved rounds:
 
 For the write endpoint a round lasts until both the relay and the subscriber have
 caught up (every task has its activity row): the time they take after wrk stops counts,
-so neither server gains by leaving events unrecorded at the end of a round.
+so neither server gains by leaving events unrecorded at the end of a round. The row's
+note ends with what each server's database holds after the last round: the events
+recorded and how many distinct ids they are, beside the tasks written (all equal when
+every committed write's event was recorded exactly once).
 
 Goal: ahead of FastAPI on both (the median of the per-round ratios). Run alone:
 ``.venv/bin/python -m benchmarks showcase`` (``BENCH_HTTP_SECONDS``, ``BENCH_HTTP_ROUNDS``).
@@ -134,6 +137,17 @@ def _recorded(database: Path, timeout: float = 120.0) -> None:
     raise RuntimeError(f"{database}: events still unrecorded after {timeout:g} s")
 
 
+def _events(database: Path) -> str:
+    """What a write run left in ``database``: tasks written (the seeded one aside), events
+    recorded in ``activity``, and how many distinct event ids those are."""
+    with contextlib.closing(sqlite3.connect(database, timeout=30)) as connection:
+        written, recorded, distinct = connection.execute(
+            "SELECT (SELECT COUNT(*) FROM tasks) - 1, (SELECT COUNT(*) FROM activity), "
+            "(SELECT COUNT(DISTINCT event_id) FROM activity)"
+        ).fetchone()
+    return f"{recorded} events recorded ({distinct} distinct) for {written} tasks"
+
+
 def run() -> list[Row]:
     """Read and write rounds for both servers; one row each."""
     from examples.showcase.demo import write_demo_credentials
@@ -167,6 +181,11 @@ def run() -> list[Row]:
                 settle=None if method == "GET" else functools.partial(_settle, databases),
             )
             per_request = {k: Stats.of(v).median * 1e3 for k, v in cpu.items()}
+            events = (
+                ""
+                if method == "GET"
+                else f"; ours {_events(databases['ours'])}, FastAPI {_events(databases['fastapi'])}"
+            )
             ratio = per_round(rates, "ours", "fastapi")
             p99 = {k: Stats.of(v) for k, v in p99s.items()}
             rows.append(
@@ -185,7 +204,8 @@ def run() -> list[Row]:
                     note=f"wrk -t2 -c64, {rounds} x {seconds:g} s; per round {ratio:.2f}x "
                     f"FastAPI; p99 ours {p99['ours'].median * 1e3:.1f} ms, FastAPI "
                     f"{p99['fastapi'].median * 1e3:.1f} ms; CPU per request ours "
-                    f"{per_request['ours']:.2f} ms, FastAPI {per_request['fastapi']:.2f} ms",
+                    f"{per_request['ours']:.2f} ms, FastAPI {per_request['fastapi']:.2f} ms"
+                    + events,
                 )
             )
     return rows

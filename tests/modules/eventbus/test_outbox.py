@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import sys
 import uuid
@@ -14,7 +15,7 @@ import sqlalchemy as sa
 from pymodular.errors import ConfigError
 from pymodular.modules.database import Database
 from pymodular.modules.eventbus import EventBus, EventBusConfigError, Message
-from tests._until import until
+from tests._until import until, until_async
 from tests.cli.process import Child
 from tests.conformance.eventbus.kits import NatsKit, RedisKit
 from tests.modules.eventbus.outbox_app import running, sections
@@ -308,4 +309,62 @@ async def test_a_full_memory_queue_is_waited_for_outside_the_relay_transaction(
         assert got == sent
         assert bus.outbox is not None
         await until(lambda: bus.outbox is not None and bus.outbox.relayed == 10, timeout=5)
+        assert await rows(db, "eventbus_outbox") == 0
+
+
+async def test_writes_racing_the_relay_and_its_subscribers_record_each_event_once(
+    tmp_path: Path,
+) -> None:
+    """SQLite with one pooled connection, as the showcase runs: sixty writes at once,
+    each inserting a row and publishing its event in one transaction (every seventh
+    rolled back), while the relay and four workers of a subscriber that records each
+    event in its own transaction take turns at the same connection. Every committed
+    write's event is recorded exactly once; the rolled-back ones never."""
+    config = memory_sections(tmp_path / "app.db")
+    config["database"]["default"]["pool"] = {"size": 1, "max_overflow": 0, "timeout": 30}
+    async with running(config) as (_, db, bus):
+        async with db.transaction() as session:
+            await session.execute(sa.text("CREATE TABLE items (n INTEGER PRIMARY KEY)"))
+            await session.execute(
+                sa.text("CREATE TABLE seen (event TEXT PRIMARY KEY, n INTEGER NOT NULL)")
+            )
+
+        async def record(message: Message[Any]) -> None:
+            async with db.transaction() as session:
+                await session.execute(
+                    sa.text("INSERT INTO seen VALUES (:event, :n)"),
+                    {"event": message.id, "n": message.data["n"]},
+                )
+
+        await bus.subscribe("items.>", record, group="activity", concurrency=4)
+
+        async def write(n: int) -> str:
+            async with db.transaction() as session:
+                await session.execute(sa.text("INSERT INTO items VALUES (:n)"), {"n": n})
+                sent = await bus.publish("items.created", {"n": n})
+                if n % 7 == 0:
+                    raise LookupError("rolled back")
+            return sent.id
+
+        outcomes = await asyncio.gather(*(write(n) for n in range(60)), return_exceptions=True)
+        committed = {n: o for n, o in enumerate(outcomes) if isinstance(o, str)}
+        assert len(committed) == 60 - 9
+        assert all(isinstance(o, LookupError) for o in outcomes if not isinstance(o, str))
+
+        async def recorded() -> list[tuple[str, int]]:
+            async with db.transaction(read_only=True) as session:
+                return [
+                    (r.event, r.n) for r in await session.execute(sa.text("SELECT * FROM seen"))
+                ]
+
+        async def caught_up() -> bool:
+            return len(await recorded()) >= len(committed)
+
+        await until_async(caught_up, timeout=30)
+        assert sorted(await recorded(), key=lambda r: r[1]) == [
+            (event, n) for n, event in sorted(committed.items())
+        ]
+        outbox = bus.outbox
+        assert outbox is not None
+        await until(lambda: outbox.relayed == len(committed), timeout=5)
         assert await rows(db, "eventbus_outbox") == 0

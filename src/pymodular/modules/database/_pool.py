@@ -1,28 +1,100 @@
-"""The connection pool: SQLAlchemy's asyncio queue pool with a gate and a waiting count.
+"""The connection pool: SQLAlchemy's asyncio queue pool with a gate, a waiting count and
+first-come, first-served checkouts.
 
 Imported when the module initialises (it imports SQLAlchemy).
 """
 
 from __future__ import annotations
 
+import asyncio
+import collections
 from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy.pool import AsyncAdaptedQueuePool, PoolProxiedConnection
+from sqlalchemy.util import await_
+from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty
 
 from pymodular.modules.database.config import PoolConfig
 
-__all__ = ("GatedPool", "pool_arguments", "replacement_pool")
+__all__ = ("FairQueue", "GatedPool", "pool_arguments", "replacement_pool")
+
+
+class FairQueue(AsyncAdaptedQueue[Any]):
+    """The pool's queue of idle connections, served in the order callers asked.
+
+    SQLAlchemy's asyncio queue lets a caller take a connection that is idle at that
+    moment even while others wait for one: a connection given back wakes the first
+    waiter, but a task that asks before the waiter runs takes it, and the waiter goes
+    to the back of the line. A task that opens transactions in a loop (a subscriber,
+    an outbox relay) gives its connection back and takes it again within one turn of
+    the event loop, so on a pool of one connection (SQLite) the requests waiting behind
+    it wait without bound. Here a connection given back while someone waits goes
+    straight to the longest waiter, and nobody takes an idle connection past a waiter.
+    """
+
+    def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
+        super().__init__(maxsize, use_lifo)
+        self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+
+    def put_nowait(self, item: Any) -> None:
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(item)
+                return
+        super().put_nowait(item)
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        self.put_nowait(item)  # the queue holds at most the pool's own connections
+
+    def get(self, block: bool = True, timeout: float | None = None) -> Any:
+        waiters = self._waiters
+        while waiters and waiters[0].done():  # left while waiting (timed out, cancelled)
+            waiters.popleft()
+        if not waiters:
+            try:
+                return self._queue.get_nowait()
+            except asyncio.QueueEmpty:
+                pass
+        if not block:
+            raise Empty()
+        return await_(self._wait(timeout))
+
+    async def _wait(self, timeout: float | None) -> Any:
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Any] = loop.create_future()
+        self._waiters.append(waiter)
+        expiry = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self.put_nowait(waiter.result())  # handed over as this caller left: pass it on
+            else:
+                waiter.cancel()
+            raise
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+
+
+def _expire(waiter: asyncio.Future[Any]) -> None:
+    if not waiter.done():
+        waiter.set_exception(Empty())
 
 
 class GatedPool(AsyncAdaptedQueuePool):
-    """A queue pool that asks ``gate`` before every checkout and counts who is waiting.
+    """A queue pool that asks ``gate`` before every checkout, counts who is waiting and
+    hands connections out first come, first served (:class:`FairQueue`).
 
     ``gate`` raises to refuse a checkout (the module refuses new work while draining);
     ``waiting`` counts the callers that asked while every connection was out and have
     not got one yet.
     """
 
+    _queue_class = FairQueue
     gate: Callable[[], None] | None = None
     waiting: int = 0
 
