@@ -81,6 +81,9 @@ class Outbox:
             else [n for n, e in engines.items() if isinstance(e, BrokerEngine)]
         )
         self.table = outbox_table(config.table, context.max_message_bytes)
+        # Built once: each write only binds its values (building the statement with them
+        # coerced every value and computed a new cache key per event).
+        self._insert = sa.insert(self.table)
         self._current = current_transaction
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -103,13 +106,14 @@ class Outbox:
                 field="payload",
             )
         await transaction.session.execute(
-            sa.insert(self.table).values(
-                message_id=message.id,
-                engine=engine.name,
-                topic=message.topic,
-                body=body,
-                created=time.time(),
-            )
+            self._insert,
+            {
+                "message_id": message.id,
+                "engine": engine.name,
+                "topic": message.topic,
+                "body": body,
+                "created": time.time(),
+            },
         )
         self.written += 1
         if transaction is not self._last:
