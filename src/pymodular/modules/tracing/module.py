@@ -113,17 +113,14 @@ class TracingModule(Module[TracingConfig]):
     def _exporter(self) -> Any:
         config = self.config
         if config.exporter == "otlp":
-            from opentelemetry.exporter.otlp.proto.http import Compression
-            from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+            from pymodular.modules.tracing._exporter import OtlpSpanExporter
 
             otlp = config.otlp
-            return OTLPSpanExporter(
-                endpoint=otlp.endpoint,
+            return OtlpSpanExporter(
+                otlp.endpoint,
                 headers=otlp.revealed_headers(),
                 timeout=otlp.timeout,
-                compression=Compression.Gzip
-                if otlp.compression == "gzip"
-                else Compression.NoCompression,
+                compression=otlp.compression,
             )
         if config.exporter == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
