@@ -46,6 +46,7 @@ class TracingModule(Module[TracingConfig]):
         self._given_exporter = exporter
         self._tracing: Tracing | None = None
         self._seam: Any = None
+        self._batcher: Any = None
         self._deadline: float | None = None  # when the stop's wait on the exporter ends
 
     @property
@@ -83,11 +84,20 @@ class TracingModule(Module[TracingConfig]):
             sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)),
             shutdown_on_exit=False,  # shut down when the application stops, not at exit
         )
+        from pymodular.modules.tracing._batch import SpanBatcher
+        from pymodular.modules.tracing._exporter import OtlpSpanExporter
+
         exporter = self._given_exporter or self._exporter()
+        processor = None
         if exporter is not None:
-            provider.add_span_processor(self._processor(exporter))
+            processor = self._processor(exporter)
+            provider.add_span_processor(processor)
+        self._batcher = processor if isinstance(processor, SpanBatcher) else None
+        # The module's exporter reads the seam's spans as they are; any other wants
+        # ReadableSpans.
+        direct = self._batcher if isinstance(exporter, OtlpSpanExporter) else None
         otel = provider.get_tracer("pymodular")
-        self._seam = OtelTracer(otel, ratio=config.sample_ratio)
+        self._seam = OtelTracer(otel, ratio=config.sample_ratio, direct=direct)
         self._tracing = Tracing(self._seam, provider, exporter)
         telemetry.install(self._seam)
         set_trace_source(current_ids)  # log records carry the ids of the current span
@@ -135,16 +145,18 @@ class TracingModule(Module[TracingConfig]):
         return None
 
     def _processor(self, exporter: Any) -> Any:
-        from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor
+        from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+        from pymodular.modules.tracing._batch import SpanBatcher
 
         if self.config.exporter == "memory" and self._given_exporter is None:
             return SimpleSpanProcessor(exporter)  # finished spans visible at once
         batch = self.config.batch
-        return BatchSpanProcessor(
+        return SpanBatcher(
             exporter,
             max_queue_size=batch.max_queue_size,
-            schedule_delay_millis=batch.schedule_delay * 1000,
-            max_export_batch_size=min(batch.max_export_batch_size, batch.max_queue_size),
+            schedule_delay=batch.schedule_delay,
+            max_export_batch_size=batch.max_export_batch_size,
         )
 
     async def stop(self) -> None:
@@ -209,4 +221,16 @@ class TracingModule(Module[TracingConfig]):
             "endpoint": config.otlp.endpoint if config.exporter == "otlp" else None,
             "sample_ratio": config.sample_ratio,
             "active": self._seam is not None,
+            "spans": self._counts(),
+        }
+
+    def _counts(self) -> dict[str, int] | None:
+        """Spans exported, given up by the exporter and dropped by a full queue."""
+        if self._batcher is None:
+            return None
+        exporter = self._batcher.exporter
+        return {
+            "exported": getattr(exporter, "exported", 0),
+            "failed": getattr(exporter, "failed", 0),
+            "dropped": self._batcher.dropped,
         }
