@@ -27,12 +27,17 @@ class Receiver:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
         self.retry_after: str | None = None  # sent with every refusal when set
+        self.hold: threading.Event | None = None  # when set, answers wait for it (a slow peer)
+        self.arrived = threading.Event()  # a request came in (held or not)
         self.received = threading.Event()
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
+                receiver.arrived.set()
+                if receiver.hold is not None:
+                    receiver.hold.wait(30)
                 answer = receiver.answers.pop(0) if receiver.answers else status
                 if answer < 300:
                     headers = {k.lower(): v for k, v in self.headers.items()}

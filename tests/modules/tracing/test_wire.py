@@ -138,3 +138,59 @@ def _readable(attributes: dict[str, Any]) -> Any:
         start_time=1,
         end_time=2,
     )
+
+
+def test_seam_spans_handed_as_they_are_encode_as_their_readable_spans() -> None:
+    from opentelemetry.sdk.trace import ReadableSpan
+
+    from pymodular.modules.tracing._batch import SpanBatcher
+
+    class Keep:
+        def __init__(self) -> None:
+            self.spans: list[Any] = []
+
+        def export(self, spans: list[Any]) -> None:
+            self.spans.extend(spans)
+
+        def shutdown(self) -> None:
+            pass
+
+    kept = Keep()
+    sdk = TracerProvider(resource=Resource.create({"service.name": "shop"}), shutdown_on_exit=False)
+    batcher = SpanBatcher(kept)
+    sdk.add_span_processor(batcher)
+    seam = OtelTracer(sdk.get_tracer("pymodular", "9.9"), direct=batcher)
+    parent = {"traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"}
+    with seam.span("GET", kind="server", parent=parent, attributes={"n": 1}) as server:
+        server.set_attribute("http.route", "/items/{id}")
+        try:
+            with seam.span("work", kind="client"):
+                raise ValueError("bad input")
+        except ValueError:
+            pass
+        server.fail("HTTP 500")
+    batcher.shutdown()
+    assert [type(span).__name__ for span in kept.spans] == ["OtelSpan", "OtelSpan"]
+    readable = [
+        ReadableSpan(
+            name=span.name,
+            context=span.context,
+            parent=span.parent,
+            resource=span.resource,
+            attributes=span.attributes,
+            events=span.events,
+            kind=span.kind,
+            status=span.status,
+            start_time=span.start_time,
+            end_time=span.end_time,
+            instrumentation_scope=span.instrumentation_scope,
+        )
+        for span in kept.spans
+    ]
+    assert encode_spans(kept.spans) == sdk_encode(readable).SerializeToString()
+    request = decoded(encode_spans(kept.spans))
+    work, server_span = request.resource_spans[0].scope_spans[0].spans
+    assert work.parent_span_id == server_span.span_id
+    assert server_span.parent_span_id == (0x00F067AA0BA902B7).to_bytes(8, "big")
+    assert server_span.flags == 0x300  # the parent is remote
+    assert work.events[0].name == "exception"

@@ -87,13 +87,13 @@ _SPAN_KEY, _CURRENT = _context_keys()
 
 def scrubbed(value: Any) -> Any:
     """An attribute value with registered secrets masked (sequences item by item)."""
-    if isinstance(value, str):
-        return secrets.redact(value[:_MAX_TEXT])
+    if isinstance(value, str):  # masked before the cut: no secret's head is left at the end
+        return secrets.redact(value)[:_MAX_TEXT]
     if isinstance(value, bool | int | float):
         return value
     if isinstance(value, list | tuple):
         return [scrubbed(v) for v in value]
-    return secrets.redact(str(value)[:_MAX_TEXT])
+    return secrets.redact(str(value))[:_MAX_TEXT]
 
 
 def current_ids() -> tuple[int, int] | None:

@@ -1,0 +1,167 @@
+"""The seam's spans in OpenTelemetry's context, their ids, parents and hand-over."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+from opentelemetry import baggage, trace
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+from pymodular.modules.tracing._batch import SpanBatcher
+from pymodular.modules.tracing._otel import OtelTracer, remote_parent
+
+TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+class Keep:
+    """An exporter that keeps what it is given; ``gate``, when set, holds each export."""
+
+    def __init__(self, gate: threading.Event | None = None) -> None:
+        self.spans: list[Any] = []
+        self.gate = gate
+        self.exporting = threading.Event()
+        self.shut = False
+
+    def export(self, spans: list[Any]) -> None:
+        self.exporting.set()
+        if self.gate is not None:
+            self.gate.wait(10)
+        self.spans.extend(spans)
+
+    def shutdown(self) -> None:
+        self.shut = True
+
+
+def seam_with(batcher: SpanBatcher, ratio: float = 1.0) -> tuple[OtelTracer, TracerProvider]:
+    provider = TracerProvider(resource=Resource.create({}), shutdown_on_exit=False)
+    provider.add_span_processor(batcher)
+    return OtelTracer(provider.get_tracer("t"), ratio=ratio, direct=batcher), provider
+
+
+@pytest.mark.parametrize(
+    "carrier",
+    [
+        {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"},
+        {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-00"},
+        {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01", "tracestate": "a=1,b=2"},
+        {"traceparent": f"01-{TRACE}-00f067aa0ba902b7-01-extra"},  # a later version
+        {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01-extra"},  # 00 has no extra part
+        {"traceparent": f"00-{TRACE.upper()}-00f067aa0ba902b7-01"},
+        {"traceparent": f"ff-{TRACE}-00f067aa0ba902b7-01"},
+        {"traceparent": f"00-{'0' * 32}-00f067aa0ba902b7-01"},
+        {"traceparent": f"00-{TRACE}-{'0' * 16}-01"},
+        {"traceparent": f" 00-{TRACE}-00f067aa0ba902b7-01"},
+        {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-1"},
+        {"traceparent": "garbage"},
+        {"tracestate": "a=1"},
+    ],
+)
+def test_the_callers_context_is_read_as_opentelemetrys_propagator_reads_it(
+    carrier: dict[str, str],
+) -> None:
+    extracted = TraceContextTextMapPropagator().extract(carrier)
+    expected = trace.get_current_span(extracted).get_span_context()
+    found = remote_parent(carrier)
+    if not expected.is_valid:
+        assert found is None
+        return
+    assert found is not None
+    trace_id, span_id, flags, state = found
+    assert trace_id == expected.trace_id
+    assert (int(span_id, 16) if isinstance(span_id, str) else span_id) == expected.span_id
+    assert flags == expected.trace_flags
+    assert (state or None) == (expected.trace_state or None)
+
+
+def test_a_span_is_opentelemetrys_current_span_inside_and_the_context_is_restored() -> None:
+    seam, _ = seam_with(SpanBatcher(Keep()))
+    token = otel_context.attach(baggage.set_baggage("tenant", "t1"))
+    try:
+        before = otel_context.get_current()
+        with seam.span("outer") as outer:
+            assert trace.get_current_span() is outer
+            assert baggage.get_baggage("tenant") == "t1"  # other context values are kept
+            with seam.span("inner") as inner:
+                assert trace.get_current_span() is inner
+                assert inner.get_span_context().trace_id == outer.get_span_context().trace_id
+            assert trace.get_current_span() is outer
+        assert otel_context.get_current() is before
+    finally:
+        otel_context.detach(token)
+
+
+def test_an_unsampled_span_draws_its_span_id_once_when_asked() -> None:
+    seam, _ = seam_with(SpanBatcher(Keep()), ratio=0.0)
+    with seam.span("quiet") as span:
+        assert not span.recording
+        first = span.ids
+        assert first == span.ids
+        carrier: dict[str, str] = {}
+        seam.inject(carrier)
+        assert carrier["traceparent"] == f"00-{first[0]}-{first[1]}-02"  # random id, unsampled
+
+
+def test_spans_go_to_the_batcher_as_they_are_until_another_processor_is_added() -> None:
+    kept = Keep()
+    batcher = SpanBatcher(kept)
+    seam, provider = seam_with(batcher)
+    with seam.span("alone"):
+        pass
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with seam.span("shared", attributes={"k": "v"}):
+        pass
+    batcher.force_flush()
+    assert [type(s).__name__ for s in kept.spans] == ["OtelSpan", "ReadableSpan"]
+    (shared,) = memory.get_finished_spans()
+    assert isinstance(shared, ReadableSpan)
+    assert shared.name == "shared"
+    assert dict(shared.attributes or {}) == {"k": "v"}
+    provider.shutdown()
+
+
+def test_a_full_queue_drops_and_counts_spans_without_blocking_the_caller() -> None:
+    gate = threading.Event()
+    kept = Keep(gate)
+    batcher = SpanBatcher(kept, max_queue_size=4, max_export_batch_size=2)
+    seam, _ = seam_with(batcher)
+    for n in range(2):  # a full batch wakes the thread, whose export then waits at the gate
+        with seam.span(f"s{n}"):
+            pass
+    assert kept.exporting.wait(10)
+    for n in range(2, 9):
+        with seam.span(f"s{n}"):
+            pass
+    assert batcher.dropped == 3  # four wait in the queue, three more had no room
+    gate.set()
+    batcher.shutdown()
+    assert [s.name for s in kept.spans] == [f"s{n}" for n in range(6)]
+    assert kept.shut
+    with seam.span("after"):
+        pass
+    assert batcher.dropped == 4  # a stopped batcher takes nothing
+
+
+def test_an_exporter_that_raises_does_not_stop_the_exports() -> None:
+    class Flaky(Keep):
+        def export(self, spans: list[Any]) -> None:
+            if not self.exporting.is_set():
+                self.exporting.set()
+                raise RuntimeError("collector gone")
+            super().export(spans)
+
+    flaky = Flaky()
+    batcher = SpanBatcher(flaky, max_export_batch_size=1)
+    seam, _ = seam_with(batcher)
+    for name in ("lost", "kept"):
+        with seam.span(name):
+            pass
+    batcher.shutdown()
+    assert [s.name for s in flaky.spans] == ["kept"]
