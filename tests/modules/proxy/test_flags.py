@@ -78,3 +78,44 @@ def test_a_flag_needs_its_upstream_and_composites_take_none() -> None:
     base["routes"][0].pop("flag_upstream")
     with pytest.raises(ValueError, match="go together"):
         ProxyConfig.model_validate(base)
+
+
+async def test_a_flagged_tenant_route_reads_the_tenant_once_for_flag_and_upstream() -> None:
+    seen: list[str | None] = []
+
+    def per_tenant(flag: str, tenant: str | None, scope: Any) -> bool | None:
+        seen.append(tenant)
+        return tenant == "acme"
+
+    class Flags(Module[None]):
+        name = "flags"
+        proxy = Dependency(ReverseProxy)
+
+        async def init(self, app: Any) -> None:
+            self.proxy.add_flag_evaluator(per_tenant)
+
+    async with upstream("stable") as a, upstream("canary") as b, upstream("own") as c:
+        proxy_section = _flagged(a.url, b.url, tenant={"source": "header"})
+        proxy_section["upstreams"]["own"] = {"targets": [c.url]}
+        proxy_section["routes"][0]["tenant_upstreams"] = {"initech": "own"}
+        config = {"httpserver": {"host": "127.0.0.1", "port": 0}, "proxy": proxy_section}
+        modules = [RouterModule(), ProxyModule(), Flags(), HttpServerModule()]
+        async with app_harness(modules, config=config) as (app, _events):
+            proxy = proxy_of(app)
+            reads: list[str | None] = []
+            tenant_of = proxy._tenant_of
+
+            def counted(scope: Any) -> str | None:
+                reads.append(tenant_of(scope))
+                return reads[-1]
+
+            proxy._tenant_of = counted  # type: ignore[method-assign]
+            url = app.services.get(HttpServer).url
+            async with httpx.AsyncClient(base_url=url) as client:
+                served = [
+                    (await client.get("/x", headers=headers)).json()["name"]
+                    for headers in ({"X-Tenant-ID": "acme"}, {"X-Tenant-ID": "initech"}, {})
+                ]
+    assert served == ["canary", "own", "stable"]
+    assert reads == ["acme", "initech", None]  # once a request
+    assert seen == ["acme", "initech", None]

@@ -232,3 +232,21 @@ async def test_a_target_stopped_and_restarted_on_its_port_is_served_again() -> N
     assert "cannot connect" in failed.data["reason"]
     assert back.json()["name"] == "second"
     assert len(second.requests) == 1
+
+
+async def test_health_checks_open_their_connections_outside_the_pool() -> None:
+    checks = {"enabled": True, "interval": 0.05, "timeout": 30, "unhealthy_threshold": 1}
+    dead = closed_port()
+    async with upstream("a") as a:
+        config = section(
+            {"pool": _pool(a.url, f"http://127.0.0.1:{dead}", health_check=checks)},
+            [{"path": "/", "upstream": "pool"}],
+        )
+        async with proxying(config) as (app, _url, events):
+            down = await events.wait_for("proxy.target.unhealthy", timeout=30)
+            await until(lambda: a.checks >= 3, timeout=30)
+            pools = [t.pool for t in proxy_of(app).upstream("pool").targets]
+            counts = [(p.total, len(p.idle)) for p in pools]
+    assert counts == [(0, 0), (0, 0)]  # no slot taken, nothing pooled
+    assert down.data["target"] == f"127.0.0.1:{dead}"
+    assert f"cannot connect to target 127.0.0.1:{dead}" in down.data["reason"]

@@ -40,7 +40,7 @@ if TYPE_CHECKING:
     from pymodular.modules.proxy._target import Target, Upstream
     from pymodular.modules.proxy._upstream import Answer, Connection
 
-__all__ = ("ClientGoneError", "forward", "hash_key")
+__all__ = ("Attempts", "ClientGoneError", "forward", "hash_key")
 
 logger = logging.getLogger("pymodular.proxy")
 
@@ -134,6 +134,64 @@ def hash_key(upstream: Upstream, scope: Scope) -> bytes | None:
     return None
 
 
+class Attempts:
+    """One request's tries at the targets of an upstream: which target is next, and
+    whether a failed try may be followed by another (the route retries, attempts are
+    left, the route's deadline has not passed, the retry budget allows it). Shared by
+    proxied requests and WebSocket handshakes."""
+
+    __slots__ = ("attempts", "deadline", "key", "proxy", "route", "scope", "tried", "upstream")
+
+    def __init__(
+        self, proxy: ReverseProxy, route: ProxyRoute, upstream: Upstream, scope: Scope
+    ) -> None:
+        self.proxy = proxy
+        self.route = route
+        self.upstream = upstream
+        self.scope = scope
+        self.key = hash_key(upstream, scope)  # a sticky upstream keeps WebSockets sticky too
+        now = proxy.loop.time()
+        self.deadline = now + route.timeout
+        self.tried: list[Target] = []
+        self.attempts = 0
+        proxy.budget.request(now)
+
+    def next_target(self) -> Target | None:
+        """The target of the next attempt (counted), or None when none is eligible."""
+        self.attempts += 1
+        target = self.upstream.choose(self.tried, self.key)
+        if target is not None:
+            self.tried.append(target)
+        return target
+
+    async def unavailable(self, send: Send) -> None:
+        """Answer 503: no target of the upstream is eligible."""
+        self.proxy.stats["unavailable"] += 1
+        await problem(
+            self.scope, send, 503, f"no target of upstream {self.upstream.name!r} is available now"
+        )
+
+    def may_retry(self) -> bool:
+        """Whether a failed attempt may be followed by another (spends from the budget)."""
+        proxy = self.proxy
+        now = proxy.loop.time()
+        return (
+            self.route.retry
+            and self.attempts < proxy.retry.attempts
+            and now < self.deadline
+            and proxy.budget.spend(now)
+        )
+
+    def retrying(self, target: Target, method: str, reason: str) -> None:
+        """Count and report a retry after the attempt at ``target`` failed."""
+        self.proxy.stats["retries"] += 1
+        self.proxy.emit_retry(self.upstream, target, method, reason, self.attempts)
+
+    def backoff(self) -> Coroutine[Any, Any, None]:
+        """The wait before the next attempt (jittered, growing with the attempts)."""
+        return asyncio.sleep(backoff(self.proxy.retry, self.attempts))
+
+
 def forward(
     proxy: ReverseProxy,
     route: ProxyRoute,
@@ -152,26 +210,18 @@ def forward(
     return exchange.run()
 
 
-class _Exchange:
+class _Exchange(Attempts):
     """The state of one proxied request across its attempts."""
 
     __slots__ = (
-        "attempts",
         "body",
-        "deadline",
         "framing",
         "idempotent",
-        "key",
         "method",
-        "proxy",
         "receive",
-        "route",
-        "scope",
         "send",
         "shadowed",
         "stale_retry_used",
-        "tried",
-        "upstream",
     )
 
     def __init__(
@@ -185,41 +235,24 @@ class _Exchange:
         send: Send,
         framing: BodyFraming,
     ) -> None:
-        self.proxy = proxy
-        self.route = route
-        self.upstream = upstream
-        self.scope = scope
+        super().__init__(proxy, route, upstream, scope)
         self.receive = receive
         self.send = send
         self.framing = framing
         self.method: str = scope["method"]
         self.body = _Body(receive, framing, route.max_body_bytes)
         self.idempotent = route.retry and self.method in proxy.retry.methods and self.body.complete
-        self.key = hash_key(upstream, scope)
-        self.deadline = proxy.loop.time() + route.timeout
-        self.tried: list[Target] = []
-        self.attempts = 0
         self.stale_retry_used = False
         self.shadowed = (
             route.shadow_upstream is not None and self.body.complete and proxy.sample(route)
         )
 
     async def run(self) -> None:
-        proxy = self.proxy
-        proxy.budget.request(proxy.loop.time())
         while True:
-            self.attempts += 1
-            target = self.upstream.choose(self.tried, self.key)
+            target = self.next_target()
             if target is None:
-                proxy.stats["unavailable"] += 1
-                await problem(
-                    self.scope,
-                    self.send,
-                    503,
-                    f"no target of upstream {self.upstream.name!r} is available now",
-                )
+                await self.unavailable(self.send)
                 return
-            self.tried.append(target)
             target.outstanding += 1
             try:
                 if telemetry.tracer.active:
@@ -231,7 +264,7 @@ class _Exchange:
             if not again:
                 return
             if again == "backoff":
-                await asyncio.sleep(backoff(proxy.retry, self.attempts))
+                await self.backoff()
 
     async def _traced_attempt(self, target: Target) -> str | None:
         """:meth:`_attempt` in a client span whose ``traceparent`` the target receives."""
@@ -278,7 +311,7 @@ class _Exchange:
                 raise answer.error
             if self._retry_status(answer.status):
                 self.upstream.record(target, ok=False)
-                self._retrying(target, f"status {answer.status}")
+                self.retrying(target, self.method, f"status {answer.status}")
                 return "backoff"
             self.upstream.record(target, ok=answer.status < 500)
             started = True
@@ -351,10 +384,6 @@ class _Exchange:
             and proxy.budget.spend(proxy.loop.time())
         )
 
-    def _retrying(self, target: Target, reason: str) -> None:
-        self.proxy.stats["retries"] += 1
-        self.proxy.emit_retry(self.upstream, target, self.method, reason, self.attempts)
-
     async def _failed(
         self, target: Target, exc: UpstreamError, *, started: bool, stale: bool
     ) -> str | None:
@@ -380,16 +409,8 @@ class _Exchange:
             return "now"
         upstream.record(target, ok=False)
         connect_failed = isinstance(exc, UpstreamConnectError)
-        now = proxy.loop.time()
-        if (
-            self.attempts < proxy.retry.attempts
-            and self.route.retry
-            and (connect_failed or self.idempotent)
-            and not self.body.started
-            and now < self.deadline
-            and proxy.budget.spend(now)
-        ):
-            self._retrying(target, str(exc))
+        if (connect_failed or self.idempotent) and not self.body.started and self.may_retry():
+            self.retrying(target, self.method, str(exc))
             return "backoff"
         proxy.stats["failed"] += 1
         proxy.emit_failure(upstream, target, self.method, str(exc), cut=False)

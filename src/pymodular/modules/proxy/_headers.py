@@ -65,6 +65,7 @@ PATH_PARAMS = "pymodular.proxy.params"
 
 BodyFraming = tuple[int, bool]
 """``(content_length, chunked)``: -1 and False for a request without a body."""
+_NO_BODY: BodyFraming = (-1, False)
 
 
 def connection_tokens(value: bytes) -> set[bytes]:
@@ -167,7 +168,7 @@ class RequestPlan:
         self.host_mode = route.host_header if route.host_header in ("preserve", "target") else ""
         self.host_value = route.host_header.encode("latin-1")
         self.forwarded = forwarded
-        self.via = via.encode("latin-1") if via else None
+        self.via = b"1.1 " + via.encode("latin-1") if via else None
         drop = set(HOP_BY_HOP | _FRAMING)
         drop.update(name.encode("latin-1") for name in route.remove_headers)
         drop.update(name.encode("latin-1") for name in route.set_headers)
@@ -181,9 +182,10 @@ class RequestPlan:
         if forwarded.forwarded or not forwarded.trust_incoming:
             drop.add(b"forwarded")
         self.drop = frozenset(drop)
-        self.set_lines = b"".join(
-            name.encode("latin-1") + b": " + value.encode("latin-1") + b"\r\n"
+        self.set_lines = tuple(
+            part
             for name, value in route.set_headers.items()
+            for part in (name.encode("latin-1"), b": ", value.encode("latin-1"), b"\r\n")
         )
 
     def target_path(self, scope: dict[str, Any] | Any, prefix: bytes) -> bytes:
@@ -213,6 +215,23 @@ class RequestPlan:
         framing: BodyFraming,
     ) -> bytes:
         """The request line and headers for the target."""
+        lines = [scope["method"].encode("latin-1"), b" ", path, b" HTTP/1.1\r\n"]
+        self._fields(lines, scope, target_host, framing)
+        lines.append(b"\r\n")
+        return b"".join(lines)
+
+    def fields(self, scope: Any, target_host: bytes) -> list[tuple[bytes, bytes]]:
+        """The headers :meth:`head` sends for a request without a body, as pairs (for
+        a client that writes the head itself: the WebSocket handshake)."""
+        lines: list[bytes] = []
+        self._fields(lines, scope, target_host, _NO_BODY)
+        return list(zip(lines[0::4], lines[2::4], strict=True))
+
+    def _fields(
+        self, lines: list[bytes], scope: Any, target_host: bytes, framing: BodyFraming
+    ) -> None:
+        """Append the header lines for the target to ``lines``, four items a header:
+        name, ``b": "``, value, ``b"\\r\\n"`` (what :meth:`fields` reads back)."""
         headers: list[tuple[bytes, bytes]] = scope["headers"]
         drop = self.drop
         listed: set[bytes] | None = None
@@ -228,15 +247,14 @@ class RequestPlan:
                 prior_for.append(value)
             elif name == b"forwarded":
                 prior_forwarded.append(value)
-        lines = [scope["method"].encode("latin-1"), b" ", path, b" HTTP/1.1\r\nhost: "]
         mode = self.host_mode
         if mode == "preserve":
-            lines.append(client_host or target_host)
+            host = client_host or target_host
         elif mode == "target":
-            lines.append(target_host)
+            host = target_host
         else:
-            lines.append(self.host_value)
-        lines.append(b"\r\n")
+            host = self.host_value
+        lines += (b"host", b": ", host, b"\r\n")
         for name, value in headers:
             if name in drop or (listed is not None and name in listed):
                 continue
@@ -244,19 +262,17 @@ class RequestPlan:
         if self.forwarded.x_forwarded or self.forwarded.forwarded:
             self._forwarding(lines, scope, client_host, prior_for, prior_forwarded)
         if self.via is not None:
-            lines += (b"via: 1.1 ", self.via, b"\r\n")
+            lines += (b"via", b": ", self.via, b"\r\n")
         if self.request_id is not None:
             request_id = request_id_of(scope)
             if request_id:
                 lines += (self.request_id, b": ", request_id.encode("latin-1"), b"\r\n")
-        lines.append(self.set_lines)
+        lines += self.set_lines
         length, chunked = framing
         if chunked:
-            lines.append(b"transfer-encoding: chunked\r\n")
+            lines += (b"transfer-encoding", b": ", b"chunked", b"\r\n")
         elif length >= 0:
-            lines += (b"content-length: ", str(length).encode(), b"\r\n")
-        lines.append(b"\r\n")
-        return b"".join(lines)
+            lines += (b"content-length", b": ", str(length).encode(), b"\r\n")
 
     def _forwarding(
         self,
@@ -273,17 +289,17 @@ class RequestPlan:
         scheme = scope.get("scheme", "http").encode("latin-1")
         if forwarded.x_forwarded:
             chain = [*prior_for, address] if forwarded.trust_incoming else [address]
-            lines += (b"x-forwarded-for: ", b", ".join(chain), b"\r\n")
-            lines += (b"x-forwarded-proto: ", scheme, b"\r\n")
+            lines += (b"x-forwarded-for", b": ", b", ".join(chain), b"\r\n")
+            lines += (b"x-forwarded-proto", b": ", scheme, b"\r\n")
             if client_host:
-                lines += (b"x-forwarded-host: ", client_host, b"\r\n")
+                lines += (b"x-forwarded-host", b": ", client_host, b"\r\n")
         if forwarded.forwarded:
             node = b'"[' + address + b']"' if b":" in address else address
             element = b"for=" + node + b";proto=" + scheme
             if client_host:
                 element += b";host=" + _quoted(client_host)
             chain = [*prior_forwarded, element] if forwarded.trust_incoming else [element]
-            lines += (b"forwarded: ", b", ".join(chain), b"\r\n")
+            lines += (b"forwarded", b": ", b", ".join(chain), b"\r\n")
 
 
 def _quoted(value: bytes) -> bytes:

@@ -4,9 +4,10 @@ A target leaves the rotation after ``unhealthy_threshold`` failed checks in a ro
 connect error, a timeout, an unexpected status) and comes back after
 ``healthy_threshold`` passes in a row; each change is an event
 (``proxy.target.unhealthy`` / ``proxy.target.healthy``). Checks use their own short-lived
-connections, never the pool's, so a check neither waits behind traffic nor leaves a
-half-read answer on a pooled connection. One task per upstream checks its targets
-concurrently; a reload that changes an upstream replaces its task.
+connections (opened by the target's pool, outside its count and never pooled), so a
+check neither waits behind traffic nor leaves a half-read answer on a pooled connection.
+One task per upstream checks its targets concurrently; a reload that changes an upstream
+replaces its task.
 """
 
 from __future__ import annotations
@@ -17,12 +18,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules.proxy._upstream import Connection
 from pymodular.modules.proxy.errors import UpstreamError
 
 if TYPE_CHECKING:
     from pymodular.modules.proxy._proxy import ReverseProxy
     from pymodular.modules.proxy._target import Target, Upstream
+    from pymodular.modules.proxy._upstream import Connection
 
 __all__ = ("HealthChecks", "check_target", "judge")
 
@@ -56,21 +57,10 @@ async def check_target(
     target: Target, path: str, timeout: float, expected: list[int]
 ) -> str | None:
     """Check ``target`` once; None when healthy, else why not."""
-    pool = target.pool
-    loop = asyncio.get_running_loop()
     connection: Connection | None = None
     try:
         async with asyncio.timeout(timeout):
-            _, protocol = await loop.create_connection(
-                lambda: Connection(pool),
-                target.host,
-                target.port,
-                ssl=pool.ssl,
-                server_hostname=pool.server_name,
-            )
-            assert isinstance(protocol, Connection)
-            connection = protocol
-            connection.counted = False  # not one of the pool's
+            connection = await target.pool.open_connection(timeout, counted=False)
             head = (
                 f"GET {target.prefix}{path} HTTP/1.1\r\n".encode("latin-1")
                 + b"host: "
@@ -89,8 +79,6 @@ async def check_target(
         return f"no answer within {timeout:g}s"
     except UpstreamError as exc:
         return str(exc)
-    except OSError as exc:
-        return f"cannot connect: {exc.strerror or exc}"
     finally:
         if connection is not None:
             connection.close()

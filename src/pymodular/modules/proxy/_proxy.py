@@ -241,22 +241,25 @@ class ReverseProxy:
             await problem(scope, send, 400, reason)
             return None
         upstream = route.upstream
-        if route.flag is not None and route.flag_upstream is not None:
-            tenant = self._tenant_of(scope) if self.config.tenant.source != "none" else None
-            if self.flag_on(route.flag, tenant, scope):
-                upstream = route.flag_upstream
-        if self.config.tenant.source != "none":
-            found = await self._for_tenant(route, upstream, scope, send)
+        tenanted = self.config.tenant.source != "none"
+        tenant = self._tenant_of(scope) if tenanted else None  # read once: flag and upstream
+        if (
+            route.flag is not None
+            and route.flag_upstream is not None
+            and self.flag_on(route.flag, tenant, scope)
+        ):
+            upstream = route.flag_upstream
+        if tenanted:
+            found = await self._for_tenant(route, upstream, tenant, scope, send)
             if found is None:
                 return None  # answered
             upstream = found
         return route, upstream
 
     async def _for_tenant(
-        self, route: ProxyRoute, upstream: Upstream, scope: Scope, send: Send
+        self, route: ProxyRoute, upstream: Upstream, tenant: str | None, scope: Scope, send: Send
     ) -> Upstream | None:
-        """The upstream for the request's tenant; None once a problem was answered."""
-        tenant = self._tenant_of(scope)
+        """The upstream for the request's ``tenant``; None once a problem was answered."""
         if tenant is None:
             if self.config.tenant.required:
                 await problem(scope, send, 400, "the request names no tenant")

@@ -159,13 +159,14 @@ class Answer:
 class Connection(asyncio.Protocol):
     """One HTTP/1.1 connection to a target."""
 
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, *, counted: bool = True) -> None:
         self.pool = pool
         self.loop = pool.loop
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.open = False
-        self.counted = True
+        self.counted = counted
+        """Whether the connection holds one of the pool's slots (freed when it ends)."""
         self.reused = False
         self.idle_since = 0.0
         self.answer: Answer | None = None
@@ -449,34 +450,37 @@ class Pool:
     async def _connect(self) -> Connection:
         self.total += 1
         try:
-            async with asyncio.timeout(self.connect_timeout):
+            return await self.open_connection(self.connect_timeout)
+        except BaseException:
+            self.total -= 1
+            self._wake_one()
+            raise
+
+    async def open_connection(self, timeout: float, *, counted: bool = True) -> Connection:
+        """A new connection to the target within ``timeout`` seconds (else
+        :class:`UpstreamConnectError`). ``counted=False`` makes one outside the pool (the
+        health checks'): its end frees no slot."""
+        try:
+            async with asyncio.timeout(timeout):
                 _, protocol = await self.loop.create_connection(
-                    lambda: Connection(self),
+                    lambda: Connection(self, counted=counted),
                     self.host,
                     self.port,
                     ssl=self.ssl,
                     server_hostname=self.server_name,
                 )
         except TimeoutError:
-            self.total -= 1
-            self._wake_one()
             raise UpstreamConnectError(
-                f"connecting to target {self.label} took longer than {self.connect_timeout:g}s",
+                f"connecting to target {self.label} took longer than {timeout:g}s",
                 upstream=self.upstream,
                 target=self.label,
             ) from None
         except OSError as exc:
-            self.total -= 1
-            self._wake_one()
             raise UpstreamConnectError(
                 f"cannot connect to target {self.label}: {exc.strerror or exc}",
                 upstream=self.upstream,
                 target=self.label,
             ) from None
-        except BaseException:
-            self.total -= 1
-            self._wake_one()
-            raise
         assert isinstance(protocol, Connection)
         return protocol
 

@@ -33,9 +33,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 from pymodular.modules._http import Message, Receive, Scope, Send
-from pymodular.modules.proxy._forward import hash_key, problem
+from pymodular.modules.proxy._forward import Attempts, problem
 from pymodular.modules.proxy._headers import response_headers
-from pymodular.modules.proxy._retry import backoff
 from pymodular.modules.proxy.errors import (
     UpstreamConnectError,
     UpstreamError,
@@ -173,23 +172,14 @@ async def _open(
     client was answered."""
     from websockets.exceptions import InvalidStatus
 
-    tried: list[Target] = []
-    attempts = 0
-    key = hash_key(upstream, scope)  # a sticky upstream keeps its WebSockets sticky too
-    deadline = proxy.loop.time() + route.timeout
-    proxy.budget.request(proxy.loop.time())
+    attempts = Attempts(proxy, route, upstream, scope)
     while True:
-        attempts += 1
-        target = upstream.choose(tried, key)
+        target = attempts.next_target()
         if target is None:
-            proxy.stats["unavailable"] += 1
-            await problem(
-                scope, deny, 503, f"no target of upstream {upstream.name!r} is available now"
-            )
+            await attempts.unavailable(deny)
             return None
-        tried.append(target)
         try:
-            connection = await _handshake(route, upstream, target, scope, deadline)
+            connection = await _handshake(route, upstream, target, scope, attempts.deadline)
         except InvalidStatus as refused:
             answer = refused.response
             upstream.record(target, ok=answer.status_code < 500)
@@ -204,17 +194,9 @@ async def _open(
             return None
         except UpstreamError as exc:
             upstream.record(target, ok=False)
-            now = proxy.loop.time()
-            if (
-                isinstance(exc, UpstreamConnectError)
-                and route.retry
-                and attempts < proxy.retry.attempts
-                and now < deadline
-                and proxy.budget.spend(now)
-            ):
-                proxy.stats["retries"] += 1
-                proxy.emit_retry(upstream, target, "GET", str(exc), attempts)
-                await asyncio.sleep(backoff(proxy.retry, attempts))
+            if isinstance(exc, UpstreamConnectError) and attempts.may_retry():
+                attempts.retrying(target, "GET", str(exc))
+                await attempts.backoff()
                 continue
             proxy.stats["websocket_failed"] += 1
             proxy.emit(
@@ -261,11 +243,9 @@ async def _handshake(
 
     plan = route.plan
     path = plan.target_path(scope, target.prefix_bytes)
-    head = plan.head(scope, path, target.host_header, (-1, False))
-    lines = head.split(b"\r\n")[1:]
     headers = [
         (name.decode("latin-1"), value.decode("latin-1"))
-        for name, _, value in (line.partition(b": ") for line in lines if line)
+        for name, value in plan.fields(scope, target.host_header)
         if name not in _HANDSHAKE
     ]
     config = upstream.config
