@@ -245,7 +245,7 @@ class GuardedProtocol(HttpToolsProtocol):
             if now - self._body_seen > limit:
                 self.stats.timed_out += 1
                 self.reject(408, f"the request body stalled for more than {limit:g} s")
-        elif self._idle_since and now - self._idle_since > self.timeout_keep_alive:
+        elif self._idle_since and now - self._idle_since > self.limits.keepalive_timeout:
             self.timeout_keep_alive_handler()  # idle between requests for too long
 
     def _reading_body(self) -> bool:

@@ -196,7 +196,8 @@ class HttpServer:
                 date_header=True,
                 root_path=config.root_path,
                 backlog=config.backlog,
-                timeout_keep_alive=config.keepalive_timeout,  # type: ignore[arg-type]
+                # No timeout_keep_alive: uvicorn's keep-alive timer is never armed; the
+                # sweep closes idle connections after limits.keepalive_timeout.
                 ssl_context_factory=(lambda _c, _d: tls.context) if tls is not None else None,
                 reset_contextvars=True,
             )
@@ -303,9 +304,9 @@ class HttpServer:
     def apply(self, config: HttpServerConfig) -> list[str]:
         """Apply a new configuration's dynamic fields; return the names that changed.
 
-        Limits and timeouts apply at once (keep-alive from each connection's next idle
-        period), the access log and health paths to the next request, certificate files to
-        the next handshake.
+        Limits and timeouts apply at once (the keep-alive timeout too, to connections idle
+        now: the sweep reads it from the limits), the access log and health paths to the
+        next request, certificate files to the next handshake.
         """
         old = self.config
         changed = [
@@ -317,10 +318,6 @@ class HttpServer:
         self._apply_limits(config)
         server = self._uvicorn
         if server is not None:
-            server.config.timeout_keep_alive = config.keepalive_timeout  # type: ignore[assignment]
-            for connection in server.server_state.connections:
-                if hasattr(connection, "timeout_keep_alive"):
-                    connection.timeout_keep_alive = config.keepalive_timeout
             entry = self._build_entry(config)
             assert self._entry is not None
             # The listener holds the first Entry; update it in place.
