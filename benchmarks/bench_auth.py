@@ -14,6 +14,11 @@ Rows, for HS256 and RS256:
 - the uncached figure (cache off, every check and the signature every time): ours
   must beat both peers; its ratio to the floor is shown beside it.
 
+A session row times the session cookie authenticator (signed cookie store) on an expired
+cookie (anonymous, told from a forged cookie by its signature) beside a live cookie and
+the floor of one HMAC-SHA256 over the cookie: an expired cookie costs no second
+signature, so it is no dearer than a live one (decision 0232).
+
 ``python -m benchmarks auth`` runs only these rows.
 """
 
@@ -22,7 +27,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from benchmarks._harness import Row, interleaved
+from benchmarks._harness import Row, Stats, interleaved, interleaved_async
 
 CALLS = 2_000
 ISSUER = "https://issuer.bench"
@@ -160,6 +165,73 @@ def _rows(alg: str) -> list[Row]:
     ]
 
 
+def _session_rows() -> list[Row]:
+    """The session authenticator on a live and on an expired cookie, beside one HMAC."""
+    import asyncio
+    import hashlib
+    import hmac
+
+    from starlette.requests import HTTPConnection
+
+    from pymodular.modules.auth import Principal
+    from pymodular.modules.auth._sessions import CookieSessions, Sessions, Signer
+
+    signer = Signer(SECRET)
+    clock = [1000.0]
+
+    def now() -> float:
+        return clock[0]
+
+    sessions = Sessions(CookieSessions(signer, clock=now), signer, ttl=60, clock=now)
+    header = asyncio.run(sessions.begin({"headers": []}, Principal.of("ada", roles=["user"])))
+    cookie = header.split(";")[0]
+    authenticate = sessions.authenticator.authenticate
+    headers = [(b"cookie", cookie.encode())]
+    payload = cookie.split("=", 1)[1].partition(".")[0]
+    secret, message = SECRET.encode(), f"session.{payload}".encode()
+
+    def floor() -> object:
+        return hmac.digest(secret, message, hashlib.sha256)
+
+    def batch_of(at: float) -> Any:
+        async def batch() -> None:
+            clock[0] = at
+            for _ in range(CALLS):
+                await authenticate(HTTPConnection({"type": "http", "headers": headers}))
+
+        return batch
+
+    async def floor_batch() -> None:
+        for _ in range(CALLS):
+            floor()
+
+    async def main() -> dict[str, Any]:
+        assert await authenticate(HTTPConnection({"type": "http", "headers": headers}))
+        clock[0] = 2000.0
+        assert await authenticate(HTTPConnection({"type": "http", "headers": headers})) is None
+        return await interleaved_async(
+            {"live": batch_of(1000.0), "expired": batch_of(2000.0), "floor": floor_batch},
+            repeat=25,
+        )
+
+    found = {
+        name: Stats(stats.median / CALLS, stats.p95 / CALLS, stats.samples)
+        for name, stats in asyncio.run(main()).items()
+    }
+    expired, live = found["expired"], found["live"]
+    return [
+        Row(
+            "session cookie authenticator: an expired cookie (anonymous) beside a live one",
+            expired,
+            "no dearer than a live cookie (one signature checked)",
+            expired.median <= live.median,
+            peers={"live cookie": live},
+            floor=("hmac.digest, one HMAC-SHA256", found["floor"]),
+            note=f"x{expired.median / found['floor'].median:.2f} the floor",
+        )
+    ]
+
+
 def run() -> list[Row]:
-    """HS256 and RS256 rows, uncached and cached."""
-    return [*_rows("HS256"), *_rows("RS256")]
+    """HS256 and RS256 rows, uncached and cached; the session cookie rows."""
+    return [*_rows("HS256"), *_rows("RS256"), *_session_rows()]

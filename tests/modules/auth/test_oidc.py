@@ -246,3 +246,97 @@ def test_hostile_cookies_are_refused_without_errors(value: str, header: bytes) -
     assert found is None or isinstance(found, str)
     assert LoginRequest.from_dict({"p": value, "s": value}) is None
     assert safe_return_to(value, "/") in (value, "/")
+
+
+class CountingSigner(Signer):
+    """A signer that counts the signatures it computes."""
+
+    macs = 0
+
+    def _mac(self, key: bytes, purpose: str, payload: str) -> str:  # type: ignore[override]
+        type(self).macs += 1
+        return Signer._mac(key, purpose, payload)
+
+
+class CountingStore(CookieSessions):
+    """Cookie sessions that count how often a session is loaded."""
+
+    loads = 0
+
+    async def load(self, cookie: str) -> dict[str, Any] | None:
+        type(self).loads += 1
+        return await super().load(cookie)
+
+
+async def test_a_session_cookie_is_verified_with_one_signature_whatever_its_fate() -> None:
+    now = clock(1000.0)
+    signer = CountingSigner(SECRET)
+    sessions = Sessions(CookieSessions(signer, clock=now), signer, ttl=60, clock=now)
+    header = await sessions.begin(request(), Principal.of("ada"))
+    value = header.split(";")[0].split("=", 1)[1]
+    fates: list[tuple[str, bool, int]] = []
+    for label, at in (("live", 1000.0), ("expired", 1060.0)):
+        now.now = at
+        CountingSigner.macs = 0
+        found = await sessions.authenticator.authenticate(request(value))
+        fates.append((label, found is not None, CountingSigner.macs))
+    now.now = 1000.0
+    CountingSigner.macs = 0
+    with pytest.raises(InvalidTokenError) as forged:
+        await sessions.authenticator.authenticate(request(value[:-3] + "AAA"))
+    fates.append(("forged", False, CountingSigner.macs))
+    assert fates == [("live", True, 1), ("expired", False, 1), ("forged", False, 1)]
+    assert (forged.value.reason, forged.value.mechanism) == ("session", "session")
+
+
+async def test_ending_a_session_uses_the_one_the_request_already_loaded() -> None:
+    now = clock(1000.0)
+    signer = Signer(SECRET)
+    store = CountingStore(signer, clock=now)
+    sessions = Sessions(store, signer, ttl=60, clock=now)
+    header = await sessions.begin(request(), Principal.of("ada"), provider="alpha")
+    value = header.split(";")[0].split("=", 1)[1]
+    logout = request(value)
+    CountingStore.loads = 0
+    assert (await sessions.authenticator.authenticate(logout)) is not None
+    data, clear = await sessions.end(logout)
+    assert CountingStore.loads == 1
+    assert data is not None
+    assert (data["sub"], data["provider"]) == ("ada", "alpha")
+    assert "Max-Age=0" in clear
+    # Without the authenticator before it (or for another cookie), ending loads it once.
+    data, _ = await sessions.end(request(value))
+    assert CountingStore.loads == 2
+    assert data is not None
+    assert data["sub"] == "ada"
+    # A forged cookie ends nothing and is cleared all the same.
+    data, clear = await sessions.end(request(value[:-3] + "AAA"))
+    assert data is None
+    assert "Max-Age=0" in clear
+
+
+async def test_a_forged_cache_session_cookie_is_refused_and_deletes_nothing() -> None:
+    from pymodular.modules.auth._sessions import CacheSessions
+    from pymodular.modules.cache import Cache, CacheModule
+    from pymodular.testing import app_harness
+
+    now = clock(1000.0)
+    signer = Signer(SECRET)
+    async with app_harness([CacheModule()]) as (app, _events):
+        store = CacheSessions(app.services.get(Cache), signer, clock=now)
+        sessions = Sessions(store, signer, ttl=60, clock=now)
+        header = await sessions.begin(request(), Principal.of("ada"))
+        value = header.split(";")[0].split("=", 1)[1]
+        forged = value[:-3] + "AAA"
+        with pytest.raises(InvalidTokenError):
+            await sessions.authenticator.authenticate(request(forged))
+        await store.delete(forged)
+        data, clear = await sessions.end(request(forged))
+        found = await sessions.authenticator.authenticate(request(value))
+        now.now = 1060.0  # expired: anonymous, not an error
+        expired = await sessions.authenticator.authenticate(request(value))
+    assert data is None
+    assert "Max-Age=0" in clear
+    assert found is not None
+    assert found.subject == "ada"
+    assert expired is None

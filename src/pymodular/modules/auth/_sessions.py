@@ -40,6 +40,8 @@ __all__ = (
     "read_cookie",
 )
 
+LOADED_SESSION = "pymodular.auth.session"
+"""Scope key of ``(cookie, session)`` the session authenticator loaded for the request."""
 MAX_COOKIE_BYTES = 4000  # browsers keep at least 4096 bytes per cookie, name included
 _MIN_SECRET_BYTES = 32
 
@@ -59,6 +61,12 @@ class Signer:
 
     def unsign(self, purpose: str, value: str, now: float) -> dict[str, Any] | None:
         """The data of a value :meth:`sign` made, unexpired (``exp``); None otherwise."""
+        data = self.verify(purpose, value)
+        return data if data is not None and now < data["exp"] else None
+
+    def verify(self, purpose: str, value: str) -> dict[str, Any] | None:
+        """The data of a value :meth:`sign` made for ``purpose`` (with a numeric ``exp``),
+        expired or not; None when the value is not one of ours."""
         payload, dot, signature = value.partition(".")
         if not dot or len(value) > MAX_COOKIE_BYTES or not value.isascii():
             return None  # (compare_digest refuses non-ASCII text: it is never ours anyway)
@@ -72,8 +80,7 @@ class Signer:
             return None
         if not isinstance(data, dict):
             return None
-        exp = data.get("exp")
-        if not isinstance(exp, int | float) or now >= exp:
+        if not isinstance(data.get("exp"), int | float):
             return None
         return data
 
@@ -81,6 +88,13 @@ class Signer:
     def _mac(key: bytes, purpose: str, payload: str) -> str:
         digest = hmac.new(key, f"{purpose}.{payload}".encode(), hashlib.sha256).digest()
         return b64url_encode(digest)
+
+
+def _not_ours() -> InvalidTokenError:
+    """What a session cookie we did not sign is (tampered, forged, another secret's)."""
+    return InvalidTokenError(
+        "the session cookie is not valid", reason="session", mechanism="session"
+    )
 
 
 def _key(secret: str | bytes | Secret[str]) -> bytes:
@@ -133,7 +147,12 @@ def cookie_header(
 
 
 class SessionStore(Protocol):
-    """Where sessions live; the cookie holds what :meth:`save` returns."""
+    """Where sessions live; the cookie holds what :meth:`save` returns.
+
+    ``load`` returns None for a session that ended or expired (the request is then
+    anonymous) and raises :class:`InvalidTokenError` for a cookie the store did not
+    make (the request is refused); ``delete`` never raises for a bad cookie.
+    """
 
     kind: str
 
@@ -168,8 +187,12 @@ class CookieSessions:
         return value
 
     async def load(self, cookie: str) -> dict[str, Any] | None:
-        """The session in ``cookie``, or None (tampered, expired)."""
-        return self.signer.unsign("session", cookie, self.clock())
+        """The session in ``cookie``, or None when it expired; :class:`InvalidTokenError`
+        when the cookie is not one of ours."""
+        data = self.signer.verify("session", cookie)
+        if data is None:
+            raise _not_ours()
+        return None if self.clock() >= data["exp"] else data
 
     async def delete(self, cookie: str) -> None:
         """Nothing to do on the server: clearing the cookie ends the session."""
@@ -200,7 +223,8 @@ class CacheSessions:
         return self.signer.sign("session-id", {"sid": sid, "exp": data["exp"]})
 
     async def load(self, cookie: str) -> dict[str, Any] | None:
-        """The stored session the cookie names, or None (gone, tampered, expired)."""
+        """The stored session the cookie names, or None (gone, expired);
+        :class:`InvalidTokenError` when the cookie is not one of ours."""
         sid = self._sid(cookie)
         if sid is None:
             return None
@@ -211,13 +235,19 @@ class CacheSessions:
 
     async def delete(self, cookie: str) -> None:
         """Remove the stored session (it ends everywhere, not only in this browser)."""
-        sid = self._sid(cookie)
+        try:
+            sid = self._sid(cookie)
+        except InvalidTokenError:
+            return  # not a cookie of ours: it names nothing stored
         if sid is not None:
             await self.cache.delete(self.prefix + sid)
 
     def _sid(self, cookie: str) -> str | None:
-        data = self.signer.unsign("session-id", cookie, self.clock())
-        sid = data.get("sid") if data else None
+        """The id the cookie names (None once it expired); raises when not ours."""
+        data = self.signer.verify("session-id", cookie)
+        if data is None:
+            raise _not_ours()
+        sid = data.get("sid") if self.clock() < data["exp"] else None
         return sid if isinstance(sid, str) else None
 
 
@@ -258,25 +288,11 @@ class SessionAuthenticator:
         value = read_cookie(request, self.cookie)
         if not value:
             return None
-        data = await self.store.load(value)
-        if data is None:
-            if _well_signed_but_over(self.store, value):
-                return None
-            raise InvalidTokenError(
-                "the session cookie is not valid", reason="session", mechanism="session"
-            )
-        if not isinstance(data.get("sub"), str):
+        data = await self.store.load(value)  # InvalidTokenError: not a cookie of ours
+        request.scope[LOADED_SESSION] = (value, data)  # what Sessions.end ends
+        if data is None or not isinstance(data.get("sub"), str):
             return None
         return session_principal(data)
-
-
-def _well_signed_but_over(store: SessionStore, value: str) -> bool:
-    """Whether ``value`` was signed by us (so its session merely ended or expired)."""
-    signer: Signer | None = getattr(store, "signer", None)
-    if signer is None:
-        return True
-    purpose = "session" if store.kind == "cookie" else "session-id"
-    return signer.unsign(purpose, value, float("-inf")) is not None
 
 
 class Sessions:
@@ -351,8 +367,17 @@ class Sessions:
         value = read_cookie(request, self.cookie)
         data = None
         if value:
-            data = await self.store.load(value)
-            await self.store.delete(value)
+            scope: Mapping[str, Any] = request.scope if hasattr(request, "scope") else request
+            loaded = scope.get(LOADED_SESSION)
+            try:
+                if loaded is not None and loaded[0] == value:
+                    data = loaded[1]  # the authenticator's, for this request
+                else:
+                    data = await self.store.load(value)
+            except InvalidTokenError:
+                pass  # not a cookie of ours: no session to end, the cookie is cleared
+            else:
+                await self.store.delete(value)
         clear = cookie_header(
             self.cookie, "", max_age=0, secure=self.is_secure(request), same_site=self.same_site
         )
