@@ -150,3 +150,91 @@ async def test_without_a_router_the_admin_module_needs_a_port() -> None:
     ):
         health = await http.get("/_admin/health", headers=AUTH)
     assert health.status_code == 404  # the application has no health aggregation
+
+
+def _problem(answer: httpx.Response, status: int) -> dict[str, Any]:
+    """The problem-details body of ``answer``, which must have ``status``."""
+    assert answer.status_code == status, answer.text
+    assert answer.headers["content-type"].startswith("application/problem+json")
+    body: dict[str, Any] = answer.json()
+    assert body["status"] == status
+    assert body["title"]
+    return body
+
+
+async def test_a_missing_or_wrong_token_is_a_problem_with_a_bearer_challenge() -> None:
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, _events):
+        missing = await http.get("/_admin/inspect")
+        wrong = await http.get("/_admin/config", headers={"authorization": "Bearer " + "x" * 28})
+        basic = await http.get("/_admin/events", headers={"authorization": f"Basic {TOKEN}"})
+        put = await http.put("/_admin/loggers/root", json={"level": "DEBUG"})
+    for answer in (missing, wrong, basic, put):
+        body = _problem(answer, 401)
+        assert answer.headers["www-authenticate"] == 'Bearer realm="pymodular admin"'
+        assert "Authorization: Bearer" in body["detail"]
+        assert TOKEN not in answer.text
+        assert "request_id" in body
+
+
+async def test_a_bad_level_body_is_a_400_problem_and_changes_nothing() -> None:
+    name = "shop.admin-test.bad-level"
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, events):
+        answers = [
+            await http.put(f"/_admin/loggers/{name}", headers=AUTH, content=body)
+            for body in (b"", b"{not json", b"\xff\xfe", b'["DEBUG"]', b'{"level": 10}',
+                         b'{"level": "LOUD"}', b'{"lvl": "DEBUG"}')
+        ]  # fmt: skip
+        after = (await http.get(f"/_admin/loggers/{name}", headers=AUTH)).json()
+    for answer in answers:
+        assert "CRITICAL, ERROR, WARNING, INFO, DEBUG, NOTSET" in _problem(answer, 400)["detail"]
+    assert after["level"] == "NOTSET"
+    assert events.of("admin.logger.changed") == []
+
+
+async def test_a_name_no_logger_can_have_is_a_404_problem() -> None:
+    known = logging.Logger.manager.loggerDict.keys()
+    before = set(known)
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, _events):
+        answers = [
+            await http.get(f"/_admin/loggers/{name}", headers=AUTH)
+            for name in ("shop..payments", ".shop", "shop.", "shop%20payments", "x" * 201)
+        ]
+        put = await http.put("/_admin/loggers/shop%09tab", headers=AUTH, json={"level": "DEBUG"})
+    for answer in [*answers, put]:
+        assert "no logger is named" in _problem(answer, 404)["detail"]
+    assert not {"shop..payments", ".shop", "shop.", "shop payments", "shop\ttab"} & set(known)
+    assert not any(name.startswith("xxxx") for name in set(known) - before)
+
+
+async def test_an_oversized_level_body_is_a_413_problem() -> None:
+    name = "shop.admin-test.oversized"
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, events):
+        padded = {"level": "DEBUG", "pad": "x" * 2048}
+        declared = await http.put(f"/_admin/loggers/{name}", headers=AUTH, json=padded)
+
+        async def chunks() -> AsyncIterator[bytes]:  # no Content-Length: counted as it comes
+            for _ in range(4):
+                yield b" " * 512
+
+        streamed = await http.put(f"/_admin/loggers/{name}", headers=AUTH, content=chunks())
+        after = (await http.get(f"/_admin/loggers/{name}", headers=AUTH)).json()
+    for answer in (declared, streamed):
+        assert "1024 bytes" in _problem(answer, 413)["detail"]
+    assert after["level"] == "NOTSET"
+    assert events.of("admin.logger.changed") == []
+
+
+async def test_missing_health_and_a_bad_events_limit_are_problems() -> None:
+    config = {"admin": {"enabled": True, "token": TOKEN, "port": 0}}
+    async with (
+        app_harness([AdminModule()], config=config) as (app, _events),
+        httpx.AsyncClient(base_url=app.module("admin").server.url) as http,
+    ):
+        health = await http.get("/_admin/health", headers=AUTH)
+        limits = [
+            await http.get(f"/_admin/events?limit={raw}", headers=AUTH)
+            for raw in ("x", "0", "10001", "-1")
+        ]
+    assert _problem(health, 404)["detail"] == "health is not enabled"
+    for answer in limits:
+        assert _problem(answer, 400)["detail"] == "limit must be an integer from 1 to 10000"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hmac
+import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from pymodular.errors import ConfigError
@@ -17,13 +19,21 @@ if TYPE_CHECKING:
 __all__ = ("AdminModule",)
 
 _LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG", "NOTSET")
+_LOGGER_NAME = re.compile(r"[^\s.]+(?:\.[^\s.]+)*")
+"""Dotted parts without spaces or control characters: names loggers are given."""
+_MAX_LOGGER_NAME = 200
+_MAX_LEVEL_BODY = 1024
+"""Bytes a ``PUT /loggers/{name}`` body may have (413 beyond)."""
+_UNAUTHORIZED = "the admin endpoints need Authorization: Bearer <token>"
+_CHALLENGE = {"www-authenticate": 'Bearer realm="pymodular admin"'}
 
 
 class AdminModule(Module[AdminConfig]):
     """The ``admin`` module (section ``admin``): off unless ``admin.enabled``.
 
     When enabled it adds, under ``admin.path`` on the router, JSON endpoints for an
-    operator, each requiring ``Authorization: Bearer <admin.token>`` (401 otherwise):
+    operator, each requiring ``Authorization: Bearer <admin.token>`` (401 otherwise).
+    Errors are problem details (``application/problem+json``) like the router's own:
 
     - ``GET /inspect`` — ``app.inspect()`` (modules, states, services, graph, health,
       configuration with provenance; secrets masked);
@@ -31,7 +41,9 @@ class AdminModule(Module[AdminConfig]):
     - ``GET /health`` — the health snapshot (when the application has health on);
     - ``GET /events?limit=N`` — the most recent events;
     - ``GET /loggers/{name}`` and ``PUT /loggers/{name}`` with ``{"level": "DEBUG"}`` —
-      read and change a logger's level at run time (event ``admin.logger.changed``).
+      read and change a logger's level at run time (event ``admin.logger.changed``);
+      404 for a name no logger can have, 400 for a body without a known level, 413 for
+      a body over 1 KiB.
 
     With ``admin.port`` the routes get a listener of their own (``host``:``port``, the
     server's default limits, no TLS) instead of the application's router; ``server``
@@ -77,16 +89,8 @@ class AdminModule(Module[AdminConfig]):
 
         def guarded(handler: Any) -> Any:
             async def endpoint(request: Any) -> Any:
-                from starlette.responses import JSONResponse
-
                 if not allowed(request):
-                    return JSONResponse(
-                        {"title": "Unauthorized", "status": 401,
-                         "detail": "the admin endpoints need Authorization: Bearer <token>"},
-                        status_code=401,
-                        headers={"www-authenticate": 'Bearer realm="pymodular admin"'},
-                        media_type="application/problem+json",
-                    )  # fmt: skip
+                    raise _problem(401, _UNAUTHORIZED, headers=_CHALLENGE)
                 return await handler(request)
 
             endpoint.__name__ = handler.__name__
@@ -97,7 +101,9 @@ class AdminModule(Module[AdminConfig]):
         group.get("/health", include_in_schema=False)(guarded(self._health))
         group.get("/events", include_in_schema=False)(guarded(self._events))
         group.get("/loggers/{name}", include_in_schema=False)(guarded(self._logger))
-        group.put("/loggers/{name}", include_in_schema=False)(guarded(self._set_logger))
+        group.put("/loggers/{name}", include_in_schema=False, max_body_bytes=_MAX_LEVEL_BODY)(
+            guarded(self._set_logger)
+        )
 
     async def start(self) -> None:
         """Open the admin listener (with ``admin.port``)."""
@@ -128,27 +134,21 @@ class AdminModule(Module[AdminConfig]):
         return _json({"config": self.app.config.provenance_table()})
 
     async def _health(self, request: Any) -> Any:
-        from starlette.responses import JSONResponse
-
         health = getattr(self.app, "health", None)
         if health is None:
-            return JSONResponse({"detail": "health is not enabled"}, status_code=404)
+            raise _problem(404, "health is not enabled")
         return _json(health.snapshot().to_dict())
 
     async def _events(self, request: Any) -> Any:
-        from starlette.responses import JSONResponse
-
         raw = request.query_params.get("limit", str(self.config.events))
         if not raw.isdigit() or not 1 <= int(raw) <= 10_000:
-            return JSONResponse(
-                {"detail": "limit must be an integer from 1 to 10000"}, status_code=400
-            )
+            raise _problem(400, "limit must be an integer from 1 to 10000")
         limit = min(int(raw), self.config.events)
         return _json({"events": [e.as_dict() for e in self.app.events.recent(limit)]})
 
     async def _logger(self, request: Any) -> Any:
         name = request.path_params["name"]
-        target = logging.getLogger(None if name == "root" else name)
+        target = _logger_named(name)
         return _json(
             {
                 "name": name,
@@ -158,24 +158,37 @@ class AdminModule(Module[AdminConfig]):
         )
 
     async def _set_logger(self, request: Any) -> Any:
-        from starlette.responses import JSONResponse
-
         name = request.path_params["name"]
+        target = _logger_named(name)
         try:
-            body = await request.json()
-        except ValueError:
+            body = json.loads(await request.body())
+        except ValueError:  # not JSON, not UTF-8
             body = None
         level = body.get("level") if isinstance(body, dict) else None
         if not isinstance(level, str) or level.upper() not in _LEVELS:
-            return JSONResponse(
-                {"detail": f'send {{"level": ...}} with one of {", ".join(_LEVELS)}'},
-                status_code=400,
-            )
-        target = logging.getLogger(None if name == "root" else name)
+            raise _problem(400, f'send {{"level": ...}} with one of {", ".join(_LEVELS)}')
         before = logging.getLevelName(target.level)
         target.setLevel(level.upper())
         self.emit("admin.logger.changed", logger=name, before=before, level=level.upper())
         return await self._logger(request)
+
+
+def _problem(status: int, detail: str, headers: dict[str, str] | None = None) -> Exception:
+    """A problem-details error, answered by the router's error middleware (decision 0062)."""
+    from starlette.exceptions import HTTPException
+
+    return HTTPException(status, detail, headers=headers)
+
+
+def _logger_named(name: str) -> logging.Logger:
+    """The logger ``name`` (``root``: the root logger); 404 for a name no logger has."""
+    if len(name) > _MAX_LOGGER_NAME or not _LOGGER_NAME.fullmatch(name) or not name.isprintable():
+        raise _problem(
+            404,
+            f"no logger is named {name[:_MAX_LOGGER_NAME]!r}: logger names are dotted, "
+            f"at most {_MAX_LOGGER_NAME} characters, without empty parts or spaces",
+        )
+    return logging.getLogger(None if name == "root" else name)
 
 
 def _json(value: Any) -> Any:
