@@ -98,3 +98,16 @@ def test_a_missing_required_service_fails_the_check(project: Project, run_cli: R
     result = run_cli("check", "needs_router:app")
     assert result.code == ExitCode.FAILED
     assert "add RouterModule() (from pymodular.modules.router)" in result.out
+
+
+def test_check_and_inspect_judge_the_same_way_but_for_unknown_keys(
+    project: Project, run_cli: Run
+) -> None:
+    project.write("broken.py", BROKEN)
+    checked = json.loads(run_cli("check", "broken:app", "-f", "json").out)["problems"]
+    lenient = json.loads(run_cli("check", "broken:app", "--allow-unknown", "-f", "json").out)
+    inspected = json.loads(run_cli("inspect", "broken:app", "-f", "json").out)["problems"]
+    # inspect follows the application's own strictness (strict_config=False: keys pass)
+    assert [p["kind"] for p in checked] == ["unknown_key", "MissingDependencyError"]
+    assert lenient["problems"] == inspected == checked[1:]
+    assert lenient["order"] == []

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from pymodular.cli._inspect import config_problems
+from pymodular.cli._inspect import judge_statically, problem_list
 from pymodular.cli._output import dump
 
 __all__ = ("check_all",)
@@ -26,21 +26,10 @@ def check_all(
     allow_unknown: bool = False,
 ) -> tuple[str, bool]:
     """The report on ``target`` and whether it can start."""
-    from pymodular.cli._target import app_specs, load_application
-    from pymodular.errors import ConfigError, PymodularError
+    from pymodular.cli._target import load_application
 
     app = load_application(target, app_dir=app_dir)
-    specs = app_specs(app)
-    problems: list[dict[str, Any]] = []
-    try:
-        app.config.collect(specs, strict=not allow_unknown)
-    except ConfigError as exc:
-        problems.extend(config_problems(exc))
-    order: list[str] = []
-    try:
-        order = app.resolve()
-    except PymodularError as exc:
-        problems.append({"kind": type(exc).__name__, "message": exc.message})
+    specs, order, problems = judge_statically(app, strict=not allow_unknown, keep=False)
     report = {
         "ok": not problems,
         "order": order,
@@ -56,10 +45,7 @@ def check_all(
             lines.append(f"  configuration: {count} section{'s' * (count != 1)} valid")
             return "\n".join(lines)
         count = len(data["problems"])
-        lines = [f"{target} cannot start ({count} problem{'s' * (count != 1)}):"]
-        lines += [f"  - {p['message']}" for p in data["problems"]]
-        if any(p.get("kind") == "unknown_key" for p in data["problems"]):
-            lines.append("(--allow-unknown accepts keys no module declares)")
-        return "\n".join(lines)
+        title = f"{target} cannot start ({count} problem{'s' * (count != 1)}):"
+        return problem_list(title, data["problems"])
 
     return dump(report, fmt, render_table=render), not problems

@@ -11,7 +11,7 @@ import os
 from typing import TYPE_CHECKING, Any, Literal, cast
 
 from pymodular.cli._errors import UsageError
-from pymodular.cli._inspect import CONFIG_COLUMNS, config_problems, config_row
+from pymodular.cli._inspect import CONFIG_COLUMNS, config_problems, config_row, problem_list
 from pymodular.cli._output import dump, table
 
 if TYPE_CHECKING:
@@ -113,10 +113,7 @@ def check(
         def render_errors(report: dict[str, Any]) -> str:
             count = len(report["errors"])
             title = f"configuration of {target} is invalid ({count} problem{'s' * (count != 1)}):"
-            lines = [title, *(f"  - {e['message']}" for e in report["errors"])]
-            if any(e.get("kind") == "unknown_key" for e in report["errors"]):
-                lines.append("(--allow-unknown accepts keys no module declares)")
-            return "\n".join(lines)
+            return problem_list(title, report["errors"])
 
         return dump(data, fmt, render_table=render_errors), False
     rows = snapshot.provenance_table()

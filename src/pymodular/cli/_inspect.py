@@ -17,6 +17,7 @@ from pymodular.errors import ConfigError, PymodularError
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.config import SectionSpec
 
 __all__ = (
     "CONFIG_COLUMNS",
@@ -24,30 +25,54 @@ __all__ = (
     "config_row",
     "inspect_running",
     "inspect_static",
+    "judge_statically",
+    "problem_list",
     "render_table",
     "source_cell",
 )
 
 
-def inspect_static(app: Application) -> dict[str, Any]:
-    """Describe ``app`` without running any module; problems land in ``problems``."""
+def judge_statically(
+    app: Application, *, strict: bool | None = None, keep: bool = True
+) -> tuple[list[SectionSpec], list[str], list[dict[str, Any]]]:
+    """Collect ``app``'s configuration from its feeders and resolve its dependency graph
+    the way ``init`` does, running no module: its section specs, its start order and the
+    problems found. ``strict`` (default: the application's) refuses unknown keys;
+    ``keep`` applies the configuration collected (for ``app.inspect()``)."""
     from pymodular.cli._target import app_specs
 
     problems: list[dict[str, Any]] = []
     specs = app_specs(app)
     if specs or app.config.feeders:
         try:
-            app.config.load(specs)
+            snapshot = app.config.collect(specs, strict=strict)
         except ConfigError as exc:
             problems.extend(config_problems(exc))
+        else:
+            if keep:
+                app.config.apply(snapshot)
+    order: list[str] = []
     try:
-        # The graph is resolved the way init resolves it, without running any module.
-        app.resolve()
+        order = app.resolve()
     except PymodularError as exc:
         problems.append({"kind": type(exc).__name__, "message": exc.message})
+    return specs, order, problems
+
+
+def inspect_static(app: Application) -> dict[str, Any]:
+    """Describe ``app`` without running any module; problems land in ``problems``."""
+    _, _, problems = judge_statically(app)
     picture = app.inspect()
     picture["problems"] = problems
     return picture
+
+
+def problem_list(title: str, problems: list[dict[str, Any]]) -> str:
+    """``title`` over one line per problem (and how to accept unknown keys, when any)."""
+    lines = [title, *(f"  - {p['message']}" for p in problems)]
+    if any(p.get("kind") == "unknown_key" for p in problems):
+        lines.append("(--allow-unknown accepts keys no module declares)")
+    return "\n".join(lines)
 
 
 def inspect_running(app: Application) -> dict[str, Any]:
