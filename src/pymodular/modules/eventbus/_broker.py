@@ -6,12 +6,15 @@ all) and sends again, so a broker restart costs publishers a pause, not an error
 Each subscription is a :class:`~pymodular.modules.eventbus._consumer.Consumer`; the
 engine supplies the fetch loop and the four ways of settling a delivery (ack, retry
 later, dead-letter, give back). Connection changes are reported as
-``eventbus.engine.disconnected`` and ``eventbus.engine.reconnected`` events.
+``eventbus.engine.disconnected`` and ``eventbus.engine.reconnected`` events, each
+reconnection attempt as ``eventbus.engine.reconnecting``; every engine waits between
+attempts as one :class:`Backoff` says (capped exponential, with jitter).
 """
 
 from __future__ import annotations
 
 import asyncio
+import random
 import time
 from abc import abstractmethod
 from collections.abc import Awaitable, Callable
@@ -28,14 +31,55 @@ from pymodular.modules.eventbus.errors import (
     PublishError,
 )
 
-__all__ = ("BrokerEngine", "backoff")
+__all__ = ("Backoff", "BrokerEngine")
 
 _REASON_LIMIT = 500
 
 
-def backoff(failures: int, base: float, cap: float) -> float:
-    """Seconds to wait after ``failures`` consecutive failed connection attempts."""
-    return float(min(cap, base * 2 ** min(max(failures - 1, 0), 30)))
+class Backoff:
+    """When to try a lost connection again: capped exponential backoff with jitter.
+
+    Attempt *n* since the last good connection waits a random time between half and
+    all of ``min(cap, initial * 2 ** (n - 1))``: the first retry comes within
+    ``initial``, the ceiling doubles per attempt up to ``cap``, and processes that lost
+    the same broker do not all knock at the same instant. A wait is never shorter than
+    the longest possible wait of the attempt before it, until the cap. :meth:`reset`
+    (a connection succeeded) starts again from ``initial``.
+    """
+
+    __slots__ = ("_random", "attempts", "cap", "connection", "initial", "last_delay", "next_try")
+
+    def __init__(
+        self,
+        initial: float,
+        cap: float,
+        *,
+        connection: str = "",
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.initial = initial
+        self.cap = cap
+        self.connection = connection
+        """Which of the engine's connections it times (reported with each attempt)."""
+        self._random = rng
+        self.attempts = 0
+        """Reconnection attempts counted since the last good connection."""
+        self.last_delay = 0.0
+        self.next_try: float | None = None
+        """``time.monotonic()`` of the next attempt, while one is planned."""
+
+    def delay(self) -> float:
+        """Count one more attempt; the seconds to wait before making it."""
+        self.attempts += 1
+        ceiling = min(self.cap, self.initial * 2 ** min(self.attempts - 1, 60))
+        self.last_delay = ceiling * (0.5 + 0.5 * self._random())
+        self.next_try = time.monotonic() + self.last_delay
+        return self.last_delay
+
+    def reset(self) -> None:
+        """A connection succeeded: the next outage starts from ``initial``."""
+        self.attempts = 0
+        self.next_try = None
 
 
 class BrokerEngine(EventBusEngine):
@@ -51,6 +95,8 @@ class BrokerEngine(EventBusEngine):
         self._up: asyncio.Event | None = None
         self._down_since: float | None = None
         self.last_error = ""
+        self.backoff = self.new_backoff(name)
+        """The engine's connection's reconnection attempts (MQTT: its publisher's)."""
 
     # --- what each broker provides ---------------------------------------------------
     @abstractmethod
@@ -263,22 +309,35 @@ class BrokerEngine(EventBusEngine):
             self._up.set()
             down = None if self._down_since is None else time.monotonic() - self._down_since
             self._down_since = None
+            attempts = max(b.attempts for b in self.backoffs())
+            for backoff in self.backoffs():
+                backoff.reset()
             if down is not None:
                 self.context.log.warning(
-                    "eventbus: %s engine %r reconnected after %.1f s", self.kind, self.name, down
+                    "eventbus: %s engine %r reconnected after %.1f s (%d attempt(s))",
+                    self.kind,
+                    self.name,
+                    down,
+                    attempts,
                 )
                 self.context.emit(
-                    "eventbus.engine.reconnected", engine=self.name, downtime=round(down, 3)
+                    "eventbus.engine.reconnected",
+                    engine=self.name,
+                    downtime=round(down, 3),
+                    attempts=attempts,
                 )
         else:
             self._up.clear()
             self._down_since = time.monotonic()
             if not self.closing:
                 self.context.log.warning(
-                    "eventbus: %s engine %r lost its connection: %s",
+                    "eventbus: %s engine %r lost its connection: %s; reconnecting with "
+                    "backoff from %g s up to %g s",
                     self.kind,
                     self.name,
                     self.last_error or "closed",
+                    self.config.reconnect_delay,
+                    self.config.reconnect_delay_max,
                 )
                 self.context.emit(
                     "eventbus.engine.disconnected", engine=self.name, error=self.last_error
@@ -297,6 +356,72 @@ class BrokerEngine(EventBusEngine):
             return False
         return self.connected
 
+    # --- reconnecting ----------------------------------------------------------------
+    def new_backoff(self, connection: str) -> Backoff:
+        """A backoff for one connection, from ``reconnect_delay`` up to
+        ``reconnect_delay_max``."""
+        return Backoff(
+            self.config.reconnect_delay, self.config.reconnect_delay_max, connection=connection
+        )
+
+    def backoffs(self) -> list[Backoff]:
+        """The backoff of each connection the engine keeps (one but for MQTT)."""
+        return [self.backoff]
+
+    def reconnect_wait(self, backoff: Backoff | None = None) -> float:
+        """Count a reconnection attempt of ``backoff``'s connection (the engine's by
+        default): the seconds to wait before it, logged (DEBUG) and emitted as
+        ``eventbus.engine.reconnecting``."""
+        backoff = backoff or self.backoff
+        delay = backoff.delay()
+        self.context.log.debug(
+            "eventbus: %s engine %r: reconnection attempt %d of %s in %.2f s (%s)",
+            self.kind,
+            self.name,
+            backoff.attempts,
+            backoff.connection,
+            delay,
+            self.last_error or "closed",
+        )
+        self.context.emit(
+            "eventbus.engine.reconnecting",
+            engine=self.name,
+            connection=backoff.connection,
+            attempt=backoff.attempts,
+            delay=round(delay, 3),
+            error=self.last_error,
+        )
+        return delay
+
+    async def reconnect(
+        self, attempt: Callable[[], Awaitable[Any]], backoff: Backoff | None = None
+    ) -> bool:
+        """Wait as ``backoff`` says, then ``attempt`` to connect; again while it fails.
+
+        False when the engine stopped first. A failure is kept as :attr:`last_error`.
+        """
+        while not self.closing:
+            await asyncio.sleep(self.reconnect_wait(backoff))
+            try:
+                await attempt()
+            except Exception as exc:  # noqa: BLE001 - counted, reported, tried again
+                self.last_error = error_text(exc)
+                continue
+            return True
+        return False
+
+    def _reconnect_details(self) -> dict[str, Any]:
+        """Attempts since the connection was lost and seconds to the next, for health."""
+        pending = [b for b in self.backoffs() if b.attempts]
+        if not pending:
+            return {"attempts": 0, "next_try_in": None}
+        now = time.monotonic()
+        planned = [b.next_try for b in pending if b.next_try is not None]
+        return {
+            "attempts": max(b.attempts for b in pending),
+            "next_try_in": round(max(min(planned) - now, 0.0), 3) if planned else None,
+        }
+
     # --- looking -----------------------------------------------------------------------
     async def health(self) -> EngineHealth:
         """Connected, and each subscription's lag where the broker reports it."""
@@ -310,13 +435,15 @@ class BrokerEngine(EventBusEngine):
                     value = None
                 if value is not None:
                     lag[consumer.sub.id] = value
-        message = "connected" if self.connected else f"disconnected: {self.last_error or 'closed'}"
-        return EngineHealth(
-            self.connected,
-            message,
-            lag if self.consumers else {},
-            {"in_flight": {c.sub.id: c.pool.pending for c in self.consumers.values()}},
-        )
+        details: dict[str, Any] = {
+            "in_flight": {c.sub.id: c.pool.pending for c in self.consumers.values()}
+        }
+        if self.connected:
+            message = "connected"
+        else:
+            message = f"disconnected: {self.last_error or 'closed'}"
+            details["reconnect"] = self._reconnect_details()
+        return EngineHealth(self.connected, message, lag if self.consumers else {}, details)
 
     def describe(self) -> dict[str, Any]:
         """Type, connection, counters."""

@@ -88,14 +88,29 @@ class BrokerEngineConfig(EngineConfig):
         gt=0,
     )
     reconnect_delay: float = field(
-        0.1, description="First wait before reconnecting; doubles per failure", gt=0
+        0.1,
+        description="Longest wait before the first reconnection attempt; the ceiling "
+        "doubles per failed attempt (each wait is a random 50-100 % of it)",
+        gt=0,
     )
-    reconnect_delay_max: float = field(5.0, description="Longest wait between reconnections", gt=0)
+    reconnect_delay_max: float = field(
+        5.0, description="Cap of the reconnection wait (at least reconnect_delay)", gt=0
+    )
     prefetch: int = field(
         64, description="Messages fetched ahead per subscription (at least its concurrency)", ge=1
     )
     username: str | None = field(None, description="User name (instead of one in the URL)")
     password: Secret[str] | None = field(None, description="Password (never printed)")
+
+    @model_validator(mode="after")
+    def _backoff_in_order(self) -> Self:
+        if self.reconnect_delay_max < self.reconnect_delay:
+            raise ValueError(
+                f"reconnect_delay_max ({self.reconnect_delay_max:g} s) is shorter than "
+                f"reconnect_delay ({self.reconnect_delay:g} s): the cap must be at least "
+                "the first wait"
+            )
+        return self
 
     @field_validator("url", mode="after", check_fields=False)
     @classmethod

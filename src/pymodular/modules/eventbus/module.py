@@ -24,11 +24,11 @@ class EventBusModule(Module[EventBusConfig]):
     start; on stop the bus drains first (consumers stop fetching, in-flight handlers
     get ``grace_period`` seconds, what finished is acknowledged, the rest is left for
     redelivery), then closes. Health is unhealthy while an engine is disconnected,
-    with each engine's state and consumer lag in the details. Events:
-    ``eventbus.message.failed``, ``.invalid``, ``.dead_lettered``,
+    with each engine's state, reconnection attempts and consumer lag in the details.
+    Events: ``eventbus.message.failed``, ``.invalid``, ``.dead_lettered``,
     ``eventbus.subscription.backpressure``, ``.created``, ``.removed``,
-    ``eventbus.engine.disconnected``, ``.reconnected``, ``eventbus.bus.started``,
-    ``.stopped``.
+    ``eventbus.engine.disconnected``, ``.reconnecting``, ``.reconnected``,
+    ``eventbus.bus.started``, ``.stopped``.
     """
 
     name = "eventbus"

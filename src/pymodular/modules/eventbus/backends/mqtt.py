@@ -13,7 +13,8 @@
   the subscription comes back, and keeps messages for it while it is away. Without a
   ``client_id`` sessions are clean and end with the connection.
 - MQTT has no negative acknowledgement: a failed handler is retried in process after
-  the retry delay, until ``max_attempts``. Connections come back with backoff.
+  the retry delay, until ``max_attempts``. Each connection comes back on its own, waiting
+  as its :class:`~pymodular.modules.eventbus._broker.Backoff` says.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from pymodular.modules.eventbus._backend import EngineContext
-from pymodular.modules.eventbus._broker import BrokerEngine, backoff
+from pymodular.modules.eventbus._broker import Backoff, BrokerEngine
 from pymodular.modules.eventbus._consumer import Consumer, Delivery, cancel_and_wait
 from pymodular.modules.eventbus._topics import mqtt_filter, mqtt_topic_of
 from pymodular.modules.eventbus.config import MqttEngineConfig
@@ -52,10 +53,11 @@ class _Client(aiomqtt.Client):
 class _Link:
     """One connection kept up by a task: connect, run, reconnect with backoff."""
 
-    __slots__ = ("client", "filter", "generation", "identifier", "ready", "task", "up")
+    __slots__ = ("backoff", "client", "filter", "generation", "identifier", "ready", "task", "up")
 
-    def __init__(self, identifier: str) -> None:
+    def __init__(self, identifier: str, backoff: Backoff) -> None:
         self.identifier = identifier
+        self.backoff = backoff
         self.filter = ""
         self.client: _Client | None = None
         self.generation = 0
@@ -108,14 +110,12 @@ class MqttEngine(BrokerEngine):
 
     async def _keep(self, link: _Link, session: Any) -> None:
         """Keep ``link`` connected, running ``session(client)`` on each connection."""
-        failures = 0
         while not self.closing:
             client = self._client(link.identifier)
             try:
                 async with client:
                     link.client = client
                     link.generation += 1
-                    failures = 0
                     await session(client, link)
             except aiomqtt.MqttError as exc:
                 error: BaseException = exc
@@ -128,12 +128,9 @@ class MqttEngine(BrokerEngine):
                     self._refresh(error=None)
             if self._stopping():
                 return
-            failures += 1
             self.last_error = str(error)
             self._refresh(error=error)
-            await asyncio.sleep(
-                backoff(failures, self.config.reconnect_delay, self.config.reconnect_delay_max)
-            )
+            await asyncio.sleep(self.reconnect_wait(link.backoff))
 
     def _stopping(self) -> bool:
         return self.closing
@@ -142,14 +139,19 @@ class MqttEngine(BrokerEngine):
         link.up = True
         if not link.ready.done():
             link.ready.set_result(None)
-        self._refresh(error=None)
+        self._refresh(error=None)  # reports the attempts (once all connections are up)
+        link.backoff.reset()
 
     def _refresh(self, error: BaseException | None) -> None:
         links = [self._publisher, *self._links] if self._publisher else self._links
         self.mark_connected(all(link.up for link in links), error)
 
-    async def _start_link(self, identifier: str, session: Any) -> _Link:
-        link = _Link(identifier)
+    def backoffs(self) -> list[Backoff]:
+        """Each connection's (the publisher's and one per subscription)."""
+        return [self.backoff, *(link.backoff for link in self._links)]
+
+    async def _start_link(self, identifier: str, session: Any, backoff: Backoff) -> _Link:
+        link = _Link(identifier, backoff)
         link.task = asyncio.get_running_loop().create_task(self._keep(link, session))
         try:
             async with asyncio.timeout(self.config.connect_timeout):
@@ -165,7 +167,8 @@ class MqttEngine(BrokerEngine):
             async for _ in client.messages:  # nothing is subscribed: returns on disconnect
                 pass
 
-        self._publisher = await self._start_link(f"{self._base}-pub", publishing)
+        self.backoff.connection = f"{self._base}-pub"
+        self._publisher = await self._start_link(self.backoff.connection, publishing, self.backoff)
 
     async def disconnect(self) -> None:
         links = [self._publisher, *self._links] if self._publisher else list(self._links)
@@ -212,7 +215,7 @@ class MqttEngine(BrokerEngine):
                     Delivery(raw.payload, topic, attempt, (link, generation, raw.mid, raw.qos))
                 )
 
-        link = await self._start_link(identifier, receiving)
+        link = await self._start_link(identifier, receiving, self.new_backoff(identifier))
         link.filter = topic_filter
         self._links.append(link)
         consumer.state = link

@@ -75,9 +75,9 @@ class NatsEngine(BrokerEngine):
         options: dict[str, Any] = {
             "servers": [s.strip() for s in config.url.split(",") if s.strip()],
             "connect_timeout": config.connect_timeout,
-            "reconnect_time_wait": config.reconnect_delay,
             "max_reconnect_attempts": -1,
             "allow_reconnect": True,
+            "reconnect_to_server_handler": self._next_server,
             "disconnected_cb": self._on_disconnected,
             "reconnected_cb": self._on_reconnected,
             "error_cb": self._on_error,
@@ -127,6 +127,12 @@ class NatsEngine(BrokerEngine):
             with contextlib.suppress(Exception):  # closing anyway
                 await nc.flush(timeout=1)
             await nc.close()
+
+    def _next_server(self, servers: list[Any], _info: Any) -> tuple[Any, float]:
+        """nats-py asks before each reconnection attempt: the server (in turn) and the
+        wait, from the engine's backoff."""
+        delay = self.reconnect_wait()
+        return (servers[(self.backoff.attempts - 1) % len(servers)] if servers else None), delay
 
     async def _on_disconnected(self) -> None:
         self.mark_connected(False)

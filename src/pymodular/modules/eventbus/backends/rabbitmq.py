@@ -12,16 +12,22 @@
   delay, then put back on its queue with the attempt count in the
   ``x-pymodular-attempt`` header and the original acknowledged; a consumer whose
   connection drops before acknowledging gets its messages requeued by the broker
-  (counted as one more attempt). The connection is robust: aio-pika reconnects and
-  restores channels, queues, bindings and consumers. Lag is the queue's ready count.
+  (counted as one more attempt). Lag is the queue's ready count.
+- A lost connection is opened again by the engine, waiting between attempts as its
+  :class:`~pymodular.modules.eventbus._broker.Backoff` says (as every broker engine
+  does), then the publishing channel and exchange and each consumer's channel, queue,
+  binding and consumer are declared again. A channel the broker closes while the
+  connection lives (an error on it) takes the connection down with it, so that
+  everything comes back the same way.
 - The engine reports a lost and a restored connection itself (one warning each, the
-  ``eventbus.engine.*`` events, health). aio-pika and aiormq log the same outage once per
-  reconnection attempt, some records with a traceback; :class:`ClientChatter` turns those
-  records into one-line DEBUG records, kept only where DEBUG is enabled.
+  ``eventbus.engine.*`` events, health). aiormq logs the same outage too, some records
+  with a traceback; :class:`ClientChatter` turns those records into one-line DEBUG
+  records, kept only where DEBUG is enabled.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from typing import Any
@@ -123,32 +129,74 @@ class RabbitMqEngine(BrokerEngine):
         self.channel: Any = None
         self.exchange: Any = None
         self._persistent = aio_pika.DeliveryMode.PERSISTENT
+        self._recovery: asyncio.Task[None] | None = None
 
     # --- connection ------------------------------------------------------------------
     async def connect(self) -> None:
         quiet_client_loggers()
+        await self._open()
+
+    async def _open(self) -> None:
+        """A connection, its publishing channel (with confirms) and the exchange."""
         config = self.config
-        options: dict[str, Any] = {
-            "timeout": config.connect_timeout,
-            "reconnect_interval": config.reconnect_delay,
-            "client_properties": {"connection_name": f"pymodular-eventbus-{self.name}"},
-        }
-        self.connection = await aio_pika.connect_robust(_with_credentials(config), **options)
-        self.connection.close_callbacks.add(self._on_closed)
-        self.connection.reconnect_callbacks.add(self._on_reconnected)
-        self.channel = await self.connection.channel(publisher_confirms=True)
-        self.exchange = await self.channel.declare_exchange(
-            config.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+        connection = await aio_pika.connect(
+            _with_credentials(config),
+            timeout=config.connect_timeout,
+            client_properties={"connection_name": f"pymodular-eventbus-{self.name}"},
         )
+        try:
+            channel = await connection.channel(publisher_confirms=True)
+            exchange = await channel.declare_exchange(
+                config.exchange, aio_pika.ExchangeType.TOPIC, durable=True
+            )
+        except BaseException:
+            await connection.close()
+            raise
+        self.connection, self.channel, self.exchange = connection, channel, exchange
+        connection.close_callbacks.add(self._on_closed)
+        channel.close_callbacks.add(self._on_channel_closed)
 
     def _on_closed(self, connection: Any, error: BaseException | None = None) -> None:
-        if not self.closing:
-            self.mark_connected(False, error if isinstance(error, BaseException) else None)
+        if self.closing or connection is not self.connection:
+            return  # closed on purpose, or an earlier connection
+        self.mark_connected(False, error if isinstance(error, BaseException) else None)
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(
+                self._recover(), name=f"eventbus-rabbitmq-{self.name}-reconnect"
+            )
 
-    def _on_reconnected(self, connection: Any) -> None:
-        self.mark_connected(True)
+    def _on_channel_closed(self, channel: Any, error: BaseException | None = None) -> None:
+        connection = self.connection
+        if self.closing or connection is None or connection.is_closed:
+            return  # the connection's own close (or a stop) is handled there
+        if channel is not self.channel and not any(
+            getattr(c.state, "channel", None) is channel for c in self.consumers.values()
+        ):
+            return  # a consumer's channel closed on purpose (it was let go first)
+        self.last_error = f"channel closed by the broker: {error}" if error else "channel closed"
+        asyncio.get_running_loop().create_task(connection.close())  # reconnect it all
+
+    async def _recover(self) -> None:
+        if await self.reconnect(self._restore):
+            self.mark_connected(True)
+
+    async def _restore(self) -> None:
+        """Connect again, then declare and start every consumer again."""
+        await self._open()
+        try:
+            for consumer in list(self.consumers.values()):
+                if consumer.fetching:
+                    consumer.state = None  # the old channel went with the old connection
+                    await self.open_consumer(consumer)
+        except BaseException:
+            connection, self.connection = self.connection, None
+            await connection.close()
+            raise
 
     async def disconnect(self) -> None:
+        if self._recovery is not None:
+            self._recovery.cancel()
+            self._recovery = None
         connection, self.connection = self.connection, None
         if connection is not None:
             await connection.close()

@@ -36,7 +36,7 @@ import redis.asyncio
 import redis.exceptions
 
 from pymodular.modules.eventbus._backend import EngineContext
-from pymodular.modules.eventbus._broker import BrokerEngine, backoff
+from pymodular.modules.eventbus._broker import BrokerEngine
 from pymodular.modules.eventbus._consumer import Consumer, Delivery, cancel_and_wait
 from pymodular.modules.eventbus._topics import is_pattern, matcher
 from pymodular.modules.eventbus.config import RedisEngineConfig
@@ -131,19 +131,8 @@ class RedisEngine(BrokerEngine):
             self._watch = asyncio.get_running_loop().create_task(self._reconnect())
 
     async def _reconnect(self) -> None:
-        failures = 0
-        while not self.closing:
-            failures += 1
-            await asyncio.sleep(
-                backoff(failures, self.config.reconnect_delay, self.config.reconnect_delay_max)
-            )
-            try:
-                await self.redis.ping()
-            except _CONNECTION_ERRORS as exc:
-                self.last_error = str(exc)
-                continue
+        if await self.reconnect(self.redis.ping):
             self.mark_connected(True)
-            return
 
     # --- publishing ------------------------------------------------------------------
     async def send(self, topic: str, body: bytes, dedupe_id: str) -> None:
@@ -209,7 +198,6 @@ class RedisEngine(BrokerEngine):
         block = int(self.config.block * 1000)
         pool = consumer.pool
         ebb = max(consumer.sub.concurrency, pool.capacity // 4)
-        failures = 0
         while consumer.fetching:
             # read when the workers are about to run dry, so each read takes what
             # gathered meanwhile (not one entry per round trip while they are busy)
@@ -227,14 +215,10 @@ class RedisEngine(BrokerEngine):
                     )
                 else:
                     replies = await self.redis.xread(state.streams, count=count, block=block)
-                failures = 0
                 self.mark_connected(True)
             except _CONNECTION_ERRORS as exc:
-                failures += 1
-                self.lost(exc)
-                await asyncio.sleep(
-                    backoff(failures, self.config.reconnect_delay, self.config.reconnect_delay_max)
-                )
+                self.lost(exc)  # the engine's one reconnection task pings with backoff
+                await self.wait_connected(self.config.reconnect_delay_max)
                 continue
             except redis.exceptions.ResponseError as exc:
                 if "NOGROUP" not in str(exc):
