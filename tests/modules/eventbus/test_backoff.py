@@ -181,3 +181,35 @@ async def test_a_stopped_broker_is_retried_with_growing_waits_and_rejoined_withi
         (_, first), *_ = attempts()[before:]
         assert first["attempt"] == 1
         assert first["delay"] <= FIRST
+
+
+@pytest.mark.rabbitmq
+async def test_a_rabbitmq_channel_the_broker_closes_is_restored_through_the_reconnection() -> None:
+    import aio_pika
+
+    from tests.conformance.eventbus.kits import RabbitMqKit
+
+    kit = RabbitMqKit("rabbitmq")
+    timeline = Timeline()
+    config = kit.engine_config(reconnect_delay=FIRST, reconnect_delay_max=CAP)
+    bus = EventBus({"engines": {"rabbitmq": config}}, emit=timeline)
+    got: list[int] = []
+
+    async def keep(data: dict[str, int]) -> None:
+        got.append(data["n"])
+
+    async with bus:
+        await bus.subscribe("gone.items", keep, group="keepers")
+        await bus.publish("gone.items", {"n": 1})
+        await until(lambda: got == [1], timeout=15)
+        raw = await aio_pika.connect(kit.url)
+        async with raw:  # someone deletes the exchange: bindings go with it
+            channel = await raw.channel()
+            await channel.exchange_delete(config["exchange"])
+        # publishing to the missing exchange makes the broker close the channel; the
+        # engine reconnects, declares the exchange and binds the group's queue again
+        await bus.publish("gone.items", {"n": 2})
+        await until(lambda: got == [1, 2], timeout=15)
+    (lost,) = timeline.of("eventbus.engine.disconnected")
+    assert "channel closed by the broker" in lost[1]["error"]
+    assert timeline.of("eventbus.engine.reconnected")

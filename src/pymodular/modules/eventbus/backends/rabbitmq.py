@@ -130,6 +130,7 @@ class RabbitMqEngine(BrokerEngine):
         self.exchange: Any = None
         self._persistent = aio_pika.DeliveryMode.PERSISTENT
         self._recovery: asyncio.Task[None] | None = None
+        self._channel_error: str | None = None
 
     # --- connection ------------------------------------------------------------------
     async def connect(self) -> None:
@@ -159,6 +160,9 @@ class RabbitMqEngine(BrokerEngine):
     def _on_closed(self, connection: Any, error: BaseException | None = None) -> None:
         if self.closing or connection is not self.connection:
             return  # closed on purpose, or an earlier connection
+        if self._channel_error is not None:  # closed by the engine for a channel's error
+            self.last_error, self._channel_error = self._channel_error, None
+            error = None
         self.mark_connected(False, error if isinstance(error, BaseException) else None)
         if self._recovery is None or self._recovery.done():
             self._recovery = asyncio.get_running_loop().create_task(
@@ -173,7 +177,7 @@ class RabbitMqEngine(BrokerEngine):
             getattr(c.state, "channel", None) is channel for c in self.consumers.values()
         ):
             return  # a consumer's channel closed on purpose (it was let go first)
-        self.last_error = f"channel closed by the broker: {error}" if error else "channel closed"
+        self._channel_error = f"channel closed by the broker: {error or 'no reason given'}"
         asyncio.get_running_loop().create_task(connection.close())  # reconnect it all
 
     async def _recover(self) -> None:
