@@ -23,7 +23,7 @@ from pymodular import Dependency, Module
 from pymodular.modules.cache import CacheModule
 from pymodular.modules.eventbus import EventBus, EventBusModule
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
-from pymodular.modules.metrics import Metrics, MetricsModule
+from pymodular.modules.metrics import Family, Metrics, MetricsError, MetricsModule
 from pymodular.modules.metrics._framework import FAMILIES
 from pymodular.modules.router import RouterModule
 from pymodular.modules.scheduler import Scheduler, SchedulerModule
@@ -317,3 +317,29 @@ async def test_scrape_time_families_are_exported_over_otlp(receiver: Receiver) -
 
 async def _later(receiver: Receiver, seen: int) -> bool:
     return len(receiver.requests) > seen
+
+
+async def test_a_collector_of_ones_own_with_declared_families_reaches_the_reader() -> None:
+    reader = InMemoryMetricReader()
+    depth = Family("queue_depth", "gauge", "Jobs queued", ("queue",), "{job}")
+    queues = {"mail": 3, "print": 0}
+    modules = [RouterModule(), Items(), MetricsModule(reader=reader), HttpServerModule()]
+    async with app_harness(modules, config=SERVER) as (app, _events):
+        metrics = app.services.get(Metrics)
+
+        def read() -> Iterator[Any]:
+            family = metrics.family(depth)
+            for queue, jobs in queues.items():
+                family.add_metric((queue,), jobs)
+            yield family
+
+        metrics.collector(read, families=[depth])
+        queues["print"] = 2
+        found = points(reader)
+        with pytest.raises(MetricsError, match="cannot be declared: Duplicated timeseries"):
+            metrics.gauge("queue_depth", "the same name again")
+    assert {p.attributes["queue"]: p.value for p in found["pymodular_queue_depth"]} == {
+        "mail": 3,
+        "print": 2,
+    }
+    assert "pymodular_queue_depth" in metrics.instruments
