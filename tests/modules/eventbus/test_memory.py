@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pymodular.modules.eventbus import BusClosedError, EventBus, Subscription
+from pymodular.modules.eventbus._message import fresh
 from tests._until import until
 from tests.conformance.eventbus.kits import EventLog
 
@@ -242,3 +243,29 @@ async def test_a_publisher_in_a_tight_loop_lets_the_workers_run_every_256_messag
     assert seen_by_publisher[511] == 512
     assert handled == list(range(600))
     assert (sub.received, sub.delivered, sub.dropped) == (600, 600, 0)
+
+
+@pytest.mark.parametrize("group", [None, "g"])
+async def test_publish_nowait_without_pause_returns_nothing_while_there_is_room(
+    group: str | None,
+) -> None:
+    """What the outbox relay asks for: an awaitable back only when a queue is full."""
+    bus = memory_bus(queue_size=300, delivery_mode="block")
+    release = asyncio.Event()
+
+    async def held(data: int) -> None:
+        await release.wait()
+
+    async with bus:
+        await bus.subscribe("held.x", held, group=group)
+        engine = bus.engines["mem"]
+        returned = [
+            engine.publish_nowait(fresh("held.x", n, "/test"), pause=False) for n in range(300)
+        ]
+        assert returned[:299] == [None] * 299  # past 256 too
+        # the worker took the first message and waits: the 300th still fitted
+        assert returned[299] is None
+        full = engine.publish_nowait(fresh("held.x", 300, "/test"), pause=False)
+        assert full is not None  # no room: wait for it
+        release.set()
+        await full

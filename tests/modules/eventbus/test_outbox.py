@@ -368,3 +368,38 @@ async def test_writes_racing_the_relay_and_its_subscribers_record_each_event_onc
         assert outbox is not None
         await until(lambda: outbox.relayed == len(committed), timeout=5)
         assert await rows(db, "eventbus_outbox") == 0
+
+
+async def test_the_relay_hands_a_whole_batch_over_in_one_transaction(tmp_path: Path) -> None:
+    """A queue reaching 256 messages (where a publisher in a tight loop lets the workers
+    run once) is no reason for the relay to end its batch: it yields when it commits.
+    300 rows in batches of 100 are three relay transactions, not one more at the 256th."""
+    config = memory_sections(tmp_path / "app.db", batch=100)
+    config["eventbus"]["engines"]["local"]["queue_size"] = 1000
+    async with running(config) as (_, db, bus):
+        release = asyncio.Event()
+        got: list[int] = []
+
+        async def slow(data: dict[str, int]) -> None:
+            await release.wait()
+            got.append(data["n"])
+
+        await bus.subscribe("orders.>", slow)
+        deletes: list[str] = []
+
+        def seen(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+            if statement.startswith("DELETE FROM eventbus_outbox"):
+                deletes.append(statement)
+
+        sa.event.listen(db.engine().sync_engine, "before_cursor_execute", seen)
+        async with db.transaction():
+            for n in range(300):
+                await bus.publish("orders.created", {"n": n})
+        outbox = bus.outbox
+        assert outbox is not None
+        await until(lambda: outbox.relayed == 300, timeout=10)
+        assert len(deletes) == 3  # one per batch of 100 handed over
+        release.set()
+        await until(lambda: len(got) == 300, timeout=10)
+        assert got == list(range(300))
+        assert await rows(db, "eventbus_outbox") == 0

@@ -87,12 +87,17 @@ class EventBusEngine(ABC):
     async def publish(self, message: Message[Any]) -> None:
         """Publish ``message``; return once the engine has it (the broker confirmed it)."""
 
-    def publish_nowait(self, message: Message[Any]) -> Awaitable[None] | None:
+    def publish_nowait(
+        self, message: Message[Any], *, pause: bool = True
+    ) -> Awaitable[None] | None:
         """Begin publishing ``message``: None when it is done already, else an awaitable
         that finishes it (the bus awaits it).
 
         In-process engines deliver here without a coroutine when nothing has to wait;
-        by default this is :meth:`publish`.
+        by default this is :meth:`publish`. ``pause=False`` says the caller yields to
+        the event loop soon by itself (the outbox relay, at the end of its batch): an
+        engine that would return an awaitable only to let its workers run once returns
+        None instead, so that what comes back means "wait for room".
         """
         return self.publish(message)
 

@@ -224,7 +224,9 @@ class Outbox:
             await engine.send_reliably(topic, body, message_id)
             engine.published += 1
             return None
-        return engine.publish_nowait(decode(body, topic=topic, engine=engine.name))
+        # No pause: the relay yields once its batch is committed; an awaitable back
+        # means a full queue, waited for after the transaction.
+        return engine.publish_nowait(decode(body, topic=topic, engine=engine.name), pause=False)
 
     async def forget(self, session: Any, sequence_numbers: list[int]) -> None:
         """Delete the rows that were published."""

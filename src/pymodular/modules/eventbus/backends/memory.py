@@ -108,9 +108,13 @@ class MemoryEngine(EventBusEngine):
         if waiting is not None:
             await waiting
 
-    def publish_nowait(self, message: Message[Any]) -> Awaitable[None] | None:
+    def publish_nowait(
+        self, message: Message[Any], *, pause: bool = True
+    ) -> Awaitable[None] | None:
         """Queue ``message`` wherever there is room, without a coroutine; in the waiting
-        modes, return an awaitable that waits for room in the full queues."""
+        modes, return an awaitable that waits for room in the full queues. With
+        ``pause`` (the default), also one that yields to the loop once when a queue
+        reached a multiple of ``_YIELD_EVERY``."""
         route = self._routes.get(message.topic)  # empty while stopped: _route raises
         if route is None:
             route = self._route(message.topic)
@@ -120,7 +124,7 @@ class MemoryEngine(EventBusEngine):
             route.sub.received += 1
             queued = route.pool.offer(message)
             if queued:
-                return None if queued % _YIELD_EVERY else _pause()
+                return None if queued % _YIELD_EVERY or not pause else _pause()
             if self._mode == "drop":
                 self._dropped(route)
                 return None
@@ -132,14 +136,14 @@ class MemoryEngine(EventBusEngine):
         self._turn += 1
         first = self._turn % count
         full: list[_Member] | None = None
-        pause = False
+        crossed = False
         for index in range(first, first + count):
             target = targets[index % count]
             member = target if type(target) is _Member else target.pick()  # type: ignore[union-attr]
             member.sub.received += 1
             queued = member.pool.offer(message)
             if queued:
-                pause = pause or not queued % _YIELD_EVERY
+                crossed = crossed or not queued % _YIELD_EVERY
                 continue
             if self._mode == "drop":
                 self._dropped(member)
@@ -149,7 +153,7 @@ class MemoryEngine(EventBusEngine):
             full.append(member)
         if full is not None:
             return self._wait(full, message)
-        return _pause() if pause else None
+        return _pause() if crossed and pause else None
 
     async def _wait(self, full: list[_Member], message: Message[Any]) -> None:
         """Block or timeout mode: wait for room in each full queue, in turn."""
