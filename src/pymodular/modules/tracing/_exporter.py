@@ -6,19 +6,30 @@ bytes of the batch written at once, no protobuf objects): the same request (``PO
 (429, 502, 503, 504 and connection errors, up to six tries with doubling waits of 1 s,
 2 s, … ±20%, or the collector's ``Retry-After``; never past the export timeout) and the
 same refusal of a batch larger than 64 MiB before compression.
+
+The request goes over one kept-alive ``http.client`` connection (TLS with the system's
+certificate authorities for ``https``), through the proxy the environment names
+(``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``) as ``requests`` would: a session of
+``requests`` spends more time per export, reading its environment again each time, than
+the encoding of a whole batch.
 """
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import http.client
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
+import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-import requests
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from pymodular._version import __version__
@@ -58,16 +69,15 @@ class OtlpSpanExporter(SpanExporter):
         self.max_request_size = max_request_size
         self.exported = 0
         self.failed = 0
-        self._session = requests.Session()
-        self._session.headers.update(
-            {
-                "Content-Type": "application/x-protobuf",
-                "User-Agent": f"pymodular/{__version__} OTLP/HTTP",
-            }
-        )
-        if compression == "gzip":
-            self._session.headers["Content-Encoding"] = "gzip"
-        self._session.headers.update(headers or {})
+        self._headers = {
+            "Content-Type": "application/x-protobuf",
+            "User-Agent": f"pymodular/{__version__} OTLP/HTTP",
+            **({"Content-Encoding": "gzip"} if compression == "gzip" else {}),
+            **(headers or {}),
+        }
+        self._connect = _Connector(endpoint)
+        self._target = endpoint if self._connect.absolute else _path(endpoint)
+        self._connection: http.client.HTTPConnection | None = None
         self._stopped = threading.Event()
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
@@ -99,21 +109,20 @@ class OtlpSpanExporter(SpanExporter):
         for attempt in range(_TRIES):
             wait = 2**attempt * random.uniform(1 - _JITTER, 1 + _JITTER)  # noqa: S311 - jitter
             try:
-                answer = self._post(data, deadline)
-            except requests.ConnectionError as exc:
-                problem = type(exc).__name__
-            except requests.RequestException as exc:  # a timeout, an invalid URL: not retried
-                logger.error("tracing: exporting %d spans failed: %s", count, type(exc).__name__)
+                status, retry_after = self._post(data, deadline)
+            except TimeoutError:  # the collector did not answer in time: not retried
+                logger.error("tracing: exporting %d spans timed out", count)
                 return False
+            except (OSError, http.client.HTTPException) as exc:
+                problem = type(exc).__name__  # a connection refused, reset or lost
             else:
-                status = answer.status_code
                 if status < 400:
                     return True
                 problem = f"HTTP {status}"
                 if status not in _RETRIED:
                     logger.error("tracing: the collector refused %d spans: %s", count, problem)
                     return False
-                asked = retry_after_seconds(answer.headers.get("retry-after"))
+                asked = retry_after_seconds(retry_after)
                 if asked is not None:
                     wait = asked
             left = deadline - time.monotonic()
@@ -131,25 +140,90 @@ class OtlpSpanExporter(SpanExporter):
                 return False
         return False  # pragma: no cover - the loop returns on its last try
 
-    def _post(self, data: bytes, deadline: float) -> requests.Response:
-        """One POST; a connection error is tried again at once, once (a kept-alive
-        connection the collector closed meanwhile), as OpenTelemetry's exporter does."""
+    def _post(self, data: bytes, deadline: float) -> tuple[int, str | None]:
+        """One POST: the answer's status and ``Retry-After``. A connection error is tried
+        again at once, once (a kept-alive connection the collector closed meanwhile), as
+        OpenTelemetry's exporter does."""
         try:
-            return self._session.post(
-                self.endpoint, data=data, timeout=max(deadline - time.monotonic(), 0.001)
-            )
-        except requests.ConnectionError:
+            return self._request(data, deadline)
+        except TimeoutError:
+            raise
+        except (OSError, http.client.HTTPException):
             if deadline - time.monotonic() <= 0 or self._stopped.is_set():
                 raise
-        return self._session.post(
-            self.endpoint, data=data, timeout=max(deadline - time.monotonic(), 0.001)
-        )
+        return self._request(data, deadline)
+
+    def _request(self, data: bytes, deadline: float) -> tuple[int, str | None]:
+        timeout = max(deadline - time.monotonic(), 0.001)
+        connection = self._connection
+        if connection is None:
+            connection = self._connection = self._connect(timeout)
+        else:
+            connection.timeout = timeout
+            if connection.sock is not None:
+                connection.sock.settimeout(timeout)
+        try:
+            connection.request("POST", self._target, data, self._headers)
+            answer = connection.getresponse()
+            answer.read()
+        except BaseException:
+            self._connection = None
+            connection.close()
+            raise
+        if answer.will_close:
+            self._connection = None
+            connection.close()
+        return answer.status, answer.getheader("retry-after")
 
     def shutdown(self) -> None:
         """Stop: a retry waiting ends now, later exports fail at once."""
         self._stopped.set()
-        self._session.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if connection.sock is not None:  # wakes a request waiting for its answer
+                with contextlib.suppress(OSError):
+                    connection.sock.shutdown(socket.SHUT_RDWR)
+            connection.close()
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Nothing is buffered here (the batch processor holds the spans)."""
         return True
+
+
+def _path(url: str) -> str:
+    parts = urlsplit(url)
+    return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+
+
+class _Connector:
+    """Opens a connection to the collector, or to the proxy in front of it."""
+
+    def __init__(self, url: str) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("the OTLP endpoint must be an http:// or https:// URL")
+        self.tls = parts.scheme == "https"
+        self.host = parts.hostname
+        self.port = parts.port or (443 if self.tls else 80)
+        self.context = ssl.create_default_context() if self.tls else None
+        proxy = urllib.request.getproxies().get(parts.scheme)
+        if proxy and urllib.request.proxy_bypass(self.host):
+            proxy = None
+        self.proxy = urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else None
+        self.absolute = self.proxy is not None and not self.tls  # plain HTTP via a proxy
+
+    def __call__(self, timeout: float) -> http.client.HTTPConnection:
+        proxy = self.proxy
+        if self.tls:
+            if proxy is None:
+                return http.client.HTTPSConnection(
+                    self.host, self.port, timeout=timeout, context=self.context
+                )
+            connection = http.client.HTTPSConnection(
+                proxy.hostname or "", proxy.port or 80, timeout=timeout, context=self.context
+            )
+            connection.set_tunnel(self.host, self.port)
+            return connection
+        if proxy is None:
+            return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+        return http.client.HTTPConnection(proxy.hostname or "", proxy.port or 80, timeout=timeout)

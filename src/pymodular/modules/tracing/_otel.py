@@ -191,10 +191,7 @@ class OtelSpan(trace.Span):
         "_flags",
         "_given",
         "_recording",
-        "_span_id",
-        "_state",
         "_token",
-        "_trace_id",
         "_tracer",
         "attributes",
         "end_time",
@@ -202,14 +199,17 @@ class OtelSpan(trace.Span):
         "kind",
         "name",
         "parent",
+        "span_id",
         "start_time",
         "status",
+        "trace_id",
+        "trace_state",
     )
 
-    _trace_id: int
-    _span_id: int
+    trace_id: int
+    span_id: int
     _flags: TraceFlags
-    _state: TraceState | None
+    trace_state: TraceState | None
     parent: SpanContext | None
     start_time: int
     status: Status
@@ -250,15 +250,15 @@ class OtelSpan(trace.Span):
                 found = (parent.trace_id, parent.span_id, parent.trace_flags, parent.trace_state)
             self.parent = parent
         if found is not None:  # parent-based: follow the parent's decision
-            self._trace_id, _, self._flags, self._state = found
+            self.trace_id, _, self._flags, self.trace_state = found
             sampled = self._flags.sampled
         else:
-            self._trace_id = trace_id = _new_id(128)
+            self.trace_id = trace_id = _new_id(128)
             sampled = (trace_id & _LOW_64) < tracer.bound
             self._flags = _ROOT_SAMPLED if sampled else _ROOT_DROPPED
-            self._state = None
+            self.trace_state = None
             self.parent = None
-        self._span_id = 0  # drawn when asked for (an unsampled span: often never)
+        self.span_id = 0  # drawn when asked for (an unsampled span: often never)
         if sampled:
             if carrier and found is not None:
                 trace_id, span_id, flags, state = found
@@ -280,7 +280,7 @@ class OtelSpan(trace.Span):
 
     def _start(self, tracer: OtelTracer, current: otel_context.Context) -> None:
         self._recording = True
-        self._span_id = _new_id(64)
+        self.span_id = _new_id(64)
         self.start_time = time_ns()
         given = self.attributes
         self.attributes = (
@@ -385,15 +385,15 @@ class OtelSpan(trace.Span):
         return self._recording and self.end_time is None
 
     def get_span_context(self) -> SpanContext:
-        span_id = self._span_id
+        span_id = self.span_id
         if not span_id:
-            span_id = self._span_id = _new_id(64)
+            span_id = self.span_id = _new_id(64)
         return SpanContext(
-            self._trace_id,
+            self.trace_id,
             span_id,
             is_remote=False,
             trace_flags=self._flags,
-            trace_state=self._state,
+            trace_state=self.trace_state,
         )
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:

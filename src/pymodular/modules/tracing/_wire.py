@@ -40,7 +40,7 @@ from collections.abc import Mapping, Sequence
 from struct import Struct
 from typing import Any
 
-from opentelemetry.trace import SpanKind
+from opentelemetry.trace import SpanKind, StatusCode
 
 __all__ = ("encode_spans",)
 
@@ -59,6 +59,9 @@ _FLAGS_LOCAL = _FLAGS_TAG + _HAS_IS_REMOTE.to_bytes(4, "little")
 _FLAGS_REMOTE = _FLAGS_TAG + (_HAS_IS_REMOTE | _IS_REMOTE).to_bytes(4, "little")
 _LINK_LOCAL = b"\x35" + _HAS_IS_REMOTE.to_bytes(4, "little")  # Link.flags = 6, fixed32
 _LINK_REMOTE = b"\x35" + (_HAS_IS_REMOTE | _IS_REMOTE).to_bytes(4, "little")
+# Status: message = 2, code = 3 (UNSET, the default, is left out).
+_CODES = {code: (b"\x18" + _VARINTS[code.value] if code.value else b"") for code in StatusCode}
+_STATUSES = {code: b"\x7a" + _VARINTS[len(_CODES[code])] + _CODES[code] for code in StatusCode}
 # Span.kind = 6 (varint): the API's kinds start at INTERNAL = 0, OTLP's at 1.
 _KINDS = {kind: bytes((0x30, kind.value + 1)) for kind in SpanKind}
 
@@ -66,6 +69,8 @@ _KINDS = {kind: bytes((0x30, kind.value + 1)) for kind in SpanKind}
 def _varint(value: int) -> bytes:
     if value < 128:
         return _VARINTS[value]
+    if value < 16384:  # a span's length, most often
+        return bytes(((value & 0x7F) | 0x80, value >> 7))
     out = bytearray()
     while value > 127:
         out.append((value & 0x7F) | 0x80)
@@ -179,27 +184,29 @@ def _link(link: Any) -> bytes:
 def _status(status: Any) -> bytes:
     if status is None:
         return b""
-    body = b""
-    if status.description:
-        body += _field(b"\x12", _text(status.description))
-    code = status.status_code.value
-    if code:
-        body += b"\x18" + _varint(code)
-    return _field(b"\x7a", body)
+    description = status.description
+    if not description:
+        return _STATUSES[status.status_code]
+    return _field(b"\x7a", _field(b"\x12", _text(description)) + _CODES[status.status_code])
 
 
 def _span(span: Any) -> bytes:
-    """One ``Span`` message's fields (without its own tag and length)."""
-    context = span.context
+    """One ``Span`` message's fields (without its own tag and length).
+
+    A span that carries its ids itself (``trace_id``, ``span_id``, ``trace_state``: the
+    seam's) is read without building its ``SpanContext``.
+    """
+    trace_id = getattr(span, "trace_id", None)
+    if trace_id is None:
+        context = span.context
+        trace_id, span_id, state = context.trace_id, context.span_id, context.trace_state
+    else:
+        span_id, state = span.span_id, span.trace_state
     parent = span.parent
     name = span.name
     out: bytes = (
-        b"\x0a\x10"
-        + context.trace_id.to_bytes(16, "big")
-        + b"\x12\x08"
-        + context.span_id.to_bytes(8, "big")
+        b"\x0a\x10" + trace_id.to_bytes(16, "big") + b"\x12\x08" + span_id.to_bytes(8, "big")
     )
-    state = context.trace_state
     if state:
         out += _trace_state(state)
     if parent is not None:
