@@ -24,6 +24,9 @@ In-process, same run, beside the plain libraries doing the same work:
   (extract ``traceparent``, start a current server span, set the same attributes);
 - ``Instrument.labels(...).inc()`` vs ``Counter.labels(...).inc()``;
 - a span through the seam vs ``tracer.start_as_current_span`` (same exporter: none);
+- an unsampled server span through the seam vs the SDK's with its sampler off;
+- the OTLP request of a batch of recorded server spans: the module's encoder vs the
+  OTLP exporter's (``encode_spans(...).SerializeToString()``), per span;
 - the event logger writing JSON lines to a file (events handed over, then flushed), beside
   the stdlib way: a ``logging.FileHandler`` whose formatter dumps each event as JSON.
   Goal (issue 19): at least 100k events/s.
@@ -278,11 +281,15 @@ async def _middleware_costs() -> dict[str, Stats]:
 
 
 def _record_costs() -> dict[str, Stats]:
+    from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans as sdk_encode
     from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
+    from opentelemetry.trace import SpanKind
     from prometheus_client import CollectorRegistry, Counter
 
     from pymodular.modules.metrics import Metrics
     from pymodular.modules.tracing._otel import OtelTracer
+    from pymodular.modules.tracing._wire import encode_spans
 
     ours = Metrics().counter("orders_total", "x", ("channel", "status"))
     plain = Counter("orders_total", "x", ("channel", "status"), registry=CollectorRegistry())
@@ -308,14 +315,62 @@ def _record_costs() -> dict[str, Stats]:
             with otel.start_as_current_span("work", attributes={"k": "v"}):
                 pass
 
+    # Unsampled: what a request outside the sampled share costs (new trace, ratio 0).
+    quiet = TracerProvider(sampler=ALWAYS_OFF, shutdown_on_exit=False)
+    quiet_seam = OtelTracer(quiet.get_tracer("bench"), ratio=0.0)
+    quiet_otel = quiet.get_tracer("bench")
+
+    def unsampled_ours() -> None:
+        for _ in range(BATCH):
+            with quiet_seam.span("GET", kind="server"):
+                pass
+
+    def unsampled_plain() -> None:
+        for _ in range(BATCH):
+            with quiet_otel.start_as_current_span("GET", kind=SpanKind.SERVER):
+                pass
+
+    # Encoding: the OTLP request for a batch of recorded server spans, per span.
+    recorded = _server_spans(BATCH)
+
+    def encode_ours() -> None:
+        encode_spans(recorded)
+
+    def encode_plain() -> None:
+        sdk_encode(recorded).SerializeToString()
+
     found = interleaved(
         {"metric ours": metric_ours, "metric plain": metric_plain,
-         "span ours": span_ours, "span plain": span_plain},
+         "span ours": span_ours, "span plain": span_plain,
+         "unsampled ours": unsampled_ours, "unsampled plain": unsampled_plain,
+         "encode ours": encode_ours, "encode plain": encode_plain},
         repeat=REPEAT,
         per=BATCH,
     )  # fmt: skip
     provider.shutdown()
     return found
+
+
+def _server_spans(count: int) -> list[Any]:
+    """``count`` finished server spans as the tracing middleware records them."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from pymodular.modules.tracing._otel import OtelTracer
+
+    memory = InMemorySpanExporter()
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    seam = OtelTracer(provider.get_tracer("pymodular"))
+    for _ in range(count):
+        with seam.span("GET", kind="server") as span:
+            for key, value in (("http.request.method", "GET"), ("url.path", "/json"),
+                               ("url.scheme", "http"), ("http.route", "/json"),
+                               ("http.response.status_code", 200)):  # fmt: skip
+                span.set_attribute(key, value)
+            span.rename("GET /json")
+    return list(memory.get_finished_spans())
 
 
 EVENTS = 20_000
@@ -467,6 +522,22 @@ def run() -> list[Row]:
             met=records["span ours"].median <= 1.5 * records["span plain"].median,
             peers={"opentelemetry-sdk": records["span plain"]},
             note="no span processor",
+        ),
+        Row(
+            target="unsampled server span open + close (a request outside the sampled share)",
+            ours=records["unsampled ours"],
+            goal="<= opentelemetry-sdk start_as_current_span with its sampler off",
+            met=records["unsampled ours"].median <= records["unsampled plain"].median,
+            peers={"opentelemetry-sdk (ALWAYS_OFF)": records["unsampled plain"]},
+            note="ids, the decision and the span in OpenTelemetry's context",
+        ),
+        Row(
+            target="OTLP/HTTP protobuf encoding of recorded server spans, per span",
+            ours=records["encode ours"],
+            goal="<= 0.5x opentelemetry-exporter-otlp's encoder",
+            met=records["encode ours"].median <= 0.5 * records["encode plain"].median,
+            peers={"opentelemetry-exporter-otlp encode_spans + serialize": records["encode plain"]},
+            note=f"batches of {BATCH}, 6 attributes each; the same bytes (tests/modules/tracing)",
         ),
         Row(
             target="event logger, JSON lines to a file",
