@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import math
 import os
 import re
 import shutil
@@ -311,8 +312,14 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def per_round(rates: dict[str, list[float]], ours: str, peer: str) -> float:
-    """The median over rounds of ``ours / peer`` within each round (cancels the drift)."""
-    return statistics.median(a / b for a, b in zip(rates[ours], rates[peer], strict=True))
+    """The median over rounds of ``ours / peer`` within each round (cancels the drift).
+
+    A round where the peer served nothing (every request timed out on a starved machine)
+    says nothing about the ratio and is left out; with no round left the ratio is NaN,
+    which meets no goal.
+    """
+    ratios = [a / b for a, b in zip(rates[ours], rates[peer], strict=True) if b > 0]
+    return statistics.median(ratios) if ratios else math.nan
 
 
 def run() -> list[Row]:

@@ -33,7 +33,6 @@ import asyncio
 import atexit
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -314,7 +313,7 @@ def _load_rows(
 def _cpu_row(cpu: dict[str, list[float]]) -> Row:
     """CPU time each proxy spent per request (its processes, during the wrk runs)."""
     stats = {k: Stats.of(v) for k, v in cpu.items()}
-    share = statistics.median(n / o for n, o in zip(cpu["nginx"], cpu["ours"], strict=True))
+    share = per_round(cpu, "nginx", "ours")
     return Row(
         target="reverse proxy CPU time per request (the proxy's processes, under wrk)",
         ours=stats["ours"],
