@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +16,7 @@ from sqlalchemy.util.queue import Empty
 from pymodular import Application
 from pymodular.config.feeders import DictFeeder
 from pymodular.modules.database import Database, DatabaseModule, PoolTimeoutError
-from pymodular.modules.database._pool import FairQueue
+from pymodular.modules.database._pool import FairQueue, GatedPool
 from tests._until import until
 
 log = sa.Table(
@@ -138,3 +139,37 @@ async def test_an_idle_connection_is_taken_at_once_when_nobody_waits() -> None:
     with pytest.raises(Empty):
         await greenlet_spawn(queue.get, True, 0.01)  # the pool's timeout: Empty, as SQLAlchemy's
     assert not queue._waiters or all(w.done() for w in queue._waiters)
+
+
+async def test_a_connection_handed_to_a_cancelled_waiter_with_the_idle_queue_full_is_closed() -> (
+    None
+):
+    """Handed over, then cancelled, while the idle queue is full: the overflow connection is
+    closed through the pool's own return path, and the caller sees its cancellation."""
+    opened: list[sqlite3.Connection] = []
+
+    def creator() -> sqlite3.Connection:
+        opened.append(sqlite3.connect(":memory:", check_same_thread=False))
+        return opened[-1]
+
+    pool = GatedPool(creator, pool_size=1, max_overflow=1, reset_on_return=None, timeout=5)
+    first, second = pool.connect(), pool.connect()  # the pool's one and its overflow
+    third = asyncio.create_task(greenlet_spawn(pool.connect))
+    await until(lambda: pool.waiting == 1)
+    first.close()  # handed straight to the waiting task...
+    second.close()  # ...and the other one fills the idle queue
+    third.cancel()  # the waiter leaves before it ran
+    with pytest.raises(asyncio.CancelledError):
+        await third
+    assert pool.checkedout() == 0
+    assert pool.status().startswith("Pool size: 1  Connections in pool: 1")
+    closed = 0
+    for connection in opened:
+        try:
+            connection.execute("select 1")
+        except sqlite3.ProgrammingError:  # closed
+            closed += 1
+    assert closed == 1  # the handed one, not leaked open
+    again = await greenlet_spawn(pool.connect)
+    again.close()
+    pool.dispose()

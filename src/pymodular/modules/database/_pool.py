@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -36,6 +37,10 @@ class FairQueue(AsyncAdaptedQueue[Any]):
     def __init__(self, maxsize: int = 0, use_lifo: bool = False) -> None:
         super().__init__(maxsize, use_lifo)
         self._waiters: collections.deque[asyncio.Future[Any]] = collections.deque()
+        self.hand_back: Callable[[Any], None] = self.put_nowait
+        """Where a connection goes that was handed to a waiter who left before taking it:
+        the pool's own return path (the next waiter, the idle queue, or closed when the
+        queue is full), called in the caller's greenlet so a close may do I/O."""
 
     def put_nowait(self, item: Any) -> None:
         waiters = self._waiters
@@ -60,24 +65,28 @@ class FairQueue(AsyncAdaptedQueue[Any]):
                 pass
         if not block:
             raise Empty()
-        return await_(self._wait(timeout))
-
-    async def _wait(self, timeout: float | None) -> Any:
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[Any] = loop.create_future()
-        self._waiters.append(waiter)
-        expiry = None if timeout is None else loop.call_later(timeout, _expire, waiter)
+        waiter: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        waiters.append(waiter)
         try:
-            return await waiter
+            return await_(self._wait(waiter, timeout))
         except BaseException:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                self.put_nowait(waiter.result())  # handed over as this caller left: pass it on
-            else:
-                waiter.cancel()
+                self.hand_back(waiter.result())  # handed over as this caller left: pass it on
             raise
+
+    async def _wait(self, waiter: asyncio.Future[Any], timeout: float | None) -> Any:
+        expiry = None
+        if timeout is not None:
+            expiry = asyncio.get_running_loop().call_later(timeout, _expire, waiter)
+        try:
+            return await waiter
         finally:
             if expiry is not None:
                 expiry.cancel()
+            if not waiter.done():
+                waiter.cancel()
+            with contextlib.suppress(ValueError):  # out of the line at once, not at a later put
+                self._waiters.remove(waiter)
 
 
 def _expire(waiter: asyncio.Future[Any]) -> None:
@@ -97,6 +106,12 @@ class GatedPool(AsyncAdaptedQueuePool):
     _queue_class = FairQueue
     gate: Callable[[], None] | None = None
     waiting: int = 0
+
+    def __init__(self, creator: Any, **kwargs: Any) -> None:
+        super().__init__(creator, **kwargs)
+        queue = self._pool
+        assert isinstance(queue, FairQueue)
+        queue.hand_back = self._do_return_conn  # full idle queue: close it, one overflow less
 
     def connect(self) -> PoolProxiedConnection:
         gate = self.gate

@@ -376,13 +376,9 @@ class _Exchange(Attempts):
         return min(self.upstream.config.read_timeout, remaining)
 
     def _retry_status(self, status: int) -> bool:
-        proxy = self.proxy
-        return (
-            status in proxy.retry.statuses
-            and self.idempotent
-            and self.attempts < proxy.retry.attempts
-            and proxy.budget.spend(proxy.loop.time())
-        )
+        """Whether an answer with ``status`` is retried (an idempotent request, a retryable
+        status, and the shared check: attempts, the route's deadline, the budget)."""
+        return status in self.proxy.retry.statuses and self.idempotent and self.may_retry()
 
     async def _failed(
         self, target: Target, exc: UpstreamError, *, started: bool, stale: bool
