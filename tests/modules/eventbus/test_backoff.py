@@ -213,3 +213,36 @@ async def test_a_rabbitmq_channel_the_broker_closes_is_restored_through_the_reco
     (lost,) = timeline.of("eventbus.engine.disconnected")
     assert "channel closed by the broker" in lost[1]["error"]
     assert timeline.of("eventbus.engine.reconnected")
+
+
+@pytest.mark.rabbitmq
+async def test_a_rabbitmq_group_queue_deleted_under_its_consumer_is_declared_again() -> None:
+    import aio_pika
+
+    from pymodular.modules.eventbus.backends.rabbitmq import queue_name
+    from tests.conformance.eventbus.kits import RabbitMqKit
+
+    kit = RabbitMqKit("rabbitmq")
+    timeline = Timeline()
+    config = kit.engine_config(reconnect_delay=FIRST, reconnect_delay_max=CAP)
+    bus = EventBus({"engines": {"rabbitmq": config}}, emit=timeline)
+    got: list[int] = []
+
+    async def keep(data: dict[str, int]) -> None:
+        got.append(data["n"])
+
+    async with bus:
+        await bus.subscribe("deleted.items", keep, group="keepers")
+        await bus.publish("deleted.items", {"n": 1})
+        await until(lambda: got == [1], timeout=15)
+        raw = await aio_pika.connect(kit.url)
+        async with raw:  # an operator deletes the group's queue: the broker cancels us
+            channel = await raw.channel()
+            await channel.queue_delete(
+                queue_name(config["queue_prefix"], "keepers", "deleted.items")
+            )
+        await until(lambda: bool(timeline.of("eventbus.engine.reconnected")), timeout=15)
+        await bus.publish("deleted.items", {"n": 2})  # routed to the queue declared again
+        await until(lambda: got == [1, 2], timeout=15)
+    (lost,) = timeline.of("eventbus.engine.disconnected")
+    assert "the broker cancelled the consumer of queue" in lost[1]["error"]

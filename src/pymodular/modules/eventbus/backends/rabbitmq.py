@@ -17,8 +17,8 @@
   :class:`~pymodular.modules.eventbus._broker.Backoff` says (as every broker engine
   does), then the publishing channel and exchange and each consumer's channel, queue,
   binding and consumer are declared again. A channel the broker closes while the
-  connection lives (an error on it) takes the connection down with it, so that
-  everything comes back the same way.
+  connection lives (an error on it), or a consumer it cancels (its queue was deleted),
+  takes the connection down with it, so that everything comes back the same way.
 - The engine reports a lost and a restored connection itself (one warning each, the
   ``eventbus.engine.*`` events, health). aiormq logs the same outage too, some records
   with a traceback; :class:`ClientChatter` turns those records into one-line DEBUG
@@ -177,8 +177,24 @@ class RabbitMqEngine(BrokerEngine):
             getattr(c.state, "channel", None) is channel for c in self.consumers.values()
         ):
             return  # a consumer's channel closed on purpose (it was let go first)
-        self._channel_error = f"channel closed by the broker: {error or 'no reason given'}"
-        asyncio.get_running_loop().create_task(connection.close())  # reconnect it all
+        self._restart(connection, f"channel closed by the broker: {error or 'no reason given'}")
+
+    def _on_consumer_cancelled(self, frame: Any) -> None:
+        connection = self.connection
+        if self.closing or connection is None or connection.is_closed:
+            return
+        for consumer in self.consumers.values():
+            state: _State | None = consumer.state
+            if state is not None and state.tag is not None and state.tag == frame.consumer_tag:
+                queue = state.queue.name if state.queue is not None else "?"
+                reason = f"the broker cancelled the consumer of queue {queue!r} (deleted?)"
+                self._restart(connection, reason)
+                return
+
+    def _restart(self, connection: Any, reason: str) -> None:
+        """Close ``connection`` for ``reason``: the reconnection declares it all again."""
+        self._channel_error = reason
+        asyncio.get_running_loop().create_task(connection.close())
 
     async def _recover(self) -> None:
         if await self.reconnect(self._restore):
@@ -253,6 +269,8 @@ class RabbitMqEngine(BrokerEngine):
             await consumer.feed(Delivery(message.body, topic, attempt, message))
 
         state.tag = await state.queue.consume(on_message)
+        underlay = await state.channel.get_underlay_channel()
+        underlay.on_consumer_cancel_callbacks.add(self._on_consumer_cancelled)
 
     async def pause(self, consumer: Consumer) -> None:
         state: _State | None = consumer.state
