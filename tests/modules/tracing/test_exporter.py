@@ -67,6 +67,11 @@ class Shop(Module[None]):
             with self.tracing.span("price", attributes={"lines": 3, "ok": True}) as span:
                 span.set_attribute("total", 12.5)
                 span.set_attribute("note", f"x{SECRET}" * 400)  # oversized and secret
+            try:
+                with self.tracing.span("reserve"):
+                    raise LookupError(f"no stock for {SECRET}")
+            except LookupError:
+                pass  # answered anyway: the span records the exception as an event
             return {"id": request.path_params["id"]}
 
         async def broken(request: Request) -> dict[str, str]:
@@ -122,6 +127,15 @@ async def test_spans_arrive_intact_with_ids_parents_attributes_events_status_and
     assert priced["total"].double_value == 12.5
     assert len(priced["note"].string_value) == 1024  # cut: a span is no place for a body
     assert server.end_time_unix_nano > server.start_time_unix_nano > 0
+    reserve = next(s for s in everything if s.name == "reserve" and s.trace_id == server.trace_id)
+    assert reserve.parent_span_id == price.parent_span_id == server.span_id
+    (event,) = reserve.events
+    details = {a.key: a.value.string_value for a in event.attributes}
+    assert event.name == "exception"
+    assert event.time_unix_nano >= reserve.start_time_unix_nano
+    assert details["exception.type"] == "LookupError"
+    assert details["exception.message"] == "LookupError: no stock for **********"
+    assert reserve.status.code == 2
     failed = next(s for s in everything if s.name == "GET /broken")
     assert failed.status.code == 2
     assert failed.status.message == "HTTP 500"
