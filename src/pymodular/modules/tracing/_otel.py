@@ -190,7 +190,6 @@ class OtelSpan(trace.Span):
     __slots__ = (
         "_flags",
         "_given",
-        "_recording",
         "_token",
         "_tracer",
         "attributes",
@@ -199,6 +198,7 @@ class OtelSpan(trace.Span):
         "kind",
         "name",
         "parent",
+        "recording",
         "span_id",
         "start_time",
         "status",
@@ -213,6 +213,7 @@ class OtelSpan(trace.Span):
     parent: SpanContext | None
     start_time: int
     status: Status
+    recording: bool  # a plain attribute: read on every request
     links: tuple[()] = ()
     dropped_attributes = dropped_events = dropped_links = 0
 
@@ -229,7 +230,7 @@ class OtelSpan(trace.Span):
         self.kind: Any = kind
         self.attributes: Any = attributes
         self._given = parent
-        self._recording = False
+        self.recording = False
         self.end_time: int | None = None
 
     # -- the seam's verbs ----------------------------------------------------------------
@@ -253,7 +254,7 @@ class OtelSpan(trace.Span):
             self.trace_id, _, self._flags, self.trace_state = found
             sampled = self._flags.sampled
         else:
-            self.trace_id = trace_id = _new_id(128)
+            self.trace_id = trace_id = _bits(128) or _new_id(128)
             sampled = (trace_id & _LOW_64) < tracer.bound
             self._flags = _ROOT_SAMPLED if sampled else _ROOT_DROPPED
             self.trace_state = None
@@ -279,7 +280,7 @@ class OtelSpan(trace.Span):
         return self
 
     def _start(self, tracer: OtelTracer, current: otel_context.Context) -> None:
-        self._recording = True
+        self.recording = True
         self.span_id = _new_id(64)
         self.start_time = time_ns()
         given = self.attributes
@@ -307,7 +308,7 @@ class OtelSpan(trace.Span):
                 _CURRENT.reset(token)
             except ValueError:  # left in another context than it was entered in
                 logger.debug("tracing: span %r closed outside its context", self.name)
-        if self._recording:
+        if self.recording:
             if error is not None:
                 self._record(error)
             self.end()
@@ -320,21 +321,17 @@ class OtelSpan(trace.Span):
         self.status = Status(StatusCode.ERROR, text)
 
     def rename(self, name: str) -> None:
-        if self._recording:
+        if self.recording:
             self.name = secrets.redact(name)
 
     def fail(self, description: str) -> None:
-        if self._recording:
+        if self.recording:
             self.status = Status(StatusCode.ERROR, secrets.redact(description)[:_MAX_TEXT])
 
     @property
     def ids(self) -> tuple[str, str] | None:
         context = self.get_span_context()
         return format(context.trace_id, "032x"), format(context.span_id, "016x")
-
-    @property
-    def recording(self) -> bool:
-        return self._recording
 
     # -- what the exporter reads of a finished span -----------------------------------------
 
@@ -353,7 +350,7 @@ class OtelSpan(trace.Span):
     # -- OpenTelemetry's span API, for code that finds this span in the context ------------
 
     def set_attribute(self, key: str, value: Any) -> None:
-        if self._recording and self.end_time is None and value is not None:
+        if self.recording and self.end_time is None and value is not None:
             self.attributes[key] = scrubbed(value)
 
     def set_attributes(self, attributes: Mapping[str, Any]) -> None:
@@ -366,7 +363,7 @@ class OtelSpan(trace.Span):
         attributes: Mapping[str, Any] | None = None,
         timestamp: int | None = None,
     ) -> None:
-        if self._recording and self.end_time is None:
+        if self.recording and self.end_time is None:
             scrubbed_attributes = {k: scrubbed(v) for k, v in (attributes or {}).items()}
             self._add_event(secrets.redact(name), scrubbed_attributes, timestamp)
 
@@ -382,7 +379,7 @@ class OtelSpan(trace.Span):
         self.rename(name)
 
     def is_recording(self) -> bool:
-        return self._recording and self.end_time is None
+        return self.recording and self.end_time is None
 
     def get_span_context(self) -> SpanContext:
         span_id = self.span_id
@@ -397,7 +394,7 @@ class OtelSpan(trace.Span):
         )
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
-        if not self._recording or self.end_time is not None:
+        if not self.recording or self.end_time is not None:
             return
         if isinstance(status, StatusCode):
             status = Status(status, description)
@@ -413,14 +410,14 @@ class OtelSpan(trace.Span):
         timestamp: int | None = None,
         escaped: bool = False,
     ) -> None:
-        if self._recording and self.end_time is None:
+        if self.recording and self.end_time is None:
             text = error_text(exception)[:_MAX_TEXT]
             found = {"exception.type": type(exception).__qualname__, "exception.message": text}
             found.update({k: scrubbed(v) for k, v in (attributes or {}).items()})
             self._add_event("exception", found, timestamp)
 
     def end(self, end_time: int | None = None) -> None:
-        if not self._recording or self.end_time is not None:
+        if not self.recording or self.end_time is not None:
             return
         self.end_time = end_time if end_time is not None else time_ns()
         tracer = self._tracer
