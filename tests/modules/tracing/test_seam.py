@@ -112,8 +112,12 @@ def test_spans_go_to_the_batcher_as_they_are_until_another_processor_is_added() 
     kept = Keep()
     batcher = SpanBatcher(kept)
     seam, provider = seam_with(batcher)
-    with seam.span("alone"):
+    with seam.span("alone") as alone:
         pass
+    alone.rename("renamed late")  # an ended span is the exporter's: nothing changes
+    alone.fail("too late")
+    alone.set_attribute("late", 1)
+    assert (alone.name, alone.status.status_code.name, alone.attributes) == ("alone", "UNSET", {})
     memory = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(memory))
     with seam.span("shared", attributes={"k": "v"}):

@@ -321,11 +321,11 @@ class OtelSpan(trace.Span):
         self.status = Status(StatusCode.ERROR, text)
 
     def rename(self, name: str) -> None:
-        if self.recording:
+        if self.recording and self.end_time is None:  # once ended, the exporter owns it
             self.name = secrets.redact(name)
 
     def fail(self, description: str) -> None:
-        if self.recording:
+        if self.recording and self.end_time is None:
             self.status = Status(StatusCode.ERROR, secrets.redact(description)[:_MAX_TEXT])
 
     @property
