@@ -14,7 +14,8 @@
   ``client_id`` sessions are clean and end with the connection.
 - MQTT has no negative acknowledgement: a failed handler is retried in process after
   the retry delay, until ``max_attempts``. Each connection comes back on its own, waiting
-  as its :class:`~pymodular.modules.eventbus._broker.Backoff` says.
+  as its :class:`~pymodular.modules.eventbus._broker.Backoff` says; publishing waits
+  until all of them are back (the subscriptions' sessions rejoin before new messages).
 """
 
 from __future__ import annotations
@@ -180,7 +181,10 @@ class MqttEngine(BrokerEngine):
     async def send(self, topic: str, body: bytes, dedupe_id: str) -> None:
         link = self._publisher
         client = link.client if link is not None else None
-        if client is None:
+        if client is None or not self.connected:
+            # also while a subscription's connection is still coming back: after a broker
+            # restart Mosquitto keeps nothing for a shared subscription none of whose
+            # members has reconnected, so this engine's own groups rejoin first
             raise aiomqtt.MqttError("not connected")
         await client.publish(mqtt_filter(topic, self._prefix), body, qos=1)
 
