@@ -5,6 +5,7 @@ again, and refused in configuration when the delays make no sense."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from typing import Any
 
@@ -99,8 +100,9 @@ SERVERS = {
 @pytest.mark.slow
 @pytest.mark.parametrize("kind", ["nats", "rabbitmq", "redis", "mqtt"])
 async def test_a_stopped_broker_is_retried_with_growing_waits_and_rejoined_within_the_cap(
-    kind: str, request: pytest.FixtureRequest
+    kind: str, request: pytest.FixtureRequest, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG, logger="pymodular.eventbus")
     server = await request.getfixturevalue(SERVERS[kind])()
     config = broker_config(kind, server.url) | {
         "reconnect_delay": FIRST,
@@ -177,6 +179,14 @@ async def test_a_stopped_broker_is_retried_with_growing_waits_and_rejoined_withi
         await until(lambda: set(acknowledged) <= set(seen), timeout=60)
         assert sorted(acknowledged) == list(range(20))
         assert "reconnect" not in (await bus.health())[kind].as_dict()
+        # the outage is one warning each way; each attempt a DEBUG record
+        ours = [r for r in caplog.records if r.name == "pymodular.eventbus"]
+        warned = [r.getMessage() for r in ours if r.levelno >= logging.WARNING]
+        assert len([m for m in warned if "lost its connection" in m]) == 1
+        assert len([m for m in warned if "reconnected after" in m]) == 1
+        tries = [r for r in ours if "reconnection attempt" in r.getMessage()]
+        assert len(tries) >= wanted
+        assert {r.levelno for r in tries} == {logging.DEBUG}
         assert all(b.attempts == 0 for b in engine.backoffs())  # reset by the connection
 
         before = len(attempts())
