@@ -14,6 +14,11 @@ class Receiver:
 
     ``answers`` queues statuses to answer first (refusals are not recorded); after them
     every request gets ``status`` and ``reply`` (a body, with ``reply_type``).
+
+    A request is recorded before its answer is sent, so once a client has its answer the
+    request is in ``requests``. ``received`` is set only after the answer is written: a
+    client may read the answer (and a test go on) before that — wait on it, never test
+    it with ``is_set()`` after the client's call returned.
     """
 
     def __init__(
