@@ -7,15 +7,25 @@ bytes of the batch written at once, no protobuf objects): the same request (``PO
 2 s, … ±20%, or the collector's ``Retry-After``; never past the export timeout) and the
 same refusal of a batch larger than 64 MiB before compression.
 
-The request goes over one kept-alive ``http.client`` connection (TLS with the system's
-certificate authorities for ``https``), through the proxy the environment names
+The request goes over one kept-alive ``http.client`` connection (TLS for ``https``,
+verified with ``certificate``, a CA bundle, or the system's authorities; a client
+certificate and key for mutual TLS), through the proxy the environment names
 (``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``) as ``requests`` would: a session of
 ``requests`` spends more time per export, reading its environment again each time, than
-the encoding of a whole batch.
+the encoding of a whole batch. Credentials in the proxy's URL
+(``http://user:pass@proxy:3128``) go as ``Proxy-Authorization: Basic`` — on the
+``CONNECT`` of an ``https`` collector, with each request to a plain ``http`` one — and
+nowhere else (not in logs, errors or reprs).
+
+A failure that retrying cannot mend is not retried: a certificate that does not verify,
+a TLS handshake the collector refused (a client certificate missing or not trusted), a
+proxy refusing the credentials (407). Each is logged once, classified, and its spans
+counted failed.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import gzip
 import http.client
@@ -28,13 +38,14 @@ import time
 import urllib.request
 from collections.abc import Mapping, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from pymodular._version import __version__
 from pymodular.modules._http import retry_after_seconds
 from pymodular.modules.tracing._wire import encode_spans
+from pymodular.secrets import register_secret
 
 __all__ = ("OtlpSpanExporter",)
 
@@ -62,6 +73,10 @@ class OtlpSpanExporter(SpanExporter):
         timeout: float = 10.0,
         compression: str = "gzip",
         max_request_size: int = MAX_REQUEST_SIZE,
+        certificate: str | None = None,
+        client_certificate: str | None = None,
+        client_key: str | None = None,
+        client_key_password: str | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.timeout = timeout
@@ -75,10 +90,22 @@ class OtlpSpanExporter(SpanExporter):
             **({"Content-Encoding": "gzip"} if compression == "gzip" else {}),
             **(headers or {}),
         }
-        self._connect = _Connector(endpoint)
+        self._connect = _Connector(
+            endpoint,
+            tls_context(certificate, client_certificate, client_key, client_key_password)
+            if endpoint.startswith("https:")
+            else None,
+        )
         self._target = endpoint if self._connect.absolute else _path(endpoint)
+        if self._connect.absolute and self._connect.authorization is not None:
+            self._headers["Proxy-Authorization"] = self._connect.authorization
         self._connection: http.client.HTTPConnection | None = None
         self._stopped = threading.Event()
+
+    def __repr__(self) -> str:
+        proxy = self._connect.proxy_address
+        via = f" via proxy {proxy}" if proxy else ""
+        return f"<OtlpSpanExporter {self.endpoint}{via}>"
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         """Send ``spans`` in one request (retried as the class describes)."""
@@ -114,11 +141,16 @@ class OtlpSpanExporter(SpanExporter):
                 logger.error("tracing: exporting %d spans timed out", count)
                 return False
             except (OSError, http.client.HTTPException) as exc:
-                problem = type(exc).__name__  # a connection refused, reset or lost
+                problem, final = _classify(exc)
+                if final:
+                    logger.error("tracing: exporting %d spans failed: %s", count, problem)
+                    return False
             else:
                 if status < 400:
                     return True
                 problem = f"HTTP {status}"
+                if status == 407:
+                    problem = "HTTP 407: the proxy refused its credentials (HTTP_PROXY)"
                 if status not in _RETRIED:
                     logger.error("tracing: the collector refused %d spans: %s", count, problem)
                     return False
@@ -148,8 +180,8 @@ class OtlpSpanExporter(SpanExporter):
             return self._request(data, deadline)
         except TimeoutError:
             raise
-        except (OSError, http.client.HTTPException):
-            if deadline - time.monotonic() <= 0 or self._stopped.is_set():
+        except (OSError, http.client.HTTPException) as exc:
+            if _classify(exc)[1] or deadline - time.monotonic() <= 0 or self._stopped.is_set():
                 raise
         return self._request(data, deadline)
 
@@ -195,35 +227,100 @@ def _path(url: str) -> str:
     return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
 
+def tls_context(
+    certificate: str | None,
+    client_certificate: str | None,
+    client_key: str | None,
+    password: str | None,
+) -> ssl.SSLContext:
+    """The client context for an ``https`` collector. ``ValueError`` names the file that
+    cannot be read (never the key's password)."""
+    try:
+        context = ssl.create_default_context(cafile=certificate)
+    except (OSError, ssl.SSLError) as exc:
+        raise ValueError(f"cannot read the CA bundle {certificate!r}: {_why(exc)}") from None
+    if client_certificate is not None:
+        try:
+            context.load_cert_chain(client_certificate, client_key, password=password)
+        except (OSError, ssl.SSLError) as exc:
+            raise ValueError(
+                f"cannot load the client certificate {client_certificate!r} with key "
+                f"{client_key!r}: {_why(exc)} (is the key's password right?)"
+            ) from None
+    return context
+
+
+def _why(exc: BaseException) -> str:
+    return getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
+
+
+def _classify(exc: BaseException) -> tuple[str, bool]:
+    """What went wrong, in words, and whether it is final (retrying cannot mend it)."""
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        why = exc.verify_message or exc.reason or "not trusted"
+        return f"TLS: the collector's certificate was not verified ({why})", True
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS: the handshake failed ({exc.reason or type(exc).__name__})", True
+    text = str(exc) if isinstance(exc, OSError) and not exc.errno else ""
+    if text.startswith("Tunnel connection failed: 407"):
+        return "the proxy refused its credentials (407 on CONNECT; HTTPS_PROXY)", True
+    if text.startswith("Tunnel connection failed"):
+        return f"the proxy refused the tunnel ({text[len('Tunnel connection failed: ') :]})", False
+    return type(exc).__name__, False  # a connection refused, reset or lost
+
+
 class _Connector:
     """Opens a connection to the collector, or to the proxy in front of it."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, context: ssl.SSLContext | None = None) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("the OTLP endpoint must be an http:// or https:// URL")
         self.tls = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.tls else 80)
-        self.context = ssl.create_default_context() if self.tls else None
+        self.context = context or (ssl.create_default_context() if self.tls else None)
         proxy = urllib.request.getproxies().get(parts.scheme)
         if proxy and urllib.request.proxy_bypass(self.host):
             proxy = None
-        self.proxy = urlsplit(proxy if "://" in proxy else f"http://{proxy}") if proxy else None
-        self.absolute = self.proxy is not None and not self.tls  # plain HTTP via a proxy
+        self.proxy_host: str | None = None
+        self.proxy_port = 80
+        self.authorization: str | None = None  # Proxy-Authorization (a credential)
+        if proxy:
+            address = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+            self.proxy_host = address.hostname or ""
+            self.proxy_port = address.port or 80
+            if address.username is not None:
+                user = unquote(address.username)
+                secret = unquote(address.password or "")
+                if secret:
+                    register_secret(secret)  # masked wherever it might be printed
+                token = base64.b64encode(f"{user}:{secret}".encode()).decode("ascii")
+                self.authorization = f"Basic {token}"
+        self.absolute = self.proxy_host is not None and not self.tls  # plain HTTP via a proxy
+
+    @property
+    def proxy_address(self) -> str | None:
+        """``host:port`` of the proxy in use (never its credentials)."""
+        return None if self.proxy_host is None else f"{self.proxy_host}:{self.proxy_port}"
+
+    def __repr__(self) -> str:
+        return f"<_Connector {self.host}:{self.port} proxy={self.proxy_address}>"
 
     def __call__(self, timeout: float) -> http.client.HTTPConnection:
-        proxy = self.proxy
         if self.tls:
-            if proxy is None:
+            if self.proxy_host is None:
                 return http.client.HTTPSConnection(
                     self.host, self.port, timeout=timeout, context=self.context
                 )
             connection = http.client.HTTPSConnection(
-                proxy.hostname or "", proxy.port or 80, timeout=timeout, context=self.context
+                self.proxy_host, self.proxy_port, timeout=timeout, context=self.context
             )
-            connection.set_tunnel(self.host, self.port)
+            headers = (
+                {} if self.authorization is None else {"Proxy-Authorization": self.authorization}
+            )
+            connection.set_tunnel(self.host, self.port, headers=headers)
             return connection
-        if proxy is None:
+        if self.proxy_host is None:
             return http.client.HTTPConnection(self.host, self.port, timeout=timeout)
-        return http.client.HTTPConnection(proxy.hostname or "", proxy.port or 80, timeout=timeout)
+        return http.client.HTTPConnection(self.proxy_host, self.proxy_port, timeout=timeout)

@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, Self
 
-from pymodular.config import ConfigModel, field
+from pydantic import model_validator
+
+from pymodular.config import ConfigModel, Secret, field
 from pymodular.modules._otlp import OtlpHttpConfig
 
 __all__ = ("BatchConfig", "OtlpConfig", "TracingConfig")
@@ -27,6 +29,24 @@ class OtlpConfig(OtlpHttpConfig):
         "http://127.0.0.1:4318/v1/traces", description="The collector's OTLP/HTTP traces URL"
     )
     compression: Literal["none", "gzip"] = field("gzip", description="Body compression")
+    certificate: str | None = field(
+        None,
+        description="PEM bundle of the CAs trusted for an https collector (default: the system's)",
+    )
+    client_certificate: str | None = field(
+        None, description="PEM certificate (chain) presented to a collector asking for one (mTLS)"
+    )
+    client_key: str | None = field(None, description="PEM private key of client_certificate")
+    client_key_password: Secret[str] | None = field(
+        None, description="Password of an encrypted client_key"
+    )
+
+    @model_validator(mode="after")
+    def _key_with_certificate(self) -> Self:
+        given = self.model_fields_set
+        if ("client_certificate" in given) != ("client_key" in given):
+            raise ValueError("client_certificate and client_key go together")
+        return self
 
 
 class BatchConfig(ConfigModel):

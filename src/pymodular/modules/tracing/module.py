@@ -15,6 +15,7 @@ from pymodular.services import Service
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.modules.tracing._settings import OtlpSettings
 
 __all__ = ("TracingModule",)
 
@@ -48,6 +49,7 @@ class TracingModule(Module[TracingConfig]):
         self._seam: Any = None
         self._batcher: Any = None
         self._deadline: float | None = None  # when the stop's wait on the exporter ends
+        self._settings: OtlpSettings | None = None
 
     @property
     def tracing(self) -> Tracing:
@@ -79,6 +81,7 @@ class TracingModule(Module[TracingConfig]):
         from pymodular.modules.tracing._otel import OtelTracer, current_ids
 
         config = self.config
+        self._settings = None  # read again: the environment may have changed since
         provider = TracerProvider(
             resource=Resource.create({"service.name": config.service_name or app.name}),
             sampler=ParentBased(TraceIdRatioBased(config.sample_ratio)),
@@ -125,13 +128,23 @@ class TracingModule(Module[TracingConfig]):
         if config.exporter == "otlp":
             from pymodular.modules.tracing._exporter import OtlpSpanExporter
 
-            otlp = config.otlp
-            return OtlpSpanExporter(
-                otlp.endpoint,
-                headers=otlp.revealed_headers(),
-                timeout=otlp.timeout,
-                compression=otlp.compression,
-            )
+            settings = self._otlp()
+            try:
+                return OtlpSpanExporter(
+                    settings.endpoint,
+                    headers=settings.headers,
+                    timeout=settings.timeout,
+                    compression=settings.compression,
+                    certificate=settings.certificate,
+                    client_certificate=settings.client_certificate,
+                    client_key=settings.client_key,
+                    client_key_password=settings.client_key_password,
+                )
+            except ValueError as exc:  # a TLS file that cannot be read (named, no password)
+                from pymodular.errors import ConfigError
+
+                raise ConfigError(f"tracing.otlp: {exc}", field="tracing.otlp") from None
+
         if config.exporter == "console":
             from opentelemetry.sdk.trace.export import ConsoleSpanExporter
 
@@ -143,6 +156,20 @@ class TracingModule(Module[TracingConfig]):
 
             return InMemorySpanExporter()
         return None
+
+    def _otlp(self) -> OtlpSettings:
+        """The exporter's settings: the section over OpenTelemetry's variables (once)."""
+        if self._settings is None:
+            from pymodular.modules.tracing._settings import otlp_settings
+
+            self._settings = otlp_settings(self.config.otlp)
+        return self._settings
+
+    def _timeout(self) -> float:
+        """Seconds one export may take (what a stop waits for the exporter)."""
+        if self.config.exporter == "otlp" and self._given_exporter is None:
+            return self._otlp().timeout
+        return self.config.otlp.timeout
 
     def _processor(self, exporter: Any) -> Any:
         from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -169,7 +196,7 @@ class TracingModule(Module[TracingConfig]):
         """
         self._uninstall()
         if self._tracing is not None:
-            timeout = self.config.otlp.timeout
+            timeout = self._timeout()
             self._deadline = time.monotonic() + timeout
             await self._bounded(self._tracing.force_flush, timeout)
 
@@ -185,7 +212,7 @@ class TracingModule(Module[TracingConfig]):
         self._uninstall()
         if self._tracing is not None:
             deadline = self._deadline
-            left = self.config.otlp.timeout if deadline is None else deadline - time.monotonic()
+            left = self._timeout() if deadline is None else deadline - time.monotonic()
             await self._bounded(self._tracing.provider.shutdown, max(left, _LAST_CALL))
 
     async def _bounded(self, call: Callable[[], object], timeout: float) -> None:
@@ -214,11 +241,16 @@ class TracingModule(Module[TracingConfig]):
         await work  # its exports now fail at once
 
     def describe(self) -> dict[str, Any]:
-        """The exporter and sampling in force (the endpoint without credentials)."""
+        """The exporter and sampling in force: the OTLP settings (header names, never their
+        values) and where each came from."""
+        from pymodular.modules.tracing._settings import describe_sources
+
         config = self.config
+        otlp = self._settings
         return {
             "exporter": config.exporter,
-            "endpoint": config.otlp.endpoint if config.exporter == "otlp" else None,
+            "endpoint": otlp.endpoint if otlp is not None else None,
+            "otlp": describe_sources(otlp) if otlp is not None else None,
             "sample_ratio": config.sample_ratio,
             "active": self._seam is not None,
             "spans": self._counts(),
