@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -158,8 +159,25 @@ async def test_a_wrong_ca_fails_at_once_classified_and_counted(
     )
 
 
+@contextmanager
+def tls12_receiving(pki: Pki) -> Iterator[Receiver]:
+    """A collector requiring a client certificate that speaks TLS 1.2 at most: it checks
+    the client's certificate within the handshake, so a refusal is an alert, always."""
+    server_context = pki.server_context
+
+    def tls12(**options: bool) -> ssl.SSLContext:
+        context = server_context(**options)
+        context.maximum_version = ssl.TLSVersion.TLSv1_2
+        return context
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(pki, "server_context", tls12)
+        with tls_receiving(pki, require_client=True) as collector:
+            yield collector
+
+
 async def test_mutual_tls_with_a_client_certificate_and_an_encrypted_key(
-    pki: Pki, no_proxy: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    pki: Pki, no_proxy: pytest.MonkeyPatch
 ) -> None:
     with tls_receiving(pki, require_client=True) as collector:
         exporter = OtlpSpanExporter(
@@ -170,14 +188,38 @@ async def test_mutual_tls_with_a_client_certificate_and_an_encrypted_key(
             client_key_password=KEY_PASSWORD,
         )
         assert await asyncio.to_thread(exporter.export, finished(1)) is SpanExportResult.SUCCESS
+    assert names(collector) == ["span 0"]
+
+
+async def test_a_client_without_a_certificate_is_refused_by_an_mtls_collector(
+    pki: Pki, no_proxy: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with tls12_receiving(pki) as collector:
         anonymous = OtlpSpanExporter(collector.url, certificate=str(pki.ca), timeout=30)
         with caplog.at_level(logging.ERROR, "pymodular.tracing"):
             result = await asyncio.to_thread(anonymous.export, finished(2))
-    assert names(collector) == ["span 0"]  # the anonymous client's spans never arrived
     assert result is SpanExportResult.FAILURE
     assert anonymous.failed == 2
-    (record,) = caplog.records
-    assert "TLS: the handshake failed" in record.getMessage()
+    assert collector.requests == []
+    (record,) = caplog.records  # final: not retried
+    assert record.getMessage() == (
+        "tracing: exporting 2 spans failed: TLS: the collector refused the handshake "
+        "(SSLV3_ALERT_HANDSHAKE_FAILURE)"
+    )
+
+
+async def test_over_tls_13_a_refused_client_fails_within_the_export_timeout(
+    pki: Pki, no_proxy: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    with tls_receiving(pki, require_client=True) as collector:
+        anonymous = OtlpSpanExporter(collector.url, certificate=str(pki.ca), timeout=2.5)
+        with caplog.at_level(logging.WARNING, "pymodular.tracing"):
+            result = await asyncio.to_thread(anonymous.export, finished(2))
+    assert result is SpanExportResult.FAILURE
+    assert anonymous.failed == 2
+    assert collector.requests == []
+    # the alert when it is read in time, else the connection closed after the handshake
+    assert any("TLS: the c" in record.getMessage() for record in caplog.records)
     assert KEY_PASSWORD not in caplog.text
 
 

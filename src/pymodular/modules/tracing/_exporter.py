@@ -18,9 +18,11 @@ the encoding of a whole batch. Credentials in the proxy's URL
 nowhere else (not in logs, errors or reprs).
 
 A failure that retrying cannot mend is not retried: a certificate that does not verify,
-a TLS handshake the collector refused (a client certificate missing or not trusted), a
-proxy refusing the credentials (407). Each is logged once, classified, and its spans
-counted failed.
+a TLS handshake the collector refused with an alert (a client certificate missing or not
+trusted), a proxy refusing the credentials (407). Each is logged once, classified, and
+its spans counted failed. (Over TLS 1.3 a collector may instead close the connection
+after the handshake when it wants a client certificate; that reads as a closed
+connection and is retried like one, within the export timeout.)
 """
 
 from __future__ import annotations
@@ -149,8 +151,13 @@ class OtlpSpanExporter(SpanExporter):
                 if status < 400:
                     return True
                 problem = f"HTTP {status}"
-                if status == 407:
-                    problem = "HTTP 407: the proxy refused its credentials (HTTP_PROXY)"
+                if status == 407 and self._connect.absolute:  # the proxy's answer
+                    logger.error(
+                        "tracing: exporting %d spans failed: the proxy refused its "
+                        "credentials (HTTP 407; HTTP_PROXY)",
+                        count,
+                    )
+                    return False
                 if status not in _RETRIED:
                     logger.error("tracing: the collector refused %d spans: %s", count, problem)
                     return False
@@ -260,7 +267,12 @@ def _classify(exc: BaseException) -> tuple[str, bool]:
         why = exc.verify_message or exc.reason or "not trusted"
         return f"TLS: the collector's certificate was not verified ({why})", True
     if isinstance(exc, ssl.SSLError):
-        return f"TLS: the handshake failed ({exc.reason or type(exc).__name__})", True
+        reason = exc.reason or type(exc).__name__
+        if "ALERT" in reason:  # the collector refused us (a client certificate, the version)
+            return f"TLS: the collector refused the handshake ({reason})", True
+        # a connection closed without a word: a restarted collector, or (TLS 1.3) one that
+        # wants a client certificate and ends the connection after the handshake; retried
+        return f"TLS: the connection was closed ({reason})", False
     text = str(exc) if isinstance(exc, OSError) and not exc.errno else ""
     if text.startswith("Tunnel connection failed: 407"):
         return "the proxy refused its credentials (407 on CONNECT; HTTPS_PROXY)", True
