@@ -3,9 +3,10 @@
 A token in a query string, a password in a URL's userinfo or a cookie in a response
 header belongs to whoever sent it, not to the configuration, so :func:`~pymodular.secrets.redact`
 does not know it. These functions mask such values by *where* they stand: the framework's
-own request logs use them, and so does the log record factory for the records of HTTP
-libraries (``httpx``, ``httpcore``) that print URLs and headers themselves
-(:func:`pymodular.logs.scrub_logger`, decision 0345).
+own request logs use them, and so does the log record factory: URLs in every record of
+the process (decision 0301), header pairs in the records of HTTP libraries that dump
+headers themselves (``httpx``, ``httpcore``: :func:`pymodular.logs.scrub_logger`,
+decision 0345).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ __all__ = (
     "redact_url",
     "register_header_credentials",
     "scrub_credentials",
+    "scrub_header_pairs",
+    "scrub_urls",
     "sensitive_header",
 )
 
@@ -121,8 +124,43 @@ def redact_pairs(encoded: str, sensitive: Collection[str]) -> str:
 
 def scrub_credentials(text: str) -> str:
     """``text`` (a log line) with credentials in URLs and in header pairs masked."""
+    return scrub_header_pairs(scrub_urls(text))
+
+
+def scrub_urls(text: str) -> str:
+    """``text`` with a password in a URL's userinfo, sensitive query values and
+    registered secrets masked in every URL in it; a URL holding none is left as written
+    (:func:`redact_url` would normalise its encoding)."""
     if "://" in text:
-        text = _URL.sub(lambda m: redact_url(m.group(0)), text)
+        text = _URL.sub(_scrubbed_url, text)
+    return text
+
+
+def _scrubbed_url(match: re.Match[str]) -> str:
+    url = match.group(0)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (an invalid IPv6 literal)
+        return redact(url)
+    decoded = unquote(url)
+    if (
+        ":" in parts.netloc.rpartition("@")[0]
+        or (parts.query and _sensitive_query(parts.query))
+        or redact(decoded) != decoded
+    ):
+        return redact_url(url)
+    return url
+
+
+def _sensitive_query(query: str) -> bool:
+    return any(
+        name.lower() in SENSITIVE_QUERY for name, _ in parse_qsl(query, keep_blank_values=True)
+    )
+
+
+def scrub_header_pairs(text: str) -> str:
+    """``text`` with the values of sensitive headers masked in ``(b'name', b'value')``
+    pairs (httpcore's header dumps)."""
     if "(" in text:
         text = _BYTE_PAIR.sub(_masked_pair, text)
     return text

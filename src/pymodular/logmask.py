@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from pymodular._credentials import scrub_urls
 from pymodular.secrets import MASK, Secret, redact
 
 __all__ = (
@@ -198,10 +199,11 @@ class LogMasker(logging.Filter):
         return found
 
     def mask_text(self, text: str) -> str:
-        """``text`` with every pattern's matches masked, and registered secrets."""
+        """``text`` with every pattern's matches masked, URL credentials (a password in
+        the userinfo, sensitive query values) and registered secrets."""
         for sub, replace in self._subs:
             text = sub(replace, text)
-        return redact(text)
+        return redact(scrub_urls(text))
 
     def _masked_match(self, match: re.Match[str], rule: PatternRule) -> str:
         found = match.group(0)

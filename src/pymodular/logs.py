@@ -6,7 +6,8 @@ for the ``"logger"`` service or the :class:`Logger` protocol. Any object with th
 
 :func:`install_record_context` makes every log record in the process carry
 ``correlation_id``, ``tenant``, ``component``, ``trace_id`` and ``span_id`` attributes,
-and masks registered secret values in the rendered message.
+and masks registered secret values and URL credentials (``user:password@``, sensitive
+query values) in its message, arguments and traceback.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 from pymodular import secrets
 from pymodular._context import correlation_id, current_module, current_tenant, current_trace
-from pymodular._credentials import scrub_credentials
+from pymodular._credentials import scrub_header_pairs, scrub_urls
 from pymodular.logmask import LogMasker, extra_fields
 from pymodular.secrets import json_safe
 
@@ -53,11 +54,12 @@ class Logger(Protocol):
 
 _installed = False
 
-# Loggers of libraries that print URLs and headers of their own (top-level name ->
-# scrubber of the rendered message), applied where records are made (decision 0345).
+# Loggers of libraries that print headers of their own (top-level name -> scrubber of
+# the rendered message), applied where records are made (decision 0345), after the
+# URL credentials every record loses (decision 0301).
 _scrubbers: dict[str, Callable[[str], str]] = {
-    "httpx": scrub_credentials,
-    "httpcore": scrub_credentials,
+    "httpx": scrub_header_pairs,
+    "httpcore": scrub_header_pairs,
 }
 
 
@@ -66,10 +68,11 @@ def scrub_logger(name: str, scrub: Callable[[str], str]) -> None:
     ``scrub`` when the record is made.
 
     For a library whose log lines may carry credentials that are not registered secrets
-    (a token in a query string, a cookie in a response header). The record factory does
-    it, so every handler gets the scrubbed text — whatever its filters, whichever
-    logger levels are set. ``name`` is a top-level logger name (``"httpx"``); ``httpx``
-    and ``httpcore`` are scrubbed with :func:`pymodular._credentials.scrub_credentials`
+    and not in a URL (a cookie in a header dump: every record of the process already
+    loses a URL's password and sensitive query values). The record factory does it, so
+    every handler gets the scrubbed text — whatever its filters, whichever logger levels
+    are set. ``name`` is a top-level logger name (``"httpx"``); ``httpx`` and
+    ``httpcore`` are scrubbed with :func:`pymodular._credentials.scrub_header_pairs`
     from the start. Takes effect once :func:`install_record_context` has run (any
     Application, any registered secret, :func:`configure_logging`).
     """
@@ -177,35 +180,76 @@ def install_record_context() -> None:
             for name, value in fields.items():
                 if name not in record.__dict__:
                     record.__dict__[name] = value
-        scrub = _scrubbers.get(record.name.partition(".")[0])
-        if scrub is not None:
-            _rewrite(record, scrub)
-        if secrets._ordered:
-            _scrub(record)
+        _clean(record, _scrubbers.get(record.name.partition(".")[0]))
         return record
 
     logging.setLogRecordFactory(factory)
     _installed = True
 
 
-def _rewrite(record: logging.LogRecord, scrub: Callable[[str], str]) -> None:
+_PLAIN = (int, float, bool, type(None))  # arguments whose text holds no credential
+
+
+def _scrubbed(text: str, scrub: Callable[[str], str] | None) -> str:
+    """``text`` with URL credentials, the library's own findings and registered secrets
+    masked."""
+    if "://" in text:
+        text = scrub_urls(text)
+    if scrub is not None:
+        text = scrub(text)
+    if secrets._ordered:
+        text = secrets.redact(text)
+    return text
+
+
+def _clean(record: logging.LogRecord, scrub: Callable[[str], str] | None) -> None:
+    """Mask credentials in ``record``'s message and traceback: the message is rendered
+    once; only when it holds something to mask is the record rewritten."""
     try:
         message = record.getMessage()
     except (TypeError, ValueError):
         message = str(record.msg)
-    clean = scrub(message)
+    clean = _scrubbed(message, scrub)
     if clean != message:
-        record.msg = clean
-        record.args = None
-
-
-def _scrub(record: logging.LogRecord) -> None:
-    _rewrite(record, secrets.redact)
+        _rewrite(record, clean, scrub)
     if record.exc_info and record.exc_info[1] is not None:
-        text = logging.Formatter().formatException(record.exc_info)
-        cleaned = secrets.redact(text)
-        if cleaned != text:
-            record.exc_text = cleaned
+        # Formatted once here for every handler (stdlib formatters reuse exc_text).
+        record.exc_text = _scrubbed(_TRACEBACKS.formatException(record.exc_info), scrub)
+
+
+_TRACEBACKS = logging.Formatter()
+
+
+def _rewrite(record: logging.LogRecord, clean: str, scrub: Callable[[str], str] | None) -> None:
+    """Mask the template and each argument, so that formatters reading ``record.args``
+    (uvicorn's access formatter) keep working; when they do not render ``clean`` (a
+    credential across two arguments, an object shown by ``%r``), the record carries
+    ``clean`` with no arguments."""
+    args = record.args
+    msg = _scrubbed(record.msg, scrub) if isinstance(record.msg, str) else record.msg
+    if isinstance(args, Mapping):
+        masked: Any = {k: _scrubbed_arg(v, scrub) for k, v in args.items()}
+    elif isinstance(args, tuple):
+        masked = tuple(_scrubbed_arg(a, scrub) for a in args)
+    else:
+        masked = args
+    if masked:
+        try:
+            rendered = str(msg) % masked
+        except (TypeError, ValueError, KeyError):
+            rendered = None
+        if rendered == clean:
+            record.msg, record.args = msg, masked
+            return
+    record.msg, record.args = clean, None
+
+
+def _scrubbed_arg(value: Any, scrub: Callable[[str], str] | None) -> Any:
+    if isinstance(value, _PLAIN):
+        return value
+    text = value if isinstance(value, str) else str(value)
+    clean = _scrubbed(text, scrub)
+    return value if clean == text else clean
 
 
 class JsonFormatter(logging.Formatter):
