@@ -18,11 +18,11 @@ attributes. Nothing here imports OpenTelemetry.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from types import TracebackType
 from typing import Any, Literal
 
-__all__ = ("NoSpan", "SpanKind", "Tracer", "install", "tracer", "uninstall")
+__all__ = ("NoSpan", "SpanKind", "Tracer", "install", "tracer", "uninstall", "watch")
 
 SpanKind = Literal["internal", "server", "client", "producer", "consumer"]
 
@@ -97,11 +97,37 @@ tracer: Tracer = Tracer()
 
 _DEFAULT = tracer
 
+_watchers: list[Callable[[bool], None]] = []
+
+
+def watch(changed: Callable[[bool], None]) -> Callable[[], None]:
+    """Call ``changed(active)`` now and each time a tracer is installed or uninstalled;
+    returns the function that stops it.
+
+    For work that is cheaper not hooked in at all while nothing traces (SQLAlchemy
+    statement listeners run on every statement, even to return at once).
+    """
+    _watchers.append(changed)
+    changed(tracer.active)
+
+    def unwatch() -> None:
+        if changed in _watchers:
+            _watchers.remove(changed)
+
+    return unwatch
+
+
+def _changed() -> None:
+    active = tracer.active
+    for changed in _watchers.copy():  # a callback may stop watching
+        changed(active)
+
 
 def install(new: Tracer) -> None:
     """Make ``new`` the tracer every bundled module uses (the tracing module's start)."""
     global tracer  # noqa: PLW0603 - one seam per process, like OpenTelemetry's own global
     tracer = new
+    _changed()
 
 
 def uninstall(old: Tracer) -> None:
@@ -109,3 +135,4 @@ def uninstall(old: Tracer) -> None:
     global tracer  # noqa: PLW0603
     if tracer is old:
         tracer = _DEFAULT
+        _changed()

@@ -23,7 +23,7 @@ from sqlalchemy.util import greenlet_spawn
 from pymodular.errors import error_text
 from pymodular.modules.database._backend import DatabaseBackend
 from pymodular.modules.database._pool import GatedPool, pool_arguments, replacement_pool
-from pymodular.modules.database._tracing import trace_statements
+from pymodular.modules.database._tracing import StatementSpans
 from pymodular.modules.database.config import ConnectionConfig
 from pymodular.modules.database.errors import (
     DatabaseAuthenticationError,
@@ -125,7 +125,9 @@ class ConnectionEntry:
 
         event.listen(sync_engine, "do_connect", do_connect)
         event.listen(sync_engine, "connect", on_connect)
-        trace_statements(sync_engine, connection=self.name, system=backend.name)
+        self.statement_spans = StatementSpans(
+            sync_engine, connection=self.name, system=backend.name
+        )
         if backend.watches_statements:
 
             def before(conn: Any, *args: Any) -> None:
@@ -296,6 +298,7 @@ class ConnectionEntry:
 
     async def dispose(self) -> None:
         """Close every pooled connection, old pools' included."""
+        self.statement_spans.close()
         await self.reap(force=True)
         await self.engine.dispose()
 

@@ -47,6 +47,7 @@ class SQLiteBackend(DatabaseBackend):
 
     def __init__(self) -> None:
         self._memory_lock: asyncio.Lock | None = None
+        self._memory: tuple[str, bool] | None = None  # (DSN, in memory) last parsed
 
     def example_dsn(self) -> str:
         return "sqlite:///path/to/app.db"
@@ -99,9 +100,15 @@ class SQLiteBackend(DatabaseBackend):
         )
 
     def _in_memory(self, config: ConnectionConfig) -> bool:
-        from sqlalchemy.engine import make_url
+        """Whether ``config``'s DSN is an in-memory database: parsed once per DSN (every
+        new connection asks; the DSN of a connection does not change at run time)."""
+        dsn = dsn_of(config)
+        known = self._memory
+        if known is None or known[0] != dsn:
+            from sqlalchemy.engine import make_url
 
-        return self.is_in_memory(make_url(dsn_of(config)))
+            known = self._memory = (dsn, self.is_in_memory(make_url(dsn)))
+        return known[1]
 
     def on_statement(self, info: dict[Any, Any], running: bool) -> None:
         clock = info.get(_CLOCK)
