@@ -27,16 +27,20 @@ WINDOW = (dt.timedelta(days=10), dt.timedelta(days=11))
 
 
 class AriFront:
-    """Serves pebble's directory plus ``renewalInfo``; counts the ARI requests."""
+    """Serves pebble's directory plus ``renewalInfo``; counts the directory and ARI
+    requests; answers the next ``failing`` ARI requests with a 503."""
 
     def __init__(self, pebble: Pebble) -> None:
         self.pebble = pebble
         self.asked: list[str] = []
+        self.directories = 0
+        self.failing = 0
         front = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 if self.path == "/dir":
+                    front.directories += 1
                     trusted = ssl.create_default_context(cafile=str(front.pebble.ca_bundle))
                     with urllib.request.urlopen(front.pebble.directory_url, context=trusted) as r:
                         directory = json.loads(r.read())
@@ -44,6 +48,10 @@ class AriFront:
                     self._json(directory)
                 elif self.path.startswith("/ari/"):
                     front.asked.append(self.path.removeprefix("/ari/"))
+                    if front.failing:
+                        front.failing -= 1
+                        self.send_error(503)
+                        return
                     now = dt.datetime.now(dt.UTC)
                     start, end = (now + WINDOW[0]), (now + WINDOW[1])
                     self._json(
@@ -132,3 +140,40 @@ async def test_a_certificate_loaded_at_start_follows_the_cas_window_too(
         assert state.due is not None
         assert now + WINDOW[0] - dt.timedelta(minutes=5) <= state.due <= now + WINDOW[1]
         assert "acme.account.registered" not in events.types()  # ARI needs no account
+
+
+async def test_renewal_checks_reuse_one_directory_and_fetch_it_again_after_a_failure(
+    ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
+) -> None:
+    server, front, port = ari_front
+    rule = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir", "ari": False}
+    async with acme_app(rule, port) as (_, events, _m, _h):
+        await events.wait_for("acme.certificate.issued", timeout=30)
+    module = AcmeModule()
+    async with acme_app({**rule, "ari": True}, port, module=module) as (_, events, _m, _h):
+        await events.wait_for("acme.certificate.loaded")
+        await until(lambda: bool(front.asked), timeout=10)  # the loop's first check
+        fetched = front.directories
+        for _ in range(3):
+            await module.renewer.ask_ari()
+        assert (len(front.asked), front.directories) == (4, fetched)  # no account either
+        front.failing = 1
+        await module.renewer.ask_ari()  # fails: the rule stays, the session is dropped
+        assert (len(front.asked), front.directories) == (5, fetched)
+        await module.renewer.ask_ari()
+        assert (len(front.asked), front.directories) == (6, fetched + 1)
+        assert "acme.account.registered" not in events.types()
+
+
+async def test_renewal_checks_read_through_the_accounts_session(
+    ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
+) -> None:
+    server, front, port = ari_front
+    acme = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir"}
+    module = AcmeModule()
+    async with acme_app(acme, port, module=module) as (_, events, _m, _h):
+        await events.wait_for("acme.certificate.issued", timeout=30)
+        fetched, asked = front.directories, len(front.asked)
+        await module.renewer.ask_ari()
+        await module.renewer.ask_ari()
+        assert (len(front.asked), front.directories) == (asked + 2, fetched)

@@ -122,6 +122,7 @@ class Renewer:
         self.rng = rng or random.Random()  # noqa: S311 - jitter, not cryptography
         self.states: dict[str, DomainState] = {d: DomainState(d) for d in config.domains}
         self._session: AcmeSession | None = None
+        self._reader: AcmeSession | None = None  # reads ARI while no account session is open
         self._wake = asyncio.Event()
         self.attempts = 0
         self.passes = 0
@@ -239,20 +240,16 @@ class Renewer:
     async def ask_ari(self) -> None:
         """Take the CA's renewal window (ARI) for every certificate served, when offered.
 
-        Reads the directory without an account; a CA that cannot be reached or offers no
-        ARI leaves the renewal rule in place.
+        Reads through the account's session when one is open, otherwise through a
+        session without an account kept for the next checks: the directory is fetched
+        once, again only after a failure. A CA that cannot be reached or offers no ARI
+        leaves the renewal rule in place.
         """
         bundles = [s for s in self.states.values() if s.valid_bundle is not None]
         if not self.config.ari or not bundles:
             return
-        session = AcmeSession(
-            self.config.directory_url,
-            await asyncio.to_thread(generate_key, "ec256"),  # never registered: reads only
-            ca_bundle=self.config.ca_bundle,
-            timeout=self.config.request_timeout,
-        )
         try:
-            await asyncio.to_thread(session.open, register=False)
+            session = await self._ari_session()
             if not session.has_renewal_info():
                 return
         except Exception as exc:  # noqa: BLE001 - ARI is advice: without it the rule applies
@@ -266,6 +263,21 @@ class Renewer:
             if moment is not None:
                 state.due = min(moment, bundle.not_after)
         self.wake()
+
+    async def _ari_session(self) -> AcmeSession:
+        """The account's session, or the kept read-only one (opened on first use)."""
+        if self._session is not None:
+            return self._session
+        if self._reader is None:
+            reader = AcmeSession(
+                self.config.directory_url,
+                await asyncio.to_thread(generate_key, "ec256"),  # never registered: reads only
+                ca_bundle=self.config.ca_bundle,
+                timeout=self.config.request_timeout,
+            )
+            await asyncio.to_thread(reader.open, register=False)
+            self._reader = reader
+        return self._reader
 
     async def run_once(self) -> None:
         """One pass: every domain that is due (or waiting for its first certificate)."""
@@ -444,6 +456,7 @@ class Renewer:
         if session.created:
             self.emit("acme.account.registered", directory=directory)
         self._session = session
+        self._reader = None  # ARI reads through the account's session from now on
         return session
 
     async def _ari(
@@ -457,6 +470,11 @@ class Renewer:
             return await asyncio.to_thread(session.renewal_time, bundle.fullchain_pem)
         except Exception as exc:  # noqa: BLE001 - ARI is advice: without it the rule applies
             logger.info("no renewal information from the CA (%s); using the renewal rule", exc)
+            # The next check fetches the directory again (the CA may have moved it).
+            if self._reader is session:
+                self._reader = None
+            if self._session is session:
+                self._session = None
             return None
 
     def describe(self) -> dict[str, Any]:
