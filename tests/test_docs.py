@@ -10,8 +10,11 @@ Conventions for authors:
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -32,10 +35,34 @@ def blocks(text: str) -> list[tuple[str | None, str, str]]:
     return [(m["file"], m["lang"], m["body"]) for m in _BLOCK.finditer(text)]
 
 
+@contextmanager
+def _logging_restored() -> Iterator[None]:
+    """Examples configure logging as an application would (``setLevel`` on its loggers);
+    the next document starts from the logging they found."""
+    loggers = [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]
+    saved = [
+        (logger, logger.level, list(logger.handlers), logger.propagate)
+        for logger in loggers
+        if isinstance(logger, logging.Logger)
+    ]
+    try:
+        yield
+    finally:
+        for logger, level, handlers, propagate in saved:
+            logger.setLevel(level)
+            logger.handlers[:] = handlers
+            logger.propagate = propagate
+
+
 @pytest.mark.parametrize("document", _documents(), ids=lambda p: str(p.relative_to(ROOT)))
 def test_document_examples_run(
     document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    with _logging_restored():
+        _run_examples(document, tmp_path, monkeypatch)
+
+
+def _run_examples(document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     found = blocks(document.read_text(encoding="utf-8"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))

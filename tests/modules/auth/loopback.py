@@ -71,9 +71,8 @@ async def serve(app: Any, sock: socket.socket | None = None) -> AsyncIterator[st
     """Serve ``app`` on 127.0.0.1 (``sock``, or a free port) for the block; yields the
     base URL."""
     sock = sock or bound_socket()
-    config = uvicorn.Config(
-        app, lifespan="off", ws="none", log_config=None, log_level="warning", access_log=False
-    )
+    # No log_level: uvicorn would set it on its loggers for the rest of the process.
+    config = uvicorn.Config(app, lifespan="off", ws="none", log_config=None, access_log=False)
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve(sockets=[sock]))
     try:

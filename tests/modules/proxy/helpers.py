@@ -163,8 +163,7 @@ async def upstream(
     config = uvicorn.Config(
         echo_app(state),
         lifespan="off",
-        log_config=None,
-        log_level="warning",
+        log_config=None,  # no log_level: uvicorn would set it on its loggers for good
         http="httptools",
         access_log=False,
         timeout_keep_alive=30,

@@ -245,6 +245,7 @@ async def test_a_mounted_litestar_app_gets_services_and_answers_problems() -> No
         [repo_label, square],
         on_startup=[lambda: trail.append("startup")],
         on_shutdown=[lambda: trail.append("shutdown")],
+        logging_config=None,  # Litestar's default configures the root logger for good
     )
     app = Application(
         [RouterModule(), Pool(Trail()), MountModule(litestar_app, name="ls", path="/ls")],
