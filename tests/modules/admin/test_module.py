@@ -93,12 +93,23 @@ async def test_log_levels_change_at_run_time() -> None:
         changed = await http.put(f"/_admin/loggers/{name}", headers=AUTH, json={"level": "debug"})
         refused = await http.put(f"/_admin/loggers/{name}", headers=AUTH, json={"level": "LOUD"})
         event = await events.wait_for("admin.logger.changed")
+        assert logging.getLogger(name).level == logging.DEBUG
     assert before["level"] == "NOTSET"
     assert changed.json()["level"] == "DEBUG"
-    assert logging.getLogger(name).level == logging.DEBUG
     assert refused.status_code == 400
     assert event.data == {"logger": name, "before": "NOTSET", "level": "DEBUG"}
-    logging.getLogger(name).setLevel(logging.NOTSET)
+
+
+async def test_levels_changed_at_run_time_come_back_when_the_application_stops() -> None:
+    root, payments = logging.getLogger(), logging.getLogger("shop.payments")
+    levels = (root.level, payments.level)
+    async with admin({"enabled": True, "token": TOKEN}) as (_app, http, _events):
+        for level in ("INFO", "DEBUG"):  # the level before the first change comes back
+            for name in ("root", "shop.payments"):
+                put = await http.put(f"/_admin/loggers/{name}", headers=AUTH, json={"level": level})
+                assert put.json()["level"] == level
+        assert (root.level, payments.level) == (logging.DEBUG, logging.DEBUG)
+    assert (root.level, payments.level) == levels
 
 
 @pytest.mark.parametrize(

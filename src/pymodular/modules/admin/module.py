@@ -59,6 +59,7 @@ class AdminModule(Module[AdminConfig]):
         if name is not None:
             self.name = name
         self.server: Any = None
+        self._levels: dict[str, int] = {}  # logger name -> its level before the first change
         self._own: Any = None
 
     async def init(self, app: Application) -> None:
@@ -123,8 +124,12 @@ class AdminModule(Module[AdminConfig]):
             await self.server.drain()
 
     async def stop(self) -> None:
-        """Close the admin listener (when the drain did not)."""
+        """Close the admin listener (when the drain did not); loggers changed through the
+        endpoint get back the level they had before (the process may outlive the app)."""
         await self.drain()
+        levels, self._levels = self._levels, {}
+        for name, level in levels.items():
+            logging.getLogger(None if name == "root" else name).setLevel(level)
 
     async def _inspect(self, request: Any) -> Any:
         return _json(self.app.inspect())
@@ -168,6 +173,7 @@ class AdminModule(Module[AdminConfig]):
         if not isinstance(level, str) or level.upper() not in _LEVELS:
             raise _problem(400, f'send {{"level": ...}} with one of {", ".join(_LEVELS)}')
         before = logging.getLevelName(target.level)
+        self._levels.setdefault(name, target.level)
         target.setLevel(level.upper())
         self.emit("admin.logger.changed", logger=name, before=before, level=level.upper())
         return await self._logger(request)
