@@ -128,28 +128,41 @@ def scrub_credentials(text: str) -> str:
 
 
 def scrub_urls(text: str) -> str:
-    """``text`` with a password in a URL's userinfo, sensitive query values and
-    registered secrets masked in every URL in it; a URL holding none is left as written
-    (:func:`redact_url` would normalise its encoding)."""
+    """``text`` with a password in a URL's userinfo and sensitive query values masked in
+    every URL in it; a text whose URLs hold neither is returned as it is (registered
+    secrets are :func:`~pymodular.secrets.redact`'s work; :func:`redact_url` would also
+    normalise a URL's encoding)."""
     if "://" in text:
-        text = _URL.sub(_scrubbed_url, text)
+        for match in _URL.finditer(text):
+            url = match.group(0)
+            if "@" in url or _may_be_sensitive(url.partition("?")[2]):
+                return _URL.sub(_scrubbed_url, text)
     return text
 
 
 def _scrubbed_url(match: re.Match[str]) -> str:
     url = match.group(0)
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # not a URL after all (an invalid IPv6 literal)
-        return redact(url)
-    decoded = unquote(url)
-    if (
-        ":" in parts.netloc.rpartition("@")[0]
-        or (parts.query and _sensitive_query(parts.query))
-        or redact(decoded) != decoded
-    ):
-        return redact_url(url)
-    return url
+    if "@" in url or _may_be_sensitive(url.partition("?")[2]):
+        try:
+            parts = urlsplit(url)
+        except ValueError:  # not a URL after all (an invalid IPv6 literal)
+            return redact(url)
+        if ":" in parts.netloc.rpartition("@")[0] or (
+            parts.query and _sensitive_query(parts.query)
+        ):
+            return redact_url(url)
+    return redact(url)  # registered secrets, in their escaped forms too
+
+
+_SENSITIVE_WORDS = tuple(sorted(SENSITIVE_QUERY))
+
+
+def _may_be_sensitive(query: str) -> bool:
+    """Whether a query may name a sensitive parameter (substring tests, no parsing)."""
+    if not query:
+        return False
+    lowered = query.lower()
+    return any(word in lowered for word in _SENSITIVE_WORDS)
 
 
 def _sensitive_query(query: str) -> bool:

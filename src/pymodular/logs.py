@@ -204,20 +204,37 @@ def _scrubbed(text: str, scrub: Callable[[str], str] | None) -> str:
 
 def _clean(record: logging.LogRecord, scrub: Callable[[str], str] | None) -> None:
     """Mask credentials in ``record``'s message and traceback: the message is rendered
-    once; only when it holds something to mask is the record rewritten."""
-    try:
-        message = record.getMessage()
-    except (TypeError, ValueError):
-        message = str(record.msg)
-    clean = _scrubbed(message, scrub)
-    if clean != message:
-        _rewrite(record, clean, scrub)
+    once (not at all when no secret is registered and no part of it can hold a URL);
+    only when it holds something to mask is the record rewritten."""
+    if scrub is not None or secrets._ordered or _may_hold_url(record):
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):
+            message = str(record.msg)
+        clean = _scrubbed(message, scrub)
+        if clean != message:
+            _rewrite(record, clean, scrub)
     if record.exc_info and record.exc_info[1] is not None:
         # Formatted once here for every handler (stdlib formatters reuse exc_text).
         record.exc_text = _scrubbed(_TRACEBACKS.formatException(record.exc_info), scrub)
 
 
 _TRACEBACKS = logging.Formatter()
+
+
+def _may_hold_url(record: logging.LogRecord) -> bool:
+    msg, args = record.msg, record.args
+    if not isinstance(msg, str) or "://" in msg:
+        return True
+    if not args:
+        return False
+    for value in args.values() if isinstance(args, Mapping) else args:
+        if isinstance(value, str):
+            if "://" in value:
+                return True
+        elif not isinstance(value, _PLAIN):
+            return True  # its text is only known once rendered
+    return False
 
 
 def _rewrite(record: logging.LogRecord, clean: str, scrub: Callable[[str], str] | None) -> None:

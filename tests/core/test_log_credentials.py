@@ -180,3 +180,16 @@ def test_a_record_is_rendered_once_before_its_handler() -> None:
     assert stream.getvalue().startswith("value counted\nTraceback")
     assert stream.getvalue().count("counted error") == 1
     assert renders == {"arg": 2, "error": 1}  # the factory and the handler; traceback once
+
+
+def test_a_registered_secret_percent_encoded_in_a_url_is_masked() -> None:
+    from urllib.parse import quote
+
+    register_secret("sk-Lm 9/Qr+x")
+    install_record_context()
+    url = f"https://hooks.example.com/in/{quote('sk-Lm 9/Qr+x', safe='')}?page=2"
+    record = logging.getLogRecordFactory()(
+        "shop", logging.INFO, __file__, 1, "posting to %s", (url,), None
+    )
+    assert "Lm" not in record.getMessage()
+    assert record.getMessage().startswith("posting to https://hooks.example.com/in/")
