@@ -12,7 +12,8 @@ import json
 import ssl
 import threading
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -20,6 +21,7 @@ import pytest
 
 from pymodular.modules.acme import AcmeModule
 from pymodular.modules.acme.pebble import Pebble, free_port
+from pymodular.testing import EventRecorder
 from tests._until import until
 from tests.modules.acme.conftest import PebbleFactory, acme_app, acme_section
 
@@ -123,9 +125,12 @@ async def test_without_ari_the_rule_applies(
     assert front.asked == []
 
 
-async def test_a_certificate_loaded_at_start_follows_the_cas_window_too(
+@asynccontextmanager
+async def loaded_with_ari(
     ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
-) -> None:
+) -> AsyncIterator[tuple[EventRecorder, AcmeModule]]:
+    """A certificate issued without ARI, then loaded at the start of an app that follows
+    ARI (running until the block ends)."""
     server, front, port = ari_front
     rule = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir", "ari": False}
     async with acme_app(rule, port) as (_, events, _m, _h):
@@ -133,6 +138,14 @@ async def test_a_certificate_loaded_at_start_follows_the_cas_window_too(
     module = AcmeModule()
     async with acme_app({**rule, "ari": True}, port, module=module) as (_, events, _m, _h):
         await events.wait_for("acme.certificate.loaded")
+        yield events, module
+
+
+async def test_a_certificate_loaded_at_start_follows_the_cas_window_too(
+    ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
+) -> None:
+    front = ari_front[1]
+    async with loaded_with_ari(ari_front, tmp_path) as (events, module):
         state = module.renewer.states["www.example.test"]
         now = dt.datetime.now(dt.UTC)
         await until(lambda: bool(front.asked), timeout=10)  # the loop's first pass asks
@@ -145,13 +158,8 @@ async def test_a_certificate_loaded_at_start_follows_the_cas_window_too(
 async def test_renewal_checks_reuse_one_directory_and_fetch_it_again_after_a_failure(
     ari_front: tuple[Pebble, AriFront, int], tmp_path: Path
 ) -> None:
-    server, front, port = ari_front
-    rule = {**acme_section(server, tmp_path), "directory": f"{front.url}/dir", "ari": False}
-    async with acme_app(rule, port) as (_, events, _m, _h):
-        await events.wait_for("acme.certificate.issued", timeout=30)
-    module = AcmeModule()
-    async with acme_app({**rule, "ari": True}, port, module=module) as (_, events, _m, _h):
-        await events.wait_for("acme.certificate.loaded")
+    front = ari_front[1]
+    async with loaded_with_ari(ari_front, tmp_path) as (events, module):
         await until(lambda: bool(front.asked), timeout=10)  # the loop's first check
         fetched = front.directories
         for _ in range(3):
