@@ -175,6 +175,18 @@ async def test_the_module_exports_where_the_variables_say_and_inspect_shows_why(
     assert TOKEN not in repr(described)
 
 
+async def test_a_password_in_the_endpoint_never_shows(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", f"http://user:{TOKEN}@127.0.0.1:9/x")
+    config = {"tracing": {"lifecycle": False, "sample_ratio": 0.0}}
+    async with app_harness([TracingModule()], config=config) as (app, _events):
+        described = app.inspect()["tracing"]
+        shown = repr(app.services.get(Tracing).exporter)
+    assert described["endpoint"] == described["otlp"]["endpoint"]
+    assert described["endpoint"].startswith("http://user:")
+    for text in (repr(described), shown):
+        assert TOKEN not in text
+
+
 async def test_a_bad_variable_stops_the_start_with_its_name(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -44,6 +44,7 @@ from urllib.parse import unquote, urlsplit
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
+from pymodular._credentials import redact_url
 from pymodular._version import __version__
 from pymodular.modules._http import retry_after_seconds
 from pymodular.modules.tracing._wire import encode_spans
@@ -107,7 +108,7 @@ class OtlpSpanExporter(SpanExporter):
     def __repr__(self) -> str:
         proxy = self._connect.proxy_address
         via = f" via proxy {proxy}" if proxy else ""
-        return f"<OtlpSpanExporter {self.endpoint}{via}>"
+        return f"<OtlpSpanExporter {redact_url(self.endpoint)}{via}>"
 
     def export(self, spans: Sequence[Any]) -> SpanExportResult:
         """Send ``spans`` in one request (retried as the class describes)."""

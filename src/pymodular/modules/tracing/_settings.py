@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from pymodular._credentials import redact_url
 from pymodular.errors import ConfigError
 from pymodular.modules.tracing.config import OtlpConfig
 from pymodular.secrets import register_secret
@@ -171,7 +172,7 @@ def _token(name: str) -> bool:
 def describe_sources(settings: OtlpSettings) -> dict[str, Any]:
     """What ``describe()`` shows: the endpoint, the TLS files and where each came from."""
     return {
-        "endpoint": settings.endpoint,
+        "endpoint": redact_url(settings.endpoint),
         "timeout": settings.timeout,
         "compression": settings.compression,
         "certificate": settings.certificate,

@@ -243,13 +243,14 @@ class TracingModule(Module[TracingConfig]):
     def describe(self) -> dict[str, Any]:
         """The exporter and sampling in force: the OTLP settings (header names, never their
         values) and where each came from."""
+        from pymodular._credentials import redact_url
         from pymodular.modules.tracing._settings import describe_sources
 
         config = self.config
         otlp = self._settings
         return {
             "exporter": config.exporter,
-            "endpoint": otlp.endpoint if otlp is not None else None,
+            "endpoint": redact_url(otlp.endpoint) if otlp is not None else None,
             "otlp": describe_sources(otlp) if otlp is not None else None,
             "sample_ratio": config.sample_ratio,
             "active": self._seam is not None,
