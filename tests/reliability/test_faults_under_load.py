@@ -114,7 +114,7 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
     )
     assert load.bad == []
     assert load.refused == 0
-    assert max(recoveries.values()) < RECOVERY
+    assert max(recoveries.values()) < RECOVERY, f"slowest recovery per module: {recoveries}"
     assert acknowledged <= persisted  # no committed write lost
     assert set(activity) >= acknowledged
     assert set(activity.values()) == {1}  # each event recorded once

@@ -52,7 +52,7 @@ def test_each_wait_lies_between_half_and_all_of_a_doubling_ceiling_up_to_the_cap
             {"reconnect_delay": 2, "reconnect_delay_max": 1},
             "reconnect_delay_max (1 s) is shorter than reconnect_delay (2 s)",
         ),
-        ({"reconnect_delay": 10}, "reconnect_delay_max (5 s) is shorter than reconnect_delay"),
+        ({"reconnect_delay": 10}, "reconnect_delay_max (2 s) is shorter than reconnect_delay"),
     ],
     ids=["zero", "negative", "zero-cap", "negative-cap", "inverted", "first-above-default-cap"],
 )

@@ -94,7 +94,10 @@ class BrokerEngineConfig(EngineConfig):
         gt=0,
     )
     reconnect_delay_max: float = field(
-        5.0, description="Cap of the reconnection wait (at least reconnect_delay)", gt=0
+        2.0,
+        description="Cap of the reconnection wait (at least reconnect_delay); with 2 s a "
+        "broker back from an outage is reached again well within 5 s",
+        gt=0,
     )
     prefetch: int = field(
         64, description="Messages fetched ahead per subscription (at least its concurrency)", ge=1
