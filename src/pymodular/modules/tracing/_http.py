@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pymodular.modules._telemetry as telemetry
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
+from pymodular.modules._http._spans import server_span, span_answered, span_started
 
-__all__ = ("TracingMiddleware",)
-
-_CONTEXT_HEADERS = (b"traceparent", b"tracestate")
+__all__ = ("TracingMiddleware", "traced")
 
 
 class TracingMiddleware:
@@ -30,21 +31,11 @@ class TracingMiddleware:
         if scope["type"] != "http" or not tracer.active:
             await self.app(scope, receive, send)
             return
-        parent: dict[str, str] | None = None
-        if self.trust_incoming:
-            for key, value in scope["headers"]:
-                if key in _CONTEXT_HEADERS:
-                    if parent is None:
-                        parent = {}
-                    parent[key.decode("latin-1")] = value.decode("latin-1")
-        method = scope["method"]
-        with tracer.span(method, kind="server", parent=parent) as span:
+        with server_span(tracer, scope, self.trust_incoming) as span:
             if not span.recording:  # unsampled: the ids are in the context, nothing to add
                 await self.app(scope, receive, send)
                 return
-            span.set_attribute("http.request.method", method)
-            span.set_attribute("url.path", scope["path"])
-            span.set_attribute("url.scheme", scope.get("scheme", "http"))
+            span_started(span, scope)
             status = 500
 
             async def send_status(message: Message) -> None:
@@ -56,10 +47,17 @@ class TracingMiddleware:
             try:
                 await self.app(scope, receive, send_status)
             finally:
-                route = scope.get("route_path")
-                if route is not None:
-                    span.rename(f"{method} {route}")
-                    span.set_attribute("http.route", route)
-                span.set_attribute("http.response.status_code", status)
-                if status >= 500:
-                    span.fail(f"HTTP {status}")
+                span_answered(span, scope, status)
+
+
+def traced(app: ASGIApp, *, trust_incoming: bool = True) -> ASGIApp:
+    """``app`` with a server span per HTTP request.
+
+    A layer that can carry the span itself (it has ``with_tracing``, as the metrics
+    middleware has) is rebuilt to do so, and the request passes one wrapper instead of
+    two; any other app is wrapped in :class:`TracingMiddleware`.
+    """
+    fold: Any = getattr(app, "with_tracing", None)
+    if callable(fold):
+        return fold(trust_incoming=trust_incoming)  # type: ignore[no-any-return]
+    return TracingMiddleware(app, trust_incoming=trust_incoming)

@@ -114,13 +114,13 @@ class TracingModule(Module[TracingConfig]):
         router = self.router
         if router is not None and config.http:
             from pymodular.modules.router import BUILTIN_ORDER
-            from pymodular.modules.tracing._http import TracingMiddleware
+            from pymodular.modules.tracing._http import traced
 
+            trust = config.trust_incoming
             router.use(
-                TracingMiddleware,
+                lambda app: traced(app, trust_incoming=trust),
                 name="tracing",
                 order=BUILTIN_ORDER["tracing"],
-                trust_incoming=config.trust_incoming,
             )
 
     def _exporter(self) -> Any:

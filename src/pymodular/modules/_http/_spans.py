@@ -1,0 +1,52 @@
+"""The server span of an HTTP request: opened from the scope, completed from the answer.
+
+Shared by the tracing module's own layer and by a layer that carries the span itself
+(the metrics middleware, when the tracing layer would sit right outside it), so that a
+request passes one wrapper instead of two with the same span either way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymodular.modules._http._asgi import Scope
+from pymodular.modules._telemetry import Tracer
+
+__all__ = ("server_span", "span_answered", "span_started")
+
+_CONTEXT_HEADERS = (b"traceparent", b"tracestate")
+
+
+def server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
+    """The request's server span (not yet entered), named after its method.
+
+    With ``trust_incoming`` an incoming ``traceparent`` makes it a child of the caller's
+    span; otherwise every request starts a trace.
+    """
+    parent: dict[str, str] | None = None
+    if trust_incoming:
+        for key, value in scope["headers"]:
+            if key in _CONTEXT_HEADERS:
+                if parent is None:
+                    parent = {}
+                parent[key.decode("latin-1")] = value.decode("latin-1")
+    return tracer.span(scope["method"], kind="server", parent=parent)
+
+
+def span_started(span: Any, scope: Scope) -> None:
+    """The request's attributes on a recording span (the query string is never recorded)."""
+    span.set_attribute("http.request.method", scope["method"])
+    span.set_attribute("url.path", scope["path"])
+    span.set_attribute("url.scheme", scope.get("scheme", "http"))
+
+
+def span_answered(span: Any, scope: Scope, status: int) -> None:
+    """Name the span ``METHOD /route/{template}`` once routed, record the status, and
+    mark it failed on a 5xx answer."""
+    route = scope.get("route_path")
+    if route is not None:
+        span.rename(f"{scope['method']} {route}")
+        span.set_attribute("http.route", route)
+    span.set_attribute("http.response.status_code", status)
+    if status >= 500:
+        span.fail(f"HTTP {status}")
