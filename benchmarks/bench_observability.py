@@ -151,6 +151,10 @@ def _scope() -> dict[str, Any]:
             "query_string": b"", "headers": HEADERS, "state": {}}  # fmt: skip
 
 
+def _unsampled_scope() -> dict[str, Any]:
+    return {**_scope(), "headers": HEADERS[:2]}  # no traceparent: a new trace
+
+
 def _plain_prometheus(app: Any, registry: Any) -> Any:
     """The same HTTP metrics, written directly on prometheus_client."""
     import time
@@ -241,8 +245,8 @@ async def _middleware_costs() -> dict[str, Stats]:
 
     import pymodular.modules._telemetry as telemetry
     from pymodular.modules.metrics import Metrics
-    from pymodular.modules.metrics._http import HttpMetricsMiddleware
-    from pymodular.modules.tracing._http import TracingMiddleware
+    from pymodular.modules.metrics._http import HttpMetricsMiddleware, HttpStats
+    from pymodular.modules.tracing._http import TracingMiddleware, traced
     from pymodular.modules.tracing._otel import OtelTracer
 
     provider = TracerProvider(shutdown_on_exit=False)
@@ -250,10 +254,10 @@ async def _middleware_costs() -> dict[str, Stats]:
     otel = provider.get_tracer("bench")
     seam = OtelTracer(otel)
 
-    def batch(app: Any) -> Any:
+    def batch(app: Any, scope: Any = _scope) -> Any:
         async def run() -> None:
             for _ in range(BATCH):
-                await app(_scope(), _receive, _send)
+                await app(scope(), _receive, _send)
 
         return run
 
@@ -277,6 +281,22 @@ async def _middleware_costs() -> dict[str, Stats]:
     finally:
         telemetry.uninstall(seam)
         provider.shutdown()
+    # A request outside the sampled share (no traceparent, ratio 0) through metrics and
+    # tracing: the tracing layer around the metrics one, or one layer carrying both.
+    quiet = OtelTracer(otel, ratio=0.0)
+    stats = HttpStats(Metrics())
+    both_apps = {
+        "metrics only (unsampled group)": HttpMetricsMiddleware(_router(), stats=stats),
+        "two layers": TracingMiddleware(HttpMetricsMiddleware(_router(), stats=stats)),
+        "one layer": traced(HttpMetricsMiddleware(_router(), stats=stats)),
+    }
+    telemetry.install(quiet)
+    try:
+        found |= await interleaved_async(
+            {k: batch(a, _unsampled_scope) for k, a in both_apps.items()}, repeat=REPEAT
+        )
+    finally:
+        telemetry.uninstall(quiet)
     return {k: Stats(s.median / BATCH, s.p95 / BATCH, s.samples) for k, s in found.items()}
 
 
@@ -464,6 +484,7 @@ def run() -> list[Row]:
     written = _eventlogger_rates()
     off = costs["off"].median
     off_traced = costs["off (tracing group)"].median
+    unsampled_off = costs["metrics only (unsampled group)"].median
     return [
         Row(
             target="HTTP JSON route req/s, metrics + tracing at the default sampling (uvicorn)",
@@ -507,6 +528,15 @@ def run() -> list[Row]:
             <= 1.5 * (costs["plain opentelemetry-sdk"].median - off_traced),
             peers={"plain opentelemetry-sdk": _minus(costs["plain opentelemetry-sdk"], off_traced)},
             note="batch processor, exporter that drops",
+        ),
+        Row(
+            target="metrics + tracing, an unsampled request: one layer carrying both, "
+            "per request in-process (added to metrics alone)",
+            ours=_minus(costs["one layer"], unsampled_off),
+            goal="<= the tracing layer around the metrics layer",
+            met=costs["one layer"].median <= costs["two layers"].median,
+            peers={"two layers": _minus(costs["two layers"], unsampled_off)},
+            note=f"sample_ratio 0, no traceparent; metrics alone {unsampled_off * 1e6:.1f} µs",
         ),
         Row(
             target="counter.labels(2 values).inc()",
