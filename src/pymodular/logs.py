@@ -180,7 +180,7 @@ def install_record_context() -> None:
             for name, value in fields.items():
                 if name not in record.__dict__:
                     record.__dict__[name] = value
-        _clean(record, _scrubbers.get(record.name.partition(".")[0]))
+        _clean(record, _scrubbers.get(str(record.name or "").partition(".")[0]))
         return record
 
     logging.setLogRecordFactory(factory)
@@ -205,18 +205,46 @@ def _scrubbed(text: str, scrub: Callable[[str], str] | None) -> str:
 def _clean(record: logging.LogRecord, scrub: Callable[[str], str] | None) -> None:
     """Mask credentials in ``record``'s message and traceback: the message is rendered
     once (not at all when no secret is registered and no part of it can hold a URL);
-    only when it holds something to mask is the record rewritten."""
-    if scrub is not None or secrets._ordered or _may_hold_url(record):
+    only when it holds something to mask is the record rewritten.
+
+    The factory runs inside the caller's ``log.info(...)``: nothing here may raise. A
+    message that cannot be rendered (an argument whose ``str`` fails, a template that
+    does not match its arguments) keeps its template and loses its arguments, with the
+    error's type, rather than reaching logging's error report with the arguments in
+    clear or breaking the caller.
+    """
+    try:
+        _clean_message(record, scrub)
+    except Exception as error:  # noqa: BLE001 - logging must never break its caller
+        template = record.msg if isinstance(record.msg, str) else type(record.msg).__qualname__
+        record.msg = _safely_scrubbed(
+            f"{template} (not rendered: {type(error).__qualname__})", scrub
+        )
+        record.args = None
+    if record.exc_info and record.exc_info[1] is not None:
         try:
-            message = record.getMessage()
-        except (TypeError, ValueError):
-            message = str(record.msg)
+            text = _TRACEBACKS.formatException(record.exc_info)
+        except Exception:  # noqa: BLE001 - left to the handler's formatter
+            return
+        clean = _safely_scrubbed(text, scrub)
+        if clean != text:  # otherwise each handler's formatter shows it its own way
+            record.exc_text = clean
+
+
+def _clean_message(record: logging.LogRecord, scrub: Callable[[str], str] | None) -> None:
+    if scrub is not None or secrets._ordered or _may_hold_url(record):
+        message = record.getMessage()  # raising: the record is not rendered (``_clean``)
         clean = _scrubbed(message, scrub)
         if clean != message:
             _rewrite(record, clean, scrub)
-    if record.exc_info and record.exc_info[1] is not None:
-        # Formatted once here for every handler (stdlib formatters reuse exc_text).
-        record.exc_text = _scrubbed(_TRACEBACKS.formatException(record.exc_info), scrub)
+
+
+def _safely_scrubbed(text: str, scrub: Callable[[str], str] | None) -> str:
+    """``_scrubbed`` for a last resort: a library's own scrubber that fails is skipped."""
+    try:
+        return _scrubbed(text, scrub)
+    except Exception:  # noqa: BLE001
+        return _scrubbed(text, None)
 
 
 _TRACEBACKS = logging.Formatter()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import sys
 from typing import Any
 
 import pytest
@@ -143,3 +144,55 @@ def test_scrub_logger_adds_a_library_and_takes_top_level_names_only() -> None:
     assert record.getMessage() == "x=[gone]"
     with pytest.raises(ValueError, match="top-level"):
         scrub_logger("a.b", str)
+
+
+class _Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("half-built object")
+
+
+def test_a_message_that_cannot_be_rendered_never_breaks_the_caller(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    install_record_context()
+    log = logging.getLogger("pymodular.tests.unrenderable")
+    with caplog.at_level(logging.INFO, logger=log.name):
+        log.info("value %s", _Unprintable())  # its str raises
+        log.info("%(a)s", {"b": "https://user:hunter2-in-url@db.example/x"})  # wrong key
+        log.info("two %s %s", "https://user:hunter2-in-url@db.example/x")  # too few
+    messages = [r.getMessage() for r in caplog.records]
+    assert messages[0] == "value %s (not rendered: RuntimeError)"
+    assert messages[1] == "%(a)s (not rendered: KeyError)"
+    assert messages[2] == "two %s %s (not rendered: TypeError)"
+    assert all(r.args is None for r in caplog.records)
+    assert "hunter2-in-url" not in caplog.text
+
+
+def test_a_record_made_from_a_mapping_gets_the_correlation_fields() -> None:
+    install_record_context()
+    record = logging.makeLogRecord({"name": "made", "msg": "built by hand %s", "args": (1,)})
+    assert record.getMessage() == "built by hand 1"
+    assert record.correlation_id == "-"
+
+
+def test_a_formatters_own_traceback_shape_is_kept_when_there_is_nothing_to_mask() -> None:
+    install_record_context()
+
+    class OneLine(logging.Formatter):
+        def formatException(self, ei: Any) -> str:  # noqa: N802 - the stdlib's name
+            return f"exception: {ei[1]!r}"
+
+    def record_of(error: Exception) -> logging.LogRecord:
+        try:
+            raise error
+        except ValueError:
+            return logging.getLogger("pymodular.tests.tb").makeRecord(
+                "pymodular.tests.tb", logging.ERROR, __file__, 1, "failed", (), sys.exc_info()
+            )
+
+    plain = OneLine().format(record_of(ValueError("no secret here")))
+    assert plain == "failed\nexception: ValueError('no secret here')"
+    Secret("tb-secret-0451")
+    masked = OneLine().format(record_of(ValueError("tb-secret-0451 leaked")))
+    assert "tb-secret-0451" not in masked
+    assert MASK in masked
