@@ -159,7 +159,7 @@ def test_a_message_that_cannot_be_rendered_never_breaks_the_caller(
     with caplog.at_level(logging.INFO, logger=log.name):
         log.info("value %s", _Unprintable())  # its str raises
         log.info("%(a)s", {"b": "https://user:hunter2-in-url@db.example/x"})  # wrong key
-        log.info("two %s %s", "https://user:hunter2-in-url@db.example/x")  # too few
+        log.info("two %s %s", "https://user:hunter2-in-url@db.example/x")  # noqa: PLE1206 - too few
     messages = [r.getMessage() for r in caplog.records]
     assert messages[0] == "value %s (not rendered: RuntimeError)"
     assert messages[1] == "%(a)s (not rendered: KeyError)"
