@@ -169,3 +169,23 @@ async def test_with_no_tracer_installed_the_combined_layer_keeps_only_the_metric
     (series,) = stats.by_key.values()
     assert series.labels == ("GET", "/x", "204")
     assert sum(series.buckets) == 1
+
+
+async def test_a_layer_that_hands_attributes_on_is_wrapped_not_folded() -> None:
+    class Delegating:
+        """User middleware that forwards unknown attributes to the app it wraps."""
+
+        def __init__(self, app: Any) -> None:
+            self.app = app
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.app, name)
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await self.app(scope, receive, send)
+
+    inner = Delegating(HttpMetricsMiddleware(ping, stats=HttpStats(Metrics())))
+    layer = traced(inner, trust_incoming=False)
+    assert isinstance(layer, TracingMiddleware)
+    assert layer.app is inner
+    assert layer.trust_incoming is False

@@ -57,7 +57,9 @@ def traced(app: ASGIApp, *, trust_incoming: bool = True) -> ASGIApp:
     middleware has) is rebuilt to do so, and the request passes one wrapper instead of
     two; any other app is wrapped in :class:`TracingMiddleware`.
     """
-    fold: Any = getattr(app, "with_tracing", None)
-    if callable(fold):
-        return fold(trust_incoming=trust_incoming)  # type: ignore[no-any-return]
+    # Looked up on the class: a wrapper that hands unknown attributes on to the app it
+    # wraps must not be replaced by a layer rebuilt from that inner app.
+    if callable(getattr(type(app), "with_tracing", None)):
+        fold: Any = app
+        return fold.with_tracing(trust_incoming=trust_incoming)  # type: ignore[no-any-return]
     return TracingMiddleware(app, trust_incoming=trust_incoming)
