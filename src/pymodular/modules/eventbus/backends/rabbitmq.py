@@ -13,6 +13,10 @@
   ``x-pymodular-attempt`` header and the original acknowledged; a consumer whose
   connection drops before acknowledging gets its messages requeued by the broker
   (counted as one more attempt). Lag is the queue's ready count.
+- When the connection drops, the deliveries still buffered (no handler started on them)
+  are dropped unhandled, and a held retry is not published: the broker requeues them,
+  and their redelivery does not count as one more attempt (they could no longer be
+  acknowledged on the channel that went with the connection).
 - A lost connection is opened again by the engine, waiting between attempts as its
   :class:`~pymodular.modules.eventbus._broker.Backoff` says (as every broker engine
   does), then the publishing channel and exchange and each consumer's channel, queue,
@@ -34,10 +38,11 @@ from typing import Any
 
 import aio_pika
 from aio_pika.abc import AbstractIncomingMessage
+from aio_pika.exceptions import ChannelInvalidStateError
 
 from pymodular.modules.eventbus._backend import EngineContext
 from pymodular.modules.eventbus._broker import BrokerEngine
-from pymodular.modules.eventbus._consumer import Consumer, Delivery
+from pymodular.modules.eventbus._consumer import Consumer, Delivery, cancel_and_wait
 from pymodular.modules.eventbus._topics import amqp_binding
 from pymodular.modules.eventbus.config import RabbitMqEngineConfig
 
@@ -105,6 +110,23 @@ def _with_credentials(config: RabbitMqEngineConfig) -> Any:
     return url
 
 
+# Deliveries dropped unhandled at a connection loss, remembered (by subscription and
+# message id) until their redelivery comes; bounded, the oldest forgotten first.
+_DROPPED_LIMIT = 10_000
+
+
+def _gone(message: AbstractIncomingMessage) -> bool:
+    """Whether the channel ``message`` came on is closed: it can no longer be settled."""
+    try:
+        return bool(message.channel.is_closed)
+    except ChannelInvalidStateError:  # what aio-pika says of a closed channel
+        return True
+
+
+def _stale(delivery: Delivery) -> bool:
+    return _gone(delivery.handle)
+
+
 def _number(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 1
 
@@ -130,7 +152,9 @@ class RabbitMqEngine(BrokerEngine):
         self.exchange: Any = None
         self._persistent = aio_pika.DeliveryMode.PERSISTENT
         self._recovery: asyncio.Task[None] | None = None
-        self._channel_error: str | None = None
+        self._channel_error: tuple[Any, str] | None = None  # (connection, reason)
+        self._closers: set[asyncio.Task[None]] = set()
+        self._dropped: dict[tuple[str, str], None] = {}
 
     # --- connection ------------------------------------------------------------------
     async def connect(self) -> None:
@@ -158,12 +182,15 @@ class RabbitMqEngine(BrokerEngine):
         channel.close_callbacks.add(self._on_channel_closed)
 
     def _on_closed(self, connection: Any, error: BaseException | None = None) -> None:
+        reason = None
+        if self._channel_error is not None and self._channel_error[0] is connection:
+            reason, self._channel_error = self._channel_error[1], None
         if self.closing or connection is not self.connection:
             return  # closed on purpose, or an earlier connection
-        if self._channel_error is not None:  # closed by the engine for a channel's error
-            self.last_error, self._channel_error = self._channel_error, None
-            error = None
+        if reason is not None:  # closed by the engine for a channel's error
+            self.last_error, error = reason, None
         self.mark_connected(False, error if isinstance(error, BaseException) else None)
+        self._drop_stale()
         if self._recovery is None or self._recovery.done():
             self._recovery = asyncio.get_running_loop().create_task(
                 self._recover(), name=f"eventbus-rabbitmq-{self.name}-reconnect"
@@ -193,30 +220,51 @@ class RabbitMqEngine(BrokerEngine):
 
     def _restart(self, connection: Any, reason: str) -> None:
         """Close ``connection`` for ``reason``: the reconnection declares it all again."""
-        self._channel_error = reason
-        asyncio.get_running_loop().create_task(connection.close())
+        self._channel_error = (connection, reason)
+        task = asyncio.get_running_loop().create_task(connection.close())
+        self._closers.add(task)
+        task.add_done_callback(self._closers.discard)
+
+    def _drop_stale(self) -> None:
+        """Drop the buffered deliveries whose channel closed, unhandled: the broker
+        requeues them, and their redelivery is not counted as an attempt."""
+        dropped = self._dropped
+        for consumer in self.consumers.values():
+            for delivery in consumer.drop_buffered(_stale):
+                message_id = delivery.handle.message_id
+                if message_id:
+                    dropped[(consumer.sub.id, message_id)] = None
+        while len(dropped) > _DROPPED_LIMIT:
+            del dropped[next(iter(dropped))]
 
     async def _recover(self) -> None:
-        if await self.reconnect(self._restore):
-            self.mark_connected(True)
+        # Round again when the new connection was lost before it could be marked
+        # connected (its loss came while this task still ran, so none other started).
+        while await self.reconnect(self._restore):
+            connection = self.connection
+            if connection is not None and not connection.is_closed:
+                self.mark_connected(True)
+                return
 
     async def _restore(self) -> None:
         """Connect again, then declare and start every consumer again."""
+        self._drop_stale()  # fed while the connection went down
         await self._open()
+        connection = self.connection
         try:
             for consumer in list(self.consumers.values()):
                 if consumer.fetching:
                     consumer.state = None  # the old channel went with the old connection
                     await self.open_consumer(consumer)
         except BaseException:
-            connection, self.connection = self.connection, None
+            if self.connection is connection:
+                self.connection = None
             await connection.close()
             raise
 
     async def disconnect(self) -> None:
-        if self._recovery is not None:
-            self._recovery.cancel()
-            self._recovery = None
+        recovery, self._recovery = self._recovery, None
+        await cancel_and_wait(recovery)
         connection, self.connection = self.connection, None
         if connection is not None:
             await connection.close()
@@ -264,13 +312,23 @@ class RabbitMqEngine(BrokerEngine):
                 topic = str(headers.get(TOPIC_HEADER) or message.routing_key or "")
             else:
                 attempt, topic = 1, message.routing_key or ""
-            if message.redelivered:
+            if message.redelivered and not self._was_dropped(consumer, message.message_id):
                 attempt += 1  # came back after a consumer went away unacknowledged
             await consumer.feed(Delivery(message.body, topic, attempt, message))
 
         state.tag = await state.queue.consume(on_message)
         underlay = await state.channel.get_underlay_channel()
         underlay.on_consumer_cancel_callbacks.add(self._on_consumer_cancelled)
+
+    def _was_dropped(self, consumer: Consumer, message_id: str | None) -> bool:
+        """Whether this message was dropped unhandled here (forgotten once asked)."""
+        if not message_id:
+            return False
+        key = (consumer.sub.id, message_id)
+        if key not in self._dropped:
+            return False
+        del self._dropped[key]
+        return True
 
     async def pause(self, consumer: Consumer) -> None:
         state: _State | None = consumer.state
@@ -301,6 +359,8 @@ class RabbitMqEngine(BrokerEngine):
     async def retry(self, consumer: Consumer, delivery: Delivery, delay: float) -> None:
         async def again() -> None:
             message = delivery.handle
+            if _gone(message):
+                return  # the broker requeued it with the connection: no copy, no ack
             state: _State = consumer.state
             headers = dict(message.headers or {})
             headers[ATTEMPT_HEADER] = delivery.attempt + 1
