@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import pymodular.modules._telemetry as telemetry
@@ -272,17 +271,6 @@ class Consumer:
         task = asyncio.get_running_loop().create_task(later())
         self.held.add(task)
         task.add_done_callback(self.held.discard)
-
-    def drop_buffered(self, stale: Callable[[Delivery], bool]) -> list[Delivery]:
-        """Take the buffered deliveries ``stale`` picks out unhandled (they can no longer
-        be settled: the broker redelivers them); the others stay buffered in order."""
-        dropped: list[Delivery] = []
-        for delivery in self.pool.take_buffered():
-            if stale(delivery):
-                dropped.append(delivery)
-            else:
-                self.pool.offer(delivery)
-        return dropped
 
     def in_process(self) -> list[Delivery]:
         """The deliveries this process holds: buffered, in work, waiting for a retry."""

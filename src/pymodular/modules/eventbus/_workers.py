@@ -201,6 +201,20 @@ class WorkerPool(Generic[I]):
         self._signal_settled()
         return items
 
+    def take_buffered_if(self, picked: Callable[[I], bool]) -> list[I]:
+        """Remove and return the items not yet taken by a worker that ``picked`` chooses;
+        the others stay buffered, in order."""
+        taken: list[I] = []
+        kept: list[I] = []
+        for item in self._buffer:
+            (taken if picked(item) else kept).append(item)
+        if taken:
+            self._buffer.clear()
+            self._buffer.extend(kept)
+            self._wake_space(len(taken))
+            self._signal_settled()
+        return taken
+
     async def close(self) -> None:
         """Cancel the workers (an item in work is abandoned) and wake every waiter (a
         fetcher waiting in :meth:`ebb` included)."""

@@ -230,7 +230,7 @@ class RabbitMqEngine(BrokerEngine):
         requeues them, and their redelivery is not counted as an attempt."""
         dropped = self._dropped
         for consumer in self.consumers.values():
-            for delivery in consumer.drop_buffered(_stale):
+            for delivery in consumer.pool.take_buffered_if(_stale):
                 message_id = delivery.handle.message_id
                 if message_id:
                     dropped[(consumer.sub.id, message_id)] = None
