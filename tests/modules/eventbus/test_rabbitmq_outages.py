@@ -179,8 +179,12 @@ async def test_a_connection_lost_again_while_restoring_is_restored_once_more(
 
         async def open_then_lose(consumer: Any) -> None:
             await opened(consumer)
-            lost.append(engine.connection)
-            await engine.connection.close()  # after the last step of the restoration
+            connection = engine.connection
+            lost.append(connection)
+            reported = asyncio.Event()
+            connection.close_callbacks.add(lambda *_: reported.set())  # after the engine's
+            cutter.cut()  # a network loss after the last step of the restoration
+            await reported.wait()
 
         _restores(engine, open_then_lose)
         cutter.cut()

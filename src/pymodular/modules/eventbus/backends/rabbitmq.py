@@ -155,6 +155,9 @@ class RabbitMqEngine(BrokerEngine):
         self._channel_error: tuple[Any, str] | None = None  # (connection, reason)
         self._closers: set[asyncio.Task[None]] = set()
         self._dropped: dict[tuple[str, str], None] = {}
+        self._lost: Any = None
+        """The connection last reported closed (aio-pika's ``is_closed`` stays false for a
+        connection the network dropped: only a ``close()`` call sets it)."""
 
     # --- connection ------------------------------------------------------------------
     async def connect(self) -> None:
@@ -187,6 +190,7 @@ class RabbitMqEngine(BrokerEngine):
             reason, self._channel_error = self._channel_error[1], None
         if self.closing or connection is not self.connection:
             return  # closed on purpose, or an earlier connection
+        self._lost = connection
         if reason is not None:  # closed by the engine for a channel's error
             self.last_error, error = reason, None
         self.mark_connected(False, error if isinstance(error, BaseException) else None)
@@ -196,9 +200,13 @@ class RabbitMqEngine(BrokerEngine):
                 self._recover(), name=f"eventbus-rabbitmq-{self.name}-reconnect"
             )
 
+    def _down(self, connection: Any) -> bool:
+        """Whether ``connection`` is gone: none, closed, or reported lost."""
+        return connection is None or connection.is_closed or connection is self._lost
+
     def _on_channel_closed(self, channel: Any, error: BaseException | None = None) -> None:
         connection = self.connection
-        if self.closing or connection is None or connection.is_closed:
+        if self.closing or self._down(connection):
             return  # the connection's own close (or a stop) is handled there
         if channel is not self.channel and not any(
             getattr(c.state, "channel", None) is channel for c in self.consumers.values()
@@ -208,7 +216,7 @@ class RabbitMqEngine(BrokerEngine):
 
     def _on_consumer_cancelled(self, frame: Any) -> None:
         connection = self.connection
-        if self.closing or connection is None or connection.is_closed:
+        if self.closing or self._down(connection):
             return
         for consumer in self.consumers.values():
             state: _State | None = consumer.state
@@ -241,8 +249,7 @@ class RabbitMqEngine(BrokerEngine):
         # Round again when the new connection was lost before it could be marked
         # connected (its loss came while this task still ran, so none other started).
         while await self.reconnect(self._restore):
-            connection = self.connection
-            if connection is not None and not connection.is_closed:
+            if not self._down(self.connection):
                 self.mark_connected(True)
                 return
 
@@ -260,6 +267,7 @@ class RabbitMqEngine(BrokerEngine):
             if self.connection is connection:
                 self.connection = None
             await connection.close()
+            self._drop_stale()  # what the consumers opened so far had buffered
             raise
 
     async def disconnect(self) -> None:
