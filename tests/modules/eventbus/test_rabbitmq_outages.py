@@ -221,3 +221,37 @@ async def test_a_stop_during_the_restoration_ends_it_and_closes_its_connection(
         assert recovery.cancelled(), recovery.exception()
         assert reached[0].is_closed  # the connection it had opened went with it
         assert engine.connection is None
+
+
+async def test_a_message_failing_after_a_loss_is_dead_lettered_once(
+    private_rabbitmq: Any,
+) -> None:
+    """Its last attempt fails after the connection dropped: the broker has requeued it, so
+    it is not dead-lettered from the dead channel (the ack would go nowhere and the
+    redelivery would make a second dead letter); its redelivery is, once."""
+    async with outage_bus(private_rabbitmq, max_attempts=1) as (bus, engine, cutter, timeline):
+        release = asyncio.Event()
+        letters: list[tuple[str, Any]] = []
+
+        async def failing(data: dict[str, int]) -> None:
+            await release.wait()
+            raise ValueError("refused")
+
+        async def collect(message: Message[Any]) -> None:
+            letters.append((message.headers.get("deadletterreason", ""), message.data))
+
+        await bus.subscribe("deadletter.>", collect, group="letters")
+        sub = await bus.subscribe("failing.items", failing, group="failers")
+        await bus.publish("failing.items", {"n": 0})
+        await until(lambda: engine.consumers[sub.id].in_work, timeout=15)
+
+        cutter.cut()
+        await until(lambda: timeline.of("eventbus.engine.reconnected"), timeout=15)
+        release.set()  # fails now, on the dead channel; the broker redelivers it
+        await until(lambda: timeline.of("eventbus.message.dead_lettered"), timeout=15)
+        await bus.publish("deadletter.marker", {"n": -1})  # behind any letter published
+        await until(lambda: any(data == {"n": -1} for _, data in letters), timeout=15)
+
+    dead = [data for _, data in letters if data != {"n": -1}]
+    assert len(dead) == 1
+    assert [d["attempts"] for _, d in timeline.of("eventbus.message.dead_lettered")] == [2]

@@ -43,6 +43,7 @@ from aio_pika.exceptions import ChannelInvalidStateError
 from pymodular.modules.eventbus._backend import EngineContext
 from pymodular.modules.eventbus._broker import BrokerEngine
 from pymodular.modules.eventbus._consumer import Consumer, Delivery, cancel_and_wait
+from pymodular.modules.eventbus._message import Message
 from pymodular.modules.eventbus._topics import amqp_binding
 from pymodular.modules.eventbus.config import RabbitMqEngineConfig
 
@@ -276,6 +277,16 @@ class RabbitMqEngine(BrokerEngine):
         connection, self.connection = self.connection, None
         if connection is not None:
             await connection.close()
+
+    async def dead_letter(
+        self, delivery: Delivery, message: Message[Any] | None, reason: str
+    ) -> None:
+        """As every broker engine, unless the delivery's channel closed: the broker has
+        requeued it, its redelivery comes back one attempt further and is dead-lettered
+        then (a letter sent now would be a second one, its ack going nowhere)."""
+        if _gone(delivery.handle):
+            raise ConnectionError("its channel closed; the broker requeued it")
+        await super().dead_letter(delivery, message, reason)
 
     # --- publishing ------------------------------------------------------------------
     async def send(self, topic: str, body: bytes, dedupe_id: str) -> None:
