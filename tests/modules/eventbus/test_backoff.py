@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -197,66 +198,59 @@ async def test_a_stopped_broker_is_retried_with_growing_waits_and_rejoined_withi
         assert first["delay"] <= FIRST
 
 
-@pytest.mark.rabbitmq
-async def test_a_rabbitmq_channel_the_broker_closes_is_restored_through_the_reconnection() -> None:
-    import aio_pika
-
-    from tests.conformance.eventbus.kits import RabbitMqKit
-
-    kit = RabbitMqKit("rabbitmq")
-    timeline = Timeline()
-    config = kit.engine_config(reconnect_delay=FIRST, reconnect_delay_max=CAP)
-    bus = EventBus({"engines": {"rabbitmq": config}}, emit=timeline)
-    got: list[int] = []
-
-    async def keep(data: dict[str, int]) -> None:
-        got.append(data["n"])
-
-    async with bus:
-        await bus.subscribe("gone.items", keep, group="keepers")
-        await bus.publish("gone.items", {"n": 1})
-        await until(lambda: got == [1], timeout=15)
-        raw = await aio_pika.connect(kit.url)
-        async with raw:  # someone deletes the exchange: bindings go with it
-            channel = await raw.channel()
-            await channel.exchange_delete(config["exchange"])
-        # publishing to the missing exchange makes the broker close the channel; the
-        # engine reconnects, declares the exchange and binds the group's queue again
-        await bus.publish("gone.items", {"n": 2})
-        await until(lambda: got == [1, 2], timeout=15)
-    (lost,) = timeline.of("eventbus.engine.disconnected")
-    assert "channel closed by the broker" in lost[1]["error"]
-    assert timeline.of("eventbus.engine.reconnected")
+async def _delete_exchange(channel: Any, config: dict[str, Any], topic: str) -> None:
+    """Someone deletes the exchange (bindings go with it): publishing to it makes the
+    broker close the engine's channel; the engine reconnects, declares the exchange and
+    binds the group's queue again."""
+    await channel.exchange_delete(config["exchange"])
 
 
-@pytest.mark.rabbitmq
-async def test_a_rabbitmq_group_queue_deleted_under_its_consumer_is_declared_again() -> None:
-    import aio_pika
-
+async def _delete_group_queue(channel: Any, config: dict[str, Any], topic: str) -> None:
+    """An operator deletes the group's queue: the broker cancels the engine's consumer."""
     from pymodular.modules.eventbus.backends.rabbitmq import queue_name
+
+    await channel.queue_delete(queue_name(config["queue_prefix"], "keepers", topic))
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.parametrize(
+    ("sabotage", "reason", "noticed_at_once"),
+    [
+        (_delete_exchange, "channel closed by the broker", False),  # at the next publish
+        (_delete_group_queue, "the broker cancelled the consumer of queue", True),
+    ],
+    ids=["exchange-deleted", "group-queue-deleted"],
+)
+async def test_what_the_broker_takes_from_a_rabbitmq_engine_is_restored_by_reconnecting(
+    sabotage: Callable[[Any, dict[str, Any], str], Awaitable[None]],
+    reason: str,
+    noticed_at_once: bool,
+) -> None:
+    import aio_pika
+
     from tests.conformance.eventbus.kits import RabbitMqKit
 
     kit = RabbitMqKit("rabbitmq")
     timeline = Timeline()
     config = kit.engine_config(reconnect_delay=FIRST, reconnect_delay_max=CAP)
     bus = EventBus({"engines": {"rabbitmq": config}}, emit=timeline)
+    topic = "restored.items"
     got: list[int] = []
 
     async def keep(data: dict[str, int]) -> None:
         got.append(data["n"])
 
     async with bus:
-        await bus.subscribe("deleted.items", keep, group="keepers")
-        await bus.publish("deleted.items", {"n": 1})
+        await bus.subscribe(topic, keep, group="keepers")
+        await bus.publish(topic, {"n": 1})
         await until(lambda: got == [1], timeout=15)
         raw = await aio_pika.connect(kit.url)
-        async with raw:  # an operator deletes the group's queue: the broker cancels us
-            channel = await raw.channel()
-            await channel.queue_delete(
-                queue_name(config["queue_prefix"], "keepers", "deleted.items")
-            )
-        await until(lambda: bool(timeline.of("eventbus.engine.reconnected")), timeout=15)
-        await bus.publish("deleted.items", {"n": 2})  # routed to the queue declared again
+        async with raw:
+            await sabotage(await raw.channel(), config, topic)
+        if noticed_at_once:  # a publish now would find no queue bound
+            await until(lambda: bool(timeline.of("eventbus.engine.reconnected")), timeout=15)
+        await bus.publish(topic, {"n": 2})  # routed to what the reconnection declared
         await until(lambda: got == [1, 2], timeout=15)
     (lost,) = timeline.of("eventbus.engine.disconnected")
-    assert "the broker cancelled the consumer of queue" in lost[1]["error"]
+    assert reason in lost[1]["error"]
+    assert timeline.of("eventbus.engine.reconnected")
