@@ -12,7 +12,7 @@ from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
 
 import pymodular.modules._telemetry as telemetry
-from pymodular import Dependency, Module
+from pymodular import Module
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
 from pymodular.modules.metrics import Metrics, MetricsModule
 from pymodular.modules.metrics._http import (
@@ -20,10 +20,11 @@ from pymodular.modules.metrics._http import (
     HttpStats,
     TracedHttpMetricsMiddleware,
 )
-from pymodular.modules.router import Request, Router, RouterModule
+from pymodular.modules.router import Router, RouterModule
 from pymodular.modules.tracing import Tracing, TracingModule
 from pymodular.modules.tracing._http import TracingMiddleware, traced
 from pymodular.testing import app_harness
+from tests.modules.metrics.test_module import Items as MetricsItems
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
@@ -35,19 +36,11 @@ async def ping(scope: Any, receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": b"pong"})
 
 
-class Items(Module[None]):
-    name = "items"
-    router = Dependency(Router)
+class Items(MetricsItems):
+    """The metrics tests' routes, and a plain ASGI app mounted beside them."""
 
     async def init(self, app: Any) -> None:
-        @self.router.get("/items/{id}")
-        async def item(request: Request) -> dict[str, str]:
-            return {"id": request.path_params["id"]}
-
-        @self.router.get("/boom")
-        async def boom(request: Request) -> dict[str, str]:
-            raise RuntimeError("boom")
-
+        await super().init(app)
         self.router.mount("/legacy", ping, lifespan=False)
 
 
