@@ -133,11 +133,13 @@ async def test_an_https_collector_through_an_authenticating_proxy_tunnel(
 # --- TLS ----------------------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("scheme", ["https", "HTTPS"])  # a URL's scheme has no case
 async def test_a_collector_verified_with_the_configured_ca_bundle(
-    pki: Pki, no_proxy: pytest.MonkeyPatch
+    pki: Pki, no_proxy: pytest.MonkeyPatch, scheme: str
 ) -> None:
     with tls_receiving(pki) as collector:
-        exporter = OtlpSpanExporter(collector.url, certificate=str(pki.ca))
+        url = scheme + collector.url.removeprefix("https")
+        exporter = OtlpSpanExporter(url, certificate=str(pki.ca))
         assert await asyncio.to_thread(exporter.export, finished(2)) is SpanExportResult.SUCCESS
     assert names(collector) == ["span 0", "span 1"]
 

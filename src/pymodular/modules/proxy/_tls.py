@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ssl
 
+from pymodular.modules._http._tls import client_tls_context, load_client_certificate
 from pymodular.modules.proxy.config import UpstreamTLSConfig
 from pymodular.modules.proxy.errors import ProxyConfigError
 
@@ -23,12 +24,9 @@ def client_context(config: UpstreamTLSConfig, *, upstream: str) -> ssl.SSLContex
     cannot be read (the message names the file, never the password)."""
     field = f"proxy.upstreams.{upstream}.tls"
     try:
-        context = ssl.create_default_context(cafile=config.ca_file)
-    except (OSError, ssl.SSLError) as exc:
-        raise ProxyConfigError(
-            f"upstream {upstream!r}: cannot read the CA bundle {config.ca_file!r}: {_why(exc)}",
-            field=f"{field}.ca_file",
-        ) from None
+        context = client_tls_context(config.ca_file)
+    except ValueError as exc:
+        raise ProxyConfigError(f"upstream {upstream!r}: {exc}", field=f"{field}.ca_file") from None
     if not config.verify:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
@@ -39,20 +37,14 @@ def client_context(config: UpstreamTLSConfig, *, upstream: str) -> ssl.SSLContex
     if config.client_cert_file is not None:
         password = config.client_key_password
         try:
-            context.load_cert_chain(
+            load_client_certificate(
+                context,
                 config.client_cert_file,
                 config.client_key_file,
-                password=password.reveal() if password is not None else None,
+                password.reveal() if password is not None else None,
             )
-        except (OSError, ssl.SSLError) as exc:
+        except ValueError as exc:
             raise ProxyConfigError(
-                f"upstream {upstream!r}: cannot load the client certificate "
-                f"{config.client_cert_file!r} with key {config.client_key_file!r}: {_why(exc)} "
-                "(is the key password right?)",
-                field=f"{field}.client_cert_file",
+                f"upstream {upstream!r}: {exc}", field=f"{field}.client_cert_file"
             ) from None
     return context
-
-
-def _why(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__

@@ -38,7 +38,7 @@ import ssl
 import threading
 import time
 import urllib.request
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -47,6 +47,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from pymodular._credentials import redact_url
 from pymodular._version import __version__
 from pymodular.modules._http import retry_after_seconds
+from pymodular.modules._http._tls import client_tls_context, load_client_certificate
 from pymodular.modules.tracing._wire import encode_spans
 from pymodular.secrets import register_secret
 
@@ -95,9 +96,7 @@ class OtlpSpanExporter(SpanExporter):
         }
         self._connect = _Connector(
             endpoint,
-            tls_context(certificate, client_certificate, client_key, client_key_password)
-            if endpoint.startswith("https:")
-            else None,
+            lambda: tls_context(certificate, client_certificate, client_key, client_key_password),
         )
         self._target = endpoint if self._connect.absolute else _path(endpoint)
         if self._connect.absolute and self._connect.authorization is not None:
@@ -243,23 +242,10 @@ def tls_context(
 ) -> ssl.SSLContext:
     """The client context for an ``https`` collector. ``ValueError`` names the file that
     cannot be read (never the key's password)."""
-    try:
-        context = ssl.create_default_context(cafile=certificate)
-    except (OSError, ssl.SSLError) as exc:
-        raise ValueError(f"cannot read the CA bundle {certificate!r}: {_why(exc)}") from None
+    context = client_tls_context(certificate)
     if client_certificate is not None:
-        try:
-            context.load_cert_chain(client_certificate, client_key, password=password)
-        except (OSError, ssl.SSLError) as exc:
-            raise ValueError(
-                f"cannot load the client certificate {client_certificate!r} with key "
-                f"{client_key!r}: {_why(exc)} (is the key's password right?)"
-            ) from None
+        load_client_certificate(context, client_certificate, client_key, password)
     return context
-
-
-def _why(exc: BaseException) -> str:
-    return getattr(exc, "strerror", None) or getattr(exc, "reason", None) or type(exc).__name__
 
 
 def _classify(exc: BaseException) -> tuple[str, bool]:
@@ -285,14 +271,16 @@ def _classify(exc: BaseException) -> tuple[str, bool]:
 class _Connector:
     """Opens a connection to the collector, or to the proxy in front of it."""
 
-    def __init__(self, url: str, context: ssl.SSLContext | None = None) -> None:
+    def __init__(
+        self, url: str, tls: Callable[[], ssl.SSLContext] = ssl.create_default_context
+    ) -> None:
         parts = urlsplit(url)
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError("the OTLP endpoint must be an http:// or https:// URL")
         self.tls = parts.scheme == "https"
         self.host = parts.hostname
         self.port = parts.port or (443 if self.tls else 80)
-        self.context = context or (ssl.create_default_context() if self.tls else None)
+        self.context = tls() if self.tls else None  # built for an https collector only
         proxy = urllib.request.getproxies().get(parts.scheme)
         if proxy and urllib.request.proxy_bypass(self.host):
             proxy = None
