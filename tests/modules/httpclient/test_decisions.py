@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 
@@ -168,3 +169,17 @@ def test_registered_secrets_are_masked_anywhere_in_logged_text() -> None:
         assert redact_headers([("X-Echo", "s3cr3t-value")]) == [("X-Echo", MASK)]
     finally:
         forget_secret("s3cr3t-value")
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        ("²", None),  # a digit to isdigit(), not to float()
+        ("٣", None),
+        ("9" * 400, math.inf),  # callers cap it
+        ("Mon, 99 Foo 99999 99:99:99 GMT", None),
+        ("  7 ", 7.0),
+    ],
+)
+def test_a_hostile_retry_after_is_read_without_raising(header: str, expected: float | None) -> None:
+    assert retry_after_seconds(header) == expected

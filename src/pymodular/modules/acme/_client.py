@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import email.utils
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
+from pymodular.modules._http import retry_after_seconds
 from pymodular.modules.acme.errors import (
     AcmeOrderError,
     AcmeUnavailableError,
@@ -57,21 +57,12 @@ window a public CA uses); a later one is a bug or hostile, and would stop renewa
 def _retry_after(value: str | None, now: dt.datetime) -> dt.datetime | None:
     """The moment a Retry-After header (seconds or an HTTP date) names, at most
     :data:`LONGEST_RETRY_AFTER` after ``now``; None when absent or unreadable."""
-    if not value:
+    seconds = retry_after_seconds(value, now=now.timestamp)
+    if seconds is None:
         return None
-    value = value.strip()
-    latest = now + LONGEST_RETRY_AFTER
-    if value.isascii() and value.isdigit():  # not "²" or "٣": digits int() refuses
-        if len(value) > 9:  # more than 31 years: the cap, without a huge int
-            return latest
-        return min(now + dt.timedelta(seconds=int(value)), latest)
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=dt.UTC)
-    return min(moment, latest)
+    if seconds >= LONGEST_RETRY_AFTER.total_seconds():  # inf included
+        return now + LONGEST_RETRY_AFTER
+    return now + dt.timedelta(seconds=seconds)
 
 
 def translate(
