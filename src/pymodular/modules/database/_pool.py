@@ -42,6 +42,11 @@ class FairQueue(AsyncAdaptedQueue[Any]):
         the pool's own return path (the next waiter, the idle queue, or closed when the
         queue is full), called in the caller's greenlet so a close may do I/O."""
 
+    @property
+    def waiting(self) -> int:
+        """Callers in the line that have not been handed a connection yet."""
+        return sum(not waiter.done() for waiter in self._waiters)
+
     def put_nowait(self, item: Any) -> None:
         waiters = self._waiters
         while waiters:
@@ -99,13 +104,11 @@ class GatedPool(AsyncAdaptedQueuePool):
     hands connections out first come, first served (:class:`FairQueue`).
 
     ``gate`` raises to refuse a checkout (the module refuses new work while draining);
-    ``waiting`` counts the callers that asked while every connection was out and have
-    not got one yet.
+    ``waiting`` is how many callers are in the queue's line for a connection.
     """
 
     _queue_class = FairQueue
     gate: Callable[[], None] | None = None
-    waiting: int = 0
 
     def __init__(self, creator: Any, **kwargs: Any) -> None:
         super().__init__(creator, **kwargs)
@@ -117,13 +120,14 @@ class GatedPool(AsyncAdaptedQueuePool):
         gate = self.gate
         if gate is not None:
             gate()
-        if self.checkedout() < self.capacity:
-            return super().connect()
-        self.waiting += 1
-        try:
-            return super().connect()
-        finally:
-            self.waiting -= 1
+        return super().connect()
+
+    @property
+    def waiting(self) -> int:
+        """Callers waiting for a connection (none is idle and no overflow is left)."""
+        queue = self._pool
+        assert isinstance(queue, FairQueue)
+        return queue.waiting
 
     def recreate(self) -> GatedPool:
         new = super().recreate()

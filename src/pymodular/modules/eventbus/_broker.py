@@ -22,7 +22,7 @@ from typing import Any
 
 from pymodular.errors import ValidationError, error_text
 from pymodular.modules.eventbus._backend import EngineContext, EngineHealth, EventBusEngine
-from pymodular.modules.eventbus._consumer import Consumer, Delivery
+from pymodular.modules.eventbus._consumer import Consumer, Delivery, retry_delay
 from pymodular.modules.eventbus._message import Message, encode
 from pymodular.modules.eventbus._subscription import Subscription
 from pymodular.modules.eventbus.errors import (
@@ -47,7 +47,7 @@ class Backoff:
     (a connection succeeded) starts again from ``initial``.
     """
 
-    __slots__ = ("_random", "attempts", "cap", "connection", "initial", "last_delay", "next_try")
+    __slots__ = ("_random", "attempts", "cap", "connection", "initial", "next_try")
 
     def __init__(
         self,
@@ -64,17 +64,15 @@ class Backoff:
         self._random = rng
         self.attempts = 0
         """Reconnection attempts counted since the last good connection."""
-        self.last_delay = 0.0
         self.next_try: float | None = None
         """``time.monotonic()`` of the next attempt, while one is planned."""
 
     def delay(self) -> float:
         """Count one more attempt; the seconds to wait before making it."""
         self.attempts += 1
-        ceiling = min(self.cap, self.initial * 2 ** min(self.attempts - 1, 60))
-        self.last_delay = ceiling * (0.5 + 0.5 * self._random())
-        self.next_try = time.monotonic() + self.last_delay
-        return self.last_delay
+        wait = retry_delay(self.attempts, self.initial, self.cap) * (0.5 + 0.5 * self._random())
+        self.next_try = time.monotonic() + wait
+        return wait
 
     def reset(self) -> None:
         """A connection succeeded: the next outage starts from ``initial``."""

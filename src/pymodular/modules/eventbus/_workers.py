@@ -195,11 +195,7 @@ class WorkerPool(Generic[I]):
 
     def take_buffered(self) -> list[I]:
         """Remove and return the items not yet taken by a worker."""
-        items = list(self._buffer)
-        self._buffer.clear()
-        self._wake_space(len(items))
-        self._signal_settled()
-        return items
+        return self.take_buffered_if(lambda _: True)
 
     def take_buffered_if(self, picked: Callable[[I], bool]) -> list[I]:
         """Remove and return the items not yet taken by a worker that ``picked`` chooses;

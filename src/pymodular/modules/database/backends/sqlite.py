@@ -47,7 +47,7 @@ class SQLiteBackend(DatabaseBackend):
 
     def __init__(self) -> None:
         self._memory_lock: asyncio.Lock | None = None
-        self._memory: tuple[str, bool] | None = None  # (DSN, in memory) last parsed
+        self._memory: bool | None = None  # whether its DSN is in memory, once parsed
 
     def example_dsn(self) -> str:
         return "sqlite:///path/to/app.db"
@@ -100,15 +100,14 @@ class SQLiteBackend(DatabaseBackend):
         )
 
     def _in_memory(self, config: ConnectionConfig) -> bool:
-        """Whether ``config``'s DSN is an in-memory database: parsed once per DSN (every
-        new connection asks; the DSN of a connection does not change at run time)."""
-        dsn = dsn_of(config)
-        known = self._memory
-        if known is None or known[0] != dsn:
+        """Whether ``config``'s DSN is an in-memory database, parsed once: a backend serves
+        one connection, whose DSN does not change at run time (a reload does not apply
+        it), and every new connection asks."""
+        if self._memory is None:
             from sqlalchemy.engine import make_url
 
-            known = self._memory = (dsn, self.is_in_memory(make_url(dsn)))
-        return known[1]
+            self._memory = self.is_in_memory(make_url(dsn_of(config)))
+        return self._memory
 
     def on_statement(self, info: dict[Any, Any], running: bool) -> None:
         clock = info.get(_CLOCK)

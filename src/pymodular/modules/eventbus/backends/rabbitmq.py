@@ -124,10 +124,6 @@ def _gone(message: AbstractIncomingMessage) -> bool:
         return True
 
 
-def _stale(delivery: Delivery) -> bool:
-    return _gone(delivery.handle)
-
-
 def _number(value: object) -> int:
     return value if isinstance(value, int) and value > 0 else 1
 
@@ -239,7 +235,7 @@ class RabbitMqEngine(BrokerEngine):
         requeues them, and their redelivery is not counted as an attempt."""
         dropped = self._dropped
         for consumer in self.consumers.values():
-            for delivery in consumer.pool.take_buffered_if(_stale):
+            for delivery in consumer.pool.take_buffered_if(lambda d: _gone(d.handle)):
                 message_id = delivery.handle.message_id
                 if message_id:
                     dropped[(consumer.sub.id, message_id)] = None
