@@ -156,6 +156,8 @@ class OtelTracer(Tracer):
         self.scope = tracer._instrumentation_scope  # the scope the SDK gives its own spans
         self.bound = TraceIdRatioBased.get_bound_for_rate(ratio)
         self.direct = direct
+        self._checked: Any = None  # the processors tuple handed_directly last looked at
+        self._direct_now = False
 
     def span(
         self,
@@ -173,8 +175,11 @@ class OtelTracer(Tracer):
     def handed_directly(self) -> bool:
         """Whether a finished span goes to the module's batch processor as it is: true
         while no other span processor was added to the provider."""
-        direct = self.direct
-        return direct is not None and getattr(self.processor, "_span_processors", ()) == (direct,)
+        processors = getattr(self.processor, "_span_processors", ())
+        if processors is not self._checked:  # the SDK replaces the tuple when one is added
+            self._checked = processors
+            self._direct_now = self.direct is not None and processors == (self.direct,)
+        return self._direct_now
 
 
 class OtelSpan(trace.Span):
@@ -188,6 +193,7 @@ class OtelSpan(trace.Span):
     """
 
     __slots__ = (
+        "_context",
         "_flags",
         "_given",
         "_token",
@@ -260,6 +266,7 @@ class OtelSpan(trace.Span):
             self.trace_state = None
             self.parent = None
         self.span_id = 0  # drawn when asked for (an unsampled span: often never)
+        self._context: SpanContext | None = None  # built when asked for, once
         if sampled:
             if carrier and found is not None:
                 trace_id, span_id, flags, state = found
@@ -330,8 +337,8 @@ class OtelSpan(trace.Span):
 
     @property
     def ids(self) -> tuple[str, str] | None:
-        context = self.get_span_context()
-        return format(context.trace_id, "032x"), format(context.span_id, "016x")
+        span_id = self.span_id or self._draw_span_id()
+        return format(self.trace_id, "032x"), format(span_id, "016x")
 
     # -- what the exporter reads of a finished span -----------------------------------------
 
@@ -382,16 +389,20 @@ class OtelSpan(trace.Span):
         return self.recording and self.end_time is None
 
     def get_span_context(self) -> SpanContext:
-        span_id = self.span_id
-        if not span_id:
-            span_id = self.span_id = _new_id(64)
-        return SpanContext(
-            self.trace_id,
-            span_id,
-            is_remote=False,
-            trace_flags=self._flags,
-            trace_state=self.trace_state,
-        )
+        found = self._context
+        if found is None:  # once per span: child spans and log records ask again
+            found = self._context = SpanContext(
+                self.trace_id,
+                self.span_id or self._draw_span_id(),
+                is_remote=False,
+                trace_flags=self._flags,
+                trace_state=self.trace_state,
+            )
+        return found
+
+    def _draw_span_id(self) -> int:
+        span_id = self.span_id = _new_id(64)
+        return span_id
 
     def set_status(self, status: Status | StatusCode, description: str | None = None) -> None:
         if not self.recording or self.end_time is not None:
