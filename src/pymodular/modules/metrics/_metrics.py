@@ -249,10 +249,10 @@ class Metrics:
         shown = [*names, *(self.exposed_name(f) for f in families)]
         self.registry.register(_Collector(collect, tuple(shown)))
         self._collected.update(shown)
-        if self.otel is not None:
-            for family in families:
-                self.otel.observe(self.exposed_name(family), self.full_name(family.name),
-                                  family, collect)  # fmt: skip
+        if self.otel is not None and families:
+            self.otel.observe(
+                collect, [(self.exposed_name(f), self.full_name(f.name), f) for f in families]
+            )
 
     def family(self, declared: Family) -> Any:
         """An empty prometheus_client metric family for ``declared``, to add samples to."""

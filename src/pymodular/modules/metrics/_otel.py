@@ -53,20 +53,27 @@ class OtelMetrics:
                 description=documentation,
                 explicit_bucket_boundaries_advisory=list(buckets) if buckets else None,
             )
-        self._observable(kind, name, documentation, "", _reader(metric.collect, None, kind))
+        every = _Reading(metric.collect, {_EVERY: kind}, None)  # all the metric's samples
+        self._observable(kind, name, documentation, "", every.callback(_EVERY, first=True))
         return None
 
     def observe(
-        self, name: str, family_name: str, family: Family, collect: Callable[[], Iterable[Any]]
+        self,
+        collect: Callable[[], Iterable[Any]],
+        declared: Iterable[tuple[str, str, Family]],
     ) -> None:
-        """Declare ``name``, observed from the samples of the family ``family_name`` that
-        ``collect`` yields (a scrape-time collector, run when the reader collects)."""
+        """Declare each ``(name, family name, family)``, observed from the samples of that
+        family that ``collect`` yields (a scrape-time collector, read once per collection
+        for all its families)."""
         try:
             loop: asyncio.AbstractEventLoop | None = asyncio.get_running_loop()
         except RuntimeError:  # declared outside a loop: read where the reader collects
             loop = None
-        reader = _reader(collect, family_name, family.kind, loop)
-        self._observable(family.kind, name, family.documentation, family.unit, reader)
+        declared = list(declared)
+        reading = _Reading(collect, {full: family.kind for _, full, family in declared}, loop)
+        for position, (name, full, family) in enumerate(declared):
+            callback = reading.callback(full, first=position == 0)
+            self._observable(family.kind, name, family.documentation, family.unit, callback)
 
     def _observable(
         self, kind: str, name: str, documentation: str, unit: str, callback: Any
@@ -83,47 +90,69 @@ class OtelMetrics:
         return OtelHttp(self.meter, middleware)
 
 
+_EVERY = ""  # a reading that keeps every sample its collector yields, whatever the family
 _LOOP_WAIT = 5.0  # seconds a reader thread waits for the event loop to read a collector
 
 
-def _reader(
-    collect: Callable[[], Iterable[Any]],
-    family: str | None,
-    kind: str,
-    loop: asyncio.AbstractEventLoop | None = None,
-) -> Any:
-    """A callback observing the samples ``collect`` yields (of ``family`` only, if named).
+class _Reading:
+    """The samples of one collector, read once per collection for every family it
+    declares: the SDK calls a meter's callbacks in the order they were declared, so the
+    first family's callback reads them all and the others take theirs (a family asked
+    for without a fresh read reads again).
 
     With ``loop`` (a scrape-time collector over the modules' state, which only the event
     loop changes) the read runs on that loop, as a scrape does: a reader collecting in
     its own thread hands it over and waits at most :data:`_LOOP_WAIT` seconds.
     """
-    from opentelemetry.metrics import Observation
 
-    counter = kind == "counter"
+    def __init__(
+        self,
+        collect: Callable[[], Iterable[Any]],
+        kinds: dict[str, str],  # family name (or _EVERY) -> counter or gauge
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        self.collect = collect
+        self.kinds = kinds
+        self.loop = loop
+        self.read: dict[str, list[Any]] = {}  # what the callbacks still have to take
 
-    def read() -> list[Any]:
-        found = []
-        for metric in collect():
-            if family is not None and metric.name != family:
+    def callback(self, family: str, *, first: bool) -> Callable[[Any], Iterable[Any]]:
+        def observe(_options: Any) -> Iterable[Any]:
+            if first or family not in self.read:
+                self.read = self._read_on_loop()
+            return self.read.pop(family, [])
+
+        return observe
+
+    def _read(self) -> dict[str, list[Any]]:
+        from opentelemetry.metrics import Observation
+
+        kinds = self.kinds
+        found: dict[str, list[Any]] = {name: [] for name in kinds}
+        for metric in self.collect():
+            family = _EVERY if _EVERY in kinds else metric.name
+            kind = kinds.get(family)
+            if kind is None:
                 continue
+            into = found[family]
             for sample in metric.samples:
-                if counter and not sample.name.endswith("_total"):
+                if kind == "counter" and not sample.name.endswith("_total"):
                     continue  # the _created timestamps
-                found.append(Observation(sample.value, dict(sample.labels)))
+                into.append(Observation(sample.value, dict(sample.labels)))
         return found
 
-    def observe(_options: Any) -> Iterable[Any]:
+    def _read_on_loop(self) -> dict[str, list[Any]]:
+        loop = self.loop
         if loop is None or _on_loop(loop):
-            return read()
+            return self._read()
         if loop.is_closed() or not loop.is_running():
-            return []  # the application is gone: nothing to read
-        done: concurrent.futures.Future[list[Any]] = concurrent.futures.Future()
+            return {}  # the application is gone: nothing to read
+        done: concurrent.futures.Future[dict[str, list[Any]]] = concurrent.futures.Future()
 
         def on_loop() -> None:
             if done.set_running_or_notify_cancel():
                 try:
-                    done.set_result(read())
+                    done.set_result(self._read())
                 except BaseException as exc:  # noqa: BLE001 - handed to the reader's thread
                     done.set_exception(exc)
 
@@ -132,11 +161,10 @@ def _reader(
             return done.result(timeout=_LOOP_WAIT)
         except concurrent.futures.TimeoutError:
             done.cancel()
+            what = ", ".join(self.kinds)
             raise TimeoutError(
-                f"the event loop did not read {family or 'a collector'} within {_LOOP_WAIT:g} s"
+                f"the event loop did not read {what} within {_LOOP_WAIT:g} s"
             ) from None
-
-    return observe
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
