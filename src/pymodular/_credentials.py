@@ -83,10 +83,16 @@ def register_header_credentials(headers: Mapping[str, str]) -> None:
     dump, an inspection or a log line shows them masked."""
     for name, value in headers.items():
         if credential_header(name) and value:
-            register_secret(value)
-            scheme, _, credentials = value.partition(" ")
-            if credentials and scheme.isalpha():
-                register_secret(credentials.strip())
+            register_credential(value)
+
+
+def register_credential(value: str) -> None:
+    """Register a header value as a secret and, for ``Scheme credentials`` values
+    (``Bearer …``, ``Basic …``), the credentials alone too."""
+    register_secret(value)
+    scheme, _, credentials = value.partition(" ")
+    if credentials.strip() and scheme.isalpha():
+        register_secret(credentials.strip())
 
 
 def redact_url(url: str) -> str:

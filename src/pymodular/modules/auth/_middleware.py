@@ -30,7 +30,7 @@ import logging
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from pymodular.modules._http import ASGIApp, Receive, Scope, Send, send_problem
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send, request_id_of, send_problem
 from pymodular.modules.auth._authenticator import Authenticators
 from pymodular.modules.auth._failures import FailureReporter
 from pymodular.modules.auth._principal import Principal, current_principal
@@ -266,8 +266,7 @@ async def _answer(
         # Before accept, closing is the only answer (1008: policy violation).
         await send({"type": "websocket.close", "code": 1008 if status < 500 else 1011})
         return
-    state = scope.get("state") or {}
-    await send_problem(send, status, detail, headers=headers, request_id=state.get("request_id"))
+    await send_problem(send, status, detail, headers=headers, request_id=request_id_of(scope))
 
 
 def require_auth(

@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException
 from pymodular.modules._http import ASGIApp, Receive, Scope, Send, request_id_of, send_problem
 from pymodular.secrets import redact
 
-__all__ = ("ErrorMiddleware", "request_id_of", "send_request_problem")
+__all__ = ("ErrorMiddleware", "send_request_problem")
 
 logger = logging.getLogger("pymodular.router")
 

@@ -17,10 +17,9 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from pymodular._credentials import redact_url
+from pymodular._credentials import redact_url, register_credential
 from pymodular.errors import ConfigError
 from pymodular.modules.tracing.config import OtlpConfig
-from pymodular.secrets import register_secret
 
 __all__ = ("OtlpSettings", "describe_sources", "otlp_settings")
 
@@ -158,10 +157,7 @@ def _headers(variable: str, text: str) -> dict[str, str]:
                 field=f"{_SECTION}.headers",
             )
         headers[name] = value
-        register_secret(value)  # as a ``Secret`` header of the section is: masked in text
-        scheme, _, credentials = value.partition(" ")
-        if credentials.strip() and scheme.isalpha():
-            register_secret(credentials.strip())
+        register_credential(value)  # as a ``Secret`` header of the section is: masked
     return headers
 
 
