@@ -108,9 +108,14 @@ def interleaved(
 
 
 async def interleaved_async(
-    fns: dict[str, Callable[[], Awaitable[object]]], *, repeat: int = 41, warmup: int = 1
+    fns: dict[str, Callable[[], Awaitable[object]]],
+    *,
+    repeat: int = 41,
+    warmup: int = 1,
+    per: int = 1,
 ) -> dict[str, Stats]:
-    """:func:`interleaved` for coroutine factories, in the running event loop."""
+    """:func:`interleaved` for coroutine factories, in the running event loop (``per``:
+    each call does that many operations; the stats are per operation)."""
     samples: dict[str, list[float]] = {name: [] for name in fns}
     for fn in fns.values():
         for _ in range(warmup):
@@ -120,7 +125,7 @@ async def interleaved_async(
             for name, fn in fns.items():
                 began = time.perf_counter()
                 await fn()
-                samples[name].append(time.perf_counter() - began)
+                samples[name].append((time.perf_counter() - began) / per)
     return {name: Stats.of(values) for name, values in samples.items()}
 
 

@@ -133,7 +133,7 @@ def _recorded(database: Path, timeout: float = 120.0) -> None:
             ).fetchone()
             if recorded >= written - 1:
                 return
-            time.sleep(0.1)  # another process's progress: nothing to wait on but the file
+            time.sleep(0.005)  # another process's progress: nothing to wait on but the file
     raise RuntimeError(f"{database}: events still unrecorded after {timeout:g} s")
 
 
