@@ -129,8 +129,9 @@ def redact_pairs(encoded: str, sensitive: Collection[str]) -> str:
 
 
 def scrub_credentials(text: str) -> str:
-    """``text`` (a log line) with credentials in URLs and in header pairs masked."""
-    return scrub_header_pairs(scrub_urls(text))
+    """``text`` (a log line) with credentials in URLs and in header pairs masked (and
+    registered secrets, as everywhere)."""
+    return redact(scrub_header_pairs(scrub_urls(text)))
 
 
 def scrub_urls(text: str) -> str:
@@ -138,26 +139,20 @@ def scrub_urls(text: str) -> str:
     every URL in it; a text whose URLs hold neither is returned as it is (registered
     secrets are :func:`~pymodular.secrets.redact`'s work; :func:`redact_url` would also
     normalise a URL's encoding)."""
-    if "://" in text:
-        for match in _URL.finditer(text):
-            url = match.group(0)
-            if "@" in url or _may_be_sensitive(url.partition("?")[2]):
-                return _URL.sub(_scrubbed_url, text)
-    return text
+    return _URL.sub(_scrubbed_url, text) if "://" in text else text
 
 
 def _scrubbed_url(match: re.Match[str]) -> str:
     url = match.group(0)
-    if "@" in url or _may_be_sensitive(url.partition("?")[2]):
-        try:
-            parts = urlsplit(url)
-        except ValueError:  # not a URL after all (an invalid IPv6 literal)
-            return redact(url)
-        if ":" in parts.netloc.rpartition("@")[0] or (
-            parts.query and _sensitive_query(parts.query)
-        ):
-            return redact_url(url)
-    return redact(url)  # registered secrets, in their escaped forms too
+    if "@" not in url and not _may_be_sensitive(url.partition("?")[2]):
+        return url  # a few substring tests: most URLs hold nothing to mask
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not a URL after all (an invalid IPv6 literal)
+        return url
+    if ":" in parts.netloc.rpartition("@")[0] or (parts.query and _sensitive_query(parts.query)):
+        return redact_url(url)
+    return url
 
 
 _SENSITIVE_WORDS = tuple(sorted(SENSITIVE_QUERY))
