@@ -7,8 +7,9 @@ request's or job's span and is current until ``after_cursor_execute`` (or
 are bound apart), cut to 1024 characters and scrubbed of secrets by the seam.
 
 The listeners are on the engine only while a tracer is installed: SQLAlchemy calls
-every cursor listener of an engine for every statement, so an engine nobody traces has
-none (and an engine with no listener at all skips event dispatch).
+every cursor listener of an engine for every statement, so an engine nobody traces runs
+none of these (SQLAlchemy's dispatch itself stays on once an engine had a listener, and
+the SQLite backend keeps its own statement listeners).
 """
 
 from __future__ import annotations
