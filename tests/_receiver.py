@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -28,6 +30,8 @@ class Receiver:
         status: int = 202,
         reply: bytes = b"",
         reply_type: str = "application/json",
+        port: int = 0,
+        keep_alive: bool = False,
     ) -> None:
         self.requests: list[tuple[dict[str, str], bytes]] = []
         self.answers: list[int] = []
@@ -35,9 +39,17 @@ class Receiver:
         self.hold: threading.Event | None = None  # when set, answers wait for it (a slow peer)
         self.arrived = threading.Event()  # a request came in (held or not)
         self.received = threading.Event()
+        self.connections: list[socket.socket] = []  # closed when it stops serving
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
+            # HTTP/1.1 keeps a client's connection open between requests, as a collector does
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def setup(self) -> None:
+                super().setup()
+                receiver.connections.append(self.connection)
+
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["content-length"]))
                 receiver.arrived.set()
@@ -62,8 +74,9 @@ class Receiver:
             def log_message(self, message_format: str, *args: Any) -> None:
                 pass  # the test reads what it needs from ``requests``
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        self.server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
+        self.port = self.server.server_address[1]
+        self.url = f"http://127.0.0.1:{self.port}{path}"
 
     def bodies(self, decode: Callable[[dict[str, str], bytes], Any]) -> list[Any]:
         """Each accepted body, decoded."""
@@ -72,7 +85,8 @@ class Receiver:
 
 @contextmanager
 def receiving(receiver: Receiver) -> Iterator[Receiver]:
-    """Serve ``receiver`` in a thread for the block."""
+    """Serve ``receiver`` in a thread for the block; at its end the receiver goes away as a
+    stopped server does: no more connections accepted, the open ones closed."""
     thread = threading.Thread(target=receiver.server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -80,6 +94,10 @@ def receiving(receiver: Receiver) -> Iterator[Receiver]:
     finally:
         receiver.server.shutdown()
         receiver.server.server_close()
+        for connection in receiver.connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
         thread.join(5)
 
 

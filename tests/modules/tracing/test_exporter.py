@@ -225,6 +225,42 @@ def test_a_collector_that_is_down_fails_the_batch_within_the_timeout() -> None:
     assert exporter.failed == 2
 
 
+def test_a_collector_stopped_and_restarted_mid_use_gets_the_next_batches() -> None:
+    """The exporter keeps its connection to the collector open; a collector that stops
+    (its connections closed) fails what comes meanwhile within the timeout, and once it
+    is back on its port the next batch goes through on a new connection."""
+    from tests._receiver import receiving
+
+    def collector(port: int = 0) -> Receiver:
+        return Receiver(
+            "/v1/traces", status=200, reply_type="application/x-protobuf", port=port,
+            keep_alive=True,
+        )  # fmt: skip
+
+    first = collector()
+    with receiving(first):
+        exporter = OtlpSpanExporter(first.url, timeout=1.5)
+        assert exporter.export(finished(1)) is SpanExportResult.SUCCESS
+        assert exporter.export(finished(1)) is SpanExportResult.SUCCESS  # the same connection
+    assert len(first.connections) == 1
+    began = time.monotonic()
+    assert exporter.export(finished(2)) is SpanExportResult.FAILURE  # down: refused, in time
+    assert time.monotonic() - began < 1.5 + 0.5
+    second = collector(first.port)
+    with receiving(second):
+        assert exporter.export(finished(3)) is SpanExportResult.SUCCESS
+    third = collector(first.port)  # restarted at once: the kept connection is a dead one
+    with receiving(third):
+        assert exporter.export(finished(4)) is SpanExportResult.SUCCESS
+        exporter.shutdown()
+
+    def counts(receiver: Receiver) -> list[int]:
+        return [len(decode(*r).resource_spans[0].scope_spans[0].spans) for r in receiver.requests]
+
+    assert (counts(first), counts(second), counts(third)) == ([1, 1], [3], [4])
+    assert (exporter.exported, exporter.failed) == (9, 2)
+
+
 def test_a_shutdown_ends_a_waiting_retry_and_later_exports_fail_at_once(
     receiver: Receiver,
 ) -> None:
