@@ -87,9 +87,7 @@ class HttpMetricsMiddleware:
         self._series = stats.by_key
         self._bounds = stats.bounds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, span: Any = None) -> None:
-        """Serve one request and count it; ``span``, a recording server span the caller
-        opened (the traced layer), is completed with the answer's status."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
@@ -111,8 +109,6 @@ class HttpMetricsMiddleware:
         finally:
             stats.in_flight -= 1
             self._record(scope, status, tenant, started)
-            if span is not None:
-                span_answered(span, scope, status)
 
     def _record(self, scope: Scope, status: int, tenant: str | None, started: float) -> None:
         """Count a request that has ended and add its duration to its series."""
@@ -156,19 +152,35 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
         super().__init__(app, stats=stats)
         self.trust_incoming = trust_incoming
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send, span: Any = None) -> None:
-        """Open the request's server span and serve it through the metrics (a span
-        already given is completed, not opened again)."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         tracer = telemetry.tracer
-        if span is not None or scope["type"] != "http" or not tracer.active:
-            await super().__call__(scope, receive, send, span)
+        if scope["type"] != "http" or not tracer.active:
+            await super().__call__(scope, receive, send)
             return
-        with server_span(tracer, scope, self.trust_incoming) as opened:
-            if opened.recording:
-                span_started(opened, scope)
-                await super().__call__(scope, receive, send, opened)
-            else:
-                await super().__call__(scope, receive, send)
+        with server_span(tracer, scope, self.trust_incoming) as span:
+            recording = span.recording
+            if recording:
+                span_started(span, scope)
+            status = 500
+            tenant: str | None = None
+            started = perf_counter()
+
+            async def send_status(message: Message) -> None:
+                nonlocal status, tenant
+                if message["type"] == "http.response.start":
+                    status = message["status"]
+                    tenant = current_tenant.get()
+                await send(message)
+
+            stats = self._stats
+            stats.in_flight += 1
+            try:
+                await self.app(scope, receive, send_status)
+            finally:
+                stats.in_flight -= 1
+                self._record(scope, status, tenant, started)
+                if recording:
+                    span_answered(span, scope, status)
 
 
 class HttpStats:
