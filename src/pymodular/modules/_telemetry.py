@@ -88,6 +88,20 @@ class Tracer:
         """
         return _NO_SPAN
 
+    def enter(
+        self,
+        name: str,
+        *,
+        kind: SpanKind = "internal",
+        parent: Mapping[str, str] | None = None,
+    ) -> Any:
+        """:meth:`span`, entered: current from now on, until the caller calls its
+        ``__exit__`` (for a layer that opens a span in one call and ends it in another).
+        """
+        span = self.span(name, kind=kind, parent=parent)
+        span.__enter__()
+        return span
+
     def inject(self, carrier: MutableMapping[str, str]) -> None:
         """Write the current trace context into ``carrier`` (W3C ``traceparent``)."""
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, ClassVar
 
 import httpx
+import pytest
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
 from prometheus_client.parser import text_string_to_metric_families
@@ -46,14 +47,14 @@ class Items(MetricsItems):
 
 @asynccontextmanager
 async def served(
-    metrics: bool = True, **tracing: Any
+    metrics: bool = True, routes: type[Module[Any]] = Items, **tracing: Any
 ) -> AsyncIterator[tuple[Any, httpx.AsyncClient, Tracing]]:
     config = {
         "httpserver": {"host": "127.0.0.1", "port": 0},
         "tracing": {"exporter": "memory", "sample_ratio": 1.0, **tracing},
     }
     extra: list[Module[Any]] = [MetricsModule()] if metrics else []
-    modules = [TracingModule(), RouterModule(), Items(), *extra, HttpServerModule()]
+    modules = [TracingModule(), RouterModule(), routes(), *extra, HttpServerModule()]
     async with (
         app_harness(modules, config=config) as (app, _events),
         httpx.AsyncClient(base_url=app.services.get(HttpServer).url) as http,
@@ -182,3 +183,149 @@ async def test_a_layer_that_hands_attributes_on_is_wrapped_not_folded() -> None:
     assert isinstance(layer, TracingMiddleware)
     assert layer.app is inner
     assert layer.trust_incoming is False
+
+
+def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+
+
+class Watched(Items):
+    """The routes; a user layer right inside metrics (order 70) that reports who watches
+    the request, and one outside the error layer (150) that fails ``/explode``."""
+
+    watchers: ClassVar[list[Any]] = []
+
+    async def init(self, app: Any) -> None:
+        await super().init(app)
+        watchers = self.watchers
+
+        def reporting(inner: Any) -> Any:
+            async def layer(scope: Any, receive: Any, send: Any) -> None:
+                cycle = getattr(send, "__self__", None)  # send as the server made it
+                watchers.append(getattr(cycle, "pymodular_watcher", None))
+                await inner(scope, receive, send)
+
+            return layer
+
+        def exploding(inner: Any) -> Any:
+            async def layer(scope: Any, receive: Any, send: Any) -> None:
+                if scope.get("path") == "/explode":
+                    raise RuntimeError("exploded outside the error layer")
+                await inner(scope, receive, send)
+
+            return layer
+
+        self.router.use(reporting, name="reporting", order=70)
+        self.router.use(exploding, name="exploding", order=150)
+
+
+def request_spans(tracing: Tracing, path: str) -> list[Any]:
+    return [s for s in tracing.finished_spans() if s.attributes.get("url.path") == path]
+
+
+async def test_served_requests_are_watched_by_one_layer_from_the_servers_cycle() -> None:
+    Watched.watchers.clear()
+    async with served(routes=Watched) as (_app, http, tracing):
+        assert (await http.get("/legacy/ping")).text == "pong"
+        (watcher,) = Watched.watchers  # the layer passed the server's send on, unwrapped
+        layer, scope, _started, span = watcher
+        assert isinstance(layer, TracedHttpMetricsMiddleware)
+        assert scope["path"] == "/legacy/ping"
+        assert span.recording
+        scrape = scraped((await http.get("/metrics")).text)
+        (ping_span,) = request_spans(tracing, "/legacy/ping")
+    assert ping_span.attributes["http.response.status_code"] == 200
+    route = ping_span.attributes["http.route"]
+    counted = ("method", "GET"), ("route", route), ("status", "200")
+    assert scrape[("pymodular_http_requests_total", counted)] == 1
+    assert scrape[("pymodular_http_requests_in_flight", ())] == 1  # the scrape itself
+
+
+async def test_a_failure_outside_the_error_layer_is_counted_and_recorded_as_an_error(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with served(routes=Watched) as (_app, http, tracing):
+        answer = await http.get("/explode")
+        scrape = scraped((await http.get("/metrics")).text)
+        (span,) = request_spans(tracing, "/explode")
+    assert answer.status_code == 500  # the server's own answer: nothing caught it inside
+    assert "Exception in ASGI application" in caplog.text
+    failed = ("method", "GET"), ("route", "<unmatched>"), ("status", "500")
+    assert scrape[("pymodular_http_requests_total", failed)] == 1
+    assert span.status.status_code is StatusCode.ERROR
+    assert span.attributes["http.response.status_code"] == 500
+    (event,) = span.events
+    assert event.name == "exception"
+    assert event.attributes["exception.type"] == "RuntimeError"
+
+
+class Between(Items):
+    """The routes and a user layer between tracing (50) and metrics (60) that wraps send."""
+
+    async def init(self, app: Any) -> None:
+        await super().init(app)
+
+        def hooked(inner: Any) -> Any:
+            async def layer(scope: Any, receive: Any, send: Any) -> None:
+                async def own_send(message: Any) -> None:
+                    await send(message)
+
+                await inner(scope, receive, own_send)
+
+            return layer
+
+        self.router.use(hooked, name="hooked", order=55)
+
+
+@pytest.mark.parametrize("ratio", [0.0, 1.0])
+async def test_separate_layers_each_record_what_they_keep(ratio: float) -> None:
+    async with served(routes=Between, sample_ratio=ratio) as (app, http, tracing):
+        assert layers(app)[0] is TracingMiddleware  # not folded: a layer stands between
+        for i in range(3):
+            assert (await http.get(f"/items/{i}")).is_success
+        scrape = scraped((await http.get("/metrics")).text)
+        names = [s.name for s in tracing.finished_spans()]
+    counted = ("method", "GET"), ("route", "/items/{id}"), ("status", "200")
+    assert scrape[("pymodular_http_requests_total", counted)] == 3
+    assert names.count("GET /items/{id}") == (3 if ratio else 0)
+
+
+async def test_requests_through_the_in_process_client_are_counted_and_traced() -> None:
+    from pymodular import Application
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.testing import TestClient
+
+    config = {"tracing": {"exporter": "memory", "sample_ratio": 1.0}}
+    modules = [TracingModule(), RouterModule(), Items(), MetricsModule(), HttpServerModule()]
+    app = Application(modules, feeders=[DictFeeder(config)])
+    async with TestClient(app) as client:
+        assert (await client.get("/items/1")).is_success
+        assert (await client.get("/boom")).status_code == 500
+        scrape = scraped((await client.get("/metrics")).text)
+        spans = {s.name: s for s in app.services.get(Tracing).finished_spans()}
+    counted = ("method", "GET"), ("route", "/items/{id}"), ("status", "200")
+    assert scrape[("pymodular_http_requests_total", counted)] == 1
+    failed = ("method", "GET"), ("route", "/boom"), ("status", "500")
+    assert scrape[("pymodular_http_requests_total", failed)] == 1
+    assert spans["GET /items/{id}"].attributes["http.response.status_code"] == 200
+    assert spans["GET /boom"].status.status_code is StatusCode.ERROR
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        lambda: HttpMetricsMiddleware(ping, stats=HttpStats(Metrics())),
+        lambda: TracedHttpMetricsMiddleware(ping, stats=HttpStats(Metrics())),
+        lambda: TracingMiddleware(ping),
+    ],
+)
+def test_the_layers_are_served_as_asgi3_apps(layer: Any) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(layer(), log_config=None, lifespan="off")
+    config.load()
+    assert config.interface == "asgi3"

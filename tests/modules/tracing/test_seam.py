@@ -12,10 +12,11 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
 from pymodular.modules.tracing._batch import SpanBatcher
-from pymodular.modules.tracing._otel import OtelTracer, remote_parent
+from pymodular.modules.tracing._otel import OtelTracer, current_ids, remote_parent
 
 TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
@@ -106,6 +107,72 @@ def test_an_unsampled_span_draws_its_span_id_once_when_asked() -> None:
         carrier: dict[str, str] = {}
         seam.inject(carrier)
         assert carrier["traceparent"] == f"00-{first[0]}-{first[1]}-02"  # random id, unsampled
+
+
+def test_an_entered_new_trace_is_sampled_by_its_own_trace_id() -> None:
+    seam, _ = seam_with(SpanBatcher(Keep()), ratio=0.5)
+    decided = set()
+    for _ in range(200):
+        span = seam.enter("GET", kind="server")
+        try:
+            assert trace.get_current_span() is span
+            low = span.trace_id & TraceIdRatioBased.TRACE_ID_LIMIT
+            assert span.recording is (low < seam.bound)  # the id drawn once decides
+            decided.add(span.recording)
+        finally:
+            span.__exit__(None, None, None)
+        assert trace.get_current_span() is trace.INVALID_SPAN
+    assert decided == {True, False}
+
+
+def test_an_entered_unsampled_root_hands_its_decision_and_ids_on() -> None:
+    seam, _ = seam_with(SpanBatcher(Keep()), ratio=0.0)
+    span = seam.enter("GET", kind="server")
+    try:
+        assert not span.recording
+        assert not span.is_recording()
+        ids = span.ids
+        assert ids is not None
+        trace_id, span_id = ids
+        assert span.ids == ids
+        context = span.get_span_context()
+        assert context.is_valid
+        assert not context.trace_flags.sampled
+        assert (format(context.trace_id, "032x"), format(context.span_id, "016x")) == ids
+        assert current_ids() == (context.trace_id, context.span_id)  # what log records show
+        span.set_attribute("k", "v")  # recorded nowhere, and no error
+        span.rename("GET /x")
+        with seam.span("query") as child:
+            assert not child.recording
+            assert child.ids is not None
+            assert child.ids[0] == trace_id
+        carrier: dict[str, str] = {}
+        seam.inject(carrier)
+        assert carrier["traceparent"] == f"00-{trace_id}-{span_id}-02"
+    finally:
+        span.__exit__(None, None, None)
+    assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_entered_spans_follow_a_current_span_or_a_callers_context() -> None:
+    kept = Keep()
+    batcher = SpanBatcher(kept)
+    seam, _ = seam_with(batcher, ratio=0.0)
+    caller = {"traceparent": f"00-{TRACE}-00f067aa0ba902b7-01"}
+    span = seam.enter("GET", kind="server", parent=caller)  # sampled by the caller
+    try:
+        assert span.recording
+        inner = seam.enter("work")
+        assert inner.recording
+        assert inner.get_span_context().trace_id == int(TRACE, 16)
+        assert inner.parent is not None
+        assert inner.parent.span_id == span.get_span_context().span_id
+        inner.__exit__(None, None, None)
+        assert trace.get_current_span() is span
+    finally:
+        span.__exit__(None, None, None)
+    batcher.force_flush()
+    assert [s.name for s in kept.spans] == ["work", "GET"]
 
 
 def test_spans_go_to_the_batcher_as_they_are_until_another_processor_is_added() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 from pymodular.modules._http._asgi import Scope
 from pymodular.modules._telemetry import Tracer
 
-__all__ = ("server_span", "span_answered", "span_started")
+__all__ = ("enter_server_span", "server_span", "span_answered", "span_started")
 
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
 
@@ -23,14 +23,25 @@ def server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
     With ``trust_incoming`` an incoming ``traceparent`` makes it a child of the caller's
     span; otherwise every request starts a trace.
     """
-    parent: dict[str, str] | None = None
-    if trust_incoming:
-        for key, value in scope["headers"]:
-            if key in _CONTEXT_HEADERS:
-                if parent is None:
-                    parent = {}
-                parent[key.decode("latin-1")] = value.decode("latin-1")
+    parent = _incoming(scope) if trust_incoming else None
     return tracer.span(scope["method"], kind="server", parent=parent)
+
+
+def enter_server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
+    """:func:`server_span`, entered: current until its ``__exit__`` is called."""
+    parent = _incoming(scope) if trust_incoming else None
+    return tracer.enter(scope["method"], kind="server", parent=parent)
+
+
+def _incoming(scope: Scope) -> dict[str, str] | None:
+    """The request's ``traceparent`` and ``tracestate`` headers, if any."""
+    parent: dict[str, str] | None = None
+    for key, value in scope["headers"]:
+        if key in _CONTEXT_HEADERS:
+            if parent is None:
+                parent = {}
+            parent[key.decode("latin-1")] = value.decode("latin-1")
+    return parent
 
 
 def span_started(span: Any, scope: Scope) -> None:

@@ -39,7 +39,9 @@ from uvicorn.protocols.http.httptools_impl import (
 )
 from uvicorn.server import ServerState
 
+from pymodular._context import current_tenant
 from pymodular.modules._http import Message, raw_problem_response
+from pymodular.modules._http._exchange import Watcher
 from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats
 
 __all__ = ("GuardedProtocol", "protocol_for")
@@ -303,14 +305,55 @@ class CoalescingCycle(RequestResponseCycle):
     answer leaves in one write. An application that sends the head and then waits (a
     stream, server-sent events) is not held back: a callback at the end of the current
     event loop step writes a head still waiting.
+
+    It is also the request's :class:`~pymodular.modules._http._exchange.Exchange`: the
+    layer that finds its ``send`` unwrapped may watch it, and is told the status, the
+    tenant and any failure once the application has returned (``run_asgi``).
     """
 
     _head: bytes | None = None
+    pymodular_watcher: Watcher | None = None
+    answered: tuple[int, str | None] = (500, None)  # answered 500 when the app failed first
+
+    async def run_asgi(self, app: Any) -> None:
+        """uvicorn's (a failure logged and answered 500, or the connection closed), then
+        the watching layer told how the exchange ended."""
+        error: BaseException | None = None
+        try:
+            result = await app(self.scope, self.receive, self.send)
+        except BaseException as exc:
+            error = exc
+            self.logger.error("Exception in ASGI application\n", exc_info=exc)
+            if not self.response_started:
+                await self.send_500_response()
+            else:
+                self.transport.close()
+        else:
+            if result is not None:
+                self.logger.error("ASGI callable should return None, but returned '%s'.", result)
+                self.transport.close()
+            elif not self.response_started and not self.disconnected:
+                self.logger.error("ASGI callable returned without starting response.")
+                await self.send_500_response()
+            elif not self.response_complete and not self.disconnected:
+                self.logger.error("ASGI callable returned without completing response.")
+                self.transport.close()
+        finally:
+            self.on_response = _nothing
+            watcher = self.pymodular_watcher
+            if watcher is not None:
+                self.pymodular_watcher = None
+                try:
+                    watcher[0].exchange_ended(watcher, self.answered, error)
+                except Exception:
+                    logger.exception("an HTTP metrics or tracing layer failed")
 
     async def send(self, message: Message) -> None:  # type: ignore[override]
         if self.flow.write_paused and not self.disconnected:
             await self.flow.drain()
         if self.disconnected:
+            if message["type"] == "http.response.start" and self.pymodular_watcher is not None:
+                self.answered = (message["status"], current_tenant.get())  # as answered
             return
         kind = message["type"]
         if not self.response_started:
@@ -319,6 +362,8 @@ class CoalescingCycle(RequestResponseCycle):
             self.response_started = True
             self.waiting_for_100_continue = False
             self._head = self._encode_head(message)
+            if self.pymodular_watcher is not None:  # the tenant: set inside, by its middleware
+                self.answered = (message["status"], current_tenant.get())
             asyncio.get_running_loop().call_soon(self._flush_head)
             return
         if self.response_complete:
@@ -404,6 +449,10 @@ class CoalescingCycle(RequestResponseCycle):
             content.append(b"transfer-encoding: chunked\r\n")
         content.append(b"\r\n")
         return b"".join(content)
+
+
+def _nothing() -> None:
+    return None
 
 
 _NamesPlan = tuple[list[bytes], int, bool]

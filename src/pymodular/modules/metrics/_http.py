@@ -16,7 +16,7 @@ guard's window stays accurate without a guard call per request.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Iterable
+from collections.abc import Coroutine, Iterable
 from time import perf_counter
 from typing import Any
 
@@ -24,7 +24,13 @@ import pymodular.modules._telemetry as telemetry
 from pymodular import secrets
 from pymodular._context import current_tenant
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
-from pymodular.modules._http._spans import server_span, span_answered, span_started
+from pymodular.modules._http._exchange import Exchange, Watcher, asgi3
+from pymodular.modules._http._spans import (
+    enter_server_span,
+    server_span,
+    span_answered,
+    span_started,
+)
 from pymodular.modules.metrics._cardinality import OVERFLOW
 from pymodular.modules.metrics._metrics import _RECHECK, Metrics
 
@@ -35,6 +41,7 @@ __all__ = (
     "HttpStats",
     "TracedHttpMetricsMiddleware",
 )
+
 
 UNMATCHED = "<unmatched>"
 _METHODS = frozenset(
@@ -87,10 +94,29 @@ class HttpMetricsMiddleware:
         self._series = stats.by_key
         self._bounds = stats.bounds
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @asgi3
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        # Served by the httpserver with send unwrapped: its cycle reports how the
+        # request ended, and the request goes on without a frame or a send hook of this
+        # layer (decision 0274).
+        cycle: Exchange | None = getattr(send, "__self__", None)
+        if cycle is None or getattr(cycle, "pymodular_watcher", True) is not None:
+            return self._layer(scope, receive, send)
+        cycle.pymodular_watcher = (self, scope, perf_counter(), None)
+        self._stats.in_flight += 1
+        return self.app(scope, receive, send)
+
+    def exchange_ended(
+        self, watcher: Watcher, answered: tuple[int, str | None], error: BaseException | None
+    ) -> None:
+        """Count a request the server's cycle watched for this layer."""
+        self._stats.in_flight -= 1
+        self._record(watcher[1], answered[0], answered[1], watcher[2])
+
+    async def _layer(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request as plain middleware (no server cycle to watch it)."""
         status = 500  # what the server answers when the app raises before responding
         tenant: str | None = None
         started = perf_counter()
@@ -152,11 +178,38 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
         super().__init__(app, stats=stats)
         self.trust_incoming = trust_incoming
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @asgi3
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         tracer = telemetry.tracer
         if scope["type"] != "http" or not tracer.active:
-            await super().__call__(scope, receive, send)
-            return
+            return super().__call__(scope, receive, send)
+        cycle: Exchange | None = getattr(send, "__self__", None)
+        if cycle is None or getattr(cycle, "pymodular_watcher", True) is not None:
+            return self._traced_layer(tracer, scope, receive, send)
+        span = enter_server_span(tracer, scope, self.trust_incoming)  # current from now on
+        if span.recording:
+            span_started(span, scope)
+        else:  # unsampled: the ids are in the context, nothing to add or end
+            span = None
+        cycle.pymodular_watcher = (self, scope, perf_counter(), span)
+        self._stats.in_flight += 1
+        return self.app(scope, receive, send)
+
+    def exchange_ended(
+        self, watcher: Watcher, answered: tuple[int, str | None], error: BaseException | None
+    ) -> None:
+        """Count the request and end its span, if one is recorded."""
+        scope = watcher[1]
+        status = answered[0]
+        self._stats.in_flight -= 1
+        self._record(scope, status, answered[1], watcher[2])
+        span = watcher[3]
+        if span is not None:
+            span_answered(span, scope, status)
+            span.__exit__(type(error) if error is not None else None, error, None)
+
+    async def _traced_layer(self, tracer: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request as plain middleware (no server cycle to watch it)."""
         with server_span(tracer, scope, self.trust_incoming) as span:
             recording = span.recording
             if recording:

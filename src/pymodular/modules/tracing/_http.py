@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Coroutine
 from typing import Any
 
 import pymodular.modules._telemetry as telemetry
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
-from pymodular.modules._http._spans import server_span, span_answered, span_started
+from pymodular.modules._http._exchange import Exchange, Watcher, asgi3
+from pymodular.modules._http._spans import (
+    enter_server_span,
+    server_span,
+    span_answered,
+    span_started,
+)
 
 __all__ = ("TracingMiddleware", "traced")
 
@@ -26,11 +33,31 @@ class TracingMiddleware:
         self.app = app
         self.trust_incoming = trust_incoming
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    @asgi3
+    def __call__(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         tracer = telemetry.tracer
         if scope["type"] != "http" or not tracer.active:
-            await self.app(scope, receive, send)
-            return
+            return self.app(scope, receive, send)
+        cycle: Exchange | None = getattr(send, "__self__", None)
+        if cycle is None or getattr(cycle, "pymodular_watcher", True) is not None:
+            return self._layer(tracer, scope, receive, send)
+        # Served by the httpserver: its cycle reports how the request ended (decision 0274).
+        span = enter_server_span(tracer, scope, self.trust_incoming)  # current from now on
+        if span.recording:  # unsampled: the ids are in the context, nothing to add or end
+            span_started(span, scope)
+            cycle.pymodular_watcher = (self, scope, 0.0, span)
+        return self.app(scope, receive, send)
+
+    def exchange_ended(
+        self, watcher: Watcher, answered: tuple[int, str | None], error: BaseException | None
+    ) -> None:
+        """Complete and end the request's span."""
+        span = watcher[3]
+        span_answered(span, watcher[1], answered[0])
+        span.__exit__(type(error) if error is not None else None, error, None)
+
+    async def _layer(self, tracer: Any, scope: Scope, receive: Receive, send: Send) -> None:
+        """The request as plain middleware (no server cycle to watch it)."""
         with server_span(tracer, scope, self.trust_incoming) as span:
             if not span.recording:  # unsampled: the ids are in the context, nothing to add
                 await self.app(scope, receive, send)

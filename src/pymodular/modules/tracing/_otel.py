@@ -169,6 +169,29 @@ class OtelTracer(Tracer):
     ) -> OtelSpan:
         return OtelSpan(self, name, kind, attributes, parent)
 
+    def enter(
+        self,
+        name: str,
+        *,
+        kind: Kind = "internal",
+        parent: Mapping[str, str] | None = None,
+    ) -> OtelSpan:
+        """The span, entered. A new trace outside the sampled share (most requests at
+        the default ratio: no caller's context, no span current) is made here in one
+        step: its trace id, the decision and the context, nothing else."""
+        current = _CURRENT.get() if _CURRENT is not None else None
+        if parent or current or current is None:  # a parent to follow, or attach/detach
+            return OtelSpan(self, name, kind, None, parent).__enter__()
+        trace_id = _bits(128) or _new_id(128)
+        if (trace_id & _LOW_64) < self.bound:  # sampled: recorded
+            return OtelSpan(self, name, kind, None, None).begin(current, trace_id)
+        span: OtelSpan = _new_unsampled(_UnsampledSpan)
+        span._tracer = self
+        span.name = name
+        span.trace_id = trace_id
+        span._token = _CURRENT.set(otel_context.Context({_SPAN_KEY: span}))  # type: ignore[union-attr]
+        return span
+
     def inject(self, carrier: MutableMapping[str, str]) -> None:
         self.propagator.inject(carrier)
 
@@ -242,9 +265,14 @@ class OtelSpan(trace.Span):
     # -- the seam's verbs ----------------------------------------------------------------
 
     def __enter__(self) -> OtelSpan:
-        tracer = self._tracer
         current_var = _CURRENT
         current = current_var.get() if current_var is not None else otel_context.get_current()
+        return self.begin(current, 0)
+
+    def begin(self, current: otel_context.Context, drawn: int) -> OtelSpan:
+        """Enter under ``current`` (``drawn``: the new trace's id, already drawn)."""
+        tracer = self._tracer
+        current_var = _CURRENT
         carrier = self._given
         found: Any = None
         if carrier:  # the caller's context, when valid, else a new trace
@@ -260,7 +288,7 @@ class OtelSpan(trace.Span):
             self.trace_id, _, self._flags, self.trace_state = found
             sampled = self._flags.sampled
         else:
-            self.trace_id = trace_id = _bits(128) or _new_id(128)
+            self.trace_id = trace_id = drawn or _bits(128) or _new_id(128)
             sampled = (trace_id & _LOW_64) < tracer.bound
             self._flags = _ROOT_SAMPLED if sampled else _ROOT_DROPPED
             self.trace_state = None
@@ -450,3 +478,23 @@ class OtelSpan(trace.Span):
                 instrumentation_scope=tracer.scope,
             )
         )
+
+
+class _UnsampledSpan(OtelSpan):
+    """A new trace's span outside the sampled share, as :meth:`OtelTracer.enter` makes
+    it: four fields set, the rest the defaults below (class attributes over the slots;
+    what an unsampled span may still set, its ids, lands in the instance's dict)."""
+
+    recording = False
+    kind = "internal"
+    attributes = None
+    _given = None
+    end_time = None
+    _flags = _ROOT_DROPPED
+    trace_state = None
+    parent = None
+    span_id = 0
+    _context = None
+
+
+_new_unsampled = OtelSpan.__new__
