@@ -1,0 +1,137 @@
+"""Instructions per served request, counted by callgrind: an A/B that load cannot disturb.
+
+Requests/s and CPU time per request on a shared machine move by several percent from run
+to run of the same code; the number of instructions a request executes does not (about
+±0.5k in 200k). This starts the servers of :mod:`benchmarks.bench_observability` (and its
+OTLP sink) one at a time under ``valgrind --tool=callgrind``, sends a warm-up, zeroes the
+counters, sends ``--requests`` requests over 8 kept-alive connections (each waiting for
+its answer), dumps the counters and prints the instructions per request::
+
+    .venv/bin/python -m benchmarks.instructions off metrics default
+
+Needs valgrind (Debian package ``valgrind``); each kind takes about 40 s. Not part of
+``make bench``: it counts work, not time, and says nothing about cache misses or the
+kernel's share, which the served benchmark measures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from benchmarks.bench_http import _free_port
+
+REQUEST = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+CONNECTIONS = 8
+
+
+def _answer(sock: socket.socket) -> None:
+    """Read one answer (headers with a content-length, then that many bytes)."""
+    data = b""
+    while True:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise ConnectionError("the server closed the connection")
+        data += chunk
+        end = data.find(b"\r\n\r\n")
+        if end >= 0:
+            head = data[:end].lower()
+            length = int(head.split(b"content-length: ")[1].split(b"\r\n")[0])
+            if len(data) >= end + 4 + length:
+                return
+
+
+def _load(port: int, requests: int) -> None:
+    socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(CONNECTIONS)]
+    try:
+        for _ in range(requests // CONNECTIONS):
+            for sock in socks:
+                sock.sendall(REQUEST)
+            for sock in socks:
+                _answer(sock)
+    finally:
+        for sock in socks:
+            sock.close()
+
+
+def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited with {process.returncode}")
+        try:
+            _load(port, CONNECTIONS)
+            return
+        except OSError:
+            time.sleep(0.5)
+    raise TimeoutError("the server did not answer in time")
+
+
+def _control(option: str, pid: int) -> None:
+    subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
+
+
+def count(kind: str, requests: int, out: Path) -> float:
+    """Instructions per request of ``kind``'s server."""
+    port = _free_port()
+    process = subprocess.Popen(
+        ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/{kind}.%p",
+         sys.executable, "-m", "benchmarks.bench_observability", kind, str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        _wait_ready(port, process)
+        _load(port, 600)  # warm-up: imports, caches, connection setup
+        _control("-z", process.pid)  # zero the counts
+        _load(port, requests)
+        _control("-d", process.pid)  # dump them
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    (dump,) = out.glob(f"{kind}.{process.pid}.1")
+    for line in dump.read_text().splitlines():
+        if line.startswith("summary:"):
+            return int(line.split()[1]) / (requests // CONNECTIONS * CONNECTIONS)
+    raise RuntimeError(f"no summary in {dump}")
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("kinds", nargs="+", choices=("off", "metrics", "full", "default"))
+    parser.add_argument("--requests", type=int, default=3000)
+    args = parser.parse_args(argv)
+    if shutil.which("valgrind") is None:
+        print("valgrind is not installed (Debian package valgrind)", file=sys.stderr)
+        return 2
+    sink_port = _free_port()
+    sink = subprocess.Popen(
+        [sys.executable, "-m", "benchmarks.bench_observability", "sink", str(sink_port)],
+        stdout=subprocess.DEVNULL,
+    )
+    os.environ["BENCH_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink_port}/v1/traces"
+    found: dict[str, float] = {}
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            for kind in args.kinds:
+                found[kind] = count(kind, args.requests, Path(tmp))
+                print(f"{kind:8s} {found[kind] / 1000:8.1f}k instructions per request", flush=True)
+    finally:
+        sink.terminate()
+        sink.wait(timeout=15)
+    if "off" in found:
+        for kind, value in found.items():
+            if kind != "off":
+                print(f"{kind:8s} {found['off'] / value:.1%} of off's instructions")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
