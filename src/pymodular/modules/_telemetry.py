@@ -97,6 +97,9 @@ class Tracer:
     ) -> Any:
         """:meth:`span`, entered: current from now on, until the caller calls its
         ``__exit__`` (for a layer that opens a span in one call and ends it in another).
+
+        The span is its own context manager (its ``__enter__`` returns it), as the
+        seam's spans are; a tracer whose spans are not overrides this.
         """
         span = self.span(name, kind=kind, parent=parent)
         span.__enter__()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, ClassVar
@@ -219,6 +220,10 @@ class Watched(Items):
 
             return layer
 
+        async def silent(scope: Any, receive: Any, send: Any) -> None:
+            return None  # never answers: the server answers 500 for it
+
+        self.router.mount("/silent", silent, lifespan=False)
         self.router.use(reporting, name="reporting", order=70)
         self.router.use(exploding, name="exploding", order=150)
 
@@ -329,3 +334,40 @@ def test_the_layers_are_served_as_asgi3_apps(layer: Any) -> None:
     config = uvicorn.Config(layer(), log_config=None, lifespan="off")
     config.load()
     assert config.interface == "asgi3"
+
+
+@pytest.mark.parametrize(("metrics", "ratio"), [(True, 0.0), (True, 1.0), (False, 0.0)])
+async def test_served_requests_leave_nothing_for_the_garbage_collector(
+    metrics: bool, ratio: float
+) -> None:
+    from pymodular.modules.tracing._otel import OtelSpan
+
+    config = {"sample_ratio": ratio, "exporter": "none"}  # nothing keeps finished spans
+    async with served(metrics=metrics, **config) as (_app, http, _tracing):
+        await http.get("/items/0")  # warm: the series and the route's plans exist
+        gc.collect()
+        gc.disable()
+        try:
+            for i in range(20):
+                assert (await http.get(f"/items/{i}")).is_success
+            left = [o for o in gc.get_objects() if isinstance(o, OtelSpan)]
+        finally:
+            gc.enable()
+    assert left == []  # each request's span and context were freed when it ended
+
+
+async def test_an_app_that_never_answers_is_counted_as_the_servers_500(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async with served(routes=Watched, sample_ratio=0.0) as (_app, http, _tracing):
+        assert (await http.get("/silent/x")).status_code == 500
+        scrape = scraped((await http.get("/metrics")).text)
+    assert "ASGI callable returned without starting response" in caplog.text
+    (route,) = [
+        dict(labels)["route"]
+        for (name, labels) in scrape
+        if name == "pymodular_http_requests_total" and dict(labels)["route"].startswith("/silent")
+    ]
+    counted = ("method", "GET"), ("route", route), ("status", "500")
+    assert scrape[("pymodular_http_requests_total", counted)] == 1
+    assert scrape[("pymodular_http_requests_in_flight", ())] == 1  # the scrape itself

@@ -12,7 +12,13 @@ from typing import Any
 from pymodular.modules._http._asgi import Scope
 from pymodular.modules._telemetry import Tracer
 
-__all__ = ("enter_server_span", "server_span", "span_answered", "span_started")
+__all__ = (
+    "end_server_span",
+    "enter_server_span",
+    "server_span",
+    "span_answered",
+    "span_started",
+)
 
 _CONTEXT_HEADERS = (b"traceparent", b"tracestate")
 
@@ -28,9 +34,19 @@ def server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
 
 
 def enter_server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
-    """:func:`server_span`, entered: current until its ``__exit__`` is called."""
+    """:func:`server_span`, entered: current until :func:`end_server_span`."""
     parent = _incoming(scope) if trust_incoming else None
     return tracer.enter(scope["method"], kind="server", parent=parent)
+
+
+def end_server_span(span: Any, scope: Scope, status: int, error: BaseException | None) -> None:
+    """Complete a recording span from the answer (:func:`span_answered`) and end it,
+    whatever happens: the context it was current in is restored."""
+    try:
+        if span.recording:
+            span_answered(span, scope, status)
+    finally:
+        span.__exit__(type(error) if error is not None else None, error, None)
 
 
 def _incoming(scope: Scope) -> dict[str, str] | None:

@@ -26,6 +26,7 @@ from pymodular._context import current_tenant
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 from pymodular.modules._http._exchange import Exchange, Watcher, asgi3
 from pymodular.modules._http._spans import (
+    end_server_span,
     enter_server_span,
     server_span,
     span_answered,
@@ -186,11 +187,9 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
         cycle: Exchange | None = getattr(send, "__self__", None)
         if cycle is None or getattr(cycle, "pymodular_watcher", True) is not None:
             return self._traced_layer(tracer, scope, receive, send)
-        span = enter_server_span(tracer, scope, self.trust_incoming)  # current from now on
-        if span.recording:
+        span = enter_server_span(tracer, scope, self.trust_incoming)  # current until ended
+        if span.recording:  # unsampled: the ids are in the context, nothing to add
             span_started(span, scope)
-        else:  # unsampled: the ids are in the context, nothing to add or end
-            span = None
         cycle.pymodular_watcher = (self, scope, perf_counter(), span)
         self._stats.in_flight += 1
         return self.app(scope, receive, send)
@@ -198,15 +197,17 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
     def exchange_ended(
         self, watcher: Watcher, answered: tuple[int, str | None], error: BaseException | None
     ) -> None:
-        """Count the request and end its span, if one is recorded."""
+        """Count the request and end its span (also an unsampled one: its context holds
+        it, and ending it restores the context, or the two wait for the collector)."""
         scope = watcher[1]
         status = answered[0]
         self._stats.in_flight -= 1
-        self._record(scope, status, answered[1], watcher[2])
         span = watcher[3]
-        if span is not None:
-            span_answered(span, scope, status)
-            span.__exit__(type(error) if error is not None else None, error, None)
+        try:
+            self._record(scope, status, answered[1], watcher[2])
+        finally:
+            if span is not None:
+                end_server_span(span, scope, status, error)
 
     async def _traced_layer(self, tracer: Any, scope: Scope, receive: Receive, send: Send) -> None:
         """The request as plain middleware (no server cycle to watch it)."""

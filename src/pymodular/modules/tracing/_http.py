@@ -9,6 +9,7 @@ import pymodular.modules._telemetry as telemetry
 from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send
 from pymodular.modules._http._exchange import Exchange, Watcher, asgi3
 from pymodular.modules._http._spans import (
+    end_server_span,
     enter_server_span,
     server_span,
     span_answered,
@@ -42,19 +43,17 @@ class TracingMiddleware:
         if cycle is None or getattr(cycle, "pymodular_watcher", True) is not None:
             return self._layer(tracer, scope, receive, send)
         # Served by the httpserver: its cycle reports how the request ended (decision 0274).
-        span = enter_server_span(tracer, scope, self.trust_incoming)  # current from now on
-        if span.recording:  # unsampled: the ids are in the context, nothing to add or end
+        span = enter_server_span(tracer, scope, self.trust_incoming)  # current until ended
+        if span.recording:  # unsampled: the ids are in the context, nothing to add
             span_started(span, scope)
-            cycle.pymodular_watcher = (self, scope, 0.0, span)
+        cycle.pymodular_watcher = (self, scope, 0.0, span)
         return self.app(scope, receive, send)
 
     def exchange_ended(
         self, watcher: Watcher, answered: tuple[int, str | None], error: BaseException | None
     ) -> None:
         """Complete and end the request's span."""
-        span = watcher[3]
-        span_answered(span, watcher[1], answered[0])
-        span.__exit__(type(error) if error is not None else None, error, None)
+        end_server_span(watcher[3], watcher[1], answered[0], error)
 
     async def _layer(self, tracer: Any, scope: Scope, receive: Receive, send: Send) -> None:
         """The request as plain middleware (no server cycle to watch it)."""
