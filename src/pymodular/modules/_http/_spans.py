@@ -34,9 +34,13 @@ def server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
 
 
 def enter_server_span(tracer: Tracer, scope: Scope, trust_incoming: bool) -> Any:
-    """:func:`server_span`, entered: current until :func:`end_server_span`."""
+    """:func:`server_span`, entered (current until :func:`end_server_span`), with the
+    request's attributes when it records (:func:`span_started`)."""
     parent = _incoming(scope) if trust_incoming else None
-    return tracer.enter(scope["method"], kind="server", parent=parent)
+    span = tracer.enter(scope["method"], kind="server", parent=parent)
+    if span.recording:  # unsampled: the ids are in the context, nothing to add
+        span_started(span, scope)
+    return span
 
 
 def end_server_span(span: Any, scope: Scope, status: int, error: BaseException | None) -> None:

@@ -188,8 +188,6 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
         if cycle is None or getattr(cycle, "pymodular_watcher", True) is not None:
             return self._traced_layer(tracer, scope, receive, send)
         span = enter_server_span(tracer, scope, self.trust_incoming)  # current until ended
-        if span.recording:  # unsampled: the ids are in the context, nothing to add
-            span_started(span, scope)
         cycle.pymodular_watcher = (self, scope, perf_counter(), span)
         self._stats.in_flight += 1
         return self.app(scope, receive, send)

@@ -44,8 +44,6 @@ class TracingMiddleware:
             return self._layer(tracer, scope, receive, send)
         # Served by the httpserver: its cycle reports how the request ended (decision 0274).
         span = enter_server_span(tracer, scope, self.trust_incoming)  # current until ended
-        if span.recording:  # unsampled: the ids are in the context, nothing to add
-            span_started(span, scope)
         cycle.pymodular_watcher = (self, scope, 0.0, span)
         return self.app(scope, receive, send)
 
