@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -26,6 +27,7 @@ from pymodular.modules.router import Router, RouterModule
 from pymodular.modules.tracing import Tracing, TracingModule
 from pymodular.modules.tracing._http import TracingMiddleware, traced
 from pymodular.testing import app_harness
+from tests._until import until_async
 from tests.modules.metrics.test_module import Items as MetricsItems
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
@@ -224,6 +226,14 @@ class Watched(Items):
             return None  # never answers: the server answers 500 for it
 
         self.router.mount("/silent", silent, lifespan=False)
+
+        async def patient(scope: Any, receive: Any, send: Any) -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass  # the request's body, until the client has gone
+            await send({"type": "http.response.start", "status": 204, "headers": []})
+            await send({"type": "http.response.body", "body": b""})
+
+        self.router.mount("/patient", patient, lifespan=False)
         self.router.use(reporting, name="reporting", order=70)
         self.router.use(exploding, name="exploding", order=150)
 
@@ -370,4 +380,26 @@ async def test_an_app_that_never_answers_is_counted_as_the_servers_500(
     ]
     counted = ("method", "GET"), ("route", route), ("status", "500")
     assert scrape[("pymodular_http_requests_total", counted)] == 1
+    assert scrape[("pymodular_http_requests_in_flight", ())] == 1  # the scrape itself
+
+
+async def test_a_request_whose_client_left_is_counted_with_the_apps_answer() -> None:
+    async with served(routes=Watched) as (app, http, tracing):
+        url = httpx.URL(app.services.get(HttpServer).url)
+        reader, writer = await asyncio.open_connection(url.host, url.port)
+        writer.write(b"GET /patient/x HTTP/1.1\r\nHost: t\r\n\r\n")
+        await writer.drain()
+        writer.close()  # before any answer: the app is told, then answers into the void
+        await writer.wait_closed()
+
+        async def ended() -> bool:
+            return bool(request_spans(tracing, "/patient/x"))
+
+        await until_async(ended, timeout=5)
+        scrape = scraped((await http.get("/metrics")).text)
+        (span,) = request_spans(tracing, "/patient/x")
+    route = span.attributes["http.route"]
+    counted = ("method", "GET"), ("route", route), ("status", "204")
+    assert scrape[("pymodular_http_requests_total", counted)] == 1
+    assert span.attributes["http.response.status_code"] == 204
     assert scrape[("pymodular_http_requests_in_flight", ())] == 1  # the scrape itself
