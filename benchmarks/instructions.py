@@ -23,10 +23,9 @@ import socket
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from benchmarks.bench_http import _free_port
+from benchmarks.bench_http import _free_port, _wait_ready
 
 REQUEST = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 CONNECTIONS = 8
@@ -61,19 +60,6 @@ def _load(port: int, requests: int) -> None:
             sock.close()
 
 
-def _wait_ready(port: int, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"the server exited with {process.returncode}")
-        try:
-            _load(port, CONNECTIONS)
-            return
-        except OSError:
-            time.sleep(0.5)
-    raise TimeoutError("the server did not answer in time")
-
-
 def _control(option: str, pid: int) -> None:
     subprocess.run(["callgrind_control", option, str(pid)], check=True, capture_output=True)
 
@@ -88,7 +74,7 @@ def count(kind: str, requests: int, out: Path) -> float:
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
     try:
-        _wait_ready(port, process)
+        _wait_ready(port, process, timeout=300)  # valgrind starts it slowly
         _load(port, 600)  # warm-up: imports, caches, connection setup
         _control("-z", process.pid)  # zero the counts
         _load(port, requests)

@@ -12,7 +12,6 @@ import httpx
 import pytest
 from opentelemetry import trace
 from opentelemetry.trace import StatusCode
-from prometheus_client.parser import text_string_to_metric_families
 
 import pymodular.modules._telemetry as telemetry
 from pymodular import Module
@@ -29,6 +28,7 @@ from pymodular.modules.tracing._http import TracingMiddleware, traced
 from pymodular.testing import app_harness
 from tests._until import until_async
 from tests.modules.metrics.test_module import Items as MetricsItems
+from tests.modules.metrics.test_module import parse
 
 CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 CALLER = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
@@ -109,11 +109,7 @@ async def test_with_the_metrics_module_one_layer_records_the_span_and_the_metric
     route = mounted.attributes["http.route"]
     assert mounted.name == f"GET {route}"
     assert route.startswith("/legacy")
-    samples = {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(scrape)
-        for s in family.samples
-    }
+    samples = parse(scrape)
     counted = ("method", "GET"), ("route", "/items/{id}"), ("status", "200")
     assert samples[("pymodular_http_requests_total", counted)] == 1
     failed = ("method", "GET"), ("route", "/boom"), ("status", "500")
@@ -188,14 +184,6 @@ async def test_a_layer_that_hands_attributes_on_is_wrapped_not_folded() -> None:
     assert layer.trust_incoming is False
 
 
-def scraped(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {
-        (s.name, tuple(sorted(s.labels.items()))): s.value
-        for family in text_string_to_metric_families(text)
-        for s in family.samples
-    }
-
-
 class Watched(Items):
     """The routes; a user layer right inside metrics (order 70) that reports who watches
     the request, and one outside the error layer (150) that fails ``/explode``."""
@@ -251,7 +239,7 @@ async def test_served_requests_are_watched_by_one_layer_from_the_servers_cycle()
         assert isinstance(layer, TracedHttpMetricsMiddleware)
         assert scope["path"] == "/legacy/ping"
         assert span.recording
-        scrape = scraped((await http.get("/metrics")).text)
+        scrape = parse((await http.get("/metrics")).text)
         (ping_span,) = request_spans(tracing, "/legacy/ping")
     assert ping_span.attributes["http.response.status_code"] == 200
     route = ping_span.attributes["http.route"]
@@ -265,7 +253,7 @@ async def test_a_failure_outside_the_error_layer_is_counted_and_recorded_as_an_e
 ) -> None:
     async with served(routes=Watched) as (_app, http, tracing):
         answer = await http.get("/explode")
-        scrape = scraped((await http.get("/metrics")).text)
+        scrape = parse((await http.get("/metrics")).text)
         (span,) = request_spans(tracing, "/explode")
     assert answer.status_code == 500  # the server's own answer: nothing caught it inside
     assert "Exception in ASGI application" in caplog.text
@@ -302,7 +290,7 @@ async def test_separate_layers_each_record_what_they_keep(ratio: float) -> None:
         assert layers(app)[0] is TracingMiddleware  # not folded: a layer stands between
         for i in range(3):
             assert (await http.get(f"/items/{i}")).is_success
-        scrape = scraped((await http.get("/metrics")).text)
+        scrape = parse((await http.get("/metrics")).text)
         names = [s.name for s in tracing.finished_spans()]
     counted = ("method", "GET"), ("route", "/items/{id}"), ("status", "200")
     assert scrape[("pymodular_http_requests_total", counted)] == 3
@@ -320,7 +308,7 @@ async def test_requests_through_the_in_process_client_are_counted_and_traced() -
     async with TestClient(app) as client:
         assert (await client.get("/items/1")).is_success
         assert (await client.get("/boom")).status_code == 500
-        scrape = scraped((await client.get("/metrics")).text)
+        scrape = parse((await client.get("/metrics")).text)
         spans = {s.name: s for s in app.services.get(Tracing).finished_spans()}
     counted = ("method", "GET"), ("route", "/items/{id}"), ("status", "200")
     assert scrape[("pymodular_http_requests_total", counted)] == 1
@@ -371,7 +359,7 @@ async def test_an_app_that_never_answers_is_counted_as_the_servers_500(
 ) -> None:
     async with served(routes=Watched, sample_ratio=0.0) as (_app, http, _tracing):
         assert (await http.get("/silent/x")).status_code == 500
-        scrape = scraped((await http.get("/metrics")).text)
+        scrape = parse((await http.get("/metrics")).text)
     assert "ASGI callable returned without starting response" in caplog.text
     (route,) = [
         dict(labels)["route"]
@@ -396,7 +384,7 @@ async def test_a_request_whose_client_left_is_counted_with_the_apps_answer() -> 
             return bool(request_spans(tracing, "/patient/x"))
 
         await until_async(ended, timeout=5)
-        scrape = scraped((await http.get("/metrics")).text)
+        scrape = parse((await http.get("/metrics")).text)
         (span,) = request_spans(tracing, "/patient/x")
     route = span.attributes["http.route"]
     counted = ("method", "GET"), ("route", route), ("status", "204")

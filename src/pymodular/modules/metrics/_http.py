@@ -116,8 +116,9 @@ class HttpMetricsMiddleware:
         self._stats.in_flight -= 1
         self._record(watcher[1], answered[0], answered[1], watcher[2])
 
-    async def _layer(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """The request as plain middleware (no server cycle to watch it)."""
+    async def _layer(self, scope: Scope, receive: Receive, send: Send, span: Any = None) -> None:
+        """The request as plain middleware (no server cycle to watch it); ``span``, the
+        server span a traced layer opened around it, is completed from the answer."""
         status = 500  # what the server answers when the app raises before responding
         tenant: str | None = None
         started = perf_counter()
@@ -136,6 +137,8 @@ class HttpMetricsMiddleware:
         finally:
             stats.in_flight -= 1
             self._record(scope, status, tenant, started)
+            if span is not None and span.recording:
+                span_answered(span, scope, status)
 
     def _record(self, scope: Scope, status: int, tenant: str | None, started: float) -> None:
         """Count a request that has ended and add its duration to its series."""
@@ -197,6 +200,8 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
     ) -> None:
         """Count the request and end its span (also an unsampled one: its context holds
         it, and ending it restores the context, or the two wait for the collector)."""
+        # The metrics layer's three lines, not a call to it: on every served request a
+        # call measured 2 to 3.5k instructions more (benchmarks.instructions, decision 0274).
         scope = watcher[1]
         status = answered[0]
         self._stats.in_flight -= 1
@@ -208,31 +213,11 @@ class TracedHttpMetricsMiddleware(HttpMetricsMiddleware):
                 end_server_span(span, scope, status, error)
 
     async def _traced_layer(self, tracer: Any, scope: Scope, receive: Receive, send: Send) -> None:
-        """The request as plain middleware (no server cycle to watch it)."""
+        """The request as plain middleware, inside its server span."""
         with server_span(tracer, scope, self.trust_incoming) as span:
-            recording = span.recording
-            if recording:
+            if span.recording:
                 span_started(span, scope)
-            status = 500
-            tenant: str | None = None
-            started = perf_counter()
-
-            async def send_status(message: Message) -> None:
-                nonlocal status, tenant
-                if message["type"] == "http.response.start":
-                    status = message["status"]
-                    tenant = current_tenant.get()
-                await send(message)
-
-            stats = self._stats
-            stats.in_flight += 1
-            try:
-                await self.app(scope, receive, send_status)
-            finally:
-                stats.in_flight -= 1
-                self._record(scope, status, tenant, started)
-                if recording:
-                    span_answered(span, scope, status)
+            await self._layer(scope, receive, send, span)
 
 
 class HttpStats:
