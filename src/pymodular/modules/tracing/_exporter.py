@@ -125,8 +125,8 @@ class OtlpSpanExporter(SpanExporter):
             )
             self.failed += len(spans)
             return SpanExportResult.FAILURE
-        if self.compression == "gzip":
-            data = gzip.compress(data, compresslevel=6, mtime=0)
+        if self.compression == "gzip":  # level 1: a span batch's size barely moves (0275)
+            data = gzip.compress(data, compresslevel=1, mtime=0)
         if self._send(data, len(spans)):
             self.exported += len(spans)
             return SpanExportResult.SUCCESS
