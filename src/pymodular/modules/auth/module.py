@@ -43,6 +43,7 @@ from pymodular.services import Service
 
 if TYPE_CHECKING:
     from pymodular.application import Application
+    from pymodular.config import ConfigDiff
     from pymodular.modules.auth._login import OidcLogin
 
 __all__ = ("Auth", "AuthModule")
@@ -416,7 +417,7 @@ class AuthModule(Module[AuthConfig]):
         chain.extend(a for a in custom if a not in chain)
         self.auth.authenticators.replace(chain)
 
-    async def reload(self, diff: Any) -> None:
+    async def reload(self, diff: ConfigDiff) -> None:
         """Apply new API keys (rotation) and failure event limits."""
         config = self.config
         auth = self.auth
