@@ -262,6 +262,52 @@ def test_values_under_unknown_keys_are_never_printed(project: Project, run_cli: 
     assert "did you mean 'password'?" in table
 
 
+def test_unknown_keys_in_a_yaml_file_fail_the_check_with_file_line_and_never_their_value(
+    project: Project, run_cli: Run
+) -> None:
+    project.write("service.py", apps.SERVICE)
+    project.write(
+        "config.yaml",
+        f"""
+        database:
+          passwrd: {apps.SECRET}
+          password: pw-known
+        databsae:
+          password: {apps.SECRET}
+        """,
+    )
+    project.write(
+        "typo_file.py",
+        """
+        from pymodular import Application
+        from pymodular.config.feeders import YamlFeeder
+        from service import DatabaseModule
+
+        app = Application([DatabaseModule()], feeders=[YamlFeeder("config.yaml")])
+        """,
+    )
+    for fmt in ("table", "json", "yaml"):
+        result = run_cli("config", "check", "typo_file:app", "-f", fmt)
+        assert result.code == ExitCode.FAILED, (fmt, result.out)
+        assert apps.SECRET not in result.out + result.err, fmt
+    table = run_cli("config", "check", "typo_file:app").out
+    assert "  - database.passwrd: unknown key; did you mean 'password'? [from config.yaml:2]" in table
+    assert "  - databsae: unknown section; did you mean 'database'? [from config.yaml:5]" in table
+    report = json.loads(run_cli("config", "check", "typo_file:app", "-f", "json").out)
+    assert report["valid"] is False
+    assert {(e["path"], e["source"], e["got"]) for e in report["errors"]} == {
+        ("database.passwrd", "config.yaml:2", None),
+        ("databsae", "config.yaml:5", None),
+    }
+    allowed = run_cli("config", "check", "typo_file:app", "--allow-unknown")
+    assert allowed.code == ExitCode.OK
+    assert apps.SECRET not in allowed.out + allowed.err
+    rows = {line.split()[0]: line for line in allowed.out.splitlines()[2:]}
+    assert "(not shown: unknown key; did you mean 'password'?)" in rows["database.passwrd"]
+    assert rows["database.passwrd"].split()[-2] == "config.yaml:2"
+    assert rows["databsae.password"].split()[-2] == "config.yaml:5"
+
+
 @pytest.mark.usefixtures("service")
 def test_check_changed_shows_only_the_values_that_were_set(run_cli: Run) -> None:
     result = run_cli("config", "check", "service:app", "--changed")
