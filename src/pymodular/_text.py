@@ -6,7 +6,7 @@ import re
 import sys
 from typing import Any
 
-__all__ = ("public_label", "snake_case")
+__all__ = ("public_label", "snake_case", "with_article")
 
 _BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 
@@ -14,6 +14,14 @@ _BOUNDARY = re.compile(r"(?<!^)(?=[A-Z])")
 def snake_case(name: str) -> str:
     """``"RedisCache"`` -> ``"redis_cache"`` (the default attribute or section for a type)."""
     return _BOUNDARY.sub("_", name).lower()
+
+
+def with_article(word: str) -> str:
+    """``"object"`` -> ``"an object"``, ``"int"`` -> ``"an int"``, ``"dict"`` -> ``"a dict"``.
+
+    Goes by the first letter, which fits the type names and words messages use.
+    """
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"
 
 
 def public_label(tp: type[Any]) -> str:

@@ -220,7 +220,7 @@ def test_listing_shows_scope_priority_provider_and_interfaces() -> None:
 def test_factory_result_must_match_declared_interface() -> None:
     registry = ServiceRegistry()
     registry.register("bad", [Service("x", factory=object, interface=Cache)], pending=True)
-    with pytest.raises(RegistrationError, match="returned a object, not an instance of Cache"):
+    with pytest.raises(RegistrationError, match="returned an object, not an instance of Cache"):
         registry.mark_ready("bad", Availability.INIT)
 
 
@@ -322,7 +322,7 @@ async def test_a_service_registered_directly_is_ready_at_once_and_injected() -> 
 
 def test_a_direct_registration_whose_factory_fails_leaves_nothing_behind() -> None:
     registry = registry_with(("direct", [Service("first", MemoryCache(), interface=Cache)]))
-    with pytest.raises(RegistrationError, match="returned a object, not an instance of Cache"):
+    with pytest.raises(RegistrationError, match="returned an object, not an instance of Cache"):
         registry.register("direct", [Service("x", factory=object, interface=Cache)])
     assert registry.names() == ["first"]
     assert isinstance(registry.get(Cache), MemoryCache)

@@ -25,7 +25,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from pymodular._syspath import first_on_path
-from pymodular._text import snake_case
+from pymodular._text import snake_case, with_article
 from pymodular.cli._errors import TargetError
 from pymodular.secrets import redact
 
@@ -273,8 +273,7 @@ def _kind(obj: object) -> str:
         return f"the class {obj.__module__}.{obj.__qualname__}"
     if isinstance(obj, ModuleType):
         return f"the module {obj.__name__}"
-    article = "an" if type(obj).__name__[:1].lower() in "aeiou" else "a"
-    return f"{article} {type(obj).__name__}"
+    return with_article(type(obj).__name__)
 
 
 def section_specs(

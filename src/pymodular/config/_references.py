@@ -23,6 +23,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from pymodular._text import with_article
 from pymodular.config._layer import Path
 from pymodular.config._merge import Merged
 from pymodular.config._problems import FieldError
@@ -187,8 +188,8 @@ def resolve_references(
             problems.append(
                 FieldError(
                     where,
-                    f"secret reference {value}: the {prefix!r} resolver returned a "
-                    f"{type(secret).__name__}, not text",
+                    f"secret reference {value}: the {prefix!r} resolver returned "
+                    f"{with_article(type(secret).__name__)}, not text",
                     source,
                     kind="secret_reference",
                 )

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from pymodular._text import with_article
 from pymodular._version import parse_version
 
 __all__ = ("Change", "ContractDiff", "Impact", "required_bump")
@@ -107,7 +108,7 @@ class ContractDiff:
         elif _RANK[actual] < _RANK[self.required_bump]:
             problems.append(
                 f"the changes need a {self.required_bump} release, but {self.old_version} -> "
-                f"{self.new_version} is {_article(actual)} {actual} bump"
+                f"{self.new_version} is {with_article(actual)} bump"
             )
         for change in self.changes:
             if change.kind != "removed":
@@ -140,10 +141,6 @@ class ContractDiff:
 
 
 _RANK = {"downgrade": -1, "none": 0, "patch": 1, "minor": 2, "major": 3}
-
-
-def _article(word: str) -> str:
-    return "an" if word[:1] in "aeiou" else "a"
 
 
 def required_bump(verdict: Impact | str, old_version: str | None) -> str:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from typing import Any, Protocol, TypeVar, overload
 
 from pymodular._context import current_module, current_tenant
+from pymodular._text import with_article
 from pymodular.errors import (
     AmbiguousServiceError,
     PymodularError,
@@ -231,8 +232,8 @@ class ServiceRegistry:
                     if not _conforms(value, iface):
                         raise RegistrationError(
                             f"module {provider!r}: the factory of service "
-                            f"{entry.name or iface.__qualname__!r} returned a "
-                            f"{type(value).__qualname__}, not an instance of "
+                            f"{entry.name or iface.__qualname__!r} returned "
+                            f"{with_article(type(value).__qualname__)}, not an instance of "
                             f"{iface.__qualname__}",
                             module=provider,
                             phase=availability.value,

@@ -201,6 +201,17 @@ def test_a_custom_resolver_serves_its_prefix(secret: str) -> None:
         load({"db": {"password": "${vault:secret/other}"}}, resolvers=[vault])
 
 
+def test_a_resolver_that_returns_no_text_is_a_config_error_naming_the_type() -> None:
+    class Counting:
+        prefix = "count"
+
+        def resolve(self, target: str) -> Any:
+            return len(target)
+
+    with pytest.raises(ConfigError, match=r"the 'count' resolver returned an int, not text"):
+        load({"db": {"password": "${count:abc}"}}, resolvers=[Counting()])
+
+
 def test_the_resolved_value_never_reaches_diffs_logs_or_errors(
     secret: str, caplog: pytest.LogCaptureFixture
 ) -> None:
