@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from pydantic import BaseModel
 
 from pymodular.errors import ValidationError
 from pymodular.modules.eventbus import Message
-from tests._until import until
+from tests._until import until, until_async
 from tests.conformance.eventbus.conftest import BusFactory
 from tests.conformance.eventbus.kits import EventLog, Kit
 
@@ -227,6 +228,45 @@ async def test_health_reports_the_engine_connected(make_bus: BusFactory, kit: Ki
     bus = await make_bus()
     report = await bus.health()
     assert report[kit.kind].connected is True
+
+
+async def test_health_reports_the_lag_of_waiting_messages_and_zero_once_handled(
+    make_bus: BusFactory, kit: Kit
+) -> None:
+    bus = await make_bus()
+    gate = asyncio.Event()
+    handled: list[int] = []
+
+    async def held(data: dict[str, int]) -> None:
+        await gate.wait()
+        handled.append(data["n"])
+
+    sub = await bus.subscribe("lag.jobs", held, group="g", concurrency=1, timeout=None)
+    for n in range(5):
+        await bus.publish("lag.jobs", {"n": n})
+    await until(lambda: sub.received >= 1, timeout=15)  # one handler call is waiting
+
+    async def lag() -> int | None:
+        found = (await bus.health())[kit.kind].lag
+        return None if found is None else found.get(sub.id)
+
+    if kit.reports_lag:
+        await until_async(lambda: _at_least_one(lag()), timeout=15)
+    else:
+        assert await lag() is None  # the broker does not report it; none is made up
+    gate.set()
+    await until(lambda: sorted(handled) == [0, 1, 2, 3, 4], timeout=15)
+    if kit.reports_lag:
+        await until_async(lambda: _is_zero(lag()), timeout=15)
+
+
+async def _at_least_one(value: Awaitable[int | None]) -> bool:
+    found = await value
+    return found is not None and found >= 1
+
+
+async def _is_zero(value: Awaitable[int | None]) -> bool:
+    return await value == 0
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,8 @@
   delay, then put back on its queue with the attempt count in the
   ``x-pymodular-attempt`` header and the original acknowledged; a consumer whose
   connection drops before acknowledging gets its messages requeued by the broker
-  (counted as one more attempt). Lag is the queue's ready count.
+  (counted as one more attempt). Lag is the queue's ready count plus the messages
+  this subscription holds unacknowledged (AMQP does not tell the other members' ones).
 - When the connection drops, the deliveries still buffered (no handler started on them)
   are dropped unhandled, and a held retry is not published: the broker requeues them,
   and their redelivery does not count as one more attempt (they could no longer be
@@ -407,4 +408,7 @@ class RabbitMqEngine(BrokerEngine):
             return None
         channel = await state.channel.get_underlay_channel()
         declared = await channel.queue_declare(state.queue.name, passive=True)
-        return int(declared.message_count or 0)
+        # The queue's count is of ready messages only: those this consumer was sent and
+        # has not acknowledged yet (fetched under the prefetch, in work, waiting for a
+        # retry) are counted here. Other members' unacknowledged ones are not known.
+        return int(declared.message_count or 0) + len(consumer.in_process())
