@@ -7,6 +7,7 @@ receiver that parses the real ``ExportMetricsServiceRequest`` protobuf.
 from __future__ import annotations
 
 import asyncio
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -19,7 +20,9 @@ from opentelemetry.proto.collector.metrics.v1.metrics_service_pb2 import (
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from prometheus_client.parser import text_string_to_metric_families
 
-from pymodular import Dependency, Module
+from pymodular import Application, Dependency, Module
+from pymodular.config.feeders import DictFeeder
+from pymodular.errors import LifecycleError, MissingExtraError
 from pymodular.modules.cache import CacheModule
 from pymodular.modules.eventbus import EventBus, EventBusModule
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
@@ -346,3 +349,23 @@ async def test_a_collector_of_ones_own_with_declared_families_reaches_the_reader
         "print": 2,
     }
     assert "pymodular_queue_depth" in metrics.instruments
+
+
+async def test_the_option_without_the_sdk_fails_init_with_the_extra_to_install(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "opentelemetry.sdk", None)  # as if not installed
+    app = Application(
+        [MetricsModule()], feeders=[DictFeeder({"metrics": {"otel": {"enabled": True}}})]
+    )
+    with pytest.raises(LifecycleError) as failed:
+        await app.start()
+    missing = failed.value.__cause__
+    assert isinstance(missing, MissingExtraError)
+    assert missing.extra_name == "tracing"
+    assert missing.packages == ("opentelemetry.sdk",)
+    assert str(missing) == (
+        "metrics.otel needs opentelemetry.sdk, which is not installed: "
+        'pip install "pymodular[tracing]"'
+    )
+    assert app.module("metrics").meter_provider is None

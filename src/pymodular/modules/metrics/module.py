@@ -19,6 +19,9 @@ __all__ = ("MetricsModule",)
 
 logger = logging.getLogger("pymodular.metrics")
 
+#: ``metrics.otel`` (or a reader of your own) exports through the OpenTelemetry SDK.
+OTEL_SDK = Extra("tracing", "opentelemetry.sdk")
+
 
 class MetricsModule(Module[MetricsConfig]):
     """The ``metrics`` module (section ``metrics``; extra ``metrics``).
@@ -100,15 +103,10 @@ class MetricsModule(Module[MetricsConfig]):
 
     def _otel(self, app: Application) -> Any:
         """A ``MeterProvider`` with the configured (or given) reader, and its meter."""
-        try:
-            from opentelemetry.sdk.metrics import MeterProvider
-            from opentelemetry.sdk.resources import Resource
-        except ImportError as exc:
-            from pymodular.errors import ConfigError
+        OTEL_SDK.require("metrics.otel", field="metrics.otel")
+        from opentelemetry.sdk.metrics import MeterProvider
+        from opentelemetry.sdk.resources import Resource
 
-            raise ConfigError(
-                'metrics.otel needs the OpenTelemetry SDK: pip install "pymodular[tracing]"'
-            ) from exc
         from pymodular.modules.metrics._otel import OtelMetrics
 
         config = self.config.otel
