@@ -188,9 +188,17 @@ def test_fuzzed_paths_are_answered_without_a_5xx(port: int, parts: list[str], me
 
 
 @fuzz(80)
-@given(target=st.binary(min_size=1, max_size=200))
-def test_arbitrary_request_targets_are_answered_without_a_5xx(port: int, target: bytes) -> None:
-    answer = exchange(port, request("GET", target.replace(b"\r", b"").replace(b"\n", b"")))
+@given(target=st.binary(min_size=1, max_size=200), method=st.sampled_from(["GET", "CONNECT"]))
+@example(target=b"http://x:99999999/", method="GET")  # a port out of range
+@example(target=b"http://evil.example", method="GET")  # absolute form without a path
+@example(target=b"http://[::1/", method="GET")  # an unclosed IPv6 literal
+@example(target=b"http://", method="GET")  # a scheme and nothing else
+@example(target=b"http://x/a?b=1", method="GET")  # absolute form with a path: served
+@example(target=b"127.0.0.1:443", method="CONNECT")  # authority form
+def test_arbitrary_request_targets_are_answered_without_a_5xx(
+    port: int, target: bytes, method: str
+) -> None:
+    answer = exchange(port, request(method, target.replace(b"\r", b"").replace(b"\n", b"")))
     never_5xx(answer)
 
 
