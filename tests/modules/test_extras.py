@@ -71,4 +71,3 @@ def test_a_bundled_module_without_its_extra_fails_registration_naming_it(
     assert f"{module} needs {missing}" in outcome["message"]
     assert f'pip install "pymodular[{extra}]"' in outcome["message"]
     assert outcome["third_party"] == []
-
