@@ -24,6 +24,7 @@ import uvicorn
 
 from pymodular import Application
 from pymodular.config.feeders import DictFeeder
+from pymodular.modules.auth import AuthModule
 from pymodular.modules.httpserver import HttpServer, HttpServerModule
 from pymodular.modules.proxy import ProxyModule, ReverseProxy
 from pymodular.modules.router import RouterModule
@@ -241,17 +242,23 @@ async def proxying(
     *,
     router: dict[str, Any] | None = None,
     tenancy: Any = None,
+    auth: dict[str, Any] | None = None,
     **server: Any,
 ) -> AsyncIterator[tuple[Application, str, EventRecorder]]:
-    """Router + proxy + httpserver on a free port; yields the app, its URL, its events."""
-    config = {
+    """Router + proxy + httpserver on a free port (+ the auth module with the ``auth``
+    section); yields the app, its URL, its events."""
+    config: dict[str, Any] = {
         "httpserver": {"host": "127.0.0.1", "port": 0, **server},
         "router": router or {},
         "proxy": proxy,
     }
+    modules: list[Any] = [RouterModule(), ProxyModule(), HttpServerModule()]
+    if auth is not None:
+        config["auth"] = auth
+        modules.insert(1, AuthModule())
     options: dict[str, Any] = {"tenancy": tenancy} if tenancy is not None else {}
     async with app_harness(
-        [RouterModule(), ProxyModule(), HttpServerModule()],
+        modules,
         config=config,
         health=True,
         dynamic_reload=True,

@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from pymodular.errors import ValidationError
+from pymodular.modules.auth import hash_api_key
 from pymodular.tenancy import TenancyOptions
 from pymodular.testing import verify_drain_contract, verify_health_contract, verify_reload_contract
 from tests._until import until
@@ -207,3 +208,39 @@ async def test_a_subdomain_names_the_tenant() -> None:
     assert acme.json()["name"] == "b"
     assert apex.json()["name"] == "a"
     assert deeper.json()["name"] == "a"  # only one label below the domain names a tenant
+
+
+async def test_the_authenticated_principal_names_the_tenant_the_proxy_routes_by() -> None:
+    acme_key, globex_key = "acme-" + "k" * 32, "globex-" + "k" * 32
+    auth = {
+        "api_keys": {
+            "keys": [
+                {"id": "acme-ci", "hash": hash_api_key(acme_key), "tenant": "acme"},
+                {"id": "globex-ci", "hash": hash_api_key(globex_key), "tenant": "globex"},
+            ]
+        }
+    }
+    router = {"tenant": {"enabled": True, "strategy": "principal"}}
+    async with upstream("a") as a, upstream("b") as b:
+        config = _tenant_config(a.url, tenant_upstreams={"acme": "dedicated"})
+        config["upstreams"]["dedicated"] = {"targets": [b.url]}
+        config["tenant"] = {"source": "context", "required": True}
+        async with (
+            proxying(config, router=router, auth=auth) as (_, url, _e),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            acme = await client.get("/x", headers={"X-API-Key": acme_key})
+            globex = await client.get("/x", headers={"X-API-Key": globex_key})
+            # a tenant header does not name the tenant: only the credentials do
+            claimed = await client.get("/x", headers={"X-Tenant-ID": "acme"})
+            spoofed = await client.get(
+                "/x", headers={"X-API-Key": globex_key, "X-Tenant-ID": "acme"}
+            )
+            refused = await client.get("/x", headers={"X-API-Key": "wrong-" + "k" * 32})
+    assert acme.json()["name"] == "b"
+    assert globex.json()["name"] == "a"
+    assert (claimed.status_code, claimed.json()["detail"]) == (400, "the request names no tenant")
+    assert spoofed.json()["name"] == "a"
+    assert refused.status_code == 400  # rejected credentials leave the request anonymous
+    assert [r["path"] for r in a.requests] == ["/x", "/x"]
+    assert [r["path"] for r in b.requests] == ["/x"]
