@@ -47,6 +47,8 @@ class Upstream:
     """While True every other request is answered 503."""
     checks: int = 0
     scheme: str = "http"
+    body_started: asyncio.Event = field(default_factory=asyncio.Event)
+    """Set when the upstream has received the first bytes of a request body."""
 
     @property
     def url(self) -> str:
@@ -72,7 +74,10 @@ async def _echo(state: Upstream, scope: dict[str, Any], receive: Any, send: Any)
         message = await receive()
         if message["type"] == "http.disconnect":
             return
-        body += message.get("body", b"")
+        chunk = message.get("body", b"")
+        if chunk:
+            state.body_started.set()
+        body += chunk
         if not message.get("more_body"):
             break
     path: str = scope["path"]

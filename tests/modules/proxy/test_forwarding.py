@@ -80,6 +80,26 @@ async def test_a_large_request_body_is_streamed_to_the_upstream_whole() -> None:
     assert sent["transfer-encoding"] == "chunked"
 
 
+async def test_a_request_body_reaches_the_upstream_before_the_client_has_sent_all_of_it() -> None:
+    async with (
+        upstream() as up,
+        proxying(_one(up.url)) as (_, url, _events),
+        httpx.AsyncClient(base_url=url) as client,
+    ):
+
+        async def chunks():
+            yield b"first chunk;"
+            # The rest is only sent once the upstream has the first chunk: a proxy that
+            # waited for the whole body would wait here for ever (the timeout fails it).
+            async with asyncio.timeout(10):
+                await up.body_started.wait()
+            yield b"second chunk"
+
+        answer = await client.post("/api/upload", content=chunks())
+    assert answer.json()["body_bytes"] == len(b"first chunk;second chunk")
+    assert up.requests[0]["body_head"] == "first chunk;second chunk"
+
+
 async def test_a_streamed_answer_arrives_whole_and_in_order() -> None:
     async with (
         upstream() as up,
