@@ -8,7 +8,7 @@ from collections import Counter
 import httpx
 
 from tests._until import until
-from tests.modules.proxy.helpers import proxying, section, upstream
+from tests.modules.proxy.helpers import proxy_of, proxying, section, upstream
 
 
 async def test_round_robin_spreads_requests_evenly() -> None:
@@ -64,6 +64,35 @@ async def test_least_outstanding_sends_new_requests_away_from_a_busy_target() ->
     assert busy is None
     # ... and with one in flight on each, quick requests alternate
     assert sorted(Counter(quick).values()) == [3, 3]
+
+
+async def test_power_of_two_never_picks_a_busy_target_while_two_idle_ones_share_the_rest() -> None:
+    async with upstream("a") as a, upstream("b") as b, upstream("c") as c:
+        config = section(
+            {"pool": {"balancer": "power_of_two", "targets": [a.url, b.url, c.url]}},
+            [{"path": "/", "upstream": "pool", "timeout": 20}],
+        )
+        async with (
+            proxying(config) as (app, url, _events),
+            httpx.AsyncClient(base_url=url) as client,
+        ):
+            targets = proxy_of(app).upstream("pool").targets
+            hanging = asyncio.create_task(client.get("/hang"))
+            await until(lambda: a.in_flight + b.in_flight + c.in_flight == 1)
+            (busy,) = [u.name for u in (a, b, c) if u.in_flight == 1]
+            quick = []
+            for _ in range(30):
+                # each draw sees the hanging request alone in flight
+                await until(lambda: sum(t.outstanding for t in targets) == 1)
+                quick.append((await client.get("/x")).json()["name"])
+            for up in (a, b, c):
+                up.release.set()
+            await hanging
+    # any two distinct draws include an idle target, which beats the busy one
+    counts = Counter(quick)
+    assert busy not in counts
+    # ties between the two idle ones go to whichever was drawn first: both are used
+    assert sorted(counts) == sorted({"a", "b", "c"} - {busy})
 
 
 async def test_hash_balancing_sticks_a_session_to_one_target() -> None:
