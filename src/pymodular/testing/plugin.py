@@ -19,7 +19,7 @@ and use the fixtures::
         return {Mailer: FakeMailer()}
 
     async def test_started(app, app_events):
-        assert "app.started" in app_events.types()
+        assert "application.started" in app_events.types()
 
 ============================  ================================================================
 ``app_factory``               the factory named by ``pymodular_app`` (override the fixture to
