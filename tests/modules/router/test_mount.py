@@ -264,6 +264,78 @@ async def test_a_mounted_litestar_app_gets_services_and_answers_problems() -> No
     assert (missing.status_code, missing.json()["title"]) == (404, "Not Found")
 
 
+def failing_litestar_app() -> Litestar:
+    """A Litestar app whose handler raises: Litestar answers the 500 itself and logs nothing."""
+
+    @get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("litestar bug")
+
+    return Litestar([boom], logging_config=None)
+
+
+@pytest.mark.parametrize("errors", ["problem", "keep"])
+async def test_a_mounted_litestar_apps_500_is_logged_once_with_its_label_and_request_id(
+    errors: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    app = Application(
+        [RouterModule(), MountModule(failing_litestar_app(), name="ls", path="/ls", errors=errors)],
+        feeders=[DictFeeder({})],
+    )
+    async with TestClient(app, service="router") as client:
+        caplog.clear()
+        with caplog.at_level(logging.ERROR):
+            boom = await client.get("/ls/boom")
+    assert boom.status_code == 500
+    request_id = boom.headers["x-request-id"]
+    if errors == "problem":
+        assert boom.headers["content-type"] == "application/problem+json"
+        assert boom.json()["detail"] == "the server failed to process the request"
+        assert boom.json()["request_id"] == request_id
+    else:
+        assert boom.json() == {"status_code": 500, "detail": "Internal Server Error"}
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert [r.getMessage() for r in logged] == [
+        f"the app mounted at /ls answered 500 to GET /ls/boom (request id {request_id}): "
+        + ("Internal Server Error" if errors == "problem" else "no detail")
+    ]
+
+
+async def test_failures_are_logged_once_through_the_real_server(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    trail = Trail()
+    app = Application(
+        [
+            RouterModule(),
+            Pool(trail),
+            MountModule(legacy_app(trail), name="legacy", path="/legacy", depends_on=("pool",)),
+            MountModule(legacy_app(trail), name="kept", path="/kept", errors="keep"),
+            MountModule(failing_litestar_app(), name="ls", path="/ls"),
+            HttpServerModule(),
+        ],
+        feeders=[DictFeeder({"httpserver": {"port": 0}})],
+    )
+    with caplog.at_level(logging.ERROR):
+        async with app:  # leaving it drains the server: every request has ended by then
+            server = app.services.get(HttpServer)
+            async with httpx.AsyncClient(base_url=server.url) as http:
+                caplog.clear()
+                answers = [await http.get(f"/{p}/boom") for p in ("legacy", "kept", "ls")]
+    assert [a.status_code for a in answers] == [500, 500, 500]
+    assert [a.headers["content-type"] for a in answers] == [
+        "application/problem+json",
+        "text/plain; charset=utf-8",  # errors="keep": the app's own answer
+        "application/problem+json",
+    ]
+    logged = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in logged if r.name.startswith("uvicorn")]  # never by the server
+    failures = [str(r.exc_info[1]) if r.exc_info else r.getMessage() for r in logged]
+    assert len(failures) == 3, failures  # once each: the router, the mount, the mount
+    assert failures[0] == failures[1] == "legacy bug"
+    assert failures[2].startswith("the app mounted at /ls answered 500 to GET /ls/boom")
+
+
 async def test_host_mounts_serve_only_their_host() -> None:
     router = Router()
     router.get("/")(lambda: "router")

@@ -12,11 +12,15 @@
   an exception the app lets out after answering 500 is reported once — the app's own
   500 is dropped and the router's error middleware logs the exception and answers;
   ``errors="keep"`` passes the app's answers on as they are (the exception is still
-  logged once, by the mount, never a second time by the server).
+  logged once, by the mount, never a second time by the server);
+- logs, once, a 5xx answer the app made without raising (Litestar answers its handlers'
+  exceptions itself and, by default, logs nothing): one error line with the mount's
+  label, the request id and the app's own detail, in either error shape.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal, TypeVar
@@ -79,17 +83,28 @@ class MountedApp:
             reshape = self.reshape
             request_id = request_id_of(scope) if reshape else None
             answer = _Answer(send, reshape=reshape, request_id=request_id)
+            path = scope["path"]  # read before the app runs: Litestar rewrites the path
             try:
                 await self.app(scope, receive, answer.send)
             except Exception:
                 if answer.started:
                     # It answered (its own 500, say) and raised after: the answer stands.
                     logger.exception(
-                        "unhandled error in %s (%s %s)", self.label, scope["method"], scope["path"]
+                        "unhandled error in %s (%s %s)", self.label, scope["method"], path
                     )
                     return
                 raise  # nothing was sent: the error middleware logs it and answers
             await answer.finish()
+            if answer.status >= 500:  # answered a failure without raising: nobody logged it
+                logger.error(
+                    "%s answered %d to %s %s (request id %s): %s",
+                    self.label,
+                    answer.status,
+                    scope["method"],
+                    path,
+                    request_id_of(scope),
+                    answer.detail or "no detail",
+                )
         finally:
             current_services.reset(token)
 
@@ -97,7 +112,17 @@ class MountedApp:
 class _Answer:
     """Passes a mounted app's answer on; holds error answers back to reshape them."""
 
-    __slots__ = ("body", "held", "request_id", "reshape", "send_on", "started", "waiting")
+    __slots__ = (
+        "body",
+        "detail",
+        "held",
+        "request_id",
+        "reshape",
+        "send_on",
+        "started",
+        "status",
+        "waiting",
+    )
 
     def __init__(self, send: Send, *, reshape: bool, request_id: str | None) -> None:
         self.send_on = send
@@ -107,6 +132,10 @@ class _Answer:
         self.body: list[bytes] = []
         self.started = False
         """Whether anything reached the client."""
+        self.status = 0
+        """The status the app answered (0 before it starts its answer)."""
+        self.detail = ""
+        """What the app said in a held 5xx body (for the log: never sent to the client)."""
         self.waiting: tuple[Message, Message] | None = None
         """A complete reshaped answer, sent once the app returned without raising."""
 
@@ -114,12 +143,14 @@ class _Answer:
         if not self.reshape:  # passed on as it is: the server's awaitable, no coroutine
             if message["type"] == "http.response.start":
                 self.started = True
+                self.status = message["status"]
             return self.send_on(message)
         return self._send(message)
 
     async def _send(self, message: Message) -> None:
         kind = message["type"]
         if kind == "http.response.start":
+            self.status = message["status"]
             if self.reshape and should_reshape(message["status"], message.get("headers", ())):
                 self.held = message
                 return
@@ -146,6 +177,8 @@ class _Answer:
             if name.lower() == b"content-type":
                 media = value.decode("latin-1")
         body = b"".join(self.body)
+        if status >= 500:
+            self.detail = _detail_of(media, body)
         reshaped = problem_from(status, media, body, request_id=self.request_id)
         if reshaped is not None:
             kept = [(k, v) for k, v in headers if k.lower() not in _REPLACED]
@@ -185,6 +218,21 @@ class _Answer:
 
 
 _REPLACED = frozenset({b"content-type", b"content-length"})
+_LOGGED_DETAIL = 300
+"""At most this many characters of a failing app's detail go to the log."""
+
+
+def _detail_of(media: str, body: bytes) -> str:
+    """The ``detail`` of a JSON error body, else the body's text (shortened for the log)."""
+    text = body.decode("utf-8", "replace").strip()
+    if media.split(";", 1)[0].strip().lower() == "application/json":
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError):
+            data = None
+        if isinstance(data, dict) and isinstance(data.get("detail"), str):
+            text = data["detail"]
+    return text[:_LOGGED_DETAIL]
 
 
 def service_dependency(key: type[T], *, name: str | None = None) -> Callable[[], Awaitable[T]]:
