@@ -1,4 +1,4 @@
-"""HTTP throughput and p99 latency: the full module stack beside bare Starlette and FastAPI.
+"""HTTP throughput and p99 latency: the full module stack beside Starlette, FastAPI, Litestar.
 
 Every server answers ``GET /json`` with ``{"message": "hello, world"}`` on uvicorn
 with the same settings (uvloop, httptools, one process, no access log, no proxy
@@ -8,14 +8,17 @@ headers, no Server header, fresh context per request):
   errors middleware as always) and the httpserver module (header/body limits, read
   timeouts, health probes), health aggregation on;
 - **starlette**: ``Starlette(routes=[Route("/json", ...)])`` on ``uvicorn.Server``;
-- **fastapi**: ``FastAPI()`` with ``@app.get("/json")`` on ``uvicorn.Server``.
+- **fastapi**: ``FastAPI()`` with ``@app.get("/json")`` on ``uvicorn.Server``;
+- **litestar**: ``Litestar([json_route])`` with ``@get("/json")`` on ``uvicorn.Server``.
 
 wrk (Debian's) warms each server up for 2 s, then loads it for ``BENCH_HTTP_SECONDS``
 (default 2) with ``-t2 -c64`` against 127.0.0.1, in ``BENCH_HTTP_ROUNDS`` (default 8)
 interleaved rounds (about a minute in all), server and wrk pinned to separate cores.
 Goal: at least 90% of Starlette's requests/s (the median, over rounds, of ours/Starlette
 within each round, which cancels the machine's drift between rounds) and more than
-FastAPI's. A third row
+FastAPI's. A second row sets ours beside Litestar per round (the issue's expectation:
+Starlette ≈ ours, Litestar ≈ 0.6–0.7x, FastAPI ≈ 0.3–0.5x; the first row's note gives
+each peer's per-round ratio to Starlette). The last row
 measures, in-process, what a request id middleware costs as pure ASGI and as Starlette's
 ``BaseHTTPMiddleware``.
 
@@ -41,7 +44,7 @@ from typing import Any
 
 from benchmarks._harness import Row, Stats, interleaved_async
 
-KINDS = ("ours", "starlette", "fastapi")
+KINDS = ("ours", "starlette", "fastapi", "litestar")
 PAYLOAD = {"message": "hello, world"}
 _UVICORN = {
     "loop": "uvloop",
@@ -74,6 +77,14 @@ def _serve(kind: str, port: int) -> None:
             return JSONResponse(PAYLOAD)
 
         app = Starlette(routes=[Route("/json", json_route)])
+    elif kind == "litestar":
+        from litestar import Litestar, get
+
+        @get("/json")
+        async def litestar_json_route() -> dict[str, str]:
+            return PAYLOAD
+
+        app = Litestar([litestar_json_route])
     else:
         from fastapi import FastAPI
 
@@ -323,7 +334,7 @@ def per_round(rates: dict[str, list[float]], ours: str, peer: str) -> float:
 
 
 def run() -> list[Row]:
-    """Measure the three servers in interleaved rounds and return three rows."""
+    """Measure the four servers in interleaved rounds and return four rows."""
     rates, p99s, rounds, seconds = interleaved_load("benchmarks.bench_http", KINDS)
     rows = _load_rows(rates, p99s, rounds, seconds)
     rows.append(_middleware_row())
@@ -338,6 +349,11 @@ def _load_rows(
     # Each round measures the servers back to back, so the ratio within a round cancels
     # the machine's drift between rounds; the median of those ratios is the verdict.
     ratio = per_round(rates, "ours", "starlette")
+    to_litestar = per_round(rates, "ours", "litestar")
+    peers = ", ".join(
+        f"{name} {per_round(rates, kind, 'starlette'):.2f}x"
+        for kind, name in (("litestar", "Litestar"), ("fastapi", "FastAPI"))
+    )
     return [
         Row(
             target="HTTP JSON route req/s, full stack (router + request id + CORS) on uvicorn",
@@ -346,14 +362,30 @@ def _load_rows(
             met=ratio >= 0.9 and rate["ours"].median > rate["fastapi"].median,
             peers={"starlette": rate["starlette"], "fastapi": rate["fastapi"]},
             unit="req/s",
-            note=f"wrk -t2 -c64, {rounds} x {seconds:g} s; {ratio:.0%} of Starlette per round",
+            note=(
+                f"wrk -t2 -c64, {rounds} x {seconds:g} s; {ratio:.0%} of Starlette per round"
+                f" ({peers} Starlette)"
+            ),
+        ),
+        Row(
+            target="HTTP JSON route req/s, full stack beside Litestar (same run, same uvicorn)",
+            ours=rate["ours"],
+            goal="> Litestar",
+            met=to_litestar > 1.0,
+            peers={"litestar": rate["litestar"]},
+            unit="req/s",
+            note=f"{to_litestar:.2f}x Litestar per round",
         ),
         Row(
             target="HTTP JSON route p99 latency, full stack",
             ours=p99["ours"],
             goal="p99 below FastAPI's",
             met=p99["ours"].median < p99["fastapi"].median,
-            peers={"starlette": p99["starlette"], "fastapi": p99["fastapi"]},
+            peers={
+                "starlette": p99["starlette"],
+                "fastapi": p99["fastapi"],
+                "litestar": p99["litestar"],
+            },
             note="median / max of the rounds' p99",
         ),
     ]
