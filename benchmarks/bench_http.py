@@ -16,11 +16,10 @@ wrk (Debian's) warms each server up for 2 s, then loads it for ``BENCH_HTTP_SECO
 interleaved rounds (about a minute in all), server and wrk pinned to separate cores.
 Goal: at least 90% of Starlette's requests/s (the median, over rounds, of ours/Starlette
 within each round, which cancels the machine's drift between rounds) and more than
-FastAPI's. A second row sets ours beside Litestar per round (the issue's expectation:
-Starlette ≈ ours, Litestar ≈ 0.6–0.7x, FastAPI ≈ 0.3–0.5x; the first row's note gives
-each peer's per-round ratio to Starlette). The last row
-measures, in-process, what a request id middleware costs as pure ASGI and as Starlette's
-``BaseHTTPMiddleware``.
+FastAPI's. A second row sets ours beside Litestar per round (expected: ours about
+Starlette, Litestar about 0.6-0.7x Starlette, FastAPI 0.3-0.5x; the first row's note
+gives each peer's per-round ratio to Starlette). The last row measures, in-process,
+what a request id middleware costs as pure ASGI and as Starlette's ``BaseHTTPMiddleware``.
 
 Run alone: ``.venv/bin/python -m benchmarks http``.
 """
