@@ -2,7 +2,9 @@
 
 Tests that need a service carry its marker (``@pytest.mark.redis`` ...). When the service
 is unreachable they skip with the reason, except under ``CI=true``, where they fail:
-a green CI must mean the real-service tests ran.
+a green CI must mean the real-service tests ran. A test that only uses private servers
+(``private_redis`` ...) gets the marker with ``private=True`` and runs whatever the
+shared service's state.
 """
 
 from __future__ import annotations
@@ -49,9 +51,15 @@ def _reachable_port(port: int) -> bool:
         return False
 
 
+def needs_shared(item: pytest.Item, marker: str) -> bool:
+    """Whether ``item`` talks to the shared server of ``marker``: it carries the marker
+    other than as ``private=True`` (added for a test that only uses private servers)."""
+    return any(not mark.kwargs.get("private") for mark in item.iter_markers(marker))
+
+
 def pytest_runtest_setup(item: pytest.Item) -> None:
     for marker, port in SERVICES.items():
-        if item.get_closest_marker(marker) is None:
+        if not needs_shared(item, marker):
             continue
         if marker not in _reachable:
             _reachable[marker] = _reachable_port(port)

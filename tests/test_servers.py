@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import conftest
 from tests._servers import (
     MariaDbServer,
     PrivateServer,
@@ -70,6 +71,31 @@ def test_a_private_server_test_carries_the_service_marker(
     request: pytest.FixtureRequest, private_redis: ServerFactory[RedisServer]
 ) -> None:
     assert request.node.get_closest_marker("redis") is not None
+
+
+def test_a_private_server_test_runs_while_the_shared_server_is_down(
+    request: pytest.FixtureRequest,
+    private_redis: ServerFactory[RedisServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(conftest._reachable, "redis", False)
+    monkeypatch.delenv("CI", raising=False)
+    try:
+        conftest.pytest_runtest_setup(request.node)
+    except pytest.skip.Exception as skipped:
+        pytest.fail(f"skipped although it uses only a private server: {skipped}")
+
+
+@pytest.mark.redis
+def test_a_test_marked_for_the_shared_server_skips_while_it_is_down(
+    request: pytest.FixtureRequest,
+    private_redis: ServerFactory[RedisServer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(conftest._reachable, "redis", False)
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="redis is not reachable"):
+        conftest.pytest_runtest_setup(request.node)
 
 
 async def test_restart_keeps_the_port_and_answers_again(

@@ -107,9 +107,10 @@ FIXTURE_MARKERS = {
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """A test using a private server carries that service's marker (``-m`` selects it)."""
+    """A test using a private server carries that service's marker (``-m`` selects it),
+    with ``private=True``: the shared service being down does not skip it (conftest.py)."""
     for item in items:
         for name in getattr(item, "fixturenames", ()):
             marker = FIXTURE_MARKERS.get(name)
             if marker is not None and item.get_closest_marker(marker) is None:
-                item.add_marker(getattr(pytest.mark, marker))
+                item.add_marker(getattr(pytest.mark, marker)(private=True))

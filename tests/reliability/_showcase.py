@@ -87,7 +87,9 @@ class Load:
     clients: int = 8
     acknowledged: set[str] = field(default_factory=set)
     statuses: Counter[int] = field(default_factory=Counter)
-    refused: int = 0  # connection refused or reset before an answer: not accepted
+    refused: int = 0  # no connection made: the request never reached the server
+    dropped: int = 0  # connected and sent, then no answer: the request may have been read
+    drops: list[str] = field(default_factory=list)  # what each drop was, for the report
     bad: list[str] = field(default_factory=list)  # answers that break the rules
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     stop_on_refusal: bool = False
@@ -111,6 +113,11 @@ class Load:
 
     async def finish(self, timeout: float = 30) -> None:
         self.stop.set()
+        await self.returned(timeout)
+
+    async def returned(self, timeout: float = 30) -> None:
+        """Wait until every client returned (with ``stop_on_refusal``, each returns after
+        its first refusal, drop or 503)."""
         async with asyncio.timeout(timeout):
             await asyncio.gather(*self._tasks)
 
@@ -123,8 +130,15 @@ class Load:
                     answer = await http.post(
                         "/api/tasks", json={"title": f"w{worker}-{n}"}, headers=self.headers
                     )
-                except httpx.TransportError:
+                except (httpx.ConnectError, httpx.ConnectTimeout):
                     self.refused += 1
+                    if self.stop_on_refusal:
+                        return
+                    await asyncio.sleep(0.05)  # the server is away: do not spin
+                    continue
+                except httpx.TransportError as error:
+                    self.dropped += 1
+                    self.drops.append(f"{type(error).__name__}: {error}")
                     if self.stop_on_refusal:
                         return
                     await asyncio.sleep(0.05)  # the server is away: do not spin
@@ -139,16 +153,39 @@ class Load:
                     return
 
     def classify(self, answer: httpx.Response) -> None:
-        """201, or a 503 problem with ``Retry-After``; never a 500, never a traceback."""
+        """201, or a 503 ``application/problem+json`` with ``Retry-After`` whose body names
+        a ``type`` and ``status: 503``; never a 500, never a traceback."""
         if answer.status_code == 201:
             return
         text = answer.text
         if answer.status_code != 503:
             self.bad.append(f"{answer.status_code}: {text[:300]}")
-        elif "retry-after" not in answer.headers:
-            self.bad.append(f"503 without Retry-After: {text[:300]}")
+        else:
+            self.bad += [f"503 {fault}: {text[:300]}" for fault in unavailable_faults(answer)]
         if "Traceback" in text or 'File "' in text:
             self.bad.append(f"traceback in a {answer.status_code}: {text[:300]}")
+
+
+def unavailable_faults(answer: httpx.Response) -> list[str]:
+    """What a 503 answer lacks of a classified one (decision 0340): ``Retry-After``, the
+    problem+json content type, a body with a string ``type`` and ``status`` 503."""
+    faults = []
+    if "retry-after" not in answer.headers:
+        faults.append("without Retry-After")
+    content_type = answer.headers.get("content-type", "").split(";")[0].strip()
+    if content_type != "application/problem+json":
+        faults.append(f"as {content_type or 'no content type'}, not application/problem+json")
+    try:
+        body = answer.json()
+    except ValueError:
+        return [*faults, "with a body that is not JSON"]
+    if not isinstance(body, dict):
+        return [*faults, "with a body that is not a problem object"]
+    if not isinstance(body.get("type"), str):
+        faults.append("without a problem type")
+    if body.get("status") != 503:
+        faults.append(f"whose problem says status {body.get('status')!r}")
+    return faults
 
 
 async def start_services(

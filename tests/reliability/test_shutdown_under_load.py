@@ -6,6 +6,8 @@ SIGTERM mid-load and times the exit. At the end every task a client was answered
 is a row in PostgreSQL, and its ``tasks.created`` event was relayed through the outbox
 and NATS and recorded once by the subscriber (the last start delivers what the previous
 stop left in the stream). Nothing unacknowledged is kept either; no answer is a 500.
+A client whose connection is refused has sent nothing and stops; a request sent and then
+left without an answer is counted apart, as dropped, and there must be none.
 """
 
 from __future__ import annotations
@@ -23,12 +25,9 @@ from tests._until import until_async
 from tests.reliability._report import record
 from tests.reliability._showcase import Load, Services, start_prod_showcase, start_services
 
-pytestmark = [
-    pytest.mark.postgres,
-    pytest.mark.redis,
-    pytest.mark.nats,
-    pytest.mark.slow,
-]
+# Private servers only: the fixtures mark each test postgres, redis and nats (or rabbitmq)
+# with private=True, so ``-m`` selects it and the shared servers' state does not skip it.
+pytestmark = pytest.mark.slow
 
 GRACE = 1 + 10  # config.prod.yaml: shutdown_delay 1 s, then shutdown_grace 10 s
 
@@ -39,6 +38,8 @@ async def _rounds(tmp_path: Path, services: Services, rounds: int, per_round: in
     exits: list[float] = []
     codes: list[int | None] = []
     bad: list[str] = []
+    refused = 0
+    drops: list[str] = []
     for n in range(rounds):
         showcase = await start_prod_showcase(data, services, log_name=f"round{n}.log")
         load = Load(showcase.url, showcase.headers(), stop_on_refusal=True)
@@ -55,6 +56,8 @@ async def _rounds(tmp_path: Path, services: Services, rounds: int, per_round: in
             await showcase.kill()
         acknowledged |= load.acknowledged
         bad += load.bad
+        refused += load.refused
+        drops += load.drops
         log = showcase.log.read_text()
         if "Traceback" in log:
             bad.append(f"round {n}: traceback in the log: {log[-2000:]}")
@@ -80,12 +83,14 @@ async def _rounds(tmp_path: Path, services: Services, rounds: int, per_round: in
         faults=f"SIGTERM x{rounds} mid-load (PostgreSQL, Redis, NATS)",
         outcome=(
             f"exit codes {sorted(set(codes))}, slowest exit {max(exits):.1f} s "
-            f"(grace {GRACE} s); {len(persisted - acknowledged)} unacknowledged kept; "
-            f"{sum(activity.values()) - len(activity)} events recorded twice"
+            f"(grace {GRACE} s); {refused} connections refused, {len(drops)} requests "
+            f"sent and dropped unanswered; {len(persisted - acknowledged)} unacknowledged "
+            f"kept; {sum(activity.values()) - len(activity)} events recorded twice"
         ),
-        lost=lost + events_lost,
+        lost=lost + events_lost + len(drops),
     )
     assert bad == []
+    assert drops == []  # every request a connection carried was answered
     assert codes == [0] * rounds
     assert max(exits) < GRACE
     assert persisted == acknowledged  # nothing acknowledged lost, nothing refused kept
