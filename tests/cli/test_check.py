@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+import pymodular
 from pymodular.cli import ExitCode
 from tests.cli import apps
 from tests.cli.conftest import Project, Run
@@ -111,3 +112,48 @@ def test_check_and_inspect_judge_the_same_way_but_for_unknown_keys(
     assert [p["kind"] for p in checked] == ["unknown_key", "MissingDependencyError"]
     assert lenient["problems"] == inspected == checked[1:]
     assert lenient["order"] == []
+
+
+FUTURE = """
+from pymodular import Application, Module
+from pymodular.config.feeders import DictFeeder
+
+
+class Hologram(Module[None]):
+    name = "hologram"
+    min_core_version = "99.0.0"
+
+
+def create_app():
+    return Application([Hologram()], feeders=[DictFeeder({"hologram": {"x": 1}})])
+"""
+
+
+@pytest.mark.parametrize("target", ["future:create_app", "future.py:create_app"])
+def test_a_module_needing_a_newer_core_is_a_listed_problem_naming_module_and_versions(
+    project: Project, run_cli: Run, target: str
+) -> None:
+    project.write("future.py", FUTURE)
+    result = run_cli("check", target)
+    assert result.code == ExitCode.FAILED, (result.out, result.err)
+    assert result.err == ""
+    lines = result.out.splitlines()
+    assert lines[0] == f"{target} cannot start (1 problem):"
+    assert lines[1] == (
+        f"  - module 'hologram' cannot be registered: it needs pymodular >= 99.0.0, "
+        f"but this is pymodular {pymodular.__version__}"
+    )
+    assert lines[2] == "(configuration and dependencies are checked once every module registers)"
+    report = json.loads(run_cli("check", target, "-f", "json").out)
+    assert report["ok"] is False
+    assert [p["kind"] for p in report["problems"]] == ["RegistrationError"]
+    assert "'hologram'" in report["problems"][0]["message"]
+
+
+def test_a_target_that_cannot_be_imported_is_still_a_target_error(
+    project: Project, run_cli: Run
+) -> None:
+    project.write("raising.py", "raise RuntimeError('no database here')\napp = None\n")
+    result = run_cli("check", "raising:app")
+    assert result.code == ExitCode.TARGET
+    assert "RuntimeError: no database here" in result.err
