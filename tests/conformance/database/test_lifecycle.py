@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from pymodular.health import HealthStatus
@@ -101,6 +102,45 @@ async def test_stop_lets_open_transactions_commit_and_refuses_new_ones(
 
     async with started() as (_, db2, _events):
         assert await notes(db2, table) == ["started before stop", "savepoint during drain"]
+
+
+async def test_a_transaction_that_outlives_the_drain_timeout_is_cut_at_stop(
+    started: Starter, table: str
+) -> None:
+    inside, finish = asyncio.Event(), asyncio.Event()
+
+    async def late(db: Database) -> None:
+        async with db.transaction() as session:
+            await add(session, table, 1, "before stop")
+            inside.set()
+            await finish.wait()
+            await add(session, table, 2, "after stop")
+
+    async with started(drain_timeout=0.3) as (app, db, events):
+        closed: list[object] = []
+        event.listen(db.entry().pool, "close", lambda *_: closed.append("closed"))
+        worker = asyncio.create_task(late(db))
+        await inside.wait()
+        began = time.monotonic()
+        await app.stop()
+        took = time.monotonic() - began
+        assert took < 0.3 + 2.0, took  # the grace period, not the transaction, bounds stop
+        assert db.state == "closed"
+        (failure,) = events.of("module.error", module="database")
+        assert failure.data["failed_phase"] == "drain"
+        assert "drain_timeout=0.3" in failure.data["error"]
+        (cut,) = events.of("database.transactions_cut")
+        assert cut.data["transactions"] == 1
+        assert closed == []  # still out: nothing waits for it
+
+        finish.set()
+        with pytest.raises(DatabaseStoppingError, match="open when the database module stopped"):
+            await worker
+        # Rolled back, and its connection closed when it came back (not kept in the pool).
+        assert closed == ["closed"]
+
+    async with started() as (_, db2, _events):
+        assert await notes(db2, table) == []
 
 
 async def test_a_reload_applies_pool_settings_while_a_transaction_runs_across_it(

@@ -75,7 +75,7 @@ class Database:
     ) -> None:
         self._entries: dict[str, ConnectionEntry] = {}
         self._state: State = "new"
-        self._active = 0
+        self._scopes: set[TransactionScope] = set()
         self._idle = asyncio.Event()
         self._idle.set()
         self._log = log or logging.getLogger("pymodular.database")
@@ -96,7 +96,7 @@ class Database:
     @property
     def active(self) -> int:
         """Outermost transactions open right now."""
-        return self._active
+        return len(self._scopes)
 
     def entry(self, name: str = DEFAULT_CONNECTION) -> ConnectionEntry:
         """The run-time entry of connection ``name``."""
@@ -211,15 +211,15 @@ class Database:
             state=self._state,
         )
 
-    def _enter(self) -> None:
+    def _enter(self, scope: TransactionScope) -> None:
         if self._state != "open" and not (self._state == "draining" and holds_transaction()):
             raise self._stopping("a new transaction")
-        self._active += 1
+        self._scopes.add(scope)
         self._idle.clear()
 
-    def _leave(self) -> None:
-        self._active -= 1
-        if self._active == 0:
+    def _leave(self, scope: TransactionScope) -> None:
+        self._scopes.discard(scope)
+        if not self._scopes:
             self._idle.set()
 
     async def _drain(self) -> None:
@@ -227,7 +227,7 @@ class Database:
         if self._state != "open":
             return
         self._state = "draining"
-        self._emit("database.draining", active=self._active)
+        self._emit("database.draining", active=len(self._scopes))
         await self._idle.wait()
         # Connections taken straight from an engine: the pool has no event to wait on.
         while any(entry.pool.checkedout() for entry in self._entries.values()):  # noqa: ASYNC110
@@ -235,11 +235,31 @@ class Database:
 
     async def _close(self) -> None:
         self._state = "closed"
+        self._cut_open_transactions()
         for entry in self._entries.values():
             try:
                 await entry.dispose()
             except Exception as error:  # noqa: BLE001 - close the others regardless
                 self._log.warning("closing connection %r failed: %s", entry.name, error)
+
+    def _cut_open_transactions(self) -> None:
+        """Cut the transactions still open at stop (they outlived the drain).
+
+        Their further statements, savepoints and commit are refused with
+        :class:`DatabaseStoppingError`; at the end of their block they are rolled back
+        and their connections closed (the disposed pool keeps none).
+        """
+        cut = [scope for scope in self._scopes if scope._cut()]
+        if not cut:
+            return
+        names = sorted({scope._name for scope in cut})
+        self._log.warning(
+            "%d transaction(s) on %s still open when the database module stopped (they "
+            "outlived drain_timeout): they are rolled back and their connections closed",
+            len(cut),
+            ", ".join(repr(name) for name in names),
+        )
+        self._emit("database.transactions_cut", transactions=len(cut), connections=names)
 
     @contextlib.contextmanager
     def _bypass(self) -> Any:
@@ -256,7 +276,16 @@ class Database:
 class TransactionScope:
     """What :meth:`Database.transaction` returns: an async context manager of a session."""
 
-    __slots__ = ("_db", "_entry", "_name", "_read_only", "_token", "_txn")
+    __slots__ = (
+        "_connection",
+        "_cut_off",
+        "_db",
+        "_entry",
+        "_name",
+        "_read_only",
+        "_token",
+        "_txn",
+    )
 
     def __init__(self, db: Database, name: str, read_only: bool) -> None:
         self._db = db
@@ -265,6 +294,8 @@ class TransactionScope:
         self._txn: Transaction | None = None
         self._entry: ConnectionEntry | None = None
         self._token: Any = None
+        self._connection: Any = None  # the sync Connection of an outermost transaction
+        self._cut_off = False
 
     async def __aenter__(self) -> AsyncSession:
         outer = current_transaction(self._name)
@@ -281,18 +312,18 @@ class TransactionScope:
         else:
             db = self._db
             entry, fallback = db._route(self._name, self._read_only)
-            db._enter()
+            db._enter(self)
             try:
                 try:
-                    session = await _begin(entry, self._read_only)
+                    session, self._connection = await _begin(entry, self._read_only)
                 except DatabaseUnavailableError as error:
                     if fallback is None:
                         raise
                     db._replica_unreachable(fallback, entry, error)
                     entry, fallback = fallback, None
-                    session = await _begin(entry, self._read_only)
+                    session, self._connection = await _begin(entry, self._read_only)
             except BaseException:
-                db._leave()
+                db._leave(self)
                 raise
             if fallback is not None:
                 db._replica_reachable(fallback, entry)
@@ -317,6 +348,14 @@ class TransactionScope:
         entry = self._entry
         assert entry is not None
         session = txn.session
+        if self._cut_off:
+            take_callbacks(txn)
+            await _rollback(session)
+            await _discard(session)
+            self._db._leave(self)
+            if error is None:
+                raise self._cut_error()
+            return
         try:
             if error is None:
                 await session.commit()
@@ -325,7 +364,7 @@ class TransactionScope:
         except BaseException as failure:
             take_callbacks(txn)
             await _discard(session)
-            self._db._leave()
+            self._db._leave(self)
             translated = entry.translate(failure, "committing")
             if translated is not None:
                 raise translated from failure
@@ -334,7 +373,7 @@ class TransactionScope:
         try:
             await session.close()
         finally:
-            self._db._leave()
+            self._db._leave(self)
         if error is not None:
             translated = entry.translate(error, "running a transaction") if _is_sql(error) else None
             if translated is not None:
@@ -344,6 +383,30 @@ class TransactionScope:
             await run_callbacks(
                 callbacks, connection=txn.connection_name, log=self._db._log, emit=self._db._emit
             )
+
+    def _cut(self) -> bool:
+        """Refuse this open transaction's further statements (the module stopped)."""
+        connection = self._connection
+        if connection is None or self._cut_off:
+            return False
+        from sqlalchemy import event
+
+        self._cut_off = True
+
+        def refuse(*_args: Any) -> None:
+            raise self._cut_error()
+
+        event.listen(connection, "before_cursor_execute", refuse)
+        return True
+
+    def _cut_error(self) -> DatabaseStoppingError:
+        return DatabaseStoppingError(
+            f"connection {self._name!r}: the transaction was still open when the database "
+            "module stopped (it outlived the application's drain_timeout); it is rolled "
+            "back and its connection closed",
+            connection=self._name,
+            state="closed",
+        )
 
     async def _end_savepoint(self, txn: Transaction, error: BaseException | None) -> None:
         savepoint = txn._savepoint
@@ -364,8 +427,9 @@ class TransactionScope:
                 self._db._log.debug("rolling back a savepoint failed", exc_info=True)
 
 
-async def _begin(entry: ConnectionEntry, read_only: bool) -> AsyncSession:
-    """A session of ``entry`` holding a connection (read-only when asked); errors classified."""
+async def _begin(entry: ConnectionEntry, read_only: bool) -> tuple[AsyncSession, Any]:
+    """A session of ``entry`` holding a connection (read-only when asked), and that
+    connection's sync :class:`~sqlalchemy.engine.Connection`; errors classified."""
     session = entry.sessionmaker()
     try:
         connection = await session.connection()
@@ -377,7 +441,7 @@ async def _begin(entry: ConnectionEntry, read_only: bool) -> AsyncSession:
         if translated is not None:
             raise translated from error
         raise
-    return session
+    return session, connection.sync_connection
 
 
 def _is_sql(error: BaseException) -> bool:

@@ -115,6 +115,18 @@ class GatedPool(AsyncAdaptedQueuePool):
         queue = self._pool
         assert isinstance(queue, FairQueue)
         queue.hand_back = self._do_return_conn  # full idle queue: close it, one overflow less
+        self._disposed = False
+
+    def dispose(self) -> None:
+        """Close the idle connections; those still out are closed when they come back."""
+        self._disposed = True
+        super().dispose()
+
+    def _do_return_conn(self, record: Any) -> None:
+        if not self._disposed:
+            super()._do_return_conn(record)
+            return
+        record.close()  # a disposed pool keeps nothing: the engine has a new pool already
 
     def connect(self) -> PoolProxiedConnection:
         gate = self.gate

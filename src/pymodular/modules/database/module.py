@@ -62,7 +62,8 @@ class DatabaseModule(Module[Instances[ConnectionConfig]]):
     dropping work in flight.
 
     Emits ``database.connected``, ``database.draining``, ``database.reloaded``,
-    ``database.replica.down`` / ``.up`` and ``database.on_commit.failed``.
+    ``database.replica.down`` / ``.up``, ``database.on_commit.failed`` and
+    ``database.transactions_cut`` (transactions still open at stop, after the drain).
     """
 
     name = "database"
