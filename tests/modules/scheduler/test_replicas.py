@@ -20,6 +20,8 @@ from pathlib import Path
 
 import pytest
 
+from pymodular.modules.scheduler import STORES as JOB_STORES
+from pymodular.modules.scheduler import RunRecord
 from tests.conformance.scheduler.conftest import POSTGRES_DSN, REDIS_URL, _redis_cleanup
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -53,6 +55,20 @@ async def _drop_tables(prefix: str) -> None:
     await store.close()
 
 
+async def _stored(url: str, prefix: str) -> tuple[list[str], list[RunRecord]]:
+    """The job ids and the history that the replicas left in the store at ``url``."""
+    if url == REDIS_URL:
+        store = JOB_STORES.create("redis", url=url, prefix=prefix)
+    else:
+        store = JOB_STORES.create("database", url=url, table_prefix=prefix.replace(":", "_"))
+    await store.open()
+    try:
+        jobs = [info.id for info, _ in await store.jobs()]
+        return jobs, await store.history(limit=1000)
+    finally:
+        await store.close()
+
+
 async def _three_replicas(tmp_path: Path, seconds: float, url: str = REDIS_URL) -> None:
     prefix = f"test:replicas:{uuid.uuid4().hex[:10]}"
     log = tmp_path / "ticks.log"
@@ -65,7 +81,7 @@ async def _three_replicas(tmp_path: Path, seconds: float, url: str = REDIS_URL) 
                     sys.executable,
                     "-m",
                     "tests.modules.scheduler.replica_app",
-                    REDIS_URL,
+                    url,
                     prefix,
                     str(log),
                 ],  # fmt: skip
@@ -104,6 +120,7 @@ async def _three_replicas(tmp_path: Path, seconds: float, url: str = REDIS_URL) 
                 process.send_signal(signal.SIGTERM)
         for process in processes:
             assert process.wait(15) in (0, -signal.SIGKILL)
+        jobs, history = await _stored(url, prefix)
     finally:
         for process in processes:
             if process.poll() is None:
@@ -130,6 +147,11 @@ async def _three_replicas(tmp_path: Path, seconds: float, url: str = REDIS_URL) 
     survivors = {p for k, _, p in lines if k == "start" and p != victim}
     assert len(survivors) >= 1
     assert time.monotonic() - killed_at >= 1  # ticks ran after the kill
+    # The store the replicas were given is the one that holds their runs.
+    assert jobs == ["ticker.tick"]
+    succeeded = [int(r.scheduled_for or 0) for r in history if r.outcome == "succeeded"]
+    assert set(succeeded) <= set(starts)
+    assert len(succeeded) >= sum(k == "end" for k, _, _ in lines) - 1  # the victim's last
 
 
 STORES = [
