@@ -3,14 +3,16 @@ inspect(), and the schemas in the router's OpenAPI document."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 from openapi_spec_validator import validate
 
-from pymodular.errors import PymodularError
+from pymodular.errors import MissingExtraError, PymodularError
 from pymodular.modules.jsonschema import (
+    JsonSchemaConfig,
     JsonSchemaModule,
     JsonSchemaService,
     SchemaError,
@@ -114,3 +116,28 @@ async def test_registered_schemas_join_the_router_openapi_document() -> None:
     assert body["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/order"}
     assert "late" in later["components"]["schemas"]
     assert "late" not in components
+
+
+async def test_engine_auto_falls_back_to_the_python_engine_without_jsonschema_rs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setitem(sys.modules, "jsonschema_rs", None)  # as if it were not installed
+    async with app_harness([JsonSchemaModule()], config=CONFIG) as (app, _):
+        schemas = app.services.get(JsonSchemaService)
+        assert schemas.engine.name == "python"
+        assert app.inspect()["jsonschema"]["engine"] == "python"
+        schemas.validate("order", GOOD)
+        with pytest.raises(SchemaValidationError) as caught:
+            schemas.validate("order", {**GOOD, "ship_to": {"street": "Main"}})
+        assert [i.pointer for i in caught.value.issues] == ["/ship_to/zip"]
+
+
+def test_engine_auto_without_either_engine_names_the_python_engine_packages(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for package in ("jsonschema_rs", "jsonschema"):
+        monkeypatch.setitem(sys.modules, package, None)
+    with pytest.raises(MissingExtraError) as caught:
+        JsonSchemaService(JsonSchemaConfig(engine="auto"))
+    assert caught.value.packages == ("jsonschema",)
+    assert 'pip install "pymodular[jsonschema]"' in str(caught.value)
