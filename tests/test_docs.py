@@ -5,6 +5,9 @@ Conventions for authors:
   directory; top-level code may call ``asyncio.run(...)``.
 - A block preceded by ``<!-- file: NAME -->`` is written to NAME in that directory
   instead of run (any language: YAML, TOML, .env, JSON, Python modules).
+- A Python file block named ``test_*.py`` is a pytest module: once the document's blocks
+  ran, pytest runs those files in that directory (a child process, so the pytest
+  configuration a document writes and the pymodular plugin apply) and must pass.
 - Blocks in any other language (bash, text, ...) are illustrative and not run.
 """
 
@@ -13,6 +16,8 @@ from __future__ import annotations
 import logging
 import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -68,11 +73,14 @@ def _run_examples(document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     monkeypatch.syspath_prepend(str(tmp_path))
     namespace: dict[str, object] = {"__name__": f"doc_{document.stem}"}
     ran = 0
+    test_files: list[str] = []
     for file_name, lang, body in found:
         if file_name:
             target = tmp_path / file_name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(body + "\n", encoding="utf-8")
+            if target.name.startswith("test_") and target.suffix == ".py":
+                test_files.append(file_name)
             continue
         if lang != "python":
             continue
@@ -80,8 +88,26 @@ def _run_examples(document: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatc
         exec(code, namespace)  # noqa: S102 - the documentation is the code under test
         ran += 1
     assert os.getcwd() == str(tmp_path)
+    if test_files:
+        _run_pytest(test_files, tmp_path)
+        ran += 1
     if document.name != "README.md" and not ran:
         pytest.skip(f"{document.name} has no python examples")
+
+
+def _run_pytest(files: list[str], directory: Path) -> None:
+    """Run the document's pytest modules in ``directory``; fail with pytest's report."""
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    result = subprocess.run(  # noqa: S603 - this interpreter, the document's own files
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        cwd=directory,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr  # 5 if none was collected
 
 
 def test_readme_opens_with_exactly_the_two_set_up_commands() -> None:
