@@ -148,6 +148,34 @@ async def test_evictions_are_reported_as_counts_not_per_item() -> None:
         assert len(events.of("cache.evicted")) == 1
 
 
+async def test_a_read_keeps_a_key_when_max_items_evicts_the_least_recently_used() -> None:
+    async with app_harness([CacheModule()], config={"cache": {"max_items": 3}}) as (app, _):
+        cache = app.services.get(Cache)
+        for key in ("a", "b", "c"):
+            await cache.set(key, key)
+        assert await cache.get("a") == "a"  # "a" is now the most recently used
+        await cache.set("d", "d")
+        assert await cache.get_many(["a", "b", "c", "d"]) == {"a": "a", "c": "c", "d": "d"}
+        assert isinstance(cache.backend, MemoryBackend)
+        assert (len(cache.backend), cache.backend.evicted) == (3, 1)
+
+
+async def test_the_sweep_removes_expired_keys_that_nobody_reads() -> None:
+    config = {"cache": {"expiry_interval": 0.05}}
+    async with app_harness([CacheModule()], config=config) as (app, events):
+        cache = app.services.get(Cache)
+        backend = cache.backend
+        assert isinstance(backend, MemoryBackend)
+        await cache.set("kept", "no ttl", ttl=None)
+        await cache.set_many({f"brief{i}": i for i in range(5)}, ttl=0.01)
+        assert len(backend) == 6
+        await until(lambda: sum(e.data["expired"] for e in events.of("cache.evicted")) == 5)
+        assert len(backend) == 1  # removed by the sweep: no key was read
+        assert events.of("cache.evicted")[-1].data["items"] == 1
+        assert (backend.expired, backend.evicted) == (5, 0)
+        assert await cache.get("kept") == "no ttl"
+
+
 async def test_drain_lets_loads_in_flight_finish_and_store() -> None:
     release = asyncio.Event()
     stored: list[Any] = []
