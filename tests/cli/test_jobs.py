@@ -165,6 +165,7 @@ async def test_an_application_with_the_memory_store_is_out_of_reach(
     result = await asyncio.to_thread(run_cli, "jobs", "list", "scheduled_service:app")
     assert result.code == ExitCode.FAILED
     assert "the jobs commands need a shared store" in one_line(result.err)
+    assert "scheduler.store: redis or database" in one_line(result.err)
 
 
 async def test_an_application_without_a_scheduler_is_a_target_error(

@@ -71,7 +71,7 @@ def _store_from_target(target: str, app_dir: Path | None) -> JobStore:
     if config.store == "memory":
         raise CliError(
             f"{target} keeps its jobs in the memory store, inside the application's process; "
-            "the jobs commands need a shared store (scheduler.store: redis)",
+            "the jobs commands need a shared store (scheduler.store: redis or database)",
             exit_code=ExitCode.FAILED,
         )
     if config.store == "database" and config.database_url is None:
