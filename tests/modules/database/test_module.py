@@ -9,8 +9,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import pymysql
 import pytest
 from sqlalchemy import text
+from sqlalchemy.engine import URL
 
 from pymodular import Application
 from pymodular.config.feeders import EnvFeeder
@@ -18,13 +20,19 @@ from pymodular.errors import StateError
 from pymodular.modules.database import (
     DATABASE_BACKENDS,
     Database,
+    DatabaseAuthenticationError,
+    DatabaseBackend,
+    DatabaseConfigError,
     DatabaseModule,
+    ErrorKind,
     Transaction,
     UnknownConnectionError,
     current_transaction,
 )
 from pymodular.modules.database.backends.sqlite import SQLiteBackend
 from pymodular.testing import app_harness
+
+from .helpers import cause_of, failed_start
 
 
 def test_importing_the_package_imports_no_driver_and_no_sqlalchemy() -> None:
@@ -116,6 +124,59 @@ async def test_a_backend_registered_by_the_user_serves_its_own_scheme(tmp_path: 
         async with db.transaction() as session:
             assert (await session.execute(text("SELECT 41 + 1"))).scalar() == 42
     assert opened == [scheme]
+
+
+class AiomysqlBackend(DatabaseBackend):
+    """A backend written against the base class alone: MySQL's dialect over aiomysql."""
+
+    dialect = "mysql"
+    drivers = {"aiomysql": "aiomysql"}
+
+    def __init__(self) -> None:
+        self.connected = 0
+
+    def example_dsn(self) -> str:
+        return f"{self.name}://user@host:3306/database"
+
+    def adjust_url(self, url: URL, *, field: str | None = None) -> URL:
+        if not url.database:
+            raise DatabaseConfigError(f"{field}: name the database", field=field)
+        return url.update_query_dict({"init_command": "SET @opened_by = 'aiomysql backend'"})
+
+    def on_connect(self, dbapi_connection, info, current, dialect):  # type: ignore[no-untyped-def]
+        self.connected += 1
+
+    def classify_driver_error(self, error: BaseException) -> ErrorKind | None:
+        code = error.args[0] if isinstance(error, pymysql.err.OperationalError) else None
+        return {1045: "authentication", 2003: "unavailable"}.get(code)  # type: ignore[return-value]
+
+
+@pytest.mark.mariadb
+async def test_a_backend_with_its_own_dialect_and_driver_serves_a_real_server() -> None:
+    scheme = f"my{uuid.uuid4().hex[:6]}"
+    DATABASE_BACKENDS.register(scheme, type("Registered", (AiomysqlBackend,), {"name": scheme}))
+    section = {"default": {"dsn": f"{scheme}://root@127.0.0.1:3306/test"}}
+    async with app_harness([DatabaseModule()], config={"database": section}) as (app, _):
+        db = app.services.get(Database)
+        backend = db.backend()
+        assert isinstance(backend, AiomysqlBackend)
+        dialect = db.engine().dialect
+        assert (dialect.name, dialect.driver) == ("mysql", "aiomysql")
+        async with db.transaction() as session:
+            row = (await session.execute(text("SELECT @opened_by, 41 + 1"))).one()
+        assert tuple(row) == ("aiomysql backend", 42)  # the URL its adjust_url hook made
+        assert backend.connected >= 1
+        assert app.inspect()["database"]["connections"]["default"]["driver"] == "aiomysql"
+
+    error, _ = await failed_start({"default": {"dsn": f"{scheme}://root@127.0.0.1:3306"}})
+    assert isinstance(cause_of(error), DatabaseConfigError)
+    assert "database.default.dsn: name the database" in str(cause_of(error))
+
+    error, texts = await failed_start(
+        {"default": {"dsn": f"{scheme}://root@127.0.0.1:3306/test", "password": "Not-It-42"}}
+    )
+    assert isinstance(cause_of(error), DatabaseAuthenticationError)  # its classify hook
+    assert not any("Not-It-42" in text for text in texts)
 
 
 def test_the_transaction_contract_outside_a_running_loop() -> None:
