@@ -57,9 +57,17 @@ class FieldLookup:
         return f"{self.path}{kind}: searched {searched} -> in force: {self.source}"
 
 
-def field_lookups(snapshot: ConfigSnapshot, feeders: Sequence[Any]) -> list[FieldLookup]:
-    """The lookups of every declared field of ``snapshot`` (feeders in precedence order)."""
+def field_lookups(
+    snapshot: ConfigSnapshot, feeders: Sequence[Any], layers: Sequence[Layer] | None = None
+) -> list[FieldLookup]:
+    """The lookups of every declared field of ``snapshot`` (feeders in precedence order).
+
+    ``layers`` are the layers searched, lowest first (default: the snapshot's feeder
+    layers; with overlays, those too). A layer is searched with the naming rules of the
+    feeder of the same name, if it has any (environment variables).
+    """
     naming = {f.name: getattr(f, "naming", None) for f in feeders if hasattr(f, "name")}
+    searched_layers = snapshot.layers if layers is None else tuple(layers)
     found: list[FieldLookup] = []
     for spec in snapshot.specs.values():
         for base in _bases(spec, snapshot.sections.get(spec.name)):
@@ -67,7 +75,7 @@ def field_lookups(snapshot: ConfigSnapshot, feeders: Sequence[Any]) -> list[Fiel
                 path = (*base, *leaf.rel)
                 searched = tuple(
                     _search(layer, spec, leaf, path, naming.get(layer.name))
-                    for layer in snapshot.layers
+                    for layer in searched_layers
                 )
                 try:
                     provenance = snapshot.provenance(path)
@@ -79,10 +87,17 @@ def field_lookups(snapshot: ConfigSnapshot, feeders: Sequence[Any]) -> list[Fiel
     return found
 
 
-def log_lookups(snapshot: ConfigSnapshot, feeders: Sequence[Any]) -> None:
-    """Log :func:`field_lookups` on ``pymodular.config``, one line per field (INFO)."""
-    for lookup in field_lookups(snapshot, feeders):
-        logger.info("config lookup %s", lookup)
+def log_lookups(
+    snapshot: ConfigSnapshot,
+    feeders: Sequence[Any],
+    layers: Sequence[Layer] | None = None,
+    label: str | None = None,
+) -> None:
+    """Log :func:`field_lookups` on ``pymodular.config``, one line per field (INFO);
+    ``label`` names whose configuration it is (``tenant 'acme'``) when not the app's."""
+    prefix = f"config lookup ({label}) " if label else "config lookup "
+    for lookup in field_lookups(snapshot, feeders, layers):
+        logger.info("%s%s", prefix, lookup)
 
 
 def _bases(spec: SectionSpec, section: Any) -> list[Path]:

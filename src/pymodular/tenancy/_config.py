@@ -25,9 +25,17 @@ from pymodular.errors import ConfigError
 from pymodular.tenancy.errors import TenantConfigError
 
 if TYPE_CHECKING:
-    from pymodular.config import ConfigSnapshot, Configuration, Layer, SectionSpec
+    from pymodular.config import ConfigSnapshot, Configuration, Feeder, Layer, SectionSpec
 
 __all__ = ("Base", "build_snapshot", "capture_base", "tenant_layers")
+
+
+@dataclass(frozen=True)
+class TenantLayers:
+    """A tenant's own layers, lowest precedence first, and the feeders that read them."""
+
+    layers: list[Layer]
+    feeders: list[Feeder]
 
 
 @dataclass(frozen=True)
@@ -40,6 +48,10 @@ class Base:
     strict: bool
     env_prefix: str | None
     resolvers: tuple[Any, ...] = ()
+    verbose: bool = False
+    """Log each tenant's lookups (``Application(verbose_config=True)``)."""
+    feeders: tuple[Feeder, ...] = ()
+    """The application's feeders: their naming rules name what the base layers searched."""
 
     @property
     def section_tokens(self) -> list[str]:
@@ -62,6 +74,8 @@ def capture_base(config: Configuration) -> Base:
         config.strict,
         config.env_prefix,
         config.secret_resolvers,
+        config.verbose,
+        config.feeders,
     )
 
 
@@ -90,7 +104,7 @@ def tenant_layers(
     data: Mapping[str, Any] | None,
     base: Base,
     max_file_bytes: int,
-) -> list[Layer]:
+) -> TenantLayers:
     """Read the tenant's own layers, lowest precedence first.
 
     Raises :class:`TenantConfigError` naming the tenant and the file or variable at fault.
@@ -100,6 +114,7 @@ def tenant_layers(
 
     by_suffix = dict(DirectoryFeeder.FORMATS)
     layers: list[Layer] = []
+    feeders: list[Feeder] = []
     folders: dict[Path, Path] = {}
     try:
         for path in files:
@@ -114,9 +129,11 @@ def tenant_layers(
                 path, name="tenant-file", max_bytes=max_file_bytes
             )
             layers.extend(feeder.feed(base.specs))
+            feeders.append(feeder)
         if variables:
             env = EnvFeeder(prefix=env_prefix, environ=dict(variables), name="tenant-env")
             layers.extend(env.feed(base.specs))
+            feeders.append(env)
     except ConfigError as exc:
         raise TenantConfigError(
             f"tenant {tenant!r}: {exc.message}", tenant=tenant, errors=exc.errors, source=exc.source
@@ -129,11 +146,11 @@ def tenant_layers(
                 location=f"tenant {tenant} (programmatic)",
             )
         )
-    return layers
+    return TenantLayers(layers, feeders)
 
 
-def build_snapshot(base: Base, tenant: str, layers: Sequence[Layer]) -> ConfigSnapshot:
-    """Validate base plus ``layers`` into the tenant's snapshot.
+def build_snapshot(base: Base, tenant: str, own: TenantLayers) -> ConfigSnapshot:
+    """Validate base plus the tenant's own layers into the tenant's snapshot.
 
     Raises :class:`TenantConfigError` listing every invalid field, with its source.
     """
@@ -144,9 +161,15 @@ def build_snapshot(base: Base, tenant: str, layers: Sequence[Layer]) -> ConfigSn
         validators=base.validators,
         strict=base.strict,
         secret_resolvers=base.resolvers,
+        verbose=base.verbose,
     )
     try:
-        return configuration.collect(base.specs, overlays=layers)
+        return configuration.collect(
+            base.specs,
+            overlays=own.layers,
+            lookup_feeders=[*base.feeders, *own.feeders],
+            lookup_label=f"tenant {tenant!r}",
+        )
     except ConfigError as exc:
         raise TenantConfigError(
             f"tenant {tenant!r}: {exc.message}", tenant=tenant, errors=exc.errors, source=exc.source

@@ -422,7 +422,7 @@ class TenantRegistry:
         tenant = record.id
         old = self._active.get(tenant)
         try:
-            layers = tenant_layers(
+            own = tenant_layers(
                 tenant,
                 files=record.files,
                 variables=record.variables,
@@ -431,7 +431,7 @@ class TenantRegistry:
                 base=base,
                 max_file_bytes=self.options.max_file_bytes,
             )
-            snapshot = build_snapshot(base, tenant, layers)
+            snapshot = build_snapshot(base, tenant, own)
         except TenantConfigError as exc:
             self._failed(record, exc.message, "config", keep=old is not None)
             return None

@@ -11,6 +11,8 @@ from pymodular import Application, Instances, Module
 from pymodular.config import ConfigModel, Configuration, Secret, SectionSpec, field
 from pymodular.config.feeders import EnvFeeder, YamlFeeder
 from pymodular.secrets import forget_secret
+from pymodular.tenancy import TenancyOptions
+from tests.core.tenancy.support import StoreModule
 
 
 class ApiConfig(ConfigModel):
@@ -75,3 +77,43 @@ def test_it_is_quiet_unless_asked_for(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG, logger="pymodular.config")
     Configuration([EnvFeeder("APP_", environ={})]).load([SectionSpec("api", ApiConfig)])
     assert lines(caplog) == {}
+
+
+async def test_tenant_variables_show_the_names_tried(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tenants = tmp_path / "tenants"
+    tenants.mkdir()
+    (tenants / "acme.yaml").write_text("store:\n  pool: 7\n")
+    app = Application(
+        [StoreModule()],
+        feeders=[EnvFeeder("APP_", environ={"APP_STORE_POOL": "4"})],
+        verbose_config=True,
+        tenancy=TenancyOptions(
+            directories=[tenants], environ={"TENANT_ACME_STORE_DSN": "pg://acme-db"}
+        ),
+    )
+    caplog.set_level(logging.INFO, logger="pymodular.config")
+    await app.start()
+    try:
+        prefix = "config lookup (tenant 'acme') "
+        found = {
+            message.removeprefix(prefix).split(" ", 1)[0].split(":")[0]: message
+            for record in caplog.records
+            if (message := record.getMessage()).startswith(prefix)
+        }
+    finally:
+        await app.stop()
+    dsn, pool = found["store.dsn"], found["store.pool"]
+    assert "env [APP_STORE__DSN, APP_STORE_DSN, APP_STORE__DSN_FILE, APP_STORE_DSN_FILE]" in dsn
+    assert (
+        "tenant-env [TENANT_ACME_STORE__DSN, TENANT_ACME_STORE_DSN, "
+        "TENANT_ACME_STORE__DSN_FILE, TENANT_ACME_STORE_DSN_FILE]: env TENANT_ACME_STORE_DSN"
+    ) in dsn
+    assert dsn.endswith("-> in force: env TENANT_ACME_STORE_DSN")
+    assert "env [APP_STORE__POOL, APP_STORE_POOL" in pool
+    assert ": env APP_STORE_POOL" in pool  # the base value, overridden by the tenant's file
+    assert "tenant-file [store.pool]: " in pool
+    assert "acme.yaml" in pool.rsplit("-> in force: ", 1)[1]
+    assert "store.password (secret)" in found["store.password"]
+    assert "pg://acme-db" not in caplog.text  # names and sources only, never a value
