@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +19,11 @@ from pymodular.modules.eventbus import (
     Message,
 )
 from pymodular.modules.eventbus._idempotency import Deduplicator
-from tests._until import until
+from tests._until import until, until_async
+from tests.cli.process import Child
+from tests.conformance.eventbus.kits import NatsKit
+
+ROOT = Path(__file__).resolve().parents[3]
 
 
 class Clock:
@@ -105,7 +112,7 @@ async def test_the_cache_store_without_a_cache_service_is_a_config_error() -> No
 
 
 @pytest.mark.redis
-async def test_the_cache_store_shares_handled_ids_between_processes_through_a_redis_cache() -> None:
+async def test_the_cache_store_shares_handled_ids_between_buses_through_a_redis_cache() -> None:
     from pymodular.modules.cache import Cache
     from pymodular.modules.cache.backends.redis import RedisBackend
 
@@ -143,3 +150,59 @@ async def test_the_cache_store_shares_handled_ids_between_processes_through_a_re
             await bus.stop()
         await Cache(backend, prefix=prefix).clear()
         await backend.close()
+
+
+@pytest.mark.redis
+@pytest.mark.nats
+async def test_an_id_handled_in_a_process_that_died_before_the_ack_is_skipped_in_another() -> None:
+    """Two applications with CacheModule (Redis) and EventBusModule (idempotency.store:
+    cache) in one group on NATS: the first handles a message and dies before
+    acknowledging it; the broker redelivers it to the second, which skips it."""
+    from pymodular import Application
+    from pymodular.config.feeders import DictFeeder
+    from pymodular.modules.cache import Cache, CacheModule
+    from pymodular.modules.eventbus import EventBusModule
+    from tests.modules.eventbus.idempotent_app import HANDLED, charge
+
+    HANDLED.clear()
+    kit = NatsKit("nats")
+    config = {
+        "cache": {
+            "backend": "redis",
+            "key_prefix": f"t-dedupe-{uuid.uuid4().hex[:10]}",
+            "redis": {"url": "redis://127.0.0.1:6379/0"},
+        },
+        "eventbus": {
+            "engines": {"broker": kit.engine_config()},
+            "idempotency": {"store": "cache"},
+        },
+    }
+    settings = {"config": config, "pattern": "orders.paid", "group": "billing"}
+    child = Child(
+        [sys.executable, "-m", "tests.modules.eventbus.idempotent_app", json.dumps(settings)],
+        cwd=ROOT,
+    )
+    app = Application([CacheModule(), EventBusModule()], feeders=[DictFeeder(config)])
+    try:
+        child.wait_for("ready", timeout=60)
+        async with app:
+            bus = app.services.get(EventBus)
+            sent = await bus.publish("orders.paid", {"order": 7})
+            assert sent.id in child.wait_for("handled", timeout=30)
+            child.wait_for("dying", timeout=30)
+            assert child.finish(timeout=30) == -9  # handled, marked done, never acknowledged
+            sub = await bus.subscribe("orders.paid", charge, group="billing", idempotent=True)
+            await until(lambda: bus.deduplicator().skipped == 1, timeout=30)  # redelivered
+            assert HANDLED == []
+            assert (sub.delivered, sub.failed) == (1, 0)
+
+            async def acknowledged() -> bool:
+                return (await bus.health())["broker"].lag == {sub.id: 0}
+
+            await until_async(acknowledged, timeout=15)
+            await app.services.get(Cache).clear()
+    finally:
+        if child.process.poll() is None:
+            child.process.kill()
+            child.finish(timeout=30)
+        await kit.cleanup()
