@@ -23,7 +23,6 @@ from pymodular.config.feeders import DictFeeder
 from pymodular.modules.cache import CacheModule
 from pymodular.modules.eventbus import EventBus, EventBusModule, Message
 
-
 HANDLED: list[str] = []
 
 
