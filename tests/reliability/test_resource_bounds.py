@@ -4,7 +4,11 @@ asyncio tasks back to their baseline after a reload and after a stop.
 The showcase runs in process (``TestClient``, embedded defaults: SQLite, the memory cache
 and bus) in a temporary data directory. Memory is measured twice after a warm-up — live
 Python objects after a full collection, and the process's resident set — so a leak of a
-single object per request shows as thousands of objects.
+single object per request shows as thousands of objects. The served case runs the same
+showcase as its own process and sends its requests over kept-alive loopback connections,
+through the HTTP server's protocol and the metrics layer; its resident set is read from
+``/proc/<pid>/statm``. Events go through the memory bus and through NATS JetStream on a
+private server.
 """
 
 from __future__ import annotations
@@ -14,10 +18,12 @@ import gc
 import logging
 import os
 import resource
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 from examples.showcase import create_app
 from examples.showcase.demo import write_demo_credentials
@@ -27,10 +33,12 @@ from pymodular.config.feeders import DictFeeder
 from pymodular.modules.eventbus import EventBus, EventBusModule
 from pymodular.testing import TestClient
 from tests._until import until
+from tests.e2e.showcase_process import start_showcase
 from tests.reliability._report import record
 
 OBJECTS_ALLOWED = 2_000  # live objects more after the run than before it (caches warm up)
 RSS_ALLOWED = 16 * 1024 * 1024
+BROKER_WINDOW = 500  # broker publishes awaiting their acknowledgement at once
 
 
 def _rss() -> int:
@@ -133,6 +141,108 @@ async def test_memory_is_flat_across_requests_soak(showcase_env: Path) -> None:
     await _requests(showcase_env, 500_000)
 
 
+# -- the served path: the showcase as its own process, over loopback keep-alive --------
+
+SERVED_CONNECTIONS = 8
+SERVED_RSS_ALLOWED = 8 * 1024 * 1024  # the process's resident set only: no object count
+
+
+def _process_rss(pid: int) -> int:
+    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+    return pages * resource.getpagesize()
+
+
+async def _read_answer(reader: asyncio.StreamReader) -> int:
+    """One HTTP/1.1 answer off a kept-alive connection: its status (the body is read)."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    length = next(
+        (
+            int(line.split(b":", 1)[1])
+            for line in lines
+            if line.lower().startswith(b"content-length:")
+        ),
+        None,
+    )
+    if length is None:
+        raise AssertionError(f"an answer without Content-Length: {head!r}")
+    await reader.readexactly(length)
+    return int(lines[0].split()[1])
+
+
+async def _served(url: str, requests: list[bytes], count: int) -> Counter[int]:
+    """``count`` requests (``requests`` in turn) over ``SERVED_CONNECTIONS`` kept-alive
+    connections, one request at a time on each; the statuses."""
+    host, port = url.removeprefix("http://").split(":")
+    statuses: Counter[int] = Counter()
+
+    async def connection(share: int) -> None:
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for n in range(share):
+                writer.write(requests[n % len(requests)])
+                statuses[await _read_answer(reader)] += 1
+        finally:
+            writer.close()
+            await writer.wait_closed()
+
+    shares = [count // SERVED_CONNECTIONS] * SERVED_CONNECTIONS
+    shares[0] += count - sum(shares)
+    await asyncio.gather(*(connection(share) for share in shares))
+    return statuses
+
+
+async def _served_requests(data: Path, count: int) -> None:
+    showcase = await start_showcase(data)
+    try:
+        headers = showcase.headers()
+        async with httpx.AsyncClient(base_url=showcase.url, timeout=10) as http:
+            answer = await http.post("/api/tasks", json={"title": "read me"}, headers=headers)
+        task = answer.json()["id"]
+        key = headers["X-API-Key"]
+        read = f"GET /api/tasks/{task} HTTP/1.1\r\nHost: showcase\r\nX-API-Key: {key}\r\n\r\n"
+        requests = [b"GET / HTTP/1.1\r\nHost: showcase\r\n\r\n", read.encode()]
+        pid = showcase.process.pid
+        assert await _served(showcase.url, requests, 5_000) == {200: 5_000}  # warm-up
+        rss = [_process_rss(pid)]
+        began = time.monotonic()
+        for _ in range(4):  # four quarters, the resident set read after each
+            assert await _served(showcase.url, requests, count // 4) == {200: count // 4}
+            rss.append(_process_rss(pid))
+        took = time.monotonic() - began
+        assert await showcase.stop() == 0
+    finally:
+        await showcase.kill()
+    grown = [(after - rss[0]) / 2**20 for after in rss[1:]]
+    record(
+        "memory across served requests" + (" (soak)" if count > 100_000 else ""),
+        load=(
+            f"{count} requests to the showcase process over {SERVED_CONNECTIONS} kept-alive "
+            f"loopback connections (front page and a cached authenticated read), {took:.0f} s"
+        ),
+        faults="none",
+        outcome="RSS after each quarter " + ", ".join(f"{g:+.1f}" for g in grown) + " MiB",
+        lost=0,
+    )
+    # A leak of 100 bytes a request is ~9.5 MiB here, ~4.8 MiB in the second half.
+    assert rss[-1] - rss[0] < SERVED_RSS_ALLOWED, f"RSS grew by {grown} MiB after each quarter"
+    assert rss[-1] - rss[2] < SERVED_RSS_ALLOWED // 2, f"still growing: {grown} MiB"
+    log = showcase.log.read_text()
+    assert "Traceback" not in log, log[-3000:]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+async def test_memory_is_flat_across_served_requests(showcase_env: Path) -> None:
+    await _served_requests(showcase_env, 100_000)
+
+
+@pytest.mark.soak
+@pytest.mark.timeout(1800)
+async def test_memory_is_flat_across_served_requests_soak(showcase_env: Path) -> None:
+    await _served_requests(showcase_env, 500_000)
+
+
 @pytest.mark.slow
 @pytest.mark.timeout(120)
 async def test_memory_is_flat_across_memory_bus_events() -> None:
@@ -168,6 +278,54 @@ async def test_memory_is_flat_across_memory_bus_events() -> None:
     assert received == 2_000 + count
     assert grown < OBJECTS_ALLOWED
     assert rss_grown < RSS_ALLOWED
+
+
+async def _broker_events(server_url: str, count: int) -> None:
+    received = 0
+
+    async def handler(payload: dict[str, int]) -> None:
+        nonlocal received
+        received += 1
+
+    async def publish(bus: EventBus, total: int) -> None:
+        for start in range(0, total, BROKER_WINDOW):  # a window of publishes awaiting acks
+            window = range(start, min(start + BROKER_WINDOW, total))
+            await asyncio.gather(*(bus.publish("load.tick", {"n": n}) for n in window))
+
+    engine = {"type": "nats", "url": server_url, "stream": "LOAD", "subject_prefix": "load"}
+    config = {"eventbus": {"engines": {"broker": engine}, "default_engine": "broker"}}
+    async with Application([EventBusModule()], feeders=[DictFeeder(config)]) as app:
+        bus = app.services.get(EventBus)
+        await bus.subscribe("load.tick", handler, group="counter")
+        await publish(bus, 2_000)
+        await until(lambda: received == 2_000, timeout=30)
+        objects, rss = _footprint()
+        began = time.monotonic()
+        await publish(bus, count)
+        await until(lambda: received == 2_000 + count, timeout=120)
+        took = time.monotonic() - began
+        objects_after, rss_after = _footprint()
+    grown, rss_grown = objects_after - objects, rss_after - rss
+    record(
+        "memory across broker events",
+        load=(
+            f"{count} events through NATS JetStream (private server) to one subscriber "
+            f"group, {BROKER_WINDOW} publishes in flight, {took:.0f} s"
+        ),
+        faults="none",
+        outcome=f"{grown:+d} live objects, RSS {rss_grown / 2**20:+.1f} MiB after the run",
+        lost=2_000 + count - received,
+    )
+    assert received == 2_000 + count
+    assert grown < OBJECTS_ALLOWED
+    assert rss_grown < RSS_ALLOWED
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(240)
+async def test_memory_is_flat_across_nats_events(private_nats) -> None:
+    server = await private_nats()
+    await _broker_events(server.url, 100_000)
 
 
 async def test_fds_and_tasks_return_to_baseline_after_a_reload_and_a_stop(
