@@ -56,6 +56,21 @@ async def test_concurrent_claims_from_replicas_have_exactly_one_winner(make_stor
         assert results.count(True) == 1
 
 
+async def test_concurrent_leases_from_replicas_stay_within_the_limit(make_store) -> None:
+    replicas = [await opened(make_store) for _ in range(4)]
+    await replicas[0].register(JobInfo("a"))
+    for k in range(20):
+        now, limit = T0 + 100 * k, 1 + k % 2
+        tokens = await asyncio.gather(
+            *(r.acquire("a", f"r{i}", now, 30, limit) for i, r in enumerate(replicas))
+        )
+        won = [t for t in tokens if t is not None]
+        assert len(won) == limit, (k, tokens)
+        assert len(set(won)) == limit
+        for token in won:
+            assert await replicas[0].release("a", token, run("a", at=now), now + 1) is True
+
+
 async def test_leases_are_bounded_by_the_limit_and_tokens_grow(make_store) -> None:
     store = await opened(make_store)
     first = await store.acquire("a", "r1", T0, 30, 2)

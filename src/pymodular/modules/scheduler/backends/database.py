@@ -7,7 +7,8 @@ the three engines makes atomic:
 
 - claim: ``UPDATE ... SET watermark = :tick WHERE id = :id AND watermark < :tick``, and
   the row count names the single winner;
-- acquire: the job's row is locked first (``UPDATE ... SET token = token + 1``), then
+- acquire: the job's row is locked first (``UPDATE ... SET token = token + 1``, before
+  any read, so the snapshot of a REPEATABLE READ engine is taken under the lock), then
   live leases are counted; over the limit the transaction rolls back;
 - release: the lease row is deleted only while live, and only then is the state updated;
 - take_requests: each request row is deleted by exactly one replica (row count).
@@ -211,10 +212,14 @@ class DatabaseStore(OwnedTables, JobStore):
 
         async with self._begin("take a lease") as conn:
             jobs, leases = self._tables[0], self._tables[1]
-            await self._ensure(conn, job_id)
-            await conn.execute(
-                jobs.update().where(jobs.c.id == job_id).values(token=jobs.c.token + 1)
-            )
+            # Lock the job's row before anything is read: under REPEATABLE READ (MariaDB,
+            # MySQL) the transaction's snapshot is taken at its first plain read, and one
+            # taken before the lock would not count leases that replicas committed while
+            # this one waited for it — all of them would get one.
+            bump = jobs.update().where(jobs.c.id == job_id).values(token=jobs.c.token + 1)
+            if (await conn.execute(bump)).rowcount == 0:
+                await conn.execute(self._insert_ignore(jobs, id=job_id, token=0))
+                await conn.execute(bump)
             await conn.execute(
                 leases.delete().where(leases.c.job == job_id).where(leases.c.expires <= now)
             )
