@@ -121,6 +121,8 @@ async def test_a_transaction_that_outlives_the_drain_timeout_is_cut_at_stop(
         event.listen(db.entry().pool, "close", lambda *_: closed.append("closed"))
         worker = asyncio.create_task(late(db))
         await inside.wait()
+        raw = await db.engine().connect()  # taken straight from the engine
+        await raw.execute(text("SELECT 1"))
         began = time.monotonic()
         await app.stop()
         took = time.monotonic() - began
@@ -131,13 +133,15 @@ async def test_a_transaction_that_outlives_the_drain_timeout_is_cut_at_stop(
         assert "drain_timeout=0.3" in failure.data["error"]
         (cut,) = events.of("database.transactions_cut")
         assert cut.data["transactions"] == 1
-        assert closed == []  # still out: nothing waits for it
+        assert closed == []  # both still out: nothing waits for them
 
+        await raw.close()
+        assert closed == ["closed"]  # closed when given back, not kept in the old pool
         finish.set()
         with pytest.raises(DatabaseStoppingError, match="open when the database module stopped"):
             await worker
-        # Rolled back, and its connection closed when it came back (not kept in the pool).
-        assert closed == ["closed"]
+        # Rolled back, and its connection closed when it came back.
+        assert closed == ["closed", "closed"]
 
     async with started() as (_, db2, _events):
         assert await notes(db2, table) == []
