@@ -24,7 +24,7 @@ import asyncio
 import contextlib
 import hashlib
 import os
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import aiomqtt
@@ -49,6 +49,36 @@ class _Client(aiomqtt.Client):
             self._queue.put_nowait(message)  # type: ignore[arg-type]
         except asyncio.QueueFull:  # pragma: no cover - the queue is unbounded
             self._logger.warning("message queue is full; the broker will resend")
+
+
+SUPPORTED_AIOMQTT = ">=2.0,<2.6"  # pyproject's mqtt extra: the releases checked below
+
+
+def _paho(client: aiomqtt.Client) -> paho.Client:
+    """paho's client inside aiomqtt's, for manual acknowledgements (aiomqtt has no public
+    way to them: ``_client`` is private). Checked when the engine is built, so that an
+    aiomqtt release that moves it (or stops routing paho's messages through
+    ``_on_message``, which :class:`_Client` replaces) is refused with the cause named,
+    instead of messages that are never acknowledged."""
+    inner = getattr(client, "_client", None)
+    problem = None
+    if not isinstance(inner, paho.Client):
+        problem = "has no paho client at Client._client"
+    elif not (callable(getattr(inner, "manual_ack_set", None)) and callable(inner.ack)):
+        problem = "its paho client has no manual acknowledgement (manual_ack_set, ack)"
+    elif inner.on_message != getattr(client, "_on_message", None) or not hasattr(client, "_queue"):
+        problem = "no longer hands paho's messages over through Client._on_message and _queue"
+    if problem is not None:
+        from importlib.metadata import version
+
+        from pymodular.modules.eventbus.errors import EventBusConfigError
+
+        raise EventBusConfigError(
+            f"the MQTT engine cannot acknowledge after the handler with aiomqtt "
+            f"{version('aiomqtt')}: it {problem}; install aiomqtt{SUPPORTED_AIOMQTT}",
+            field="eventbus.engines.type",
+        )
+    return cast("paho.Client", inner)
 
 
 class _Link:
@@ -106,7 +136,7 @@ class MqttEngine(BrokerEngine):
             timeout=self.config.publish_timeout,
             tls_params=aiomqtt.TLSParameters() if self._tls else None,
         )
-        client._client.manual_ack_set(True)
+        _paho(client).manual_ack_set(True)
         return client
 
     async def _keep(self, link: _Link, session: Any) -> None:
@@ -161,6 +191,11 @@ class MqttEngine(BrokerEngine):
             link.task.cancel()
             raise
         return link
+
+    async def start(self) -> None:
+        """Refuse an aiomqtt the engine cannot acknowledge through, then connect."""
+        self._client(self._base)
+        await super().start()
 
     async def connect(self) -> None:
         async def publishing(client: _Client, link: _Link) -> None:
