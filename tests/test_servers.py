@@ -73,13 +73,18 @@ def test_a_private_server_test_carries_the_service_marker(
     assert request.node.get_closest_marker("redis") is not None
 
 
+def _shared_redis_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """As if the shared Redis did not answer, outside CI (where a skip would be a failure)."""
+    monkeypatch.setitem(conftest._reachable, "redis", False)
+    monkeypatch.delenv("CI", raising=False)
+
+
 def test_a_private_server_test_runs_while_the_shared_server_is_down(
     request: pytest.FixtureRequest,
     private_redis: ServerFactory[RedisServer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(conftest._reachable, "redis", False)
-    monkeypatch.delenv("CI", raising=False)
+    _shared_redis_down(monkeypatch)
     try:
         conftest.pytest_runtest_setup(request.node)
     except pytest.skip.Exception as skipped:
@@ -92,8 +97,7 @@ def test_a_test_marked_for_the_shared_server_skips_while_it_is_down(
     private_redis: ServerFactory[RedisServer],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setitem(conftest._reachable, "redis", False)
-    monkeypatch.delenv("CI", raising=False)
+    _shared_redis_down(monkeypatch)
     with pytest.raises(pytest.skip.Exception, match="redis is not reachable"):
         conftest.pytest_runtest_setup(request.node)
 
