@@ -206,3 +206,46 @@ async def test_an_id_handled_in_a_process_that_died_before_the_ack_is_skipped_in
             child.process.kill()
             child.finish(timeout=30)
         await kit.cleanup()
+
+
+RECEIVED: list[str] = []
+
+
+async def notify(message: Message[dict[str, int]]) -> None:
+    """The same handler (same qualified name) in both buses below."""
+    RECEIVED.append(message.engine)
+
+
+@pytest.mark.redis
+async def test_subscriptions_without_a_group_each_handle_a_message_despite_a_shared_cache() -> None:
+    from pymodular.modules.cache import Cache
+    from pymodular.modules.cache.backends.redis import RedisBackend
+
+    RECEIVED.clear()
+    backend = RedisBackend("redis://127.0.0.1:6379/0")
+    await backend.start()
+    prefix = f"t-dedupe-{uuid.uuid4().hex[:10]}"
+    buses = [
+        EventBus(
+            {"engines": {name: {"type": "memory"}}, "idempotency": {"store": "cache"}},
+            cache=Cache(backend, prefix=prefix),
+        )
+        for name in ("first", "second")
+    ]
+    try:
+        for bus in buses:
+            await bus.start()
+            await bus.subscribe("orders.paid", notify, idempotent=True)  # no group: every one
+        repeat = Message("orders.paid", {"order": 7}, source="/shop", id="order-7-paid")
+        await buses[0].engines["first"].publish(repeat)
+        await until(lambda: RECEIVED == ["first"])
+        await buses[1].engines["second"].publish(repeat.copy())
+        await until(lambda: RECEIVED == ["first", "second"])
+        await buses[0].engines["first"].publish(repeat.copy())  # a repeat in one bus ...
+        await until(lambda: buses[0].deduplicator().skipped == 1)  # ... is still skipped
+        assert RECEIVED == ["first", "second"]
+    finally:
+        for bus in buses:
+            await bus.stop()
+        await Cache(backend, prefix=prefix).clear()
+        await backend.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -97,6 +98,7 @@ class EventBus:
         self._retired: dict[str, int] = dict.fromkeys(_COUNTERS, 0)  # unsubscribed ones
         self._cache = cache
         self._dedupe: Deduplicator | None = None
+        self._instance = os.urandom(6).hex()  # idempotency scope of group-less subscriptions
         self.outbox: Outbox | None = None
         if config.outbox.enabled:
             if database is None:
@@ -368,7 +370,11 @@ class EventBus:
         engines = (engine,) if engine is not None else tuple(self.router.engines_for(pattern))
         adapter = adapt_handler(handler, model)
         if idempotent:
-            scope = f"{group or ''}|{pattern}|{getattr(handler, '__qualname__', '')}"
+            # A group's members share the scope in every process (one of them handles a
+            # message); a subscription without a group gets every message in every bus,
+            # so its scope is this bus's own even when the cache store is shared.
+            owner = group if group is not None else f"~{self._instance}"
+            scope = f"{owner}|{pattern}|{getattr(handler, '__qualname__', '')}"
             convert = adapter.convert
             adapter = Adapter(lambda m: (m, convert(m)), adapter.payload, adapter.wants_message)
             handler = self.deduplicator().wrap(handler, scope)
