@@ -2,8 +2,10 @@
 and every one-second tick runs exactly once between them, also when one replica is
 SIGKILLed in the middle of a run.
 
-The default suite runs the replicas for 8 seconds of ticks per store; the full minute of
-the acceptance is ``test_three_replicas_for_a_minute`` (marked slow, part of ``make test``).
+The default suite runs the replicas for 8 seconds of ticks per store (and on MariaDB,
+the database store's other server engine); the full minute of the acceptance is
+``test_three_replicas_for_a_minute`` (Redis and PostgreSQL; marked slow, part of
+``make test``).
 """
 
 from __future__ import annotations
@@ -22,7 +24,12 @@ import pytest
 
 from pymodular.modules.scheduler import STORES as JOB_STORES
 from pymodular.modules.scheduler import RunRecord
-from tests.conformance.scheduler.conftest import POSTGRES_DSN, REDIS_URL, _redis_cleanup
+from tests.conformance.scheduler.conftest import (
+    MARIADB_DSN,
+    POSTGRES_DSN,
+    REDIS_URL,
+    _redis_cleanup,
+)
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -46,10 +53,10 @@ async def _wait(condition: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
-async def _drop_tables(prefix: str) -> None:
+async def _drop_tables(url: str, prefix: str) -> None:
     from pymodular.modules.scheduler.backends.database import DatabaseStore
 
-    store = DatabaseStore(url=POSTGRES_DSN, table_prefix=prefix.replace(":", "_"))
+    store = DatabaseStore(url=url, table_prefix=prefix.replace(":", "_"))
     await store.open()
     await store.drop()
     await store.close()
@@ -131,7 +138,7 @@ async def _three_replicas(tmp_path: Path, seconds: float, url: str = REDIS_URL) 
         if url == REDIS_URL:
             await _redis_cleanup(prefix)
         else:
-            await _drop_tables(prefix)
+            await _drop_tables(url, prefix)
 
     lines = _lines(log)
     starts = Counter(s for k, s, _ in lines if k == "start")
@@ -158,9 +165,10 @@ STORES = [
     pytest.param(REDIS_URL, marks=pytest.mark.redis, id="redis"),
     pytest.param(POSTGRES_DSN, marks=pytest.mark.postgres, id="postgres"),
 ]
+DATABASES = [pytest.param(MARIADB_DSN, marks=pytest.mark.mariadb, id="mariadb")]
 
 
-@pytest.mark.parametrize("url", STORES)
+@pytest.mark.parametrize("url", STORES + DATABASES)
 async def test_three_replicas_run_each_tick_exactly_once_through_a_kill(
     tmp_path: Path, url: str
 ) -> None:
