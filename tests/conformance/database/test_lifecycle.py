@@ -107,20 +107,29 @@ async def test_stop_lets_open_transactions_commit_and_refuses_new_ones(
 async def test_a_transaction_that_outlives_the_drain_timeout_is_cut_at_stop(
     started: Starter, table: str
 ) -> None:
-    inside, finish = asyncio.Event(), asyncio.Event()
+    inside, writing, finish = asyncio.Event(), asyncio.Event(), asyncio.Event()
 
     async def late(db: Database) -> None:
         async with db.transaction() as session:
-            await add(session, table, 1, "before stop")
+            await session.execute(text("SELECT 1"))
             inside.set()
             await finish.wait()
             await add(session, table, 2, "after stop")
+
+    async def commits_itself(db: Database) -> None:
+        async with db.transaction() as session:
+            await add(session, table, 1, "before stop")
+            writing.set()
+            await finish.wait()
+            await session.commit()  # an explicit commit is refused as well
 
     async with started(drain_timeout=0.3) as (app, db, events):
         closed: list[object] = []
         event.listen(db.entry().pool, "close", lambda *_: closed.append("closed"))
         worker = asyncio.create_task(late(db))
+        committer = asyncio.create_task(commits_itself(db))
         await inside.wait()
+        await writing.wait()
         raw = await db.engine().connect()  # taken straight from the engine
         await raw.execute(text("SELECT 1"))
         began = time.monotonic()
@@ -132,7 +141,7 @@ async def test_a_transaction_that_outlives_the_drain_timeout_is_cut_at_stop(
         assert failure.data["failed_phase"] == "drain"
         assert "drain_timeout=0.3" in failure.data["error"]
         (cut,) = events.of("database.transactions_cut")
-        assert cut.data["transactions"] == 1
+        assert (cut.data["transactions"], cut.data["connections"]) == (2, ["default"])
         assert closed == []  # both still out: nothing waits for them
 
         await raw.close()
@@ -140,8 +149,10 @@ async def test_a_transaction_that_outlives_the_drain_timeout_is_cut_at_stop(
         finish.set()
         with pytest.raises(DatabaseStoppingError, match="open when the database module stopped"):
             await worker
-        # Rolled back, and its connection closed when it came back.
-        assert closed == ["closed", "closed"]
+        with pytest.raises(DatabaseStoppingError, match="open when the database module stopped"):
+            await committer
+        # Rolled back, and their connections closed when they came back.
+        assert closed == ["closed"] * 3
 
     async with started() as (_, db2, _events):
         assert await notes(db2, table) == []

@@ -397,6 +397,7 @@ class TransactionScope:
             raise self._cut_error()
 
         event.listen(connection, "before_cursor_execute", refuse)
+        event.listen(connection, "commit", refuse)  # session.commit() inside the block
         return True
 
     def _cut_error(self) -> DatabaseStoppingError:
