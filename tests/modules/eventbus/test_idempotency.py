@@ -6,6 +6,7 @@ import asyncio
 import json
 import sys
 import uuid
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -111,19 +112,16 @@ async def test_the_cache_store_without_a_cache_service_is_a_config_error() -> No
         await bus.subscribe("a.b", handler, idempotent=True)
 
 
-@pytest.mark.redis
-async def test_the_cache_store_shares_handled_ids_between_buses_through_a_redis_cache() -> None:
+@pytest.fixture
+async def two_buses() -> AsyncIterator[list[EventBus]]:
+    """Two started buses, memory engines ``first`` and ``second``, whose idempotency store
+    is one Redis cache."""
     from pymodular.modules.cache import Cache
     from pymodular.modules.cache.backends.redis import RedisBackend
 
     backend = RedisBackend("redis://127.0.0.1:6379/0")
     await backend.start()
     prefix = f"t-dedupe-{uuid.uuid4().hex[:10]}"
-    handled: list[str] = []
-
-    async def charge(message: Message[dict[str, int]]) -> None:
-        handled.append(message.engine)
-
     buses = [
         EventBus(
             {"engines": {name: {"type": "memory"}}, "idempotency": {"store": "cache"}},
@@ -132,24 +130,37 @@ async def test_the_cache_store_shares_handled_ids_between_buses_through_a_redis_
         for name in ("first", "second")
     ]
     try:
-        subs = []
         for bus in buses:
             await bus.start()
-            subs.append(
-                await bus.subscribe("orders.paid", charge, group="billing", idempotent=True)
-            )
-        repeat = Message("orders.paid", {"order": 7}, source="/shop", id="order-7-paid")
-        await buses[0].engines["first"].publish(repeat)  # delivered in one process ...
-        await until(lambda: handled == ["first"])
-        await buses[1].engines["second"].publish(repeat.copy())  # ... and again in another
-        await until(lambda: buses[1].deduplicator().skipped == 1)
-        assert handled == ["first"]
-        assert (subs[1].delivered, subs[1].failed) == (1, 0)
+        yield buses
     finally:
         for bus in buses:
             await bus.stop()
         await Cache(backend, prefix=prefix).clear()
         await backend.close()
+
+
+@pytest.mark.redis
+async def test_the_cache_store_shares_handled_ids_between_buses_through_a_redis_cache(
+    two_buses: list[EventBus],
+) -> None:
+    buses = two_buses
+    handled: list[str] = []
+
+    async def charge(message: Message[dict[str, int]]) -> None:
+        handled.append(message.engine)
+
+    subs = [
+        await bus.subscribe("orders.paid", charge, group="billing", idempotent=True)
+        for bus in buses
+    ]
+    repeat = Message("orders.paid", {"order": 7}, source="/shop", id="order-7-paid")
+    await buses[0].engines["first"].publish(repeat)  # delivered in one bus ...
+    await until(lambda: handled == ["first"])
+    await buses[1].engines["second"].publish(repeat.copy())  # ... and again in another
+    await until(lambda: buses[1].deduplicator().skipped == 1)
+    assert handled == ["first"]
+    assert (subs[1].delivered, subs[1].failed) == (1, 0)
 
 
 @pytest.mark.redis
@@ -217,35 +228,18 @@ async def notify(message: Message[dict[str, int]]) -> None:
 
 
 @pytest.mark.redis
-async def test_subscriptions_without_a_group_each_handle_a_message_despite_a_shared_cache() -> None:
-    from pymodular.modules.cache import Cache
-    from pymodular.modules.cache.backends.redis import RedisBackend
-
+async def test_subscriptions_without_a_group_each_handle_a_message_despite_a_shared_cache(
+    two_buses: list[EventBus],
+) -> None:
+    buses = two_buses
     RECEIVED.clear()
-    backend = RedisBackend("redis://127.0.0.1:6379/0")
-    await backend.start()
-    prefix = f"t-dedupe-{uuid.uuid4().hex[:10]}"
-    buses = [
-        EventBus(
-            {"engines": {name: {"type": "memory"}}, "idempotency": {"store": "cache"}},
-            cache=Cache(backend, prefix=prefix),
-        )
-        for name in ("first", "second")
-    ]
-    try:
-        for bus in buses:
-            await bus.start()
-            await bus.subscribe("orders.paid", notify, idempotent=True)  # no group: every one
-        repeat = Message("orders.paid", {"order": 7}, source="/shop", id="order-7-paid")
-        await buses[0].engines["first"].publish(repeat)
-        await until(lambda: RECEIVED == ["first"])
-        await buses[1].engines["second"].publish(repeat.copy())
-        await until(lambda: RECEIVED == ["first", "second"])
-        await buses[0].engines["first"].publish(repeat.copy())  # a repeat in one bus ...
-        await until(lambda: buses[0].deduplicator().skipped == 1)  # ... is still skipped
-        assert RECEIVED == ["first", "second"]
-    finally:
-        for bus in buses:
-            await bus.stop()
-        await Cache(backend, prefix=prefix).clear()
-        await backend.close()
+    for bus in buses:
+        await bus.subscribe("orders.paid", notify, idempotent=True)  # no group: every one
+    repeat = Message("orders.paid", {"order": 7}, source="/shop", id="order-7-paid")
+    await buses[0].engines["first"].publish(repeat)
+    await until(lambda: RECEIVED == ["first"])
+    await buses[1].engines["second"].publish(repeat.copy())
+    await until(lambda: RECEIVED == ["first", "second"])
+    await buses[0].engines["first"].publish(repeat.copy())  # a repeat in one bus ...
+    await until(lambda: buses[0].deduplicator().skipped == 1)  # ... is still skipped
+    assert RECEIVED == ["first", "second"]
