@@ -80,7 +80,7 @@ fuzz: $(STAMP_DEV)
 bench: $(STAMP_DEV)
 	$(BIN)/python -m benchmarks
 
-## mutation: mutants of the core files against their nearest tests, a score per file (not in `make test`)
+## mutation: mutants of the core files and bundled modules against their nearest tests, a score per file (not in `make test`)
 mutation: $(STAMP_DEV)
 	$(BIN)/python scripts/mutation.py $(MUTATION_ARGS)
 
