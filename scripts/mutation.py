@@ -45,7 +45,12 @@ TARGETS: dict[str, list[str]] = {
         "tests/core/tenancy/test_guard.py",
         "tests/core/tenancy/test_guard_records.py",
     ],
-    "src/pymodular/health/_aggregate.py": ["tests/core/health/test_aggregate.py"],
+    "src/pymodular/health/_aggregate.py": [
+        "tests/core/health/test_aggregate.py",
+        # the options check the least message limit this file sets
+        "tests/core/health/test_aggregator.py::test_the_least_message_limit_is_sixty_four",
+        "tests/core/health/test_aggregator.py::test_invalid_options_are_rejected",
+    ],
     "src/pymodular/reload/_plan.py": [
         "tests/core/reload/test_plan.py",
         "tests/core/reload/test_diff.py",

@@ -72,3 +72,9 @@ def test_depth_levels_group_what_may_run_together() -> None:
     edges = [Edge("b", "a", "module"), Edge("c", "a", "module"), Edge("d", "b", "module")]
     order = topological_order(["a", "b", "c", "d"], edges)
     assert depth_levels(order, edges) == [["a"], ["b", "c"], ["d"]]
+
+
+def test_depth_levels_ignore_edges_from_modules_outside_the_order() -> None:
+    # only the nodes of the order are placed; an edge from any other node is not counted
+    edges = [Edge("gone", "a", "module"), Edge("b", "a", "module")]
+    assert depth_levels(["a", "b"], edges) == [["a"], ["b"]]

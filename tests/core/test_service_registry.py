@@ -6,8 +6,14 @@ from typing import Any
 
 import pytest
 
-from pymodular import RegistrationError, Service, ServiceNotFoundError
-from pymodular._context import current_tenant
+from pymodular import (
+    AmbiguousServiceError,
+    RegistrationError,
+    Service,
+    ServiceNotFoundError,
+    ServiceNotReadyError,
+)
+from pymodular._context import current_module, current_tenant
 from pymodular.errors import ScopedServiceError
 from pymodular.services import Availability, ServiceRegistry
 from tests.core.test_services import Cache, MemoryCache, RedisCache
@@ -123,3 +129,79 @@ def test_unregistering_one_provider_leaves_every_other_providers_services_as_the
         registry.get(RedisCache)
     with pytest.raises(ServiceNotFoundError):
         registry.get("redis")
+
+
+class Plain:
+    """A class whose only base is ``object``."""
+
+
+def test_an_undeclared_object_whose_class_has_no_base_is_found_under_that_class() -> None:
+    registry = ServiceRegistry()
+    plain = Plain()
+    ready(registry, "m", [Service("plain", plain)])
+    assert registry.get(Plain) is plain
+    with pytest.raises(ServiceNotFoundError):
+        registry.get(object)  # every class but object
+
+
+def test_a_factory_made_object_is_found_by_type_after_an_earlier_miss() -> None:
+    registry = ServiceRegistry()
+    memory = MemoryCache()
+    registry.register("m", [Service("memory", factory=lambda: memory)], pending=True)
+    assert MemoryCache not in registry  # its type is known only once the factory ran
+    registry.mark_ready("m", Availability.INIT)
+    assert MemoryCache in registry  # the miss was not kept
+    assert registry.get(Cache) is memory
+
+
+def test_a_service_asked_for_before_its_start_names_the_provider_the_asker_and_the_fix() -> None:
+    registry = ServiceRegistry()
+    later = Service("pool", factory=MemoryCache, interface=Cache, available="start")
+    registry.register("provider", [later], pending=True)
+    registry.mark_ready("provider", Availability.INIT)
+    token = current_module.set(("eager", "init"))
+    try:
+        with pytest.raises(ServiceNotReadyError) as info:
+            registry.get("pool")
+    finally:
+        current_module.reset(token)
+    error = info.value
+    assert (error.module, error.phase, error.extra) == ("eager", "init", {"provider": "provider"})
+    assert "only after that module's start; module 'eager' asked for it during its init" in str(
+        error
+    )
+    assert "fetch it in start() instead of init()" in str(error)
+
+
+def test_a_service_asked_for_before_its_init_advises_declaring_the_dependency() -> None:
+    registry = ServiceRegistry()
+    registry.register("provider", [Service("pool", factory=MemoryCache)], pending=True)
+    with pytest.raises(ServiceNotReadyError) as info:
+        registry.get("pool")
+    error = info.value
+    assert (error.module, error.phase, error.extra) == (None, None, {"provider": "provider"})
+    assert "only after that module's init; it was asked for" in str(error)
+    assert "declare the dependency (depends_on=('provider',) or a Dependency)" in str(error)
+
+
+def test_an_ambiguous_lookup_lists_unnamed_candidates_as_unnamed() -> None:
+    registry = ServiceRegistry()
+    ready(  # declared together, equal priority: a tie
+        registry,
+        "a",
+        [
+            Service(None, MemoryCache(), interface=Cache),
+            Service("redis", RedisCache(), interface=Cache),
+        ],
+    )
+    with pytest.raises(AmbiguousServiceError) as info:
+        registry.get(Cache)
+    assert "<unnamed> from module 'a' (priority 0, registration #" in str(info.value)
+    assert "redis from module 'a' (priority 0, registration #" in str(info.value)
+
+
+def test_iterating_the_registry_gives_every_entry_in_registration_order() -> None:
+    registry = ServiceRegistry()
+    ready(registry, "a", [Service("memory", MemoryCache())])
+    ready(registry, "b", [Service("redis", RedisCache())])
+    assert [(e.provider, e.name) for e in registry] == [("a", "memory"), ("b", "redis")]

@@ -122,7 +122,7 @@ class TenantGuard:
     def _enforce(self, kind: str, target: str, tenant: str | None, requested: str | None) -> bool:
         """Record a violation unless the guard is disabled; return whether to refuse."""
         if self._mode is GuardMode.DISABLED:
-            return False
+            return False  # pragma: no mutate  (read only by `if`: None says the same)
         strict = self._mode is GuardMode.STRICT
         self._record(Violation(kind, target, tenant, requested, self._mode, strict))
         return strict

@@ -69,6 +69,20 @@ async def test_long_unicode_keys_within_the_limit_are_fine(make_cache: MakeCache
     assert await cache.get(key) == "ok"
 
 
+async def test_a_key_at_the_length_limit_is_refused_only_for_what_is_wrong_with_it(
+    make_cache: MakeCache,
+) -> None:
+    cache = make_cache(max_key_length=10)
+    with pytest.raises(CacheKeyError, match="the key holds control or other non-printable"):
+        await cache.get("abcdefghi\n")
+
+
+async def test_a_value_of_exactly_max_value_bytes_is_stored(make_cache: MakeCache) -> None:
+    cache = make_cache(max_value_bytes=1000)
+    await cache.set("k", "x" * 998)  # 1000 bytes serialized, the quotes included
+    assert await cache.get("k") == "x" * 998
+
+
 async def test_an_oversized_value_is_refused_and_the_old_one_stays(
     make_cache: MakeCache, backend: CacheBackend
 ) -> None:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from pymodular._state import ModuleState
-from pymodular.health import HealthResult, HealthStatus, ModuleHealth, aggregate
+from pymodular.health import HealthOptions, HealthResult, HealthStatus, ModuleHealth, aggregate
 from pymodular.health._aggregate import (
     clean_message,
     failure_entry,
@@ -88,6 +88,18 @@ def test_a_cut_message_is_exactly_the_limit_and_counts_what_it_left_out(size: in
 
 def test_a_note_that_cannot_fit_is_left_out_rather_than_overflowing_the_limit() -> None:
     assert clean_message("y" * 500, 10) == "y" * 10
+
+
+def test_a_note_that_fits_beside_one_character_keeps_that_character() -> None:
+    # 25 = 1 + len("... (99 more characters)"): the note is made room for, down to one
+    assert clean_message("a" * 100, 25) == "a... (99 more characters)"
+
+
+def test_without_a_limit_messages_are_cut_at_the_options_default() -> None:
+    default = HealthOptions().max_message_length
+    long = HealthResult("degraded", "x" * 5000, NOW)
+    assert len(report_entry("db", long, optional=False, now=NOW).message) == default
+    assert len(failure_entry("db", "x" * 5000, optional=False, now=NOW).message) == default
 
 
 def test_an_entry_keeps_how_long_its_reporter_took() -> None:

@@ -202,7 +202,7 @@ def test_expiry_and_not_before_honour_the_leeway() -> None:
     with pytest.raises(InvalidTokenError) as caught:
         ours.verify(early)
     assert caught.value.reason == "not_yet_valid"
-    now.now = NOW + 71
+    now.now = NOW + 70  # now + leeway == nbf: valid from that second on
     assert ours.verify(early).subject == "user-1"
 
 
@@ -355,3 +355,19 @@ def test_describe_and_errors_show_no_token_and_no_key() -> None:
         assert part not in text
     assert SECRET not in text
     assert SECRET not in repr(key)
+
+
+def test_times_from_the_epoch_to_the_last_second_of_year_9999_are_accepted() -> None:
+    key = key_for("HS256")
+    assert verifier(key).verify(key.sign({"alg": "HS256"}, claims(nbf=0))).subject
+    last = int(dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC).timestamp())
+    assert verifier(key).verify(key.sign({"alg": "HS256"}, claims(exp=last))).subject
+    with pytest.raises(InvalidTokenError, match="'exp' claim is out of range") as caught:
+        verifier(key).verify(key.sign({"alg": "HS256"}, claims(exp=last + 1)))
+    assert caught.value.reason == "claims"
+
+
+def test_a_token_without_roles_or_scopes_gives_empty_sets() -> None:
+    key = key_for("HS256")
+    principal = verifier(key).verify(key.sign({"alg": "HS256"}, claims()))
+    assert (principal.roles, principal.scopes) == (frozenset(), frozenset())

@@ -12,6 +12,7 @@ from pymodular.config.feeders import DictFeeder
 from pymodular.modules.cache import (
     CACHE_BACKENDS,
     Cache,
+    CacheConfig,
     CacheModule,
     JsonSerializer,
     TenantCache,
@@ -239,3 +240,11 @@ def test_the_redis_engine_names_its_extra_when_chosen_and_only_then() -> None:
     assert 'pip install "pymodular[redis]"' in outcome["message"]
     assert outcome["field"] == "cache.backend"
     assert outcome["redis_imported"] is False
+
+
+def test_a_cache_made_without_a_policy_has_the_sections_defaults() -> None:
+    from pymodular.modules.cache._policy import DEFAULT, CachePolicy
+
+    assert CachePolicy() == CachePolicy.from_config(CacheConfig())
+    assert Cache(MemoryBackend()).policy == CachePolicy.from_config(CacheConfig())
+    assert repr(DEFAULT) == "DEFAULT"  # as signatures show it: ttl=DEFAULT

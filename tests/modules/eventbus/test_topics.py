@@ -60,17 +60,37 @@ def test_invalid_topics(topic: object) -> None:
         check_topic(topic)
 
 
-@pytest.mark.parametrize("pattern", [">", "*", "a.*.>", "*.*", "a.b"])
+@pytest.mark.parametrize("pattern", [">", "*", "a.*.>", "*.*", "a.b", "x" * 200])
 def test_valid_patterns(pattern: str) -> None:
     assert check_pattern(pattern) == pattern
 
 
 @pytest.mark.parametrize(
-    "pattern", ["", "a.>.b", ">.a", "a.>>", "a.#", "a.+", "a..b", "a.*x", None]
+    "pattern", ["", "a.>.b", ">.a", "a.>>", "a.#", "a.+", "a..b", "a.*x", None, "x" * 201]
 )
 def test_invalid_patterns(pattern: object) -> None:
     with pytest.raises(ValidationError):
         check_pattern(pattern)
+
+
+def test_errors_state_the_rule_for_topics_and_for_patterns() -> None:
+    with pytest.raises(ValidationError) as topic:
+        check_topic("orders.*")
+    assert "invalid topic 'orders.*'" in str(topic.value)
+    assert "'*' for one segment" not in str(topic.value)
+    assert "wildcards belong in subscriptions, not in published topics" in str(topic.value)
+    with pytest.raises(ValidationError) as pattern:
+        check_pattern("orders.>.paid")
+    assert "invalid topic pattern 'orders.>.paid'" in str(pattern.value)
+    assert "'*' for one segment, '>' (last) for one or more" in str(pattern.value)
+    assert "wildcards belong" not in str(pattern.value)
+
+
+def test_errors_show_at_most_80_characters_of_the_value() -> None:
+    with pytest.raises(ValidationError) as info:
+        check_topic("x" * 300)
+    assert repr("x" * 80) in str(info.value)
+    assert "x" * 81 not in str(info.value)
 
 
 def test_native_syntaxes() -> None:

@@ -59,6 +59,30 @@ def test_least_outstanding_picks_the_least_busy_and_rotates_ties() -> None:
     assert balancer.choose(pool, None).key == "a"
 
 
+def test_least_outstanding_takes_idle_targets_in_turn_from_the_first() -> None:
+    pool = [T("a"), T("b"), T("c")]
+    balancer = LeastOutstanding()
+    assert [balancer.choose(pool, None).key for _ in range(4)] == list("abca")
+
+
+def test_least_outstanding_looks_past_the_turn_in_pool_order() -> None:
+    # a's turn, but b and c are both less busy: the first of them after a wins
+    pool = [T("a", outstanding=5), T("b"), T("c")]
+    assert LeastOutstanding().choose(pool, None).key == "b"
+
+
+def test_power_of_two_draws_from_the_whole_pool_then_from_the_rest() -> None:
+    sizes: list[int] = []
+
+    def first_index(n: int) -> int:
+        sizes.append(n)
+        return 0
+
+    pool = [T("a"), T("b"), T("c")]  # all idle: a tie goes to the first draw
+    assert PowerOfTwo(first_index).choose(pool, None).key == "a"
+    assert sizes == [3, 2]
+
+
 def test_power_of_two_picks_the_less_busy_of_two_distinct_draws() -> None:
     draws = iter([0, 0, 2, 0])  # the second draw skips the first's index
     pool = [T("a", outstanding=5), T("b"), T("c", outstanding=1)]
@@ -82,10 +106,24 @@ def test_hash_ring_sticks_keys_and_moves_only_the_keys_of_a_leaving_target() -> 
     assert {after[k] for k in moved} <= {"a", "c"}
 
 
+def test_a_leaving_targets_keys_go_where_a_ring_without_it_sends_them() -> None:
+    targets = [T("a"), T("b"), T("c")]
+    remaining = [targets[0], targets[2]]
+    ring, rebuilt = HashRing(targets), HashRing(remaining)
+    for key in (f"user-{i}".encode() for i in range(300)):
+        assert ring.choose(remaining, key).key == rebuilt.choose(remaining, key).key
+
+
 def test_hash_ring_without_a_key_goes_round_robin() -> None:
     targets = [T("a"), T("b")]
     ring = HashRing(targets)
     assert [ring.choose(targets, None).key for _ in range(4)] == list("abab")
+
+
+def test_hash_ring_sends_keys_round_robin_when_no_target_of_the_ring_is_eligible() -> None:
+    ring = HashRing([T("a"), T("b")])
+    added = [T("c"), T("d")]  # targets added since the ring was built
+    assert [ring.choose(added, b"user-1").key for _ in range(4)] == list("cdcd")
 
 
 def test_an_unknown_balancer_is_refused() -> None:

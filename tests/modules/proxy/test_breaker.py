@@ -46,6 +46,57 @@ def test_outcomes_older_than_the_window_no_longer_count() -> None:
     assert breaker.state == "closed"  # 2 requests in the window: too few
 
 
+def test_a_bucket_counts_until_a_whole_window_has_passed_since_it_ended() -> None:
+    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
+    breaker.record(False, 0.0)  # the bucket [0, 1)
+    assert breaker.window(10.0) == (1, 1)
+    assert breaker.window(10.9) == (1, 1)
+    assert breaker.window(11.0) == (0, 0)
+
+
+def test_a_new_second_starts_a_new_bucket_however_many_requests_the_last_one_had() -> None:
+    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
+    for _ in range(5):
+        breaker.record(True, 0.0)
+    breaker.record(False, 2.0)
+    assert breaker.window(11.5) == (1, 1)  # the bucket at 0 is gone, the one at 2 is not
+
+
+def test_the_ratio_counts_every_recent_bucket_on_a_monotonic_clock_far_from_zero() -> None:
+    breaker = _breaker(failure_ratio=0.5, min_requests=3, consecutive_failures=100)
+    assert breaker.record(False, 5000.0) is None
+    assert breaker.record(False, 5001.0) is None
+    assert breaker.window(5001.5) == (2, 2)
+    assert breaker.record(False, 5002.0) == "open"
+
+
+def test_allow_answers_false_while_open_and_while_every_probe_is_out() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=1)
+    breaker.record(False, 0.0)
+    assert breaker.allow(4.0) is False
+    assert breaker.allow(5.0) is True
+    assert breaker.allow(5.0) is False
+
+
+def test_a_probe_that_answers_frees_its_place_for_the_next_one() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
+    breaker.record(False, 0.0)
+    assert breaker.allow(5.0)
+    assert breaker.record(True, 5.1) is None  # one success of two; none in flight
+    assert breaker.allow(5.2)
+    assert breaker.allow(5.2)  # two in flight: the limit
+    assert not breaker.allow(5.2)
+
+
+def test_a_probe_that_answers_while_others_are_out_frees_one_place_only() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=3)
+    breaker.record(False, 0.0)
+    assert all(breaker.allow(5.0) for _ in range(3))
+    assert breaker.record(True, 5.1) is None  # two still out
+    assert breaker.allow(5.2)
+    assert not breaker.allow(5.2)
+
+
 def test_after_the_open_time_a_limited_number_of_probes_pass() -> None:
     breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
     breaker.record(False, 0.0)

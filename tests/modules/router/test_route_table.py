@@ -155,6 +155,18 @@ def test_host_mounts_match_exact_hosts_before_wildcards_whatever_the_order() -> 
     assert list(routes) == [wildcard, exact]
 
 
+def test_a_wildcard_host_takes_a_one_letter_label_but_not_an_empty_one() -> None:
+    wildcard = host_mount("*.example.com")
+    routes = table(wildcard)
+    assert routes.match_host("a.example.com", "/") is wildcard
+    assert routes.match_host(".example.com", "/") is None
+
+
+def test_a_route_without_methods_is_a_mount() -> None:
+    assert route("/static").is_mount
+    assert not route("/x", "GET").is_mount
+
+
 def test_a_host_mount_serves_its_path_prefix_only_and_not_while_disabled() -> None:
     docs = host_mount("docs.example.com", "/v1")
     routes = table(docs)

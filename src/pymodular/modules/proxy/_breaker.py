@@ -138,8 +138,9 @@ class Breaker:
     def _open(self, now: float) -> BreakerState:
         self.state = "open"
         self.opened_at = now
-        self.probes_in_flight = 0
-        self.probe_successes = 0
-        self.consecutive = 0
+        # Nothing reads these while open; allow() and a close reset them again on the way out.
+        self.probes_in_flight = 0  # pragma: no mutate
+        self.probe_successes = 0  # pragma: no mutate
+        self.consecutive = 0  # pragma: no mutate
         self._buckets.clear()
         return "open"
