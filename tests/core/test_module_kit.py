@@ -141,3 +141,32 @@ def test_a_plain_type_argument_keeps_a_module_single_instance() -> None:
 
     assert (Single.config_model, Single.instance_aware) == (EndpointConfig, False)
     assert (Untyped.config_model, Untyped.instance_aware) == (None, False)
+
+
+def test_capabilities_are_read_as_the_runtime_protocols_read_them() -> None:
+    """A module's capabilities are what ``isinstance`` against each protocol answers: a
+    method on its class or on the instance counts, one set to None does not."""
+    from pymodular._registration import _CAPABILITY_METHODS, check_module
+    from pymodular.module import Module
+
+    async def method(*args: Any) -> None:
+        return None
+
+    for capability, name in _CAPABILITY_METHODS.items():
+        on_class = type("OnClass", (Module,), {"name": "on-class", name: method})()
+        off = type("Off", (Module,), {"name": "off", name: None})()
+        on_instance = type("OnInstance", (Module,), {"name": "on-instance"})()
+        setattr(on_instance, name, method)
+        plain = type("Plain", (Module,), {"name": "plain"})()
+        for module in (on_class, off, on_instance, plain):
+            record = check_module(module, index=0, taken=())
+            flags = {
+                "start": record.startable,
+                "stop": record.stoppable,
+                "reload": record.reloadable,
+                "health_report": record.health_reporter,
+                "on_tenant": record.tenant_aware,
+                "drain": record.drainable,
+                "describe": record.describable,
+            }
+            assert flags[name] == isinstance(module, capability), (capability, module)
