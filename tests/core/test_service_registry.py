@@ -205,3 +205,14 @@ def test_iterating_the_registry_gives_every_entry_in_registration_order() -> Non
     ready(registry, "a", [Service("memory", MemoryCache())])
     ready(registry, "b", [Service("redis", RedisCache())])
     assert [(e.provider, e.name) for e in registry] == [("a", "memory"), ("b", "redis")]
+    assert repr(registry) == "<ServiceRegistry(num_services=2)>"
+
+
+@pytest.mark.parametrize(("name", "shown"), [("x", "'x'"), (None, "'Cache'")])
+def test_a_factory_of_the_wrong_type_is_named_by_its_service_or_else_its_interface(
+    name: str | None, shown: str
+) -> None:
+    registry = ServiceRegistry()
+    registry.register("bad", [Service(name, factory=object, interface=Cache)], pending=True)
+    with pytest.raises(RegistrationError, match=f"the factory of service {shown} returned"):
+        registry.mark_ready("bad", Availability.INIT)

@@ -216,7 +216,7 @@ class ServiceRegistry:
         self, provider: str, entries: Sequence[ServiceEntry], availability: Availability
     ) -> bool:
         """Make ``entries`` of ``availability`` ready; whether any changed."""
-        changed = False
+        changed = False  # pragma: no mutate  (True only clears the lookup caches once more)
         for entry in entries:
             if entry.ready or entry.service.available is not availability:
                 continue
@@ -424,7 +424,7 @@ class ServiceRegistry:
     def __contains__(self, key: object) -> bool:
         if isinstance(key, str | type):
             return bool(self.candidates(key))
-        return False
+        return False  # pragma: no mutate  (`in` makes a bool of it: None says the same)
 
     def __iter__(self) -> Iterator[ServiceEntry]:
         return iter(list(self._entries))

@@ -162,6 +162,23 @@ def test_a_wildcard_host_takes_a_one_letter_label_but_not_an_empty_one() -> None
     assert routes.match_host(".example.com", "/") is None
 
 
+def test_a_route_found_is_answered_with_no_allow_list_and_no_disabled_flag() -> None:
+    static, dynamic = route("/x", "GET"), route("/y/{id:int}", "GET")
+    routes = table(static, dynamic)
+    assert routes.match("/x", "GET") == (static, None, frozenset(), False)
+    assert routes.match("/y/7", "GET") == (dynamic, {"id": 7}, frozenset(), False)
+
+
+def test_a_route_disabled_and_enabled_again_by_hand_is_enabled() -> None:
+    made = route("/x", "GET")
+    made.disabled_manually = True
+    made.refresh_enabled()
+    assert not made.enabled
+    made.disabled_manually = False
+    made.refresh_enabled()
+    assert made.enabled
+
+
 def test_a_route_without_methods_is_a_mount() -> None:
     assert route("/static").is_mount
     assert not route("/x", "GET").is_mount

@@ -52,6 +52,12 @@ def walls(expr: str, tz: str, start: tuple[int, ...], end: tuple[int, ...]) -> l
         # a night that springs forward with no tick in the skipped hour adds no tick
         ("0 12 * * *", "Europe/Berlin", (2026, 3, 28), (2026, 3, 31),
          ["03-28 12:00:00+0100", "03-29 12:00:00+0200", "03-30 12:00:00+0200"]),
+        # seconds count in the skipped hour: its last second runs at the jump, and a tick
+        # one second after the jump is not pulled onto it
+        ("59 59 2 * * *", "Europe/Berlin", (2026, 3, 29), (2026, 3, 29, 4),
+         ["03-29 03:00:00+0200"]),
+        ("1 0 3 * * *", "Europe/Berlin", (2026, 3, 29), (2026, 3, 29, 4),
+         ["03-29 03:00:01+0200"]),
         # six fields: seconds first
         ("*/20 0 12 * * *", "UTC", (2026, 1, 1, 12, 0, 0), (2026, 1, 1, 12, 0, 59),
          ["01-01 12:00:20+0000", "01-01 12:00:40+0000"]),
@@ -185,3 +191,21 @@ def test_describe_and_repr_name_the_expression_and_the_zone() -> None:
     schedule = CronSchedule("*/5  * * * *", "Europe/Berlin")
     assert schedule.describe() == {"cron": "*/5 * * * *", "timezone": "Europe/Berlin"}
     assert repr(schedule) == "CronSchedule('*/5 * * * *', 'Europe/Berlin')"
+
+
+def test_a_range_over_both_changes_of_a_year_has_each_day_once_and_the_jump() -> None:
+    found = walls("30 2 * * *", "Europe/Berlin", (2026, 3, 1), (2026, 12, 1))
+    assert len(found) == 275  # every day from 1 March to 30 November, once
+    assert "03-29 03:00:00+0200" in found
+    assert "10-25 02:30:00+0200" in found
+    assert found == sorted(found)
+
+
+@pytest.mark.parametrize("newest_first", [False, True])
+def test_the_croniter_walk_keeps_ticks_on_both_ends_of_a_range(newest_first: bool) -> None:
+    last_day = CronSchedule("0 12 L * *")  # croniter's own syntax: not the fast walk
+    noon = dt.datetime(2026, 2, 28, 12, tzinfo=UTC).timestamp()
+    assert last_day.epochs(noon - 1, noon, newest_first=newest_first) == [noon]
+    march = dt.datetime(2026, 3, 31, 12, tzinfo=UTC).timestamp()
+    both = last_day.epochs(noon - 1, march, newest_first=newest_first)
+    assert both == ([march, noon] if newest_first else [noon, march])
