@@ -371,3 +371,13 @@ def test_a_token_without_roles_or_scopes_gives_empty_sets() -> None:
     key = key_for("HS256")
     principal = verifier(key).verify(key.sign({"alg": "HS256"}, claims()))
     assert (principal.roles, principal.scopes) == (frozenset(), frozenset())
+
+
+def test_a_claim_path_of_one_part_or_several_reads_the_claims() -> None:
+    from pymodular.modules.auth._claims import claim_at
+
+    body = {"sub": "user-1", "realm_access": {"roles": ["ops"]}}
+    assert claim_at(body, "sub") == "user-1"
+    assert claim_at(body, "realm_access.roles") == ["ops"]
+    assert claim_at(body, "sub.roles") is None
+    assert claim_at(body, "missing") is None

@@ -86,11 +86,29 @@ def test_errors_state_the_rule_for_topics_and_for_patterns() -> None:
     assert "wildcards belong" not in str(pattern.value)
 
 
-def test_errors_show_at_most_80_characters_of_the_value() -> None:
+@pytest.mark.parametrize("size", [81, 300])
+def test_errors_show_at_most_80_characters_of_the_value(size: int) -> None:
     with pytest.raises(ValidationError) as info:
-        check_topic("x" * 300)
+        check_topic("x" * (size - 1) + "!")
     assert repr("x" * 80) in str(info.value)
     assert "x" * 81 not in str(info.value)
+    assert "!" not in str(info.value)
+
+
+def test_only_a_topic_holding_a_wildcard_is_told_where_wildcards_belong() -> None:
+    with pytest.raises(ValidationError) as info:
+        check_topic("orders paid")
+    assert "wildcards belong" not in str(info.value)
+    with pytest.raises(ValidationError) as info:
+        check_topic("orders.>")
+    assert "wildcards belong in subscriptions" in str(info.value)
+
+
+@pytest.mark.parametrize("pattern", ["", None, "x" * 201])
+def test_a_pattern_refused_before_its_segments_states_the_pattern_rule(pattern: object) -> None:
+    with pytest.raises(ValidationError) as info:
+        check_pattern(pattern)
+    assert "'*' for one segment, '>' (last) for one or more" in str(info.value)
 
 
 def test_native_syntaxes() -> None:
@@ -119,11 +137,9 @@ def test_overlap_and_cover_agree_with_matching_on_small_topics(first: str, secon
     both = [t for t in topics if matches(first, t) and matches(second, t)]
     assert overlaps(first, second) is bool(both)
     specific = [t for t in topics if matches(second, t)]
-    if covers(first, second):
-        assert all(matches(first, t) for t in specific)
-    elif specific:
-        # not covering means some topic of ``second`` escapes ``first`` (within 5 segments)
-        assert not all(matches(first, t) for t in specific)
+    # covering means no topic of ``second`` escapes ``first`` (within 5 segments)
+    escapes = [t for t in specific if not matches(first, t)]
+    assert covers(first, second) is (not escapes)
 
 
 @given(_TOPICS)

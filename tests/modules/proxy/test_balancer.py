@@ -114,6 +114,13 @@ def test_a_leaving_targets_keys_go_where_a_ring_without_it_sends_them() -> None:
         assert ring.choose(remaining, key).key == rebuilt.choose(remaining, key).key
 
 
+def test_hash_ring_gives_a_target_keys_in_proportion_to_its_weight() -> None:
+    targets = [T("a", weight=3), T("b")]
+    ring = HashRing(targets)
+    share = Counter(ring.choose(targets, f"user-{i}".encode()).key for i in range(2000))
+    assert 0.65 < share["a"] / 2000 < 0.85  # about three in four
+
+
 def test_hash_ring_without_a_key_goes_round_robin() -> None:
     targets = [T("a"), T("b")]
     ring = HashRing(targets)

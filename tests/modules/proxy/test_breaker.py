@@ -97,6 +97,66 @@ def test_a_probe_that_answers_while_others_are_out_frees_one_place_only() -> Non
     assert not breaker.allow(5.2)
 
 
+def test_a_closed_circuit_lets_every_request_through() -> None:
+    breaker = _breaker(half_open_probes=1)
+    assert all(breaker.allow(0.0) for _ in range(10))
+    assert breaker.available(0.0)
+
+
+def test_the_open_time_counts_from_when_the_circuit_opened() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5)
+    breaker.record(False, 100.0)
+    assert breaker.available(104.9) is False
+    assert breaker.available(105.0) is True
+
+
+def test_available_says_whether_a_probe_place_is_free() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
+    breaker.record(False, 0.0)
+    assert breaker.allow(5.0)
+    assert breaker.available(5.0) is True  # one of two out
+    assert breaker.allow(5.0)
+    assert breaker.available(5.0) is False  # both out
+
+
+def test_a_probe_released_without_an_outcome_frees_one_place() -> None:
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
+    breaker.record(False, 0.0)
+    assert breaker.allow(5.0)
+    assert breaker.allow(5.0)
+    breaker.release()
+    assert breaker.allow(5.0)
+    assert not breaker.allow(5.0)
+
+
+def test_a_closed_circuit_counts_consecutive_failures_afresh() -> None:
+    breaker = _breaker(consecutive_failures=2, open_seconds=5, half_open_probes=1)
+    breaker.record(False, 0.0)
+    assert breaker.record(False, 0.0) == "open"
+    assert breaker.allow(5.0)
+    assert breaker.record(True, 5.1) == "closed"
+    assert breaker.record(False, 6.0) is None  # one failure of two
+    assert breaker.record(False, 6.0) == "open"
+
+
+def test_an_outcome_a_whole_second_after_a_bucket_began_starts_the_next() -> None:
+    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
+    breaker.record(False, 5000.0)
+    breaker.record(False, 5001.0)  # a new bucket, [5001, 5002)
+    assert breaker.window(5011.0) == (1, 1)
+    breaker.record(False, 5020.0)
+    breaker.record(False, 5020.5)  # the same bucket, [5020, 5021)
+    assert breaker.window(5030.9) == (2, 2)
+    assert breaker.window(5031.0) == (0, 0)
+
+
+def test_a_new_bucket_keeps_the_older_ones_still_in_the_window() -> None:
+    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
+    breaker.record(False, 5000.0)
+    breaker.record(False, 5010.5)
+    assert breaker.window(5010.5) == (2, 2)
+
+
 def test_after_the_open_time_a_limited_number_of_probes_pass() -> None:
     breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
     breaker.record(False, 0.0)
