@@ -30,6 +30,12 @@ def _cell(stats: Stats, unit: str) -> str:
     return f"{stats.median:,.0f} / {stats.p95:,.0f} {unit}"
 
 
+def _ratio(ours: float, peer: float) -> str:
+    """``x<ours/peer>``; a peer's median of 0 (a cost measured as a difference, which
+    load can bring to nothing) has no ratio."""
+    return f"x{ours / peer:.2f}" if peer else "no ratio: the peer's median is 0"
+
+
 def main(argv: list[str]) -> int:
     here = Path(__file__).parent
     names = sorted(
@@ -52,7 +58,7 @@ def main(argv: list[str]) -> int:
     failed = 0
     for row in rows:
         peers = "; ".join(
-            f"{peer}: {_cell(stats, row.unit)} (x{row.ours.median / stats.median:.2f})"
+            f"{peer}: {_cell(stats, row.unit)} ({_ratio(row.ours.median, stats.median)})"
             for peer, stats in row.peers.items()
         )
         floor = f"{row.floor[0]}: {_cell(row.floor[1], row.unit)}" if row.floor else ""
