@@ -11,6 +11,13 @@ def _breaker(**settings: object) -> Breaker:
     return Breaker(BreakerConfig.model_validate(settings))
 
 
+def _opened(**settings: object) -> Breaker:
+    """A breaker opened by one failure at 0.0, so probing from 5.0."""
+    breaker = _breaker(consecutive_failures=1, open_seconds=5, **settings)
+    breaker.record(False, 0.0)
+    return breaker
+
+
 def test_consecutive_failures_open_the_circuit() -> None:
     breaker = _breaker(consecutive_failures=3, min_requests=100)
     assert [breaker.record(False, 0.0) for _ in range(3)] == [None, None, "open"]
@@ -71,16 +78,14 @@ def test_the_ratio_counts_every_recent_bucket_on_a_monotonic_clock_far_from_zero
 
 
 def test_allow_answers_false_while_open_and_while_every_probe_is_out() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=1)
-    breaker.record(False, 0.0)
+    breaker = _opened(half_open_probes=1)
     assert breaker.allow(4.0) is False
     assert breaker.allow(5.0) is True
     assert breaker.allow(5.0) is False
 
 
 def test_a_probe_that_answers_frees_its_place_for_the_next_one() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
-    breaker.record(False, 0.0)
+    breaker = _opened(half_open_probes=2)
     assert breaker.allow(5.0)
     assert breaker.record(True, 5.1) is None  # one success of two; none in flight
     assert breaker.allow(5.2)
@@ -89,8 +94,7 @@ def test_a_probe_that_answers_frees_its_place_for_the_next_one() -> None:
 
 
 def test_a_probe_that_answers_while_others_are_out_frees_one_place_only() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=3)
-    breaker.record(False, 0.0)
+    breaker = _opened(half_open_probes=3)
     assert all(breaker.allow(5.0) for _ in range(3))
     assert breaker.record(True, 5.1) is None  # two still out
     assert breaker.allow(5.2)
@@ -111,8 +115,7 @@ def test_the_open_time_counts_from_when_the_circuit_opened() -> None:
 
 
 def test_available_says_whether_a_probe_place_is_free() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
-    breaker.record(False, 0.0)
+    breaker = _opened(half_open_probes=2)
     assert breaker.allow(5.0)
     assert breaker.available(5.0) is True  # one of two out
     assert breaker.allow(5.0)
@@ -120,8 +123,7 @@ def test_available_says_whether_a_probe_place_is_free() -> None:
 
 
 def test_a_probe_released_without_an_outcome_frees_one_place() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
-    breaker.record(False, 0.0)
+    breaker = _opened(half_open_probes=2)
     assert breaker.allow(5.0)
     assert breaker.allow(5.0)
     breaker.release()
@@ -158,8 +160,7 @@ def test_a_new_bucket_keeps_the_older_ones_still_in_the_window() -> None:
 
 
 def test_after_the_open_time_a_limited_number_of_probes_pass() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=5, half_open_probes=2)
-    breaker.record(False, 0.0)
+    breaker = _opened(half_open_probes=2)
     assert not breaker.available(4.9)
     assert breaker.available(5.0)
     assert breaker.allow(5.0)
