@@ -255,3 +255,28 @@ async def test_a_message_failing_after_a_loss_is_dead_lettered_once(
     dead = [data for _, data in letters if data != {"n": -1}]
     assert len(dead) == 1
     assert [d["attempts"] for _, d in timeline.of("eventbus.message.dead_lettered")] == [2]
+
+
+async def test_a_connection_that_fails_to_open_is_closed_not_left_to_the_collector() -> None:
+    """A connection that could not connect is closed at once: left to aio-pika's
+    ``__del__``, it is collected wherever the collector runs, and outside a running loop
+    its close() coroutine is never awaited (a RuntimeWarning, and the close never done)."""
+    import gc
+    import socket
+    import warnings
+
+    with socket.socket() as silent:  # accepts connections, never answers (a broker starting)
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        port = silent.getsockname()[1]
+        config = broker_config("rabbitmq", f"amqp://guest:guest@127.0.0.1:{port}/")
+        bus = EventBus({"engines": {"rabbitmq": {**config, "connect_timeout": 0.3}}})
+        engine: Any = bus.engines["rabbitmq"]
+        for _ in range(3):
+            with pytest.raises(TimeoutError):
+                await engine._open()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        await asyncio.to_thread(gc.collect)  # a thread with no running loop
+    unawaited = [w for w in caught if "never awaited" in str(w.message)]
+    assert unawaited == []

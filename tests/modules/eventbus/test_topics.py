@@ -88,10 +88,13 @@ def test_errors_state_the_rule_for_topics_and_for_patterns() -> None:
 
 @pytest.mark.parametrize("size", [81, 300])
 def test_errors_show_at_most_80_characters_of_the_value(size: int) -> None:
+    # Not a run of one letter: another test of the process may have registered such a
+    # run as a secret, and a secret's value is masked wherever it shows.
+    value = "".join(chr(ord("a") + n % 26) for n in range(size - 1)) + "!"
     with pytest.raises(ValidationError) as info:
-        check_topic("x" * (size - 1) + "!")
-    assert repr("x" * 80) in str(info.value)
-    assert "x" * 81 not in str(info.value)
+        check_topic(value)
+    assert repr(value[:80]) in str(info.value)
+    assert value[:81] not in str(info.value)
     assert "!" not in str(info.value)
 
 

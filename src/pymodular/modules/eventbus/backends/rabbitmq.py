@@ -165,12 +165,15 @@ class RabbitMqEngine(BrokerEngine):
     async def _open(self) -> None:
         """A connection, its publishing channel (with confirms) and the exchange."""
         config = self.config
-        connection = await aio_pika.connect(
+        # Built here rather than by aio_pika.connect, which drops a connection that failed
+        # to connect without closing it: its __del__ then makes a close() coroutine it
+        # can only schedule inside a running loop, and outside one it is never awaited.
+        connection = aio_pika.Connection(
             _with_credentials(config),
-            timeout=config.connect_timeout,
             client_properties={"connection_name": f"pymodular-eventbus-{self.name}"},
         )
         try:
+            await connection.connect(timeout=config.connect_timeout)
             channel = await connection.channel(publisher_confirms=True)
             exchange = await channel.declare_exchange(
                 config.exchange, aio_pika.ExchangeType.TOPIC, durable=True
