@@ -49,6 +49,9 @@ def walls(expr: str, tz: str, start: tuple[int, ...], end: tuple[int, ...]) -> l
         ("0 * * * *", "America/New_York", (2026, 11, 1, 0, 30), (2026, 11, 1, 3, 0),
          ["11-01 01:00:00-0400", "11-01 01:00:00-0500", "11-01 02:00:00-0500",
           "11-01 03:00:00-0500"]),
+        # the hour after falling back is not mistaken for the old offset's 03:00
+        ("0 3 * * *", "Europe/Berlin", (2026, 10, 24), (2026, 10, 26),
+         ["10-24 03:00:00+0200", "10-25 03:00:00+0100"]),
         # a night that springs forward with no tick in the skipped hour adds no tick
         ("0 12 * * *", "Europe/Berlin", (2026, 3, 28), (2026, 3, 31),
          ["03-28 12:00:00+0100", "03-29 12:00:00+0200", "03-30 12:00:00+0200"]),
