@@ -107,7 +107,7 @@ def _serve(kind: str, port: int) -> None:
             json_routes(self.router)
 
     modules: list[Module[Any]] = [RouterModule(), Routes()]
-    traced = kind in ("full", "default")
+    traced = kind in ("full", "default", "unsampled")
     if kind != "off":
         modules.append(MetricsModule())
     if traced:
@@ -125,6 +125,8 @@ def _serve(kind: str, port: int) -> None:
         config["tracing"] = {"otlp": {"endpoint": endpoint}}
         if kind == "full":
             config["tracing"]["sample_ratio"] = 1.0
+        elif kind == "unsampled":  # not in the served rounds: for benchmarks.instructions
+            config["tracing"]["sample_ratio"] = 0.0
     app = Application(modules, feeders=[DictFeeder(config)], health=True)
     raise SystemExit(app.run(loop="uvloop", log_level="WARNING"))
 

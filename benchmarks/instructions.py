@@ -9,6 +9,9 @@ its answer), dumps the counters and prints the instructions per request::
 
     .venv/bin/python -m benchmarks.instructions off metrics default
 
+``unsampled`` is the default's server with ``sample_ratio: 0``: every request's span is
+in OpenTelemetry's context with the not-sampled decision, and none is recorded.
+
 Needs valgrind (Debian package ``valgrind``); each kind takes about 40 s. Not part of
 ``make bench``: it counts work, not time, and says nothing about cache misses or the
 kernel's share, which the served benchmark measures.
@@ -91,7 +94,7 @@ def count(kind: str, requests: int, out: Path) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kinds", nargs="+", choices=("off", "metrics", "full", "default"))
+    parser.add_argument("kinds", nargs="+", choices=("off", "metrics", "unsampled", "full", "default"))
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
