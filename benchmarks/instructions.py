@@ -94,7 +94,8 @@ def count(kind: str, requests: int, out: Path) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kinds", nargs="+", choices=("off", "metrics", "unsampled", "full", "default"))
+    kinds = ("off", "metrics", "unsampled", "full", "default")
+    parser.add_argument("kinds", nargs="+", choices=kinds)
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
