@@ -348,11 +348,8 @@ class TransactionScope:
         entry = self._entry
         assert entry is not None
         session = txn.session
-        if self._cut_off:
-            take_callbacks(txn)
-            await _rollback(session)
-            await _discard(session)
-            self._db._leave(self)
+        if self._cut_off:  # closing the session rolls it back
+            await self._abandon(txn, session)
             if error is None:
                 raise self._cut_error()
             return
@@ -362,9 +359,7 @@ class TransactionScope:
             else:
                 await _rollback(session)
         except BaseException as failure:
-            take_callbacks(txn)
-            await _discard(session)
-            self._db._leave(self)
+            await self._abandon(txn, session)
             translated = entry.translate(failure, "committing")
             if translated is not None:
                 raise translated from failure
@@ -399,6 +394,13 @@ class TransactionScope:
         event.listen(connection, "before_cursor_execute", refuse)
         event.listen(connection, "commit", refuse)  # session.commit() inside the block
         return True
+
+    async def _abandon(self, txn: Transaction, session: AsyncSession) -> None:
+        """End the transaction without committing: its on-commit callbacks dropped, its
+        session closed (which rolls it back), the database told it has left."""
+        take_callbacks(txn)
+        await _discard(session)
+        self._db._leave(self)
 
     def _cut_error(self) -> DatabaseStoppingError:
         return DatabaseStoppingError(
