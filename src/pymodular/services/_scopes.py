@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Collection, Iterable
 from typing import Any
 
+from pymodular._text import with_article
 from pymodular.errors import ScopedServiceError, ServiceNotFoundError, error_text
 from pymodular.services._service import ServiceEntry, ServiceScope, _conforms
 
@@ -157,8 +158,9 @@ def call_factory(entry: ServiceEntry, arg: str | None, label: str, **where: Any)
     for iface in entry.service.interfaces:
         if not _conforms(value, iface):
             raise ScopedServiceError(
-                f"the factory of {label} (module {entry.provider!r}) returned a "
-                f"{type(value).__qualname__}, not an instance of {iface.__qualname__}",
+                f"the factory of {label} (module {entry.provider!r}) returned "
+                f"{with_article(type(value).__qualname__)}, not an instance of "
+                f"{iface.__qualname__}",
                 module=entry.provider,
                 service=entry.name,
             )
