@@ -187,23 +187,14 @@ def check_module(
     )
 
 
-def _method_of(capability: type) -> str:
-    """The one method a capability protocol declares."""
-    (name,) = (n for n, v in vars(capability).items() if callable(v) and not n.startswith("_"))
-    return name
-
-
-_CAPABILITY_METHODS: dict[type, str] = {
-    capability: _method_of(capability)
-    for capability in (
-        Startable,
-        Stoppable,
-        Reloadable,
-        HealthReporter,
-        TenantAware,
-        Drainable,
-        Describable,
-    )
+_CAPABILITY_METHODS: dict[type, str] = {  # each capability protocol's one method
+    Startable: "start",
+    Stoppable: "stop",
+    Reloadable: "reload",
+    HealthReporter: "health_report",
+    TenantAware: "on_tenant",
+    Drainable: "drain",
+    Describable: "describe",
 }
 
 
