@@ -56,7 +56,7 @@ SUPPORTED_AIOMQTT = ">=2.0,<2.6"  # pyproject's mqtt extra: the releases checked
 
 def _paho(client: aiomqtt.Client) -> paho.Client:
     """paho's client inside aiomqtt's, for manual acknowledgements (aiomqtt has no public
-    way to them: ``_client`` is private). Checked when the engine is built, so that an
+    way to them: ``_client`` is private). Checked when the engine starts, so that an
     aiomqtt release that moves it (or stops routing paho's messages through
     ``_on_message``, which :class:`_Client` replaces) is refused with the cause named,
     instead of messages that are never acknowledged."""
@@ -194,7 +194,7 @@ class MqttEngine(BrokerEngine):
 
     async def start(self) -> None:
         """Refuse an aiomqtt the engine cannot acknowledge through, then connect."""
-        self._client(self._base)
+        _paho(_Client("localhost"))  # a bare client: no connection, properties or TLS
         await super().start()
 
     async def connect(self) -> None:
