@@ -37,11 +37,12 @@ Run alone: ``.venv/bin/python -m benchmarks observability``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from benchmarks._harness import Row, Stats, interleaved, interleaved_async
@@ -456,20 +457,28 @@ def served(
     kinds: tuple[str, ...] = KINDS, cpu: dict[str, list[float]] | None = None
 ) -> tuple[dict[str, list[float]], int, float]:
     """Requests/s per kind and round (wrk), with the OTLP sink running beside the servers."""
+    with otlp_sink(_pinned(1)):
+        rates, _p99s, rounds, seconds = interleaved_load(
+            "benchmarks.bench_observability", kinds, cpu=cpu
+        )
+    return rates, rounds, seconds
+
+
+@contextlib.contextmanager
+def otlp_sink(pinned: list[str]) -> Iterator[None]:
+    """The loopback OTLP sink process (``pinned``: a ``taskset`` prefix or nothing), its
+    address in ``BENCH_OTLP_ENDPOINT`` for the servers started meanwhile."""
     port = _free_port()
     sink = subprocess.Popen(
-        [*_pinned(1), sys.executable, "-m", "benchmarks.bench_observability", "sink", str(port)],
+        [*pinned, sys.executable, "-m", "benchmarks.bench_observability", "sink", str(port)],
         stdout=subprocess.DEVNULL,
     )
     os.environ["BENCH_OTLP_ENDPOINT"] = f"http://127.0.0.1:{port}/v1/traces"
     try:
-        rates, _p99s, rounds, seconds = interleaved_load(
-            "benchmarks.bench_observability", kinds, cpu=cpu
-        )
+        yield
     finally:
         sink.terminate()
         sink.wait(timeout=15)
-    return rates, rounds, seconds
 
 
 def run() -> list[Row]:

@@ -20,7 +20,6 @@ kernel's share, which the served benchmark measures.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import socket
 import subprocess
@@ -29,6 +28,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.bench_http import _free_port, _wait_ready
+from benchmarks.bench_observability import KINDS, otlp_sink
 
 REQUEST = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 CONNECTIONS = 8
@@ -94,28 +94,17 @@ def count(kind: str, requests: int, out: Path) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    kinds = ("off", "metrics", "unsampled", "full", "default")
-    parser.add_argument("kinds", nargs="+", choices=kinds)
+    parser.add_argument("kinds", nargs="+", choices=(*KINDS, "unsampled"))
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian package valgrind)", file=sys.stderr)
         return 2
-    sink_port = _free_port()
-    sink = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.bench_observability", "sink", str(sink_port)],
-        stdout=subprocess.DEVNULL,
-    )
-    os.environ["BENCH_OTLP_ENDPOINT"] = f"http://127.0.0.1:{sink_port}/v1/traces"
     found: dict[str, float] = {}
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            for kind in args.kinds:
-                found[kind] = count(kind, args.requests, Path(tmp))
-                print(f"{kind:8s} {found[kind] / 1000:8.1f}k instructions per request", flush=True)
-    finally:
-        sink.terminate()
-        sink.wait(timeout=15)
+    with otlp_sink([]), tempfile.TemporaryDirectory() as tmp:
+        for kind in args.kinds:
+            found[kind] = count(kind, args.requests, Path(tmp))
+            print(f"{kind:8s} {found[kind] / 1000:8.1f}k instructions per request", flush=True)
     if "off" in found:
         for kind, value in found.items():
             if kind != "off":
