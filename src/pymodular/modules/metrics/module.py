@@ -20,7 +20,6 @@ __all__ = ("MetricsModule",)
 logger = logging.getLogger("pymodular.metrics")
 
 #: ``metrics.otel`` (or a reader of your own) exports through the OpenTelemetry SDK.
-OTEL_SDK = Extra("tracing", "opentelemetry.sdk")
 
 
 class MetricsModule(Module[MetricsConfig]):
@@ -103,7 +102,9 @@ class MetricsModule(Module[MetricsConfig]):
 
     def _otel(self, app: Application) -> Any:
         """A ``MeterProvider`` with the configured (or given) reader, and its meter."""
-        OTEL_SDK.require("metrics.otel", field="metrics.otel")
+        from pymodular.modules.tracing.module import TracingModule  # its extra: the SDK
+
+        TracingModule.extra.require("metrics.otel", field="metrics.otel")
         from opentelemetry.sdk.metrics import MeterProvider
         from opentelemetry.sdk.resources import Resource
 

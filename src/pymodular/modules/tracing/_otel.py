@@ -180,7 +180,7 @@ class OtelTracer(Tracer):
         the default ratio: no caller's context, no span current) is made here in one
         step: its trace id, the decision and the context, nothing else."""
         current = _CURRENT.get() if _CURRENT is not None else None
-        if parent or current or current is None:  # a parent to follow, or attach/detach
+        if parent or current is None or current:  # a parent, attach/detach, or a span
             return OtelSpan(self, name, kind, None, parent).__enter__()
         trace_id = _bits(128) or _new_id(128)
         if (trace_id & _LOW_64) < self.bound:  # sampled: recorded
