@@ -88,3 +88,18 @@ async def test_a_header_name_with_a_space_is_refused_every_time() -> None:
         first = await raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         again = await raw(server.port, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
     assert first == again == b""  # never a head with the bad name, the second time either
+
+
+def test_the_cycle_s_copy_of_uvicorn_s_run_asgi_is_of_the_release_it_was_copied_from() -> None:
+    """``CoalescingCycle.run_asgi`` is uvicorn 0.54's, copied to keep the application's
+    exception for the watching layer (decision 0274): a uvicorn whose own changed fails
+    here, so the copy is read again before the pin moves."""
+    import hashlib
+    import inspect
+
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+
+    source = inspect.getsource(RequestResponseCycle.run_asgi)
+    assert hashlib.sha256(source.encode()).hexdigest() == (
+        "0f33f2449a444bc210e26187fae751e687466157b0050706212bd6ea2b6a5f35"
+    ), "uvicorn's run_asgi changed: compare CoalescingCycle.run_asgi with it, then update"
