@@ -16,6 +16,7 @@ from pymodular.modules._http._asgi import (
     Receive,
     Scope,
     Send,
+    direct,
     request_id_of,
 )
 from pymodular.modules._http._bridge import current_services
@@ -37,6 +38,7 @@ __all__ = (
     "Scope",
     "Send",
     "current_services",
+    "direct",
     "problem_body",
     "raw_problem_response",
     "request_id_of",

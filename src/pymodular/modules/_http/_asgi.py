@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, MutableMapping
+from types import FunctionType
 from typing import Any, Protocol, runtime_checkable
 
-__all__ = ("ASGIApp", "Message", "Receive", "Scope", "Send")
+__all__ = ("ASGIApp", "Message", "Receive", "Scope", "Send", "direct")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,3 +29,12 @@ def request_id_of(scope: Scope) -> str | None:
     """The request id the server's request id middleware gave this request, if any."""
     state = scope.get("state")
     return state.get("request_id") if state else None
+
+
+def direct(app: ASGIApp) -> ASGIApp:
+    """``app`` as the cheapest thing to call on every request: for an instance whose
+    class defines ``__call__`` in Python, its bound ``__call__`` (calling the instance
+    itself looks the method up and binds it on every call); anything else as it is."""
+    if callable(app) and isinstance(type(app).__call__, FunctionType):
+        return app.__call__
+    return app

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Collection, Coroutine
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send, send_problem
+from pymodular.modules._http import ASGIApp, Message, Receive, Scope, Send, direct, send_problem
 
 if TYPE_CHECKING:
     from pymodular.application import Application
@@ -39,7 +39,7 @@ class Entry:
     ``in_flight()`` counts running requests for ``limit_concurrency``.
     """
 
-    __slots__ = ("app", "application", "draining", "in_flight", "limit", "probes")
+    __slots__ = ("_app", "_call", "application", "draining", "in_flight", "limit", "probes")
 
     def __init__(
         self,
@@ -74,7 +74,17 @@ class Entry:
                     "the server is at its concurrency limit; retry shortly",
                     headers=[(b"retry-after", b"1")],
                 )
-        return self.app(scope, receive, send)
+        return self._call(scope, receive, send)
+
+    @property
+    def app(self) -> ASGIApp:
+        """The application behind the probes (replaced when the served app changes)."""
+        return self._app
+
+    @app.setter
+    def app(self, app: ASGIApp) -> None:
+        self._app = app
+        self._call = direct(app)
 
     async def _probe(self, kind: str, send: Send) -> None:
         status, body = probe_response(self.application, kind, draining=self.draining())

@@ -26,10 +26,13 @@ import asyncio
 import logging
 from collections.abc import Callable
 from itertools import chain, repeat
+from operator import itemgetter
 from typing import Any, ClassVar
+from urllib.parse import unquote
 
 import httptools
 from uvicorn.config import Config
+from uvicorn.protocols.http.flow_control import service_unavailable
 from uvicorn.protocols.http.httptools_impl import (
     HEADER_RE,
     HEADER_VALUE_RE,
@@ -68,6 +71,7 @@ class GuardedProtocol(HttpToolsProtocol):
     stats: ClassVar[ServerStats]
     clock: ClassVar[Clock]
     closed: ClassVar[list[Callable[[], None]]]
+    cycle_type: ClassVar[type[CoalescingCycle]]
 
     def __init__(
         self,
@@ -150,12 +154,6 @@ class GuardedProtocol(HttpToolsProtocol):
         limit = self.limits.max_header_bytes
         self.reject(431, f"the request line and headers exceed {limit} bytes")
 
-    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
-        # Every cycle (pipelined ones too) passes here before its task first runs: give
-        # it the coalescing send. The classes share their layout (no slots, same fields).
-        cycle.__class__ = CoalescingCycle
-        super()._start_asgi_task(cycle, app)
-
     def on_response_complete(self) -> None:
         # uvicorn's, with its keep-alive timer replaced by a stamp the sweep reads.
         self.server_state.total_requests += 1
@@ -171,23 +169,71 @@ class GuardedProtocol(HttpToolsProtocol):
     # -- parser callbacks ----------------------------------------------------------------
 
     def on_headers_complete(self) -> None:
+        parser = self.parser
         url = self.url
         if url[:1] != b"/" or not url.isascii():  # origin-form ASCII targets need no check
             _check_target(url)
-        _check_head(self.parser.get_http_version(), self.headers)
+        version = parser.get_http_version()
+        headers = self.headers
+        _check_head(version, headers)
         self._header_started = 0.0
         self._header_bytes = 0
         self._tail = b""
         self._body_bytes = 0
         limit = self.limits.max_body_bytes
         if limit:
-            for name, value in self.headers:
+            for name, value in headers:
                 if name == b"content-length" and _length(value) > limit:
                     raise _RejectedError(413, f"the request body exceeds {limit} bytes")
-        super().on_headers_complete()
-        if self._close_after and self.cycle is not None:
-            self.cycle.keep_alive = False
+        # uvicorn 0.54's on_headers_complete, written out (its scope, its cycle):
+        scope = self.scope
+        scope["method"] = parser.get_method().decode("ascii")
+        if version != "1.1":
+            scope["http_version"] = version
+        if parser.should_upgrade() and self._should_upgrade():
+            return
+        parsed = httptools.parse_url(url)
+        raw_path = parsed.path
+        path = raw_path.decode("ascii")
+        if "%" in path:
+            path = unquote(path)
+        root = self.root_path
+        if root:
+            scope["path"] = root + path
+            scope["raw_path"] = root.encode("ascii") + raw_path
+        else:
+            scope["path"] = path
+            scope["raw_path"] = raw_path
+        scope["query_string"] = parsed.query or b""
+        app = self.app
+        limit_concurrency = self.limit_concurrency
+        if limit_concurrency is not None and (
+            len(self.connections) >= limit_concurrency or len(self.tasks) >= limit_concurrency
+        ):
+            app = service_unavailable
+            self.logger.warning("Exceeded concurrency limit.")
+        existing = self.cycle
+        cycle = self.cycle = self.cycle_type(
+            scope,
+            self.transport,
+            self.flow,
+            self.server_state.default_headers,
+            self.expect_100_continue,
+            version != "1.0" and parser.should_keep_alive() and not self._close_after,
+            self.on_response_complete,
+            self.logger,
+        )
+        if existing is None or existing.response_complete:
+            self._start_asgi_task(cycle, app)
+        else:
+            self.flow.pause_reading()
+            self.pipeline.appendleft((cycle, app))
         self._body_seen = self.clock.now
+
+    def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
+        task = self.loop.create_task(cycle.run_asgi(app))
+        task.add_done_callback(self.tasks.discard)
+        self.tasks.add(task)
 
     def on_body(self, body: bytes) -> None:
         self._body_bytes += len(body)
@@ -314,6 +360,38 @@ class CoalescingCycle(RequestResponseCycle):
     _head: bytes | None = None
     pymodular_watcher: Watcher | None = None
     answered: tuple[int, str | None] = (500, None)  # answered 500 when the app failed first
+    # uvicorn's starting state, shared until a cycle changes it
+    access_log = False
+    disconnected = False
+    more_body = True
+    response_started = False
+    response_complete = False
+    chunked_encoding: bool | None = None
+    expected_content_length = 0
+    held: ClassVar[list[CoalescingCycle]] = []
+    """Cycles whose head waits for a body (one list per server: :func:`protocol_for`)."""
+
+    def __init__(  # noqa: PLR0917 - uvicorn's fields; keywords build a dict per request
+        self,
+        scope: Any,
+        transport: asyncio.Transport,
+        flow: Any,
+        default_headers: list[tuple[bytes, bytes]],
+        expect_100_continue: bool,
+        keep_alive: bool,
+        on_response: Callable[[], None],
+        logger: logging.Logger,
+    ) -> None:
+        self.scope = scope
+        self.transport = transport
+        self.flow = flow
+        self.default_headers = default_headers
+        self.message_event = asyncio.Event()
+        self.waiting_for_100_continue = expect_100_continue
+        self.keep_alive = keep_alive
+        self.on_response = on_response
+        self.logger = logger
+        self.body = bytearray()
 
     async def run_asgi(self, app: Any) -> None:
         """uvicorn's (a failure logged and answered 500, or the connection closed), then
@@ -361,10 +439,7 @@ class CoalescingCycle(RequestResponseCycle):
                 raise RuntimeError(f"Expected 'http.response.start', but got '{kind}'.")
             self.response_started = True
             self.waiting_for_100_continue = False
-            self._head = self._encode_head(message)
-            if self.pymodular_watcher is not None:  # the tenant: set inside, by its middleware
-                self.answered = (message["status"], current_tenant.get())
-            asyncio.get_running_loop().call_soon(self._flush_head)
+            self._hold(message)
             return
         if self.response_complete:
             raise RuntimeError(f"Unexpected '{kind}' sent after the response completed.")
@@ -402,6 +477,17 @@ class CoalescingCycle(RequestResponseCycle):
                 self.transport.close()
             self.on_response()
 
+    def _hold(self, start: Message) -> None:
+        """Encode the head and hold it for the first body bytes; written at the end of
+        the event loop's step if none come (one callback flushes every held head)."""
+        self._head = self._encode_head(start)
+        if self.pymodular_watcher is not None:  # the tenant: set inside, by its middleware
+            self.answered = (start["status"], current_tenant.get())
+        held = self.held
+        held.append(self)
+        if len(held) == 1:
+            asyncio.get_running_loop().call_soon(_flush_held, held)
+
     def _flush_head(self) -> None:
         head = self._head
         if head is not None:
@@ -413,12 +499,12 @@ class CoalescingCycle(RequestResponseCycle):
         """The status line and headers, with uvicorn's framing decisions recorded."""
         status: int = message["status"]
         headers = [*self.default_headers, *message.get("headers", ())]
-        values = [header[1] for header in headers]
+        values = list(map(_value_of, headers))
         # One scan over all values (a character class: joining cannot create or hide a
         # match); the names are checked once per distinct list of names (_names_plan).
         if HEADER_VALUE_RE.search(b"".join(values)):
             raise RuntimeError("Invalid HTTP header value.")
-        lowered, length_at, special = _names_plan(tuple([header[0] for header in headers]))
+        lowered, length_at, special = _names_plan(tuple(map(_name_of, headers)))
         close = False
         if special:
             for name, value in zip(lowered, values, strict=True):  # uvicorn's rules, in order
@@ -451,8 +537,23 @@ class CoalescingCycle(RequestResponseCycle):
         return b"".join(content)
 
 
+GuardedProtocol.cycle_type = CoalescingCycle
+
+
+_name_of = itemgetter(0)
+_value_of = itemgetter(1)
+
+
 def _nothing() -> None:
     return None
+
+
+def _flush_held(held: list[CoalescingCycle]) -> None:
+    """Write the heads still held at the end of an event loop step (no body followed)."""
+    cycles = held.copy()
+    held.clear()
+    for cycle in cycles:
+        cycle._flush_head()
 
 
 _NamesPlan = tuple[list[bytes], int, bool]
@@ -507,7 +608,10 @@ def _check_head(version: str, headers: list[tuple[bytes, bytes]]) -> None:
     ``Host`` (§3.2), and ``Transfer-Encoding`` on HTTP/1.0 (§6.1: faulty framing).
     """
     if version == "1.1":
-        hosts = sum(1 for name, _ in headers if name == b"host")
+        hosts = 0
+        for name, _ in headers:  # a loop, not a generator: this runs once per request
+            if name == b"host":
+                hosts += 1
         if hosts != 1:
             detail = "no Host header" if hosts == 0 else "more than one Host header"
             raise _RejectedError(400, f"the HTTP/1.1 request has {detail}; expected one")
@@ -529,7 +633,14 @@ def protocol_for(
     limits: Limits, stats: ServerStats, clock: Clock, on_closed: Callable[[], None]
 ) -> type[GuardedProtocol]:
     """A protocol class bound to one server's limits, counters, clock and close callback."""
-    namespace = {"limits": limits, "stats": stats, "clock": clock, "closed": [on_closed]}
+    cycle_type = type("ServerCycle", (CoalescingCycle,), {"held": []})
+    namespace = {
+        "limits": limits,
+        "stats": stats,
+        "clock": clock,
+        "closed": [on_closed],
+        "cycle_type": cycle_type,
+    }
     return type("ServerProtocol", (GuardedProtocol,), namespace)
 
 

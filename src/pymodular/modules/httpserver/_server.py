@@ -17,7 +17,7 @@ import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from pymodular.modules._http import ASGIApp, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Receive, Scope, Send, direct
 from pymodular.modules.httpserver._bind import bind_sockets
 from pymodular.modules.httpserver._entry import AccessLog, Entry, not_found_app
 from pymodular.modules.httpserver._guard import Clock, Limits, ServerStats, sweep_interval
@@ -181,7 +181,7 @@ class HttpServer:
             protocol = protocol_for(self.limits, self.stats, self.clock, self._connection_closed)
             self._entry = self._build_entry(config)
             uv_config = uvicorn.Config(
-                self._entry,
+                direct(self._entry),
                 interface="asgi3",  # Entry returns its coroutine: uvicorn cannot guess
                 host=config.host,
                 port=config.port,

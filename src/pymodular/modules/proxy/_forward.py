@@ -192,11 +192,10 @@ class Attempts:
         return asyncio.sleep(backoff(self.proxy.retry, self.attempts))
 
 
-def forward(
+def forward(  # noqa: PLR0917 - positional: keywords build a dict, once per request
     proxy: ReverseProxy,
     route: ProxyRoute,
     upstream: Upstream,
-    *,
     scope: Scope,
     receive: Receive,
     send: Send,
@@ -204,9 +203,7 @@ def forward(
 ) -> Coroutine[Any, Any, None]:
     """Proxy one request on ``route`` to ``upstream`` (see the module docstring): the
     coroutine to await (the exchange's own, without a frame of this function's)."""
-    exchange = _Exchange(
-        proxy, route, upstream, scope=scope, receive=receive, send=send, framing=framing
-    )
+    exchange = _Exchange(proxy, route, upstream, scope, receive, send, framing)
     return exchange.run()
 
 
@@ -224,12 +221,11 @@ class _Exchange(Attempts):
         "stale_retry_used",
     )
 
-    def __init__(
+    def __init__(  # noqa: PLR0917 - positional: keywords build a dict, once per request
         self,
         proxy: ReverseProxy,
         route: ProxyRoute,
         upstream: Upstream,
-        *,
         scope: Scope,
         receive: Receive,
         send: Send,
@@ -298,7 +294,8 @@ class _Exchange(Attempts):
         answer: Answer | None = None
         started = False
         try:
-            connection = await target.pool.acquire()
+            # An idle connection without a coroutine of acquire's (the usual case).
+            connection = target.pool.take_idle() or await target.pool.acquire()
             answer = self._start(connection, target)
             if not self.body.complete:
                 await self._pump(connection, answer)

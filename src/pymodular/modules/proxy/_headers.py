@@ -313,18 +313,21 @@ def response_headers(
     remove: frozenset[bytes],
     add: list[tuple[bytes, bytes]],
 ) -> list[tuple[bytes, bytes]]:
-    """A target's answer headers as sent to the client: hop-by-hop ones and ``remove``
-    dropped, ``add`` appended."""
-    kept = [header for header in headers if header[0] not in HOP_BY_HOP]
-    if len(kept) < len(headers):  # hop-by-hop ones went: a Connection may name more
-        listed: set[bytes] = set()
-        for name, value in headers:
+    """A target's answer headers as sent to the client: hop-by-hop ones, the names a
+    ``Connection`` header lists and ``remove`` dropped, ``add`` appended."""
+    kept = []
+    listed: set[bytes] | None = None
+    for header in headers:  # a loop, not comprehensions: this runs once per answer
+        name = header[0]
+        if name in HOP_BY_HOP:
             if name == b"connection":
-                listed |= connection_tokens(value)
-        if listed:
-            kept = [header for header in kept if header[0] not in listed]
-    if remove:
-        kept = [header for header in kept if header[0] not in remove]
+                value = header[1].lower()
+                if value != b"keep-alive" and value != b"close":  # noqa: PLR1714
+                    listed = connection_tokens(value) | (listed or set())
+        elif not remove or name not in remove:
+            kept.append(header)
+    if listed:
+        kept = [header for header in kept if header[0] not in listed]
     if add:
         kept.extend(add)
     return kept

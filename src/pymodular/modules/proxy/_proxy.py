@@ -191,10 +191,11 @@ class ReverseProxy:
 
     async def serve(self, key: MountKey, scope: Scope, receive: Receive, send: Send) -> None:
         """Proxy one request that reached mount point ``key``."""
-        resolved = await self.resolve(key, scope, send, scope["method"])
-        if resolved is None:
-            return  # answered
-        route, upstream = resolved
+        found = self.route_for(key, scope, scope["method"])
+        if isinstance(found, Refusal):
+            await found.answer(scope, send)
+            return
+        route, upstream = found
         framing = framing_of(scope["headers"])
         limit = route.max_body_bytes
         if limit is not None and framing[0] > limit:
@@ -206,9 +207,7 @@ class ReverseProxy:
             if route.composite is not None:
                 await serve_composite(self, route, scope, receive, send)
             else:
-                await forward(
-                    self, route, upstream, scope=scope, receive=receive, send=send, framing=framing
-                )
+                await forward(self, route, upstream, scope, receive, send, framing)
         finally:
             self._finished()
 
@@ -217,29 +216,34 @@ class ReverseProxy:
     ) -> tuple[ProxyRoute, Upstream] | None:
         """The route and upstream of a request at mount point ``key`` (feature flag and
         tenant applied); None once a problem was answered (404, 405, 400, 503)."""
+        found = self.route_for(key, scope, method)
+        if isinstance(found, Refusal):
+            await found.answer(scope, send)
+            return None
+        return found
+
+    def route_for(
+        self, key: MountKey, scope: Scope, method: str
+    ) -> tuple[ProxyRoute, Upstream] | Refusal:
+        """:meth:`resolve` without answering: the route and upstream, or the problem to
+        answer (no coroutine of its own on every request)."""
         table = self.table
         assert table is not None
         route, allowed = table.find(key, method, scope)
         if route is None:
             if allowed:
-                await problem(
-                    scope,
-                    send,
+                return Refusal(
                     405,
                     f"{method} is not allowed on {scope['path']}",
-                    headers=[(b"allow", ", ".join(allowed).encode("latin-1"))],
+                    [(b"allow", ", ".join(allowed).encode("latin-1"))],
                 )
-            else:
-                await problem(scope, send, 404, f"no route matches {method} {scope['path']}")
-            return None
+            return Refusal(404, f"no route matches {method} {scope['path']}")
         if not self.accepting:
-            await problem(scope, send, 503, "the proxy is draining")
-            return None
+            return Refusal(503, "the proxy is draining")
         reason = bad_path(scope["path"], scope.get("raw_path"))
         if reason is not None:
             self.stats["refused"] += 1
-            await problem(scope, send, 400, reason)
-            return None
+            return Refusal(400, reason)
         upstream = route.upstream
         tenanted = self.config.tenant.source != "none"
         tenant = self._tenant_of(scope) if tenanted else None  # read once: flag and upstream
@@ -250,31 +254,28 @@ class ReverseProxy:
         ):
             upstream = route.flag_upstream
         if tenanted:
-            found = await self._for_tenant(route, upstream, tenant, scope, send)
-            if found is None:
-                return None  # answered
+            found = self._for_tenant(route, upstream, tenant)
+            if isinstance(found, Refusal):
+                return found
             upstream = found
         return route, upstream
 
-    async def _for_tenant(
-        self, route: ProxyRoute, upstream: Upstream, tenant: str | None, scope: Scope, send: Send
-    ) -> Upstream | None:
-        """The upstream for the request's ``tenant``; None once a problem was answered."""
+    def _for_tenant(
+        self, route: ProxyRoute, upstream: Upstream, tenant: str | None
+    ) -> Upstream | Refusal:
+        """The upstream for the request's ``tenant``, or the problem to answer."""
         if tenant is None:
             if self.config.tenant.required:
-                await problem(scope, send, 400, "the request names no tenant")
-                return None
+                return Refusal(400, "the request names no tenant")
             return upstream
         if not _TENANT.match(tenant):
-            await problem(scope, send, 400, "the tenant id is malformed")
-            return None
+            return Refusal(400, "the tenant id is malformed")
         try:
             return self._tenant_upstream(route.tenant_upstreams, upstream, tenant)
         except LookupError:
-            await problem(scope, send, 404, "the tenant is not known")
+            return Refusal(404, "the tenant is not known")
         except ConfigError:
-            await problem(scope, send, 503, "the tenant's configuration failed to load")
-        return None
+            return Refusal(503, "the tenant's configuration failed to load")
 
     def _finished(self) -> None:
         self.in_flight -= 1
@@ -416,6 +417,23 @@ class ReverseProxy:
             f"{s.upstream.name} {s.target.label}" for s in self.websockets
         )
         return {"open": len(self.websockets), "by_target": dict(by_target)}
+
+
+class Refusal:
+    """A problem to answer instead of proxying (no route, draining, a bad path, a bad
+    or unknown tenant)."""
+
+    __slots__ = ("detail", "headers", "status")
+
+    def __init__(
+        self, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
+        self.status = status
+        self.detail = detail
+        self.headers = headers
+
+    def answer(self, scope: Scope, send: Send) -> Coroutine[Any, Any, None]:
+        return problem(scope, send, self.status, self.detail, headers=self.headers)
 
 
 class _MountPoint:

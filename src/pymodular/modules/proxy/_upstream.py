@@ -69,7 +69,8 @@ class Answer:
         "waiter",
     )
 
-    def __init__(self, connection: Connection, *, no_body: bool) -> None:
+    def __init__(self, connection: Connection, no_body: bool) -> None:
+        # positional: a call with keywords builds a dict, once per request
         self.connection = connection
         self.no_body = no_body
         self.status = 0
@@ -305,7 +306,7 @@ class Connection(asyncio.Protocol):
 
     def start(self, head: bytes, *, no_body: bool) -> Answer:
         """Send a request head and return the :class:`Answer` that will be read."""
-        answer = self.answer = Answer(self, no_body=no_body)
+        answer = self.answer = Answer(self, no_body)
         assert self.transport is not None
         self.transport.write(head)
         return answer
@@ -409,8 +410,8 @@ class Pool:
         if earliest:
             self._arm(earliest)
 
-    async def acquire(self) -> Connection:
-        """A connection to the target: an idle one, a new one, or one freed in time."""
+    def take_idle(self) -> Connection | None:
+        """An idle connection still fit for reuse, last used first (None: none is)."""
         idle = self.idle
         if idle:
             now = self.loop.time()
@@ -421,6 +422,13 @@ class Pool:
                     return connection
                 connection.close()
                 self.discard(connection)
+        return None
+
+    async def acquire(self) -> Connection:
+        """A connection to the target: an idle one, a new one, or one freed in time."""
+        connection = self.take_idle()
+        if connection is not None:
+            return connection
         if self.total < self.max_connections:
             return await self._connect()
         return await self._wait_for_one()

@@ -9,7 +9,15 @@ from typing import Any
 
 from starlette.exceptions import HTTPException
 
-from pymodular.modules._http import ASGIApp, Receive, Scope, Send, request_id_of, send_problem
+from pymodular.modules._http import (
+    ASGIApp,
+    Receive,
+    Scope,
+    Send,
+    direct,
+    request_id_of,
+    send_problem,
+)
 from pymodular.secrets import redact
 
 __all__ = ("ErrorMiddleware", "send_request_problem")
@@ -41,10 +49,11 @@ class ErrorMiddleware:
     closes the connection (a half-sent body cannot be repaired).
     """
 
-    __slots__ = ("app", "debug")
+    __slots__ = ("app", "call", "debug")
 
     def __init__(self, app: ASGIApp, *, debug: Callable[[], bool] = lambda: False) -> None:
         self.app = app
+        self.call = direct(app)
         self.debug = debug
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -55,7 +64,7 @@ class ErrorMiddleware:
         # the problem fails (the server refuses a second start) and the original
         # exception propagates, so the server closes the connection.
         try:
-            await self.app(scope, receive, send)
+            await self.call(scope, receive, send)
         except HTTPException as exc:
             headers = [
                 (k.lower().encode("latin-1"), v.encode("latin-1"))

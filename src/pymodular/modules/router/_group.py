@@ -15,7 +15,7 @@ from starlette.convertors import (
 )
 from starlette.routing import Mount
 
-from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send, direct
 from pymodular.modules.router._body_limit import limit_body
 from pymodular.modules.router._endpoint import Endpoint, endpoint_app, is_asgi_app
 from pymodular.modules.router._mount import ErrorShape, MountedApp
@@ -236,6 +236,7 @@ class RouteRegistrar:
             app, label=label, services=router.get_services, lifespan=runner, errors=errors
         )
         mount = Mount(full, app=served)
+        serve = direct(served)
         prefix = mount.path  # without a trailing slash
         below = prefix + "/"
         group = self._group
@@ -258,7 +259,7 @@ class RouteRegistrar:
                 scope.setdefault("app_root_path", root_path)
                 scope["root_path"] = root_path + prefix
                 scope["endpoint"] = served
-            return served(scope, receive, send)
+            return serve(scope, receive, send)
 
         route = Route(full, None, name, app, group, host=_host(host))
         route.build = lambda: _wrap_groups(mounted, group)

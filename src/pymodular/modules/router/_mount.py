@@ -34,6 +34,7 @@ from pymodular.modules._http import (
     Scope,
     Send,
     current_services,
+    direct,
     request_id_of,
 )
 from pymodular.modules.router._foreign import MAX_REWRITTEN_BYTES, problem_from, should_reshape
@@ -50,7 +51,7 @@ ErrorShape = Literal["problem", "keep"]
 class MountedApp:
     """The ASGI app a mount serves (see the module docstring)."""
 
-    __slots__ = ("app", "errors", "label", "lifespan", "reshape", "services")
+    __slots__ = ("app", "call", "errors", "label", "lifespan", "reshape", "services")
 
     def __init__(
         self,
@@ -62,6 +63,7 @@ class MountedApp:
         errors: ErrorShape = "problem",
     ) -> None:
         self.app = app
+        self.call = direct(app)
         self.label = label
         self.services = services
         self.lifespan = lifespan
@@ -82,10 +84,10 @@ class MountedApp:
             # HTTP inline here (not a method of its own): one frame fewer per resume.
             reshape = self.reshape
             request_id = request_id_of(scope) if reshape else None
-            answer = _Answer(send, reshape=reshape, request_id=request_id)
+            answer = _Answer(send, reshape, request_id)
             path = scope["path"]  # read before the app runs: Litestar rewrites the path
             try:
-                await self.app(scope, receive, answer.send)
+                await self.call(scope, receive, answer.send)
             except Exception:
                 if answer.started:
                     # It answered (its own 500, say) and raised after: the answer stands.
@@ -94,7 +96,8 @@ class MountedApp:
                     )
                     return
                 raise  # nothing was sent: the error middleware logs it and answers
-            await answer.finish()
+            if answer.waiting is not None or answer.held is not None:
+                await answer.finish()  # a held answer to send
             if answer.status >= 500:  # answered a failure without raising: nobody logged it
                 logger.error(
                     "%s answered %d to %s %s (request id %s): %s",
@@ -124,7 +127,8 @@ class _Answer:
         "waiting",
     )
 
-    def __init__(self, send: Send, *, reshape: bool, request_id: str | None) -> None:
+    def __init__(self, send: Send, reshape: bool, request_id: str | None) -> None:
+        # positional: a call with keywords builds a dict, once per request
         self.send_on = send
         self.reshape = reshape
         self.request_id = request_id

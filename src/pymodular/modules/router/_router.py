@@ -12,7 +12,7 @@ from typing import Any
 from starlette.routing import replace_params
 
 from pymodular.errors import error_text
-from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send
+from pymodular.modules._http import ASGIApp, Lifespan, Receive, Scope, Send, direct
 from pymodular.modules.router._docs import serve_openapi
 from pymodular.modules.router._errors import ErrorMiddleware, send_request_problem
 from pymodular.modules.router._group import RouteRegistrar
@@ -80,6 +80,8 @@ class Router(RouteRegistrar):
         self._sequence = itertools.count()
         self._config_disabled: tuple[str, ...] = ()
         self._app: ASGIApp = self._dispatch
+        self._call: ASGIApp = self._dispatch
+        """``_app`` as called (:func:`direct`)."""
         self._lifespans: list[Lifespan] = []
         self._started: list[Lifespan] = []
         self._lifespans_began = False
@@ -95,7 +97,7 @@ class Router(RouteRegistrar):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self._app(scope, receive, send)
+        await self._call(scope, receive, send)
 
     # -- middleware ----------------------------------------------------------------------
 
@@ -147,6 +149,7 @@ class Router(RouteRegistrar):
 
     def _rebuild(self) -> None:
         self._app = build_middleware_stack(self._dispatch, self._specs.values())
+        self._call = direct(self._app)
 
     # -- services ------------------------------------------------------------------------
 
