@@ -25,8 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from itertools import chain, repeat
-from operator import itemgetter
+from operator import add, itemgetter
 from typing import Any, ClassVar
 from urllib.parse import unquote
 
@@ -504,7 +503,7 @@ class CoalescingCycle(RequestResponseCycle):
         # match); the names are checked once per distinct list of names (_names_plan).
         if HEADER_VALUE_RE.search(b"".join(values)):
             raise RuntimeError("Invalid HTTP header value.")
-        lowered, length_at, special = _names_plan(tuple(map(_name_of, headers)))
+        prefixes, lowered, length_at, special = _names_plan(tuple(map(_name_of, headers)))
         close = False
         if special:
             for name, value in zip(lowered, values, strict=True):  # uvicorn's rules, in order
@@ -520,21 +519,19 @@ class CoalescingCycle(RequestResponseCycle):
         elif length_at >= 0:  # the usual answer: the first content-length counts
             self.expected_content_length = int(values[length_at])
             self.chunked_encoding = False
-        content = [
-            STATUS_LINE[status],
-            *chain.from_iterable(zip(lowered, repeat(b": "), values, repeat(b"\r\n"))),
-        ]
+        head = STATUS_LINE[status]
+        if values:  # "name: value" lines joined in C (the "name: " parts are the plan's)
+            head += b"\r\n".join(map(add, prefixes, values)) + b"\r\n"
         if not self.keep_alive and not close:
-            content.append(b"connection: close\r\n")
+            head += b"connection: close\r\n"
         if (
             self.chunked_encoding is None
             and self.scope["method"] != "HEAD"
             and status not in (204, 304)
         ):
             self.chunked_encoding = True
-            content.append(b"transfer-encoding: chunked\r\n")
-        content.append(b"\r\n")
-        return b"".join(content)
+            head += b"transfer-encoding: chunked\r\n"
+        return head + b"\r\n"
 
 
 GuardedProtocol.cycle_type = CoalescingCycle
@@ -556,13 +553,14 @@ def _flush_held(held: list[CoalescingCycle]) -> None:
         cycle._flush_head()
 
 
-_NamesPlan = tuple[list[bytes], int, bool]
+_NamesPlan = tuple[list[bytes], list[bytes], int, bool]
 _names_plans: dict[tuple[bytes, ...], _NamesPlan] = {}
 _NAMES_PLANS_MAX = 512
 
 
 def _names_plan(names: tuple[bytes, ...]) -> _NamesPlan:
-    """For an answer's header names: the names lower-cased, where the first
+    """For an answer's header names: each lower-cased name followed by ``": "``, the
+    names lower-cased, where the first
     ``content-length`` is (-1: none), and whether ``transfer-encoding`` or
     ``connection`` is among them. Checked and computed once per distinct list of names
     (a route answers with the same names every time), for at most 512 lists."""
@@ -573,7 +571,7 @@ def _names_plan(names: tuple[bytes, ...]) -> _NamesPlan:
         lowered = b"\n".join(names).lower().split(b"\n") if names else []
         length_at = lowered.index(b"content-length") if b"content-length" in lowered else -1
         special = b"transfer-encoding" in lowered or b"connection" in lowered
-        plan = (lowered, length_at, special)
+        plan = ([name + b": " for name in lowered], lowered, length_at, special)
         if len(_names_plans) < _NAMES_PLANS_MAX:
             _names_plans[names] = plan
     return plan
