@@ -12,6 +12,12 @@ its answer), dumps the counters and prints the instructions per request::
 ``unsampled`` is the default's server with ``sample_ratio: 0``: every request's span is
 in OpenTelemetry's context with the not-sampled decision, and none is recorded.
 
+``proxy`` is the reverse proxy of :mod:`benchmarks.bench_proxy` (router, proxy module and
+httpserver) in front of its nginx backend: the instructions of one proxied request, the
+figure decision 0225 compares::
+
+    .venv/bin/python -m benchmarks.instructions proxy
+
 Needs valgrind (Debian package ``valgrind``); each kind takes about 40 s. Not part of
 ``make bench``: it counts work, not time, and says nothing about cache misses or the
 kernel's share, which the served benchmark measures.
@@ -20,6 +26,7 @@ kernel's share, which the served benchmark measures.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import socket
 import subprocess
@@ -29,7 +36,9 @@ from pathlib import Path
 
 from benchmarks.bench_http import _free_port, _wait_ready
 from benchmarks.bench_observability import KINDS, otlp_sink
+from benchmarks.bench_proxy import _start_backend
 
+BENCH = "benchmarks.bench_observability"
 REQUEST = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
 CONNECTIONS = 8
 
@@ -70,9 +79,10 @@ def _control(option: str, pid: int) -> None:
 def count(kind: str, requests: int, out: Path) -> float:
     """Instructions per request of ``kind``'s server."""
     port = _free_port()
+    server = ["benchmarks.bench_proxy", "ours"] if kind == "proxy" else [BENCH, kind]
     process = subprocess.Popen(
         ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/{kind}.%p",
-         sys.executable, "-m", "benchmarks.bench_observability", kind, str(port)],
+         sys.executable, "-m", *server, str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )  # fmt: skip
@@ -94,17 +104,24 @@ def count(kind: str, requests: int, out: Path) -> float:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("kinds", nargs="+", choices=(*KINDS, "unsampled"))
+    parser.add_argument("kinds", nargs="+", choices=(*KINDS, "unsampled", "proxy"))
     parser.add_argument("--requests", type=int, default=3000)
     args = parser.parse_args(argv)
     if shutil.which("valgrind") is None:
         print("valgrind is not installed (Debian package valgrind)", file=sys.stderr)
         return 2
     found: dict[str, float] = {}
+    backend = None
+    if "proxy" in args.kinds:  # the nginx the proxy forwards to
+        backend, backend_port = _start_backend()
+        os.environ["BENCH_PROXY_BACKEND"] = str(backend_port)
     with otlp_sink([]), tempfile.TemporaryDirectory() as tmp:
         for kind in args.kinds:
             found[kind] = count(kind, args.requests, Path(tmp))
             print(f"{kind:8s} {found[kind] / 1000:8.1f}k instructions per request", flush=True)
+    if backend is not None:
+        backend.terminate()
+        backend.wait(timeout=15)
     if "off" in found:
         for kind, value in found.items():
             if kind != "off":

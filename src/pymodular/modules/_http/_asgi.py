@@ -34,7 +34,11 @@ def request_id_of(scope: Scope) -> str | None:
 def direct(app: ASGIApp) -> ASGIApp:
     """``app`` as the cheapest thing to call on every request: for an instance whose
     class defines ``__call__`` in Python, its bound ``__call__`` (calling the instance
-    itself looks the method up and binds it on every call); anything else as it is."""
+    itself looks the method up and binds it on every call); anything else as it is. An
+    app may name a cheaper entry of its own as ``_direct_call`` (the router does)."""
+    own = getattr(app, "_direct_call", None)
+    if own is not None:
+        return own  # type: ignore[no-any-return]
     if callable(app) and isinstance(type(app).__call__, FunctionType):
         return app.__call__
     return app

@@ -6,7 +6,7 @@ import itertools
 import logging
 import re
 import urllib.parse
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
 
 from starlette.routing import replace_params
@@ -98,6 +98,11 @@ class Router(RouteRegistrar):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._call(scope, receive, send)
+
+    def _direct_call(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        """What the server calls (:func:`direct`): the middleware chain's awaitable,
+        without a frame of the router's own on every resume."""
+        return self._call(scope, receive, send)
 
     # -- middleware ----------------------------------------------------------------------
 
@@ -347,7 +352,27 @@ class Router(RouteRegistrar):
         await send({"type": "http.response.body", "body": b""})
         return True
 
-    async def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> None:
+    def _dispatch(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
+        """The route's awaitable for the usual request (no base or root path, no host
+        mounts, a route matches; no frame of its own on every resume), else the full
+        dispatch's."""
+        if (
+            scope["type"] == "http"
+            and not self.base_path
+            and not scope.get("root_path")
+            and not self._table.host_mounts
+        ):
+            path: str = scope["path"]
+            if len(path) > 1:  # "/" may redirect to the docs page
+                route, params, _, _ = self._table.match(path, scope["method"])
+                if route is not None:
+                    if params:
+                        scope["path_params"] = params
+                    scope["route_path"] = route.path  # the template: a bounded label
+                    return route.app(scope, receive, send)
+        return self._dispatch_in_full(scope, receive, send)
+
+    async def _dispatch_in_full(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind not in ("http", "websocket"):
             if kind == "lifespan":  # served on its own; in an application, modules own this
