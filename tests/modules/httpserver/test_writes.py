@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.modules.httpserver.helpers import body_of, raw, serving, status_of
 
 
@@ -90,16 +92,44 @@ async def test_a_header_name_with_a_space_is_refused_every_time() -> None:
     assert first == again == b""  # never a head with the bad name, the second time either
 
 
-def test_the_cycle_s_copy_of_uvicorn_s_run_asgi_is_of_the_release_it_was_copied_from() -> None:
-    """``CoalescingCycle.run_asgi`` is uvicorn 0.54's, copied to keep the application's
-    exception for the watching layer (decision 0274): a uvicorn whose own changed fails
-    here, so the copy is read again before the pin moves."""
+@pytest.mark.parametrize(
+    ("name", "digest"),
+    [
+        # CoalescingCycle.run_asgi: keeps the application's exception for the watching
+        # layer (decision 0274)
+        (
+            "RequestResponseCycle.run_asgi",
+            "0f33f2449a444bc210e26187fae751e687466157b0050706212bd6ea2b6a5f35",
+        ),
+        # GuardedProtocol.on_headers_complete and _start_asgi_task, CoalescingCycle's
+        # __init__: the request's scope and cycle, written out (decision 0225)
+        (
+            "HttpToolsProtocol.on_headers_complete",
+            "1ea8589acfad92d8ff9182775f337d98fc469e0fa39642a83195fca920f5ca96",
+        ),
+        (
+            "HttpToolsProtocol._start_asgi_task",
+            "9c08c2571ae9b0380320a24c20c3af18d165f168c21bc3aaf14754a5b0fc2b8a",
+        ),
+        (
+            "RequestResponseCycle.__init__",
+            "4d2f220910c33c12f2891cbf2fb89ad364464e1a189e7492e8dc43167563057a",
+        ),
+    ],
+)
+def test_the_server_s_copies_of_uvicorn_code_are_of_the_release_they_were_copied_from(
+    name: str, digest: str
+) -> None:
+    """The protocol and the cycle carry their own copies of these uvicorn 0.54 methods:
+    a uvicorn whose own changed fails here, so the copy is read again before the pin
+    moves."""
     import hashlib
     import inspect
 
-    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle
+    from uvicorn.protocols.http import httptools_impl
 
-    source = inspect.getsource(RequestResponseCycle.run_asgi)
-    assert hashlib.sha256(source.encode()).hexdigest() == (
-        "0f33f2449a444bc210e26187fae751e687466157b0050706212bd6ea2b6a5f35"
-    ), "uvicorn's run_asgi changed: compare CoalescingCycle.run_asgi with it, then update"
+    owner, method = name.split(".")
+    source = inspect.getsource(getattr(getattr(httptools_impl, owner), method))
+    assert hashlib.sha256(source.encode()).hexdigest() == digest, (
+        f"uvicorn's {name} changed: compare the server's copy with it, then update"
+    )

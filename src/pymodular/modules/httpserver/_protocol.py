@@ -189,6 +189,7 @@ class GuardedProtocol(HttpToolsProtocol):
         scope["method"] = parser.get_method().decode("ascii")
         if version != "1.1":
             scope["http_version"] = version
+        self._body_seen = self.clock.now
         if parser.should_upgrade() and self._should_upgrade():
             return
         parsed = httptools.parse_url(url)
@@ -227,7 +228,6 @@ class GuardedProtocol(HttpToolsProtocol):
         else:
             self.flow.pause_reading()
             self.pipeline.appendleft((cycle, app))
-        self._body_seen = self.clock.now
 
     def _start_asgi_task(self, cycle: RequestResponseCycle, app: Any) -> None:
         task = self.loop.create_task(cycle.run_asgi(app))

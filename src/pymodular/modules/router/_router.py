@@ -99,9 +99,16 @@ class Router(RouteRegistrar):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self._call(scope, receive, send)
 
-    def _direct_call(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
-        """What the server calls (:func:`direct`): the middleware chain's awaitable,
-        without a frame of the router's own on every resume."""
+    @property
+    def _direct_call(self) -> ASGIApp:
+        """What the server calls (:func:`direct`): a function returning the middleware
+        chain's awaitable, without a frame of the router's own on every resume (a
+        subclass's own ``__call__`` is kept)."""
+        if type(self).__call__ is Router.__call__:
+            return self._chain
+        return self.__call__
+
+    def _chain(self, scope: Scope, receive: Receive, send: Send) -> Coroutine[Any, Any, None]:
         return self._call(scope, receive, send)
 
     # -- middleware ----------------------------------------------------------------------
