@@ -133,3 +133,65 @@ def test_the_server_s_copies_of_uvicorn_code_are_of_the_release_they_were_copied
     assert hashlib.sha256(source.encode()).hexdigest() == digest, (
         f"uvicorn's {name} changed: compare the server's copy with it, then update"
     )
+
+
+async def test_the_heads_of_several_streams_held_in_one_step_all_arrive() -> None:
+    streams = 12
+    heads_read = asyncio.Event()
+    started = 0
+
+    async def stream(scope: Any, receive: Any, send: Any) -> None:
+        nonlocal started
+        if scope["type"] != "http":
+            return
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        started += 1
+        await heads_read.wait()  # every head must reach its client before any body
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async with serving(stream) as (_app, server, _events):
+        connections = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(streams)]
+        try:
+            for _, writer in connections:  # written in one go: the server reads them together
+                writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+            heads = [await _read_head(reader) for reader, _ in connections]
+            heads_read.set()
+            ends = [await _read_until(reader, b"0\r\n\r\n") for reader, _ in connections]
+        finally:
+            for _, writer in connections:
+                writer.close()
+    assert started == streams
+    assert all(head.startswith(b"HTTP/1.1 200 ") for head in heads)
+    assert ends == [b"0\r\n\r\n"] * streams
+
+
+async def test_pipelined_requests_are_answered_in_order_on_one_connection() -> None:
+    async def echo_path(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            return
+        body = scope["path"].encode()
+        headers = [(b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async with serving(echo_path) as (_app, server, _events):
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(
+                b"GET /first HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /second HTTP/1.1\r\nHost: x\r\n\r\n"
+                b"GET /third HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+            )
+            async with asyncio.timeout(10):
+                answers = await reader.read()  # until the server closes after the third
+        finally:
+            writer.close()
+    assert answers.count(b"HTTP/1.1 200 OK") == 3
+    first, second, third = (answers.index(p) for p in (b"/first", b"/second", b"/third"))
+    assert first < second < third
+    assert answers.endswith(b"/third")
+
+
+async def _read_until(reader: asyncio.StreamReader, end: bytes) -> bytes:
+    async with asyncio.timeout(10):
+        return await reader.readuntil(end)

@@ -206,3 +206,35 @@ def test_routes_are_listed_with_their_methods_and_names() -> None:
         {"path": "/m", "methods": None, "name": "sub", "group": None, "enabled": True},
     ]
     assert [r.label() for r in router.routes] == ["POST /a", "MOUNT /m"]
+
+
+def test_the_server_calls_the_cheapest_entry_of_an_app() -> None:
+    from pymodular.modules._http import direct
+
+    class App:
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None: ...
+
+    async def plain(scope: Any, receive: Any, send: Any) -> None: ...
+
+    router, instance = Router(), App()
+    assert direct(router) == router._chain  # the middleware chain's awaitable, no frame
+    assert direct(instance) == instance.__call__  # bound once, not on every call
+    assert direct(plain) is plain
+
+
+async def test_a_router_subclass_s_own_call_still_runs_under_the_server() -> None:
+    from tests.modules.httpserver.helpers import raw, serving, status_of
+
+    seen: list[str] = []
+
+    class Counting(Router):
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            seen.append(scope["path"])
+            await super().__call__(scope, receive, send)
+
+    router = Counting()
+    router.get("/items")(ok)
+    async with serving(router) as (_app, server, _events):
+        answer = await raw(server.port, b"GET /items HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert status_of(answer) == 200
+    assert seen == ["/items"]
