@@ -291,7 +291,8 @@ class Connection(asyncio.Protocol):
             self.reading_paused = True
             assert self.transport is not None
             self.transport.pause_reading()
-        answer._wake()
+        if answer.waiter is not None:  # the head's wake usually took the waiter already
+            answer._wake()
 
     def on_message_complete(self) -> None:
         answer = self.answer
@@ -300,7 +301,8 @@ class Connection(asyncio.Protocol):
             answer.informational = False
             return
         answer.done = True
-        answer._wake()
+        if answer.waiter is not None:
+            answer._wake()
 
     # -- used by the proxy ----------------------------------------------------------------
 
