@@ -150,9 +150,10 @@ async def test_the_heads_of_several_streams_held_in_one_step_all_arrive() -> Non
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async with serving(stream) as (_app, server, _events):
-        connections = [await asyncio.open_connection("127.0.0.1", server.port) for _ in range(streams)]
+        port = server.port
+        connections = [await asyncio.open_connection("127.0.0.1", port) for _ in range(streams)]
         try:
-            for _, writer in connections:  # written in one go: the server reads them together
+            for _, writer in connections:  # sent together: their heads are held in one step
                 writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
             heads = [await _read_head(reader) for reader, _ in connections]
             heads_read.set()
