@@ -101,15 +101,11 @@ async def test_a_header_name_with_a_space_is_refused_every_time() -> None:
             "RequestResponseCycle.run_asgi",
             "0f33f2449a444bc210e26187fae751e687466157b0050706212bd6ea2b6a5f35",
         ),
-        # GuardedProtocol.on_headers_complete and _start_asgi_task, CoalescingCycle's
-        # __init__: the request's scope and cycle, written out (decision 0225)
+        # GuardedProtocol.on_headers_complete and CoalescingCycle's __init__: the
+        # request's scope and cycle, written out (decision 0225)
         (
             "HttpToolsProtocol.on_headers_complete",
             "1ea8589acfad92d8ff9182775f337d98fc469e0fa39642a83195fca920f5ca96",
-        ),
-        (
-            "HttpToolsProtocol._start_asgi_task",
-            "9c08c2571ae9b0380320a24c20c3af18d165f168c21bc3aaf14754a5b0fc2b8a",
         ),
         (
             "RequestResponseCycle.__init__",
