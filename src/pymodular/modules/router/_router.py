@@ -373,10 +373,7 @@ class Router(RouteRegistrar):
             if len(path) > 1:  # "/" may redirect to the docs page
                 route, params, _, _ = self._table.match(path, scope["method"])
                 if route is not None:
-                    if params:
-                        scope["path_params"] = params
-                    scope["route_path"] = route.path  # the template: a bounded label
-                    return route.app(scope, receive, send)
+                    return _enter(route, params, scope, receive, send)
         return self._dispatch_in_full(scope, receive, send)
 
     async def _dispatch_in_full(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -411,10 +408,7 @@ class Router(RouteRegistrar):
                 return
         route, params, allowed, disabled = self._table.match(path, method)
         if route is not None:
-            if params:
-                scope["path_params"] = params
-            scope["route_path"] = route.path  # the template: a bounded label for metrics and spans
-            await route.app(scope, receive, send)
+            await _enter(route, params, scope, receive, send)
             return
         if kind == "websocket":
             await send({"type": "websocket.close", "code": 1000})
@@ -485,3 +479,14 @@ def _host_of(scope: Scope) -> str:
                 return host.split("]", 1)[0] + "]"
             return host.rsplit(":", 1)[0]
     return ""
+
+
+def _enter(
+    route: Route, params: dict[str, Any] | None, scope: Scope, receive: Receive, send: Send
+) -> Coroutine[Any, Any, None]:
+    """The matched route's awaitable, its parameters and template recorded in the scope
+    (the template: a bounded label for metrics and spans)."""
+    if params:
+        scope["path_params"] = params
+    scope["route_path"] = route.path
+    return route.app(scope, receive, send)
