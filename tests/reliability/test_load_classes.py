@@ -6,17 +6,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from tests._receiver import Receiver, receiving
 from tests.reliability._showcase import Load
-
-Answer = Callable[[asyncio.StreamWriter], None]
 
 
 @asynccontextmanager
-async def _server(answer: Answer) -> AsyncIterator[str]:
-    """A loopback server that reads one request (head and body) and calls ``answer``."""
+async def _unanswering() -> AsyncIterator[str]:
+    """A loopback server that reads one request (head and body), then closes the
+    connection without answering."""
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -26,8 +26,6 @@ async def _server(answer: Answer) -> AsyncIterator[str]:
             if line.lower().startswith(b"content-length:")
         )
         await reader.readexactly(length)
-        answer(writer)
-        await writer.drain()
         writer.close()
 
     server = await asyncio.start_server(serve, "127.0.0.1", 0)
@@ -39,15 +37,11 @@ async def _server(answer: Answer) -> AsyncIterator[str]:
         await server.wait_closed()
 
 
-def _reply(status: str, content_type: str, body: bytes, extra: str = "") -> Answer:
-    def answer(writer: asyncio.StreamWriter) -> None:
-        writer.write(
-            f"HTTP/1.1 {status}\r\ncontent-type: {content_type}\r\n{extra}"
-            f"content-length: {len(body)}\r\nconnection: close\r\n\r\n".encode()
-            + body
-        )
-
-    return answer
+def _unavailable(reply: bytes, reply_type: str, retry_after: str | None = "1") -> Receiver:
+    """A receiver answering every POST 503 with ``reply``, and ``Retry-After`` when given."""
+    receiver = Receiver(status=503, reply=reply, reply_type=reply_type)
+    receiver.retry_after = retry_after
+    return receiver
 
 
 async def _one_request(url: str) -> Load:
@@ -58,43 +52,38 @@ async def _one_request(url: str) -> Load:
 
 
 async def test_a_request_read_and_left_unanswered_is_dropped_not_refused() -> None:
-    async with _server(lambda writer: None) as url:  # reads the request, closes, says nothing
+    async with _unanswering() as url:
         load = await _one_request(url)
     assert (load.refused, load.dropped) == (0, 1)
     assert load.drops[0].startswith("RemoteProtocolError")
 
 
 async def test_a_connection_refused_is_not_a_dropped_request() -> None:
-    async with _server(lambda writer: None) as url:
-        pass  # closed: nothing listens on its port any more
+    with receiving(Receiver()) as receiver:
+        url = receiver.url
+    # stopped: nothing listens on its port any more
     load = await _one_request(url)
     assert (load.refused, load.dropped, load.drops) == (1, 0, [])
 
 
 async def test_a_503_problem_with_retry_after_is_classified() -> None:
     body = json.dumps({"type": "about:blank", "title": "Service Unavailable", "status": 503})
-    answer = _reply(
-        "503 Service Unavailable", "application/problem+json", body.encode(), "retry-after: 1\r\n"
-    )
-    async with _server(answer) as url:
-        load = await _one_request(url)
+    with receiving(_unavailable(body.encode(), "application/problem+json")) as receiver:
+        load = await _one_request(receiver.url)
     assert load.statuses[503] == 1
     assert load.bad == []
 
 
 async def test_a_503_that_is_not_a_problem_is_unclassified() -> None:
-    plain = _reply("503 Service Unavailable", "text/plain", b"busy", "retry-after: 1\r\n")
-    wrong_status = _reply(
-        "503 Service Unavailable",
-        "application/problem+json",
-        json.dumps({"type": "about:blank", "status": 500}).encode(),
-        "retry-after: 1\r\n",
+    plain = _unavailable(b"busy", "text/plain")
+    wrong_status = _unavailable(
+        json.dumps({"type": "about:blank", "status": 500}).encode(), "application/problem+json"
     )
-    untyped = _reply("503 Service Unavailable", "application/problem+json", b'{"status": 503}', "")
+    untyped = _unavailable(b'{"status": 503}', "application/problem+json", retry_after=None)
     faults = []
-    for answer in (plain, wrong_status, untyped):
-        async with _server(answer) as url:
-            faults.append((await _one_request(url)).bad)
+    for unavailable in (plain, wrong_status, untyped):
+        with receiving(unavailable) as receiver:
+            faults.append((await _one_request(receiver.url)).bad)
     assert faults == [
         [
             "503 as text/plain, not application/problem+json: busy",
