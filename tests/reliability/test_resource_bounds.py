@@ -41,8 +41,9 @@ RSS_ALLOWED = 16 * 1024 * 1024
 BROKER_WINDOW = 500  # broker publishes awaiting their acknowledgement at once
 
 
-def _rss() -> int:
-    pages = int(Path("/proc/self/statm").read_text().split()[1])
+def _rss(pid: int | str = "self") -> int:
+    """The resident set of process ``pid`` (this one by default), in bytes."""
+    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
     return pages * resource.getpagesize()
 
 
@@ -147,11 +148,6 @@ SERVED_CONNECTIONS = 8
 SERVED_RSS_ALLOWED = 8 * 1024 * 1024  # the process's resident set only: no object count
 
 
-def _process_rss(pid: int) -> int:
-    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
-    return pages * resource.getpagesize()
-
-
 async def _read_answer(reader: asyncio.StreamReader) -> int:
     """One HTTP/1.1 answer off a kept-alive connection: its status (the body is read)."""
     head = await reader.readuntil(b"\r\n\r\n")
@@ -204,11 +200,11 @@ async def _served_requests(data: Path, count: int) -> None:
         requests = [b"GET / HTTP/1.1\r\nHost: showcase\r\n\r\n", read.encode()]
         pid = showcase.process.pid
         assert await _served(showcase.url, requests, 5_000) == {200: 5_000}  # warm-up
-        rss = [_process_rss(pid)]
+        rss = [_rss(pid)]
         began = time.monotonic()
         for _ in range(4):  # four quarters, the resident set read after each
             assert await _served(showcase.url, requests, count // 4) == {200: count // 4}
-            rss.append(_process_rss(pid))
+            rss.append(_rss(pid))
         took = time.monotonic() - began
         assert await showcase.stop() == 0
     finally:
