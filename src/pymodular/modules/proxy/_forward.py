@@ -149,8 +149,7 @@ class Attempts:
         self.route = route
         self.upstream = upstream
         self.scope = scope
-        # A sticky upstream keeps WebSockets sticky too.
-        self.key = hash_key(upstream, scope) if upstream.hash_kind else None
+        self.key = hash_key(upstream, scope)  # a sticky upstream keeps WebSockets sticky too
         now = proxy.loop.time()
         self.deadline = now + route.timeout
         self.tried: list[Target] = []

@@ -291,8 +291,7 @@ class Connection(asyncio.Protocol):
             self.reading_paused = True
             assert self.transport is not None
             self.transport.pause_reading()
-        if answer.waiter is not None:  # the head's wake usually took the waiter already
-            answer._wake()
+        answer._wake()
 
     def on_message_complete(self) -> None:
         answer = self.answer
@@ -301,8 +300,7 @@ class Connection(asyncio.Protocol):
             answer.informational = False
             return
         answer.done = True
-        if answer.waiter is not None:
-            answer._wake()
+        answer._wake()
 
     # -- used by the proxy ----------------------------------------------------------------
 

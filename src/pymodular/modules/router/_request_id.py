@@ -50,7 +50,7 @@ class RequestIdMiddleware:
                         request_id = text
                     break
         if request_id is None:
-            request_id = new_correlation_id()  # new_request_id's, one call fewer
+            request_id = new_request_id()
         state = scope.get("state")
         if state is None:
             scope["state"] = {"request_id": request_id}
