@@ -19,8 +19,6 @@ __all__ = ("MetricsModule",)
 
 logger = logging.getLogger("pymodular.metrics")
 
-#: ``metrics.otel`` (or a reader of your own) exports through the OpenTelemetry SDK.
-
 
 class MetricsModule(Module[MetricsConfig]):
     """The ``metrics`` module (section ``metrics``; extra ``metrics``).
