@@ -263,10 +263,10 @@ async def _events(eventbus: dict[str, object], count: int, window: int) -> tuple
         objects, rss = _footprint()
         began = time.monotonic()
         await publish(bus, count)
+        # lost events are a failure before any figure
         await until(lambda: received == 2_000 + count, timeout=120)
         took = time.monotonic() - began
         objects_after, rss_after = _footprint()
-    assert received == 2_000 + count  # lost events are a failure before any figure
     return objects_after - objects, rss_after - rss, took
 
 
