@@ -104,7 +104,6 @@ class Configuration:
         *,
         overlays: Sequence[Layer] = (),
         strict: bool | None = None,
-        lookup_feeders: Sequence[Feeder] = (),
         lookup_label: str | None = None,
     ) -> ConfigSnapshot:
         """Read, merge and validate everything; return a new snapshot, changing nothing.
@@ -112,9 +111,8 @@ class Configuration:
         ``overlays`` are layers applied above every feeder, in order (a tenant's layer
         goes last: base -> instance -> tenant). ``strict`` overrides :attr:`strict` for
         this call. Raises one aggregated ``ConfigError``. With :attr:`verbose`, the
-        lookups logged cover the overlays too; ``lookup_feeders`` are the feeders that
-        read layers given here already read (overlays, replayed layers), so their
-        variable names are shown, and ``lookup_label`` names whose configuration it is.
+        lookups logged cover the overlays too, and ``lookup_label`` names whose
+        configuration it is.
         """
         strict = self.strict if strict is None else strict
         by_name = _by_name(specs)
@@ -166,12 +164,7 @@ class Configuration:
         if self.verbose:
             from pymodular.config._lookup import log_lookups
 
-            log_lookups(
-                snapshot,
-                [*order_feeders(self._feeders), *lookup_feeders],
-                layers=(*fed, *overlays),
-                label=lookup_label,
-            )
+            log_lookups(snapshot, layers=(*fed, *overlays), label=lookup_label)
         return snapshot
 
     def apply(self, snapshot: ConfigSnapshot) -> None:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pymodular.secrets import redact
+
+if TYPE_CHECKING:
+    from pymodular.config.feeders._envmap import EnvNaming
 
 __all__ = ("FieldPath", "Layer", "Path", "Source")
 
@@ -57,7 +60,9 @@ class Layer:
     of a leaf to where it came from; a leaf with no entry takes the source of its
     nearest ancestor that has one, else ``origin``. A value of :data:`NOT_GIVEN` is
     ignored (it says nothing). ``skipped`` holds the reason when a feeder contributed
-    nothing on purpose (an optional file that is absent).
+    nothing on purpose (an optional file that is absent). ``naming`` is the rules of the
+    environment variables the layer was read from (None for other layers): verbose
+    configuration shows the variable names each field was looked up under.
     """
 
     name: str
@@ -65,6 +70,7 @@ class Layer:
     sources: Mapping[Path, Source] = field(default_factory=dict)
     origin: Source | None = None
     skipped: str | None = None
+    naming: EnvNaming | None = None
 
     def __repr__(self) -> str:
         # Raw feeder data: values of secret fields are registered once validated.

@@ -58,25 +58,21 @@ class FieldLookup:
 
 
 def field_lookups(
-    snapshot: ConfigSnapshot, feeders: Sequence[Any], layers: Sequence[Layer] | None = None
+    snapshot: ConfigSnapshot, layers: Sequence[Layer] | None = None
 ) -> list[FieldLookup]:
-    """The lookups of every declared field of ``snapshot`` (feeders in precedence order).
+    """The lookups of every declared field of ``snapshot``.
 
     ``layers`` are the layers searched, lowest first (default: the snapshot's feeder
-    layers; with overlays, those too). A layer is searched with the naming rules of the
-    feeder of the same name, if it has any (environment variables).
+    layers; with overlays, those too). A layer read from environment variables is
+    searched under the names its naming rules give.
     """
-    naming = {f.name: getattr(f, "naming", None) for f in feeders if hasattr(f, "name")}
     searched_layers = snapshot.layers if layers is None else tuple(layers)
     found: list[FieldLookup] = []
     for spec in snapshot.specs.values():
         for base in _bases(spec, snapshot.sections.get(spec.name)):
             for leaf in model_tree(spec.model).leaves:
                 path = (*base, *leaf.rel)
-                searched = tuple(
-                    _search(layer, spec, leaf, path, naming.get(layer.name))
-                    for layer in searched_layers
-                )
+                searched = tuple(_search(layer, spec, leaf, path) for layer in searched_layers)
                 try:
                     provenance = snapshot.provenance(path)
                 except Exception:  # noqa: BLE001 - a field with no value and no default
@@ -88,15 +84,12 @@ def field_lookups(
 
 
 def log_lookups(
-    snapshot: ConfigSnapshot,
-    feeders: Sequence[Any],
-    layers: Sequence[Layer] | None = None,
-    label: str | None = None,
+    snapshot: ConfigSnapshot, layers: Sequence[Layer] | None = None, label: str | None = None
 ) -> None:
     """Log :func:`field_lookups` on ``pymodular.config``, one line per field (INFO);
     ``label`` names whose configuration it is (``tenant 'acme'``) when not the app's."""
     prefix = f"config lookup ({label}) " if label else "config lookup "
-    for lookup in field_lookups(snapshot, feeders, layers):
+    for lookup in field_lookups(snapshot, layers):
         logger.info("%s%s", prefix, lookup)
 
 
@@ -106,7 +99,8 @@ def _bases(spec: SectionSpec, section: Any) -> list[Path]:
     return [(spec.name, str(instance)) for instance in section or {}]
 
 
-def _search(layer: Layer, spec: SectionSpec, leaf: Node, path: Path, naming: Any) -> Searched:
+def _search(layer: Layer, spec: SectionSpec, leaf: Node, path: Path) -> Searched:
+    naming = layer.naming
     hit = _value_at(layer.data, path) is not NOT_GIVEN
     where = str(layer.sources.get(path, layer.fallback)) if hit else None
     if naming is None:

@@ -25,17 +25,9 @@ from pymodular.errors import ConfigError
 from pymodular.tenancy.errors import TenantConfigError
 
 if TYPE_CHECKING:
-    from pymodular.config import ConfigSnapshot, Configuration, Feeder, Layer, SectionSpec
+    from pymodular.config import ConfigSnapshot, Configuration, Layer, SectionSpec
 
 __all__ = ("Base", "build_snapshot", "capture_base", "tenant_layers")
-
-
-@dataclass(frozen=True)
-class TenantLayers:
-    """A tenant's own layers, lowest precedence first, and the feeders that read them."""
-
-    layers: list[Layer]
-    feeders: list[Feeder]
 
 
 @dataclass(frozen=True)
@@ -50,8 +42,6 @@ class Base:
     resolvers: tuple[Any, ...] = ()
     verbose: bool = False
     """Log each tenant's lookups (``Application(verbose_config=True)``)."""
-    feeders: tuple[Feeder, ...] = ()
-    """The application's feeders: their naming rules name what the base layers searched."""
 
     @property
     def section_tokens(self) -> list[str]:
@@ -75,7 +65,6 @@ def capture_base(config: Configuration) -> Base:
         config.env_prefix,
         config.secret_resolvers,
         config.verbose,
-        config.feeders,
     )
 
 
@@ -104,7 +93,7 @@ def tenant_layers(
     data: Mapping[str, Any] | None,
     base: Base,
     max_file_bytes: int,
-) -> TenantLayers:
+) -> list[Layer]:
     """Read the tenant's own layers, lowest precedence first.
 
     Raises :class:`TenantConfigError` naming the tenant and the file or variable at fault.
@@ -114,7 +103,6 @@ def tenant_layers(
 
     by_suffix = dict(DirectoryFeeder.FORMATS)
     layers: list[Layer] = []
-    feeders: list[Feeder] = []
     folders: dict[Path, Path] = {}
     try:
         for path in files:
@@ -129,11 +117,9 @@ def tenant_layers(
                 path, name="tenant-file", max_bytes=max_file_bytes
             )
             layers.extend(feeder.feed(base.specs))
-            feeders.append(feeder)
         if variables:
             env = EnvFeeder(prefix=env_prefix, environ=dict(variables), name="tenant-env")
             layers.extend(env.feed(base.specs))
-            feeders.append(env)
     except ConfigError as exc:
         raise TenantConfigError(
             f"tenant {tenant!r}: {exc.message}", tenant=tenant, errors=exc.errors, source=exc.source
@@ -146,10 +132,10 @@ def tenant_layers(
                 location=f"tenant {tenant} (programmatic)",
             )
         )
-    return TenantLayers(layers, feeders)
+    return layers
 
 
-def build_snapshot(base: Base, tenant: str, own: TenantLayers) -> ConfigSnapshot:
+def build_snapshot(base: Base, tenant: str, own: Sequence[Layer]) -> ConfigSnapshot:
     """Validate base plus the tenant's own layers into the tenant's snapshot.
 
     Raises :class:`TenantConfigError` listing every invalid field, with its source.
@@ -166,8 +152,7 @@ def build_snapshot(base: Base, tenant: str, own: TenantLayers) -> ConfigSnapshot
     try:
         return configuration.collect(
             base.specs,
-            overlays=own.layers,
-            lookup_feeders=[*base.feeders, *own.feeders],
+            overlays=own,
             lookup_label=f"tenant {tenant!r}",
         )
     except ConfigError as exc:

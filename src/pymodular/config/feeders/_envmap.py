@@ -140,7 +140,7 @@ def env_layer(
             errors=problems,
             source=problems[0].source,
         )
-    return Layer(name, data, sources, origin=Source(name, name))
+    return Layer(name, data, sources, origin=Source(name, name), naming=naming)
 
 
 def _match(variable: str, index: _Index, naming: EnvNaming) -> tuple[_Hit, bool] | None:
