@@ -105,9 +105,9 @@ async def _scenario(tmp_path: Path, services: Services, cycles: int) -> None:
             "app up; slowest recovery to healthy "
             + ", ".join(f"{m} {t:.1f} s" for m, t in recoveries.items())
             + f" (limit {RECOVERY:.0f} s); {len(load.bad)} unclassified answers; "
-            f"{load.refused} connections refused, {load.dropped} requests dropped unanswered"
+            f"{load.refused} connections refused, {len(load.drops)} requests dropped unanswered"
         ),
-        lost=lost + load.dropped,
+        lost=lost + len(load.drops),
     )
     assert load.bad == []
     assert load.refused == 0

@@ -54,7 +54,7 @@ async def _one_request(url: str) -> Load:
 async def test_a_request_read_and_left_unanswered_is_dropped_not_refused() -> None:
     async with _unanswering() as url:
         load = await _one_request(url)
-    assert (load.refused, load.dropped) == (0, 1)
+    assert (load.refused, len(load.drops)) == (0, 1)
     assert load.drops[0].startswith("RemoteProtocolError")
 
 
@@ -63,7 +63,7 @@ async def test_a_connection_refused_is_not_a_dropped_request() -> None:
         url = receiver.url
     # stopped: nothing listens on its port any more
     load = await _one_request(url)
-    assert (load.refused, load.dropped, load.drops) == (1, 0, [])
+    assert (load.refused, len(load.drops), load.drops) == (1, 0, [])
 
 
 async def test_a_503_problem_with_retry_after_is_classified() -> None:
