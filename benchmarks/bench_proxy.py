@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import contextlib
 import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -127,8 +129,10 @@ def _proxy_server(port: int, backend: int) -> str:
     }}"""
 
 
-def _start_backend() -> tuple[subprocess.Popen[bytes], int]:
-    """The nginx backend every proxy forwards to (on the load generator's core)."""
+@contextlib.contextmanager
+def proxy_backend() -> Iterator[int]:
+    """The nginx backend every proxy forwards to (on the load generator's core): its port,
+    also in ``BENCH_PROXY_BACKEND`` for the proxies started meanwhile."""
     directory = Path(tempfile.mkdtemp(prefix="bench-proxy-backend-"))
     port = _free_port()
     config = _nginx_config(directory, _backend_server(port))
@@ -139,8 +143,13 @@ def _start_backend() -> tuple[subprocess.Popen[bytes], int]:
         stderr=subprocess.PIPE,
     )
     atexit.register(shutil.rmtree, directory, True)
-    _wait_ready(port, process)
-    return process, port
+    try:
+        _wait_ready(port, process)
+        os.environ["BENCH_PROXY_BACKEND"] = str(port)
+        yield port
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
 
 
 # -- the proxies (children: python -m benchmarks.bench_proxy KIND PORT) ----------------------
@@ -261,9 +270,7 @@ def _serve_httpx(port: int, backend: int) -> None:
 
 def run() -> list[Row]:
     """Start the backend, load every proxy in interleaved rounds, then time the clients."""
-    backend, port = _start_backend()
-    os.environ["BENCH_PROXY_BACKEND"] = str(port)
-    try:
+    with proxy_backend() as port:
         cpu: dict[str, list[float]] = {}
         rates, p99s, rounds, seconds = interleaved_load(
             "benchmarks.bench_proxy", KINDS, strict=True, cpu=cpu
@@ -272,9 +279,6 @@ def run() -> list[Row]:
         rows.append(_cpu_row(cpu))
         rows.append(_client_row(port))
         rows.append(websocket_row())
-    finally:
-        backend.terminate()
-        backend.wait(timeout=15)
     return rows
 
 

@@ -26,7 +26,7 @@ kernel's share, which the served benchmark measures.
 from __future__ import annotations
 
 import argparse
-import os
+import contextlib
 import shutil
 import socket
 import subprocess
@@ -36,7 +36,7 @@ from pathlib import Path
 
 from benchmarks.bench_http import _free_port, _wait_ready
 from benchmarks.bench_observability import KINDS, otlp_sink
-from benchmarks.bench_proxy import _start_backend
+from benchmarks.bench_proxy import proxy_backend
 
 BENCH = "benchmarks.bench_observability"
 REQUEST = b"GET /json HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
@@ -111,17 +111,14 @@ def main(argv: list[str]) -> int:
         print("valgrind is not installed (Debian package valgrind)", file=sys.stderr)
         return 2
     found: dict[str, float] = {}
-    backend = None
-    if "proxy" in args.kinds:  # the nginx the proxy forwards to
-        backend, backend_port = _start_backend()
-        os.environ["BENCH_PROXY_BACKEND"] = str(backend_port)
-    with otlp_sink([]), tempfile.TemporaryDirectory() as tmp:
+    with contextlib.ExitStack() as stack:
+        if "proxy" in args.kinds:  # the nginx the proxy forwards to
+            stack.enter_context(proxy_backend())
+        stack.enter_context(otlp_sink([]))
+        tmp = stack.enter_context(tempfile.TemporaryDirectory())
         for kind in args.kinds:
             found[kind] = count(kind, args.requests, Path(tmp))
             print(f"{kind:8s} {found[kind] / 1000:8.1f}k instructions per request", flush=True)
-    if backend is not None:
-        backend.terminate()
-        backend.wait(timeout=15)
     if "off" in found:
         for kind, value in found.items():
             if kind != "off":
