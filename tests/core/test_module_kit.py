@@ -152,6 +152,15 @@ def test_capabilities_are_read_as_the_runtime_protocols_read_them() -> None:
     async def method(*args: Any) -> None:
         return None
 
+    attribute = {  # each capability method's flag on the ModuleRecord
+        "start": "startable",
+        "stop": "stoppable",
+        "reload": "reloadable",
+        "health_report": "health_reporter",
+        "on_tenant": "tenant_aware",
+        "drain": "drainable",
+        "describe": "describable",
+    }
     for capability, name in _CAPABILITY_METHODS.items():
         on_class = type("OnClass", (Module,), {"name": "on-class", name: method})()
         off = type("Off", (Module,), {"name": "off", name: None})()
@@ -160,13 +169,5 @@ def test_capabilities_are_read_as_the_runtime_protocols_read_them() -> None:
         plain = type("Plain", (Module,), {"name": "plain"})()
         for module in (on_class, off, on_instance, plain):
             record = check_module(module, index=0, taken=())
-            flags = {
-                "start": record.startable,
-                "stop": record.stoppable,
-                "reload": record.reloadable,
-                "health_report": record.health_reporter,
-                "on_tenant": record.tenant_aware,
-                "drain": record.drainable,
-                "describe": record.describable,
-            }
-            assert flags[name] == isinstance(module, capability), (capability, module)
+            flag = getattr(record, attribute[name])
+            assert flag == isinstance(module, capability), (capability, module)
