@@ -267,6 +267,7 @@ async def _events(eventbus: dict[str, object], count: int, window: int) -> tuple
         await until(lambda: received == 2_000 + count, timeout=120)
         took = time.monotonic() - began
         objects_after, rss_after = _footprint()
+    assert received == 2_000 + count  # and so is an event delivered again until the stop
     return objects_after - objects, rss_after - rss, took
 
 
