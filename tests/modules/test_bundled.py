@@ -1,6 +1,9 @@
-"""What every bundled package exports: its modules, config models, errors and the types
+"""What every bundled package exports: its module, config models, errors and the types
 and helpers its services hand out, pinned per package so nothing else leaks out (nothing
-that exists for tests, no engine internals). A new export is added here on purpose."""
+that exists for tests, no engine internals). A new export is added here on purpose.
+
+The table of bundled modules that the core names in its hints
+(:data:`pymodular._bundled.BUNDLED`) is checked against the modules here too."""
 
 from __future__ import annotations
 
@@ -11,11 +14,11 @@ import pytest
 
 import pymodular.modules
 from pymodular import Module
+from pymodular._bundled import BUNDLED
 from pymodular.config import ConfigModel
 
-MODULES = {"router": {"MountModule", "RouterModule"}}  # every other package: one module
-
-#: Per package: what ``__all__`` holds besides modules, config models and errors.
+#: Per package: what ``__all__`` holds besides its bundled module (``BUNDLED``), config
+#: models and errors; further modules of the package are listed here.
 SERVICE_TYPES = {
     "acme": {
         "AcmeCertificates",
@@ -158,6 +161,7 @@ SERVICE_TYPES = {
         "Header",
         "Inject",
         "JSONResponse",
+        "MountModule",
         "OpenAPI",
         "PROBLEM_SCHEMAS",
         "Path",
@@ -219,6 +223,7 @@ def test_every_bundled_package_has_its_exports_pinned() -> None:
         if info.ispkg and not info.name.startswith("_")
     }
     assert packages == set(SERVICE_TYPES)
+    assert packages == set(BUNDLED)  # the core's hints know every bundled module
 
 
 @pytest.mark.parametrize("package", sorted(SERVICE_TYPES))
@@ -238,11 +243,15 @@ def test_a_bundled_package_exports_its_module_config_errors_and_service_types(
         else:
             kinds["other"].add(name)
     assert len(exported.__all__) == len(set(exported.__all__)), "a name is exported twice"
-    if package in MODULES:
-        assert kinds["module"] == MODULES[package]
-    else:
-        assert len(kinds["module"]) == 1
+    module = BUNDLED[package]  # the class the core's hints name, under its name and section
+    assert module in kinds["module"]
+    cls = getattr(exported, module)
+    assert cls.name == package
+    assert cls.config_section in (None, package)
+    named = {n for n in kinds["module"] if getattr(exported, n).name == package}
+    assert named == {module}  # no other module of the package takes its name
     assert kinds["config"]
-    assert kinds["other"] == SERVICE_TYPES[package]  # nothing that exists for tests
+    extras = kinds["module"] - {module}
+    assert kinds["other"] | extras == SERVICE_TYPES[package]  # nothing that exists for tests
     private = [n for n in exported.__all__ if n.startswith("_")]
     assert private == []
