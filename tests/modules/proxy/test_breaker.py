@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from pymodular.modules.proxy._breaker import Breaker
 from pymodular.modules.proxy._retry import RetryBudget, backoff
 from pymodular.modules.proxy.config import BreakerConfig, ProxyRetryConfig
@@ -53,20 +55,43 @@ def test_outcomes_older_than_the_window_no_longer_count() -> None:
     assert breaker.state == "closed"  # 2 requests in the window: too few
 
 
-def test_a_bucket_counts_until_a_whole_window_has_passed_since_it_ended() -> None:
+@pytest.mark.parametrize(
+    ("records", "at", "window"),
+    [
+        # The bucket [0, 1).
+        pytest.param([(False, 0.0)], 10.0, (1, 1), id="a-window-after-its-start"),
+        pytest.param([(False, 0.0)], 10.9, (1, 1), id="a-window-after-just-before-its-end"),
+        pytest.param([(False, 0.0)], 11.0, (0, 0), id="a-window-after-its-end"),
+        # A new second starts a new bucket however many requests the last one had.
+        pytest.param([(True, 0.0)] * 5 + [(False, 2.0)], 11.5, (1, 1), id="a-busy-bucket-gone"),
+        # An outcome a whole second after a bucket began starts the next, [5001, 5002).
+        pytest.param(
+            [(False, 5000.0), (False, 5001.0)], 5011.0, (1, 1), id="the-next-second-a-new-bucket"
+        ),
+        # Within one second the same bucket, [5020, 5021).
+        pytest.param(
+            [(False, 5000.0), (False, 5001.0), (False, 5020.0), (False, 5020.5)],
+            5030.9,
+            (2, 2),
+            id="one-second-one-bucket-kept",
+        ),
+        pytest.param(
+            [(False, 5000.0), (False, 5001.0), (False, 5020.0), (False, 5020.5)],
+            5031.0,
+            (0, 0),
+            id="one-second-one-bucket-gone",
+        ),
+        # A new bucket keeps the older ones still in the window.
+        pytest.param([(False, 5000.0), (False, 5010.5)], 5010.5, (2, 2), id="older-buckets-kept"),
+    ],
+)
+def test_a_bucket_of_one_second_counts_until_a_whole_window_has_passed_since_it_ended(
+    records: list[tuple[bool, float]], at: float, window: tuple[int, int]
+) -> None:
     breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
-    breaker.record(False, 0.0)  # the bucket [0, 1)
-    assert breaker.window(10.0) == (1, 1)
-    assert breaker.window(10.9) == (1, 1)
-    assert breaker.window(11.0) == (0, 0)
-
-
-def test_a_new_second_starts_a_new_bucket_however_many_requests_the_last_one_had() -> None:
-    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
-    for _ in range(5):
-        breaker.record(True, 0.0)
-    breaker.record(False, 2.0)
-    assert breaker.window(11.5) == (1, 1)  # the bucket at 0 is gone, the one at 2 is not
+    for ok, now in records:
+        breaker.record(ok, now)
+    assert breaker.window(at) == window
 
 
 def test_the_ratio_counts_every_recent_bucket_on_a_monotonic_clock_far_from_zero() -> None:
@@ -75,13 +100,6 @@ def test_the_ratio_counts_every_recent_bucket_on_a_monotonic_clock_far_from_zero
     assert breaker.record(False, 5001.0) is None
     assert breaker.window(5001.5) == (2, 2)
     assert breaker.record(False, 5002.0) == "open"
-
-
-def test_allow_answers_false_while_open_and_while_every_probe_is_out() -> None:
-    breaker = _opened(half_open_probes=1)
-    assert breaker.allow(4.0) is False
-    assert breaker.allow(5.0) is True
-    assert breaker.allow(5.0) is False
 
 
 def test_a_probe_that_answers_frees_its_place_for_the_next_one() -> None:
@@ -114,23 +132,6 @@ def test_the_open_time_counts_from_when_the_circuit_opened() -> None:
     assert breaker.available(105.0) is True
 
 
-def test_available_says_whether_a_probe_place_is_free() -> None:
-    breaker = _opened(half_open_probes=2)
-    assert breaker.allow(5.0)
-    assert breaker.available(5.0) is True  # one of two out
-    assert breaker.allow(5.0)
-    assert breaker.available(5.0) is False  # both out
-
-
-def test_a_probe_released_without_an_outcome_frees_one_place() -> None:
-    breaker = _opened(half_open_probes=2)
-    assert breaker.allow(5.0)
-    assert breaker.allow(5.0)
-    breaker.release()
-    assert breaker.allow(5.0)
-    assert not breaker.allow(5.0)
-
-
 def test_a_closed_circuit_counts_consecutive_failures_afresh() -> None:
     breaker = _breaker(consecutive_failures=2, open_seconds=5, half_open_probes=1)
     breaker.record(False, 0.0)
@@ -141,32 +142,18 @@ def test_a_closed_circuit_counts_consecutive_failures_afresh() -> None:
     assert breaker.record(False, 6.0) == "open"
 
 
-def test_an_outcome_a_whole_second_after_a_bucket_began_starts_the_next() -> None:
-    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
-    breaker.record(False, 5000.0)
-    breaker.record(False, 5001.0)  # a new bucket, [5001, 5002)
-    assert breaker.window(5011.0) == (1, 1)
-    breaker.record(False, 5020.0)
-    breaker.record(False, 5020.5)  # the same bucket, [5020, 5021)
-    assert breaker.window(5030.9) == (2, 2)
-    assert breaker.window(5031.0) == (0, 0)
-
-
-def test_a_new_bucket_keeps_the_older_ones_still_in_the_window() -> None:
-    breaker = _breaker(window_seconds=10, min_requests=100, consecutive_failures=100)
-    breaker.record(False, 5000.0)
-    breaker.record(False, 5010.5)
-    assert breaker.window(5010.5) == (2, 2)
-
-
-def test_after_the_open_time_a_limited_number_of_probes_pass() -> None:
-    breaker = _opened(half_open_probes=2)
+@pytest.mark.parametrize("probes", [1, 2])
+def test_after_the_open_time_a_limited_number_of_probes_pass(probes: int) -> None:
+    breaker = _opened(half_open_probes=probes)
+    assert breaker.allow(4.0) is False  # still open
     assert not breaker.available(4.9)
     assert breaker.available(5.0)
-    assert breaker.allow(5.0)
-    assert breaker.state == "half_open"
-    assert breaker.allow(5.0)
-    assert not breaker.allow(5.0)  # both probes in flight
+    for _ in range(probes):
+        assert breaker.available(5.0) is True  # a place is free
+        assert breaker.allow(5.0) is True
+        assert breaker.state == "half_open"
+    assert breaker.available(5.0) is False  # every probe in flight
+    assert breaker.allow(5.0) is False
 
 
 def test_probe_successes_close_the_circuit() -> None:
@@ -188,13 +175,14 @@ def test_a_failure_while_half_open_opens_again_for_a_full_period() -> None:
     assert breaker.allow(2.5)
 
 
-def test_a_probe_without_outcome_frees_its_slot() -> None:
-    breaker = _breaker(consecutive_failures=1, open_seconds=1, half_open_probes=1)
-    breaker.record(False, 0.0)
-    assert breaker.allow(1.0)
-    assert not breaker.allow(1.0)
+@pytest.mark.parametrize("probes", [1, 2])
+def test_a_probe_without_outcome_frees_its_slot(probes: int) -> None:
+    breaker = _opened(half_open_probes=probes)
+    assert all(breaker.allow(5.0) for _ in range(probes))
+    assert not breaker.allow(5.0)
     breaker.release()
-    assert breaker.allow(1.0)
+    assert breaker.allow(5.0)
+    assert not breaker.allow(5.0)  # one place freed, no more
 
 
 def test_a_disabled_breaker_never_opens() -> None:
