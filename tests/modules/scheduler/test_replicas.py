@@ -23,7 +23,7 @@ from pathlib import Path
 import pytest
 
 from pymodular.modules.scheduler import STORES as JOB_STORES
-from pymodular.modules.scheduler import RunRecord
+from pymodular.modules.scheduler import JobStore, RunRecord
 from tests.conformance.scheduler.conftest import (
     MARIADB_DSN,
     POSTGRES_DSN,
@@ -53,10 +53,19 @@ async def _wait(condition: object, timeout: float, what: str) -> None:
         await asyncio.sleep(0.02)
 
 
+def _store(url: str, prefix: str) -> JobStore:
+    """The store the replicas share at ``url`` (named as tests.modules.scheduler.replica_app
+    names it)."""
+    if url == REDIS_URL:
+        return JOB_STORES.create("redis", url=url, prefix=prefix)
+    return JOB_STORES.create("database", url=url, table_prefix=prefix.replace(":", "_"))
+
+
 async def _drop_tables(url: str, prefix: str) -> None:
     from pymodular.modules.scheduler.backends.database import DatabaseStore
 
-    store = DatabaseStore(url=url, table_prefix=prefix.replace(":", "_"))
+    store = _store(url, prefix)
+    assert isinstance(store, DatabaseStore)
     await store.open()
     await store.drop()
     await store.close()
@@ -64,10 +73,7 @@ async def _drop_tables(url: str, prefix: str) -> None:
 
 async def _stored(url: str, prefix: str) -> tuple[list[str], list[RunRecord]]:
     """The job ids and the history that the replicas left in the store at ``url``."""
-    if url == REDIS_URL:
-        store = JOB_STORES.create("redis", url=url, prefix=prefix)
-    else:
-        store = JOB_STORES.create("database", url=url, table_prefix=prefix.replace(":", "_"))
+    store = _store(url, prefix)
     await store.open()
     try:
         jobs = [info.id for info, _ in await store.jobs()]
