@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Awaitable
 from typing import Any
 
 import pytest
@@ -250,23 +249,21 @@ async def test_health_reports_the_lag_of_waiting_messages_and_zero_once_handled(
         found = (await bus.health())[kit.kind].lag
         return None if found is None else found.get(sub.id)
 
+    async def lagging() -> bool:
+        found = await lag()
+        return found is not None and found >= 1
+
+    async def caught_up() -> bool:
+        return await lag() == 0
+
     if kit.reports_lag:
-        await until_async(lambda: _at_least_one(lag()), timeout=15)
+        await until_async(lagging, timeout=15)
     else:
         assert await lag() is None  # the broker does not report it; none is made up
     gate.set()
     await until(lambda: sorted(handled) == [0, 1, 2, 3, 4], timeout=15)
     if kit.reports_lag:
-        await until_async(lambda: _is_zero(lag()), timeout=15)
-
-
-async def _at_least_one(value: Awaitable[int | None]) -> bool:
-    found = await value
-    return found is not None and found >= 1
-
-
-async def _is_zero(value: Awaitable[int | None]) -> bool:
-    return await value == 0
+        await until_async(caught_up, timeout=15)
 
 
 @pytest.mark.parametrize(
