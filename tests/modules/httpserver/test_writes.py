@@ -11,9 +11,13 @@ import pytest
 from tests.modules.httpserver.helpers import body_of, raw, serving, status_of
 
 
-async def _read_head(reader: asyncio.StreamReader) -> bytes:
+async def _read_until(reader: asyncio.StreamReader, end: bytes) -> bytes:
     async with asyncio.timeout(10):
-        return await reader.readuntil(b"\r\n\r\n")
+        return await reader.readuntil(end)
+
+
+async def _read_head(reader: asyncio.StreamReader) -> bytes:
+    return await _read_until(reader, b"\r\n\r\n")
 
 
 async def test_a_stream_s_head_arrives_before_its_first_body_message() -> None:
@@ -33,8 +37,7 @@ async def test_a_stream_s_head_arrives_before_its_first_body_message() -> None:
             writer.write(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
             head = await _read_head(reader)
             head_seen.set()
-            async with asyncio.timeout(10):
-                body = await reader.readuntil(b"0\r\n\r\n")
+            body = await _read_until(reader, b"0\r\n\r\n")
         finally:
             writer.close()
     assert head.startswith(b"HTTP/1.1 200 ")
@@ -187,8 +190,3 @@ async def test_pipelined_requests_are_answered_in_order_on_one_connection() -> N
     first, second, third = (answers.index(p) for p in (b"/first", b"/second", b"/third"))
     assert first < second < third
     assert answers.endswith(b"/third")
-
-
-async def _read_until(reader: asyncio.StreamReader, end: bytes) -> bytes:
-    async with asyncio.timeout(10):
-        return await reader.readuntil(end)
