@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import signal
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -214,8 +215,7 @@ async def test_an_id_handled_in_a_process_that_died_before_the_ack_is_skipped_in
             await app.services.get(Cache).clear()
     finally:
         if child.process.poll() is None:
-            child.process.kill()
-            child.finish(timeout=30)
+            child.stop(signal.SIGKILL, timeout=30)
         await kit.cleanup()
 
 
