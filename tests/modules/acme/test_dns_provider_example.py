@@ -9,12 +9,12 @@ finds and deletes again — and that a refusal reaches the caller as an error.
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 import uuid
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,9 +23,8 @@ import pytest
 
 from pymodular.config import Secret
 from pymodular.modules.acme import DnsProvider
-from tests.test_docs import blocks
+from tests.test_docs import ROOT, blocks
 
-ROOT = Path(__file__).resolve().parents[3]
 ZONE = "0123456789abcdef0123456789abcdef"
 TOKEN = "cf-test-token-" + uuid.uuid4().hex
 
@@ -108,8 +107,9 @@ def cloudflare() -> Iterator[CloudflareStandIn]:
         stand_in.server.server_close()
 
 
+@functools.cache
 def documented_provider() -> type:
-    """``CloudflareDns`` exactly as docs/acme.md defines it."""
+    """``CloudflareDns`` exactly as docs/acme.md defines it (read and run once)."""
     text = (ROOT / "docs" / "acme.md").read_text(encoding="utf-8")
     (source,) = [b for _, lang, b in blocks(text) if lang == "python" and "class Cloudflare" in b]
     # The guide's earlier block imported DnsProvider into the document's namespace.
