@@ -82,7 +82,6 @@ async def _restart_mid_stream(kind: str, server: Any) -> None:
         prefetch = bus.engines[kind].config.prefetch  # type: ignore[attr-defined]
         duplicates = sum(seen.values()) - len(seen)
         again = {n for n, count in seen.items() if count > 1}
-        print(f"{kind}: {duplicates} duplicates across the restart")
         if kind == "nats":
             window = len(before) + prefetch
             assert duplicates <= window, f"{duplicates} duplicates, more than {window}"
